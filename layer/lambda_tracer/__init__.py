@@ -1,0 +1,12 @@
+"""lambda_tracer: AWS X-Ray tracing for Python Lambda functions, in code or with zero code changes.
+
+``from lambda_tracer import Tracer`` is API-compatible with the Powertools for AWS Lambda Tracer.
+Importing this package is cheap: the X-Ray SDK is imported only once a Tracer is enabled.
+"""
+
+from __future__ import annotations
+
+from .tracer import Tracer, aiohttp_trace_config
+
+__all__ = ["Tracer", "aiohttp_trace_config"]
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""Cold-start bookkeeping: one flag per process, shared by every Tracer and every handler.
+
+Lambda starts a sandbox in one of three ways (``AWS_LAMBDA_INITIALIZATION_TYPE``):
+
+* ``on-demand``: init ran because a request arrived, so the first invocation paid for it:
+  ``ColdStart=true`` once, then false.
+* ``provisioned-concurrency``: init ran ahead of time; no invocation waited for it:
+  ``ColdStart=false`` always.
+* ``snap-start``: the process was restored from a snapshot taken after init. The first invocation
+  after a restore did not run init either, so it is not reported as a plain cold start
+  (``ColdStart=false``); the ``InitType`` annotation says ``snap-start`` so it can be filtered on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from . import config
+
+ON_DEMAND = "on-demand"
+PROVISIONED = "provisioned-concurrency"
+SNAP_START = "snap-start"
+
+_lock = threading.Lock()
+_first_invocation = True
+
+
+def init_type() -> str:
+    """The sandbox's init type; unknown or missing values count as on-demand (Lambda's default)."""
+    value = (os.environ.get(config.INITIALIZATION_TYPE) or "").strip()
+    return value or ON_DEMAND
+
+
+def take() -> tuple[bool, str]:
+    """Return (ColdStart, InitType) for the invocation starting now, and consume the first-call flag."""
+    global _first_invocation
+    with _lock:
+        first = _first_invocation
+        _first_invocation = False
+    kind = init_type()
+    return first and kind not in (PROVISIONED, SNAP_START), kind
+
+
+def reset() -> None:
+    """Make the next invocation the first again (tests, and forked workers)."""
+    global _first_invocation
+    with _lock:
+        _first_invocation = True
+
+
+# A worker forked from an initialised process (Lambda Managed Instances) has its own first invocation.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=reset)

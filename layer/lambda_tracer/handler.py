@@ -1,0 +1,108 @@
+"""The zero-code handler redirect: ``_HANDLER=lambda_tracer.handler.handler``.
+
+The exec wrapper stashes the user's handler string in ``LAMBDA_TRACER_ORIGINAL_HANDLER`` and points
+``_HANDLER`` here. When the runtime imports this module (at init, once) we:
+
+1. start the tracer from environment variables only, so supported libraries are patched as soon
+   as the user's module imports them;
+2. resolve the user's handler with the runtime's own resolver (awslambdaric's
+   ``bootstrap._get_handler``). Its ``FaultException`` is not an ImportError, so it passes through
+   the runtime's import of *this* module unchanged and the runtime reports it exactly as it would
+   without the layer: init phase, same ``errorType``, message naming the user's module. Any other
+   exception raised by the user's module keeps its own type and traceback. The user's module runs once;
+3. wrap the handler once with ``capture_lambda_handler`` (not if it is already traced in code).
+
+If the tracer cannot start or wrap, the user's handler is served as is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import config
+
+logger = logging.getLogger("lambda_tracer")
+
+REDIRECT = "lambda_tracer.handler.handler"
+
+
+def _start_tracer() -> Any:
+    """A Tracer configured by env vars; None (with a warning) if it cannot start."""
+    try:
+        from .tracer import Tracer
+
+        modules = config.get_list(config.PATCH_MODULES)
+        if modules is not None and [m.lower() for m in modules] in (["none"], ["off"], ["false"]):
+            return Tracer(auto_patch=False)
+        return Tracer(patch_modules=modules or None)
+    except Exception as error:
+        logger.warning("lambda_tracer: tracer not started, serving the handler untraced: %r", error)
+        return None
+
+
+def _runtime_resolver() -> Callable[[str], Any]:
+    """awslambdaric's resolver when it is the running runtime; an equivalent otherwise."""
+    runtime = sys.modules.get("awslambdaric.bootstrap")
+    resolver = getattr(runtime, "_get_handler", None)
+    return resolver if callable(resolver) else _resolve
+
+
+class HandlerError(Exception):
+    """Raised by the fallback resolver; mirrors awslambdaric's FaultException fields."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.exception_type = error_type
+        self.msg = message
+
+
+def _resolve(handler: str) -> Any:
+    """The runtime's handler rules (split at the last dot, ``/`` for packages), for non-awslambdaric runtimes."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as error:
+        raise HandlerError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}") from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise HandlerError("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as error:
+        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {error}") from None
+    except SyntaxError as error:
+        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {error}") from None
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise HandlerError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'") from None
+
+
+def _wrap(tracer: Any, user_handler: Any) -> Any:
+    if tracer is None or not callable(user_handler):
+        return user_handler  # a fault handler from an older runtime is passed through as is
+    try:
+        from .tracer import is_traced
+
+        if is_traced(user_handler):
+            return user_handler
+        return tracer.capture_lambda_handler(user_handler)
+    except Exception as error:
+        logger.warning("lambda_tracer: could not wrap the handler, serving it untraced: %r", error)
+        return user_handler
+
+
+def _original_handler_name() -> str:
+    name = os.environ.get(config.ORIGINAL_HANDLER, "")
+    if not name or name == REDIRECT:
+        # The wrapper guarantees this never happens; if it does, fail like a malformed handler would.
+        return name or "LAMBDA_TRACER_ORIGINAL_HANDLER-is-not-set"
+    return name
+
+
+_tracer = _start_tracer()
+user_handler = _runtime_resolver()(_original_handler_name())
+handler = _wrap(_tracer, user_handler)

@@ -1,0 +1,120 @@
+"""Tracing supported libraries when user code imports them.
+
+The reference calls the SDK's ``patch_all()``, which *imports* botocore, requests, sqlite3, ...
+whether or not the function uses them (about 90 ms of cold start). We register a post-import
+hook per library instead: a library is patched the moment user code imports it, and a library
+the user never imports is never loaded. Libraries already imported are patched at once.
+
+Only called when tracing is on: this module imports ``aws_xray_sdk`` through ``xray``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import threading
+from typing import Any
+
+import wrapt
+
+from . import endpoints, xray
+
+logger = logging.getLogger("lambda_tracer")
+
+#: Our name -> (SDK patch name, module whose import triggers the patch).
+SUPPORTED: dict[str, tuple[str, str]] = {
+    "botocore": ("botocore", "botocore.client"),
+    "boto3": ("botocore", "botocore.client"),
+    "aiobotocore": ("aiobotocore", "aiobotocore.client"),
+    "aioboto3": ("aiobotocore", "aiobotocore.client"),
+    "requests": ("requests", "requests"),
+    "httpx": ("httpx", "httpx"),
+    "httplib": ("httplib", "http.client"),
+    "sqlite3": ("sqlite3", "sqlite3"),
+    "pynamodb": ("pynamodb", "pynamodb"),
+    "pymongo": ("pymongo", "pymongo"),
+    "pymysql": ("pymysql", "pymysql"),
+    "mysql": ("mysql", "mysql.connector"),
+    "psycopg2": ("psycopg2", "psycopg2"),
+    "psycopg": ("psycopg", "psycopg"),
+    "pg8000": ("pg8000", "pg8000"),
+    "sqlalchemy_core": ("sqlalchemy_core", "sqlalchemy"),
+}
+#: What ``auto_patch`` covers: every library that does not double-trace another (httplib would
+#: add a second subsegment under every botocore/requests call, as in the SDK's patch_all()).
+DEFAULT_MODULES = (
+    "botocore",
+    "aiobotocore",
+    "requests",
+    "httpx",
+    "sqlite3",
+    "pynamodb",
+    "pymongo",
+    "pymysql",
+    "mysql",
+    "psycopg2",
+    "psycopg",
+    "pg8000",
+    "sqlalchemy_core",
+)
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+
+
+def patch(modules: list[str] | tuple[str, ...] | None) -> None:
+    """Trace ``modules`` (None: the default set) as soon as they are, or if they already are, imported."""
+    names = DEFAULT_MODULES if modules is None else tuple(modules)
+    for name in names:
+        if name not in SUPPORTED:
+            logger.warning(
+                "lambda_tracer: cannot patch %r: supported modules are %s", name, ", ".join(sorted(SUPPORTED))
+            )
+            continue
+        sdk_name, trigger = SUPPORTED[name]
+        with _lock:
+            if sdk_name in _registered:
+                continue
+            _registered.add(sdk_name)
+        if modules is not None and trigger not in sys.modules and not _installed(trigger):
+            logger.warning("lambda_tracer: %r is not installed; it will be traced if it appears later", name)
+        wrapt.register_post_import_hook(_hook(sdk_name), trigger)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except Exception:
+        return False
+
+
+def _hook(sdk_name: str) -> Any:
+    def apply(_module: object) -> None:
+        try:
+            from aws_xray_sdk.core import patcher
+
+            patcher.patch((sdk_name,), raise_errors=False)
+            if sdk_name == "botocore":
+                _ignore_in_botocore()
+        except Exception as error:  # a failed patch leaves the library untraced, never broken
+            logger.warning("lambda_tracer: could not trace %s: %r", sdk_name, error)
+
+    return apply
+
+
+def _ignore_in_botocore() -> None:
+    """botocore subsegments carry no URL, so decide before the call, from the client's endpoint."""
+    import botocore.client
+
+    def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            ignored = endpoints.is_ignored(instance.meta.endpoint_url)
+        except Exception:
+            ignored = False
+        if not ignored:
+            return wrapped(*args, **kwargs)
+        with xray.suppressed():
+            return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)

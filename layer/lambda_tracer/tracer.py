@@ -1,0 +1,529 @@
+"""The public Tracer: decorators, annotations, metadata, patching, and the X-Ray escape hatch.
+
+Every decorator follows one rule: the user's function runs exactly once, and its return value or
+exception reaches the caller untouched, whatever happens inside the tracer. All tracer work is
+done in ``_Span`` methods that never raise (failures are logged once at WARNING).
+
+When tracing is off (``POWERTOOLS_TRACE_DISABLED``, outside Lambda, SAM local, Chalice local) the
+X-Ray SDK is never imported and a decorated call is one attribute check away from a plain call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar, cast, overload
+
+from . import capture, coldstart, config, endpoints
+
+logger = logging.getLogger("lambda_tracer")
+
+AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
+
+_INVALID_NAME_CHARACTERS = re.compile(r"[?;*()!$~^<>]")
+_ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+_ANNOTATION_TYPES = (str, int, float, bool)
+#: Set on every wrapper we return, so nobody (including the zero-code redirect) wraps twice.
+TRACED_MARKER = "__lambda_tracer_traced__"
+
+# True while a handler subsegment of ours is open in this context (zero-code + in-code must not nest).
+_handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_tracer_handler_active", default=False)
+
+
+def _code_of(factory: Callable[..., Any]) -> Any:
+    def sample() -> Iterator[None]:
+        yield
+
+    return getattr(factory(sample), "__code__", None)
+
+
+# contextlib.contextmanager/asynccontextmanager return a `helper` whose code object is shared by all
+# uses; comparing code objects recognises them exactly (the reference guesses from `__wrapped__`).
+_CONTEXTMANAGER_CODE = _code_of(contextlib.contextmanager)
+_ASYNCCONTEXTMANAGER_CODE = _code_of(contextlib.asynccontextmanager)  # type: ignore[arg-type]
+
+_reported: set[tuple[str, str]] = set()
+
+
+def _report(phase: str, error: BaseException) -> None:
+    """Log a failure inside the tracer once per (phase, error type); it never reaches user code."""
+    key = (phase, type(error).__name__)
+    if key not in _reported:
+        _reported.add(key)
+        logger.warning("lambda_tracer: tracing failed while %s (the function is unaffected): %r", phase, error)
+
+
+def sanitize_name(name: str) -> str:
+    """X-Ray rejects these characters in subsegment names (so ``<locals>`` becomes ``locals``)."""
+    return _INVALID_NAME_CHARACTERS.sub("", name)
+
+
+class _Span:
+    """One open subsegment, whatever the provider; every method is safe to call and never raises."""
+
+    def __init__(self, tracer: Tracer, name: str) -> None:
+        self.tracer = tracer
+        self.entity: Any = None
+        self._exit: Callable[..., Any] | None = None
+        try:
+            if tracer._custom_provider is None:
+                from . import xray
+
+                self.entity = xray.begin(name)
+            else:
+                manager = tracer._custom_provider.in_subsegment(name=name)
+                self.entity = manager.__enter__()
+                self._exit = manager.__exit__
+        except Exception as error:
+            _report("opening a subsegment", error)
+
+    def annotate(self, key: str, value: Any) -> None:
+        if self.entity is None:
+            return
+        try:
+            self.entity.put_annotation(key=key, value=value)
+        except Exception as error:
+            _report("annotating", error)
+
+    def response(self, name: str, value: Any) -> None:
+        if self.entity is None or value is None:
+            return
+        try:
+            data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
+            self.entity.put_metadata(key=f"{name} response", value=data, namespace=self.tracer.service)
+        except Exception as error:
+            _report("serializing the response", error)
+
+    def error(self, name: str, error: BaseException, record_metadata: bool) -> None:
+        if self.entity is None:
+            return
+        try:
+            if record_metadata:
+                data = capture.error_metadata(error, config.redact_keys(), config.max_capture_bytes())
+                self.entity.put_metadata(key=f"{name} error", value=data, namespace=self.tracer.service)
+            if self._exit is None:
+                from . import xray
+
+                xray.add_exception(self.entity, error)
+        except Exception as failure:
+            _report("recording an exception", failure)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        try:
+            if self._exit is not None:
+                self._exit(type(error) if error else None, error, error.__traceback__ if error else None)
+            elif self.entity is not None:
+                from . import xray
+
+                xray.end(self.entity)
+        except Exception as failure:
+            _report("closing a subsegment", failure)
+
+
+# Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
+# Only what an instance set explicitly is kept here; environment variables are read at each construction.
+_shared: dict[str, Any] = {"service": None, "disabled": None, "auto_patch": None, "patch_modules": None, "provider": None}
+
+
+class Tracer:
+    """Trace a Lambda function with AWS X-Ray (API-compatible with the Powertools Tracer).
+
+    Precedence for every setting: explicit argument > environment variable > what an earlier
+    Tracer in the process was explicitly given > default. Nothing else carries over.
+    """
+
+    def __init__(
+        self,
+        service: str | None = None,
+        disabled: bool | None = None,
+        auto_patch: bool | None = None,
+        patch_modules: list[str] | tuple[str, ...] | None = None,
+        provider: Any = None,
+    ) -> None:
+        for key, value in (
+            ("service", service),
+            ("disabled", disabled),
+            ("auto_patch", auto_patch),
+            ("patch_modules", patch_modules),
+            ("provider", provider),
+        ):
+            if value is not None:
+                _shared[key] = value
+        self._custom_provider: Any = provider if provider is not None else _shared["provider"]
+        self.service: str = _resolve_service(service)
+        self.disabled: bool = _resolve_disabled(disabled)
+        self.auto_patch: bool = _first(auto_patch, _shared["auto_patch"], True)
+        self._patch_modules: list[str] | tuple[str, ...] | None = _first(patch_modules, _shared["patch_modules"], None)
+        if self.disabled:
+            return
+        if self.auto_patch:
+            self.patch(self._patch_modules)
+
+    # -- escape hatch -------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> Any:
+        """The X-Ray SDK's ``xray_recorder`` (configured for per-task context), or a custom provider."""
+        if self._custom_provider is not None:
+            return self._custom_provider
+        from . import xray
+
+        return xray.recorder()
+
+    @provider.setter
+    def provider(self, value: Any) -> None:
+        self._custom_provider = value
+
+    # -- annotations and metadata ---------------------------------------------------------------
+
+    def put_annotation(self, key: str, value: str | int | float | bool) -> None:
+        """Add a searchable annotation to the current subsegment; invalid input is reported, not raised."""
+        if self.disabled:
+            return
+        if not isinstance(key, str) or not _ANNOTATION_KEY.match(key):
+            config.warn_once("annotation key", repr(key), "dropped (X-Ray keys are [A-Za-z0-9_])")
+            return
+        if not isinstance(value, _ANNOTATION_TYPES):
+            config.warn_once("annotation value", type(value).__name__, "dropped (str, int, float or bool only)")
+            return
+        try:
+            target = self._current_entity()
+            if target is not None:
+                target.put_annotation(key=key, value=value)
+        except Exception as error:
+            _report("adding an annotation", error)
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        """Add metadata to the current subsegment under ``namespace`` (default: the service)."""
+        if self.disabled:
+            return
+        try:
+            target = self._current_entity()
+            if target is None:
+                return
+            data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
+            target.put_metadata(key=key, value=data, namespace=namespace or self.service)
+        except Exception as error:
+            _report("adding metadata", error)
+
+    def _current_entity(self) -> Any:
+        if self._custom_provider is not None:
+            return self._custom_provider
+        from . import xray
+
+        entity = xray.current_subsegment()
+        if entity is None:
+            config.warn_once("put_annotation/put_metadata", "outside a traced function", "ignored")
+        return entity
+
+    # -- patching -------------------------------------------------------------------------------
+
+    def patch(self, modules: list[str] | tuple[str, ...] | None = None) -> None:
+        """Trace these libraries (default: all supported) as soon as user code imports them."""
+        if self.disabled or self._custom_provider is not None:
+            return
+        try:
+            from . import patching
+
+            patching.patch(modules)
+        except Exception as error:
+            _report("patching libraries", error)
+
+    def ignore_endpoint(self, hostname: str | None = None, urls: list[str] | None = None) -> None:
+        """Do not trace calls to ``hostname`` or ``urls`` (``*`` globs), whichever client makes them."""
+        endpoints.add(hostname=hostname, urls=urls)
+
+    # -- decorators -----------------------------------------------------------------------------
+
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable[..., Any] | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Callable[..., Any]:
+        """Trace a Lambda handler as ``## <name>`` with ColdStart, Service and InitType annotations."""
+        if lambda_handler is None:
+            return functools.partial(
+                self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
+            )
+        response_on = _first(capture_response, None, config.capture_response_default())
+        error_on = _first(capture_error, None, config.capture_error_default())
+        name = sanitize_name(getattr(lambda_handler, "__name__", "handler"))
+        tracer = self
+        handler = lambda_handler
+
+        def start() -> tuple[_Span, contextvars.Token[bool]]:
+            span = _Span(tracer, f"## {name}")
+            cold, init_type = coldstart.take()
+            span.annotate("ColdStart", cold)
+            span.annotate("Service", tracer.service)
+            span.annotate("InitType", init_type)
+            return span, _handler_active.set(True)
+
+        def done(span: _Span, token: contextvars.Token[bool], result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                span.error(name, error, error_on)
+            elif response_on:
+                span.response(name, result)
+            span.finish(error)
+            _handler_active.reset(token)
+
+        if inspect.iscoroutinefunction(handler):
+
+            @functools.wraps(handler)
+            async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
+                if tracer.disabled or _handler_active.get():
+                    return await handler(event, context, **kwargs)
+                span, token = start()
+                try:
+                    result = await handler(event, context, **kwargs)
+                except BaseException as error:
+                    done(span, token, None, error)
+                    raise
+                done(span, token, result, None)
+                return result
+
+            return _mark(async_decorate)
+
+        @functools.wraps(handler)
+        def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
+            if tracer.disabled or _handler_active.get():
+                return handler(event, context, **kwargs)
+            span, token = start()
+            try:
+                result = handler(event, context, **kwargs)
+            except BaseException as error:
+                done(span, token, None, error)
+                raise
+            done(span, token, result, None)
+            return result
+
+        return _mark(decorate)
+
+    @overload
+    def capture_method(self, method: AnyCallableT) -> AnyCallableT: ...
+
+    @overload
+    def capture_method(
+        self, method: None = None, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Callable[[AnyCallableT], AnyCallableT]: ...
+
+    def capture_method(
+        self,
+        method: AnyCallableT | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Any:
+        """Trace a function, coroutine, (async) generator or (async) context manager as ``## module.qualname``."""
+        if method is None:
+            return functools.partial(self.capture_method, capture_response=capture_response, capture_error=capture_error)
+        response_on = _first(capture_response, None, config.capture_response_default())
+        error_on = _first(capture_error, None, config.capture_error_default())
+        module = getattr(method, "__module__", None) or "unknown"
+        qualname = getattr(method, "__qualname__", None) or getattr(method, "__name__", "function")
+        name = sanitize_name(f"{module}.{qualname}")
+        return _mark(_decorate_method(self, method, f"## {name}", name, response_on, error_on))
+
+
+def _decorate_method(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    """Pick the wrapper that keeps the method's kind (coroutine, generator, context manager, ...)."""
+
+    def finish(span: _Span, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            span.error(name, error, error_on)
+        elif response_on:
+            span.response(name, result)
+        span.finish(error)
+
+    code = getattr(method, "__code__", None)
+    if code is not None and code is _CONTEXTMANAGER_CODE:
+
+        @functools.wraps(method)
+        @contextlib.contextmanager
+        def traced_cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            if tracer.disabled:
+                with method(*args, **kwargs) as value:
+                    yield value
+                return
+            span = _Span(tracer, title)
+            try:
+                with method(*args, **kwargs) as value:
+                    yield value
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, value, None)
+
+        return traced_cm
+
+    if code is not None and code is _ASYNCCONTEXTMANAGER_CODE:
+
+        @functools.wraps(method)
+        @contextlib.asynccontextmanager
+        async def traced_acm(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            if tracer.disabled:
+                async with method(*args, **kwargs) as value:
+                    yield value
+                return
+            span = _Span(tracer, title)
+            try:
+                async with method(*args, **kwargs) as value:
+                    yield value
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, value, None)
+
+        return traced_acm
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def traced_async(*args: Any, **kwargs: Any) -> Any:
+            if tracer.disabled:
+                return await method(*args, **kwargs)
+            span = _Span(tracer, title)
+            try:
+                result = await method(*args, **kwargs)
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, result, None)
+            return result
+
+        return traced_async
+
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            if tracer.disabled:
+                async for item in method(*args, **kwargs):
+                    yield item
+                return
+            span = _Span(tracer, title)
+            try:
+                async for item in method(*args, **kwargs):
+                    yield item
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, None, None)
+
+        return traced_async_gen
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def traced_gen(*args: Any, **kwargs: Any) -> Any:
+            if tracer.disabled:
+                return (yield from method(*args, **kwargs))
+            span = _Span(tracer, title)
+            try:
+                result = yield from method(*args, **kwargs)
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, result, None)
+            return result
+
+        return traced_gen
+
+    @functools.wraps(method)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        if tracer.disabled:
+            return method(*args, **kwargs)
+        span = _Span(tracer, title)
+        try:
+            result = method(*args, **kwargs)
+        except BaseException as error:
+            finish(span, None, error)
+            raise
+        finish(span, result, None)
+        return result
+
+    return traced
+
+
+def _mark(function: AnyCallableT) -> AnyCallableT:
+    try:
+        setattr(function, TRACED_MARKER, True)
+    except Exception:
+        pass
+    return function
+
+
+def is_traced(function: Any) -> bool:
+    """Whether ``function`` (or anything it wraps) is a handler already traced in code, by us or by Powertools."""
+    seen = 0
+    while function is not None and seen < 32:
+        if getattr(function, TRACED_MARKER, False):
+            return True
+        if getattr(function, "__qualname__", "").startswith("Tracer.capture_lambda_handler") and getattr(
+            function, "__module__", ""
+        ).startswith("aws_lambda_powertools"):
+            return True
+        function = getattr(function, "__wrapped__", None)
+        seen += 1
+    return False
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _resolve_service(explicit: str | None) -> str:
+    return cast(
+        str,
+        _first(
+            explicit or None,
+            config.service_from_env(),
+            _shared["service"],
+            config.get_str("AWS_LAMBDA_FUNCTION_NAME"),
+            config.DEFAULT_SERVICE,
+        ),
+    )
+
+
+def _resolve_disabled(explicit: bool | None) -> bool:
+    if explicit is not None:
+        return bool(explicit)
+    from_env = config.get_explicit_bool(config.TRACE_DISABLED)
+    if from_env is not None:
+        return from_env
+    if _shared["disabled"] is not None:
+        return bool(_shared["disabled"])
+    return config.auto_disabled_reason() is not None
+
+
+def reset_shared_config() -> None:
+    """Forget what earlier Tracers set (tests)."""
+    for key in _shared:
+        _shared[key] = None
+
+
+def aiohttp_trace_config() -> Any:
+    """An ``aiohttp.TraceConfig`` that records each client request as a subsegment.
+
+    With tracing off it is an empty TraceConfig, so the SDK is not imported for nothing.
+    """
+    import aiohttp
+
+    if _resolve_disabled(None):
+        return aiohttp.TraceConfig()
+    from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
+
+    from . import xray
+
+    xray.recorder()
+    return aws_xray_trace_config()

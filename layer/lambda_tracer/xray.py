@@ -1,0 +1,199 @@
+"""The X-Ray SDK backend: the only module that imports ``aws_xray_sdk`` (and only when tracing is on).
+
+It configures the SDK's global ``xray_recorder`` (which stays ``tracer.provider``, the escape
+hatch) with two replacements:
+
+* ``TaskLocalContext``: the SDK's Lambda context keeps one stack of open subsegments per *thread*
+  and ends "the top of the stack", so concurrent asyncio tasks end each other's subsegments
+  (``AlreadyEndedException``, wrong parents). Ours keeps the stack in a ``contextvars.ContextVar``
+  as an immutable tuple: each asyncio task sees its own stack, and ``close(subsegment)`` ends
+  exactly the subsegment it opened.
+* ``BoundedUDPEmitter``: the SDK drops a whole subsegment whose document exceeds one UDP datagram
+  (65,507 bytes). Ours strips metadata, then the stack trace, and says so in the document.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aws_xray_sdk import global_sdk_config
+from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter
+from aws_xray_sdk.core.lambda_launcher import LambdaContext
+from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment
+from aws_xray_sdk.core.models.facade_segment import FacadeSegment
+from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+from . import endpoints
+
+logger = logging.getLogger("lambda_tracer")
+
+TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
+#: Largest payload a UDP datagram can carry over IPv4; the SDK sends one datagram per document.
+MAX_DATAGRAM_BYTES = 65_507
+
+# (facade segment, open subsegments) of the current task; tuples so a task's copy never changes under it.
+_state: contextvars.ContextVar[tuple[Any, tuple[Any, ...]]] = contextvars.ContextVar(
+    "lambda_tracer_xray_state", default=(None, ())
+)
+
+
+class TaskLocalContext(LambdaContext):  # type: ignore[misc]
+    """A Lambda context whose open-subsegment stack lives in the current ``contextvars`` context."""
+
+    def __init__(self) -> None:  # the parent's thread-local is not used
+        pass
+
+    def _current(self) -> tuple[Any, tuple[Any, ...]]:
+        """(segment, stack) for the invocation now running: a new facade whenever the trace id changes."""
+        segment, stack = _state.get()
+        header = TraceHeader.from_header_str(os.environ.get(TRACE_HEADER_ENV))
+        if segment is not None and (not header.root or header.root == segment.trace_id):
+            return segment, stack
+        segment = _facade_for(header)
+        _state.set((segment, ()))
+        return segment, ()
+
+    def get_trace_entity(self) -> Any:
+        segment, stack = self._current()
+        return stack[-1] if stack else segment
+
+    def put_subsegment(self, subsegment: Any) -> None:
+        segment, stack = self._current()
+        parent = stack[-1] if stack else segment
+        if not stack and (getattr(segment, "initializing", None) or isinstance(segment, DummySegment)):
+            return  # no sampled invocation to attach to (init phase, unsampled or malformed header)
+        parent.add_subsegment(subsegment)
+        _state.set((segment, (*stack, subsegment)))
+
+    def end_subsegment(self, end_time: float | None = None) -> bool:
+        segment, stack = self._current()
+        if not stack:
+            return False
+        return close_in_context(stack[-1], end_time)
+
+    def set_trace_entity(self, trace_entity: Any) -> None:
+        if self._is_subsegment(trace_entity):
+            _state.set((trace_entity.parent_segment, (trace_entity,)))
+        else:
+            _state.set((trace_entity, ()))
+
+    def clear_trace_entities(self) -> None:
+        _state.set((None, ()))
+
+
+def _facade_for(header: Any) -> Any:
+    if not header.root or not header.parent or header.sampled is None:
+        segment: Any = DummySegment()
+    else:
+        sampled = bool(header.sampled == 1) and global_sdk_config.sdk_enabled()
+        segment = FacadeSegment(name="facade", traceid=header.root, entityid=header.parent, sampled=sampled)
+    segment.save_origin_trace_header(header)
+    return segment
+
+
+def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
+    """End ``subsegment`` (not whatever is on top) and drop it, and anything left open above it, from the stack."""
+    segment, stack = _state.get()
+    if subsegment in stack:
+        _state.set((segment, stack[: stack.index(subsegment)]))
+    if getattr(subsegment, "in_progress", False):
+        subsegment.close(end_time)
+        return True
+    return False
+
+
+class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
+    """UDP emitter that shrinks an oversized document instead of losing it."""
+
+    def send_entity(self, entity: Any) -> None:
+        try:
+            if endpoints.is_ignored_entity(entity):
+                return
+            body = entity.serialize()
+            if len(body.encode("utf-8")) > MAX_DATAGRAM_BYTES - len(PROTOCOL_HEADER) - 1:
+                body = shrink(body)
+            self._send_data(f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{body}")
+        except Exception as error:  # the function never pays for a lost datagram
+            logger.warning("lambda_tracer: could not send a subsegment to the X-Ray daemon: %r", error)
+
+
+def shrink(body: str) -> str:
+    """Drop metadata, then exception stacks, until the document fits; record what was dropped."""
+    document = json.loads(body)
+    budget = MAX_DATAGRAM_BYTES - len(PROTOCOL_HEADER) - 1
+    original = len(body.encode("utf-8"))
+    if "metadata" in document:
+        document["metadata"] = {
+            "lambda_tracer": {"truncated": True, "reason": "document too large", "original_bytes": original}
+        }
+    text = json.dumps(document)
+    if len(text.encode("utf-8")) > budget:
+        for exception in (document.get("cause") or {}).get("exceptions", []) or []:
+            exception["stack"] = exception.get("stack", [])[:5]
+            exception["message"] = str(exception.get("message", ""))[:1000]
+        text = json.dumps(document)
+    if len(text.encode("utf-8")) > budget:
+        document.pop("cause", None)
+        document.pop("annotations", None)
+        text = json.dumps(document)
+    return text
+
+
+_configured = False
+
+
+def recorder() -> Any:
+    """The SDK's global recorder, configured for Lambda once."""
+    global _configured
+    if not _configured:
+        _configured = True
+        xray_recorder.configure(
+            context=TaskLocalContext(), emitter=BoundedUDPEmitter(), streaming_threshold=0
+        )
+    return xray_recorder
+
+
+def begin(name: str) -> Any:
+    """Open a subsegment under the current one; None when there is nothing to trace into."""
+    return recorder().begin_subsegment(name)
+
+
+def end(subsegment: Any) -> None:
+    """Close exactly ``subsegment`` and stream it (and its finished children) to the daemon."""
+    rec = recorder()
+    if close_in_context(subsegment):
+        rec.stream_subsegments()
+
+
+def current_subsegment() -> Any:
+    """The innermost open subsegment of this task, or None (never the immutable facade)."""
+    _, stack = TaskLocalContext()._current()
+    return stack[-1] if stack else None
+
+
+def is_recording(entity: Any) -> bool:
+    return entity is not None and not isinstance(entity, DummySubsegment) and bool(entity.sampled)
+
+
+def add_exception(subsegment: Any, error: BaseException) -> None:
+    stack = traceback.extract_tb(error.__traceback__, limit=recorder().max_trace_back)
+    subsegment.add_exception(error, stack)
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """Run a block under an unsampled placeholder, so clients patched by the SDK record nothing."""
+    segment, stack = TaskLocalContext()._current()
+    token = _state.set((segment, (*stack, DummySubsegment(segment, "lambda_tracer.ignored"))))
+    try:
+        yield
+    finally:
+        _state.reset(token)

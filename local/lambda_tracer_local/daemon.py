@@ -1,0 +1,115 @@
+"""A stand-in for the X-Ray daemon: a UDP socket on 127.0.0.1 that keeps every segment document it receives."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+HEADER = {"format": "json", "version": 1}
+
+
+class XRayDaemon:
+    """Collects X-Ray segment documents sent over UDP (``AWS_XRAY_DAEMON_ADDRESS``).
+
+    Each datagram is ``{"format":"json","version":1}\\n{document}``; malformed ones are kept in
+    ``rejected`` so a test can see them instead of losing them silently.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.05)
+        self.port: int = self._socket.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.documents: list[dict[str, Any]] = []
+        self.datagram_sizes: list[int] = []
+        self.rejected: list[bytes] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._socket.recv(70_000)
+            except OSError:
+                continue
+            self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
+        try:
+            header, body = data.split(b"\n", 1)
+            if json.loads(header) != HEADER:
+                raise ValueError("bad header")
+            document = json.loads(body)
+        except ValueError:
+            with self._lock:
+                self.rejected.append(data)
+            return
+        with self._lock:
+            self.datagram_sizes.append(len(data))
+            self.documents.append(document)
+
+    def for_trace(self, trace_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [doc for doc in self.documents if doc.get("trace_id") == trace_id]
+
+    def wait_for(self, trace_id: str, count: int = 1, timeout: float = 5.0, settle: float = 0.05) -> list[dict[str, Any]]:
+        """Documents of ``trace_id`` once at least ``count`` arrived (and a short quiet period passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.for_trace(trace_id)) < count:
+            time.sleep(0.005)
+        time.sleep(settle)
+        return self.for_trace(trace_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.documents.clear()
+            self.datagram_sizes.clear()
+            self.rejected.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self._socket.close()
+
+    def __enter__(self) -> XRayDaemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def new_trace_header() -> tuple[str, str, str]:
+    """(header, trace id, parent id): a fresh, sampled ``Lambda-Runtime-Trace-Id`` value."""
+    import os
+
+    trace_id = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    parent = os.urandom(8).hex()
+    return f"Root={trace_id};Parent={parent};Sampled=1", trace_id, parent
+
+
+def subsegments(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every subsegment in ``documents``, including ones nested inside a parent's document."""
+    found: list[dict[str, Any]] = []
+
+    def walk(doc: dict[str, Any]) -> None:
+        found.append(doc)
+        for child in doc.get("subsegments", []) or []:
+            walk(child)
+
+    for doc in documents:
+        walk(doc)
+    return found
+
+
+def by_name(documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The one subsegment called ``name`` (AssertionError listing what arrived otherwise)."""
+    matches = [doc for doc in subsegments(documents) if doc.get("name") == name]
+    assert len(matches) == 1, f"expected one {name!r}, got {len(matches)} among {[d.get('name') for d in subsegments(documents)]}"
+    return matches[0]
