@@ -18,10 +18,19 @@ _urls: list[str] = []
 
 
 def add(hostname: str | None = None, urls: list[str] | None = None) -> None:
+    """Add rules; a hostname given as a URL (``https://api.example.com``) is reduced to its host."""
     with _lock:
         if hostname:
-            _hosts.append(hostname)
+            _hosts.append(_host_pattern(hostname))
         _urls.extend(url for url in urls or () if url)
+
+
+def _host_pattern(hostname: str) -> str:
+    prefix, separator, rest = hostname.rpartition("://")
+    if not separator:
+        return hostname.lower()
+    glob = "*." if prefix.startswith("*.") else ""
+    return glob + rest.split("/", 1)[0].split(":", 1)[0].lower()
 
 
 def clear() -> None:
@@ -36,7 +45,7 @@ def is_ignored(url: str) -> bool:
         return False
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = (parts.hostname or "").lower()
     except ValueError:
         return False
     if any(fnmatch.fnmatchcase(host, pattern) for pattern in _hosts):

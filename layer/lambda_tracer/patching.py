@@ -90,8 +90,13 @@ def _installed(module: str) -> bool:
 
 
 def _hook(sdk_name: str) -> Any:
-    def apply(_module: object) -> None:
+    def apply(module: Any) -> None:
         try:
+            # The hook runs before importlib binds a submodule on its package (botocore.client), and
+            # the SDK's patch code reads it from there: bind it now, as importlib is about to.
+            parent, _, child = module.__name__.rpartition(".")
+            if parent in sys.modules:
+                setattr(sys.modules[parent], child, module)
             from aws_xray_sdk.core import patcher
 
             patcher.patch((sdk_name,), raise_errors=False)

@@ -123,6 +123,17 @@ class _Span:
                 xray.end(self.entity)
         except Exception as failure:
             _report("closing a subsegment", failure)
+            self._detach()
+
+    def _detach(self) -> None:
+        """Whatever failed, never leave our subsegment open as the parent of the next one."""
+        try:
+            if self._exit is None and self.entity is not None:
+                from . import xray
+
+                xray.detach(self.entity)
+        except Exception as failure:
+            _report("detaching a subsegment", failure)
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
@@ -259,10 +270,14 @@ class Tracer:
 
         def start() -> tuple[_Span, contextvars.Token[bool]]:
             span = _Span(tracer, f"## {name}")
-            cold, init_type = coldstart.take()
-            span.annotate("ColdStart", cold)
-            span.annotate("Service", tracer.service)
-            span.annotate("InitType", init_type)
+            try:
+                cold, init_type = coldstart.take()
+            except Exception as error:
+                _report("reading the cold start", error)
+            else:
+                span.annotate("ColdStart", cold)
+                span.annotate("Service", tracer.service)
+                span.annotate("InitType", init_type)
             return span, _handler_active.set(True)
 
         def done(span: _Span, token: contextvars.Token[bool], result: Any, error: BaseException | None) -> None:
@@ -412,6 +427,9 @@ def _decorate_method(
             try:
                 async for item in method(*args, **kwargs):
                     yield item
+            except GeneratorExit:  # closed early by its consumer: not an error
+                finish(span, None, None)
+                raise
             except BaseException as error:
                 finish(span, None, error)
                 raise
@@ -428,6 +446,9 @@ def _decorate_method(
             span = _Span(tracer, title)
             try:
                 result = yield from method(*args, **kwargs)
+            except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
+                finish(span, None, None)
+                raise
             except BaseException as error:
                 finish(span, None, error)
                 raise

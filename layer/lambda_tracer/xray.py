@@ -99,11 +99,16 @@ def _facade_for(header: Any) -> Any:
     return segment
 
 
-def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
-    """End ``subsegment`` (not whatever is on top) and drop it, and anything left open above it, from the stack."""
+def detach(subsegment: Any) -> None:
+    """Drop ``subsegment``, and anything left open above it, from this task's stack."""
     segment, stack = _state.get()
     if subsegment in stack:
         _state.set((segment, stack[: stack.index(subsegment)]))
+
+
+def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
+    """End ``subsegment`` (not whatever is on top) and detach it; False if it had already ended."""
+    detach(subsegment)
     if getattr(subsegment, "in_progress", False):
         subsegment.close(end_time)
         return True

@@ -1,0 +1,27 @@
+"""Root test configuration: library tests run in a Lambda-like process (see lambda_env.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import lambda_env
+
+lambda_env.install()
+
+
+@pytest.fixture
+def daemon() -> lambda_env.XRayDaemon:
+    return lambda_env.install()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tracer_state() -> Iterator[None]:
+    """Each test starts with a first invocation pending and no configuration from earlier Tracers."""
+    from lambda_tracer import coldstart, endpoints, tracer
+
+    tracer.reset_shared_config()
+    coldstart.reset()
+    endpoints.clear()
+    yield

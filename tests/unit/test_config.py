@@ -1,0 +1,134 @@
+"""Configuration: env vars of the reference, auto-disable, precedence, shared config, garbage values."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import timeit
+from pathlib import Path
+
+import pytest
+from lambda_env import invoke
+
+from lambda_tracer import Tracer, config
+
+LAYER = str(Path(__file__).resolve().parents[2] / "layer")
+
+
+def _run(code: str, **env: str) -> dict[str, object]:
+    """Run ``code`` in a fresh interpreter (it prints one JSON line) with a clean tracer environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_", "_X_AMZN", "AWS_SAM", "AWS_CHALICE"))}
+    clean.update(env, PYTHONPATH=LAYER)
+    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+IMPORT_PROBE = """
+import json, sys
+from lambda_tracer import Tracer
+tracer = Tracer()
+@tracer.capture_method
+def f(x): return x
+@tracer.capture_lambda_handler
+def h(e, c): return f(e)
+result = h(5, None)
+print(json.dumps({"disabled": tracer.disabled, "result": result,
+                  "sdk": any(m.startswith("aws_xray_sdk") for m in sys.modules),
+                  "botocore": "botocore" in sys.modules, "wrapt": "wrapt" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"LAMBDA_TASK_ROOT": "/tmp", "POWERTOOLS_TRACE_DISABLED": "true"}, {"LAMBDA_TASK_ROOT": "/tmp", "AWS_SAM_LOCAL": "true"},
+     {"LAMBDA_TASK_ROOT": "/tmp", "AWS_CHALICE_CLI_MODE": "true"}],
+    ids=["outside-lambda", "env-disabled", "sam-local", "chalice-local"],
+)
+def test_disabled_imports_no_sdk_and_still_runs(env: dict[str, str]) -> None:
+    probe = _run(IMPORT_PROBE, **env)
+    assert probe == {"disabled": True, "result": 5, "sdk": False, "botocore": False, "wrapt": False}
+
+
+def test_enabled_in_lambda_imports_sdk_but_not_botocore() -> None:
+    probe = _run(IMPORT_PROBE, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9")
+    assert probe["disabled"] is False and probe["result"] == 5
+    assert probe["sdk"] is True and probe["botocore"] is False
+
+
+def test_disabled_decorated_call_costs_about_a_plain_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reported, not asserted against a threshold (machines are noisy): see `make bench` for the numbers."""
+    tracer = Tracer(disabled=True)
+
+    def plain(x: int) -> int:
+        return x
+
+    traced = tracer.capture_method(plain)
+    assert traced(1) == 1 and traced.__wrapped__ is plain  # type: ignore[attr-defined]
+    plain_s = min(timeit.repeat(lambda: plain(1), number=20_000, repeat=3))
+    traced_s = min(timeit.repeat(lambda: traced(1), number=20_000, repeat=3))
+    print(f"disabled overhead per call: {(traced_s - plain_s) / 20_000 * 1e6:.3f} us")
+
+
+def test_service_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = Tracer(service="explicit")
+    assert first.service == "explicit"
+    assert Tracer().service == "explicit"  # reused from the earlier instance
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "from-env")
+    assert Tracer().service == "from-env"  # env beats an earlier instance
+    assert Tracer(service="again").service == "again"  # explicit beats env
+
+
+def test_disabled_is_not_sticky(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Tracer(disabled=True).disabled is True
+    assert Tracer(disabled=False).disabled is False  # the reference keeps True forever
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    assert Tracer().disabled is False
+
+
+def test_instances_share_configuration() -> None:
+    a = Tracer(service="shared", auto_patch=False)
+    b = Tracer()
+    assert (a.service, a.disabled, a.auto_patch) == (b.service, b.disabled, b.auto_patch)
+
+
+@pytest.mark.parametrize("name", [config.TRACE_DISABLED, config.CAPTURE_RESPONSE, config.CAPTURE_ERROR])
+@pytest.mark.parametrize("garbage", ["maybe", "  ", "1" * 10_000, "trüe", "\x00"])
+def test_garbage_boolean_env_gives_warning_and_default(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, garbage: str
+) -> None:
+    config._warned.clear()
+    try:
+        monkeypatch.setenv(name, garbage)
+    except ValueError:
+        pytest.skip("the OS does not allow this value")
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        tracer = Tracer(service="svc")
+
+        @tracer.capture_lambda_handler
+        def handler(event: dict[str, object], context: object) -> str:
+            return "ok"
+
+        call = invoke(handler)
+    assert call.result == "ok"
+    assert tracer.disabled is False
+    assert len(call.documents) == 1  # defaults: enabled in Lambda, capture on
+    if garbage.strip():
+        assert sum(name in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("garbage", ["lots", "-5", "99999999999", ""])
+def test_garbage_capture_size_gives_default_or_clamp(monkeypatch: pytest.MonkeyPatch, garbage: str) -> None:
+    monkeypatch.setenv(config.MAX_CAPTURE_BYTES, garbage)
+    assert config.LIMIT_MAX_CAPTURE_BYTES >= config.max_capture_bytes() >= 256
+
+
+def test_non_utf8_env_value_is_tolerated() -> None:
+    probe = _run(
+        "import json, os\nos.environb[b'POWERTOOLS_SERVICE_NAME'] = b'caf\\xe9'\n"
+        "from lambda_tracer import Tracer\nprint(json.dumps({'service': Tracer().service}))",
+        LAMBDA_TASK_ROOT="/tmp",
+    )
+    assert isinstance(probe["service"], str)

@@ -1,0 +1,246 @@
+"""capture_method on every kind of callable keeps that kind, and traces it with the right parent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Iterator
+
+from lambda_env import invoke
+from lambda_tracer_local.daemon import by_name, subsegments
+
+from lambda_tracer import Tracer
+
+PREFIX = "## test_kinds"
+
+
+def test_async_method() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    async def fetch(n: int) -> int:
+        await asyncio.sleep(0)
+        return n + 1
+
+    assert inspect.iscoroutinefunction(fetch)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> int:
+        return asyncio.run(fetch(1))
+
+    call = invoke(handler, expect=2)
+    assert call.result == 2
+    doc = by_name(call.documents, f"{PREFIX}.test_async_method.locals.fetch")
+    assert doc["parent_id"] == by_name(call.documents, "## handler")["id"]
+    assert doc["metadata"]["svc"]["test_kinds.test_async_method.locals.fetch response"] == 2
+
+
+def test_gather_gives_each_task_its_own_subsegment_under_the_right_parent() -> None:
+    """The reference raises AlreadyEndedException here (aws-xray-sdk-python#164)."""
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    async def task(n: int, delay: float) -> int:
+        tracer.put_annotation("task", n)
+        await asyncio.sleep(delay)
+        return n
+
+    @tracer.capture_method
+    async def gather_all() -> list[int]:
+        # Finishing order differs from starting order on purpose.
+        return list(await asyncio.gather(task(0, 0.03), task(1, 0.0), task(2, 0.015)))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[int]:
+        return asyncio.run(gather_all())
+
+    call = invoke(handler, expect=5)
+    assert call.error is None and call.result == [0, 1, 2]
+    parent = by_name(call.documents, f"{PREFIX}.test_gather_gives_each_task_its_own_subsegment_under_the_right_parent.locals.gather_all")
+    tasks = [d for d in subsegments(call.documents) if d["name"].endswith("locals.task")]
+    assert len(tasks) == 3
+    assert {d["parent_id"] for d in tasks} == {parent["id"]}
+    assert sorted(d["annotations"]["task"] for d in tasks) == [0, 1, 2]
+    for doc in tasks:  # each subsegment ended when its own task did
+        assert doc["end_time"] - doc["start_time"] >= doc["annotations"]["task"] * 0  # ordering sanity
+    slowest = next(d for d in tasks if d["annotations"]["task"] == 0)
+    fastest = next(d for d in tasks if d["annotations"]["task"] == 1)
+    assert slowest["end_time"] - slowest["start_time"] > fastest["end_time"] - fastest["start_time"]
+
+
+def test_escape_hatch_in_subsegment_async_with_gather() -> None:
+    tracer = Tracer(service="svc")
+
+    async def one(name: str) -> None:
+        async with tracer.provider.in_subsegment_async(name) as subsegment:
+            subsegment.put_annotation(key="key", value=name)
+            await asyncio.sleep(0.01 if name == "## a" else 0)
+
+    async def both() -> None:
+        await asyncio.gather(one("## a"), one("## b"))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        asyncio.run(both())
+        return "done"
+
+    call = invoke(handler, expect=3)
+    assert call.error is None
+    handler_id = by_name(call.documents, "## handler")["id"]
+    assert by_name(call.documents, "## a")["parent_id"] == handler_id
+    assert by_name(call.documents, "## b")["parent_id"] == handler_id
+
+
+def test_generator_records_return_value_and_passes_items() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def numbers() -> Iterator[int]:
+        yield 1
+        yield 2
+        return "finished"  # type: ignore[misc]
+
+    assert inspect.isgeneratorfunction(numbers)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[int]:
+        return list(numbers())
+
+    call = invoke(handler, expect=2)
+    assert call.result == [1, 2]
+    doc = by_name(call.documents, f"{PREFIX}.test_generator_records_return_value_and_passes_items.locals.numbers")
+    assert doc["metadata"]["svc"]["test_kinds.test_generator_records_return_value_and_passes_items.locals.numbers response"] == "finished"
+
+
+def test_generator_closed_early_is_not_an_error() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def receipts() -> Iterator[str]:
+        yield "r1"
+        yield "r2"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        return next(receipts())
+
+    call = invoke(handler, expect=2)
+    assert call.result == "r1"
+    doc = by_name(call.documents, f"{PREFIX}.test_generator_closed_early_is_not_an_error.locals.receipts")
+    assert "fault" not in doc and "error" not in doc
+
+
+def test_context_manager_both_decorator_orders() -> None:
+    tracer = Tracer(service="svc")
+
+    @contextlib.contextmanager
+    @tracer.capture_method
+    def inner_first(charge: str) -> Iterator[str]:
+        try:
+            yield f"receipt-{charge}"
+        finally:
+            tracer.put_annotation(key="PaymentId", value=charge)
+
+    @tracer.capture_method
+    @contextlib.contextmanager
+    def outer_first(charge: str) -> Iterator[str]:
+        yield f"receipt-{charge}"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[str]:
+        with inner_first("a") as first, outer_first("b") as second:
+            return [first, second]
+
+    call = invoke(handler, expect=3)
+    assert call.result == ["receipt-a", "receipt-b"]
+    one = by_name(call.documents, f"{PREFIX}.test_context_manager_both_decorator_orders.locals.inner_first")
+    assert one["annotations"] == {"PaymentId": "a"}
+    two = by_name(call.documents, f"{PREFIX}.test_context_manager_both_decorator_orders.locals.outer_first")
+    assert two["metadata"]["svc"]["test_kinds.test_context_manager_both_decorator_orders.locals.outer_first response"] == "receipt-b"
+
+
+def test_functools_wraps_around_generator_is_not_mistaken_for_a_context_manager() -> None:
+    """The reference treats anything with __wrapped__ -> generator as a context manager."""
+    import functools
+
+    tracer = Tracer(service="svc")
+
+    def gen() -> Iterator[int]:
+        yield 7
+
+    @functools.wraps(gen)
+    def plain_wrapper() -> list[int]:
+        return list(gen())
+
+    traced = tracer.capture_method(plain_wrapper)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[int]:
+        return traced()
+
+    assert invoke(handler, expect=2).result == [7]
+
+
+def test_async_generator_and_async_context_manager() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    async def stream() -> AsyncIterator[int]:
+        for n in range(3):
+            yield n
+
+    @tracer.capture_method
+    @contextlib.asynccontextmanager
+    async def session() -> AsyncIterator[str]:
+        yield "conn"
+
+    async def main() -> tuple[list[int], str]:
+        items = [n async for n in stream()]
+        async with session() as conn:
+            return items, conn
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[object]:
+        items, conn = asyncio.run(main())
+        return [items, conn]
+
+    call = invoke(handler, expect=3)
+    assert call.result == [[0, 1, 2], "conn"]
+    names = {d["name"] for d in subsegments(call.documents)}
+    assert f"{PREFIX}.test_async_generator_and_async_context_manager.locals.stream" in names
+    assert f"{PREFIX}.test_async_generator_and_async_context_manager.locals.session" in names
+
+
+def test_async_handler_is_awaited() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    async def handler(event: dict, context: object) -> str:
+        await asyncio.sleep(0)
+        return "async ok"
+
+    call = invoke(lambda event, context: asyncio.run(handler(event, context)))
+    assert call.result == "async ok"
+    assert by_name(call.documents, "## handler")["metadata"]["svc"]["handler response"] == "async ok"
+
+
+def test_threads_get_their_own_subsegments() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def work(n: int) -> int:
+        return n * n
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[int]:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            return list(pool.map(work, range(3)))
+
+    call = invoke(handler, expect=4)
+    assert call.result == [0, 1, 4]
+    works = [d for d in subsegments(call.documents) if d["name"].endswith("locals.work")]
+    assert len(works) == 3
+    assert all(d["trace_id"] == call.trace_id for d in works)

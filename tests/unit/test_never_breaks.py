@@ -1,0 +1,207 @@
+"""Tracing never changes the function's outcome: faults injected into every phase of the tracer.
+
+For each phase we make the tracer's own code raise, then check the user's function ran exactly
+once and its return value or exception reached the caller as it would have without tracing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from lambda_env import invoke
+
+from lambda_tracer import Tracer, capture, coldstart, xray
+
+
+class Boom(Exception):
+    pass
+
+
+def _raise(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected tracer fault")
+
+
+# (description, object, attribute) of the tracer internals to break.
+PHASES = [
+    ("opening the subsegment", xray, "begin"),
+    ("reading the cold start", coldstart, "take"),
+    ("serializing the response", capture, "to_metadata"),
+    ("serializing the error", capture, "error_metadata"),
+    ("recording the exception", xray, "add_exception"),
+    ("closing and emitting", xray, "end"),
+    ("sending the datagram", xray.BoundedUDPEmitter, "_send_data"),
+]
+
+
+def _handlers(tracer: Tracer, calls: list[str]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    @tracer.capture_method
+    def method(value: int) -> dict[str, int]:
+        calls.append("method")
+        return {"value": value}
+
+    @tracer.capture_lambda_handler
+    def ok(event: dict[str, Any], context: object) -> dict[str, int]:
+        calls.append("ok")
+        return method(event["n"])
+
+    @tracer.capture_lambda_handler
+    def failing(event: dict[str, Any], context: object) -> None:
+        calls.append("failing")
+        raise Boom("user error")
+
+    return ok, failing
+
+
+@pytest.mark.parametrize(("phase", "owner", "attribute"), PHASES, ids=[p[0] for p in PHASES])
+def test_fault_in_tracer_phase_never_reaches_the_function(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, phase: str, owner: object, attribute: str
+) -> None:
+    tracer = Tracer(service="svc")
+    calls: list[str] = []
+    ok, failing = _handlers(tracer, calls)
+    xray.recorder()  # configure the SDK before breaking parts of it
+    monkeypatch.setattr(owner, attribute, _raise)
+
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        success = invoke(ok, {"n": 3}, expect=0)
+        failure = invoke(failing, expect=0)
+
+    assert success.error is None and success.result == {"value": 3}
+    assert isinstance(failure.error, Boom) and str(failure.error) == "user error"
+    assert calls == ["ok", "method", "failing"]
+    # Nothing is left open for the next invocation.
+    assert xray.current_subsegment() is None
+
+
+def test_failure_is_logged_once_per_phase(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from lambda_tracer import tracer as tracer_module
+
+    tracer_module._reported.clear()
+    tracer = Tracer(service="svc")
+    calls: list[str] = []
+    ok, _ = _handlers(tracer, calls)
+    monkeypatch.setattr(capture, "to_metadata", _raise)
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        for n in range(3):
+            invoke(ok, {"n": n}, expect=0)
+    warnings = [r for r in caplog.records if "serializing the response" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_exception_is_same_object_with_traceback() -> None:
+    tracer = Tracer(service="svc")
+    error = Boom("x")
+
+    def raising_frame() -> None:
+        raise error
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        raising_frame()
+
+    call = invoke(handler)
+    assert call.error is error
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert frames[-1] == "raising_frame"
+
+
+@pytest.mark.parametrize("exc_type", [SystemExit, KeyboardInterrupt])
+def test_base_exceptions_propagate_and_close_the_subsegment(exc_type: type[BaseException]) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        raise exc_type(3)
+
+    call = invoke(handler)
+    assert type(call.error) is exc_type
+    [doc] = call.documents
+    assert doc["fault"] is True
+    assert xray.current_subsegment() is None
+
+
+def test_exception_whose_str_raises() -> None:
+    class Nasty(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str for you")
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        raise Nasty()
+
+    call = invoke(handler, expect=0)
+    assert type(call.error) is Nasty
+
+
+def test_put_annotation_outside_any_subsegment_and_bad_keys_never_raise(caplog: pytest.LogCaptureFixture) -> None:
+    tracer = Tracer(service="svc")
+    tracer.put_annotation("Outside", "x")  # no invocation at all
+    tracer.put_metadata("outside", {"a": 1})
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_annotation("bad key!", "x")
+        tracer.put_annotation("bad_value", {"not": "allowed"})  # type: ignore[arg-type]
+        tracer.put_metadata("meta", object(), namespace="AWS.reserved")
+        tracer.put_annotation("good", 1)
+        return "ok"
+
+    call = invoke(handler)
+    assert call.result == "ok"
+    [doc] = call.documents
+    assert doc["annotations"]["good"] == 1
+    assert "bad key!" not in doc["annotations"] and "bad_value" not in doc["annotations"]
+
+
+def test_facade_segment_is_never_mutated_by_put_annotation_at_handler_level() -> None:
+    """The reference raises FacadeSegmentMutationException when no subsegment is open in Lambda."""
+    tracer = Tracer(service="svc")
+
+    def undecorated(event: dict[str, Any], context: object) -> str:
+        tracer.put_annotation("k", "v")
+        tracer.put_metadata("k", "v")
+        return "fine"
+
+    assert invoke(undecorated, expect=0).result == "fine"
+
+
+@pytest.mark.parametrize(
+    "header", ["Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", "garbage", ""]
+)
+def test_unsampled_or_malformed_trace_header(monkeypatch: pytest.MonkeyPatch, header: str) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_annotation("k", "v")
+        return "served"
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
+    assert handler({}, None) == "served"
+    assert xray.current_subsegment() is None
+
+
+def test_unreachable_daemon_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = Tracer(service="svc")
+    rec = xray.recorder()
+    emitter = rec.emitter
+    ip, port = emitter.ip, emitter.port
+    emitter.set_daemon_address("203.0.113.1:9")  # TEST-NET-3: nothing listens there
+    try:
+
+        @tracer.capture_lambda_handler
+        def handler(event: dict[str, Any], context: object) -> str:
+            return "x" * 100
+
+        assert invoke(handler, expect=0).result == "x" * 100
+    finally:
+        emitter.set_daemon_address(f"{ip}:{port}")

@@ -1,0 +1,198 @@
+"""The wire contract: what the X-Ray daemon receives for traced handlers and methods."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lambda_env import invoke
+from lambda_tracer_local.daemon import by_name, subsegments
+
+from lambda_tracer import Tracer
+
+
+def test_handler_subsegment_shape() -> None:
+    tracer = Tracer(service="payment")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> dict:
+        return {"ok": 1}
+
+    call = invoke(handler)
+    assert call.error is None and call.result == {"ok": 1}
+    doc = by_name(call.documents, "## handler")
+    assert doc["type"] == "subsegment"
+    assert doc["trace_id"] == call.trace_id
+    assert doc["parent_id"] == call.parent_id
+    assert doc["annotations"] == {"ColdStart": True, "Service": "payment", "InitType": "on-demand"}
+    assert doc["metadata"] == {"payment": {"handler response": {"ok": 1}}}
+    assert doc["end_time"] >= doc["start_time"]
+    assert "in_progress" not in doc or doc["in_progress"] is False
+
+
+def test_cold_start_only_on_first_invocation() -> None:
+    tracer = Tracer(service="payment")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        return "x"
+
+    first, second = invoke(handler), invoke(handler)
+    assert by_name(first.documents, "## handler")["annotations"]["ColdStart"] is True
+    assert by_name(second.documents, "## handler")["annotations"]["ColdStart"] is False
+
+
+@pytest.mark.parametrize(("init_type", "cold"), [("provisioned-concurrency", False), ("snap-start", False), ("on-demand", True)])
+def test_cold_start_by_init_type(monkeypatch: pytest.MonkeyPatch, init_type: str, cold: bool) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        return "x"
+
+    annotations = by_name(invoke(handler).documents, "## handler")["annotations"]
+    assert annotations["ColdStart"] is cold
+    assert annotations["InitType"] == init_type
+
+
+def helper_method(value: int) -> int:
+    return value * 2
+
+
+def test_method_subsegment_is_child_of_handler() -> None:
+    tracer = Tracer(service="svc")
+    traced = tracer.capture_method(helper_method)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> int:
+        return traced(21)
+
+    call = invoke(handler, expect=2)
+    handler_doc = by_name(call.documents, "## handler")
+    method_doc = by_name(call.documents, "## test_trace_shape.helper_method")
+    assert method_doc["parent_id"] == handler_doc["id"]
+    assert method_doc["metadata"] == {"svc": {"test_trace_shape.helper_method response": 42}}
+
+
+def test_locals_in_method_name_are_sanitized() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def inner() -> str:
+        return "v"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        return inner()
+
+    call = invoke(handler, expect=2)
+    names = {doc["name"] for doc in subsegments(call.documents)}
+    assert "## test_trace_shape.test_locals_in_method_name_are_sanitized.locals.inner" in names
+
+
+class PaymentError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def test_error_is_recorded_and_reraised_unchanged() -> None:
+    tracer = Tracer(service="svc")
+    raised = PaymentError("card declined", code=402)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> None:
+        raise raised
+
+    call = invoke(handler)
+    assert call.error is raised
+    assert call.error.__traceback__ is not None
+    doc = by_name(call.documents, "## handler")
+    error = doc["metadata"]["svc"]["handler error"]
+    assert error["type"] == "PaymentError"
+    assert error["message"] == "card declined"
+    assert error["attributes"] == {"code": 402}
+    assert doc["fault"] is True
+    [exception] = doc["cause"]["exceptions"]
+    assert exception["type"] == "PaymentError"
+    assert exception["message"] == "card declined"
+    assert any(frame["label"] == "handler" for frame in exception["stack"])
+    # Annotations are there on failed invocations too.
+    assert doc["annotations"]["ColdStart"] is True
+
+
+def test_capture_flags_from_arguments_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "false")
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def by_env(event: dict, context: object) -> str:
+        return "secret"
+
+    @tracer.capture_lambda_handler(capture_response=True, capture_error=False)
+    def by_argument(event: dict, context: object) -> str:
+        if event.get("fail"):
+            raise ValueError("no")
+        return "shown"
+
+    assert "metadata" not in by_name(invoke(by_env).documents, "## by_env")
+    assert by_name(invoke(by_argument).documents, "## by_argument")["metadata"] == {
+        "svc": {"by_argument response": "shown"}
+    }
+    failed = by_name(invoke(by_argument, {"fail": 1}).documents, "## by_argument")
+    assert "metadata" not in failed and failed["fault"] is True
+
+
+def test_none_response_adds_no_metadata() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> None:
+        return None
+
+    assert "metadata" not in by_name(invoke(handler).documents, "## handler")
+
+
+def test_extra_kwargs_pass_through() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object, extra: str = "") -> str:
+        return extra
+
+    assert invoke(handler, extra="injected").result == "injected"
+
+
+def test_annotations_and_metadata_land_on_current_subsegment() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def collect(charge_id: str) -> str:
+        tracer.put_annotation(key="PaymentId", value=charge_id)
+        tracer.put_metadata(key="detail", value={"charge": charge_id}, namespace="billing")
+        return "ok"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        tracer.put_metadata("payment_response", {"a": 1})
+        return collect("ch_1")
+
+    call = invoke(handler, expect=2)
+    method_doc = by_name(call.documents, "## test_trace_shape.test_annotations_and_metadata_land_on_current_subsegment.locals.collect")
+    assert method_doc["annotations"] == {"PaymentId": "ch_1"}
+    assert method_doc["metadata"]["billing"] == {"detail": {"charge": "ch_1"}}
+    handler_doc = by_name(call.documents, "## handler")
+    assert handler_doc["metadata"]["svc"]["payment_response"] == {"a": 1}
+
+
+def test_default_service_is_the_function_name() -> None:
+    tracer = Tracer()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> int:
+        return 1
+
+    doc = by_name(invoke(handler).documents, "## handler")
+    assert doc["annotations"]["Service"] == os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    assert doc["metadata"] == {os.environ["AWS_LAMBDA_FUNCTION_NAME"]: {"handler response": 1}}
