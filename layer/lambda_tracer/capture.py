@@ -43,10 +43,7 @@ def describe(value: object) -> str:
 def _is_stream_like(value: object) -> bool:
     """True for objects whose contents can only be seen by consuming them."""
     cls = type(value)
-    if hasattr(cls, "__next__") or hasattr(cls, "read") or hasattr(cls, "__anext__"):
-        return True
-    # An iterable that is not a plain container (e.g. a range is fine to describe, a view is not needed).
-    return False
+    return hasattr(cls, "__next__") or hasattr(cls, "read") or hasattr(cls, "__anext__")
 
 
 class _Converter:

@@ -45,7 +45,7 @@ def _code_of(factory: Callable[..., Any]) -> Any:
 # contextlib.contextmanager/asynccontextmanager return a `helper` whose code object is shared by all
 # uses; comparing code objects recognises them exactly (the reference guesses from `__wrapped__`).
 _CONTEXTMANAGER_CODE = _code_of(contextlib.contextmanager)
-_ASYNCCONTEXTMANAGER_CODE = _code_of(contextlib.asynccontextmanager)  # type: ignore[arg-type]
+_ASYNCCONTEXTMANAGER_CODE = _code_of(contextlib.asynccontextmanager)
 
 _reported: set[tuple[str, str]] = set()
 
@@ -138,7 +138,13 @@ class _Span:
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
 # Only what an instance set explicitly is kept here; environment variables are read at each construction.
-_shared: dict[str, Any] = {"service": None, "disabled": None, "auto_patch": None, "patch_modules": None, "provider": None}
+_shared: dict[str, Any] = {
+    "service": None,
+    "disabled": None,
+    "auto_patch": None,
+    "patch_modules": None,
+    "provider": None,
+}
 
 
 class Tracer:
@@ -336,7 +342,9 @@ class Tracer:
     ) -> Any:
         """Trace a function, coroutine, (async) generator or (async) context manager as ``## module.qualname``."""
         if method is None:
-            return functools.partial(self.capture_method, capture_response=capture_response, capture_error=capture_error)
+            return functools.partial(
+                self.capture_method, capture_response=capture_response, capture_error=capture_error
+            )
         response_on = _first(capture_response, None, config.capture_response_default())
         error_on = _first(capture_error, None, config.capture_error_default())
         module = getattr(method, "__module__", None) or "unknown"

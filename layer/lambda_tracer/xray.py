@@ -74,7 +74,7 @@ class TaskLocalContext(LambdaContext):  # type: ignore[misc]
         _state.set((segment, (*stack, subsegment)))
 
     def end_subsegment(self, end_time: float | None = None) -> bool:
-        segment, stack = self._current()
+        _, stack = self._current()
         if not stack:
             return False
         return close_in_context(stack[-1], end_time)
@@ -160,9 +160,7 @@ def recorder() -> Any:
     global _configured
     if not _configured:
         _configured = True
-        xray_recorder.configure(
-            context=TaskLocalContext(), emitter=BoundedUDPEmitter(), streaming_threshold=0
-        )
+        xray_recorder.configure(context=TaskLocalContext(), emitter=BoundedUDPEmitter(), streaming_threshold=0)
     return xray_recorder
 
 

@@ -9,10 +9,10 @@ import json
 from typing import Any
 
 import pytest
-from lambda_env import invoke
-from lambda_tracer_local.daemon import by_name
 
+from lambda_env import invoke
 from lambda_tracer import Tracer, capture, config
+from lambda_tracer_local.daemon import by_name
 
 
 def _captured(value: Any, expect: int = 1) -> tuple[Any, dict[str, Any]]:

@@ -11,8 +11,8 @@ import timeit
 from pathlib import Path
 
 import pytest
-from lambda_env import invoke
 
+from lambda_env import invoke
 from lambda_tracer import Tracer, config
 
 LAYER = str(Path(__file__).resolve().parents[2] / "layer")
@@ -20,7 +20,11 @@ LAYER = str(Path(__file__).resolve().parents[2] / "layer")
 
 def _run(code: str, **env: str) -> dict[str, object]:
     """Run ``code`` in a fresh interpreter (it prints one JSON line) with a clean tracer environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_", "_X_AMZN", "AWS_SAM", "AWS_CHALICE"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POWERTOOLS_", "LAMBDA_", "_X_AMZN", "AWS_SAM", "AWS_CHALICE"))
+    }
     clean.update(env, PYTHONPATH=LAYER)
     out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -43,8 +47,12 @@ print(json.dumps({"disabled": tracer.disabled, "result": result,
 
 @pytest.mark.parametrize(
     "env",
-    [{}, {"LAMBDA_TASK_ROOT": "/tmp", "POWERTOOLS_TRACE_DISABLED": "true"}, {"LAMBDA_TASK_ROOT": "/tmp", "AWS_SAM_LOCAL": "true"},
-     {"LAMBDA_TASK_ROOT": "/tmp", "AWS_CHALICE_CLI_MODE": "true"}],
+    [
+        {},
+        {"LAMBDA_TASK_ROOT": "/tmp", "POWERTOOLS_TRACE_DISABLED": "true"},
+        {"LAMBDA_TASK_ROOT": "/tmp", "AWS_SAM_LOCAL": "true"},
+        {"LAMBDA_TASK_ROOT": "/tmp", "AWS_CHALICE_CLI_MODE": "true"},
+    ],
     ids=["outside-lambda", "env-disabled", "sam-local", "chalice-local"],
 )
 def test_disabled_imports_no_sdk_and_still_runs(env: dict[str, str]) -> None:

@@ -8,9 +8,8 @@ import inspect
 from collections.abc import AsyncIterator, Iterator
 
 from lambda_env import invoke
-from lambda_tracer_local.daemon import by_name, subsegments
-
 from lambda_tracer import Tracer
+from lambda_tracer_local.daemon import by_name, subsegments
 
 PREFIX = "## test_kinds"
 
@@ -57,7 +56,10 @@ def test_gather_gives_each_task_its_own_subsegment_under_the_right_parent() -> N
 
     call = invoke(handler, expect=5)
     assert call.error is None and call.result == [0, 1, 2]
-    parent = by_name(call.documents, f"{PREFIX}.test_gather_gives_each_task_its_own_subsegment_under_the_right_parent.locals.gather_all")
+    parent = by_name(
+        call.documents,
+        f"{PREFIX}.test_gather_gives_each_task_its_own_subsegment_under_the_right_parent.locals.gather_all",
+    )
     tasks = [d for d in subsegments(call.documents) if d["name"].endswith("locals.task")]
     assert len(tasks) == 3
     assert {d["parent_id"] for d in tasks} == {parent["id"]}
@@ -110,7 +112,12 @@ def test_generator_records_return_value_and_passes_items() -> None:
     call = invoke(handler, expect=2)
     assert call.result == [1, 2]
     doc = by_name(call.documents, f"{PREFIX}.test_generator_records_return_value_and_passes_items.locals.numbers")
-    assert doc["metadata"]["svc"]["test_kinds.test_generator_records_return_value_and_passes_items.locals.numbers response"] == "finished"
+    assert (
+        doc["metadata"]["svc"][
+            "test_kinds.test_generator_records_return_value_and_passes_items.locals.numbers response"
+        ]
+        == "finished"
+    )
 
 
 def test_generator_closed_early_is_not_an_error() -> None:
@@ -157,7 +164,10 @@ def test_context_manager_both_decorator_orders() -> None:
     one = by_name(call.documents, f"{PREFIX}.test_context_manager_both_decorator_orders.locals.inner_first")
     assert one["annotations"] == {"PaymentId": "a"}
     two = by_name(call.documents, f"{PREFIX}.test_context_manager_both_decorator_orders.locals.outer_first")
-    assert two["metadata"]["svc"]["test_kinds.test_context_manager_both_decorator_orders.locals.outer_first response"] == "receipt-b"
+    assert (
+        two["metadata"]["svc"]["test_kinds.test_context_manager_both_decorator_orders.locals.outer_first response"]
+        == "receipt-b"
+    )
 
 
 def test_functools_wraps_around_generator_is_not_mistaken_for_a_context_manager() -> None:

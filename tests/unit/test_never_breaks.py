@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lambda_env import invoke
 
+from lambda_env import invoke
 from lambda_tracer import Tracer, capture, coldstart, xray
 
 

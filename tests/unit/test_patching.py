@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_env import invoke
-from lambda_tracer_local.daemon import XRayDaemon, new_trace_header, subsegments
 
+from lambda_env import invoke
 from lambda_tracer import Tracer, aiohttp_trace_config
+from lambda_tracer_local.daemon import XRayDaemon, new_trace_header, subsegments
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,8 +165,11 @@ def test_boto3_calls_at_init_are_dropped_quietly(server: int) -> None:
 
     os.environ.pop("_X_AMZN_TRACE_ID", None)
     s3 = boto3.client(
-        "s3", endpoint_url=f"http://127.0.0.1:{server}", region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="y",
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{server}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
     )
     assert s3.list_buckets()["Buckets"] == []
     assert tracer.provider.current_subsegment() is None
@@ -183,7 +186,9 @@ def test_daemon_sees_documents_from_other_process(server: int) -> None:
             "t = Tracer(service='x')\n"
             "print(t.capture_lambda_handler(lambda e, c: 1)({}, None))\n"
         )
-        env = dict(os.environ, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS=other.address, PYTHONPATH=str(ROOT / "layer"))
+        env = dict(
+            os.environ, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS=other.address, PYTHONPATH=str(ROOT / "layer")
+        )
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         [doc] = other.wait_for(trace_id)
         assert doc["parent_id"] == parent and doc["name"] == "## <lambda>".replace("<", "").replace(">", "")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from lambda_env import invoke
-from lambda_tracer_local.daemon import by_name, subsegments
 
+from lambda_env import invoke
 from lambda_tracer import Tracer
+from lambda_tracer_local.daemon import by_name, subsegments
 
 
 def test_handler_subsegment_shape() -> None:
@@ -42,7 +42,9 @@ def test_cold_start_only_on_first_invocation() -> None:
     assert by_name(second.documents, "## handler")["annotations"]["ColdStart"] is False
 
 
-@pytest.mark.parametrize(("init_type", "cold"), [("provisioned-concurrency", False), ("snap-start", False), ("on-demand", True)])
+@pytest.mark.parametrize(
+    ("init_type", "cold"), [("provisioned-concurrency", False), ("snap-start", False), ("on-demand", True)]
+)
 def test_cold_start_by_init_type(monkeypatch: pytest.MonkeyPatch, init_type: str, cold: bool) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)
     tracer = Tracer(service="svc")
@@ -179,7 +181,9 @@ def test_annotations_and_metadata_land_on_current_subsegment() -> None:
         return collect("ch_1")
 
     call = invoke(handler, expect=2)
-    method_doc = by_name(call.documents, "## test_trace_shape.test_annotations_and_metadata_land_on_current_subsegment.locals.collect")
+    method_doc = by_name(
+        call.documents, "## test_trace_shape.test_annotations_and_metadata_land_on_current_subsegment.locals.collect"
+    )
     assert method_doc["annotations"] == {"PaymentId": "ch_1"}
     assert method_doc["metadata"]["billing"] == {"detail": {"charge": "ch_1"}}
     handler_doc = by_name(call.documents, "## handler")
