@@ -15,12 +15,11 @@ Nothing here raises: any failure while looking at a value becomes a short descri
 
 from __future__ import annotations
 
-import datetime
 import decimal
 import enum
 import json
 import math
-import uuid
+import sys
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -38,6 +37,15 @@ def describe(value: object) -> str:
         return f"<{name}>"
     except Exception:
         return "<object>"
+
+
+def _loaded_types(module: str, names: tuple[str, ...]) -> tuple[type, ...]:
+    """Types from ``module`` if something already imported it (no value can be of them otherwise).
+
+    Saves importing datetime and uuid on the cold-start path of functions that never use them.
+    """
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names) if loaded is not None else ()
 
 
 def _is_stream_like(value: object) -> bool:
@@ -76,9 +84,9 @@ class _Converter:
             return f"<bytes: {len(value)}>"
         if isinstance(value, decimal.Decimal):
             return str(value)
-        if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        if isinstance(value, _loaded_types("datetime", ("datetime", "date", "time"))):
             return value.isoformat()
-        if isinstance(value, (uuid.UUID, datetime.timedelta)):
+        if isinstance(value, _loaded_types("datetime", ("timedelta",)) + _loaded_types("uuid", ("UUID",))):
             return str(value)
         if isinstance(value, enum.Enum):
             return self._convert(value.value, depth)

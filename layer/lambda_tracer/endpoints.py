@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 _lock = threading.Lock()
 _hosts: list[str] = []
@@ -43,6 +42,8 @@ def is_ignored(url: str) -> bool:
     """True when ``url`` matches a hostname glob, or a URL glob (against the path or the whole URL)."""
     if not _hosts and not _urls:
         return False
+    from urllib.parse import urlsplit  # only needed once rules exist: kept off the cold-start path
+
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
