@@ -85,7 +85,7 @@ class _Converter:
         if isinstance(value, decimal.Decimal):
             return str(value)
         if isinstance(value, _loaded_types("datetime", ("datetime", "date", "time"))):
-            return value.isoformat()
+            return str(value.isoformat())  # type: ignore[attr-defined]
         if isinstance(value, _loaded_types("datetime", ("timedelta",)) + _loaded_types("uuid", ("UUID",))):
             return str(value)
         if isinstance(value, enum.Enum):

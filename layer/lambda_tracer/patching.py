@@ -40,10 +40,13 @@ SUPPORTED: dict[str, tuple[str, str]] = {
     "psycopg": ("psycopg", "psycopg"),
     "pg8000": ("pg8000", "pg8000"),
     "sqlalchemy_core": ("sqlalchemy_core", "sqlalchemy"),
+    # Not an SDK patch: every ClientSession gets the SDK's trace config (see _trace_aiohttp_sessions).
+    "aiohttp": ("aiohttp", "aiohttp"),
 }
 #: What ``auto_patch`` covers: every library that does not double-trace another (httplib would
 #: add a second subsegment under every botocore/requests call, as in the SDK's patch_all()).
 DEFAULT_MODULES = (
+    "aiohttp",
     "botocore",
     "aiobotocore",
     "requests",
@@ -97,6 +100,9 @@ def _hook(sdk_name: str) -> Any:
             parent, _, child = module.__name__.rpartition(".")
             if parent in sys.modules:
                 setattr(sys.modules[parent], child, module)
+            if sdk_name == "aiohttp":
+                _trace_aiohttp_sessions()
+                return
             from aws_xray_sdk.core import patcher
 
             patcher.patch((sdk_name,), raise_errors=False)
@@ -123,3 +129,33 @@ def _ignore_in_botocore() -> None:
             return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)
+
+
+#: Marks trace configs made by us, so a session never gets two (in-code aiohttp_trace_config() + zero-code).
+TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
+
+
+def aiohttp_trace_config() -> Any:
+    """The SDK's aiohttp TraceConfig, marked as ours."""
+    from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
+
+    xray.recorder()
+    trace_config = aws_xray_trace_config()
+    setattr(trace_config, TRACE_CONFIG_MARKER, True)
+    return trace_config
+
+
+def _trace_aiohttp_sessions() -> None:
+    """aiohttp has no global hook: add our trace config to every ClientSession that lacks one."""
+    import aiohttp
+
+    def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            configs = list(kwargs.get("trace_configs") or ())
+            if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
+                kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
+        except Exception as error:  # the session works untraced rather than not at all
+            logger.warning("lambda_tracer: could not trace an aiohttp session: %r", error)
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(aiohttp, "ClientSession.__init__", init)

@@ -550,9 +550,6 @@ def aiohttp_trace_config() -> Any:
 
     if _resolve_disabled(None):
         return aiohttp.TraceConfig()
-    from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
+    from . import patching
 
-    from . import xray
-
-    xray.recorder()
-    return aws_xray_trace_config()
+    return patching.aiohttp_trace_config()

@@ -192,3 +192,24 @@ def test_daemon_sees_documents_from_other_process(server: int) -> None:
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         [doc] = other.wait_for(trace_id)
         assert doc["parent_id"] == parent and doc["name"] == "## <lambda>".replace("<", "").replace(">", "")
+
+
+def test_aiohttp_sessions_are_traced_without_code_changes(server: int) -> None:
+    import aiohttp
+
+    tracer = Tracer(service="svc", patch_modules=["aiohttp"])
+
+    async def fetch(configs: list[Any]) -> Any:
+        async with aiohttp.ClientSession(trace_configs=configs) as session:
+            async with session.get(f"http://127.0.0.1:{server}/zero") as response:
+                return await response.json()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, str], context: object) -> Any:
+        # Once without any trace config, once with ours given explicitly: one subsegment each, never two.
+        return [asyncio.run(fetch([])), asyncio.run(fetch([aiohttp_trace_config()]))]
+
+    call = invoke(handler, expect=3)
+    assert call.result == [{"path": "/zero"}, {"path": "/zero"}]
+    remote = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert len(remote) == 2
