@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
 from typing import Any
 
 HEADER = {"format": "json", "version": 1}
+#: A datagram starting with this is a barrier sent by ``sync()``, never a document.
+SYNC_PREFIX = b"lambda_tracer_local.sync "
 
 
 class XRayDaemon:
@@ -30,6 +33,8 @@ class XRayDaemon:
         self.rejected: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._synced: set[bytes] = set()
+        self._synced_changed = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
         self._thread.start()
 
@@ -38,6 +43,11 @@ class XRayDaemon:
             try:
                 data = self._socket.recv(70_000)
             except OSError:
+                continue
+            if data.startswith(SYNC_PREFIX):
+                with self._synced_changed:
+                    self._synced.add(data)
+                    self._synced_changed.notify_all()
                 continue
             self._keep(data)
 
@@ -59,13 +69,30 @@ class XRayDaemon:
         with self._lock:
             return [doc for doc in self.documents if doc.get("trace_id") == trace_id]
 
-    def wait_for(self, trace_id: str, count: int = 1, timeout: float = 5.0, settle: float = 0.05) -> list[dict[str, Any]]:
+    def wait_for(
+        self, trace_id: str, count: int = 1, timeout: float = 5.0, settle: float = 0.05
+    ) -> list[dict[str, Any]]:
         """Documents of ``trace_id`` once at least ``count`` arrived (and a short quiet period passed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(self.for_trace(trace_id)) < count:
             time.sleep(0.005)
         time.sleep(settle)
         return self.for_trace(trace_id)
+
+    def sync(self, timeout: float = 2.0) -> bool:
+        """Wait until every datagram sent to us before this call has been parsed.
+
+        A barrier datagram is queued behind them on the same socket: once it is read, all earlier
+        ones are in ``documents``. Works because the SDK's ``sendto`` on loopback has delivered its
+        datagrams before the function's response reached the Runtime API. False on timeout.
+        """
+        token = SYNC_PREFIX + os.urandom(8).hex().encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(token, ("127.0.0.1", self.port))
+        with self._synced_changed:
+            arrived = self._synced_changed.wait_for(lambda: token in self._synced, timeout=timeout)
+            self._synced.discard(token)
+        return arrived
 
     def clear(self) -> None:
         with self._lock:
@@ -111,5 +138,7 @@ def subsegments(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def by_name(documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
     """The one subsegment called ``name`` (AssertionError listing what arrived otherwise)."""
     matches = [doc for doc in subsegments(documents) if doc.get("name") == name]
-    assert len(matches) == 1, f"expected one {name!r}, got {len(matches)} among {[d.get('name') for d in subsegments(documents)]}"
+    assert len(matches) == 1, (
+        f"expected one {name!r}, got {len(matches)} among {[d.get('name') for d in subsegments(documents)]}"
+    )
     return matches[0]

@@ -1,0 +1,174 @@
+"""Show one invocation's X-Ray documents as a tree a person can read at a glance.
+
+The SDK streams each closed subsegment as its own document (children before their parents, linked by
+``parent_id``), and sometimes keeps children inline; both shapes are folded into one tree under the
+trace header's ``Parent`` (the facade segment, which is never sent).
+
+    ## handler  12.3 ms  FAULT
+    │ annotations  ColdStart=true InitType=on-demand Service=payment
+    │ metadata     payment.handler error = {"type": "ValueError", "message": "boom"}
+    │ cause        ValueError: boom
+    └── ## app.work  1.1 ms
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime import Invocation
+
+METADATA_WIDTH = 100
+
+
+def render_invocation(inv: Invocation, *, metadata_width: int = METADATA_WIDTH) -> str:
+    """One line for what the caller got back, then the trace tree indented under it."""
+    timing = "" if inv.round_trip_ms is None else f"  {inv.round_trip_ms:.1f} ms"
+    if inv.status == "response":
+        outcome = _compact(
+            inv.payload if not isinstance(inv.payload, bytes) else inv.payload.decode(errors="replace"), metadata_width
+        )
+    else:
+        outcome = f"{inv.error_type}: {inv.error_message}"
+    lines = [f"{inv.status}{timing}  -> {outcome}"]
+    if inv.trace_id:
+        lines.append(f"  trace {inv.trace_id}  parent {inv.parent_id}")
+        tree = render_trace(inv.documents, metadata_width=metadata_width)
+        lines.extend("  " + line for line in tree.splitlines())
+    else:
+        lines.append("  (no trace header sent)")
+    return "\n".join(lines)
+
+
+def render_trace(documents: Iterable[dict[str, Any]], *, metadata_width: int = METADATA_WIDTH) -> str:
+    """The documents of one trace as an indented tree; roots are those whose parent was not sent."""
+    nodes = _flatten(documents)
+    if not nodes:
+        return "(no X-Ray documents)"
+    ids = {node["id"] for node in nodes if node.get("id")}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots: list[dict[str, Any]] = []
+    for node in nodes:
+        parent = node.get("parent_id")
+        if parent in ids and parent != node.get("id"):
+            children.setdefault(parent, []).append(node)
+        else:
+            roots.append(node)
+    lines: list[str] = []
+    ordered = sorted(roots, key=_start)
+    for index, root in enumerate(ordered):
+        _render(root, children, "", index == len(ordered) - 1, True, lines, metadata_width)
+    return "\n".join(lines)
+
+
+def _flatten(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every subsegment once, inline children given their parent's id when they lack one."""
+    found: dict[str, dict[str, Any]] = {}
+    anonymous: list[dict[str, Any]] = []
+
+    def walk(doc: dict[str, Any], parent_id: str | None) -> None:
+        node = {key: value for key, value in doc.items() if key != "subsegments"}
+        if parent_id and not node.get("parent_id"):
+            node["parent_id"] = parent_id
+        if node.get("id"):
+            found.setdefault(node["id"], node)
+        else:
+            anonymous.append(node)
+        for child in doc.get("subsegments") or []:
+            if isinstance(child, dict):
+                walk(child, node.get("id"))
+
+    for document in documents:
+        walk(document, None)
+    return [*found.values(), *anonymous]
+
+
+def _start(node: dict[str, Any]) -> float:
+    value = node.get("start_time")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _render(
+    node: dict[str, Any],
+    children: dict[str, list[dict[str, Any]]],
+    prefix: str,
+    last: bool,
+    root: bool,
+    lines: list[str],
+    width: int,
+) -> None:
+    branch = "" if root else ("└── " if last else "├── ")
+    lines.append(prefix + branch + _title(node))
+    inner = prefix if root else prefix + ("    " if last else "│   ")
+    kids = sorted(children.get(node.get("id") or "", []), key=_start)
+    bar = "│ " if kids else "  "
+    for label, text in _details(node, width):
+        lines.append(f"{inner}{bar}{label:<12} {text}")
+    for index, kid in enumerate(kids):
+        _render(kid, children, inner, index == len(kids) - 1, False, lines, width)
+
+
+def _title(node: dict[str, Any]) -> str:
+    parts = [str(node.get("name", "?"))]
+    start, end = node.get("start_time"), node.get("end_time")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        parts.append(f"{(end - start) * 1000:.1f} ms")
+    elif node.get("in_progress"):
+        parts.append("in progress")
+    if node.get("namespace") not in (None, "", "local"):
+        parts.append(f"[{node['namespace']}]")
+    for flag in ("fault", "error", "throttle"):
+        if node.get(flag):
+            parts.append(flag.upper())
+    return "  ".join(parts)
+
+
+def _details(node: dict[str, Any], width: int) -> list[tuple[str, str]]:
+    details: list[tuple[str, str]] = []
+    annotations = node.get("annotations") or {}
+    if annotations:
+        details.append(("annotations", " ".join(f"{k}={_compact(v, width)}" for k, v in sorted(annotations.items()))))
+    metadata = node.get("metadata") or {}
+    for namespace, entries in sorted(metadata.items()):
+        if isinstance(entries, dict):
+            for key, value in entries.items():
+                details.append(("metadata", f"{namespace}.{key} = {_compact(value, width)}"))
+        else:
+            details.append(("metadata", f"{namespace} = {_compact(entries, width)}"))
+    http = node.get("http") or {}
+    request, response = http.get("request") or {}, http.get("response") or {}
+    if request or response:
+        status = response.get("status", "")
+        details.append(("http", f"{request.get('method', '')} {request.get('url', '')} -> {status}".strip()))
+    aws = node.get("aws") or {}
+    if aws.get("operation"):
+        details.append(("aws", " ".join(f"{k}={_compact(v, width)}" for k, v in sorted(aws.items()))))
+    cause = _cause(node.get("cause"))
+    if cause:
+        details.append(("cause", cause))
+    return details
+
+
+def _cause(cause: Any) -> str | None:
+    if isinstance(cause, str):
+        return f"exception {cause} (recorded on a child)"
+    if not isinstance(cause, dict):
+        return None
+    exceptions = cause.get("exceptions") or []
+    described = [
+        f"{exc.get('type') or '?'}: {exc.get('message', '')}".rstrip(": ")
+        for exc in exceptions
+        if isinstance(exc, dict)
+    ]
+    return "; ".join(described) or None
+
+
+def _compact(value: Any, width: int) -> str:
+    """Compact JSON, cut to ``width`` characters so one huge payload cannot flood the tree."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

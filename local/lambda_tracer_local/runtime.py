@@ -1,0 +1,509 @@
+"""Run a Lambda function directory locally under the real ``awslambdaric``, started as Lambda starts it.
+
+The process tree is the managed runtime's: our ``bootstrap`` shell script (exports
+``AWS_EXECUTION_ENV``, runs ``$AWS_LAMBDA_EXEC_WRAPPER`` if any) execs the interpreter on our
+``bootstrap.py`` (layer paths, task root, ``_HANDLER``), which runs awslambdaric against a Runtime API
+server in this process. The environment is built from scratch like Lambda's, so nothing of the
+caller's (``POWERTOOLS_*``, ``PYTHONPATH``, credentials) leaks into the function.
+
+    with LocalLambda("fn", handler="app.handler", layer_zips=["dist/lambda-tracer-layer.zip"]) as fn:
+        inv = fn.invoke({"n": 1})
+        inv.status, inv.payload, inv.documents
+
+The process starts on the first invoke (as an on-demand sandbox does), or on ``start()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .daemon import XRayDaemon, new_trace_header
+from .layers import merge_layers
+from .runtime_api import Pending, Request, RuntimeAPI
+
+BOOTSTRAP_DIR = Path(__file__).parent / "bootstrap"
+WRAPPER_NAME = "lambda-tracer"
+ACCOUNT_ID = "123456789012"
+OUTPUT_TAIL = 4000
+#: How long an init error may take to turn into a process exit (awslambdaric calls sys.exit(1) right after).
+EXIT_GRACE_S = 5.0
+
+PathLike = str | os.PathLike[str]
+
+
+class _Fresh(enum.Enum):
+    TRACE_HEADER = "fresh"
+
+
+#: Default of ``invoke(trace_header=...)``: a new sampled ``Root=...;Parent=...;Sampled=1`` per invocation.
+FRESH = _Fresh.TRACE_HEADER
+
+
+class LocalLambdaError(RuntimeError):
+    """The local runtime could not do what was asked (the message says why and shows the output)."""
+
+
+class InvocationTimeout(LocalLambdaError):
+    """No reply within the timeout; the runtime process has been killed."""
+
+
+@dataclass
+class Invocation:
+    """What one invoke produced, as received over the Runtime API and by the X-Ray daemon stand-in.
+
+    ``status`` is ``response`` (the handler returned), ``error`` (it raised, or the runtime failed the
+    invoke), ``init_error`` (init failed: the handler never ran) or ``exited`` (the process died without
+    answering). ``payload`` is the parsed JSON body (raw bytes when it is not JSON); for ``error`` and
+    ``init_error`` it is the runtime's error document.
+    """
+
+    status: str
+    request_id: str | None = None
+    payload: Any = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error_type: str | None = None
+    error_message: str | None = None
+    stack_trace: list[str] | None = None
+    trace_header: str | None = None
+    trace_id: str | None = None
+    parent_id: str | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    #: invoke() called -> reply received (includes init on a cold start).
+    round_trip_ms: float | None = None
+    #: ``/next`` reply sent -> reply received: the time the runtime spent on this event.
+    duration_ms: float | None = None
+    exit_code: int | None = None
+
+    @property
+    def error_cause(self) -> dict[str, Any] | None:
+        """The X-Ray cause the runtime sent with an invoke error (``Lambda-Runtime-Function-XRay-Error-Cause``)."""
+        for key, value in self.headers.items():
+            if key.lower() == "lambda-runtime-function-xray-error-cause" and value:
+                with contextlib.suppress(ValueError):
+                    parsed = json.loads(value)
+                    return parsed if isinstance(parsed, dict) else None
+        return None
+
+
+class LocalLambda:
+    """One local sandbox: a runtime process for ``function_dir`` with layers in a private opt dir.
+
+    ``wrapper``: ``None`` uses ``<opt>/lambda-tracer`` when a layer provides it, ``True`` always sets it
+    (a missing one fails like in Lambda, exit 127), ``False`` runs without exec wrapper, a path sets
+    ``AWS_LAMBDA_EXEC_WRAPPER`` to it. ``env`` is applied last; a ``None`` value removes a variable.
+    ``daemon`` defaults to a private X-Ray daemon stand-in, closed with this object.
+    """
+
+    def __init__(
+        self,
+        function_dir: PathLike,
+        handler: str = "app.handler",
+        *,
+        opt_dirs: Iterable[PathLike] = (),
+        layer_zips: Iterable[PathLike] = (),
+        wrapper: bool | PathLike | None = None,
+        env: Mapping[str, str | None] | None = None,
+        python: PathLike | None = None,
+        daemon: XRayDaemon | None = None,
+        function_name: str = "local-function",
+        memory_mb: int = 128,
+        region: str = "us-east-1",
+        timeout: float = 30.0,
+    ) -> None:
+        self.function_dir = Path(function_dir).resolve()
+        if not self.function_dir.is_dir():
+            raise LocalLambdaError(f"function directory {self.function_dir} does not exist")
+        self.handler = handler
+        self.function_name = function_name
+        self.region = region
+        self.timeout = timeout
+        self.python = _interpreter(python)
+        self._owns_daemon = daemon is None
+        self.daemon: XRayDaemon = daemon if daemon is not None else XRayDaemon()
+        self._workdir = Path(tempfile.mkdtemp(prefix="lambda-tracer-local-"))
+        self.api = RuntimeAPI()
+        try:
+            self.runtime_dir = self._install_bootstrap(self._workdir / "runtime")
+            self.opt_dir = self._build_opt(list(opt_dirs), list(layer_zips))
+            self.wrapper = self._resolve_wrapper(wrapper)
+            self.env = self._build_env(memory_mb, env or {})
+        except BaseException:
+            self.close()
+            raise
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at: float | None = None
+        self.cold_start_ms: float | None = None
+        self.init_error: dict[str, Any] | None = None
+        self._output: list[bytes] = []
+        self._output_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._invoke_lock = threading.Lock()
+        self._answered = 0
+        self._closed = False
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _install_bootstrap(runtime_dir: Path) -> Path:
+        """Our LAMBDA_RUNTIME_DIR: the two boot files, executable whatever the install did to modes."""
+        runtime_dir.mkdir()
+        for name in ("bootstrap", "bootstrap.py"):
+            shutil.copyfile(BOOTSTRAP_DIR / name, runtime_dir / name)
+        (runtime_dir / "bootstrap").chmod(0o755)
+        return runtime_dir
+
+    def _build_opt(self, opt_dirs: list[PathLike], layer_zips: list[PathLike]) -> Path:
+        """A single layer dir is used in place; anything else is merged into a private one."""
+        if len(opt_dirs) == 1 and not layer_zips:
+            only = Path(opt_dirs[0]).resolve()
+            if not only.is_dir():
+                raise LocalLambdaError(f"opt dir {only} does not exist")
+            return only
+        return merge_layers([*opt_dirs, *layer_zips], self._workdir / "opt")
+
+    def _resolve_wrapper(self, wrapper: bool | PathLike | None) -> Path | None:
+        default = self.opt_dir / WRAPPER_NAME
+        if wrapper is None:
+            return default if default.is_file() else None
+        if wrapper is True:
+            return default
+        if wrapper is False:
+            return None
+        return Path(wrapper)
+
+    def _build_env(self, memory_mb: int, overrides: Mapping[str, str | None]) -> dict[str, str]:
+        home = self._workdir / "home"
+        home.mkdir()
+        daemon_host, daemon_port = self.daemon.address.rsplit(":", 1)
+        stream = time.strftime("%Y/%m/%d", time.gmtime()) + "/[$LATEST]" + os.urandom(16).hex()
+        env = {
+            "PATH": os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(home),
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "LAMBDA_TASK_ROOT": str(self.function_dir),
+            "LAMBDA_RUNTIME_DIR": str(self.runtime_dir),
+            "_HANDLER": self.handler,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_XRAY_DAEMON_ADDRESS": self.daemon.address,
+            "_AWS_XRAY_DAEMON_ADDRESS": daemon_host,
+            "_AWS_XRAY_DAEMON_PORT": daemon_port,
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "AWS_ACCESS_KEY_ID": "AKIDLOCALLAMBDA00000",
+            "AWS_SECRET_ACCESS_KEY": "local-lambda-secret-access-key-not-real",
+            "AWS_SESSION_TOKEN": "local-lambda-session-token-not-real",
+            "LAMBDA_TRACER_LOCAL_OPT": str(self.opt_dir),
+            "LAMBDA_TRACER_LOCAL_PYTHON": str(self.python),
+            "LAMBDA_TRACER_LOCAL_PYTHON_VERSION": _python_version(str(self.python)),
+        }
+        if self.wrapper is not None:
+            env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.wrapper)
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    # -- process -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the runtime process (idempotent). ``invoke`` calls it, like an on-demand cold start."""
+        if self._closed:
+            raise LocalLambdaError("this LocalLambda is closed")
+        if self.process is not None:
+            return
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(
+            [str(self.runtime_dir / "bootstrap")],
+            cwd=self.function_dir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: close() kills whatever the wrapper started too
+        )
+        self._finalizer = weakref.finalize(self, _kill, self.process)
+        self._reader = threading.Thread(target=self._read_output, name="local-lambda-output", daemon=True)
+        self._reader.start()
+
+    def _read_output(self) -> None:
+        process = self.process
+        assert process is not None and process.stdout is not None
+        stream = process.stdout
+        while chunk := stream.read1(65536):
+            with self._output_lock:
+                self._output.append(chunk)
+        process.wait()
+        self.api.changed.set()
+
+    @property
+    def output(self) -> str:
+        """Everything the runtime process wrote to stdout and stderr so far."""
+        with self._output_lock:
+            return b"".join(self._output).decode("utf-8", "replace")
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process's exit status (negative: killed by that signal); None while it runs or before start."""
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def init_ms(self) -> float | None:
+        """Process start -> the runtime's first ``/next``: how long init took (None before that)."""
+        if self.started_at is None or self.api.first_next_at is None:
+            return None
+        return (self.api.first_next_at - self.started_at) * 1000
+
+    # -- invoking -------------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        trace_header: str | _Fresh | None = FRESH,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Invocation:
+        """Send one event and wait for the runtime's answer (and the X-Ray documents of its trace).
+
+        ``event`` is sent as JSON (``bytes`` as is). ``trace_header``: a fresh sampled header by
+        default, ``None`` to send none, or the exact ``Lambda-Runtime-Trace-Id`` value to send.
+        ``headers`` adds ``/next`` reply headers (e.g. ``Lambda-Runtime-Client-Context``).
+        """
+        with self._invoke_lock:
+            return self._invoke(event, trace_header, headers or {}, self.timeout if timeout is None else timeout)
+
+    def _invoke(
+        self, event: Any, trace_header: str | _Fresh | None, extra: Mapping[str, str], wait: float
+    ) -> Invocation:
+        if self.api.init_error is not None:
+            return self._init_error_invocation(None, None, None)
+        if self.process is not None and self.process.poll() is not None:
+            return self._exited_invocation(None)
+        header = new_trace_header()[0] if trace_header is FRESH else trace_header
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        next_headers = {
+            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000 + self.timeout * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": (
+                f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+            ),
+            **({"Lambda-Runtime-Trace-Id": header} if header is not None else {}),
+            **extra,
+        }
+        called_at = time.monotonic()
+        pending = self.api.enqueue(body, next_headers)
+        self.start()
+        deadline = called_at + wait
+        while not pending.done.is_set():
+            if self.api.init_error is not None:
+                self._wait_exit()
+                return self._init_error_invocation(header, pending, called_at)
+            if self.exit_code is not None:
+                if pending.done.is_set() or self.api.init_error is not None:
+                    continue  # the reply raced the exit: report the reply
+                return self._exited_invocation(pending)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._timed_out(pending, wait)
+            self.api.changed.wait(min(remaining, 0.05))
+            self.api.changed.clear()
+        return self._answered_invocation(pending, header, called_at)
+
+    def _answered_invocation(self, pending: Pending, header: str | None, called_at: float) -> Invocation:
+        reply = pending.reply
+        assert reply is not None and pending.kind is not None
+        if self._answered == 0 and self.started_at is not None:
+            self.cold_start_ms = (reply.at - self.started_at) * 1000
+        self._answered += 1
+        payload = _parse(reply.body)
+        inv = Invocation(
+            status=pending.kind,
+            request_id=pending.request_id,
+            payload=payload,
+            body=reply.body,
+            headers=reply.headers,
+            trace_header=header,
+            round_trip_ms=(reply.at - called_at) * 1000,
+            duration_ms=None if pending.delivered_at is None else (reply.at - pending.delivered_at) * 1000,
+        )
+        if pending.kind == "error" and isinstance(payload, dict):
+            _fill_error(inv, payload)
+        self._attach_trace(inv)
+        return inv
+
+    def _init_error_invocation(
+        self, header: str | None, pending: Pending | None, called_at: float | None
+    ) -> Invocation:
+        request = self.api.init_error
+        assert request is not None
+        document = _parse(request.body)
+        if self.init_error is None:
+            self.init_error = document if isinstance(document, dict) else {"errorMessage": repr(document)}
+        inv = Invocation(
+            status="init_error",
+            request_id=None if pending is None else pending.request_id,
+            payload=document,
+            body=request.body,
+            headers=request.headers,
+            trace_header=header,
+            round_trip_ms=None if called_at is None else (request.at - called_at) * 1000,
+            exit_code=self.exit_code,
+        )
+        _fill_error(inv, self.init_error)
+        self._attach_trace(inv)
+        return inv
+
+    def _exited_invocation(self, pending: Pending | None) -> Invocation:
+        code = self.exit_code
+        return Invocation(
+            status="exited",
+            request_id=None if pending is None else pending.request_id,
+            exit_code=code,
+            error_type="Runtime.ExitError",
+            error_message=f"runtime exited with status {code} without answering; output:\n{self._tail()}",
+        )
+
+    def _attach_trace(self, inv: Invocation) -> None:
+        if inv.trace_header is None:
+            return
+        fields = dict(part.split("=", 1) for part in inv.trace_header.split(";") if "=" in part)
+        inv.trace_id = fields.get("Root")
+        inv.parent_id = fields.get("Parent")
+        if inv.trace_id:
+            self.daemon.sync()
+            inv.documents = self.daemon.for_trace(inv.trace_id)
+
+    def _wait_exit(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=EXIT_GRACE_S)
+
+    def _timed_out(self, pending: Pending, wait: float) -> None:
+        phase = (
+            "init never finished (no /next yet)"
+            if self.api.first_next_at is None
+            else ("the event was never picked up" if pending.delivered_at is None else "the handler never answered")
+        )
+        self.kill()
+        raise InvocationTimeout(
+            f"{self.function_name} ({self.handler}): no reply within {wait:.1f}s: {phase}. "
+            f"The runtime process was killed. Output:\n{self._tail()}"
+        )
+
+    def _tail(self) -> str:
+        text = self.output
+        return text if len(text) <= OUTPUT_TAIL else "..." + text[-OUTPUT_TAIL:]
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every HTTP request the runtime made to the Runtime API, in order."""
+        return list(self.api.requests)
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """Kill the runtime's process group now (no-op if it is not running)."""
+        if self.process is not None:
+            _kill(self.process)
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+
+    def close(self) -> None:
+        """Kill the process, stop the servers, remove the temporary files. Safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            if getattr(self, "process", None) is not None:
+                self.kill()
+        with contextlib.suppress(Exception):
+            self.api.close()
+        if self._owns_daemon:
+            with contextlib.suppress(Exception):
+                self.daemon.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> LocalLambda:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def _fill_error(inv: Invocation, document: Mapping[str, Any]) -> None:
+    inv.error_type = document.get("errorType")
+    inv.error_message = document.get("errorMessage")
+    trace = document.get("stackTrace")
+    inv.stack_trace = list(trace) if isinstance(trace, list) else None
+
+
+def _interpreter(python: PathLike | None) -> Path:
+    """An absolute interpreter path (not resolved: a venv's ``bin/python`` symlink must stay a venv)."""
+    if python is None:
+        return Path(sys.executable)
+    found = shutil.which(str(python))
+    if found is None:
+        raise LocalLambdaError(f"python interpreter {python} not found")
+    return Path(os.path.abspath(found))
+
+
+@functools.cache
+def _python_version(python: str) -> str:
+    """``3.X`` of an interpreter (for ``AWS_EXECUTION_ENV`` and the layer's site-packages path)."""
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
+        return f"{sys.version_info[0]}.{sys.version_info[1]}"
+    try:
+        out = subprocess.run(
+            [python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise LocalLambdaError(f"cannot run {python}: {error}") from error
+    return out.strip()
