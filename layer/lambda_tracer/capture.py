@@ -58,6 +58,9 @@ class _Converter:
     def __init__(self, redact: frozenset[str]) -> None:
         self.redact = redact
         self.seen: set[int] = set()
+        #: Upper bound of the JSON size of what was converted (a character escapes to at most 6 bytes),
+        #: so small values skip the json.dumps that measures them exactly.
+        self.size_bound = 0
 
     def convert(self, value: Any, depth: int = 0) -> Any:
         try:
@@ -68,6 +71,10 @@ class _Converter:
             return describe(value)
 
     def _convert(self, value: Any, depth: int) -> Any:
+        if isinstance(value, str) and not isinstance(value, enum.Enum):
+            self.size_bound += 6 * len(value) + 2
+            return value
+        self.size_bound += 24  # any other scalar, or the punctuation of a container entry
         if value is None or isinstance(value, _JSON_SCALARS):
             if isinstance(value, enum.Enum):
                 return self._convert(value.value, depth)
@@ -113,6 +120,7 @@ class _Converter:
                     out["..."] = f"{len(value) - _MAX_ITEMS} more items"
                     break
                 text = key if isinstance(key, str) else str(key)
+                self.size_bound += 6 * len(text) + 4
                 if text.lower() in self.redact:
                     out[text] = REDACTED
                 else:
@@ -155,17 +163,20 @@ class _Converter:
 
 def to_metadata(value: object, redact: frozenset[str], max_bytes: int) -> Any:
     """JSON-ready, redacted, bounded form of ``value``."""
-    converted = _Converter(redact).convert(value)
+    converter = _Converter(redact)
+    converted = converter.convert(value)
+    if converter.size_bound <= max_bytes:
+        return converted
     return bound(converted, max_bytes)
 
 
 def bound(converted: Any, max_bytes: int) -> Any:
-    """Keep a JSON-ready value under ``max_bytes`` of JSON, saying so when it is cut."""
+    """Keep a JSON-ready value under ``max_bytes`` of JSON (as the SDK will encode it), saying so when cut."""
     try:
-        text = json.dumps(converted, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(converted, separators=(",", ":"), default=str)
     except Exception:
         return {"truncated": True, "reason": "unserializable", "type": describe(converted)}
-    size = len(text.encode("utf-8", "replace"))
+    size = len(text)
     if size <= max_bytes:
         return converted
     preview_chars = max(max_bytes - 200, 64)

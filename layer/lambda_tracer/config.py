@@ -167,7 +167,19 @@ def max_capture_bytes() -> int:
     return get_int(MAX_CAPTURE_BYTES, DEFAULT_MAX_CAPTURE_BYTES, 256, LIMIT_MAX_CAPTURE_BYTES)
 
 
+_redact_cache: tuple[str | None, frozenset[str]] = ("\0unset", DEFAULT_REDACT_KEYS)
+
+
 def redact_keys() -> frozenset[str]:
+    """The redaction keys, parsed again only when the variable changes (this runs on every invocation)."""
+    global _redact_cache
+    raw = _raw(REDACT_KEYS)
+    if raw != _redact_cache[0]:
+        _redact_cache = (raw, _parse_redact_keys())
+    return _redact_cache[1]
+
+
+def _parse_redact_keys() -> frozenset[str]:
     """Keys whose values are replaced before anything leaves the process.
 
     Unset: the default list. Set: the given keys *added* to the defaults; a leading "-" removes

@@ -12,16 +12,21 @@ import threading
 from typing import Any
 
 _lock = threading.Lock()
-_hosts: list[str] = []
-_urls: list[str] = []
+#: (hostname glob or None, URL globs or None): a call is ignored when some rule matches both parts.
+_rules: list[tuple[str | None, tuple[str, ...] | None]] = []
 
 
 def add(hostname: str | None = None, urls: list[str] | None = None) -> None:
-    """Add rules; a hostname given as a URL (``https://api.example.com``) is reduced to its host."""
+    """Add one rule, as the reference does: ``hostname`` and ``urls`` must both match when both are given.
+
+    A hostname given as a URL (``https://api.example.com``) is reduced to its host.
+    """
+    host = _host_pattern(hostname) if hostname else None
+    paths = tuple(url for url in urls or () if url) or None
+    if host is None and paths is None:
+        return
     with _lock:
-        if hostname:
-            _hosts.append(_host_pattern(hostname))
-        _urls.extend(url for url in urls or () if url)
+        _rules.append((host, paths))
 
 
 def _host_pattern(hostname: str) -> str:
@@ -34,13 +39,12 @@ def _host_pattern(hostname: str) -> str:
 
 def clear() -> None:
     with _lock:
-        _hosts.clear()
-        _urls.clear()
+        _rules.clear()
 
 
 def is_ignored(url: str) -> bool:
-    """True when ``url`` matches a hostname glob, or a URL glob (against the path or the whole URL)."""
-    if not _hosts and not _urls:
+    """True when ``url`` matches a rule: hostname glob, and URL glob against the path or the whole URL."""
+    if not _rules:
         return False
     from urllib.parse import urlsplit  # only needed once rules exist: kept off the cold-start path
 
@@ -49,15 +53,20 @@ def is_ignored(url: str) -> bool:
         host = (parts.hostname or "").lower()
     except ValueError:
         return False
-    if any(fnmatch.fnmatchcase(host, pattern) for pattern in _hosts):
-        return True
     path = parts.path or "/"
-    return any(fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(url, pattern) for pattern in _urls)
+    for host_glob, url_globs in _rules:
+        if host_glob is not None and not fnmatch.fnmatchcase(host, host_glob):
+            continue
+        if url_globs is None or any(
+            fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(url, glob) for glob in url_globs
+        ):
+            return True
+    return False
 
 
 def is_ignored_entity(entity: Any) -> bool:
     """Whether a finished HTTP subsegment's recorded URL matches a rule."""
-    if not _hosts and not _urls:
+    if not _rules:
         return False
     try:
         url = entity.http["request"]["url"]

@@ -39,9 +39,10 @@ TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 #: Largest payload a UDP datagram can carry over IPv4; the SDK sends one datagram per document.
 MAX_DATAGRAM_BYTES = 65_507
 
-# (facade segment, open subsegments) of the current task; tuples so a task's copy never changes under it.
-_state: contextvars.ContextVar[tuple[Any, tuple[Any, ...]]] = contextvars.ContextVar(
-    "lambda_tracer_xray_state", default=(None, ())
+# (facade segment, open subsegments, trace header it was built from) of the current task; tuples, so
+# a task's copy never changes under it.
+_state: contextvars.ContextVar[tuple[Any, tuple[Any, ...], str | None]] = contextvars.ContextVar(
+    "lambda_tracer_xray_state", default=(None, (), None)
 )
 
 
@@ -53,12 +54,16 @@ class TaskLocalContext(LambdaContext):  # type: ignore[misc]
 
     def _current(self) -> tuple[Any, tuple[Any, ...]]:
         """(segment, stack) for the invocation now running: a new facade whenever the trace id changes."""
-        segment, stack = _state.get()
-        header = TraceHeader.from_header_str(os.environ.get(TRACE_HEADER_ENV))
+        segment, stack, seen = _state.get()
+        raw = os.environ.get(TRACE_HEADER_ENV)
+        if segment is not None and raw == seen:
+            return segment, stack  # the common case: parsed already for this invocation
+        header = TraceHeader.from_header_str(raw)
         if segment is not None and (not header.root or header.root == segment.trace_id):
+            _state.set((segment, stack, raw))
             return segment, stack
         segment = _facade_for(header)
-        _state.set((segment, ()))
+        _state.set((segment, (), raw))
         return segment, ()
 
     def get_trace_entity(self) -> Any:
@@ -71,7 +76,7 @@ class TaskLocalContext(LambdaContext):  # type: ignore[misc]
         if not stack and (getattr(segment, "initializing", None) or isinstance(segment, DummySegment)):
             return  # no sampled invocation to attach to (init phase, unsampled or malformed header)
         parent.add_subsegment(subsegment)
-        _state.set((segment, (*stack, subsegment)))
+        _state.set((segment, (*stack, subsegment), _state.get()[2]))
 
     def end_subsegment(self, end_time: float | None = None) -> bool:
         _, stack = self._current()
@@ -80,13 +85,14 @@ class TaskLocalContext(LambdaContext):  # type: ignore[misc]
         return close_in_context(stack[-1], end_time)
 
     def set_trace_entity(self, trace_entity: Any) -> None:
+        raw = os.environ.get(TRACE_HEADER_ENV)
         if self._is_subsegment(trace_entity):
-            _state.set((trace_entity.parent_segment, (trace_entity,)))
+            _state.set((trace_entity.parent_segment, (trace_entity,), raw))
         else:
-            _state.set((trace_entity, ()))
+            _state.set((trace_entity, (), raw))
 
     def clear_trace_entities(self) -> None:
-        _state.set((None, ()))
+        _state.set((None, (), None))
 
 
 def _facade_for(header: Any) -> Any:
@@ -101,9 +107,9 @@ def _facade_for(header: Any) -> Any:
 
 def detach(subsegment: Any) -> None:
     """Drop ``subsegment``, and anything left open above it, from this task's stack."""
-    segment, stack = _state.get()
+    segment, stack, seen = _state.get()
     if subsegment in stack:
-        _state.set((segment, stack[: stack.index(subsegment)]))
+        _state.set((segment, stack[: stack.index(subsegment)], seen))
 
 
 def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
@@ -122,10 +128,10 @@ class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
         try:
             if endpoints.is_ignored_entity(entity):
                 return
-            body = entity.serialize()
-            if len(body.encode("utf-8")) > MAX_DATAGRAM_BYTES - len(PROTOCOL_HEADER) - 1:
-                body = shrink(body)
-            self._send_data(f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{body}")
+            data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{entity.serialize()}".encode()
+            if len(data) > MAX_DATAGRAM_BYTES:
+                data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{shrink(entity.serialize())}".encode()
+            self._socket.sendto(data, (self._ip, self._port))
         except Exception as error:  # the function never pays for a lost datagram
             logger.warning("lambda_tracer: could not send a subsegment to the X-Ray daemon: %r", error)
 
@@ -195,7 +201,7 @@ def add_exception(subsegment: Any, error: BaseException) -> None:
 def suppressed() -> Iterator[None]:
     """Run a block under an unsampled placeholder, so clients patched by the SDK record nothing."""
     segment, stack = TaskLocalContext()._current()
-    token = _state.set((segment, (*stack, DummySubsegment(segment, "lambda_tracer.ignored"))))
+    token = _state.set((segment, (*stack, DummySubsegment(segment, "lambda_tracer.ignored")), _state.get()[2]))
     try:
         yield
     finally:

@@ -449,12 +449,6 @@ def test_ignore_endpoint_urls_only_leaves_other_paths_traced(service: str, api: 
     assert request_of(remote) == ("GET", f"{base}/get")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ignore_endpoint(hostname=H, urls=U) should ignore only U on H (one rule, as the X-Ray SDK's "
-    "add_ignored that the reference calls); lambda_tracer.endpoints keeps hosts and URLs as separate "
-    "rules, so every call to H is ignored",
-)
 def test_ignore_endpoint_hostname_with_urls_ignores_only_those_urls(service: str, api: _ApiServer) -> None:
     import requests
 

@@ -24,6 +24,11 @@ def _raise(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("injected tracer fault")
 
 
+class _BrokenSocket:
+    def sendto(self, *args: Any) -> None:
+        raise OSError(90, "Message too long")
+
+
 # (description, object, attribute) of the tracer internals to break.
 PHASES = [
     ("opening the subsegment", xray, "begin"),
@@ -32,7 +37,7 @@ PHASES = [
     ("serializing the error", capture, "error_metadata"),
     ("recording the exception", xray, "add_exception"),
     ("closing and emitting", xray, "end"),
-    ("sending the datagram", xray.BoundedUDPEmitter, "_send_data"),
+    ("sending the datagram", xray.recorder().emitter, "_socket"),
 ]
 
 
@@ -63,7 +68,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     calls: list[str] = []
     ok, failing = _handlers(tracer, calls)
     xray.recorder()  # configure the SDK before breaking parts of it
-    monkeypatch.setattr(owner, attribute, _raise)
+    monkeypatch.setattr(owner, attribute, _raise if attribute != "_socket" else _BrokenSocket())
 
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         success = invoke(ok, {"n": 3}, expect=0)

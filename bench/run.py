@@ -1,0 +1,369 @@
+"""`make bench`: cold start, warm cost, memory and size of lambda-tracer side by side with the reference.
+
+Every configuration runs through the local Lambda runtime (real awslambdaric, the exec wrapper,
+layers unpacked as /opt) on an interpreter that has only what the managed runtime has (awslambdaric,
+boto3). Configurations are interleaved run by run, so machine noise hits them all alike; we report
+medians and ratios measured in this one run, never absolute thresholds.
+
+    cold start = process start -> first response received by the Runtime API
+    warm       = /next reply sent -> response received, new trace id each time, response capture on
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layer")]
+
+from lambda_tracer_local.runtime import LocalLambda  # noqa: E402
+
+BUILD = ROOT / "build" / "bench"
+LAYER_ZIP = ROOT / "dist" / "lambda-tracer-layer.zip"
+
+# Function code per (configuration kind, workload). {init} and {call} are filled per workload.
+WORKLOADS = {
+    "empty": ("", "None"),
+    "boto3": ('import boto3\ns3 = boto3.client("s3")\n', 's3.list_buckets()["Buckets"]'),
+}
+BARE = '{init}\ndef handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n'
+IN_CODE = (
+    "from {package} import Tracer\n{init}\ntracer = Tracer()\n\n"
+    "@tracer.capture_lambda_handler\n"
+    'def handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n'
+)
+
+
+@dataclass
+class Config:
+    name: str
+    source: str
+    package: str = ""
+    layer: Path | None = None
+    wrapper: bool = False
+
+
+@dataclass
+class Sample:
+    cold_ms: list[float] = field(default_factory=list)
+    warm_ms: list[float] = field(default_factory=list)
+    rss_kb: list[int] = field(default_factory=list)
+    traced: list[bool] = field(default_factory=list)
+
+
+class _S3Stub(http.server.BaseHTTPRequestHandler):
+    """Answers ListBuckets, so the boto3 workload makes a real HTTP call that a tracer can record."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    BODY = b'<?xml version="1.0"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>'
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        self.wfile.write(self.BODY)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _venv(path: Path, requirements: Path) -> Path:
+    """A cached venv with exactly ``requirements`` (rebuilt when the file changes)."""
+    python = path / "bin" / "python"
+    stamp = path / ".requirements"
+    wanted = requirements.read_text()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != wanted:
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
+        stamp.write_text(wanted)
+    return python
+
+
+def reference_layer() -> Path:
+    """aws-lambda-powertools[tracer] in python/, without what the runtime provides and without bytecode.
+
+    That is how its publishers build the layer (they delete boto*, urllib3, dateutil, six, jmespath,
+    s3transfer, __pycache__ and .pyc files), so a cold start compiles it, exactly as in Lambda.
+    """
+    requirements = ROOT / "requirements" / "bench.txt"
+    layer = BUILD / "reference-layer"
+    stamp = layer / ".requirements"
+    if stamp.exists() and stamp.read_text() == requirements.read_text():
+        return layer
+    shutil.rmtree(layer, ignore_errors=True)
+    target = layer / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "--no-compile", "-r", str(requirements)],
+        check=True,
+    )
+    for pattern in ("boto3*", "botocore*", "s3transfer*", "urllib3*", "*dateutil*", "six*", "jmespath*", "bin"):
+        for path in target.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for cache in list(target.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    stamp.write_text(requirements.read_text())
+    return layer
+
+
+def _zip_size(directory: Path) -> tuple[int, int]:
+    """(zipped, unzipped) bytes of ``directory`` as a deflated layer zip."""
+    unzipped = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and p.name != ".requirements")
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "layer.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file() and path.name != ".requirements":
+                    out.write(path, path.relative_to(directory))
+        return archive.stat().st_size, unzipped
+
+
+def _function_dir(config: Config, workload: str) -> Path:
+    init, call = WORKLOADS[workload]
+    directory = BUILD / "functions" / f"{config.name}-{workload}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "app.py").write_text(config.source.format(init=init, call=call, package=config.package))
+    return directory
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure_once(config: Config, workload: str, python: Path, warm: int, endpoint: str) -> tuple[float, list[float], int, bool]:
+    """One sandbox: cold invoke, then ``warm`` invokes. Returns (cold ms, warm ms list, RSS kB, traced)."""
+    env = {"POWERTOOLS_SERVICE_NAME": "bench", "AWS_ENDPOINT_URL": endpoint}
+    with LocalLambda(
+        _function_dir(config, workload),
+        opt_dirs=[config.layer] if config.layer else [],
+        wrapper=config.wrapper,
+        python=python,
+        env=env,
+    ) as fn:
+        first = fn.invoke({"n": 0})
+        if first.status != "response":
+            raise RuntimeError(f"{config.name}/{workload}: {first.status} {first.payload}\n{fn.output}")
+        cold = fn.cold_start_ms
+        assert cold is not None
+        rss = _rss_kb(fn.process.pid) if fn.process else 0
+        warm_ms = []
+        traced = bool(first.documents)
+        for n in range(warm):
+            invocation = fn.invoke({"n": n + 1})
+            if invocation.duration_ms is not None:
+                warm_ms.append(invocation.duration_ms)
+        if workload == "boto3" and config.name != "bare":
+            traced = traced and any(doc.get("name") == "s3" for doc in first.documents)
+        return cold, warm_ms, rss, traced
+
+
+def micro_benchmark(python: str, layer_python: Path) -> dict[str, float]:
+    """µs per decorated call, tracing enabled (SDK + UDP send) and disabled, against a plain call."""
+    code = r"""
+import json, os, socket, sys, timeit
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); sock.bind(("127.0.0.1", 0))
+os.environ.update(LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:%d" % sock.getsockname()[1],
+                  _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+from lambda_tracer import Tracer
+def plain(x): return x
+on = Tracer(service="bench", auto_patch=False)
+traced = on.capture_method(plain)
+off_tracer = Tracer(disabled=True)
+untraced = off_tracer.capture_method(plain)
+@on.capture_lambda_handler
+def handler(event, context): return traced(event)
+def best(fn, n):
+    return min(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+result = {"plain_us": best(lambda: plain(1), 50000), "disabled_us": best(lambda: untraced(1), 50000),
+          "enabled_method_us": best(lambda: handler(1, None), 2000) / 2}
+print(json.dumps(result))
+"""
+    env = dict(os.environ, PYTHONPATH=str(layer_python))
+    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15, help="sandboxes per configuration and workload (default 15)")
+    parser.add_argument("--warm", type=int, default=20, help="warm invocations per sandbox (default 20)")
+    parser.add_argument("--quick", action="store_true", help="3 runs of 3 warm invocations: proves it works, numbers are rough")
+    parser.add_argument("--layer", type=Path, default=LAYER_ZIP, help="our layer zip (default: dist/, built by make layer)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json", help="where to write the results")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.warm = 3, 3
+    if not args.layer.exists():
+        print(f"{args.layer} is missing: run `make layer` first", file=sys.stderr)
+        return 2
+
+    BUILD.mkdir(parents=True, exist_ok=True)
+    python = _venv(BUILD / "runtime-venv", ROOT / "requirements" / "runtime.txt")
+    ours = BUILD / "ours-layer"
+    shutil.rmtree(ours, ignore_errors=True)
+    from lambda_tracer_local.layers import unpack_layer
+
+    unpack_layer(args.layer, ours)
+    reference = reference_layer()
+
+    configs = [
+        Config("bare", BARE),
+        Config("ours zero-code", BARE, layer=ours, wrapper=True),
+        Config("ours in-code", IN_CODE, package="lambda_tracer", layer=ours),
+        Config("reference", IN_CODE, package="aws_lambda_powertools", layer=reference),
+    ]
+    for config in configs:
+        config.name = config.name.replace(" ", "-")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _S3Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+
+    samples = {(c.name, w): Sample() for c in configs for w in WORKLOADS}
+    # Warm-up: one untimed sandbox each, so file-system caches are equally hot for everyone.
+    for config in configs:
+        for workload in WORKLOADS:
+            measure_once(config, workload, python, 1, endpoint)
+    started = time.monotonic()
+    for run in range(args.runs):
+        order = [(c, w) for c in configs for w in WORKLOADS]
+        random.Random(run).shuffle(order)
+        for config, workload in order:
+            cold, warm, rss, traced = measure_once(config, workload, python, args.warm, endpoint)
+            sample = samples[(config.name, workload)]
+            sample.cold_ms.append(cold)
+            sample.warm_ms.extend(warm)
+            sample.rss_kb.append(rss)
+            sample.traced.append(traced)
+        print(f"run {run + 1}/{args.runs} done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+    server.shutdown()
+
+    micro = micro_benchmark(str(python), ours / "python")
+    results = summarize(configs, samples, micro, ours, reference, args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(render(results))
+    print(f"\nJSON: {args.json}")
+    return 0
+
+
+def summarize(
+    configs: list[Config], samples: dict[tuple[str, str], Sample], micro: dict[str, float], ours: Path, reference: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for workload in WORKLOADS:
+        bare = samples[("bare", workload)]
+        bare_cold, bare_warm = statistics.median(bare.cold_ms), statistics.median(bare.warm_ms)
+        ref = samples[("reference", workload)]
+        ref_cold_overhead = statistics.median(ref.cold_ms) - bare_cold
+        ref_warm_overhead = statistics.median(ref.warm_ms) - bare_warm
+        for config in configs:
+            sample = samples[(config.name, workload)]
+            cold, warm = statistics.median(sample.cold_ms), statistics.median(sample.warm_ms)
+            cold_overhead, warm_overhead = cold - bare_cold, warm - bare_warm
+            rows[f"{config.name}/{workload}"] = {
+                "config": config.name,
+                "workload": workload,
+                "cold_ms": round(cold, 1),
+                "cold_overhead_ms": round(cold_overhead, 1),
+                "cold_overhead_vs_reference": _ratio(cold_overhead, ref_cold_overhead, config.name),
+                "warm_ms": round(warm, 3),
+                "warm_overhead_ms": round(warm_overhead, 3),
+                "warm_overhead_vs_reference": _ratio(warm_overhead, ref_warm_overhead, config.name),
+                "rss_mb": round(statistics.median(sample.rss_kb) / 1024, 1),
+                "traced": all(sample.traced) if config.name != "bare" else None,
+                "runs": len(sample.cold_ms),
+            }
+    ours_zip = args.layer.stat().st_size
+    ours_unzipped = sum(p.stat().st_size for p in ours.rglob("*") if p.is_file())
+    ref_zip, ref_unzipped = _zip_size(reference)
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "python": subprocess.run(
+            [str(BUILD / "runtime-venv" / "bin" / "python"), "-V"], capture_output=True, text=True
+        ).stdout.strip(),
+        "runs": args.runs,
+        "warm_invocations_per_run": args.warm,
+        "rows": rows,
+        "layer": {
+            "ours_zip_bytes": ours_zip,
+            "ours_unzipped_bytes": ours_unzipped,
+            "ours_scope": "python 3.10-3.14, x86_64 + arm64",
+            "reference_zip_bytes": ref_zip,
+            "reference_unzipped_bytes": ref_unzipped,
+            "reference_scope": "one runtime (the bench interpreter), one architecture, [tracer] extra only",
+            "zip_ratio": round(ours_zip / ref_zip, 3),
+        },
+        "micro": {key: round(value, 3) for key, value in micro.items()},
+    }
+
+
+def _ratio(ours: float, reference: float, name: str) -> float | None:
+    if name in ("bare", "reference") or reference <= 0:
+        return None
+    return round(max(ours, 0.0) / reference, 3)
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        f"machine: {results['machine']}; {results['python']}; {results['runs']} runs x "
+        f"{results['warm_invocations_per_run']} warm invocations, medians",
+        "",
+        "| config | function | cold ms | cold overhead ms | vs reference | warm ms | warm overhead ms | vs reference "
+        "| RSS MB | traced |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in results["rows"].values():
+        lines.append(
+            f"| {row['config']} | {row['workload']} | {row['cold_ms']} | {row['cold_overhead_ms']} | "
+            f"{_fmt(row['cold_overhead_vs_reference'])} | {row['warm_ms']} | {row['warm_overhead_ms']} | "
+            f"{_fmt(row['warm_overhead_vs_reference'])} | {row['rss_mb']} | {_fmt(row['traced'])} |"
+        )
+    layer, micro = results["layer"], results["micro"]
+    lines += [
+        "",
+        f"layer zip: ours {layer['ours_zip_bytes'] / 1e6:.2f} MB ({layer['ours_unzipped_bytes'] / 1e6:.2f} MB unzipped; "
+        f"{layer['ours_scope']}) vs reference {layer['reference_zip_bytes'] / 1e6:.2f} MB "
+        f"({layer['reference_unzipped_bytes'] / 1e6:.2f} MB unzipped; {layer['reference_scope']}): "
+        f"ratio {layer['zip_ratio']}",
+        f"per call: plain {micro['plain_us']} us, decorated+disabled {micro['disabled_us']} us, "
+        f"decorated+enabled (subsegment + UDP send) {micro['enabled_method_us']} us",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.2f}x" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
