@@ -15,15 +15,18 @@ $(STAMP): requirements/dev.txt requirements/layer.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
 	touch $(STAMP)
 
+# The layer build needs only python3 and pip, not the dev venv: `sam build` runs it too, and a fresh clone
+# should not install the test toolchain to get a layer. Downloads are cached in build/layer-cache.
 layer: $(LAYER_ZIP)
-$(LAYER_ZIP): $(STAMP) $(LAYER_SOURCES)
-	$(PY) tools/build_layer.py --output $(LAYER_ZIP)
+$(LAYER_ZIP): $(LAYER_SOURCES)
+	$(PYTHON) tools/build_layer.py --output $(LAYER_ZIP)
 
-# SAM's makefile builder calls this with ARTIFACTS_DIR set (see template.yaml).
-build-TracerLayer:
-	$(MAKE) -C "$(dir $(abspath $(lastword $(MAKEFILE_LIST))))" layer
-	$(PYTHON) -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
-		"$(dir $(abspath $(lastword $(MAKEFILE_LIST))))$(LAYER_ZIP)" "$(ARTIFACTS_DIR)"
+# SAM's makefile builder (template.yaml: ContextPath and WorkingDirectory are the repo root, so make runs
+# here, with ARTIFACTS_DIR=.aws-sam/build/TracerLayer): the same zip as `make layer`, unpacked with its
+# file modes (zipfile.extractall would drop the wrapper's exec bit).
+build-TracerLayer: $(LAYER_ZIP)
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: build-TracerLayer is for `sam build`; use `make layer`))
+	$(PYTHON) tools/build_layer.py --unpack $(LAYER_ZIP) "$(ARTIFACTS_DIR)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

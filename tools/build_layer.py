@@ -1,0 +1,642 @@
+#!/usr/bin/env python3
+"""Build the lambda-tracer Lambda layer: one deterministic zip for every Python runtime and architecture.
+
+Layout of the zip (unpacked by Lambda under /opt):
+
+    lambda-tracer                       the exec wrapper (0755): AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-tracer
+    lambda-tracer-layer.json            manifest: versions, architectures, which Pythons got bytecode
+    python/lambda_tracer/...            the package
+    python/aws_xray_sdk/..., wrapt/...  requirements/layer.txt, cross-installed for cp310-cp314 on
+                                        x86_64 and aarch64 and merged; the C extensions sit side by side
+
+Why it is built this way:
+
+* One zip for all runtimes and both architectures: wrapt's extension file names carry the Python version
+  and the architecture, so they never collide, and every other file is checked byte-identical across the
+  ten installs before they are merged.
+* Bytecode compiled with ``--invalidation-mode unchecked-hash`` by each interpreter found here: /opt is
+  read-only in Lambda, so without a usable .pyc every cold start compiles the sources again, and the zip
+  timestamps would invalidate ordinary (timestamp-based) .pyc files.
+* Only the standard library and pip are needed (not the dev venv), so ``sam build`` can run it too.
+* Deterministic (sorted entries, fixed timestamps and modes), so that two builds can be compared byte for
+  byte and a rebuild of an unchanged tree is a no-op for deployment tools that hash the zip.
+
+Usage: ``python3 tools/build_layer.py [--output dist/lambda-tracer-layer.zip]``;
+``python3 tools/build_layer.py --unpack ZIP DIR`` unpacks a built zip with its file modes (for ``sam build``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ROOT / "dist" / "lambda-tracer-layer.zip"
+DEFAULT_CACHE = ROOT / "build" / "layer-cache"
+REQUIREMENTS = ROOT / "requirements" / "layer.txt"
+PACKAGE_DIR = ROOT / "layer" / "lambda_tracer"
+WRAPPER = ROOT / "wrapper" / "lambda-tracer"
+
+WRAPPER_NAME = "lambda-tracer"
+MANIFEST_NAME = "lambda-tracer-layer.json"
+# Lambda's Python runtimes this layer is built for (template.yaml lists the same ones).
+PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# Lambda architecture name -> (pip platform tag, architecture in extension module file names).
+ARCHITECTURES = {"x86_64": ("manylinux2014_x86_64", "x86_64"), "arm64": ("manylinux2014_aarch64", "aarch64")}
+# Every Lambda Python runtime ships these (boto3 and its dependencies); a copy in the layer would shadow
+# the runtime's, so the build fails if one slips in.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil", "six")
+# dist-info files kept: METADATA keeps importlib.metadata working, and the licences (Apache-2.0 NOTICE for
+# aws-xray-sdk, BSD for wrapt) must travel with the code. RECORD, WHEEL, INSTALLER and REQUESTED describe
+# one per-target install (WHEEL's tags differ per target, RECORD lists the hashes of that install) and would
+# be wrong for the merged tree.
+DIST_INFO_DROP = {"RECORD", "WHEEL", "INSTALLER", "REQUESTED", "direct_url.json"}
+# Dropped anywhere in the dependencies: test suites and whatever bytecode pip may have written.
+DROP_DIRS = {"__pycache__", "tests", "test"}
+# Budget for the zipped layer, to catch bloat early (Lambda's own limits, 50 MB zipped and 250 MB unzipped
+# for a function and its layers, are far away). Measured: 1.62 MiB zipped (4.8 MiB unzipped) with bytecode
+# for 4 Pythons; 3.14's bytecode will add about 0.22 MiB. 2.5 MiB leaves room for that and for the package
+# to grow, and still fails on any stray dependency (botocore alone is over 10 MiB zipped).
+DEFAULT_MAX_ZIPPED = 5 * 1024 * 1024 // 2
+# Bump to invalidate the cached per-target installs when the way they are made changes.
+CACHE_FORMAT = "1"
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+# Where Lambda mounts layers: compiled into the bytecode as the source path, so tracebacks of a module
+# that is never re-read show /opt/python/..., and the .pyc bytes do not depend on the build directory.
+OPT_PYTHON = "/opt/python"
+HASH_SEED = "0"
+DOWNLOAD_LOCK = threading.Lock()
+
+
+class BuildError(Exception):
+    """A build step failed; the message says which and why (printed without a traceback)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One (Python version, architecture) pair that pip installs the dependencies for."""
+
+    python: str
+    arch: str
+
+    @property
+    def tag(self) -> str:
+        return f"cp{self.python.replace('.', '')}-{ARCHITECTURES[self.arch][1]}"
+
+    @property
+    def extension_suffix(self) -> str:
+        """The suffix CPython on Lambda (Linux, glibc) looks for, e.g. ``.cpython-312-aarch64-linux-gnu.so``."""
+        return f".cpython-{self.python.replace('.', '')}-{ARCHITECTURES[self.arch][1]}-linux-gnu.so"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A CPython that compiles bytecode for its own version."""
+
+    minor: str
+    version: str
+    path: str
+
+
+def log(message: str) -> None:
+    print(f"build_layer: {message}", file=sys.stderr, flush=True)
+
+
+def all_targets() -> list[Target]:
+    return [Target(py, arch) for py in PYTHON_VERSIONS for arch in ARCHITECTURES]
+
+
+# ---------------------------------------------------------------- requirements and the per-target installs
+
+
+def read_requirements(path: Path) -> dict[str, str]:
+    """Exact pins only (``name==version``): anything looser would make the layer depend on the day it is built."""
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!-]+)", line)
+        if not match:
+            raise BuildError(f"{path}: {line!r} is not an exact pin (name==version)")
+        pins[canonical_name(match[1])] = match[2]
+    if not pins:
+        raise BuildError(f"{path}: no requirements")
+    return pins
+
+
+def canonical_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pip_command(target: Target, requirements: list[str], *args: str) -> list[str]:
+    """pip restricted to prebuilt wheels for the target, so nothing is ever built for the host by accident."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        *args,
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        ARCHITECTURES[target.arch][0],
+        "--python-version",
+        target.python,
+        "--implementation",
+        "cp",
+        *requirements,
+    ]
+
+
+def run(
+    cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        raise BuildError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{output}")
+    return proc
+
+
+def install_target(target: Target, requirements: list[str], wheels: Path, dest: Path, offline: bool) -> None:
+    """Install one target into ``dest`` from the wheel cache, downloading the wheels first when missing."""
+    install = pip_command(
+        target,
+        requirements,
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--target",
+        str(dest),
+    )
+    if subprocess.run(install, capture_output=True, check=False).returncode == 0:
+        return
+    if offline:
+        raise BuildError(f"{target.tag}: wheels not in the cache {wheels} and --offline was given")
+    # One download at a time: targets share the pure-Python wheels, and an install must never read a wheel
+    # that another thread's pip is still writing (once a wheel is there, pip download leaves it alone).
+    with DOWNLOAD_LOCK:
+        log(f"{target.tag}: downloading {' '.join(requirements)}")
+        download = pip_command(target, requirements, "download", "--quiet", "--dest", str(wheels))
+        run(download, f"{target.tag}: pip download")
+    shutil.rmtree(dest, ignore_errors=True)
+    run(install, f"{target.tag}: pip install")
+
+
+def check_target(target: Target, tree: Path) -> None:
+    """Fail if pip gave this target anything that is not for it (a wrong-platform or host-built extension)."""
+    for path in tree.rglob("*"):
+        if path.suffix in {".so", ".pyd", ".dylib"} and not path.name.endswith(target.extension_suffix):
+            raise BuildError(f"{target.tag}: unexpected extension module {path.relative_to(tree)}")
+    for wheel in tree.glob("*.dist-info/WHEEL"):
+        tags = re.findall(r"^Tag: (\S+)$", wheel.read_text(), re.M)
+        py = f"cp{target.python.replace('.', '')}"
+        arch = ARCHITECTURES[target.arch][1]
+        ok = [t for t in tags if t.split("-")[2] == "any" or (t.startswith(py + "-") and t.endswith(arch))]
+        if not tags or len(ok) != len(tags):
+            raise BuildError(f"{target.tag}: {wheel.parent.name} has wheel tags {tags}, not for this target")
+    found = sorted(p.name for p in tree.iterdir() if top_level_name(p.name) in RUNTIME_PROVIDED)
+    if found:
+        raise BuildError(f"{target.tag}: runtime-provided packages were installed: {found}")
+
+
+def top_level_name(name: str) -> str:
+    """``botocore-1.2.dist-info`` -> ``botocore``, ``six.py`` -> ``six``, ``python_dateutil-...`` -> ``dateutil``."""
+    if name.endswith((".dist-info", ".egg-info")):
+        name = canonical_name(name.rsplit("-", 1)[0]).replace("python-", "")
+    return name.removesuffix(".py").replace("-", "_")
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Serialise cache fills: tests and ``make`` may build at the same time."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def installed_targets(pins: dict[str, str], cache: Path, offline: bool) -> dict[Target, Path]:
+    """One installed tree per target, cached under ``cache`` by the hash of the pins (no network when cached)."""
+    requirements = [f"{name}=={version}" for name, version in sorted(pins.items())]
+    key = hashlib.sha256("\n".join([CACHE_FORMAT, *requirements]).encode()).hexdigest()[:16]
+    trees = cache / "targets" / key
+    wheels = cache / "wheels"
+    result = {target: trees / target.tag for target in all_targets()}
+    with locked(cache):
+        missing = [t for t, tree in result.items() if not (tree / ".complete").exists()]
+        if missing:
+            wheels.mkdir(parents=True, exist_ok=True)
+            log(f"installing {', '.join(requirements)} for {len(missing)} targets into {trees}")
+
+            def fill(target: Target) -> None:
+                tmp = trees / f".{target.tag}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                install_target(target, requirements, wheels, tmp, offline)
+                check_target(target, tmp)
+                (tmp / ".complete").write_text("\n".join(requirements) + "\n")
+                shutil.rmtree(result[target], ignore_errors=True)
+                tmp.rename(result[target])
+
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                for future in [pool.submit(fill, t) for t in missing]:
+                    future.result()
+    return result
+
+
+# ---------------------------------------------------------------- merging the targets
+
+
+def dependency_files(tree: Path) -> dict[str, Path]:
+    """The files of one install that go into the layer, by path relative to ``python/``."""
+    files: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(tree):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d not in DROP_DIRS and not d.endswith(".data") and d != "bin")
+        in_dist_info = here.name.endswith(".dist-info") or any(p.endswith(".dist-info") for p in here.parts)
+        for name in filenames:
+            if here == tree and name == ".complete":
+                continue
+            if name.endswith((".pyc", ".pyo")) or (in_dist_info and name in DIST_INFO_DROP):
+                continue
+            path = here / name
+            files[path.relative_to(tree).as_posix()] = path
+    return files
+
+
+def merge_targets(trees: dict[Target, Path]) -> dict[str, bytes]:
+    """Merge the installs; every file but the per-target extension modules must be identical in all of them."""
+    merged: dict[str, bytes] = {}
+    origin: dict[str, Target] = {}
+    common: set[str] | None = None
+    for target, tree in sorted(trees.items(), key=lambda item: item[0].tag):
+        files = dependency_files(tree)
+        shared = {rel for rel in files if not rel.endswith(target.extension_suffix)}
+        if common is None:
+            common = shared
+        elif shared != common:
+            diff = sorted(shared ^ common)[:10]
+            raise BuildError(f"{target.tag}: its non-extension files differ from the other targets' (e.g. {diff})")
+        for rel, path in files.items():
+            data = path.read_bytes()
+            if rel in merged and merged[rel] != data:
+                raise BuildError(f"{rel} differs between {origin[rel].tag} and {target.tag}: refusing to merge")
+            merged.setdefault(rel, data)
+            origin.setdefault(rel, target)
+    return merged
+
+
+# ---------------------------------------------------------------- bytecode
+
+
+def pyenv_root() -> Path | None:
+    if os.environ.get("PYENV_ROOT"):
+        return Path(os.environ["PYENV_ROOT"])
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True, timeout=10).stdout
+        if out.strip():
+            return Path(out.strip())
+    home = Path.home() / ".pyenv"
+    return home if home.is_dir() else None
+
+
+def probe(path: str) -> Interpreter | None:
+    """Ask an interpreter what it is; only final CPython releases (a pre-release has another magic number)."""
+    code = (
+        "import sys; v = sys.version_info; "
+        "print(sys.implementation.name, v.releaselevel, '%d.%d' % v[:2], '%d.%d.%d' % v[:3])"
+    )
+    try:
+        out = subprocess.run([path, "-I", "-c", code], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = out.split()
+    if len(fields) != 4 or fields[0] != "cpython" or fields[1] != "final":
+        return None
+    return Interpreter(minor=fields[2], version=fields[3], path=path)
+
+
+def find_interpreters(extra: list[str]) -> dict[str, Interpreter]:
+    """A CPython for each layer Python version: --interpreter paths, then pyenv's, then PATH, then this one."""
+    candidates = list(extra)
+    root = pyenv_root()
+    if root is not None and (root / "versions").is_dir():
+        releases = [
+            p
+            for p in (root / "versions").iterdir()
+            if re.fullmatch(r"3\.\d+\.\d+", p.name) and ".".join(p.name.split(".")[:2]) in PYTHON_VERSIONS
+        ]
+        for version_dir in sorted(releases, key=lambda p: [int(x) for x in p.name.split(".")], reverse=True):
+            minor = ".".join(version_dir.name.split(".")[:2])
+            candidates.append(str(version_dir / "bin" / f"python{minor}"))
+    for minor in PYTHON_VERSIONS:
+        found = shutil.which(f"python{minor}")
+        if found:
+            candidates.append(found)
+    candidates.append(sys.executable)
+    interpreters: dict[str, Interpreter] = {}
+    for path in candidates:
+        if not os.access(path, os.X_OK):
+            continue
+        interp = probe(path)
+        if interp and interp.minor in PYTHON_VERSIONS and interp.minor not in interpreters:
+            interpreters[interp.minor] = interp
+    return interpreters
+
+
+def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> None:
+    """Compile every .py under python/ once per interpreter into __pycache__/<mod>.cpython-3XX.pyc.
+
+    unchecked-hash: the runtime loads the .pyc without looking at the source's mtime or hash, so neither the
+    zip's fixed timestamps nor the read-only /opt can make it recompile. PYTHONHASHSEED is fixed because
+    marshal writes frozenset constants in hash order, which would otherwise vary from build to build.
+    """
+    # Not -I: it implies -E, which would ignore PYTHONHASHSEED. The other PYTHON* variables are dropped instead.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = HASH_SEED
+
+    def one(interp: Interpreter) -> None:
+        cmd = [
+            interp.path,
+            "-s",
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(python_dir),
+            "-p",
+            OPT_PYTHON,
+            str(python_dir),
+        ]
+        run(cmd, f"compiling bytecode with Python {interp.version}", env=env, cwd=python_dir.parent)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(one, i) for i in interpreters.values()]:
+            future.result()
+
+
+# ---------------------------------------------------------------- staging, zipping, checking
+
+
+def package_files() -> dict[str, bytes]:
+    """lambda_tracer's own files (sources, py.typed, data), without bytecode or hidden files."""
+    files: dict[str, bytes] = {}
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if not path.is_file() or any(p == "__pycache__" or p.startswith(".") for p in rel.parts):
+            continue
+        if path.suffix in {".pyc", ".pyo"}:
+            continue
+        files[f"lambda_tracer/{rel.as_posix()}"] = path.read_bytes()
+    if "lambda_tracer/handler.py" not in files:
+        raise BuildError(f"{PACKAGE_DIR}/handler.py is missing")
+    return files
+
+
+def package_version() -> str:
+    match = re.search(r'^__version__ = "([^"]+)"', (PACKAGE_DIR / "__init__.py").read_text(), re.M)
+    return match[1] if match else "unknown"
+
+
+def manifest(pins: dict[str, str], interpreters: dict[str, Interpreter]) -> bytes:
+    """What is inside, for someone looking at /opt/lambda-tracer-layer.json in a running function."""
+    data = {
+        "name": "lambda-tracer",
+        "version": package_version(),
+        "dependencies": dict(sorted(pins.items())),
+        "python_versions": list(PYTHON_VERSIONS),
+        "architectures": sorted(ARCHITECTURES),
+        "bytecode": {
+            "invalidation_mode": "unchecked-hash",
+            "compiled_by": {minor: interpreters[minor].version for minor in sorted(interpreters)},
+            "source_only": [v for v in PYTHON_VERSIONS if v not in interpreters],
+        },
+    }
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def zip_date() -> tuple[int, int, int, int, int, int]:
+    """SOURCE_DATE_EPOCH when set (reproducible-builds convention), else 1980-01-01, the earliest zip date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return FIXED_DATE
+    t = time.gmtime(max(int(epoch), 315532800))
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def write_zip(stage: Path, output: Path) -> None:
+    """Sorted entries, one fixed date, modes 0755 (wrapper, directories) or 0644, deflate level 9."""
+    date = zip_date()
+    entries: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(stage):
+        dirnames.sort()
+        here = Path(dirpath)
+        if here != stage:
+            entries.append((here.relative_to(stage).as_posix() + "/", here))
+        entries.extend(((here / name).relative_to(stage).as_posix(), here / name) for name in filenames)
+    with zipfile.ZipFile(output, "w") as archive:
+        for name, path in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=date)
+            info.create_system = 3  # Unix, so that external_attr holds the mode
+            if name.endswith("/"):
+                info.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
+                archive.writestr(info, b"")
+                continue
+            mode = 0o755 if name == WRAPPER_NAME else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def unpack(archive_path: Path, dest: Path) -> None:
+    """Extract with the modes stored in the zip (zipfile.extractall drops them, and the wrapper must stay 0755)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            if info.filename.startswith("/") or ".." in Path(info.filename).parts:
+                raise BuildError(f"{archive_path}: unsafe entry {info.filename!r}")
+            path = dest / info.filename
+            mode = (info.external_attr >> 16) & 0o777
+            if info.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                path.chmod(mode or 0o755)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(archive.read(info))
+            path.chmod(mode or 0o644)
+
+
+SELF_CHECK = """
+import json, os, sys
+layer = sys.argv[1]
+sys.path.insert(0, layer)
+import lambda_tracer, aws_xray_sdk.core, wrapt
+outside = [m.__name__ for m in (lambda_tracer, aws_xray_sdk.core, wrapt) if not m.__file__.startswith(layer + os.sep)]
+print(json.dumps({"outside": outside, "wrapt_c_extension": "wrapt._wrappers" in sys.modules}))
+"""
+
+
+def self_check(archive_path: Path, interpreters: dict[str, Interpreter]) -> None:
+    """Check the zip as Lambda will see it: wrapper executable, package present, and importable on its own."""
+    with zipfile.ZipFile(archive_path) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        names = sorted(infos)
+        wrapper = infos.get(WRAPPER_NAME)
+        if wrapper is None or (wrapper.external_attr >> 16) != stat.S_IFREG | 0o755:
+            raise BuildError(f"self-check: {WRAPPER_NAME} missing or not a 0755 regular file")
+        if not archive.read(wrapper).startswith(b"#!/bin/sh"):
+            raise BuildError(f"self-check: {WRAPPER_NAME} is not the sh wrapper")
+        if "python/lambda_tracer/handler.py" not in infos:
+            raise BuildError("self-check: python/lambda_tracer/handler.py missing")
+        top = {top_level_name(n.split("/")[1]) for n in names if n.startswith("python/") and n.count("/") >= 1}
+        if top & set(RUNTIME_PROVIDED):
+            raise BuildError(f"self-check: runtime-provided packages in the zip: {sorted(top & set(RUNTIME_PROVIDED))}")
+        for target in all_targets():
+            if not any(n.endswith(target.extension_suffix) for n in names):
+                raise BuildError(f"self-check: no extension module for {target.tag}")
+        for minor in interpreters:
+            tag = f".cpython-{minor.replace('.', '')}.pyc"
+            if "python/lambda_tracer/__pycache__/handler" + tag not in infos:
+                raise BuildError(f"self-check: no bytecode for Python {minor}")
+    with tempfile.TemporaryDirectory(prefix="lambda-tracer-check-") as tmp:
+        unpack(archive_path, Path(tmp) / "opt")
+        layer = str(Path(tmp) / "opt" / "python")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LAMBDA_TASK_ROOT": tmp, "HOME": tmp}
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", SELF_CHECK, layer], capture_output=True, text=True, env=env
+        )
+        if proc.returncode != 0:
+            raise BuildError(f"self-check: importing from the unpacked layer failed:\n{proc.stderr.strip()}")
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        if result["outside"]:
+            raise BuildError(f"self-check: {result['outside']} imported from outside the layer")
+        host = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        host_arch = os.uname().machine
+        if host in PYTHON_VERSIONS and host_arch in {"x86_64", "aarch64"} and not result["wrapt_c_extension"]:
+            raise BuildError(f"self-check: wrapt's C extension for Python {host} on {host_arch} did not load")
+
+
+def build(output: Path, cache: Path, max_zipped: int, offline: bool, extra_interpreters: list[str]) -> None:
+    started = time.monotonic()
+    pins = read_requirements(REQUIREMENTS)
+    trees = installed_targets(pins, cache, offline)
+    dependencies = merge_targets(trees)
+    clash = sorted(set(dependencies) & {rel for rel in package_files()})
+    if clash:
+        raise BuildError(f"dependencies would overwrite lambda_tracer files: {clash}")
+    interpreters = find_interpreters(extra_interpreters)
+    for minor in PYTHON_VERSIONS:
+        if minor in interpreters:
+            log(f"bytecode for Python {minor}: {interpreters[minor].path} ({interpreters[minor].version})")
+        else:
+            log(
+                f"NOTE: no Python {minor} interpreter found: the layer ships only the .py sources for {minor}, "
+                f"which its runtime compiles at import on every cold start (/opt is read-only)."
+            )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lambda-tracer-layer-") as tmp:
+        stage = Path(tmp) / "layer"
+        write_tree(stage / "python", dependencies)
+        write_tree(stage / "python", package_files())
+        compile_bytecode(stage / "python", interpreters)
+        (stage / WRAPPER_NAME).write_bytes(WRAPPER.read_bytes())
+        (stage / MANIFEST_NAME).write_bytes(manifest(pins, interpreters))
+        # Written next to the output and renamed into place only when every check passed: a failed build
+        # never leaves a zip that make would take for up to date.
+        fd, partial = tempfile.mkstemp(prefix=".layer-", suffix=".zip", dir=output.parent)
+        os.close(fd)
+        try:
+            write_zip(stage, Path(partial))
+            with zipfile.ZipFile(partial) as archive:
+                unzipped = sum(info.file_size for info in archive.infolist())
+                count = len(archive.infolist())
+            zipped = Path(partial).stat().st_size
+            log(f"{count} entries, {zipped / 1024:.0f} KiB zipped, {unzipped / 1024:.0f} KiB unzipped ({zipped} bytes)")
+            if zipped > max_zipped:
+                raise BuildError(
+                    f"the zip is {zipped} bytes, over the budget of {max_zipped} bytes: look for a dependency or "
+                    f"files that should not be there, or raise the budget with --max-zipped-bytes"
+                )
+            self_check(Path(partial), interpreters)
+            os.chmod(partial, 0o644)
+            os.replace(partial, output)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+    log(f"wrote {output} in {time.monotonic() - started:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the zip to write (%(default)s)")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="wheels and installs (%(default)s)")
+    parser.add_argument(
+        "--max-zipped-bytes",
+        type=int,
+        default=DEFAULT_MAX_ZIPPED,
+        help="fail when the zip is larger (default %(default)s)",
+    )
+    parser.add_argument("--offline", action="store_true", help="fail instead of downloading missing wheels")
+    parser.add_argument(
+        "--interpreter",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a CPython to compile bytecode with, tried before pyenv's and PATH's (repeatable)",
+    )
+    parser.add_argument(
+        "--unpack",
+        nargs=2,
+        type=Path,
+        metavar=("ZIP", "DIR"),
+        help="only unpack a built zip into DIR, keeping file modes (used by `make build-TracerLayer`)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.unpack:
+            unpack(*args.unpack)
+        else:
+            build(
+                args.output.resolve(), args.cache_dir.resolve(), args.max_zipped_bytes, args.offline, args.interpreter
+            )
+    except BuildError as error:
+        log(f"FAILED: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
