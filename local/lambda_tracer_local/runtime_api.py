@@ -79,7 +79,10 @@ class RuntimeAPI:
         self._server.api = self
         self.port: int = self._server.server_address[1]
         self.address = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
+        # A short poll interval: shutdown() waits for it, once per sandbox.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="runtime-api", daemon=True
+        )
         self._thread.start()
 
     # -- caller side ---------------------------------------------------------------------------

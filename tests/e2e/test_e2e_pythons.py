@@ -1,0 +1,77 @@
+"""The same zip on every Lambda Python found here: each interpreter runs awslambdaric from its own venv,
+and everything else (lambda_tracer, the X-Ray SDK, wrapt) comes from the layer, as in Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lambda_tracer_local.daemon import by_name
+from lambda_tracer_local.runtime import LocalLambda
+
+from .support import names, outcome, write_function
+
+VERSIONS = ["3.10", "3.12", "3.13"]
+SERVICE = "versions"
+APP = """
+import os
+import sys
+
+def handler(event, context):
+    if "fail" in event:
+        raise KeyError(event["fail"])
+    return {
+        "python": "%d.%d" % sys.version_info[:2],
+        "execution_env": os.environ["AWS_EXECUTION_ENV"],
+        "tracer_from": sys.modules["lambda_tracer"].__file__,
+    }
+"""
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_traced_on_python(version: str, venv_python: Callable[[str], Path], layer_dir: Path, tmp_path: Path) -> None:
+    python = venv_python(version)
+    fn_dir = write_function(tmp_path / "fn", {"app.py": APP})
+    env = {"POWERTOOLS_SERVICE_NAME": SERVICE}
+
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python, env=env) as fn:
+        cold, warm, failed = fn.invoke({}), fn.invoke({}), fn.invoke({"fail": "missing-key"})
+        output = fn.output
+    assert cold.status == warm.status == "response", output
+    assert cold.payload["python"] == version
+    assert cold.payload["execution_env"] == f"AWS_Lambda_python{version}"
+    assert cold.payload["tracer_from"].startswith(str(layer_dir))
+    for inv, is_cold in ((cold, True), (warm, False)):
+        assert names(inv.documents) == ["## handler"], output
+        doc = by_name(inv.documents, "## handler")
+        assert (doc["trace_id"], doc["parent_id"]) == (inv.trace_id, inv.parent_id)
+        assert doc["annotations"]["ColdStart"] is is_cold
+        assert doc["annotations"]["Service"] == SERVICE
+        assert doc["metadata"][SERVICE]["handler response"] == inv.payload
+
+    doc = by_name(failed.documents, "## handler")
+    assert doc["fault"] is True
+    assert doc["metadata"][SERVICE]["handler error"]["type"] == "KeyError"
+
+    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
+        bare = bare_fn.invoke({"fail": "missing-key"})
+    assert outcome(failed) == outcome(bare)
+    assert (failed.error_type, failed.error_message) == ("KeyError", "'missing-key'")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_init_error_parity_on_python(
+    version: str, venv_python: Callable[[str], Path], layer_dir: Path, tmp_path: Path
+) -> None:
+    python = venv_python(version)
+    fn_dir = write_function(tmp_path / "fn", {"app.py": "import definitely_not_installed_dep\n" + APP})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python) as fn:
+        traced = fn.invoke({})
+    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
+        bare = bare_fn.invoke({})
+    assert outcome(traced) == outcome(bare)
+    assert traced.status == "init_error"
+    assert traced.error_type == "Runtime.ImportModuleError"
+    assert traced.error_message == "Unable to import module 'app': No module named 'definitely_not_installed_dep'"

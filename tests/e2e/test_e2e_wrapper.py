@@ -1,0 +1,154 @@
+"""The exec wrapper inside the real boot sequence: other layers, chaining, the kill switch, running twice,
+and handler strings that a shell would love to interpret."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambda_tracer_local.daemon import by_name
+from lambda_tracer_local.runtime import LocalLambda
+
+from .support import names, outcome, write_function
+
+REDIRECT = "lambda_tracer.handler.handler"
+REPORT_ENV = """
+import os
+import sys
+
+def handler(event, context):
+    return {
+        "handler": os.environ.get("_HANDLER"),
+        "original": os.environ.get("LAMBDA_TRACER_ORIGINAL_HANDLER"),
+        "marker": os.environ.get("CHAIN_MARKER"),
+        "pythonpath": os.environ.get("PYTHONPATH"),
+        "tracer_loaded": "lambda_tracer" in sys.modules,
+    }
+"""
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_layer_in_the_site_packages_layout_still_imports(layer_dir: Path, tmp_path: Path) -> None:
+    """Proves the wrapper leaves the runtime's sys.path logic alone (it must never export PYTHONPATH)."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    other = tmp_path / "other-layer"
+    site = other / "python" / "lib" / version / "site-packages"
+    write_function(
+        other,
+        {
+            f"python/lib/{version}/site-packages/tinymod.py": "VALUE = 'from the other layer'\n",
+            # A .pth file is honoured only through site.addsitedir, which the runtime skips once PYTHONPATH is set.
+            f"python/lib/{version}/site-packages/other.pth": "../../../../extra\n",
+            "extra/pthmod.py": "VALUE = 'via .pth'\n",
+        },
+    )
+    assert site.is_dir()
+    fn_dir = write_function(
+        tmp_path / "fn",
+        {
+            "app.py": REPORT_ENV
+            + "\nimport tinymod, pthmod\n\n"
+            + "def uses_layer(event, context):\n"
+            + "    return {**handler(event, context), 'tiny': tinymod.VALUE, 'pth': pthmod.VALUE}\n"
+        },
+    )
+    with LocalLambda(fn_dir, "app.uses_layer", opt_dirs=[layer_dir, other]) as fn:
+        inv = fn.invoke({})
+        runtime_dir = str(fn.runtime_dir)
+    assert inv.status == "response", inv.error_message
+    assert inv.payload["tiny"] == "from the other layer"
+    assert inv.payload["pth"] == "via .pth"
+    assert inv.payload["handler"] == REDIRECT  # ours was attached and active
+    assert inv.payload["pythonpath"] == runtime_dir  # set by the runtime's bootstrap.py, not by the wrapper
+    assert by_name(inv.documents, "## uses_layer")["annotations"]["ColdStart"] is True
+
+
+def test_next_wrapper_is_chained_and_both_take_effect(layer_dir: Path, tmp_path: Path) -> None:
+    argv_file = tmp_path / "next-wrapper-argv"
+    next_wrapper = _script(
+        tmp_path / "next-wrapper",
+        f'export CHAIN_MARKER=next-wrapper-ran\nprintf "%s\\n" "$@" > {shlex.quote(str(argv_file))}\nexec "$@"\n',
+    )
+    fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
+    env = {"LAMBDA_TRACER_NEXT_WRAPPER": str(next_wrapper)}
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env=env) as fn:
+        inv = fn.invoke({})
+        expected_argv = [str(fn.python), str(fn.runtime_dir / "bootstrap.py")]
+    assert inv.status == "response", inv.error_message
+    assert inv.payload["marker"] == "next-wrapper-ran"
+    assert (inv.payload["handler"], inv.payload["original"]) == (REDIRECT, "app.handler")
+    assert argv_file.read_text().splitlines() == expected_argv  # the runtime's command, passed on untouched
+    assert names(inv.documents) == ["## handler"]
+
+
+def test_kill_switch_leaves_the_function_alone(layer_dir: Path, tmp_path: Path) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env={"LAMBDA_TRACER_OFF": "true"}) as fn:
+        inv = fn.invoke({})
+        everything = list(fn.daemon.documents)
+    assert inv.status == "response", inv.error_message
+    assert inv.payload["handler"] == "app.handler"
+    assert inv.payload["original"] is None
+    assert inv.payload["tracer_loaded"] is False
+    assert inv.documents == [] and everything == []
+
+
+@pytest.mark.parametrize("how", ["wrapper runs itself", "already redirected"])
+def test_running_the_wrapper_twice_keeps_the_users_handler(how: str, layer_dir: Path, tmp_path: Path) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
+    ours = shlex.quote(str(layer_dir / "lambda-tracer"))
+    if how == "wrapper runs itself":
+        # Lambda runs this; it runs our wrapper, whose `exec "$@"` runs our wrapper again.
+        options: dict[str, object] = {"wrapper": _script(tmp_path / "outer", f'exec {ours} {ours} "$@"\n')}
+        handler = "app.handler"
+    else:
+        # What a second pass sees: _HANDLER is the redirect and the original is stashed.
+        options = {"env": {"LAMBDA_TRACER_ORIGINAL_HANDLER": "app.handler"}}
+        handler = REDIRECT
+    with LocalLambda(fn_dir, handler, opt_dirs=[layer_dir], **options) as fn:  # type: ignore[arg-type]
+        first, second = fn.invoke({}), fn.invoke({})
+    for inv, cold in ((first, True), (second, False)):
+        assert inv.status == "response", inv.error_message
+        assert (inv.payload["handler"], inv.payload["original"]) == (REDIRECT, "app.handler")
+        assert names(inv.documents) == ["## handler"]
+        assert by_name(inv.documents, "## handler")["annotations"]["ColdStart"] is cold
+
+
+# Module part of each handler string: what a careless shell would expand, split, or run.
+HOSTILE_MODULES = [
+    "app handler",
+    'it\'s "quoted"',
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "${{HOME}}",
+    "*",
+    "app\nsecond line",
+    "-n",
+    "app;touch {marker}",
+]
+
+
+@pytest.mark.parametrize("module", HOSTILE_MODULES)
+def test_handler_strings_are_data(module: str, layer_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "evaluated"
+    handler = module.format(marker=marker) + ".handler"
+    fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV, "zz.handler": "a file a glob would find\n"})
+    with LocalLambda(fn_dir, handler, opt_dirs=[layer_dir], wrapper=True) as fn:
+        traced = fn.invoke({})
+        traced_output = fn.output
+    with LocalLambda(fn_dir, handler, wrapper=False) as bare_fn:
+        bare = bare_fn.invoke({})
+
+    assert not marker.exists(), "a handler string was evaluated by a shell"
+    assert traced.status == "init_error", traced_output
+    assert outcome(traced) == outcome(bare)
+    literal = handler.rsplit(".", 1)[0]
+    assert f"Unable to import module '{literal}'" in (traced.error_message or ""), traced_output
