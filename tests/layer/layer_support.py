@@ -1,0 +1,78 @@
+"""Helpers for the layer tests (a module of its own: ``conftest`` is ambiguous with tests/conftest.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / "tools" / "build_layer.py"
+
+
+def load_tool() -> ModuleType:
+    """tools/build_layer.py as a module, for its constants (the supported versions, architectures...)."""
+    spec = importlib.util.spec_from_file_location("build_layer", TOOL)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_layer", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_layer = load_tool()
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock: pytest-xdist workers share build/."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def run_build(output: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The build tool in a subprocess, as make runs it."""
+    return subprocess.run(
+        [sys.executable, str(TOOL), "--output", str(output), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    """Unpack with the modes stored in the zip (independent of the tool's own --unpack, which SAM uses)."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            zf.extract(info, dest)
+            os.chmod(dest / info.filename, (info.external_attr >> 16) & 0o777)
+    return dest
+
+
+def pyenv_pythons() -> dict[str, Path]:
+    """The newest final release per minor version under ``$(pyenv root)/versions``, e.g. {"3.12": .../python3.12}."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    if not (root / "versions").is_dir() and shutil.which("pyenv"):
+        root = Path(subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip())
+    found: dict[str, tuple[tuple[int, ...], Path]] = {}
+    for version_dir in (root / "versions").glob("3.*") if (root / "versions").is_dir() else []:
+        if not re.fullmatch(r"3\.\d+\.\d+", version_dir.name):
+            continue
+        minor = ".".join(version_dir.name.split(".")[:2])
+        exe = version_dir / "bin" / f"python{minor}"
+        key = tuple(int(x) for x in version_dir.name.split("."))
+        if exe.is_file() and (minor not in found or key > found[minor][0]):
+            found[minor] = (key, exe)
+    return {minor: exe for minor, (_, exe) in found.items()}
