@@ -56,11 +56,24 @@ def render_trace(documents: Iterable[dict[str, Any]], *, metadata_width: int = M
             children.setdefault(parent, []).append(node)
         else:
             roots.append(node)
+    exceptions = _exceptions_by_id(nodes)
     lines: list[str] = []
     ordered = sorted(roots, key=_start)
     for index, root in enumerate(ordered):
-        _render(root, children, "", index == len(ordered) - 1, True, lines, metadata_width)
+        _render(root, children, exceptions, "", index == len(ordered) - 1, True, lines, metadata_width)
     return "\n".join(lines)
+
+
+def _exceptions_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Exception id -> "Type: message (in <subsegment>)": a parent's cause is often just a child's id."""
+    found: dict[str, str] = {}
+    for node in nodes:
+        cause = node.get("cause")
+        if isinstance(cause, dict):
+            for exc in cause.get("exceptions") or []:
+                if isinstance(exc, dict) and exc.get("id"):
+                    found[exc["id"]] = f"{_describe(exc)} (in {node.get('name', '?')})"
+    return found
 
 
 def _flatten(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,6 +106,7 @@ def _start(node: dict[str, Any]) -> float:
 def _render(
     node: dict[str, Any],
     children: dict[str, list[dict[str, Any]]],
+    exceptions: dict[str, str],
     prefix: str,
     last: bool,
     root: bool,
@@ -104,10 +118,10 @@ def _render(
     inner = prefix if root else prefix + ("    " if last else "│   ")
     kids = sorted(children.get(node.get("id") or "", []), key=_start)
     bar = "│ " if kids else "  "
-    for label, text in _details(node, width):
+    for label, text in _details(node, exceptions, width):
         lines.append(f"{inner}{bar}{label:<12} {text}")
     for index, kid in enumerate(kids):
-        _render(kid, children, inner, index == len(kids) - 1, False, lines, width)
+        _render(kid, children, exceptions, inner, index == len(kids) - 1, False, lines, width)
 
 
 def _title(node: dict[str, Any]) -> str:
@@ -125,7 +139,7 @@ def _title(node: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def _details(node: dict[str, Any], width: int) -> list[tuple[str, str]]:
+def _details(node: dict[str, Any], exceptions: dict[str, str], width: int) -> list[tuple[str, str]]:
     details: list[tuple[str, str]] = []
     annotations = node.get("annotations") or {}
     if annotations:
@@ -145,24 +159,23 @@ def _details(node: dict[str, Any], width: int) -> list[tuple[str, str]]:
     aws = node.get("aws") or {}
     if aws.get("operation"):
         details.append(("aws", " ".join(f"{k}={_compact(v, width)}" for k, v in sorted(aws.items()))))
-    cause = _cause(node.get("cause"))
+    cause = _cause(node.get("cause"), exceptions)
     if cause:
         details.append(("cause", cause))
     return details
 
 
-def _cause(cause: Any) -> str | None:
+def _cause(cause: Any, exceptions: dict[str, str]) -> str | None:
     if isinstance(cause, str):
-        return f"exception {cause} (recorded on a child)"
+        return exceptions.get(cause, f"exception {cause}")
     if not isinstance(cause, dict):
         return None
-    exceptions = cause.get("exceptions") or []
-    described = [
-        f"{exc.get('type') or '?'}: {exc.get('message', '')}".rstrip(": ")
-        for exc in exceptions
-        if isinstance(exc, dict)
-    ]
+    described = [_describe(exc) for exc in cause.get("exceptions") or [] if isinstance(exc, dict)]
     return "; ".join(described) or None
+
+
+def _describe(exc: dict[str, Any]) -> str:
+    return f"{exc.get('type') or '?'}: {exc.get('message', '')}".rstrip(": ")
 
 
 def _compact(value: Any, width: int) -> str:
