@@ -58,6 +58,14 @@ def _report(phase: str, error: BaseException) -> None:
         logger.warning("lambda_tracer: tracing failed while %s (the function is unaffected): %r", phase, error)
 
 
+def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
+    """Store JSON-ready metadata on an X-Ray entity, with the SDK's one rule (no ``AWS.`` namespaces)."""
+    if namespace.startswith("AWS."):
+        config.warn_once("metadata namespace", namespace, "dropped (AWS. is reserved)")
+        return
+    entity.metadata.setdefault(namespace, {})[key] = data
+
+
 def sanitize_name(name: str) -> str:
     """X-Ray rejects these characters in subsegment names (so ``<locals>`` becomes ``locals``)."""
     return _INVALID_NAME_CHARACTERS.sub("", name)
@@ -83,19 +91,30 @@ class _Span:
             _report("opening a subsegment", error)
 
     def annotate(self, key: str, value: Any) -> None:
+        """``key`` and ``value`` are already valid (the tracer's own, or checked by put_annotation)."""
         if self.entity is None:
             return
         try:
-            self.entity.put_annotation(key=key, value=value)
+            if self._exit is None:
+                self.entity.annotations[key] = value
+            else:
+                self.entity.put_annotation(key=key, value=value)
         except Exception as error:
             _report("annotating", error)
+
+    def metadata(self, key: str, data: Any, namespace: str) -> None:
+        """``data`` is already JSON-ready, bounded and redacted (capture.py)."""
+        if self._exit is None:
+            write_metadata(self.entity, key, data, namespace)
+        else:
+            self.entity.put_metadata(key=key, value=data, namespace=namespace)
 
     def response(self, name: str, value: Any) -> None:
         if self.entity is None or value is None:
             return
         try:
             data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
-            self.entity.put_metadata(key=f"{name} response", value=data, namespace=self.tracer.service)
+            self.metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             _report("serializing the response", error)
 
@@ -105,7 +124,7 @@ class _Span:
         try:
             if record_metadata:
                 data = capture.error_metadata(error, config.redact_keys(), config.max_capture_bytes())
-                self.entity.put_metadata(key=f"{name} error", value=data, namespace=self.tracer.service)
+                self.metadata(f"{name} error", data, self.tracer.service)
             if self._exit is None:
                 from . import xray
 
@@ -210,8 +229,12 @@ class Tracer:
             return
         try:
             target = self._current_entity()
-            if target is not None:
+            if target is None:
+                return
+            if self._custom_provider is not None:
                 target.put_annotation(key=key, value=value)
+            else:
+                target.annotations[key] = value
         except Exception as error:
             _report("adding an annotation", error)
 
@@ -224,7 +247,10 @@ class Tracer:
             if target is None:
                 return
             data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
-            target.put_metadata(key=key, value=data, namespace=namespace or self.service)
+            if self._custom_provider is not None:
+                target.put_metadata(key=key, value=data, namespace=namespace or self.service)
+            else:
+                write_metadata(target, key, data, namespace or self.service)
         except Exception as error:
             _report("adding metadata", error)
 

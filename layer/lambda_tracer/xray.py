@@ -29,6 +29,7 @@ from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_
 from aws_xray_sdk.core.lambda_launcher import LambdaContext
 from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment
 from aws_xray_sdk.core.models.facade_segment import FacadeSegment
+from aws_xray_sdk.core.models.subsegment import Subsegment
 from aws_xray_sdk.core.models.trace_header import TraceHeader
 
 from . import endpoints
@@ -170,16 +171,71 @@ def recorder() -> Any:
     return xray_recorder
 
 
+class TracerSubsegment(Subsegment):  # type: ignore[misc]
+    """A subsegment opened by our decorators.
+
+    The tracer writes its annotations and metadata already validated and JSON-ready (capture.py),
+    so serializing skips the SDK's metadata conversion, unless someone used the escape hatch to
+    put arbitrary metadata on it.
+    """
+
+    _raw_metadata = False
+    _tree_parent: Any = None
+    metadata: dict[str, Any]
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self._raw_metadata = True
+        super().put_metadata(key, value, namespace)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self._raw_metadata:
+            return super().to_dict()  # type: ignore[no-any-return]
+        metadata, self.metadata = self.metadata, {}
+        try:
+            document: dict[str, Any] = super().to_dict()
+        finally:
+            self.metadata = metadata
+        document.pop("_tree_parent", None)
+        if metadata:
+            document["metadata"] = metadata
+        return document
+
+
 def begin(name: str) -> Any:
-    """Open a subsegment under the current one; None when there is nothing to trace into."""
-    return recorder().begin_subsegment(name)
+    """Open a subsegment under the current one; None when there is nothing to record into.
+
+    Same rules as the SDK's ``begin_subsegment`` (nothing without a sampled invocation), without
+    going through the recorder's generic lookups.
+    """
+    context = recorder().context
+    segment, stack = context._current()
+    parent = stack[-1] if stack else segment
+    if not parent.sampled or not global_sdk_config.sdk_enabled():
+        return None
+    subsegment = TracerSubsegment(name, "local", segment)
+    subsegment._tree_parent = parent
+    context.put_subsegment(subsegment)
+    return subsegment
 
 
 def end(subsegment: Any) -> None:
-    """Close exactly ``subsegment`` and stream it (and its finished children) to the daemon."""
-    rec = recorder()
-    if close_in_context(subsegment):
-        rec.stream_subsegments()
+    """Close exactly ``subsegment`` and send it (with anything still attached) as one document.
+
+    With a streaming threshold of 0 the SDK sends every finished subsegment on its own once its
+    parent is still open; we do the same directly, instead of walking the whole invocation tree.
+    """
+    if not close_in_context(subsegment):
+        return
+    parent = getattr(subsegment, "_tree_parent", None)
+    if parent is None or not getattr(parent, "in_progress", False):
+        recorder().stream_subsegments()  # the parent ended first (unusual nesting): let the SDK decide
+        return
+    try:
+        parent.subsegments.remove(subsegment)
+        subsegment.parent_segment.decrement_subsegments_size()
+    except ValueError:
+        return  # already streamed by the SDK
+    recorder().emitter.send_entity(subsegment)
 
 
 def current_subsegment() -> Any:
