@@ -189,15 +189,17 @@ class TracerSubsegment(Subsegment):  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         if self._raw_metadata:
-            return super().to_dict()  # type: ignore[no-any-return]
-        metadata, self.metadata = self.metadata, {}
-        try:
             document: dict[str, Any] = super().to_dict()
-        finally:
-            self.metadata = metadata
+        else:
+            metadata, self.metadata = self.metadata, {}
+            try:
+                document = super().to_dict()
+            finally:
+                self.metadata = metadata
+            if metadata:
+                document["metadata"] = metadata
         document.pop("_tree_parent", None)
-        if metadata:
-            document["metadata"] = metadata
+        document.pop("_raw_metadata", None)
         return document
 
 

@@ -200,3 +200,20 @@ def test_default_service_is_the_function_name() -> None:
     doc = by_name(invoke(handler).documents, "## handler")
     assert doc["annotations"]["Service"] == os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     assert doc["metadata"] == {os.environ["AWS_LAMBDA_FUNCTION_NAME"]: {"handler response": 1}}
+
+
+def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fields_leak() -> None:
+    tracer = Tracer(service="svc")
+
+    class Order:
+        def __init__(self) -> None:
+            self.total = 3
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        tracer.provider.current_subsegment().put_metadata("order", Order(), "shop")
+        return "ok"
+
+    doc = by_name(invoke(handler).documents, "## handler")
+    assert doc["metadata"]["shop"] == {"order": {"total": 3}}
+    assert not [key for key in doc if key.startswith("_")]
