@@ -381,6 +381,7 @@ class LocalLambda:
         return inv
 
     def _exited_invocation(self, pending: Pending | None) -> Invocation:
+        self._wait_exit()
         code = self.exit_code
         return Invocation(
             status="exited",
@@ -401,9 +402,12 @@ class LocalLambda:
             inv.documents = self.daemon.for_trace(inv.trace_id)
 
     def _wait_exit(self) -> None:
+        """Let a process that is on its way out finish, and its last output be read."""
         if self.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=EXIT_GRACE_S)
+        if self._reader is not None:
+            self._reader.join(timeout=2)
 
     def _timed_out(self, pending: Pending, wait: float) -> None:
         phase = (
