@@ -151,7 +151,7 @@ def test_two_builds_are_byte_identical(layer_zip: Path, manifest: dict[str, obje
     assert isinstance(bytecode, dict)
     for minor in bytecode["source_only"]:
         assert f"no Python {minor} interpreter found" in done.stderr
-        assert "compiles them at import on every cold start" in done.stderr
+        assert "compiles at import on every cold start" in done.stderr
     assert "KiB zipped" in done.stderr and "KiB unzipped" in done.stderr
 
 
