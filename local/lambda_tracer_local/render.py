@@ -52,7 +52,7 @@ def render_trace(documents: Iterable[dict[str, Any]], *, metadata_width: int = M
     roots: list[dict[str, Any]] = []
     for node in nodes:
         parent = node.get("parent_id")
-        if parent in ids and parent != node.get("id"):
+        if isinstance(parent, str) and parent in ids and parent != node.get("id"):
             children.setdefault(parent, []).append(node)
         else:
             roots.append(node)

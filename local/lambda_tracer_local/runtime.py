@@ -256,8 +256,8 @@ class LocalLambda:
     def _read_output(self) -> None:
         process = self.process
         assert process is not None and process.stdout is not None
-        stream = process.stdout
-        while chunk := stream.read1(65536):
+        fd = process.stdout.fileno()
+        while chunk := os.read(fd, 65536):
             with self._output_lock:
                 self._output.append(chunk)
         process.wait()

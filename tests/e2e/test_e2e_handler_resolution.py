@@ -117,7 +117,7 @@ def _run(
 ) -> tuple[list[Invocation], int, int | None, str]:
     """Two invocations in one sandbox; returns them, the module's execution count, the exit code, the output."""
     opt = {"opt_dirs": [layer_dir], "wrapper": True} if layer_dir else {"wrapper": False}
-    with LocalLambda(fn_dir, scenario.handler, env={"COUNTER_FILE": str(counter)}, **opt) as fn:  # type: ignore[arg-type]
+    with LocalLambda(fn_dir, scenario.handler, env={"COUNTER_FILE": str(counter)}, **opt) as fn:
         invocations = [fn.invoke({"n": 1}), fn.invoke({"n": 2})]
         exit_code = fn.exit_code
         output = fn.output
