@@ -151,7 +151,6 @@ class LocalLambda:
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at: float | None = None
         self.cold_start_ms: float | None = None
-        self.init_error: dict[str, Any] | None = None
         self._output: list[bytes] = []
         self._output_lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -275,6 +274,15 @@ class LocalLambda:
         return None if self.process is None else self.process.poll()
 
     @property
+    def init_error(self) -> dict[str, Any] | None:
+        """The error document the runtime posted to ``/runtime/init/error`` (None while init has not failed)."""
+        request = self.api.init_error
+        if request is None:
+            return None
+        document = _parse(request.body)
+        return document if isinstance(document, dict) else {"errorMessage": repr(document)}
+
+    @property
     def init_ms(self) -> float | None:
         """Process start -> the runtime's first ``/next``: how long init took (None before that)."""
         if self.started_at is None or self.api.first_next_at is None:
@@ -364,8 +372,6 @@ class LocalLambda:
         request = self.api.init_error
         assert request is not None
         document = _parse(request.body)
-        if self.init_error is None:
-            self.init_error = document if isinstance(document, dict) else {"errorMessage": repr(document)}
         inv = Invocation(
             status="init_error",
             request_id=None if pending is None else pending.request_id,
@@ -376,7 +382,7 @@ class LocalLambda:
             round_trip_ms=None if called_at is None else (request.at - called_at) * 1000,
             exit_code=self.exit_code,
         )
-        _fill_error(inv, self.init_error)
+        _fill_error(inv, self.init_error or {})
         self._attach_trace(inv)
         return inv
 
