@@ -277,7 +277,7 @@ def dependency_files(tree: Path) -> dict[str, Path]:
     for dirpath, dirnames, filenames in os.walk(tree):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if d not in DROP_DIRS and not d.endswith(".data") and d != "bin")
-        in_dist_info = here.name.endswith(".dist-info") or any(p.endswith(".dist-info") for p in here.parts)
+        in_dist_info = any(part.endswith(".dist-info") for part in here.relative_to(tree).parts)
         for name in filenames:
             if here == tree and name == ".complete":
                 continue
@@ -342,7 +342,15 @@ def probe(path: str) -> Interpreter | None:
 
 def find_interpreters(extra: list[str]) -> dict[str, Interpreter]:
     """A CPython for each layer Python version: --interpreter paths, then pyenv's, then PATH, then this one."""
-    candidates = list(extra)
+    interpreters: dict[str, Interpreter] = {}
+
+    def consider(path: str) -> None:
+        interp = probe(path) if os.access(path, os.X_OK) else None
+        if interp and interp.minor in PYTHON_VERSIONS and interp.minor not in interpreters:
+            interpreters[interp.minor] = interp
+
+    for path in extra:
+        consider(path)
     root = pyenv_root()
     if root is not None and (root / "versions").is_dir():
         releases = [
@@ -352,19 +360,13 @@ def find_interpreters(extra: list[str]) -> dict[str, Interpreter]:
         ]
         for version_dir in sorted(releases, key=lambda p: [int(x) for x in p.name.split(".")], reverse=True):
             minor = ".".join(version_dir.name.split(".")[:2])
-            candidates.append(str(version_dir / "bin" / f"python{minor}"))
+            if minor not in interpreters:
+                consider(str(version_dir / "bin" / f"python{minor}"))
     for minor in PYTHON_VERSIONS:
-        found = shutil.which(f"python{minor}")
+        found = shutil.which(f"python{minor}") if minor not in interpreters else None
         if found:
-            candidates.append(found)
-    candidates.append(sys.executable)
-    interpreters: dict[str, Interpreter] = {}
-    for path in candidates:
-        if not os.access(path, os.X_OK):
-            continue
-        interp = probe(path)
-        if interp and interp.minor in PYTHON_VERSIONS and interp.minor not in interpreters:
-            interpreters[interp.minor] = interp
+            consider(found)  # may be a pyenv shim that fails for versions not selected: probe() says so
+    consider(sys.executable)
     return interpreters
 
 
@@ -380,20 +382,9 @@ def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> 
     env["PYTHONHASHSEED"] = HASH_SEED
 
     def one(interp: Interpreter) -> None:
-        cmd = [
-            interp.path,
-            "-s",
-            "-m",
-            "compileall",
-            "-q",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-s",
-            str(python_dir),
-            "-p",
-            OPT_PYTHON,
-            str(python_dir),
-        ]
+        cmd = [interp.path, "-s", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
+        # compileall's -s/-p: record /opt/python/... as the source path instead of this temporary directory.
+        cmd += ["-s", str(python_dir), "-p", OPT_PYTHON, str(python_dir)]
         run(cmd, f"compiling bytecode with Python {interp.version}", env=env, cwd=python_dir.parent)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
