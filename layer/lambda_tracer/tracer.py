@@ -300,54 +300,65 @@ class Tracer:
         tracer = self
         handler = lambda_handler
 
-        def start() -> tuple[_Span, contextvars.Token[bool]]:
-            span = _Span(tracer, f"## {name}")
+        def start() -> tuple[_Span, contextvars.Token[bool]] | None:
+            """Open the handler subsegment; None means "call the handler untraced" (never raises)."""
             try:
-                cold, init_type = coldstart.take()
+                if tracer.disabled or _handler_active.get():
+                    return None  # off, or already inside our handler subsegment (zero-code + in-code)
+                span = _Span(tracer, f"## {name}")
+                try:
+                    cold, init_type = coldstart.take()
+                except Exception as error:
+                    _report("reading the cold start", error)
+                else:
+                    span.annotate("ColdStart", cold)
+                    span.annotate("Service", tracer.service)
+                    span.annotate("InitType", init_type)
+                return span, _handler_active.set(True)
             except Exception as error:
-                _report("reading the cold start", error)
-            else:
-                span.annotate("ColdStart", cold)
-                span.annotate("Service", tracer.service)
-                span.annotate("InitType", init_type)
-            return span, _handler_active.set(True)
+                _report("starting the handler subsegment", error)
+                return None
 
-        def done(span: _Span, token: contextvars.Token[bool], result: Any, error: BaseException | None) -> None:
+        def done(trace: tuple[_Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
+            span, token = trace
             if error is not None:
                 span.error(name, error, error_on)
             elif response_on:
                 span.response(name, result)
             span.finish(error)
-            _handler_active.reset(token)
+            try:
+                _handler_active.reset(token)
+            except Exception as failure:
+                _report("ending the handler subsegment", failure)
 
         if inspect.iscoroutinefunction(handler):
 
             @functools.wraps(handler)
             async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-                if tracer.disabled or _handler_active.get():
+                trace = start()
+                if trace is None:
                     return await handler(event, context, **kwargs)
-                span, token = start()
                 try:
                     result = await handler(event, context, **kwargs)
                 except BaseException as error:
-                    done(span, token, None, error)
+                    done(trace, None, error)
                     raise
-                done(span, token, result, None)
+                done(trace, result, None)
                 return result
 
             return _mark(async_decorate)
 
         @functools.wraps(handler)
         def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-            if tracer.disabled or _handler_active.get():
+            trace = start()
+            if trace is None:
                 return handler(event, context, **kwargs)
-            span, token = start()
             try:
                 result = handler(event, context, **kwargs)
             except BaseException as error:
-                done(span, token, None, error)
+                done(trace, None, error)
                 raise
-            done(span, token, result, None)
+            done(trace, result, None)
             return result
 
         return _mark(decorate)

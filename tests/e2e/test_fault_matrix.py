@@ -1,0 +1,239 @@
+"""Fault injection: every scenario runs with and without the layer, and the caller must see no difference.
+
+Each scenario is a small function (module source + event + environment). It runs once in a sandbox
+with the built layer behind the exec wrapper, and once bare. We compare what a caller observes (status,
+response body, errorType, errorMessage) and how many times the handler ran. Zero differences is the bar.
+Faults inside the tracer are injected by the function module itself: it replaces tracer internals
+when ``lambda_tracer`` is importable (with the layer), which is a no-op without it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_tracer_local.runtime import Invocation, LocalLambda
+
+from .support import names
+
+HANDLER_COUNTER = """
+import os as _os
+
+def _ran():
+    with open(_os.environ["COUNTER_FILE"], "a") as _counter:
+        _counter.write("handler\\n")
+"""
+
+# Module-level setup that breaks a piece of the tracer (only when the layer is there).
+BREAK_TRACER = """
+try:
+    import lambda_tracer.{module} as _target
+except ImportError:
+    _target = None
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("injected tracer fault")
+
+if _target is not None:
+    setattr({owner}, "{attribute}", _boom)
+"""
+
+BREAK_UDP = """
+import socket as _socket
+
+class _FailingSocket(_socket.socket):
+    def sendto(self, *args):
+        raise {error}
+
+_socket.socket = _FailingSocket
+"""
+
+OK_BODY = 'return {"ok": True, "n": event.get("n")}'
+
+
+@dataclass
+class Scenario:
+    name: str
+    body: str = OK_BODY
+    setup: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    trace_header: str | None = "fresh"
+    event: Any = field(default_factory=lambda: {"n": 1})
+    #: With the layer, the handler subsegment must arrive (proves the scenario ran traced).
+    traced: bool = True
+
+
+def _breaks(module: str, attribute: str, owner: str = "_target", body: str = OK_BODY) -> Scenario:
+    setup = BREAK_TRACER.format(module=module, owner=owner, attribute=attribute)
+    return Scenario(f"tracer fault: {module}.{attribute}", body=body, setup=setup, traced=False)
+
+
+RAISES_VALUE_ERROR = 'raise ValueError("card declined for " + str(event.get("n")))'
+
+SCENARIOS = [
+    # Where the documents go.
+    Scenario("daemon unreachable", env={"AWS_XRAY_DAEMON_ADDRESS": "203.0.113.1:2000"}, traced=False),
+    Scenario("daemon address malformed", env={"AWS_XRAY_DAEMON_ADDRESS": "not an address"}, traced=False),
+    Scenario("daemon port closed", env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:1"}, traced=False),
+    Scenario(
+        "udp send: message too long", setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"), traced=False
+    ),
+    Scenario("udp send: permission denied", setup=BREAK_UDP.format(error="PermissionError(1, 'denied')"), traced=False),
+    # The trace header the runtime hands over.
+    Scenario("trace header missing", trace_header=None, traced=False),
+    Scenario("trace header malformed", trace_header="garbage;;=", traced=False),
+    Scenario(
+        "trace header unsampled",
+        trace_header="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+        traced=False,
+    ),
+    Scenario(
+        "trace header with spaces",
+        trace_header="Root=1-5759e988-bd862e3fe1be46a994272794; Parent=53995c3f42cd8ad8; Sampled=1",
+        traced=False,
+    ),
+    # The tracer's own code raising, at each phase.
+    _breaks("xray", "begin"),
+    _breaks("coldstart", "take"),
+    _breaks("capture", "to_metadata"),
+    _breaks("capture", "error_metadata", body=RAISES_VALUE_ERROR),
+    _breaks("xray", "add_exception", body=RAISES_VALUE_ERROR),
+    _breaks("xray", "end"),
+    _breaks("xray", "send_entity", owner="_target.BoundedUDPEmitter"),
+    _breaks("config", "redact_keys"),
+    _breaks("tracer", "_handler_active", owner="_target"),
+    # Responses.
+    Scenario("response None", body="return None"),
+    Scenario("response bytes", body='return b"\\x00\\xffbinary"'),
+    Scenario("response Decimal", body='import decimal\n    return {"price": decimal.Decimal("1.50")}'),
+    Scenario("response datetime", body='import datetime\n    return {"at": datetime.datetime(2026, 1, 2)}'),
+    Scenario("response set", body="return {1, 2, 3}"),
+    Scenario("response self-referencing dict", body='d = {"a": 1}\n    d["self"] = d\n    return d'),
+    Scenario(
+        "response object with hostile dunders",
+        setup="""
+class Hostile:
+    def __repr__(self): raise RuntimeError("repr")
+    def __str__(self): raise RuntimeError("str")
+    def __iter__(self): raise RuntimeError("iter")
+    def __getattr__(self, name): raise RuntimeError("getattr " + name)
+""",
+        body="return Hostile()",
+    ),
+    Scenario("response generator", body="return (n for n in range(3))"),
+    Scenario("response open file", body='return open(__file__, "rb")'),
+    Scenario("response 10 MB string", body='return "x" * (10 * 1024 * 1024)'),
+    Scenario("response NaN", body='return {"v": float("nan")}'),
+    Scenario("response secrets", body='return {"password": "hunter2", "user": "ann"}'),
+    # Exceptions.
+    Scenario("exception ValueError", body=RAISES_VALUE_ERROR),
+    Scenario(
+        "exception whose __str__ raises",
+        setup="class Nasty(Exception):\n    def __str__(self): raise RuntimeError('no str')\n",
+        body="raise Nasty()",
+        traced=False,  # awslambdaric itself dies calling str() on it, layer or not
+    ),
+    Scenario(
+        "exception chained",
+        body='try:\n        {}["missing"]\n'
+        '    except KeyError as inner:\n        raise RuntimeError("outer") from inner',
+    ),
+    Scenario("exception with 1 MB message", body='raise ValueError("m" * 1_000_000)'),
+    Scenario("exception RecursionError", setup="def _down(n): return _down(n + 1)\n", body="return _down(0)"),
+    Scenario("SystemExit", body="raise SystemExit(3)", traced=False),
+    Scenario("KeyboardInterrupt", body="raise KeyboardInterrupt()", traced=False),
+    # Shapes of handlers.
+    Scenario(
+        "extra keyword arguments",
+        setup="""
+import functools
+def inject(fn):
+    @functools.wraps(fn)
+    def wrapper(event, context):
+        return fn(event, context, tenant="t-1")
+    return wrapper
+""",
+        body='return {"tenant": kwargs["tenant"]}',
+    ),
+    Scenario(
+        "threads in the handler",
+        body="from concurrent.futures import ThreadPoolExecutor\n"
+        "    with ThreadPoolExecutor(4) as pool:\n"
+        "        return sorted(pool.map(lambda n: n * n, range(8)))",
+    ),
+    Scenario(
+        "asyncio.gather in the handler",
+        body="import asyncio\n"
+        "    async def one(n):\n"
+        "        await asyncio.sleep(0.001 * (3 - n))\n"
+        "        return n\n"
+        "    async def main():\n"
+        "        return await asyncio.gather(*(one(n) for n in range(3)))\n"
+        "    return asyncio.run(main())",
+    ),
+]
+
+
+def _module(scenario: Scenario) -> str:
+    """The function module: counter, setup, then the handler (decorated when the scenario injects kwargs)."""
+    decorated = "@inject\n" if "def inject" in scenario.setup else ""
+    signature = "event, context, **kwargs"
+    return (
+        HANDLER_COUNTER
+        + textwrap.dedent(scenario.setup)
+        + f"\n{decorated}def handler({signature}):\n    _ran()\n    {scenario.body}\n"
+    )
+
+
+def _run(scenario: Scenario, tmp: Path, layer: Path | None) -> tuple[Invocation, int, str]:
+    function = tmp / ("with" if layer else "without")
+    function.mkdir()
+    (function / "app.py").write_text(_module(scenario))
+    counter = tmp / f"counter-{function.name}"
+    env = {"COUNTER_FILE": str(counter), "POWERTOOLS_SERVICE_NAME": "faults", **scenario.env}
+    with LocalLambda(function, opt_dirs=[layer] if layer else [], wrapper=layer is not None, env=env, timeout=60) as fn:
+        if scenario.trace_header == "fresh":
+            invocation = fn.invoke(scenario.event)
+        else:
+            invocation = fn.invoke(scenario.event, trace_header=scenario.trace_header)
+        output = fn.output
+    ran = len(counter.read_text().splitlines()) if counter.exists() else 0
+    return invocation, ran, output
+
+
+def _observable(invocation: Invocation) -> dict[str, Any]:
+    if invocation.status == "exited":  # the runtime itself died: compare how, not its temp paths
+        return {"status": "exited", "exit_code": invocation.exit_code}
+    return {
+        "status": invocation.status,
+        "body": invocation.body if invocation.status == "response" else None,
+        "errorType": invocation.error_type,
+        "errorMessage": invocation.error_message,
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_scenario_behaves_exactly_as_without_the_layer(scenario: Scenario, layer_dir: Path, tmp_path: Path) -> None:
+    bare, bare_runs, bare_output = _run(scenario, tmp_path, None)
+    traced, traced_runs, traced_output = _run(scenario, tmp_path, layer_dir)
+    assert _observable(traced) == _observable(bare), f"difference with the layer:\n{traced_output[-3000:]}"
+    assert traced_runs == bare_runs == 1, (traced_runs, bare_runs)
+    if scenario.traced:
+        assert "## handler" in names(traced.documents), traced_output[-3000:]
+    assert "Traceback" not in traced_output.replace(bare_output, "") or traced.status != "response"
+
+
+def test_the_matrix_is_big_enough() -> None:
+    assert len(SCENARIOS) >= 30
+
+
+def test_redaction_reaches_the_wire(layer_dir: Path, tmp_path: Path) -> None:
+    scenario = next(s for s in SCENARIOS if s.name == "response secrets")
+    traced, _, _ = _run(scenario, tmp_path, layer_dir)
+    assert traced.payload == {"password": "hunter2", "user": "ann"}  # the caller gets the real value
+    [handler] = [d for d in traced.documents if d["name"] == "## handler"]
+    assert handler["metadata"]["faults"]["handler response"] == {"password": "[REDACTED]", "user": "ann"}
