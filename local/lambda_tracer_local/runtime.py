@@ -164,6 +164,10 @@ class LocalLambda:
     def _install_bootstrap(runtime_dir: Path) -> Path:
         """Our LAMBDA_RUNTIME_DIR: the two boot files, executable whatever the install did to modes."""
         runtime_dir.mkdir()
+        if not (BOOTSTRAP_DIR / "bootstrap.py").is_file():
+            raise LocalLambdaError(
+                f"{BOOTSTRAP_DIR} is missing: lambda_tracer_local was installed without its boot files"
+            )
         for name in ("bootstrap", "bootstrap.py"):
             shutil.copyfile(BOOTSTRAP_DIR / name, runtime_dir / name)
         (runtime_dir / "bootstrap").chmod(0o755)
