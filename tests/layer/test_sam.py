@@ -146,3 +146,24 @@ def test_example_functions_use_the_layer(function: str) -> None:
     assert "- !Ref TracerLayer" in body
     assert "Runtime: python3.13" in body
     assert ("AWS_LAMBDA_EXEC_WRAPPER: /opt/lambda-tracer" in body) == (function == "ZeroCodeFunction")
+
+
+def test_sam_build_whole_template_offline(sam: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """Every resource builds without network: the functions' CodeUri exist and hold their handler module."""
+    sam_exe, env = sam
+    build_dir = tmp_path / "sam-build"
+    done = subprocess.run(
+        [*offline_prefix(), str(sam_exe), "build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    zero_code = (build_dir / "ZeroCodeFunction" / "app.py").read_text()
+    in_code = (build_dir / "InCodeFunction" / "app.py").read_text()
+    assert "lambda_tracer" not in zero_code, "the zero-code example must not import lambda_tracer"
+    assert "from lambda_tracer import" in in_code
+    assert (build_dir / "TracerLayer" / "lambda-tracer").stat().st_mode & 0o777 == 0o755
