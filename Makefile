@@ -39,7 +39,7 @@ test: $(STAMP) $(LAYER_ZIP)
 	$(PY) -m pytest -n 2 -q
 
 demo: $(STAMP) $(LAYER_ZIP)
-	$(PY) -m lambda_tracer_local.demo
+	PYTHONPATH=local $(PY) -m lambda_tracer_local.demo
 
 bench: $(STAMP) $(LAYER_ZIP)
 	$(PY) bench/run.py $(BENCH_ARGS)

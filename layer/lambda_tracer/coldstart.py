@@ -27,9 +27,18 @@ _first_invocation = True
 
 
 def init_type() -> str:
-    """The sandbox's init type; unknown or missing values count as on-demand (Lambda's default)."""
+    """The sandbox's init type; a missing value counts as on-demand (Lambda's default).
+
+    Values Lambda may add later (e.g. ``lambda-managed-instances``) are kept; anything that does not
+    look like one (too long, not lowercase words and dashes) is reported once and read as on-demand.
+    """
     value = (os.environ.get(config.INITIALIZATION_TYPE) or "").strip()
-    return value or ON_DEMAND
+    if not value:
+        return ON_DEMAND
+    if len(value) > 40 or not value.replace("-", "").isalpha() or not value.islower():
+        config.warn_once(config.INITIALIZATION_TYPE, value, ON_DEMAND)
+        return ON_DEMAND
+    return value
 
 
 def take() -> tuple[bool, str]:

@@ -36,13 +36,28 @@ def _start_tracer() -> Any:
     try:
         from .tracer import Tracer
 
-        modules = config.get_list(config.PATCH_MODULES)
-        if modules is not None and [m.lower() for m in modules] in (["none"], ["off"], ["false"]):
+        modules = _patch_modules_from_env()
+        if modules == []:
             return Tracer(auto_patch=False)
-        return Tracer(patch_modules=modules or None)
+        return Tracer(patch_modules=modules)
     except Exception as error:
         logger.warning("lambda_tracer: tracer not started, serving the handler untraced: %r", error)
         return None
+
+
+def _patch_modules_from_env() -> list[str] | None:
+    """``LAMBDA_TRACER_PATCH_MODULES``: None = all supported, [] = none; unknown names are warned about once."""
+    from .patching import SUPPORTED
+
+    modules = config.get_list(config.PATCH_MODULES)
+    if modules is None or not modules:
+        return None
+    if [m.lower() for m in modules] in (["none"], ["off"], ["false"]):
+        return []
+    known = [m for m in modules if m in SUPPORTED]
+    if len(known) != len(modules):
+        config.warn_once(config.PATCH_MODULES, os.environ.get(config.PATCH_MODULES, ""), known or "all supported")
+    return known or None
 
 
 def _runtime_resolver() -> Callable[[str], Any]:

@@ -5,7 +5,8 @@ whether or not the function uses them (about 90 ms of cold start). We register a
 hook per library instead: a library is patched the moment user code imports it, and a library
 the user never imports is never loaded. Libraries already imported are patched at once.
 
-Only called when tracing is on: this module imports ``aws_xray_sdk`` through ``xray``.
+Only used when tracing is on; the SDK and wrapt are imported by the functions that need them, so the
+name tables below can be read for free.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import sys
 import threading
 from typing import Any
 
-import wrapt
-
-from . import endpoints, xray
+from . import endpoints
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -71,8 +70,9 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
     names = DEFAULT_MODULES if modules is None else tuple(modules)
     for name in names:
         if name not in SUPPORTED:
+            shown = name if len(name) <= 60 else name[:57] + "..."
             logger.warning(
-                "lambda_tracer: cannot patch %r: supported modules are %s", name, ", ".join(sorted(SUPPORTED))
+                "lambda_tracer: cannot patch %r: supported modules are %s", shown, ", ".join(sorted(SUPPORTED))
             )
             continue
         sdk_name, trigger = SUPPORTED[name]
@@ -82,6 +82,8 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
             _registered.add(sdk_name)
         if modules is not None and trigger not in sys.modules and not _installed(trigger):
             logger.warning("lambda_tracer: %r is not installed; it will be traced if it appears later", name)
+        import wrapt
+
         wrapt.register_post_import_hook(_hook(sdk_name), trigger)
 
 
@@ -117,6 +119,9 @@ def _hook(sdk_name: str) -> Any:
 def _ignore_in_botocore() -> None:
     """botocore subsegments carry no URL, so decide before the call, from the client's endpoint."""
     import botocore.client
+    import wrapt
+
+    from . import xray
 
     def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
@@ -139,6 +144,8 @@ def aiohttp_trace_config() -> Any:
     """The SDK's aiohttp TraceConfig, marked as ours."""
     from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
 
+    from . import xray
+
     xray.recorder()
     trace_config = aws_xray_trace_config()
     setattr(trace_config, TRACE_CONFIG_MARKER, True)
@@ -148,6 +155,7 @@ def aiohttp_trace_config() -> Any:
 def _trace_aiohttp_sessions() -> None:
     """aiohttp has no global hook: add our trace config to every ClientSession that lacks one."""
     import aiohttp
+    import wrapt
 
     def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:

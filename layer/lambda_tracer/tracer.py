@@ -532,9 +532,11 @@ def is_traced(function: Any) -> bool:
     while function is not None and seen < 32:
         if getattr(function, TRACED_MARKER, False):
             return True
-        if getattr(function, "__qualname__", "").startswith("Tracer.capture_lambda_handler") and getattr(
-            function, "__module__", ""
-        ).startswith("aws_lambda_powertools"):
+        # functools.wraps gives Powertools' wrapper the user's name and module; its code object keeps its own.
+        code = getattr(function, "__code__", None)
+        if code is not None and code.co_name == "decorate" and code.co_filename.replace("\\", "/").endswith(
+            "aws_lambda_powertools/tracing/tracer.py"
+        ):
             return True
         function = getattr(function, "__wrapped__", None)
         seen += 1

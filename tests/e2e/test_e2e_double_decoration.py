@@ -29,17 +29,12 @@ TRACERS = {"lambda_tracer": "lambda_tracer", "Powertools": "aws_lambda_powertool
 # Known bug, reported: lambda_tracer.tracer.is_traced recognises a Powertools-decorated handler by
 # __qualname__/__module__, but Powertools' functools.wraps copies the user's; its code object
 # (co_filename under aws_lambda_powertools/tracing/, co_name "decorate") still tells. Strict: remove when fixed.
-POWERTOOLS_DOUBLE = pytest.mark.xfail(
-    strict=True, reason="is_traced misses Powertools' functools.wraps-ed decorator: two '## handler' subsegments"
-)
-
-
 @pytest.mark.parametrize(
     ("tracer", "wrapper"),
     [
         pytest.param("lambda_tracer", True, id="lambda_tracer with wrapper"),
         pytest.param("lambda_tracer", False, id="lambda_tracer in code only"),
-        pytest.param("Powertools", True, id="Powertools with wrapper", marks=POWERTOOLS_DOUBLE),
+        pytest.param("Powertools", True, id="Powertools with wrapper"),
         pytest.param("Powertools", False, id="Powertools in code only"),
     ],
 )
