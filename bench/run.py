@@ -112,7 +112,18 @@ def reference_layer() -> Path:
     shutil.rmtree(layer, ignore_errors=True)
     target = layer / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "--no-compile", "-r", str(requirements)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--target",
+            str(target),
+            "--no-compile",
+            "-r",
+            str(requirements),
+        ],
         check=True,
     )
     for pattern in ("boto3*", "botocore*", "s3transfer*", "urllib3*", "*dateutil*", "six*", "jmespath*", "bin"):
@@ -154,7 +165,9 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def measure_once(config: Config, workload: str, python: Path, warm: int, endpoint: str) -> tuple[float, list[float], int, bool]:
+def measure_once(
+    config: Config, workload: str, python: Path, warm: int, endpoint: str
+) -> tuple[float, list[float], int, bool]:
     """One sandbox: cold invoke, then ``warm`` invokes. Returns (cold ms, warm ms list, RSS kB, traced)."""
     env = {"POWERTOOLS_SERVICE_NAME": "bench", "AWS_ENDPOINT_URL": endpoint}
     with LocalLambda(
@@ -211,8 +224,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="sandboxes per configuration and workload (default 15)")
     parser.add_argument("--warm", type=int, default=20, help="warm invocations per sandbox (default 20)")
-    parser.add_argument("--quick", action="store_true", help="3 runs of 3 warm invocations: proves it works, numbers are rough")
-    parser.add_argument("--layer", type=Path, default=LAYER_ZIP, help="our layer zip (default: dist/, built by make layer)")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs of 3 warm invocations: proves it works, numbers are rough"
+    )
+    parser.add_argument(
+        "--layer", type=Path, default=LAYER_ZIP, help="our layer zip (default: dist/, built by make layer)"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json", help="where to write the results")
     args = parser.parse_args()
     if args.quick:
@@ -272,7 +289,11 @@ def main() -> int:
 
 
 def summarize(
-    configs: list[Config], samples: dict[tuple[str, str], Sample], micro: dict[str, float], ours: Path, reference: Path,
+    configs: list[Config],
+    samples: dict[tuple[str, str], Sample],
+    micro: dict[str, float],
+    ours: Path,
+    reference: Path,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     rows: dict[str, Any] = {}
@@ -347,7 +368,8 @@ def render(results: dict[str, Any]) -> str:
     layer, micro = results["layer"], results["micro"]
     lines += [
         "",
-        f"layer zip: ours {layer['ours_zip_bytes'] / 1e6:.2f} MB ({layer['ours_unzipped_bytes'] / 1e6:.2f} MB unzipped; "
+        f"layer zip: ours {layer['ours_zip_bytes'] / 1e6:.2f} MB "
+        f"({layer['ours_unzipped_bytes'] / 1e6:.2f} MB unzipped; "
         f"{layer['ours_scope']}) vs reference {layer['reference_zip_bytes'] / 1e6:.2f} MB "
         f"({layer['reference_unzipped_bytes'] / 1e6:.2f} MB unzipped; {layer['reference_scope']}): "
         f"ratio {layer['zip_ratio']}",

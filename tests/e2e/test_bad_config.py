@@ -43,10 +43,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "value", "warns"), CASES, ids=[f"{n}={v[:12]!r}{len(v)}" for n, v, _ in CASES]
-)
-def test_garbage_value_never_fails_the_function(layer_dir: Path, tmp_path: Path, name: str, value: str, warns: bool) -> None:
+@pytest.mark.parametrize(("name", "value", "warns"), CASES, ids=[f"{n}={v[:12]!r}{len(v)}" for n, v, _ in CASES])
+def test_garbage_value_never_fails_the_function(
+    layer_dir: Path, tmp_path: Path, name: str, value: str, warns: bool
+) -> None:
     (tmp_path / "app.py").write_text(APP)
     with LocalLambda(tmp_path, opt_dirs=[layer_dir], wrapper=True, env={name: value}) as fn:
         first, second = fn.invoke({"n": 1}), fn.invoke({"n": 2})

@@ -26,6 +26,8 @@ def handler(event, context):
     return {{"n": work(event["n"]), "handler": os.environ["_HANDLER"]}}
 """
 TRACERS = {"lambda_tracer": "lambda_tracer", "Powertools": "aws_lambda_powertools"}
+
+
 # Known bug, reported: lambda_tracer.tracer.is_traced recognises a Powertools-decorated handler by
 # __qualname__/__module__, but Powertools' functools.wraps copies the user's; its code object
 # (co_filename under aws_lambda_powertools/tracing/, co_name "decorate") still tells. Strict: remove when fixed.
