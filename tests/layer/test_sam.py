@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from layer_support import ROOT, build_layer
+from layer_support import ROOT, build_layer, run_build
 
 TEMPLATE = ROOT / "template.yaml"
 
@@ -88,7 +88,8 @@ def test_sam_build_offline_matches_make_layer(
 ) -> None:
     """``sam build TracerLayer`` runs the Makefile's build-TracerLayer; its output is the zip's content, modes included.
 
-    ``layer_zip`` (built first, with the download cache filled) is the reference; the SAM build has no network.
+    ``layer_zip`` filled the download cache, so the SAM build needs no network. The reference zip is built right
+    after it from the same tree (other work may edit layer/ while a long session runs).
     """
     sam_exe, env = sam
     build_dir = tmp_path / "sam-build"
@@ -114,7 +115,10 @@ def test_sam_build_offline_matches_make_layer(
     assert done.returncode == 0, output
     assert "Build Succeeded" in output
     built = tree(build_dir / "TracerLayer")
-    expected = zip_tree(layer_zip)
+    reference = tmp_path / "reference.zip"
+    made = run_build(reference, "--offline")
+    assert made.returncode == 0, made.stderr
+    expected = zip_tree(reference)
     assert sorted(built) == sorted(expected)
     different = [name for name in expected if built[name] != expected[name]]
     assert different == [], f"differ in mode or bytes: {different[:10]}"
