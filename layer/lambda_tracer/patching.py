@@ -105,6 +105,9 @@ def _hook(sdk_name: str) -> Any:
             if sdk_name == "aiohttp":
                 _trace_aiohttp_sessions()
                 return
+            from . import xray
+
+            xray.recorder()  # the SDK's patches record through the global recorder: give it our context
             from aws_xray_sdk.core import patcher
 
             patcher.patch((sdk_name,), raise_errors=False)

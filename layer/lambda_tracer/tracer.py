@@ -534,8 +534,10 @@ def is_traced(function: Any) -> bool:
             return True
         # functools.wraps gives Powertools' wrapper the user's name and module; its code object keeps its own.
         code = getattr(function, "__code__", None)
-        if code is not None and code.co_name == "decorate" and code.co_filename.replace("\\", "/").endswith(
-            "aws_lambda_powertools/tracing/tracer.py"
+        if (
+            code is not None
+            and code.co_name == "decorate"
+            and code.co_filename.replace("\\", "/").endswith("aws_lambda_powertools/tracing/tracer.py")
         ):
             return True
         function = getattr(function, "__wrapped__", None)

@@ -23,16 +23,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aws_xray_sdk import global_sdk_config
-from aws_xray_sdk.core import xray_recorder
-from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter
-from aws_xray_sdk.core.lambda_launcher import LambdaContext
-from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment
-from aws_xray_sdk.core.models.facade_segment import FacadeSegment
-from aws_xray_sdk.core.models.subsegment import Subsegment
-from aws_xray_sdk.core.models.trace_header import TraceHeader
+from . import sdk_import
 
-from . import endpoints
+sdk_import.defer_recorder()  # before any aws_xray_sdk.core import below
+# isort: split
+from aws_xray_sdk import global_sdk_config  # noqa: E402
+from aws_xray_sdk.core import lambda_launcher  # noqa: E402
+from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter  # noqa: E402
+from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment  # noqa: E402
+from aws_xray_sdk.core.models.facade_segment import FacadeSegment  # noqa: E402
+from aws_xray_sdk.core.models.subsegment import Subsegment  # noqa: E402
+from aws_xray_sdk.core.models.trace_header import TraceHeader  # noqa: E402
+
+from . import endpoints  # noqa: E402
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -47,7 +50,7 @@ _state: contextvars.ContextVar[tuple[Any, tuple[Any, ...], str | None]] = contex
 )
 
 
-class TaskLocalContext(LambdaContext):  # type: ignore[misc]
+class TaskLocalContext(lambda_launcher.LambdaContext):  # type: ignore[misc]
     """A Lambda context whose open-subsegment stack lives in the current ``contextvars`` context."""
 
     def __init__(self) -> None:  # the parent's thread-local is not used
@@ -159,15 +162,30 @@ def shrink(body: str) -> str:
     return text
 
 
+#: The one context and emitter, shared by our fast path and (once it exists) the SDK's recorder.
+CONTEXT = TaskLocalContext()
+_emitter: BoundedUDPEmitter | None = None
 _configured = False
+#: The SDK recorder's default, used until the recorder exists.
+MAX_TRACE_BACK = 10
+
+
+def emitter() -> BoundedUDPEmitter:
+    """The UDP emitter (reads ``AWS_XRAY_DAEMON_ADDRESS``; a malformed one raises, and tracing stays off)."""
+    global _emitter
+    if _emitter is None:
+        lambda_launcher.check_in_lambda()  # the SDK's init marker file, as its recorder would write it
+        _emitter = BoundedUDPEmitter()
+    return _emitter
 
 
 def recorder() -> Any:
-    """The SDK's global recorder, configured for Lambda once."""
+    """The SDK's global ``xray_recorder``, configured with our context and emitter (built on first use)."""
     global _configured
+    xray_recorder = sdk_import.complete().xray_recorder
     if not _configured:
         _configured = True
-        xray_recorder.configure(context=TaskLocalContext(), emitter=BoundedUDPEmitter(), streaming_threshold=0)
+        xray_recorder.configure(context=CONTEXT, emitter=emitter(), streaming_threshold=0)
     return xray_recorder
 
 
@@ -209,14 +227,14 @@ def begin(name: str) -> Any:
     Same rules as the SDK's ``begin_subsegment`` (nothing without a sampled invocation), without
     going through the recorder's generic lookups.
     """
-    context = recorder().context
-    segment, stack = context._current()
+    segment, stack = CONTEXT._current()
     parent = stack[-1] if stack else segment
     if not parent.sampled or not global_sdk_config.sdk_enabled():
         return None
+    emitter()  # fail here, before the subsegment exists, if the daemon address is unusable
     subsegment = TracerSubsegment(name, "local", segment)
     subsegment._tree_parent = parent
-    context.put_subsegment(subsegment)
+    CONTEXT.put_subsegment(subsegment)
     return subsegment
 
 
@@ -237,12 +255,12 @@ def end(subsegment: Any) -> None:
         subsegment.parent_segment.decrement_subsegments_size()
     except ValueError:
         return  # already streamed by the SDK
-    recorder().emitter.send_entity(subsegment)
+    emitter().send_entity(subsegment)
 
 
 def current_subsegment() -> Any:
     """The innermost open subsegment of this task, or None (never the immutable facade)."""
-    _, stack = TaskLocalContext()._current()
+    _, stack = CONTEXT._current()
     return stack[-1] if stack else None
 
 
@@ -251,14 +269,15 @@ def is_recording(entity: Any) -> bool:
 
 
 def add_exception(subsegment: Any, error: BaseException) -> None:
-    stack = traceback.extract_tb(error.__traceback__, limit=recorder().max_trace_back)
+    limit = recorder().max_trace_back if _configured else MAX_TRACE_BACK
+    stack = traceback.extract_tb(error.__traceback__, limit=limit)
     subsegment.add_exception(error, stack)
 
 
 @contextmanager
 def suppressed() -> Iterator[None]:
     """Run a block under an unsampled placeholder, so clients patched by the SDK record nothing."""
-    segment, stack = TaskLocalContext()._current()
+    segment, stack = CONTEXT._current()
     token = _state.set((segment, (*stack, DummySubsegment(segment, "lambda_tracer.ignored")), _state.get()[2]))
     try:
         yield

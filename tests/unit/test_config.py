@@ -140,3 +140,23 @@ def test_non_utf8_env_value_is_tolerated() -> None:
         LAMBDA_TASK_ROOT="/tmp",
     )
     assert isinstance(probe["service"], str)
+
+
+def test_one_invocation_does_not_build_the_sdk_recorder_until_needed() -> None:
+    """Our fast path needs only the SDK's models and emitter; the recorder package init runs on first use."""
+    code = """
+import json, os, sys
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+from lambda_tracer import Tracer
+tracer = Tracer(service="svc")
+handler = tracer.capture_lambda_handler(lambda event, context: 1)
+handler({}, None)
+before = "aws_xray_sdk.core.recorder" in sys.modules
+recorder = tracer.provider
+from aws_xray_sdk.core import xray_recorder
+print(json.dumps({"before": before, "after": "aws_xray_sdk.core.recorder" in sys.modules,
+                  "same": recorder is xray_recorder,
+                  "context": type(xray_recorder.context).__name__}))
+"""
+    probe = _run(code, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9")
+    assert probe == {"before": False, "after": True, "same": True, "context": "TaskLocalContext"}
