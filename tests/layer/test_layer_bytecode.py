@@ -49,6 +49,7 @@ for info in pkgutil.iter_modules(lambda_tracer.__path__):
     if info.name != "handler":  # imported last, the way the runtime does (it resolves the user's handler)
         importlib.import_module("lambda_tracer." + info.name)
 import aws_xray_sdk.core, wrapt
+from aws_xray_sdk.core import xray_recorder  # lambda_tracer defers this package's init; run it too
 import lambda_tracer.handler
 from_layer = sorted(
     name for name, m in sys.modules.items() if (getattr(m, "__file__", None) or "").startswith(layer + os.sep)
