@@ -18,7 +18,9 @@ class XRayDaemon:
     """Collects X-Ray segment documents sent over UDP (``AWS_XRAY_DAEMON_ADDRESS``).
 
     Each datagram is ``{"format":"json","version":1}\\n{document}``; malformed ones are kept in
-    ``rejected`` so a test can see them instead of losing them silently.
+    ``rejected`` so a test can see them instead of losing them silently. Datagrams are parsed when
+    someone looks at them, not on arrival: the receiving thread only stores bytes, so it barely
+    competes with the Runtime API server in the same process (that would distort warm timings).
     """
 
     def __init__(self) -> None:
@@ -28,9 +30,10 @@ class XRayDaemon:
         self._socket.settimeout(0.05)
         self.port: int = self._socket.getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
-        self.documents: list[dict[str, Any]] = []
+        self._documents: list[dict[str, Any]] = []
+        self._pending: list[bytes] = []
         self.datagram_sizes: list[int] = []
-        self.rejected: list[bytes] = []
+        self._rejected: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced: set[bytes] = set()
@@ -52,22 +55,40 @@ class XRayDaemon:
             self._keep(data)
 
     def _keep(self, data: bytes) -> None:
-        try:
-            header, body = data.split(b"\n", 1)
-            if json.loads(header) != HEADER:
-                raise ValueError("bad header")
-            document = json.loads(body)
-        except ValueError:
-            with self._lock:
-                self.rejected.append(data)
-            return
         with self._lock:
             self.datagram_sizes.append(len(data))
-            self.documents.append(document)
+            self._pending.append(data)
+
+    def _parse_pending(self) -> None:
+        """Parse what arrived since the last look (the caller holds the lock)."""
+        for data in self._pending:
+            try:
+                header, body = data.split(b"\n", 1)
+                if json.loads(header) != HEADER:
+                    raise ValueError("bad header")
+                self._documents.append(json.loads(body))
+            except ValueError:
+                self._rejected.append(data)
+        self._pending.clear()
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        """Every document received so far, in arrival order."""
+        with self._lock:
+            self._parse_pending()
+            return list(self._documents)
+
+    @property
+    def rejected(self) -> list[bytes]:
+        """Datagrams that were not ``header\\ndocument`` JSON."""
+        with self._lock:
+            self._parse_pending()
+            return list(self._rejected)
 
     def for_trace(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [doc for doc in self.documents if doc.get("trace_id") == trace_id]
+            self._parse_pending()
+            return [doc for doc in self._documents if doc.get("trace_id") == trace_id]
 
     def wait_for(
         self, trace_id: str, count: int = 1, timeout: float = 5.0, settle: float = 0.05
@@ -96,9 +117,10 @@ class XRayDaemon:
 
     def clear(self) -> None:
         with self._lock:
-            self.documents.clear()
+            self._documents.clear()
+            self._pending.clear()
             self.datagram_sizes.clear()
-            self.rejected.clear()
+            self._rejected.clear()
 
     def close(self) -> None:
         self._stop.set()
