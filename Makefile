@@ -46,3 +46,12 @@ bench: $(STAMP) $(LAYER_ZIP)
 
 clean:
 	rm -rf $(VENV) dist build .aws-sam
+
+# Publish dist/lambda-tracer-layer.zip as a new layer version (never overwrites one) in each region, with boto3's
+# usual configuration (AWS_PROFILE, credentials chain, AWS_ENDPOINT_URL). `make publish REGIONS="us-east-1
+# eu-west-1" PUBLIC=1`; LAYER_NAME=... to rename; PUBLISH_ARGS for more (`python -m lambda_tracer_local.publish -h`).
+.PHONY: publish
+publish: $(STAMP) $(LAYER_ZIP)
+	PYTHONPATH=local $(PY) -m lambda_tracer_local.publish --zip $(LAYER_ZIP) \
+		$(foreach region,$(REGIONS),--region $(region)) $(if $(filter 1 yes true,$(PUBLIC)),--public) \
+		$(if $(LAYER_NAME),--layer-name $(LAYER_NAME)) $(PUBLISH_ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -17,11 +18,12 @@ from tools_support import LAYER_ZIP, ROOT, Proxy, proxy_handler
 
 
 @pytest.fixture(scope="session")
-def layer_zip() -> Path:
-    """``dist/lambda-tracer-layer.zip``, built with ``make layer`` only if missing.
+def layer_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of ``dist/lambda-tracer-layer.zip`` (built with ``make layer`` only if missing).
 
-    Unlike the e2e suite, these tests do not rebuild a stale zip: they test the tools around the layer,
-    which any built zip exercises, and a rebuild would cost more than the whole suite.
+    A copy, because other suites may rebuild ``dist/`` while these tests compare hashes. Unlike the e2e
+    suite, these tests do not rebuild a stale zip: they test the tools around the layer, which any built
+    zip exercises, and a rebuild would cost more than the whole suite.
     """
     if not LAYER_ZIP.is_file():
         lock = ROOT / "build" / "e2e-layer.lock"  # the e2e fixture's lock: one build at a time
@@ -31,7 +33,7 @@ def layer_zip() -> Path:
             if not LAYER_ZIP.is_file():
                 done = subprocess.run(["make", "layer"], cwd=ROOT, capture_output=True, text=True, timeout=600)
                 assert done.returncode == 0 and LAYER_ZIP.is_file(), f"make layer failed:\n{done.stdout}{done.stderr}"
-    return LAYER_ZIP
+    return Path(shutil.copy(LAYER_ZIP, tmp_path_factory.mktemp("layer") / LAYER_ZIP.name))
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +55,7 @@ def proxy(moto_url: str) -> Iterator[Proxy]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), proxy_handler(proxy))
     server.daemon_threads = True
     proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="aws-proxy", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="aws-proxy", daemon=True)
     thread.start()
     yield proxy
     server.shutdown()
