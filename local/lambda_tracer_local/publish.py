@@ -324,7 +324,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--layer-name", default=DEFAULT_LAYER_NAME, help="default: %(default)s")
     parser.add_argument("--public", action="store_true", help="grant lambda:GetLayerVersion to every AWS account")
     parser.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE / the default chain)")
-    parser.add_argument("--json", type=Path, default=None, help=f"results as JSON (default: {DEFAULT_JSON})")
+    parser.add_argument(
+        "--json", type=Path, default=None, help=f"results as JSON (default: {DEFAULT_JSON.name} next to the zip)"
+    )
     parser.add_argument(
         "--max-attempts",
         type=int,
