@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layer")]
 
+from lambda_tracer_local.daemon import XRayDaemon  # noqa: E402
 from lambda_tracer_local.runtime import LocalLambda  # noqa: E402
 
 BUILD = ROOT / "build" / "bench"
@@ -171,13 +172,19 @@ def measure_once(
 ) -> tuple[float, list[float], int, bool]:
     """One sandbox: cold invoke, then ``warm`` invokes. Returns (cold ms, warm ms list, RSS kB, traced)."""
     env = {"POWERTOOLS_SERVICE_NAME": "bench", "AWS_ENDPOINT_URL": endpoint}
-    with LocalLambda(
-        _function_dir(config, workload),
-        opt_dirs=[config.layer] if config.layer else [],
-        wrapper=config.wrapper,
-        python=python,
-        env=env,
-    ) as fn:
+    # A daemon with no thread: datagrams wait in the kernel until read after each invocation, so nothing
+    # in this process competes with the timed invocation (Lambda's daemon is another process too).
+    with (
+        XRayDaemon(background=False) as daemon,
+        LocalLambda(
+            _function_dir(config, workload),
+            opt_dirs=[config.layer] if config.layer else [],
+            wrapper=config.wrapper,
+            python=python,
+            env=env,
+            daemon=daemon,
+        ) as fn,
+    ):
         first = fn.invoke({"n": 0})
         if first.status != "response":
             raise RuntimeError(f"{config.name}/{workload}: {first.status} {first.payload}\n{fn.output}")
