@@ -14,11 +14,23 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 PACKAGE = "aws_xray_sdk.core"
 _lock = threading.RLock()
+_callbacks: list[Callable[[ModuleType], None]] = []
+
+
+def when_complete(callback: Callable[[ModuleType], None]) -> None:
+    """Call ``callback(package)`` once the package's ``__init__`` has run (now, if it already has)."""
+    with _lock:
+        module = sys.modules.get(PACKAGE)
+        if module is not None and "__getattr__" not in module.__dict__ and hasattr(module, "xray_recorder"):
+            callback(module)
+        else:
+            _callbacks.append(callback)
 
 
 def defer_recorder() -> None:
@@ -54,4 +66,7 @@ def complete(module: ModuleType | None = None) -> ModuleType:
             loader = module.__spec__.loader
             assert loader is not None
             loader.exec_module(module)
+            for callback in _callbacks:
+                callback(module)
+            _callbacks.clear()
         return module

@@ -144,6 +144,21 @@ class _Span:
             _report("closing a subsegment", failure)
             self._detach()
 
+    def suspend(self) -> None:
+        """No longer the current subsegment (a traced generator yields to its consumer)."""
+        if self._exit is None and self.entity is not None:
+            self._detach()
+
+    def resume(self) -> None:
+        """The current subsegment again (the generator resumes)."""
+        try:
+            if self._exit is None and self.entity is not None:
+                from . import xray
+
+                xray.attach(self.entity)
+        except Exception as failure:
+            _report("resuming a subsegment", failure)
+
     def _detach(self) -> None:
         """Whatever failed, never leave our subsegment open as the parent of the next one."""
         try:
@@ -464,21 +479,50 @@ def _decorate_method(
 
         @functools.wraps(method)
         async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            if tracer.disabled:
-                async for item in method(*args, **kwargs):
-                    yield item
-                return
-            span = _Span(tracer, title)
-            try:
-                async for item in method(*args, **kwargs):
-                    yield item
-            except GeneratorExit:  # closed early by its consumer: not an error
-                finish(span, None, None)
-                raise
-            except BaseException as error:
-                finish(span, None, error)
-                raise
-            finish(span, None, None)
+            # Delegate by hand (there is no `yield from` for async generators) so that asend(),
+            # athrow() and aclose() reach the user's generator exactly as without tracing (also when
+            # tracing is off), and so that our subsegment is the current one only while the
+            # generator's own code runs.
+            generator = method(*args, **kwargs)
+            span = None if tracer.disabled else _Span(tracer, title)
+
+            def done(error: BaseException | None) -> None:
+                if span is not None:
+                    finish(span, None, error)
+
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                try:
+                    if thrown is not None:
+                        error, thrown = thrown, None
+                        item = await generator.athrow(error)
+                    else:
+                        item = await generator.asend(sent)
+                except StopAsyncIteration:
+                    done(None)
+                    return
+                except BaseException as error:
+                    done(error)
+                    raise
+                if span is not None:
+                    span.suspend()
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    if span is not None:
+                        span.resume()
+                    try:
+                        await generator.aclose()
+                    except BaseException as error:
+                        done(error)
+                        raise
+                    done(None)
+                    raise
+                except BaseException as error:
+                    thrown, sent = error, None
+                if span is not None:
+                    span.resume()
 
         return traced_async_gen
 
@@ -488,17 +532,40 @@ def _decorate_method(
         def traced_gen(*args: Any, **kwargs: Any) -> Any:
             if tracer.disabled:
                 return (yield from method(*args, **kwargs))
+            # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
+            # code runs, not while its consumer runs between two items.
+            generator = method(*args, **kwargs)
             span = _Span(tracer, title)
-            try:
-                result = yield from method(*args, **kwargs)
-            except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
-                finish(span, None, None)
-                raise
-            except BaseException as error:
-                finish(span, None, error)
-                raise
-            finish(span, result, None)
-            return result
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                try:
+                    if thrown is not None:
+                        error, thrown = thrown, None
+                        item = generator.throw(error)
+                    else:
+                        item = generator.send(sent)
+                except StopIteration as stop:
+                    finish(span, stop.value, None)
+                    return stop.value
+                except BaseException as error:
+                    finish(span, None, error)
+                    raise
+                span.suspend()
+                try:
+                    sent = yield item
+                except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
+                    span.resume()
+                    try:
+                        generator.close()
+                    except BaseException as error:
+                        finish(span, None, error)
+                        raise
+                    finish(span, None, None)
+                    raise
+                except BaseException as error:
+                    thrown, sent = error, None
+                span.resume()
 
         return traced_gen
 

@@ -40,6 +40,7 @@ from . import endpoints  # noqa: E402
 logger = logging.getLogger("lambda_tracer")
 
 TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: Largest payload a UDP datagram can carry over IPv4; the SDK sends one datagram per document.
 MAX_DATAGRAM_BYTES = 65_507
 
@@ -62,11 +63,10 @@ class TaskLocalContext(lambda_launcher.LambdaContext):  # type: ignore[misc]
         raw = os.environ.get(TRACE_HEADER_ENV)
         if segment is not None and raw == seen:
             return segment, stack  # the common case: parsed already for this invocation
-        header = TraceHeader.from_header_str(raw)
-        if segment is not None and (not header.root or header.root == segment.trace_id):
-            _state.set((segment, stack, raw))
-            return segment, stack
-        segment = _facade_for(header)
+        # Any other header is another invocation (the runtime sets it before each one): start afresh. Unlike
+        # the SDK we do not keep the old context when the Root repeats (a new Parent) or the header is gone
+        # (PassThrough): that would record this invocation into the previous one's trace.
+        segment = _facade_for(TraceHeader.from_header_str(raw))
         _state.set((segment, (), raw))
         return segment, ()
 
@@ -110,10 +110,29 @@ def _facade_for(header: Any) -> Any:
 
 
 def detach(subsegment: Any) -> None:
-    """Drop ``subsegment``, and anything left open above it, from this task's stack."""
+    """Drop ``subsegment`` from this task's stack, with anything above it that descends from it.
+
+    Entries above it that are not its descendants stay: e.g. a subsegment the caller opened while a
+    traced generator was suspended, which must not be closed by the generator finishing.
+    """
     segment, stack, seen = _state.get()
-    if subsegment in stack:
-        _state.set((segment, stack[: stack.index(subsegment)], seen))
+    if subsegment not in stack:
+        return
+    dropped = {subsegment.id}
+    kept = list(stack[: stack.index(subsegment)])
+    for entity in stack[stack.index(subsegment) + 1 :]:
+        if getattr(entity, "parent_id", None) in dropped:
+            dropped.add(entity.id)
+        else:
+            kept.append(entity)
+    _state.set((segment, tuple(kept), seen))
+
+
+def attach(subsegment: Any) -> None:
+    """Put an open subsegment back on top of this task's stack (a traced generator resuming)."""
+    segment, stack, seen = _state.get()
+    if subsegment not in stack:
+        _state.set((segment, (*stack, subsegment), seen))
 
 
 def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
@@ -165,28 +184,48 @@ def shrink(body: str) -> str:
 #: The one context and emitter, shared by our fast path and (once it exists) the SDK's recorder.
 CONTEXT = TaskLocalContext()
 _emitter: BoundedUDPEmitter | None = None
+_emitter_error: Exception | None = None
 _configured = False
 #: The SDK recorder's default, used until the recorder exists.
 MAX_TRACE_BACK = 10
 
 
 def emitter() -> BoundedUDPEmitter:
-    """The UDP emitter (reads ``AWS_XRAY_DAEMON_ADDRESS``; a malformed one raises, and tracing stays off)."""
-    global _emitter
+    """The UDP emitter (reads ``AWS_XRAY_DAEMON_ADDRESS``).
+
+    A malformed address raises here, once: the failure is remembered, so every later invocation
+    skips tracing at once instead of retrying (and leaking a socket) each time.
+    """
+    global _emitter, _emitter_error
     if _emitter is None:
-        lambda_launcher.check_in_lambda()  # the SDK's init marker file, as its recorder would write it
-        _emitter = BoundedUDPEmitter()
+        if _emitter_error is not None:
+            raise _emitter_error
+        try:
+            lambda_launcher.check_in_lambda()  # the SDK's init marker file, as its recorder would write it
+            _emitter = BoundedUDPEmitter()
+        except Exception as error:
+            _emitter_error = error
+            raise
     return _emitter
 
 
 def recorder() -> Any:
     """The SDK's global ``xray_recorder``, configured with our context and emitter (built on first use)."""
+    return sdk_import.complete().xray_recorder
+
+
+def _configure(package: Any) -> None:
+    """Runs as soon as the SDK's recorder exists, whoever made it exist (us, a library patch, user code)."""
     global _configured
-    xray_recorder = sdk_import.complete().xray_recorder
-    if not _configured:
-        _configured = True
-        xray_recorder.configure(context=CONTEXT, emitter=emitter(), streaming_threshold=0)
-    return xray_recorder
+    _configured = True
+    try:
+        package.xray_recorder.configure(context=CONTEXT, streaming_threshold=0)
+        package.xray_recorder.configure(emitter=emitter())
+    except Exception as error:  # e.g. a malformed daemon address: the SDK keeps its own emitter
+        logger.warning("lambda_tracer: could not configure the X-Ray recorder: %r", error)
+
+
+sdk_import.when_complete(_configure)
 
 
 class TracerSubsegment(Subsegment):  # type: ignore[misc]
@@ -251,8 +290,7 @@ def end(subsegment: Any) -> None:
         recorder().stream_subsegments()  # the parent ended first (unusual nesting): let the SDK decide
         return
     try:
-        parent.subsegments.remove(subsegment)
-        subsegment.parent_segment.decrement_subsegments_size()
+        parent.remove_subsegment(subsegment)  # keeps the facade's counters right, as the SDK's streaming does
     except ValueError:
         return  # already streamed by the SDK
     emitter().send_entity(subsegment)
@@ -264,13 +302,11 @@ def current_subsegment() -> Any:
     return stack[-1] if stack else None
 
 
-def is_recording(entity: Any) -> bool:
-    return entity is not None and not isinstance(entity, DummySubsegment) and bool(entity.sampled)
-
-
 def add_exception(subsegment: Any, error: BaseException) -> None:
     limit = recorder().max_trace_back if _configured else MAX_TRACE_BACK
-    stack = traceback.extract_tb(error.__traceback__, limit=limit)
+    # The innermost frames (where it was raised), not the outermost (our own wrapper), as the SDK does.
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_OWN_DIR)]
+    stack = frames[-limit:] if limit else []
     subsegment.add_exception(error, stack)
 
 

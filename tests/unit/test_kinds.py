@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer
@@ -254,3 +257,67 @@ def test_threads_get_their_own_subsegments() -> None:
     works = [d for d in subsegments(call.documents) if d["name"].endswith("locals.work")]
     assert len(works) == 3
     assert all(d["trace_id"] == call.trace_id for d in works)
+
+
+async def _accumulate() -> AsyncIterator[Any]:
+    total = 0
+    try:
+        while True:
+            got = yield total
+            total += got or 0
+    except KeyError:
+        yield "handled KeyError"
+
+
+async def _drive(make: Any) -> list[Any]:
+    generator = make()
+    out = [await generator.asend(None), await generator.asend(5), await generator.asend(7)]
+    try:
+        out.append(await generator.athrow(KeyError("k")))
+    except BaseException as error:
+        out.append(f"raised {error!r}")
+    return out
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_async_generator_asend_and_athrow_reach_the_user_generator(disabled: bool) -> None:
+    tracer = Tracer(service="svc", disabled=disabled)
+    traced = tracer.capture_method(_accumulate)
+    plain = asyncio.run(_drive(_accumulate))
+    assert plain == [0, 5, 12, "handled KeyError"]
+    assert asyncio.run(_drive(traced)) == plain
+
+
+def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def rows() -> Iterator[int]:
+        yield 1
+        yield 2
+
+    @tracer.capture_method
+    def between() -> str:
+        return "consumer"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[Any]:
+        source = rows()
+        first = next(source)
+        middle = between()  # runs while the generator is suspended: a sibling, not its child
+        with tracer.provider.in_subsegment("process"):
+            rest = list(source)  # the generator finishes inside this block: "process" must survive
+        return [first, middle, *rest]
+
+    call = invoke(handler, expect=4)
+    assert call.result == [1, "consumer", 2]
+    handler_doc = by_name(call.documents, "## handler")
+    assert (
+        by_name(
+            call.documents, f"{PREFIX}.test_generator_subsegment_is_not_current_while_its_consumer_runs.locals.between"
+        )["parent_id"]
+        == handler_doc["id"]
+    )
+    process = by_name(call.documents, "process")
+    assert process["parent_id"] == handler_doc["id"] and not process.get("in_progress")
+    assert handler_doc["metadata"]["svc"]["handler response"] == [1, "consumer", 2]

@@ -217,3 +217,19 @@ def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fi
     doc = by_name(invoke(handler).documents, "## handler")
     assert doc["metadata"]["shop"] == {"order": {"total": 3}}
     assert not [key for key in doc if key.startswith("_")]
+
+
+def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_header_goes(
+    monkeypatch: pytest.MonkeyPatch, daemon: object
+) -> None:
+    """The SDK keeps the previous context for a repeated Root or a missing header; we never do."""
+    tracer = Tracer(service="svc")
+    handler = tracer.capture_lambda_handler(lambda event, context: 1)
+    first = invoke(handler)
+    same_root = f"Root={first.trace_id};Parent=1111111111111111;Sampled=1"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", same_root)
+    handler({}, None)
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    handler({}, None)  # no header (PassThrough without an incoming trace): nothing to record into
+    docs = daemon.wait_for(first.trace_id, count=2)  # type: ignore[attr-defined]
+    assert sorted(d["parent_id"] for d in docs) == sorted([first.parent_id, "1111111111111111"])
