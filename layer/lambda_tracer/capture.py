@@ -25,6 +25,8 @@ from typing import Any
 REDACTED = "[REDACTED]"
 _MAX_DEPTH = 32
 _MAX_ITEMS = 1000
+_MAX_NODES = 10_000
+_SAFE_INT = 2**53
 _JSON_SCALARS = (str, bool, int)
 
 
@@ -55,14 +57,33 @@ def _is_stream_like(value: object) -> bool:
 
 
 class _Converter:
-    def __init__(self, redact: frozenset[str]) -> None:
+    """One conversion: JSON-ready, redacted, and cheap however big or tangled the value is.
+
+    ``limit`` is the byte budget of the result: strings are cut to it, and containers stop growing once
+    the converted value is certainly over it (``bound`` then keeps a preview and says it was cut), so a
+    10 MB response costs about as much as a 16 KB one. At most ``_MAX_NODES`` values are looked at, and
+    objects already on the path are not entered again, so no object graph can make it slow.
+    """
+
+    def __init__(self, redact: frozenset[str], limit: int) -> None:
         self.redact = redact
+        self.limit = limit
         self.seen: set[int] = set()
+        self.nodes = 0
+        #: Something was left out (a long string cut, a container not walked to its end).
+        self.cut = False
+        #: Characters of strings met, before cutting: a lower bound of the original's JSON size.
+        self.original_chars = 0
         #: Upper bound of the JSON size of what was converted (a character escapes to at most 6 bytes),
         #: so small values skip the json.dumps that measures them exactly.
         self.size_bound = 0
 
+    @property
+    def full(self) -> bool:
+        return self.size_bound > 2 * self.limit or self.nodes > _MAX_NODES
+
     def convert(self, value: Any, depth: int = 0) -> Any:
+        self.nodes += 1
         try:
             return self._convert(value, depth)
         except RecursionError:
@@ -70,15 +91,25 @@ class _Converter:
         except Exception:
             return describe(value)
 
+    def _text(self, text: str) -> str:
+        self.original_chars += len(text) + 2
+        if len(text) > self.limit:
+            text = text[: self.limit]
+            self.cut = True
+        self.size_bound += 6 * len(text) + 2
+        return text
+
     def _convert(self, value: Any, depth: int) -> Any:
         if isinstance(value, str) and not isinstance(value, enum.Enum):
-            self.size_bound += 6 * len(value) + 2
-            return value
+            return self._text(value)
         self.size_bound += 24  # any other scalar, or the punctuation of a container entry
-        if value is None or isinstance(value, _JSON_SCALARS):
-            if isinstance(value, enum.Enum):
-                return self._convert(value.value, depth)
+        if isinstance(value, enum.Enum):
+            return self._convert(value.value, depth)
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, int):
+            # JSON readers lose precision past 2**53, and huge ints cannot even be printed by default.
+            return value if -_SAFE_INT <= value <= _SAFE_INT else self._text(str(value))
         if isinstance(value, float):
             return value if math.isfinite(value) else str(value)
         if depth >= _MAX_DEPTH:
@@ -90,15 +121,13 @@ class _Converter:
         if isinstance(value, (bytes, bytearray, memoryview)):
             return f"<bytes: {len(value)}>"
         if isinstance(value, decimal.Decimal):
-            return str(value)
+            return self._text(str(value))
         if isinstance(value, _loaded_types("datetime", ("datetime", "date", "time"))):
             return str(value.isoformat())  # type: ignore[attr-defined]
         if isinstance(value, _loaded_types("datetime", ("timedelta",)) + _loaded_types("uuid", ("UUID",))):
             return str(value)
-        if isinstance(value, enum.Enum):
-            return self._convert(value.value, depth)
         if isinstance(value, BaseException):
-            return exception_info(value)
+            return self._mapping(exception_info(value), depth)
         if _is_stream_like(value):
             return describe(value)
         return self._object(value, depth)
@@ -116,15 +145,12 @@ class _Converter:
         try:
             out: dict[str, Any] = {}
             for index, (key, item) in enumerate(value.items()):
-                if index >= _MAX_ITEMS:
-                    out["..."] = f"{len(value) - _MAX_ITEMS} more items"
+                if index >= _MAX_ITEMS or self.full:
+                    out["..."] = f"{len(value) - index} more items"
+                    self.cut = True
                     break
-                text = key if isinstance(key, str) else str(key)
-                self.size_bound += 6 * len(text) + 4
-                if text.lower() in self.redact:
-                    out[text] = REDACTED
-                else:
-                    out[text] = self.convert(item, depth + 1)
+                text = self._text(key if isinstance(key, str) else str(key))
+                out[text] = REDACTED if text.lower() in self.redact else self.convert(item, depth + 1)
             return out
         finally:
             self.seen.discard(id(value))
@@ -135,8 +161,9 @@ class _Converter:
         try:
             out = []
             for index, item in enumerate(value):
-                if index >= _MAX_ITEMS:
-                    out.append(f"... {len(value) - _MAX_ITEMS} more items")
+                if index >= _MAX_ITEMS or self.full:
+                    out.append(f"... {len(value) - index} more items")
+                    self.cut = True
                     break
                 out.append(self.convert(item, depth + 1))
             return out
@@ -158,33 +185,45 @@ class _Converter:
         }
         if not public:
             return describe(value)
-        return self._mapping(public, depth)
+        if not self._enter(value):
+            return "<cycle>"
+        try:
+            return self._mapping(public, depth)
+        finally:
+            self.seen.discard(id(value))
 
 
 def to_metadata(value: object, redact: frozenset[str], max_bytes: int) -> Any:
     """JSON-ready, redacted, bounded form of ``value``."""
-    converter = _Converter(redact)
+    converter = _Converter(redact, max_bytes)
     converted = converter.convert(value)
-    if converter.size_bound <= max_bytes:
+    return _finish(converter, converted, max_bytes)
+
+
+def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:
+    if not converter.cut and converter.size_bound <= max_bytes:
         return converted
-    return bound(converted, max_bytes)
+    return bound(converted, max_bytes, None if not converter.cut else converter.original_chars)
 
 
-def bound(converted: Any, max_bytes: int) -> Any:
-    """Keep a JSON-ready value under ``max_bytes`` of JSON (as the SDK will encode it), saying so when cut."""
+def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) -> Any:
+    """Keep a JSON-ready value under ``max_bytes`` of JSON (as the SDK will encode it), saying so when cut.
+
+    ``original_at_least``: the value was already cut while converting, so its full size is unknown;
+    this many bytes is what is known of it.
+    """
     try:
         text = json.dumps(converted, separators=(",", ":"), default=str)
     except Exception:
         return {"truncated": True, "reason": "unserializable", "type": describe(converted)}
-    size = len(text)
-    if size <= max_bytes:
+    if original_at_least is None and len(text) <= max_bytes:
         return converted
-    preview_chars = max(max_bytes - 200, 64)
-    return {
-        "truncated": True,
-        "original_bytes": size,
-        "preview": text[:preview_chars],
-    }
+    size: dict[str, Any] = (
+        {"original_bytes": len(text)}
+        if original_at_least is None
+        else {"original_bytes_at_least": max(original_at_least, len(text))}
+    )
+    return {"truncated": True, **size, "preview": text[: max(max_bytes - 200, 64)]}
 
 
 def exception_info(error: BaseException) -> dict[str, Any]:
@@ -208,8 +247,9 @@ def exception_info(error: BaseException) -> dict[str, Any]:
 
 def error_metadata(error: BaseException, redact: frozenset[str], max_bytes: int) -> Any:
     """The ``"<name> error"`` metadata: exception info plus the exception's public attributes."""
-    info = exception_info(error)
-    extra = _Converter(redact)._object(error, 0)
+    converter = _Converter(redact, max_bytes)
+    info = converter.convert(exception_info(error))
+    extra = converter._object(error, 0)
     if isinstance(extra, dict) and extra:
         info["attributes"] = extra
-    return bound(info, max_bytes)
+    return _finish(converter, info, max_bytes)
