@@ -15,21 +15,23 @@ import contextvars
 import functools
 import inspect
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, cast, overload
 
 from . import capture, coldstart, config, endpoints
+from .noop import NOOP_PROVIDER
 
 logger = logging.getLogger("lambda_tracer")
 
 AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
 _INVALID_NAME_CHARACTERS = re.compile(r"[?;*()!$~^<>]")
-_ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _ANNOTATION_TYPES = (str, int, float, bool)
-#: Set on every wrapper we return, so nobody (including the zero-code redirect) wraps twice.
-TRACED_MARKER = "__lambda_tracer_traced__"
+#: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
+HANDLER_MARKER = "__lambda_tracer_handler__"
 
 # True while a handler subsegment of ours is open in this context (zero-code + in-code must not nest).
 _handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_tracer_handler_active", default=False)
@@ -171,7 +173,9 @@ class _Span:
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
-# Only what an instance set explicitly is kept here; environment variables are read at each construction.
+# Only what an instance set explicitly is kept here; environment variables are read again whenever
+# it changes. Each change bumps the generation, so that every existing Tracer (e.g. the zero-code one,
+# created before the user's module sets its own service) re-resolves its settings on next use.
 _shared: dict[str, Any] = {
     "service": None,
     "disabled": None,
@@ -179,6 +183,7 @@ _shared: dict[str, Any] = {
     "patch_modules": None,
     "provider": None,
 }
+_generation = 0
 
 
 class Tracer:
@@ -196,6 +201,8 @@ class Tracer:
         patch_modules: list[str] | tuple[str, ...] | None = None,
         provider: Any = None,
     ) -> None:
+        global _generation
+        service = service or None  # "" means "not given", as for the environment variable
         for key, value in (
             ("service", service),
             ("disabled", disabled),
@@ -205,21 +212,58 @@ class Tracer:
         ):
             if value is not None:
                 _shared[key] = value
-        self._custom_provider: Any = provider if provider is not None else _shared["provider"]
-        self.service: str = _resolve_service(service)
-        self.disabled: bool = _resolve_disabled(disabled)
+                _generation += 1
+        self._explicit_service = service
+        self._explicit_disabled = disabled
+        self._explicit_provider = provider
+        self._refresh()
         self.auto_patch: bool = _first(auto_patch, _shared["auto_patch"], True)
-        self._patch_modules: list[str] | tuple[str, ...] | None = _first(patch_modules, _shared["patch_modules"], None)
+        self._patch_modules: list[str] | tuple[str, ...] | None = _first(patch_modules, _shared["patch_modules"])
         if self.disabled:
             return
         if self.auto_patch:
             self.patch(self._patch_modules)
 
+    def _refresh(self) -> None:
+        self._service: str = _resolve_service(self._explicit_service)
+        self._disabled: bool = _resolve_disabled(self._explicit_disabled)
+        self._custom_provider: Any = _first(self._explicit_provider, _shared["provider"])
+        self._generation = _generation
+
+    @property
+    def service(self) -> str:
+        """The ``Service`` annotation and default metadata namespace."""
+        if self._generation != _generation:
+            self._refresh()
+        return self._service
+
+    @service.setter
+    def service(self, value: str) -> None:
+        self._explicit_service = value or None
+        self._refresh()
+
+    @property
+    def disabled(self) -> bool:
+        """Whether this Tracer records nothing (then decorated calls go straight through)."""
+        if self._generation != _generation:
+            self._refresh()
+        return self._disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._explicit_disabled = value
+        self._refresh()
+
     # -- escape hatch -------------------------------------------------------------------------
 
     @property
     def provider(self) -> Any:
-        """The X-Ray SDK's ``xray_recorder`` (configured for per-task context), or a custom provider."""
+        """The X-Ray SDK's ``xray_recorder`` (configured for per-task context), or a custom provider.
+
+        While this Tracer is disabled: a provider of the same shape that records nothing.
+        """
+        if self.disabled:
+            return self._custom_provider or NOOP_PROVIDER
         if self._custom_provider is not None:
             return self._custom_provider
         from . import xray
@@ -228,7 +272,8 @@ class Tracer:
 
     @provider.setter
     def provider(self, value: Any) -> None:
-        self._custom_provider = value
+        self._explicit_provider = value
+        self._refresh()
 
     # -- annotations and metadata ---------------------------------------------------------------
 
@@ -236,11 +281,11 @@ class Tracer:
         """Add a searchable annotation to the current subsegment; invalid input is reported, not raised."""
         if self.disabled:
             return
-        if not isinstance(key, str) or not _ANNOTATION_KEY.match(key):
+        if not isinstance(key, str) or not _ANNOTATION_KEY.fullmatch(key):
             config.warn_once("annotation key", repr(key), "dropped (X-Ray keys are [A-Za-z0-9_])")
             return
-        if not isinstance(value, _ANNOTATION_TYPES):
-            config.warn_once("annotation value", type(value).__name__, "dropped (str, int, float or bool only)")
+        if not isinstance(value, _ANNOTATION_TYPES) or (isinstance(value, float) and not math.isfinite(value)):
+            config.warn_once("annotation value", repr(value)[:40], "dropped (str, int, bool or a finite float only)")
             return
         try:
             target = self._current_entity()
@@ -309,8 +354,8 @@ class Tracer:
             return functools.partial(
                 self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
             )
-        response_on = _first(capture_response, None, config.capture_response_default())
-        error_on = _first(capture_error, None, config.capture_error_default())
+        response_on = _first(capture_response, config.capture_response_default())
+        error_on = _first(capture_error, config.capture_error_default())
         name = sanitize_name(getattr(lambda_handler, "__name__", "handler"))
         tracer = self
         handler = lambda_handler
@@ -361,7 +406,7 @@ class Tracer:
                 done(trace, result, None)
                 return result
 
-            return _mark(async_decorate)
+            return _mark_handler(async_decorate)
 
         @functools.wraps(handler)
         def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
@@ -376,7 +421,7 @@ class Tracer:
             done(trace, result, None)
             return result
 
-        return _mark(decorate)
+        return _mark_handler(decorate)
 
     @overload
     def capture_method(self, method: AnyCallableT) -> AnyCallableT: ...
@@ -397,12 +442,12 @@ class Tracer:
             return functools.partial(
                 self.capture_method, capture_response=capture_response, capture_error=capture_error
             )
-        response_on = _first(capture_response, None, config.capture_response_default())
-        error_on = _first(capture_error, None, config.capture_error_default())
+        response_on = _first(capture_response, config.capture_response_default())
+        error_on = _first(capture_error, config.capture_error_default())
         module = getattr(method, "__module__", None) or "unknown"
         qualname = getattr(method, "__qualname__", None) or getattr(method, "__name__", "function")
         name = sanitize_name(f"{module}.{qualname}")
-        return _mark(_decorate_method(self, method, f"## {name}", name, response_on, error_on))
+        return _decorate_method(self, method, f"## {name}", name, response_on, error_on)
 
 
 def _decorate_method(
@@ -585,25 +630,28 @@ def _decorate_method(
     return traced
 
 
-def _mark(function: AnyCallableT) -> AnyCallableT:
-    try:
-        setattr(function, TRACED_MARKER, True)
-    except Exception:
-        pass
+def _mark_handler(function: AnyCallableT) -> AnyCallableT:
+    setattr(function, HANDLER_MARKER, True)
     return function
 
 
 def is_traced(function: Any) -> bool:
-    """Whether ``function`` (or anything it wraps) is a handler already traced in code, by us or by Powertools."""
+    """Whether ``function`` (or anything it wraps) is a handler already traced in code, by us or by Powertools.
+
+    Only handler decorators count: a handler decorated with ``capture_method`` alone still gets its
+    ``## handler`` subsegment in zero-code mode.
+    """
     seen = 0
     while function is not None and seen < 32:
-        if getattr(function, TRACED_MARKER, False):
+        if getattr(function, HANDLER_MARKER, False):
             return True
-        # functools.wraps gives Powertools' wrapper the user's name and module; its code object keeps its own.
+        # functools.wraps gives Powertools' wrapper the user's name and module; its code object keeps its
+        # own, and only capture_lambda_handler's wrapper closes over `lambda_handler`.
         code = getattr(function, "__code__", None)
         if (
             code is not None
             and code.co_name == "decorate"
+            and "lambda_handler" in code.co_freevars
             and code.co_filename.replace("\\", "/").endswith("aws_lambda_powertools/tracing/tracer.py")
         ):
             return True
@@ -645,8 +693,10 @@ def _resolve_disabled(explicit: bool | None) -> bool:
 
 def reset_shared_config() -> None:
     """Forget what earlier Tracers set (tests)."""
+    global _generation
     for key in _shared:
         _shared[key] = None
+    _generation += 1
 
 
 def aiohttp_trace_config() -> Any:

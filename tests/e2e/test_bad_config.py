@@ -36,8 +36,8 @@ CASES = [
     ("POWERTOOLS_SERVICE_NAME", HUGE, False),
     ("AWS_LAMBDA_INITIALIZATION_TYPE", "$(reboot)", True),
     ("AWS_LAMBDA_INITIALIZATION_TYPE", NON_UTF8, True),
-    ("LAMBDA_TRACER_OFF", "maybe", False),
-    ("LAMBDA_TRACER_OFF", NON_UTF8, False),
+    ("LAMBDA_TRACER_OFF", "maybe", True),
+    ("LAMBDA_TRACER_OFF", NON_UTF8, True),
     ("LAMBDA_TRACER_NEXT_WRAPPER", "/does/not/exist", True),
     ("LAMBDA_TRACER_NEXT_WRAPPER", NON_UTF8, True),
 ]

@@ -89,9 +89,10 @@ def test_next_wrapper_is_chained_and_both_take_effect(layer_dir: Path, tmp_path:
     assert names(inv.documents) == ["## handler"]
 
 
-def test_kill_switch_leaves_the_function_alone(layer_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "y", "t", "on"])
+def test_kill_switch_leaves_the_function_alone(value: str, layer_dir: Path, tmp_path: Path) -> None:
     fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
-    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env={"LAMBDA_TRACER_OFF": "true"}) as fn:
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env={"LAMBDA_TRACER_OFF": value}) as fn:
         inv = fn.invoke({})
         everything = list(fn.daemon.documents)
     assert inv.status == "response", inv.error_message

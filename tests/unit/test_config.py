@@ -160,3 +160,71 @@ print(json.dumps({"before": before, "after": "aws_xray_sdk.core.recorder" in sys
 """
     probe = _run(code, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9")
     assert probe == {"before": False, "after": True, "same": True, "context": "TaskLocalContext"}
+
+
+def test_zero_code_tracer_follows_settings_given_later_in_code() -> None:
+    """The redirect's Tracer exists before the user's module runs; what that module sets must still apply."""
+    zero_code = Tracer()  # as lambda_tracer.handler creates it, from the environment only
+    handler = zero_code.capture_lambda_handler(lambda event, context: "ok")
+    Tracer(service="payment")  # the user's module, imported afterwards
+    doc = invoke(handler).documents[0]
+    assert doc["annotations"]["Service"] == "payment"
+    assert "payment" in doc["metadata"]
+    Tracer(disabled=True)
+    assert invoke(handler, expect=0).documents == []
+
+
+def test_disabled_provider_records_nothing_and_imports_no_sdk() -> None:
+    code = """
+import asyncio, json, sys
+from lambda_tracer import Tracer
+provider = Tracer(disabled=True).provider
+with provider.in_subsegment("## manual") as subsegment:
+    subsegment.put_annotation("k", "v")
+async def main():
+    async with provider.in_subsegment_async("## a") as subsegment:
+        subsegment.put_metadata("k", 1)
+asyncio.run(main())
+print(json.dumps({"sdk": any(m.startswith("aws_xray_sdk") for m in sys.modules),
+                  "current": provider.current_subsegment()}))
+"""
+    assert _run(code, LAMBDA_TASK_ROOT="/tmp", POWERTOOLS_TRACE_DISABLED="true") == {"sdk": False, "current": None}
+
+
+def test_only_handler_decorators_count_as_already_traced() -> None:
+    from aws_lambda_powertools import Tracer as PowertoolsTracer
+    from aws_xray_sdk import global_sdk_config
+
+    from lambda_tracer.tracer import is_traced
+
+    try:
+        ours, theirs = Tracer(service="svc"), PowertoolsTracer(service="svc", disabled=True)
+    finally:
+        global_sdk_config.set_sdk_enabled(True)  # a disabled Powertools Tracer turns the whole SDK off
+
+    def handler(event: object, context: object) -> None:
+        return None
+
+    assert is_traced(ours.capture_lambda_handler(handler))
+    assert is_traced(theirs.capture_lambda_handler(handler))
+    assert not is_traced(ours.capture_method(handler))
+    assert not is_traced(theirs.capture_method(handler))
+    assert not is_traced(handler)
+
+
+@pytest.mark.parametrize("key", ["Order\n", "bad key", ""])
+def test_invalid_annotation_keys_and_non_finite_values_are_dropped(key: str) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: object, context: object) -> None:
+        tracer.put_annotation(key, "v")
+        tracer.put_annotation("nan", float("nan"))
+        tracer.put_annotation("ok", 1.5)
+
+    [doc] = invoke(handler).documents
+    assert doc["annotations"] == {"ColdStart": True, "Service": "svc", "InitType": "on-demand", "ok": 1.5}
+
+
+def test_empty_service_means_not_given() -> None:
+    assert Tracer(service="").service == os.environ["AWS_LAMBDA_FUNCTION_NAME"]
