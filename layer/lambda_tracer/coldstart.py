@@ -58,6 +58,7 @@ def reset() -> None:
         _first_invocation = True
 
 
-# A worker forked from an initialised process (Lambda Managed Instances) has its own first invocation.
+# A forked child is a new sandbox as far as cold starts go (awslambdaric's Lambda Managed Instances
+# mode forks its workers before init, so this only matters to code that forks after an invocation).
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=reset)

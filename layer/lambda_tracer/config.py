@@ -63,46 +63,39 @@ _warned: set[tuple[str, str]] = set()
 
 def warn_once(name: str, raw: str, default: object) -> None:
     """Log one WARNING per (variable, value): a bad setting must be visible, not noisy."""
-    key = (name, raw)
+    shown = raw if len(raw) <= 60 else raw[:57] + "..."
+    report_once((name, raw), f"ignoring {name}={shown!r} (not understood); using {default!r}")
+
+
+def report_once(key: tuple[str, str], message: str) -> None:
+    """Log ``message`` at WARNING the first time ``key`` is seen (misuse of the API, bad settings)."""
     if key in _warned:
         return
     _warned.add(key)
-    shown = raw if len(raw) <= 60 else raw[:57] + "..."
-    logger.warning("lambda_tracer: ignoring %s=%r (not understood); using %r", name, shown, default)
+    logger.warning("lambda_tracer: %s", message)
 
 
 def _raw(name: str) -> str | None:
-    try:
-        return os.environ.get(name)
-    except Exception:  # a non-UTF-8 value can surface as an odd str; never let it escape
-        return None
+    return os.environ.get(name)
 
 
 def get_bool(name: str, default: bool) -> bool:
     """Truthy parsing of the reference (1/y/yes/t/true/on, 0/n/no/f/false/off), but never raising."""
+    value = get_explicit_bool(name, default)
+    return default if value is None else value
+
+
+def get_explicit_bool(name: str, default: bool | None = None) -> bool | None:
+    """The variable's truth value; None when it is unset, blank or not understood (then reported once)."""
     raw = _raw(name)
     if raw is None or raw.strip() == "":
-        return default
+        return None
     value = raw.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
     warn_once(name, raw, default)
-    return default
-
-
-def get_explicit_bool(name: str) -> bool | None:
-    """Like get_bool, but None when the variable is unset or unreadable (so a caller can fall back)."""
-    raw = _raw(name)
-    if raw is None or raw.strip() == "":
-        return None
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    warn_once(name, raw, None)
     return None
 
 

@@ -63,7 +63,7 @@ def _report(phase: str, error: BaseException) -> None:
 def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
     """Store JSON-ready metadata on an X-Ray entity, with the SDK's one rule (no ``AWS.`` namespaces)."""
     if namespace.startswith("AWS."):
-        config.warn_once("metadata namespace", namespace, "dropped (AWS. is reserved)")
+        config.report_once(("namespace", namespace), f"metadata namespace {namespace!r} dropped (AWS. is reserved)")
         return
     entity.metadata.setdefault(namespace, {})[key] = data
 
@@ -282,10 +282,12 @@ class Tracer:
         if self.disabled:
             return
         if not isinstance(key, str) or not _ANNOTATION_KEY.fullmatch(key):
-            config.warn_once("annotation key", repr(key), "dropped (X-Ray keys are [A-Za-z0-9_])")
+            config.report_once(("annotation key", repr(key)), f"annotation {key!r} dropped (keys are [A-Za-z0-9_])")
             return
         if not isinstance(value, _ANNOTATION_TYPES) or (isinstance(value, float) and not math.isfinite(value)):
-            config.warn_once("annotation value", repr(value)[:40], "dropped (str, int, bool or a finite float only)")
+            shown = repr(value)[:40]
+            message = f"annotation {key}={shown} dropped (str, int, bool or a finite float only)"
+            config.report_once(("annotation value", shown), message)
             return
         try:
             target = self._current_entity()
@@ -320,8 +322,8 @@ class Tracer:
         from . import xray
 
         entity = xray.current_subsegment()
-        if entity is None:
-            config.warn_once("put_annotation/put_metadata", "outside a traced function", "ignored")
+        if entity is None and not _handler_active.get():  # inside our handler it is an unsampled invocation
+            config.report_once(("outside", ""), "put_annotation/put_metadata outside a traced function: ignored")
         return entity
 
     # -- patching -------------------------------------------------------------------------------
