@@ -211,7 +211,7 @@ os.environ.update(LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:%d
                   _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 from lambda_tracer import Tracer
 def plain(x): return x
-on = Tracer(service="bench", auto_patch=False)
+on = Tracer(service="bench", auto_patch=False, disabled=False)  # explicit: the next line disables by default
 traced = on.capture_method(plain)
 off_tracer = Tracer(disabled=True)
 untraced = off_tracer.capture_method(plain)
