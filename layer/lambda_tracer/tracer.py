@@ -148,28 +148,32 @@ class _Span:
 
     def suspend(self) -> None:
         """No longer the current subsegment (a traced generator yields to its consumer)."""
-        if self._exit is None and self.entity is not None:
-            self._detach()
+        self._move("detach")
 
     def resume(self) -> None:
         """The current subsegment again (the generator resumes)."""
-        try:
-            if self._exit is None and self.entity is not None:
-                from . import xray
-
-                xray.attach(self.entity)
-        except Exception as failure:
-            _report("resuming a subsegment", failure)
+        self._move("attach")
 
     def _detach(self) -> None:
         """Whatever failed, never leave our subsegment open as the parent of the next one."""
+        self._move("detach")
+
+    def _move(self, action: str) -> None:
         try:
             if self._exit is None and self.entity is not None:
                 from . import xray
 
-                xray.detach(self.entity)
+                getattr(xray, action)(self.entity)
         except Exception as failure:
-            _report("detaching a subsegment", failure)
+            _report(f"{action}ing a subsegment", failure)
+
+    def close(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
+        """Record the outcome (response or error, as configured) and end the subsegment."""
+        if error is not None:
+            self.error(name, error, errors)
+        elif responses:
+            self.response(name, result)
+        self.finish(error)
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
@@ -383,11 +387,7 @@ class Tracer:
 
         def done(trace: tuple[_Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
             span, token = trace
-            if error is not None:
-                span.error(name, error, error_on)
-            elif response_on:
-                span.response(name, result)
-            span.finish(error)
+            span.close(name, result, error, response_on, error_on)
             try:
                 _handler_active.reset(token)
             except Exception as failure:
@@ -458,11 +458,7 @@ def _decorate_method(
     """Pick the wrapper that keeps the method's kind (coroutine, generator, context manager, ...)."""
 
     def finish(span: _Span, result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            span.error(name, error, error_on)
-        elif response_on:
-            span.response(name, result)
-        span.finish(error)
+        span.close(name, result, error, response_on, error_on)
 
     code = getattr(method, "__code__", None)
     if code is not None and code is _CONTEXTMANAGER_CODE:
