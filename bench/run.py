@@ -51,6 +51,30 @@ IN_CODE = (
 )
 
 
+# OpenTelemetry: X-Ray ids and propagation, botocore spans, OTLP export; the Lambda instrumentation wraps the
+# handler named by _HANDLER once it exists, so it is instrumented at the end of the module.
+OTEL = (
+    "import os\n"
+    "from opentelemetry import trace\n"
+    "from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter\n"
+    "from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor\n"
+    "from opentelemetry.instrumentation.botocore import BotocoreInstrumentor\n"
+    "from opentelemetry.propagate import set_global_textmap\n"
+    "from opentelemetry.propagators.aws import AwsXRayPropagator\n"
+    "from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator\n"
+    "from opentelemetry.sdk.trace import TracerProvider\n"
+    "from opentelemetry.sdk.trace.export import BatchSpanProcessor\n"
+    "provider = TracerProvider(id_generator=AwsXRayIdGenerator())\n"
+    'provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=os.environ["OTLP_ENDPOINT"])))\n'
+    "trace.set_tracer_provider(provider)\n"
+    "set_global_textmap(AwsXRayPropagator())\n"
+    "BotocoreInstrumentor().instrument()\n"
+    "{init}\n"
+    'def handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n\n'
+    "AwsLambdaInstrumentor().instrument()\n"
+)
+
+
 @dataclass
 class Config:
     name: str
@@ -75,12 +99,24 @@ class _S3Stub(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     BODY = b'<?xml version="1.0"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>'
 
+    #: OTLP/HTTP export requests received (the OpenTelemetry configuration's "collector").
+    otlp_posts = 0
+
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(self.BODY)))
         self.end_headers()
         self.wfile.write(self.BODY)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/v1/traces":
+            type(self).otlp_posts += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -100,33 +136,29 @@ def _venv(path: Path, requirements: Path) -> Path:
 
 
 def reference_layer() -> Path:
-    """aws-lambda-powertools[tracer] in python/, without what the runtime provides and without bytecode.
+    """aws-lambda-powertools[all] in python/, as its publishers build their layer (see requirements/bench.txt)."""
+    return _published_layer("reference-layer", ROOT / "requirements" / "bench.txt")
 
-    That is how its publishers build the layer (they delete boto*, urllib3, dateutil, six, jmespath,
-    s3transfer, __pycache__ and .pyc files), so a cold start compiles it, exactly as in Lambda.
+
+def otel_layer() -> Path:
+    """OpenTelemetry's Lambda instrumentation and an X-Ray-compatible SDK setup, laid out the same way."""
+    return _published_layer("otel-layer", ROOT / "requirements" / "bench-otel.txt")
+
+
+def _published_layer(name: str, requirements: Path) -> Path:
+    """``requirements`` in python/, without what the runtime provides and without bytecode.
+
+    That is how the reference's publishers build their layer (they delete boto*, urllib3, dateutil, six,
+    jmespath, s3transfer, tests, __pycache__ and .pyc files), so a cold start compiles it, as in Lambda.
     """
-    requirements = ROOT / "requirements" / "bench.txt"
-    layer = BUILD / "reference-layer"
+    layer = BUILD / name
     stamp = layer / ".requirements"
     if stamp.exists() and stamp.read_text() == requirements.read_text():
         return layer
     shutil.rmtree(layer, ignore_errors=True)
     target = layer / "python"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--target",
-            str(target),
-            "--no-compile",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "--no-compile"]
+    subprocess.run([*pip, "-r", str(requirements)], check=True)
     for pattern in ("boto3*", "botocore*", "s3transfer*", "urllib3*", "*dateutil*", "six*", "jmespath*", "bin"):
         for path in target.glob(pattern):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -171,7 +203,8 @@ def measure_once(
     config: Config, workload: str, python: Path, warm: int, endpoint: str
 ) -> tuple[float, list[float], int, bool]:
     """One sandbox: cold invoke, then ``warm`` invokes. Returns (cold ms, warm ms list, RSS kB, traced)."""
-    env = {"POWERTOOLS_SERVICE_NAME": "bench", "AWS_ENDPOINT_URL": endpoint}
+    env = {"POWERTOOLS_SERVICE_NAME": "bench", "AWS_ENDPOINT_URL": endpoint, "OTLP_ENDPOINT": f"{endpoint}/v1/traces"}
+    exported_before = _S3Stub.otlp_posts
     # A daemon with no thread: datagrams wait in the kernel until read after each invocation, so nothing
     # in this process competes with the timed invocation (Lambda's daemon is another process too).
     with (
@@ -192,12 +225,12 @@ def measure_once(
         assert cold is not None
         rss = _rss_kb(fn.process.pid) if fn.process else 0
         warm_ms = []
-        traced = bool(first.documents)
+        traced = bool(first.documents) or _S3Stub.otlp_posts > exported_before
         for n in range(warm):
             invocation = fn.invoke({"n": n + 1})
             if invocation.duration_ms is not None:
                 warm_ms.append(invocation.duration_ms)
-        if workload == "boto3" and config.name != "bare":
+        if workload == "boto3" and config.name not in ("bare", "otel"):
             traced = traced and any(doc.get("name") == "s3" for doc in first.documents)
         return cold, warm_ms, rss, traced
 
@@ -260,6 +293,7 @@ def main() -> int:
         Config("ours zero-code", BARE, layer=ours, wrapper=True),
         Config("ours in-code", IN_CODE, package="lambda_tracer", layer=ours),
         Config("reference", IN_CODE, package="aws_lambda_powertools", layer=reference),
+        Config("otel", OTEL, layer=otel_layer()),
     ]
     for config in configs:
         config.name = config.name.replace(" ", "-")

@@ -20,7 +20,7 @@ def test_bench_quick_mode_produces_every_row(layer_zip: Path, tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
-    configs = {"bare", "ours-zero-code", "ours-in-code", "reference"}
+    configs = {"bare", "ours-zero-code", "ours-in-code", "reference", "otel"}
     assert {(row["config"], row["workload"]) for row in results["rows"].values()} == {
         (config, workload) for config in configs for workload in ("empty", "boto3")
     }
