@@ -16,7 +16,9 @@ import functools
 import inspect
 import logging
 import math
+import os
 import re
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, cast, overload
 
@@ -53,11 +55,24 @@ _reported: set[tuple[str, str]] = set()
 
 
 def _report(phase: str, error: BaseException) -> None:
-    """Log a failure inside the tracer once per (phase, error type); it never reaches user code."""
+    """Log a failure inside the tracer once per (phase, error type); it never reaches user code.
+
+    Only the exception's type and where it was raised are logged, never its message: a message can quote
+    the value being recorded, i.e. the event or the response.
+    """
     key = (phase, type(error).__name__)
     if key not in _reported:
         _reported.add(key)
-        logger.warning("lambda_tracer: tracing failed while %s (the function is unaffected): %r", phase, error)
+        where = ""
+        frames = traceback.extract_tb(error.__traceback__)
+        if frames:
+            where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
+        logger.warning(
+            "lambda_tracer: tracing failed while %s (the function is unaffected): %s%s",
+            phase,
+            type(error).__name__,
+            where,
+        )
 
 
 def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
