@@ -20,6 +20,7 @@ PARSED = [
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     "POWERTOOLS_TRACER_CAPTURE_ERROR",
     "LAMBDA_TRACER_MAX_CAPTURE_BYTES",
+    "LAMBDA_TRACER_GC_FREEZE",
 ]
 CASES = [
     *[(name, value, value.strip() != "") for name in PARSED for value in ("", "  ", "maybe", HUGE, NON_UTF8)],

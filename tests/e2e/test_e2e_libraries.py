@@ -98,3 +98,20 @@ def test_libraries_the_function_never_imports_are_never_loaded(layer_dir: Path, 
     call = _run(tmp_path, layer_dir, IMPORTS_NOTHING, {})
     assert call.payload == []
     assert [d["name"] for d in subsegments(call.documents)] == ["## handler"]
+
+
+REPORTS_GC = """
+import gc
+
+def handler(event, context):
+    return {"frozen": gc.get_freeze_count()}
+"""
+
+
+@pytest.mark.parametrize(("setting", "frozen"), [(None, True), ("false", False)])
+def test_init_objects_are_frozen_unless_opted_out(
+    layer_dir: Path, tmp_path: Path, setting: str | None, frozen: bool
+) -> None:
+    env = {} if setting is None else {"LAMBDA_TRACER_GC_FREEZE": setting}
+    call = _run(tmp_path, layer_dir, REPORTS_GC, {}, **env)
+    assert (call.payload["frozen"] > 0) is frozen
