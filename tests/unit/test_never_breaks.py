@@ -82,9 +82,9 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
 
 
 def test_failure_is_logged_once_per_phase(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from lambda_tracer import tracer as tracer_module
+    from lambda_tracer import span
 
-    tracer_module._reported.clear()
+    span._reported.clear()
     tracer = Tracer(service="svc")
     calls: list[str] = []
     ok, _ = _handlers(tracer, calls)

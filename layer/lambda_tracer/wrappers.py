@@ -1,0 +1,208 @@
+"""Wrappers for ``capture_method``, one per kind of callable, each keeping that kind.
+
+A coroutine function stays a coroutine function, a generator stays a generator (delegated by hand so
+that ``send``/``throw``/``close`` behave exactly as without tracing, and so that its subsegment is the
+current one only while its own code runs), a context manager stays a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .span import Span
+
+if TYPE_CHECKING:
+    from .tracer import Tracer
+
+
+def _code_of(factory: Callable[..., Any]) -> Any:
+    def sample() -> Iterator[None]:
+        yield
+
+    return getattr(factory(sample), "__code__", None)
+
+
+# contextlib.contextmanager/asynccontextmanager return a `helper` whose code object is shared by all
+# uses; comparing code objects recognises them exactly (the reference guesses from `__wrapped__`).
+_CONTEXTMANAGER_CODE = _code_of(contextlib.contextmanager)
+_ASYNCCONTEXTMANAGER_CODE = _code_of(contextlib.asynccontextmanager)
+
+
+def wrap_method(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    """Pick the wrapper that keeps the method's kind (coroutine, generator, context manager, ...)."""
+
+    def finish(span: Span, result: Any, error: BaseException | None) -> None:
+        span.close(name, result, error, response_on, error_on)
+
+    code = getattr(method, "__code__", None)
+    if code is not None and code is _CONTEXTMANAGER_CODE:
+
+        @functools.wraps(method)
+        @contextlib.contextmanager
+        def traced_cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            if tracer.disabled:
+                with method(*args, **kwargs) as value:
+                    yield value
+                return
+            span = Span(tracer, title)
+            try:
+                with method(*args, **kwargs) as value:
+                    yield value
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, value, None)
+
+        return traced_cm
+
+    if code is not None and code is _ASYNCCONTEXTMANAGER_CODE:
+
+        @functools.wraps(method)
+        @contextlib.asynccontextmanager
+        async def traced_acm(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            if tracer.disabled:
+                async with method(*args, **kwargs) as value:
+                    yield value
+                return
+            span = Span(tracer, title)
+            try:
+                async with method(*args, **kwargs) as value:
+                    yield value
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, value, None)
+
+        return traced_acm
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def traced_async(*args: Any, **kwargs: Any) -> Any:
+            if tracer.disabled:
+                return await method(*args, **kwargs)
+            span = Span(tracer, title)
+            try:
+                result = await method(*args, **kwargs)
+            except BaseException as error:
+                finish(span, None, error)
+                raise
+            finish(span, result, None)
+            return result
+
+        return traced_async
+
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            # Delegate by hand (there is no `yield from` for async generators) so that asend(),
+            # athrow() and aclose() reach the user's generator exactly as without tracing (also when
+            # tracing is off), and so that our subsegment is the current one only while the
+            # generator's own code runs.
+            generator = method(*args, **kwargs)
+            span = None if tracer.disabled else Span(tracer, title)
+
+            def done(error: BaseException | None) -> None:
+                if span is not None:
+                    finish(span, None, error)
+
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                try:
+                    if thrown is not None:
+                        error, thrown = thrown, None
+                        item = await generator.athrow(error)
+                    else:
+                        item = await generator.asend(sent)
+                except StopAsyncIteration:
+                    done(None)
+                    return
+                except BaseException as error:
+                    done(error)
+                    raise
+                if span is not None:
+                    span.suspend()
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    if span is not None:
+                        span.resume()
+                    try:
+                        await generator.aclose()
+                    except BaseException as error:
+                        done(error)
+                        raise
+                    done(None)
+                    raise
+                except BaseException as error:
+                    thrown, sent = error, None
+                if span is not None:
+                    span.resume()
+
+        return traced_async_gen
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def traced_gen(*args: Any, **kwargs: Any) -> Any:
+            if tracer.disabled:
+                return (yield from method(*args, **kwargs))
+            # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
+            # code runs, not while its consumer runs between two items.
+            generator = method(*args, **kwargs)
+            span = Span(tracer, title)
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                try:
+                    if thrown is not None:
+                        error, thrown = thrown, None
+                        item = generator.throw(error)
+                    else:
+                        item = generator.send(sent)
+                except StopIteration as stop:
+                    finish(span, stop.value, None)
+                    return stop.value
+                except BaseException as error:
+                    finish(span, None, error)
+                    raise
+                span.suspend()
+                try:
+                    sent = yield item
+                except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
+                    span.resume()
+                    try:
+                        generator.close()
+                    except BaseException as error:
+                        finish(span, None, error)
+                        raise
+                    finish(span, None, None)
+                    raise
+                except BaseException as error:
+                    thrown, sent = error, None
+                span.resume()
+
+        return traced_gen
+
+    @functools.wraps(method)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        if tracer.disabled:
+            return method(*args, **kwargs)
+        span = Span(tracer, title)
+        try:
+            result = method(*args, **kwargs)
+        except BaseException as error:
+            finish(span, None, error)
+            raise
+        finish(span, result, None)
+        return result
+
+    return traced
