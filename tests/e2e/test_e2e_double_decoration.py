@@ -28,9 +28,8 @@ def handler(event, context):
 TRACERS = {"lambda_tracer": "lambda_tracer", "Powertools": "aws_lambda_powertools"}
 
 
-# Known bug, reported: lambda_tracer.tracer.is_traced recognises a Powertools-decorated handler by
-# __qualname__/__module__, but Powertools' functools.wraps copies the user's; its code object
-# (co_filename under aws_lambda_powertools/tracing/, co_name "decorate") still tells. Strict: remove when fixed.
+# A handler decorated in code (by us or by Powertools, whose functools.wraps hides everything but its code
+# object) must get exactly one handler subsegment, with the exec wrapper or without.
 @pytest.mark.parametrize(
     ("tracer", "wrapper"),
     [
