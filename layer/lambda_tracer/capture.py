@@ -195,9 +195,39 @@ class _Converter:
 
 def to_metadata(value: object, redact: frozenset[str], max_bytes: int) -> Any:
     """JSON-ready, redacted, bounded form of ``value``."""
+    if _is_small_flat(value, redact, max_bytes):
+        return value  # the common response: already JSON, nothing to redact, far under the cap
     converter = _Converter(redact, max_bytes)
     converted = converter.convert(value)
     return _finish(converter, converted, max_bytes)
+
+
+def _is_small_flat(value: object, redact: frozenset[str], max_bytes: int) -> bool:
+    """A plain str, or a dict of up to 32 str keys (none redacted) to JSON scalars, sure to fit ``max_bytes``.
+
+    Such a value is recorded as it is: it is serialized before the subsegment's call returns, so the
+    caller cannot change it in between, and converting it would only copy it.
+    """
+    if type(value) is str:
+        return 6 * len(value) + 2 <= max_bytes
+    if type(value) is not dict or len(value) > 32:
+        return False
+    budget = max_bytes
+    for key, item in value.items():
+        if type(key) is not str or key.lower() in redact:
+            return False
+        kind = type(item)
+        if kind is str:
+            budget -= 6 * (len(key) + len(item)) + 8
+        elif item is None or kind is bool or kind is int or (kind is float and math.isfinite(item)):
+            if kind is int and not -_SAFE_INT <= item <= _SAFE_INT:
+                return False
+            budget -= 6 * len(key) + 30
+        else:
+            return False
+        if budget < 0:
+            return False
+    return True
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:

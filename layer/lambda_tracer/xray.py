@@ -259,6 +259,10 @@ class TracerSubsegment(Subsegment):  # type: ignore[misc]
         document.pop("_raw_metadata", None)
         return document
 
+    def serialize(self) -> str:
+        """Compact JSON: smaller datagrams, and faster than the SDK's default separators."""
+        return json.dumps(self.to_dict(), default=str, separators=(",", ":"))
+
 
 def begin(name: str) -> Any:
     """Open a subsegment under the current one; None when there is nothing to record into.
@@ -268,12 +272,13 @@ def begin(name: str) -> Any:
     """
     segment, stack = CONTEXT._current()
     parent = stack[-1] if stack else segment
-    if not parent.sampled or not global_sdk_config.sdk_enabled():
+    if not parent.sampled or getattr(segment, "initializing", False) or not global_sdk_config.sdk_enabled():
         return None
     emitter()  # fail here, before the subsegment exists, if the daemon address is unusable
     subsegment = TracerSubsegment(name, "local", segment)
     subsegment._tree_parent = parent
-    CONTEXT.put_subsegment(subsegment)
+    parent.add_subsegment(subsegment)  # what put_subsegment does, without looking the context up again
+    _state.set((segment, (*stack, subsegment), _state.get()[2]))
     return subsegment
 
 

@@ -201,3 +201,14 @@ def test_error_metadata_has_type_and_message() -> None:
     except RuntimeError as outer:
         chained = capture.error_metadata(outer, frozenset(), 4096)
     assert chained["cause"] == {"type": "ValueError", "message": "inner"}
+
+
+def test_flat_values_are_still_redacted_and_bounded() -> None:
+    """Small flat dicts take a shortcut; it must not skip redaction, the size cap or odd values."""
+    keys = frozenset({"password"})
+    assert capture.to_metadata({"Password": "x", "a": 1}, keys, 4096) == {"Password": "[REDACTED]", "a": 1}
+    assert capture.to_metadata({"a": float("inf"), "b": 2**60}, keys, 4096) == {"a": "inf", "b": str(2**60)}
+    assert capture.to_metadata({"a": "y" * 5000}, keys, 1024)["truncated"] is True
+    assert capture.to_metadata("z" * 5000, keys, 1024)["truncated"] is True
+    flat = {"ok": 1, "name": "n", "none": None, "flag": True, "ratio": 0.5}
+    assert capture.to_metadata(flat, keys, 4096) == flat
