@@ -1,15 +1,18 @@
-"""The X-Ray SDK backend: the only module that imports ``aws_xray_sdk`` (and only when tracing is on).
+"""The X-Ray SDK backend (with patching.py and sdk_import.py, the only code that touches ``aws_xray_sdk``).
 
-It configures the SDK's global ``xray_recorder`` (which stays ``tracer.provider``, the escape
-hatch) with two replacements:
+Imported only when tracing is on. It gives the SDK's global ``xray_recorder`` (which stays
+``tracer.provider``, the escape hatch) two replacements, as soon as that recorder exists:
 
 * ``TaskLocalContext``: the SDK's Lambda context keeps one stack of open subsegments per *thread*
   and ends "the top of the stack", so concurrent asyncio tasks end each other's subsegments
   (``AlreadyEndedException``, wrong parents). Ours keeps the stack in a ``contextvars.ContextVar``
-  as an immutable tuple: each asyncio task sees its own stack, and ``close(subsegment)`` ends
-  exactly the subsegment it opened.
+  as an immutable tuple: each asyncio task sees its own stack, ``end(subsegment)`` ends exactly the
+  subsegment it opened, and every new trace header starts a new trace.
 * ``BoundedUDPEmitter``: the SDK drops a whole subsegment whose document exceeds one UDP datagram
   (65,507 bytes). Ours strips metadata, then the stack trace, and says so in the document.
+
+Our own subsegments (``begin``/``end``) take a direct path: no recorder lookups, JSON-ready metadata,
+sent as soon as they end. Library patches and the escape hatch go through the recorder as usual.
 """
 
 from __future__ import annotations
