@@ -4,7 +4,7 @@ The exec wrapper stashes the user's handler string in ``LAMBDA_TRACER_ORIGINAL_H
 ``_HANDLER`` here. When the runtime imports this module (at init, once) we:
 
 1. start the tracer from environment variables only, so supported libraries are patched as soon
-   as the user's module imports them;
+   as the user's module imports them, and ``gc.freeze()`` what exists so far (see _freeze_init_objects);
 2. resolve the user's handler with the runtime's own resolver (awslambdaric's
    ``bootstrap._get_handler``). Its ``FaultException`` is not an ImportError, so it passes through
    the runtime's import of *this* module unchanged and the runtime reports it exactly as it would
