@@ -1,5 +1,9 @@
-"""The unit suite on every other local Python (3.10, 3.12, 3.13 here): the decorators lean on asyncio,
-contextvars and generator semantics, which change between versions. Missing interpreters are skipped."""
+"""The unit and end-to-end suites on every other local Python (3.10, 3.12, 3.13 here).
+
+The decorators lean on asyncio, contextvars and generator semantics, and the runtime client and our boot
+path on the interpreter, all of which change between versions. Each suite runs in a venv of that Python
+(so the local Lambda runtime runs on it too). Missing interpreters are skipped with a message.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ OTHERS = [v for v in ("3.10", "3.12", "3.13", "3.14") if v != f"{sys.version_inf
 def _venv(version: str) -> Path:
     interpreter = _find_interpreter(version)
     if interpreter is None:
-        pytest.skip(f"no Python {version} under $(pyenv root)/versions: the unit suite is not run on it here")
+        pytest.skip(f"no Python {version} under $(pyenv root)/versions: the suites are not run on it here")
     venv = ROOT / "build" / "venvs" / f"unit-py{version}"
     python = venv / "bin" / "python"
     stamp = venv / ".requirements"
@@ -37,16 +41,16 @@ def _venv(version: str) -> Path:
 
 
 @pytest.mark.parametrize("version", OTHERS)
-def test_unit_suite(version: str) -> None:
+def test_unit_and_e2e_suites(version: str) -> None:
     python = _venv(version)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     done = subprocess.run(
-        [str(python), "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"],
+        [str(python), "-m", "pytest", "tests/unit", "tests/e2e", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.splitlines()[-1]

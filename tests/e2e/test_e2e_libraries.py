@@ -108,10 +108,8 @@ def handler(event, context):
 """
 
 
-@pytest.mark.parametrize(("setting", "frozen"), [(None, True), ("false", False)])
-def test_init_objects_are_frozen_unless_opted_out(
-    layer_dir: Path, tmp_path: Path, setting: str | None, frozen: bool
-) -> None:
-    env = {} if setting is None else {"LAMBDA_TRACER_GC_FREEZE": setting}
-    call = _run(tmp_path, layer_dir, REPORTS_GC, {}, **env)
-    assert (call.payload["frozen"] > 0) is frozen
+def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Path) -> None:
+    """Compared with the opt-out, not with zero: some Pythons (3.12+) start with a few objects frozen."""
+    frozen = _run(tmp_path, layer_dir, REPORTS_GC, {}).payload["frozen"]
+    opted_out = _run(tmp_path, layer_dir, REPORTS_GC, {}, LAMBDA_TRACER_GC_FREEZE="false").payload["frozen"]
+    assert frozen > opted_out + 1000, (frozen, opted_out)
