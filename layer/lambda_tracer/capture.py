@@ -7,8 +7,11 @@ Three promises, because the value belongs to the user and goes back to them afte
 * **Bounded.** The JSON form of a captured value is at most ``LAMBDA_TRACER_MAX_CAPTURE_BYTES``;
   a bigger one is replaced by a preview plus ``truncated``/``original_bytes`` markers, so the
   subsegment still fits in one X-Ray datagram instead of being dropped.
-* **Redacted.** Values under keys such as ``password`` or ``authorization`` (case-insensitive,
-  configurable) are replaced by ``"[REDACTED]"`` before anything leaves the process.
+* **Redacted.** Whatever the policy of redaction.py names a secret is masked before anything leaves the
+  process: values under secret keys (in dicts, object attributes and namedtuple fields, and in key/value
+  pairs of lists such as ``["--password", s]``), secrets inside strings, inside JSON held in strings (an
+  API Gateway ``body``), and AWS credential objects as a whole. Errors keep their type, message and
+  short scalar attributes, never the payloads some exceptions carry (``JSONDecodeError.doc``).
 
 Nothing here raises: any failure while looking at a value becomes a short description of it.
 """
@@ -19,15 +22,37 @@ import decimal
 import enum
 import json
 import math
+import re
 import sys
 from typing import Any
 
-REDACTED = "[REDACTED]"
+from . import config
+from .redaction import COOKIE, COUNTS, PLAIN, QUERY, REDACTED, SECRET, Policy
+
 _MAX_DEPTH = 32
 _MAX_ITEMS = 1000
 _MAX_NODES = 10_000
 _SAFE_INT = 2**53
-_JSON_SCALARS = (str, bool, int)
+_JSON_STARTS = ("{", "[")
+_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]{1,500}")
+MAX_ANNOTATION_CHARS = 1000
+#: Bits of the largest integer recorded as digits: its ~1,000 digits are the annotation limit.
+_MAX_DIGIT_BITS = 3300
+#: What annotation_value returns for a value it will not record.
+DROPPED: Any = object()
+#: Exception attributes that hold the payload the exception is about, not facts about the error.
+PAYLOAD_ATTRIBUTES = frozenset(
+    {
+        "doc", "request", "response", "body", "cmd", "args", "argv", "output", "stdout", "stderr",
+        "input", "content", "data", "text", "payload", "headers", "params", "json", "form", "env",
+        "environ", "kwargs", "raw", "object", "obj", "document", "source", "line", "record",
+    }
+)  # fmt: skip
+#: Longest exception message, and longest string attribute of an exception, that is recorded.
+MAX_MESSAGE_CHARS = 1000
+MAX_ATTRIBUTE_CHARS = 200
+#: Modules whose credential objects are never recorded, whatever their attributes are called.
+_CREDENTIAL_MODULES = ("botocore.credentials", "aiobotocore.credentials")
 
 
 def describe(value: object) -> str:
@@ -65,8 +90,8 @@ class _Converter:
     objects already on the path are not entered again, so no object graph can make it slow.
     """
 
-    def __init__(self, redact: frozenset[str], limit: int) -> None:
-        self.redact = redact
+    def __init__(self, policy: Policy, limit: int) -> None:
+        self.policy = policy
         self.limit = limit
         self.seen: set[int] = set()
         self.nodes = 0
@@ -92,12 +117,52 @@ class _Converter:
             return describe(value)
 
     def _text(self, text: str) -> str:
+        """A string as recorded: cut to the limit; its secrets masked."""
+        self.original_chars += len(text) + 2
+        if len(text) > self.limit:
+            text = text[: self.limit]
+            self.cut = True
+        if self.policy.needs_mask(text) or text[:1] in _JSON_STARTS:
+            text = self._masked(text)
+        self.size_bound += 6 * len(text) + 2
+        return text
+
+    def _masked(self, text: str) -> str:
+        """JSON objects and arrays held in a string are redacted inside and stay a string; text is masked."""
+        if text.lstrip()[:1] in _JSON_STARTS and self.policy.enabled:
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                pass
+            else:
+                if isinstance(parsed, (dict, list)):
+                    inner = _Converter(self.policy, self.limit)
+                    redacted = inner.convert(parsed)
+                    return text if redacted == parsed else json.dumps(redacted, separators=(",", ":"))
+        return self.policy.mask_text(text)
+
+    def _key(self, key: object) -> str:
+        """A dict key as recorded: text, cut to the limit, never masked (a key names; it does not hold)."""
+        text = key if isinstance(key, str) else str(key)
         self.original_chars += len(text) + 2
         if len(text) > self.limit:
             text = text[: self.limit]
             self.cut = True
         self.size_bound += 6 * len(text) + 2
         return text
+
+    def _under(self, key: object, item: Any, depth: int) -> Any:
+        """``item`` as recorded under ``key``: redacted, masked or converted, as the key says."""
+        verdict = self.policy.verdict(key)
+        if item is None or isinstance(item, bool) or (verdict == COUNTS and isinstance(item, (int, float))):
+            return self.convert(item, depth + 1)  # that a secret is absent or set, or a count, is not a secret
+        if verdict in (SECRET, COUNTS):
+            self.size_bound += len(REDACTED) + 2
+            return _shape_only(item) if isinstance(item, str) else REDACTED
+        if verdict in (COOKIE, QUERY):
+            masked = self.policy.mask_under(verdict, item)
+            return masked if masked is REDACTED else self.convert(masked, depth + 1)
+        return self.convert(item, depth + 1)
 
     def _convert(self, value: Any, depth: int) -> Any:
         if isinstance(value, str) and not isinstance(value, enum.Enum):
@@ -116,6 +181,10 @@ class _Converter:
             return "<too deep>"
         if isinstance(value, dict):
             return self._mapping(value, depth)
+        if type(value).__module__ in _CREDENTIAL_MODULES:
+            return REDACTED  # botocore Credentials, ReadOnlyCredentials: never recorded, whatever they hold
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+            return self._named_tuple(value, depth)
         if isinstance(value, (list, tuple, set, frozenset)):
             return self._sequence(value, depth)
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -127,7 +196,7 @@ class _Converter:
         if isinstance(value, _loaded_types("datetime", ("timedelta",)) + _loaded_types("uuid", ("UUID",))):
             return str(value)
         if isinstance(value, BaseException):
-            return self._mapping(exception_info(value), depth)
+            return self._mapping(exception_info(value), depth)  # never its attributes: they may hold payloads
         if _is_stream_like(value):
             return describe(value)
         return self._object(value, depth)
@@ -149,24 +218,48 @@ class _Converter:
                     out["..."] = f"{len(value) - index} more items"
                     self.cut = True
                     break
-                text = self._text(key if isinstance(key, str) else str(key))
-                out[text] = REDACTED if text.lower() in self.redact else self.convert(item, depth + 1)
+                out[self._key(key)] = self._under(key, item, depth)
             return out
         finally:
             self.seen.discard(id(value))
 
     def _sequence(self, value: Any, depth: int) -> Any:
+        """Items in order; an item after a secret's name (``["--password", s]``, ``("api_key", k)``) is redacted."""
         if not self._enter(value):
             return "<cycle>"
         try:
             out = []
+            pair = len(value) == 2
+            after_name = False
             for index, item in enumerate(value):
                 if index >= _MAX_ITEMS or self.full:
                     out.append(f"... {len(value) - index} more items")
                     self.cut = True
                     break
-                out.append(self.convert(item, depth + 1))
+                if after_name and item is not None and not isinstance(item, bool):
+                    out.append(REDACTED)
+                else:
+                    out.append(self.convert(item, depth + 1))
+                after_name = (
+                    isinstance(item, str) and (item[:1] == "-" or (pair and index == 0)) and self._is_secret_flag(item)
+                )
             return out
+        finally:
+            self.seen.discard(id(value))
+
+    def _is_secret_flag(self, text: str) -> bool:
+        return len(text) <= 64 and "=" not in text and not text.isspace() and self.policy.is_secret_name(text)
+
+    def _named_tuple(self, value: Any, depth: int) -> Any:
+        """A namedtuple is recorded as a list, each field judged by its name (``secret_key``)."""
+        if not self._enter(value):
+            return "<cycle>"
+        try:
+            fields = type(value)._fields
+            return [
+                self._under(fields[index], item, depth) if index < len(fields) else self.convert(item, depth + 1)
+                for index, item in enumerate(value[:_MAX_ITEMS])
+            ]
         finally:
             self.seen.discard(id(value))
 
@@ -193,31 +286,54 @@ class _Converter:
             self.seen.discard(id(value))
 
 
-def to_metadata(value: object, redact: frozenset[str], max_bytes: int) -> Any:
+def _shape_only(text: str) -> str:
+    """A secret held as JSON (Secrets Manager's ``SecretString``): its keys kept, every value masked."""
+    if text.lstrip()[:1] not in _JSON_STARTS:
+        return REDACTED
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return REDACTED
+    if not isinstance(parsed, (dict, list)):
+        return REDACTED
+    return json.dumps(_mask_leaves(parsed, 0), separators=(",", ":"))
+
+
+def _mask_leaves(value: Any, depth: int) -> Any:
+    if isinstance(value, dict) and depth < _MAX_DEPTH:
+        return {key: _mask_leaves(item, depth + 1) for key, item in list(value.items())[:_MAX_ITEMS]}
+    if isinstance(value, list) and depth < _MAX_DEPTH:
+        return [_mask_leaves(item, depth + 1) for item in value[:_MAX_ITEMS]]
+    return value if value is None or isinstance(value, bool) else REDACTED
+
+
+def to_metadata(value: object, policy: Policy, max_bytes: int) -> Any:
     """JSON-ready, redacted, bounded form of ``value``."""
-    if _is_small_flat(value, redact, max_bytes):
+    if _is_small_flat(value, policy, max_bytes):
         return value  # the common response: already JSON, nothing to redact, far under the cap
-    converter = _Converter(redact, max_bytes)
+    converter = _Converter(policy, max_bytes)
     converted = converter.convert(value)
     return _finish(converter, converted, max_bytes)
 
 
-def _is_small_flat(value: object, redact: frozenset[str], max_bytes: int) -> bool:
-    """A plain str, or a dict of up to 32 str keys (none redacted) to JSON scalars, sure to fit ``max_bytes``.
+def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
+    """A plain str, or a dict of up to 32 plain str keys to JSON scalars, nothing to mask, sure to fit ``max_bytes``.
 
     Such a value is recorded as it is: it is serialized before the subsegment's call returns, so the
     caller cannot change it in between, and converting it would only copy it.
     """
     if type(value) is str:
-        return 6 * len(value) + 2 <= max_bytes
+        return 6 * len(value) + 2 <= max_bytes and not _may_hide_secrets(value, policy)
     if type(value) is not dict or len(value) > 32:
         return False
     budget = max_bytes
     for key, item in value.items():
-        if type(key) is not str or key.lower() in redact:
+        if type(key) is not str or policy.verdict(key):
             return False
         kind = type(item)
         if kind is str:
+            if _may_hide_secrets(item, policy):
+                return False
             budget -= 6 * (len(key) + len(item)) + 8
         elif item is None or kind is bool or kind is int or (kind is float and math.isfinite(item)):
             if kind is int and not -_SAFE_INT <= item <= _SAFE_INT:
@@ -228,6 +344,10 @@ def _is_small_flat(value: object, redact: frozenset[str], max_bytes: int) -> boo
         if budget < 0:
             return False
     return True
+
+
+def _may_hide_secrets(text: str, policy: Policy) -> bool:
+    return text[:1] in _JSON_STARTS or text.lstrip()[:1] in _JSON_STARTS or policy.needs_mask(text)
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:
@@ -257,29 +377,84 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
 
 
 def exception_info(error: BaseException) -> dict[str, Any]:
-    """Type, message and module of an exception (the reference records ``{}`` for most)."""
+    """Type, message and module of an exception, and its cause's type (the reference records ``{}``)."""
     cls = type(error)
     try:
         message = str(error)
     except Exception:
         message = "<str() of the exception raised>"
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "..."
     info: dict[str, Any] = {"type": cls.__qualname__, "message": message}
     if cls.__module__ not in ("builtins", None):
         info["module"] = cls.__module__
     cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     if cause is not None and cause is not error:
-        try:
-            info["cause"] = {"type": type(cause).__qualname__, "message": str(cause)}
-        except Exception:
-            info["cause"] = {"type": type(cause).__qualname__}
+        info["cause"] = {"type": type(cause).__qualname__}
     return info
 
 
-def error_metadata(error: BaseException, redact: frozenset[str], max_bytes: int) -> Any:
-    """The ``"<name> error"`` metadata: exception info plus the exception's public attributes."""
-    converter = _Converter(redact, max_bytes)
+def error_metadata(error: BaseException, policy: Policy, max_bytes: int) -> Any:
+    """The ``"<name> error"`` metadata: exception info plus its short scalar attributes, redacted.
+
+    Attributes that hold the payload an exception is about (``JSONDecodeError.doc``, ``HTTPError.request``,
+    ``CalledProcessError.cmd``) are never recorded: they carry the event or the request, secrets and all.
+    """
+    converter = _Converter(policy, max_bytes)
     info = converter.convert(exception_info(error))
-    extra = converter._object(error, 0)
+    extra = converter._mapping(_scalar_attributes(error), 0)
     if isinstance(extra, dict) and extra:
         info["attributes"] = extra
     return _finish(converter, info, max_bytes)
+
+
+def _scalar_attributes(error: BaseException) -> dict[str, Any]:
+    """Public attributes that are facts about the error: short scalars, not payloads."""
+    try:
+        attributes = object.__getattribute__(error, "__dict__")
+    except Exception:
+        return {}
+    found: dict[str, Any] = {}
+    for key, item in list(attributes.items())[:_MAX_ITEMS]:
+        if not isinstance(key, str) or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
+            continue
+        short_text = isinstance(item, str) and len(item) <= MAX_ATTRIBUTE_CHARS
+        if item is None or isinstance(item, (bool, int, float)) or short_text:
+            found[key] = item
+    return found
+
+
+def annotation_value(key: object, value: object, policy: Policy) -> Any:
+    """The value X-Ray will accept for this annotation, redacted; ``DROPPED`` (reported once) if none.
+
+    X-Ray takes keys of 1 to 500 ``[A-Za-z0-9_]`` and values that are strings of at most 1,000 characters,
+    finite numbers or booleans. Integers past 2**53 lose precision as JSON numbers, so they are recorded as
+    digits; one too long even for that is dropped (``str()`` of it could raise).
+    """
+    if not isinstance(key, str) or not _ANNOTATION_KEY.fullmatch(key):
+        shown = config.shown(key) if isinstance(key, str) else f"of type {type(key).__name__}"
+        config.report_once(("annotation key", shown), f"annotation {shown} dropped (keys are 1 to 500 of [A-Za-z0-9_])")
+        return DROPPED
+    if isinstance(value, bool):
+        return value
+    verdict = policy.verdict(key)
+    if verdict == SECRET or (verdict != PLAIN and not (verdict == COUNTS and isinstance(value, (int, float)))):
+        return REDACTED
+    if isinstance(value, str):
+        if len(value) > MAX_ANNOTATION_CHARS:
+            config.report_once(
+                ("annotation cut",), f"annotation string values are cut to {MAX_ANNOTATION_CHARS} characters"
+            )
+            value = value[:MAX_ANNOTATION_CHARS]
+        return policy.mask_text(value)
+    if isinstance(value, int):
+        if -_SAFE_INT <= value <= _SAFE_INT:
+            return value
+        if value.bit_length() <= _MAX_DIGIT_BITS:
+            return str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        return value
+    kind = type(value).__name__ if not isinstance(value, (int, float)) else f"out-of-range {type(value).__name__}"
+    message = f"annotation {config.shown(key)} dropped: {kind} values are not recorded (str, int, bool, float only)"
+    config.report_once(("annotation value", kind), message)
+    return DROPPED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -35,48 +36,65 @@ DEFAULT_SERVICE = "service_undefined"
 DEFAULT_MAX_CAPTURE_BYTES = 16 * 1024
 #: A value bigger than this could never fit in one X-Ray datagram (65,507 bytes) anyway.
 LIMIT_MAX_CAPTURE_BYTES = 60 * 1024
-DEFAULT_REDACT_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "secret",
-        "client_secret",
-        "token",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "session_token",
-        "authorization",
-        "x-api-key",
-        "api_key",
-        "apikey",
-        "credentials",
-        "private_key",
-        "cookie",
-        "set-cookie",
-    }
-)
-
 _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
 _FALSE = frozenset({"0", "n", "no", "f", "false", "off"})
 _warned: set[tuple[str, str]] = set()
 
 
-def warn_once(name: str, raw: str, default: object) -> None:
-    """Log one WARNING per (variable, value): a bad setting must be visible, not noisy."""
-    shown = raw if len(raw) <= 60 else raw[:57] + "..."
-    report_once((name, raw), f"ignoring {name}={shown!r} (not understood); using {default!r}")
+#: Distinct warnings logged per process; past it, warnings are only counted (bad input must not flood logs).
+MAX_REPORTS = 50
+_reported: set[tuple[str, ...]] = set()
+#: Warnings not logged because MAX_REPORTS distinct ones were already.
+suppressed = 0
 
 
-def report_once(key: tuple[str, str], message: str) -> None:
-    """Log ``message`` at WARNING the first time ``key`` is seen (misuse of the API, bad settings)."""
-    if key in _warned:
+def shown(raw: str, limit: int = 24) -> str:
+    """A value safe to quote in a log line: short, printable ASCII, or only its length.
+
+    Settings, keys and namespaces are quoted so a user can find the typo; anything long or odd is not,
+    because it could be a secret or a payload that reached the setting by mistake.
+    """
+    if len(raw) <= limit and raw.isprintable() and raw.isascii():
+        return repr(raw)
+    return f"<{len(raw)} characters>"
+
+
+def warn_once(name: str, raw: str, used: str) -> None:
+    """Log one WARNING per (variable, value) naming the variable and what is used instead."""
+    report_once((name, raw[:64]), f"ignoring {name}={shown(raw)} (not understood); using {used}")
+
+
+def report_once(key: tuple[str, ...], message: str) -> None:
+    """Log ``message`` at WARNING the first time ``key`` is seen (misuse of the API, bad settings).
+
+    At most MAX_REPORTS distinct keys are remembered: after that, one warning says so, and the rest are
+    counted in ``suppressed`` (logged again at every power of ten), so no input can make the logs or the
+    memory grow without bound.
+    """
+    global suppressed
+    if key in _reported:
         return
-    _warned.add(key)
+    if len(_reported) >= MAX_REPORTS:
+        suppressed += 1
+        if str(suppressed).rstrip("0") == "1":  # 1, 10, 100, ...
+            logger.warning("lambda_tracer: %d warnings not logged (only %d kinds are)", suppressed, MAX_REPORTS)
+        return
+    _reported.add(key)
     logger.warning("lambda_tracer: %s", message)
 
 
-def _raw(name: str) -> str | None:
+def error_place(error: BaseException) -> str:
+    """``"ValueError at udp_emitter.py:42"``: an exception's type and where it was raised, never its message.
+
+    A message can quote the value being worked on: the event, the response, a setting.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"
+
+
+def get_raw(name: str) -> str | None:
+    """The variable as it is, unparsed (None when unset)."""
     return os.environ.get(name)
 
 
@@ -88,7 +106,7 @@ def get_bool(name: str, default: bool) -> bool:
 
 def get_explicit_bool(name: str, default: bool | None = None) -> bool | None:
     """The variable's truth value; None when it is unset, blank or not understood (then reported once)."""
-    raw = _raw(name)
+    raw = get_raw(name)
     if raw is None or raw.strip() == "":
         return None
     value = raw.strip().lower()
@@ -96,28 +114,28 @@ def get_explicit_bool(name: str, default: bool | None = None) -> bool | None:
         return True
     if value in _FALSE:
         return False
-    warn_once(name, raw, default)
+    warn_once(name, raw, "the default" if default is None else repr(default))
     return None
 
 
 def get_int(name: str, default: int, low: int, high: int) -> int:
-    raw = _raw(name)
+    raw = get_raw(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw.strip())
     except ValueError:
-        warn_once(name, raw, default)
+        warn_once(name, raw, f"the default, {default}")
         return default
     if not low <= value <= high:
         clamped = min(max(value, low), high)
-        warn_once(name, raw, clamped)
+        warn_once(name, raw, f"the nearest allowed value, {clamped} (allowed: {low} to {high})")
         return clamped
     return value
 
 
 def get_str(name: str) -> str | None:
-    raw = _raw(name)
+    raw = get_raw(name)
     if raw is None:
         return None
     value = raw.strip()
@@ -126,7 +144,7 @@ def get_str(name: str) -> str | None:
 
 def get_list(name: str) -> list[str] | None:
     """Comma- or space-separated list; None when unset, [] when set to an empty/blank value."""
-    raw = _raw(name)
+    raw = get_raw(name)
     if raw is None:
         return None
     return [item for item in raw.replace(",", " ").split() if item]
@@ -140,11 +158,11 @@ def auto_disabled_reason() -> str | None:
     """Why tracing is off by the environment, or None when it should run."""
     if get_bool(TRACE_DISABLED, False):
         return f"{TRACE_DISABLED} is true"
-    if not _raw(TASK_ROOT):
+    if not get_raw(TASK_ROOT):
         return f"not running in Lambda ({TASK_ROOT} is not set)"
-    if _raw(SAM_LOCAL):
+    if get_raw(SAM_LOCAL):
         return f"running under SAM local ({SAM_LOCAL})"
-    if _raw(CHALICE_LOCAL):
+    if get_raw(CHALICE_LOCAL):
         return f"running under Chalice local ({CHALICE_LOCAL})"
     return None
 
@@ -159,36 +177,3 @@ def capture_error_default() -> bool:
 
 def max_capture_bytes() -> int:
     return get_int(MAX_CAPTURE_BYTES, DEFAULT_MAX_CAPTURE_BYTES, 256, LIMIT_MAX_CAPTURE_BYTES)
-
-
-_redact_cache: tuple[str | None, frozenset[str]] = ("\0unset", DEFAULT_REDACT_KEYS)
-
-
-def redact_keys() -> frozenset[str]:
-    """The redaction keys, parsed again only when the variable changes (this runs on every invocation)."""
-    global _redact_cache
-    raw = _raw(REDACT_KEYS)
-    if raw != _redact_cache[0]:
-        _redact_cache = (raw, _parse_redact_keys())
-    return _redact_cache[1]
-
-
-def _parse_redact_keys() -> frozenset[str]:
-    """Keys whose values are replaced before anything leaves the process.
-
-    Unset: the default list. Set: the given keys *added* to the defaults; a leading "-" removes
-    a default (``-token``), and the single value ``none`` turns redaction off.
-    """
-    items = get_list(REDACT_KEYS)
-    if items is None:
-        return DEFAULT_REDACT_KEYS
-    lowered = [item.lower() for item in items]
-    if lowered == ["none"]:
-        return frozenset()
-    keys = set(DEFAULT_REDACT_KEYS)
-    for item in lowered:
-        if item.startswith("-"):
-            keys.discard(item[1:])
-        else:
-            keys.add(item)
-    return frozenset(keys)

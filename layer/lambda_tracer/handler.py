@@ -42,7 +42,7 @@ def _start_tracer() -> Any:
             return Tracer(auto_patch=False)
         return Tracer(patch_modules=modules)
     except Exception as error:
-        logger.warning("lambda_tracer: tracer not started, serving the handler untraced: %r", error)
+        logger.warning("lambda_tracer: tracer not started, serving the handler untraced: %s", config.error_place(error))
         return None
 
 
@@ -57,7 +57,9 @@ def _patch_modules_from_env() -> list[str] | None:
         return []
     known = [m for m in modules if m in SUPPORTED]
     if len(known) != len(modules):
-        config.warn_once(config.PATCH_MODULES, os.environ.get(config.PATCH_MODULES, ""), known or "all supported")
+        config.warn_once(
+            config.PATCH_MODULES, os.environ.get(config.PATCH_MODULES, ""), ", ".join(known) or "all supported"
+        )
     return known or None
 
 
@@ -107,7 +109,7 @@ def _wrap(tracer: Any, user_handler: Any) -> Any:
             return user_handler
         return tracer.capture_lambda_handler(user_handler)
     except Exception as error:
-        logger.warning("lambda_tracer: could not wrap the handler, serving it untraced: %r", error)
+        logger.warning("lambda_tracer: could not wrap the handler, serving it untraced: %s", config.error_place(error))
         return user_handler
 
 
@@ -130,7 +132,7 @@ def _freeze_init_objects(tracer: Any) -> None:
         if tracer is not None and not tracer.disabled and config.get_bool(config.GC_FREEZE, True):
             gc.freeze()
     except Exception as error:
-        logger.warning("lambda_tracer: gc.freeze() failed: %r", error)
+        logger.warning("lambda_tracer: gc.freeze() failed: %s", config.error_place(error))
 
 
 _tracer = _start_tracer()

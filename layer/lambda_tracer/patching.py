@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any
 
-from . import endpoints
+from . import config, endpoints
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -70,10 +70,8 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
     names = DEFAULT_MODULES if modules is None else tuple(modules)
     for name in names:
         if name not in SUPPORTED:
-            shown = name if len(name) <= 60 else name[:57] + "..."
-            logger.warning(
-                "lambda_tracer: cannot patch %r: supported modules are %s", shown, ", ".join(sorted(SUPPORTED))
-            )
+            shown = config.shown(str(name))
+            config.report_once(("patch", shown), f"cannot patch {shown}: supported are {', '.join(sorted(SUPPORTED))}")
             continue
         sdk_name, trigger = SUPPORTED[name]
         with _lock:
@@ -81,7 +79,7 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
                 continue
             _registered.add(sdk_name)
         if modules is not None and trigger not in sys.modules and not _installed(trigger):
-            logger.warning("lambda_tracer: %r is not installed; it will be traced if it appears later", name)
+            logger.warning("lambda_tracer: %s is not installed; it will be traced if it appears later", repr(name))
         import wrapt
 
         wrapt.register_post_import_hook(_hook(sdk_name), trigger)
@@ -114,7 +112,7 @@ def _hook(sdk_name: str) -> Any:
             if sdk_name == "botocore":
                 _ignore_in_botocore()
         except Exception as error:  # a failed patch leaves the library untraced, never broken
-            logger.warning("lambda_tracer: could not trace %s: %r", sdk_name, error)
+            logger.warning("lambda_tracer: could not trace %s: %s", sdk_name, config.error_place(error))
 
     return apply
 
@@ -166,7 +164,7 @@ def _trace_aiohttp_sessions() -> None:
             if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
                 kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
         except Exception as error:  # the session works untraced rather than not at all
-            logger.warning("lambda_tracer: could not trace an aiohttp session: %r", error)
+            config.report_once(("aiohttp session",), f"could not trace an aiohttp session: {config.error_place(error)}")
         return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(aiohttp, "ClientSession.__init__", init)

@@ -6,46 +6,29 @@ and place only, never the message, which could quote the event) and recording de
 
 from __future__ import annotations
 
-import os
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import capture, config
+from . import capture, config, redaction
 
 if TYPE_CHECKING:
     from .tracer import Tracer
 
 logger = config.logger
 
-_reported: set[tuple[str, str]] = set()
-
 
 def report(phase: str, error: BaseException) -> None:
-    """Log a failure inside the tracer once per (phase, error type); it never reaches user code.
-
-    Only the exception's type and where it was raised are logged, never its message: a message can quote
-    the value being recorded, i.e. the event or the response.
-    """
-    key = (phase, type(error).__name__)
-    if key not in _reported:
-        _reported.add(key)
-        where = ""
-        frames = traceback.extract_tb(error.__traceback__)
-        if frames:
-            where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
-        logger.warning(
-            "lambda_tracer: tracing failed while %s (the function is unaffected): %s%s",
-            phase,
-            type(error).__name__,
-            where,
-        )
+    """Log a failure inside the tracer once per (phase, error type); it never reaches user code."""
+    config.report_once(
+        ("failure", phase, type(error).__name__),
+        f"tracing failed while {phase} (the function is unaffected): {config.error_place(error)}",
+    )
 
 
 def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
     """Store JSON-ready metadata on an X-Ray entity, with the SDK's one rule (no ``AWS.`` namespaces)."""
     if namespace.startswith("AWS."):
-        config.report_once(("namespace", namespace), f"metadata namespace {namespace!r} dropped (AWS. is reserved)")
+        config.report_once(("namespace",), "metadata in a namespace starting with 'AWS.' dropped (reserved by X-Ray)")
         return
     entity.metadata.setdefault(namespace, {})[key] = data
 
@@ -92,7 +75,7 @@ class Span:
         if self.entity is None or value is None:
             return
         try:
-            data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
+            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes())
             self.metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)
@@ -102,7 +85,7 @@ class Span:
             return
         try:
             if record_metadata:
-                data = capture.error_metadata(error, config.redact_keys(), config.max_capture_bytes())
+                data = capture.error_metadata(error, redaction.current(), config.max_capture_bytes())
                 self.metadata(f"{name} error", data, self.tracer.service)
             if self._exit is None:
                 from . import xray

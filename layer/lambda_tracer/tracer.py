@@ -14,12 +14,11 @@ import contextvars
 import functools
 import inspect
 import logging
-import math
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from . import capture, coldstart, config, endpoints
+from . import capture, coldstart, config, endpoints, redaction
 from .noop import NOOP_PROVIDER
 from .span import Span, report, write_metadata
 from .wrappers import wrap_method
@@ -29,8 +28,8 @@ logger = logging.getLogger("lambda_tracer")
 AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
 _INVALID_NAME_CHARACTERS = re.compile(r"[?;*()!$~^<>]")
-_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
-_ANNOTATION_TYPES = (str, int, float, bool)
+#: X-Ray's limit on names of (sub)segments, metadata keys and namespaces.
+MAX_NAME_CHARS = 250
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
 HANDLER_MARKER = "__lambda_tracer_handler__"
 
@@ -39,8 +38,9 @@ _handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_t
 
 
 def sanitize_name(name: str) -> str:
-    """X-Ray rejects these characters in subsegment names (so ``<locals>`` becomes ``locals``)."""
-    return _INVALID_NAME_CHARACTERS.sub("", name)
+    """X-Ray rejects these characters in subsegment names (so ``<locals>`` becomes ``locals``), and names
+    over 250 characters (the ``## `` prefix included)."""
+    return _INVALID_NAME_CHARACTERS.sub("", name)[: MAX_NAME_CHARS - 3]
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
@@ -152,22 +152,17 @@ class Tracer:
         """Add a searchable annotation to the current subsegment; invalid input is reported, not raised."""
         if self.disabled:
             return
-        if not isinstance(key, str) or not _ANNOTATION_KEY.fullmatch(key):
-            config.report_once(("annotation key", repr(key)), f"annotation {key!r} dropped (keys are [A-Za-z0-9_])")
-            return
-        if not isinstance(value, _ANNOTATION_TYPES) or (isinstance(value, float) and not math.isfinite(value)):
-            shown = repr(value)[:40]
-            message = f"annotation {key}={shown} dropped (str, int, bool or a finite float only)"
-            config.report_once(("annotation value", shown), message)
+        checked = capture.annotation_value(key, value, redaction.current())
+        if checked is capture.DROPPED:
             return
         try:
             target = self._current_entity()
             if target is None:
                 return
             if self._custom_provider is not None:
-                target.put_annotation(key=key, value=value)
+                target.put_annotation(key=key, value=checked)
             else:
-                target.annotations[key] = value
+                target.annotations[key] = checked
         except Exception as error:
             report("adding an annotation", error)
 
@@ -179,11 +174,13 @@ class Tracer:
             target = self._current_entity()
             if target is None:
                 return
-            data = capture.to_metadata(value, config.redact_keys(), config.max_capture_bytes())
+            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes())
+            key = str(key)[:MAX_NAME_CHARS]
+            namespace = (namespace or self.service)[:MAX_NAME_CHARS]
             if self._custom_provider is not None:
-                target.put_metadata(key=key, value=data, namespace=namespace or self.service)
+                target.put_metadata(key=key, value=data, namespace=namespace)
             else:
-                write_metadata(target, key, data, namespace or self.service)
+                write_metadata(target, key, data, namespace)
         except Exception as error:
             report("adding metadata", error)
 

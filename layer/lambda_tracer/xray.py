@@ -21,6 +21,7 @@ import contextvars
 import json
 import logging
 import os
+import re
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from aws_xray_sdk.core.models.facade_segment import FacadeSegment  # noqa: E402
 from aws_xray_sdk.core.models.subsegment import Subsegment  # noqa: E402
 from aws_xray_sdk.core.models.trace_header import TraceHeader  # noqa: E402
 
-from . import endpoints  # noqa: E402
+from . import capture, config, endpoints, redaction  # noqa: E402
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -69,7 +70,7 @@ class TaskLocalContext(lambda_launcher.LambdaContext):  # type: ignore[misc]
         # Any other header is another invocation (the runtime sets it before each one): start afresh. Unlike
         # the SDK we do not keep the old context when the Root repeats (a new Parent) or the header is gone
         # (PassThrough): that would record this invocation into the previous one's trace.
-        segment = _facade_for(TraceHeader.from_header_str(raw))
+        segment = _facade_for(parse_header(raw))
         _state.set((segment, (), raw))
         return segment, ()
 
@@ -100,6 +101,42 @@ class TaskLocalContext(lambda_launcher.LambdaContext):  # type: ignore[misc]
 
     def clear_trace_entities(self) -> None:
         _state.set((None, (), None))
+
+
+_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+_PARENT = re.compile(r"[0-9a-fA-F]{16}")
+_DATA_KEY = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+#: Extra header fields (e.g. ``Lineage``) are passed on to downstream calls: only a few short ones.
+_MAX_DATA_FIELDS = 8
+
+
+def parse_header(raw: str | None) -> Any:
+    """The invocation's trace header, keeping only what X-Ray can use.
+
+    A Root or Parent that starts with a valid id is cut to it; one that does not is left out, so the
+    invocation is not recorded (X-Ray would reject every document of it). Extra fields are kept only when
+    few and short, because they are propagated to every downstream call's headers.
+    """
+    fields: dict[str, str] = {}
+    data: dict[str, str] = {}
+    for part in (raw or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        value = value.strip()
+        if key in ("Root", "Parent", "Sampled"):
+            fields.setdefault(key, value)
+        elif key != "Self" and len(data) < _MAX_DATA_FIELDS and _DATA_KEY.fullmatch(key) and len(value) <= 256:
+            data[key] = value
+    root = _ROOT.match(fields.get("Root", ""))
+    parent = _PARENT.match(fields.get("Parent", ""))
+    if fields.get("Root") and root is None:
+        config.report_once(("trace header",), "the trace header's Root is not an X-Ray trace id: not recording")
+    sampled = fields.get("Sampled", "")[:1] or None
+    return TraceHeader(
+        root=root.group(0).lower() if root else None,
+        parent=parent.group(0).lower() if parent else None,
+        sampled=sampled,
+        data=data,
+    )
 
 
 def _facade_for(header: Any) -> Any:
@@ -148,18 +185,71 @@ def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
 
 
 class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
-    """UDP emitter that shrinks an oversized document instead of losing it."""
+    """UDP emitter that redacts what the SDK recorded and shrinks an oversized document instead of losing it."""
 
     def send_entity(self, entity: Any) -> None:
         try:
             if endpoints.is_ignored_entity(entity):
                 return
-            data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{entity.serialize()}".encode()
+            if isinstance(entity, TracerSubsegment) and not entity._raw_metadata and not entity.subsegments:
+                body = entity.serialize()  # ours: every value went through capture.py already
+            else:
+                body = serialize_redacted(entity)
+            data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{body}".encode()
             if len(data) > MAX_DATAGRAM_BYTES:
-                data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{shrink(entity.serialize())}".encode()
+                data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{shrink(body)}".encode()
             self._socket.sendto(data, (self._ip, self._port))
         except Exception as error:  # the function never pays for a lost datagram
-            logger.warning("lambda_tracer: could not send a subsegment to the X-Ray daemon: %r", error)
+            config.report_once(
+                ("send", type(error).__name__),
+                f"could not send a subsegment to the X-Ray daemon: {config.error_place(error)}",
+            )
+
+
+def serialize_redacted(entity: Any) -> str:
+    """The document of an entity the SDK recorded (library patches, the escape hatch), redacted.
+
+    Such entities hold whatever was put on them: metadata and annotations from ``tracer.provider``,
+    URLs with credentials from the requests patch, exception messages quoting a request.
+    """
+    document = entity.to_dict()
+    redact_document(document, redaction.current(), config.max_capture_bytes())
+    return json.dumps(document, default=str, separators=(",", ":"))
+
+
+def redact_document(document: dict[str, Any], policy: redaction.Policy, max_bytes: int) -> None:
+    """Apply the redaction policy to a document and its embedded subsegments, in place."""
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict):
+        document["metadata"] = {
+            str(namespace)[:250]: capture.to_metadata(values, policy, max_bytes)
+            for namespace, values in metadata.items()
+            if isinstance(values, dict)
+        }
+    annotations = document.get("annotations")
+    if isinstance(annotations, dict):
+        checked = {key: capture.annotation_value(key, value, policy) for key, value in annotations.items()}
+        document["annotations"] = {key: value for key, value in checked.items() if value is not capture.DROPPED}
+    http = document.get("http")
+    for section in (http.get("request") if isinstance(http, dict) else None, document.get("sql")):
+        for key in ("url", "connection_string"):
+            if isinstance(section, dict) and isinstance(section.get(key), str):
+                section[key] = policy.mask_text(section[key])
+    _mask_messages(document.get("cause"), policy)
+    for child in document.get("subsegments") or ():
+        if isinstance(child, dict):
+            redact_document(child, policy, max_bytes)
+
+
+def _mask_messages(cause: Any, policy: redaction.Policy) -> None:
+    """Exception messages in a document's (or an entity's) cause, cut and masked."""
+    if not isinstance(cause, dict):
+        return
+    for exception in cause.get("exceptions") or ():
+        holder = exception if isinstance(exception, dict) else getattr(exception, "__dict__", {})
+        message = holder.get("message")
+        if isinstance(message, str):
+            holder["message"] = policy.mask_text(message[: capture.MAX_MESSAGE_CHARS])
 
 
 def shrink(body: str) -> str:
@@ -225,7 +315,7 @@ def _configure(package: Any) -> None:
         package.xray_recorder.configure(context=CONTEXT, streaming_threshold=0)
         package.xray_recorder.configure(emitter=emitter())
     except Exception as error:  # e.g. a malformed daemon address: the SDK keeps its own emitter
-        logger.warning("lambda_tracer: could not configure the X-Ray recorder: %r", error)
+        logger.warning("lambda_tracer: could not configure the X-Ray recorder: %s", config.error_place(error))
 
 
 sdk_import.when_complete(_configure)
@@ -316,6 +406,7 @@ def add_exception(subsegment: Any, error: BaseException) -> None:
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_OWN_DIR)]
     stack = frames[-limit:] if limit else []
     subsegment.add_exception(error, stack)
+    _mask_messages(subsegment.cause, redaction.current())
 
 
 @contextmanager

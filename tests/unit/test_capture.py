@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, config
+from lambda_tracer import Tracer, capture, config, redaction
 from lambda_tracer_local.daemon import by_name
 
 
@@ -121,9 +121,10 @@ def test_tangled_object_graphs_and_huge_numbers_stay_cheap_and_bounded() -> None
             self.right: object = self
             self.big = 10**5000  # cannot even be printed with Python's default int limits
 
-    _, doc = _captured({"node": Node(), "error": KeyError("y" * 100_000)})
+    _, doc = _captured({"node": Node(), "error": KeyError("y" * 100_000), "text": "z" * 100_000})
     captured = doc["metadata"]["svc"]["handler response"]
     assert captured["truncated"] is True and len(json.dumps(captured)) <= 16 * 1024
+    assert "y" * (capture.MAX_MESSAGE_CHARS + 10) not in captured["preview"]  # messages are cut first
 
 
 def test_max_capture_bytes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,14 +185,19 @@ def test_redaction_of_responses_errors_and_metadata() -> None:
 
 def test_redaction_keys_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.REDACT_KEYS, "card_number, -token")
-    keys = config.redact_keys()
-    assert "card_number" in keys and "token" not in keys and "password" in keys
+    policy = redaction.current()
+    assert policy.verdict("cardNumber") == redaction.SECRET and policy.verdict("password") == redaction.SECRET
+    assert policy.verdict("token") == redaction.PLAIN and policy.verdict("access_token") == redaction.PLAIN
     monkeypatch.setenv(config.REDACT_KEYS, "none")
-    assert config.redact_keys() == frozenset()
+    assert redaction.current().verdict("password") == redaction.PLAIN
+    assert capture.to_metadata({"password": "p", "u": "http://a:b@h/"}, redaction.current(), 4096) == {
+        "password": "p",
+        "u": "http://a:b@h/",
+    }
 
 
 def test_error_metadata_has_type_and_message() -> None:
-    info = capture.error_metadata(KeyError("missing"), frozenset(), 4096)
+    info = capture.error_metadata(KeyError("missing"), redaction.Policy(), 4096)
     assert info == {"type": "KeyError", "message": "'missing'"}
     try:
         try:
@@ -199,13 +205,13 @@ def test_error_metadata_has_type_and_message() -> None:
         except ValueError as inner:
             raise RuntimeError("outer") from inner
     except RuntimeError as outer:
-        chained = capture.error_metadata(outer, frozenset(), 4096)
-    assert chained["cause"] == {"type": "ValueError", "message": "inner"}
+        chained = capture.error_metadata(outer, redaction.Policy(), 4096)
+    assert chained["cause"] == {"type": "ValueError"}  # only the type: its message could quote the payload
 
 
 def test_flat_values_are_still_redacted_and_bounded() -> None:
     """Small flat dicts take a shortcut; it must not skip redaction, the size cap or odd values."""
-    keys = frozenset({"password"})
+    keys = redaction.Policy()
     assert capture.to_metadata({"Password": "x", "a": 1}, keys, 4096) == {"Password": "[REDACTED]", "a": 1}
     assert capture.to_metadata({"a": float("inf"), "b": 2**60}, keys, 4096) == {"a": "inf", "b": str(2**60)}
     assert capture.to_metadata({"a": "y" * 5000}, keys, 1024)["truncated"] is True

@@ -107,7 +107,7 @@ def test_instances_share_configuration() -> None:
 def test_garbage_boolean_env_gives_warning_and_default(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, garbage: str
 ) -> None:
-    config._warned.clear()
+    config._reported.clear()
     try:
         monkeypatch.setenv(name, garbage)
     except ValueError:

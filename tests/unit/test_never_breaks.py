@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, coldstart, xray
+from lambda_tracer import Tracer, capture, coldstart, config, xray
 
 
 class Boom(Exception):
@@ -82,9 +82,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
 
 
 def test_failure_is_logged_once_per_phase(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from lambda_tracer import span
-
-    span._reported.clear()
+    config._reported.clear()
     tracer = Tracer(service="svc")
     calls: list[str] = []
     ok, _ = _handlers(tracer, calls)
