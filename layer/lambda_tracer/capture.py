@@ -307,12 +307,13 @@ def _mask_leaves(value: Any, depth: int) -> Any:
     return value if value is None or isinstance(value, bool) else REDACTED
 
 
-def to_metadata(value: object, policy: Policy, max_bytes: int) -> Any:
-    """JSON-ready, redacted, bounded form of ``value``."""
-    if _is_small_flat(value, policy, max_bytes):
+def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None = None) -> Any:
+    """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret)."""
+    secret_key = key is not None and policy.verdict(key) != PLAIN
+    if not secret_key and _is_small_flat(value, policy, max_bytes):
         return value  # the common response: already JSON, nothing to redact, far under the cap
     converter = _Converter(policy, max_bytes)
-    converted = converter.convert(value)
+    converted = converter._under(key, value, -1) if secret_key else converter.convert(value)
     return _finish(converter, converted, max_bytes)
 
 

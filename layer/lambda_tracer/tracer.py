@@ -174,7 +174,7 @@ class Tracer:
             target = self._current_entity()
             if target is None:
                 return
-            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes())
+            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=str(key))
             key = str(key)[:MAX_NAME_CHARS]
             namespace = (namespace or self.service)[:MAX_NAME_CHARS]
             if self._custom_provider is not None:

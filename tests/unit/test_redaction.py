@@ -1,0 +1,475 @@
+"""The redaction policy holds for real payload shapes, on every path a value can leave the process by."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from lambda_env import invoke
+from lambda_tracer import Tracer, capture, config, redaction
+from lambda_tracer_local.daemon import by_name, new_trace_header
+
+S = "s3cr3t-value-9f2"
+POLICY = redaction.Policy()
+
+
+def _meta(value: Any, limit: int = 16 * 1024) -> Any:
+    return capture.to_metadata(value, POLICY, limit)
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value)
+
+
+# -- keys ------------------------------------------------------------------------------------------
+
+
+SECRET_KEYS = [
+    "password", "Password", "PASSWORD", "DB_PASSWORD", "dbPassword", "dbpassword", "new_password", " password",
+    "passwd", "pwd", "passphrase", "aws_secret_access_key", "SecretAccessKey", "clientSecret", "client_secret",
+    "secret", "accessToken", "access_token", "AccessToken", "IdToken", "id_token", "RefreshToken", "SessionToken",
+    "X-Amz-Security-Token", "x-auth-token", "token", "api-key", "api_key", "apiKey", "APIKey", "x-api-key", "apikey",
+    "Authorization", "Proxy-Authorization", "auth", "jwt", "credentials", "Credentials", "private_key", "PrivateKey",
+    "signature", "X-Amz-Signature", "connectionString", "connection_string", "conn_str", "sessionId", "csrf_token",
+    "AccessKeyId", "dsn",
+]  # fmt: skip
+PLAIN_KEYS = [
+    "user", "username", "statusCode", "body", "headers", "Content-Type", "TokenType", "token_type", "ExpiresIn",
+    "expires_in", "Expiration", "password_length", "secret_name", "Name", "ARN", "author", "authorId", "id",
+    "queryStringParameters", "password_reset_required", "message",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_every_spelling_of_a_secret_key_is_redacted(key: str) -> None:
+    assert POLICY.verdict(key) == redaction.SECRET
+    assert _meta({key: S, "n": 1}) == {key: redaction.REDACTED, "n": 1}
+
+
+@pytest.mark.parametrize("key", PLAIN_KEYS)
+def test_keys_that_name_no_secret_are_kept(key: str) -> None:
+    assert POLICY.verdict(key) == redaction.PLAIN
+    assert _meta({key: "v", "x": [key]}) == {key: "v", "x": [key]}
+
+
+def test_key_words() -> None:
+    assert redaction.words("X-Amz-Security-Token") == ("x", "amz", "security", "token")
+    assert redaction.words("clientSecret") == ("client", "secret")
+    assert redaction.words("APIKey") == ("api", "key")
+    assert redaction.words("DB_PASSWORD2") == ("db", "password", "2")
+
+
+def test_non_string_keys_are_judged_by_their_text() -> None:
+    value = {b"password": S, ("api", "key"): S, ("region",): "eu", 7: "seven", b"user": "u"}
+    assert _meta(value) == {
+        "b'password'": redaction.REDACTED,
+        "('api', 'key')": redaction.REDACTED,
+        "('region',)": "eu",
+        "7": "seven",
+        "b'user'": "u",
+    }
+
+
+def test_absent_or_flag_secrets_and_token_counts_are_kept() -> None:
+    value = {"password": None, "has_secret": True, "token": False, "max_tokens": 1024, "input_tokens": 7.5}
+    assert _meta(value) == value
+    assert _meta({"refresh_tokens": [S]}) == {"refresh_tokens": redaction.REDACTED}
+
+
+def test_secret_keys_win_over_the_flat_shortcut() -> None:
+    """Dicts of only secret keys, or with a big int beside one, used to skip redaction."""
+    assert _meta({"password": S}) == {"password": redaction.REDACTED}
+    assert _meta({"id": 2**60, "password": S}) == {"id": str(2**60), "password": redaction.REDACTED}
+    assert _meta({"a": None, "b": 0.5, "c": True}) == {"a": None, "b": 0.5, "c": True}
+
+
+# -- structures ------------------------------------------------------------------------------------
+
+
+def test_nested_lists_tuples_and_objects_are_walked() -> None:
+    class Login:
+        def __init__(self) -> None:
+            self.user = "ann"
+            self.password = S
+            self._private = S
+
+    value = {"items": [{"token": S}, ({"secret": S},)], "login": Login(), "deep": [[[{"apiKey": S}]]]}
+    assert _meta(value) == {
+        "items": [{"token": redaction.REDACTED}, [{"secret": redaction.REDACTED}]],
+        "login": {"user": "ann", "password": redaction.REDACTED},
+        "deep": [[[{"apiKey": redaction.REDACTED}]]],
+    }
+
+
+def test_values_after_a_secret_flag_or_in_a_secret_pair_are_redacted() -> None:
+    argv = ["tool", "--password", S, "--user", "bob", "-token", S, "--db-password=" + S]
+    assert _meta(argv) == [
+        "tool", "--password", "[REDACTED]", "--user", "bob", "-token", "[REDACTED]", "--db-password=[REDACTED]",
+    ]  # fmt: skip
+    assert _meta([("api_key", S), ("page", "2")]) == [["api_key", "[REDACTED]"], ["page", "2"]]
+    assert _meta(["password", "username"]) == ["password", "[REDACTED]"]  # a pair: names can over-redact
+    assert _meta(["user", "password", "email"]) == ["user", "password", "email"]
+
+
+def test_namedtuple_fields_are_judged_by_name() -> None:
+    Login = collections.namedtuple("Login", "user password")
+    assert _meta({"login": Login("bob", S)}) == {"login": ["bob", "[REDACTED]"]}
+
+
+def test_aws_credential_objects_are_never_recorded() -> None:
+    from botocore.credentials import Credentials, ReadOnlyCredentials
+
+    credentials = Credentials("AKIDEXAMPLE", S, S + "-token")
+    frozen = credentials.get_frozen_credentials()
+    assert isinstance(frozen, ReadOnlyCredentials)
+    recorded = _meta({"credentials_object": credentials, "frozen": frozen, "listed": [frozen], "key": credentials})
+    assert recorded == {
+        "credentials_object": "[REDACTED]",
+        "frozen": "[REDACTED]",
+        "listed": ["[REDACTED]"],
+        "key": "[REDACTED]",
+    }
+    assert S not in _text(_meta(credentials.secret_key and {"c": credentials}))
+
+
+# -- strings ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("http://alice:pw@host/x", "http://alice:[REDACTED]@host/x"),
+        ("postgres://app:pw@db:5432/main", "postgres://app:[REDACTED]@db:5432/main"),
+        ("https://ghp_tok@github.com/org/repo", "https://[REDACTED]@github.com/org/repo"),
+        ("GET /x?api_key=abc&page=2", "GET /x?api_key=[REDACTED]&page=2"),
+        ("--password=hunter2 --user=bob", "--password=[REDACTED] --user=bob"),
+        ("Authorization: Bearer abcdef123456", "Authorization: Bearer [REDACTED]"),
+        ("Basic dXNlcjpwYXNzd29yZA==", "Basic [REDACTED]"),
+        ("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig-_x end", "id [REDACTED] end"),
+        ("""{'token': 'abc', "user": "u"}""", """{'token': '[REDACTED]', "user": "u"}"""),
+        ("Command '['tool', '--password', 'pw']' failed", "Command '['tool', '--password', '[REDACTED]']' failed"),
+        ("plain text, a=b and x == y; name=alice", "plain text, a=b and x == y; name=alice"),
+        ("already api_key=[REDACTED]", "already api_key=[REDACTED]"),
+    ],
+)
+def test_text_masks(text: str, masked: str) -> None:
+    assert POLICY.mask_text(text) == masked
+    assert POLICY.mask_text(masked) == masked  # idempotent: documents may be redacted twice
+    assert _meta({"value": text}) == {"value": masked}
+
+
+def test_json_held_in_a_string_is_redacted_inside_and_stays_a_string() -> None:
+    body = json.dumps({"access_token": S, "refresh_token": S, "user": "alice", "expires_in": 3600, "n": [S]})
+    recorded = _meta({"statusCode": 200, "body": body})
+    assert json.loads(recorded["body"]) == {
+        "access_token": "[REDACTED]",
+        "refresh_token": "[REDACTED]",
+        "user": "alice",
+        "expires_in": 3600,
+        "n": [S],
+    }
+    untouched = json.dumps({"user": "alice"}, indent=2)
+    assert _meta({"body": untouched}) == {"body": untouched}  # nothing to redact: kept byte for byte
+    assert _meta({"body": "[not json"}) == {"body": "[not json"}
+
+
+def test_secret_held_as_json_keeps_only_its_shape() -> None:
+    secret_string = json.dumps({"username": "app", "password": S, "port": 5432, "tls": True})
+    recorded = _meta({"Name": "prod/db", "SecretString": secret_string, "SecretBinary": b"x"})
+    assert recorded["Name"] == "prod/db"
+    assert json.loads(recorded["SecretString"]) == {
+        "username": "[REDACTED]",
+        "password": "[REDACTED]",
+        "port": "[REDACTED]",
+        "tls": True,
+    }
+    assert recorded["SecretBinary"] == "[REDACTED]"
+
+
+def test_cookies_and_query_strings_keep_their_names() -> None:
+    response = {
+        "headers": {"Set-Cookie": "session=abc; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1; Secure", "b=2"]},
+        "cookies": ["session=abc; HttpOnly", "theme=dark"],
+        "rawQueryString": "page=2&api_key=abc&flag",
+        "cookie_jar": {"session": "abc"},
+    }
+    assert _meta(response) == {
+        "headers": {"Set-Cookie": "session=[REDACTED]; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly"},
+        "multiValueHeaders": {"Set-Cookie": ["a=[REDACTED]; Secure", "b=[REDACTED]"]},
+        "cookies": ["session=[REDACTED]; HttpOnly", "theme=[REDACTED]"],
+        "rawQueryString": "page=[REDACTED]&api_key=[REDACTED]&flag",
+        "cookie_jar": "[REDACTED]",
+    }
+    assert redaction.mask_cookies("a=1; Path=/, b=2") == "a=[REDACTED]; Path=/, b=[REDACTED]"
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_users_extend_and_allow_list_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.REDACT_KEYS, "pin, account-number, -signature, -token_count")
+    policy = redaction.current()
+    assert policy.verdict("card_pin") == redaction.SECRET
+    assert policy.verdict("accountNumber") == redaction.SECRET
+    assert policy.verdict("X-Amz-Signature") == redaction.PLAIN
+    assert policy.verdict("token_count") == redaction.PLAIN
+    assert policy.verdict("token") == redaction.SECRET  # only the exact key was allowed
+    assert redaction.current() is policy  # built once per value of the variable
+    monkeypatch.setenv(config.REDACT_KEYS, "NONE")
+    assert redaction.current().verdict("password") == redaction.PLAIN
+    assert redaction.current().mask_text("http://a:b@h/") == "http://a:b@h/"
+
+
+def test_verdict_cache_is_bounded() -> None:
+    policy = redaction.Policy()
+    for n in range(10_000):
+        policy.verdict(f"key{n}")
+    assert len(policy._verdicts) <= 4096
+    assert policy.verdict(["unhashable"]) == redaction.PLAIN  # type: ignore[arg-type]
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+def _raised(function: Any) -> BaseException:
+    try:
+        function()
+    except BaseException as error:
+        return error
+    raise AssertionError("did not raise")
+
+
+def test_json_decode_error_keeps_its_facts_not_the_document() -> None:
+    error = _raised(lambda: json.loads('{"user": "ann", "password": "' + S + '", oops'))
+    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    assert S not in _text(info)
+    assert info["type"] == "JSONDecodeError" and info["module"] == "json.decoder"
+    assert info["message"].startswith("Expecting")
+    assert set(info["attributes"]) == {"msg", "pos", "lineno", "colno"}
+
+
+def test_subprocess_error_masks_the_command() -> None:
+    error = _raised(lambda: subprocess.run([sys.executable, "-c", "exit(3)", "--password", S], check=True))
+    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    assert S not in _text(info)
+    assert info["attributes"] == {"returncode": 3}
+    assert "--password" in info["message"]
+
+
+def test_requests_http_error_keeps_no_request_or_url_secret() -> None:
+    import requests
+
+    request = requests.Request("POST", f"http://alice:{S}@example.test/x?api_key={S}", data={"password": S}).prepare()
+    response = requests.Response()
+    response.status_code, response.url, response.request = 404, request.url or "", request
+    error = _raised(response.raise_for_status)
+    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    assert S not in _text(info), info
+    assert info["type"] == "HTTPError" and "example.test/x?api_key=[REDACTED]" in info["message"]
+
+
+def test_error_attributes_only_short_scalars_and_chained_cause_type_only() -> None:
+    class Failure(Exception):
+        def __init__(self) -> None:
+            super().__init__("failed")
+            self.code = 42
+            self.reason = "x" * 1000
+            self.details = {"a": 1}
+            self.body = "payload"
+            self.api_key = "k"
+
+    try:
+        try:
+            raise ValueError(S)
+        except ValueError as inner:
+            raise Failure() from inner
+    except Failure as error:
+        info = capture.error_metadata(error, POLICY, 16 * 1024)
+    assert info["attributes"] == {"code": 42, "api_key": "[REDACTED]"}
+    assert info["cause"] == {"type": "ValueError"}
+    assert S not in _text(info)
+
+
+# -- every path to the wire --------------------------------------------------------------------------
+
+
+def _datagram_text(documents: list[dict[str, Any]]) -> str:
+    return json.dumps(documents)
+
+
+def test_response_metadata_escape_hatch_and_annotations_are_redacted() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+        tracer.put_metadata("login", {"AuthenticationResult": {"AccessToken": S, "TokenType": "Bearer"}})
+        tracer.put_metadata("auth", {"user": "ann"})
+        tracer.put_metadata("flags", {"password": True})
+        tracer.put_annotation("api_key", S)
+        tracer.put_annotation("callback", f"https://u:{S}@example.test/")
+        tracer.provider.current_subsegment().put_metadata("raw", {"password": S, "user": "ann"}, "escape")
+        tracer.provider.current_subsegment().put_annotation("session_token", S)
+        return {"statusCode": 200, "body": json.dumps({"id_token": S, "user": "ann"})}
+
+    call = invoke(handler)
+    text = _datagram_text(call.documents)
+    assert S not in text
+    doc = by_name(call.documents, "## handler")
+    login = {"AuthenticationResult": {"AccessToken": "[REDACTED]", "TokenType": "Bearer"}}
+    assert doc["metadata"]["svc"]["login"] == login
+    assert doc["metadata"]["svc"]["auth"] == "[REDACTED]" and doc["metadata"]["svc"]["flags"] == {"password": True}
+    assert doc["metadata"]["escape"]["raw"] == {"password": "[REDACTED]", "user": "ann"}
+    assert doc["annotations"]["api_key"] == "[REDACTED]" and doc["annotations"]["session_token"] == "[REDACTED]"
+    assert doc["annotations"]["callback"] == "https://u:[REDACTED]@example.test/"
+    assert json.loads(doc["metadata"]["svc"]["handler response"]["body"]) == {"id_token": "[REDACTED]", "user": "ann"}
+
+
+def test_sdk_subsegments_from_the_escape_hatch_are_redacted() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        with tracer.provider.in_subsegment("manual") as subsegment:
+            subsegment.put_metadata("login", {"Password": S, "when": float("nan")})
+            subsegment.put_http_meta("url", f"http://bob:{S}@example.test/?token={S}")
+            subsegment.add_exception(ValueError(f"bad url http://bob:{S}@example.test/"), [])
+        return "ok"
+
+    call = invoke(handler, expect=2)
+    assert S not in _datagram_text(call.documents)
+    manual = by_name(call.documents, "manual")
+    assert manual["metadata"]["default"]["login"] == {"Password": "[REDACTED]", "when": "nan"}
+    assert manual["http"]["request"]["url"] == "http://bob:[REDACTED]@example.test/?token=[REDACTED]"
+    assert manual["cause"]["exceptions"][0]["message"] == "bad url http://bob:[REDACTED]@example.test/"
+
+
+def test_handler_exception_cause_message_is_masked() -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        raise RuntimeError(f"upstream said: Authorization: Bearer {S}")
+
+    call = invoke(handler)
+    assert isinstance(call.error, RuntimeError) and S in str(call.error)  # the caller's exception is untouched
+    assert S not in _datagram_text(call.documents)
+    doc = by_name(call.documents, "## handler")
+    assert doc["cause"]["exceptions"][0]["message"] == "upstream said: Authorization: Bearer [REDACTED]"
+
+
+# -- nothing the user passes loses a subsegment ---------------------------------------------------------
+
+
+def test_odd_annotations_are_cut_converted_or_dropped_and_the_subsegment_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_annotation("huge", 10**5000)
+        tracer.put_annotation("big", 2**60)
+        tracer.put_annotation("long", "y" * 5000)
+        tracer.put_annotation("k" * 501, 1)
+        tracer.put_annotation("k" * 500, 2)
+        tracer.put_annotation("customer", {"password": S})  # type: ignore[arg-type]
+        tracer.put_annotation("ratio", float("nan"))
+        return "ok"
+
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        call = invoke(handler)
+    annotations = by_name(call.documents, "## handler")["annotations"]
+    assert "huge" not in annotations and "ratio" not in annotations and "customer" not in annotations
+    assert annotations["big"] == str(2**60)
+    assert annotations["long"] == "y" * 1000
+    assert annotations["k" * 500] == 2 and "k" * 501 not in annotations
+    assert S not in caplog.text and "yyyyyyyyyy" not in caplog.text and "k" * 30 not in caplog.text
+
+
+def _invoke_with_header(handler: Any, header: str, trace_id: str) -> list[dict[str, Any]]:
+    from lambda_env import DAEMON, FakeContext
+
+    assert DAEMON is not None
+    os.environ["_X_AMZN_TRACE_ID"] = header
+    try:
+        handler({}, FakeContext())
+    finally:
+        del os.environ["_X_AMZN_TRACE_ID"]
+    return DAEMON.wait_for(trace_id, count=1, timeout=2.0)
+
+
+def test_absurd_trace_headers_are_cut_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        return "ok"
+
+    _, root, parent = new_trace_header()
+    huge = f"Root={root}{'a' * 100_000};Parent={parent}{'b' * 1000};Sampled=1;Lineage={'x' * 100_000};Extra=1"
+    documents = _invoke_with_header(handler, huge, root)
+    assert [doc["name"] for doc in documents] == ["## handler"]
+    assert documents[0]["trace_id"] == root and documents[0]["parent_id"] == parent
+
+    _, other_root, _ = new_trace_header()
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        config._reported.clear()
+        os.environ["_X_AMZN_TRACE_ID"] = f"Root=garbage{other_root};Parent={parent};Sampled=1"
+        try:
+            assert handler({}, None) == "ok"
+        finally:
+            del os.environ["_X_AMZN_TRACE_ID"]
+    assert "Root is not an X-Ray trace id" in caplog.text and "garbage" not in caplog.text
+
+
+def test_trace_header_fields_kept_for_propagation_are_few_and_short() -> None:
+    from lambda_tracer import xray
+
+    header = xray.parse_header("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;"
+                               f"Lineage={'x' * 300};Self=1-abc;A=1;B=2")  # fmt: skip
+    assert header.root == "1-5759e988-bd862e3fe1be46a994272793" and header.parent == "53995c3f42cd8ad8"
+    assert header.sampled == 1 and header.data == {"A": "1", "B": "2"}
+
+
+# -- logs ---------------------------------------------------------------------------------------------
+
+
+def test_report_once_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    config._reported.clear()
+    before = config.suppressed
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        for n in range(5_000):
+            config.report_once(("test", str(n)), f"problem {n}")
+    assert len(config._reported) == config.MAX_REPORTS
+    assert config.suppressed - before == 5_000 - config.MAX_REPORTS
+    assert len(caplog.records) < config.MAX_REPORTS + 10
+    config._reported.clear()
+
+
+def test_warnings_quote_no_values(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    config._reported.clear()
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_metadata("k", 1, namespace="AWS." + S)
+        tracer.put_annotation(S + S + "!", 1)  # too long to quote
+        tracer.put_annotation("bad key!", 1)  # short: quoted, so the user can find it
+        tracer.put_annotation("v", [S])  # type: ignore[arg-type]
+        return "ok"
+
+    monkeypatch.setenv(config.MAX_CAPTURE_BYTES, S * 100)
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        invoke(handler)
+    assert S not in caplog.text
+    assert "annotation 'bad key!' dropped" in caplog.text and "annotation <33 characters> dropped" in caplog.text
+    assert "AWS." in caplog.text and config.MAX_CAPTURE_BYTES in caplog.text and "<1600 characters>" in caplog.text
+    assert config.shown("false-ish") == "'false-ish'" and config.shown("a\nb") == "<3 characters>"
