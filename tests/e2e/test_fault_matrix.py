@@ -104,7 +104,7 @@ SCENARIOS = [
     _breaks("xray", "add_exception", body=RAISES_VALUE_ERROR),
     _breaks("xray", "end"),
     _breaks("xray", "send_entity", owner="_target.BoundedUDPEmitter"),
-    _breaks("config", "redact_keys"),
+    _breaks("redaction", "current"),
     _breaks("tracer", "_handler_active", owner="_target"),
     # Responses.
     Scenario("response None", body="return None"),
