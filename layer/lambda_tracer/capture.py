@@ -22,7 +22,6 @@ import decimal
 import enum
 import json
 import math
-import re
 import sys
 from typing import Any
 
@@ -34,7 +33,6 @@ _MAX_ITEMS = 1000
 _MAX_NODES = 10_000
 _SAFE_INT = 2**53
 _JSON_STARTS = ("{", "[")
-_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]{1,500}")
 MAX_ANNOTATION_CHARS = 1000
 #: Bits of the largest integer recorded as digits: its ~1,000 digits are the annotation limit.
 _MAX_DIGIT_BITS = 3300
@@ -136,8 +134,9 @@ class _Converter:
                 pass
             else:
                 if isinstance(parsed, (dict, list)):
-                    inner = _Converter(self.policy, self.limit)
-                    redacted = inner.convert(parsed)
+                    if not _may_hold_secrets(parsed, self.policy, 0):
+                        return text  # the usual body: kept byte for byte
+                    redacted = _Converter(self.policy, self.limit).convert(parsed)
                     return text if redacted == parsed else json.dumps(redacted, separators=(",", ":"))
         return self.policy.mask_text(text)
 
@@ -218,7 +217,8 @@ class _Converter:
                     out["..."] = f"{len(value) - index} more items"
                     self.cut = True
                     break
-                out[self._key(key)] = self._under(key, item, depth)
+                name = self._key(key)
+                out[name] = self._under(key, item, depth) if self.policy.verdict(key) else self.convert(item, depth + 1)
             return out
         finally:
             self.seen.discard(id(value))
@@ -347,6 +347,24 @@ def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
     return True
 
 
+def _may_hold_secrets(value: Any, policy: Policy, depth: int) -> bool:
+    """Whether converting parsed JSON could change it: a quick look, erring towards yes.
+
+    Yes for a key that is not plain, a string a mask could change (or JSON again), a flag-like string in a
+    list, and anything too deep to look at cheaply.
+    """
+    if depth > 8:
+        return True
+    if isinstance(value, str):
+        return _may_hide_secrets(value, policy) or (value[:1] == "-" and policy.is_secret_name(value))
+    if isinstance(value, dict):
+        return any(policy.verdict(key) or _may_hold_secrets(item, policy, depth + 1) for key, item in value.items())
+    if isinstance(value, list):
+        pair = len(value) == 2 and isinstance(value[0], str) and policy.is_secret_name(value[0])
+        return pair or any(_may_hold_secrets(item, policy, depth + 1) for item in value)
+    return False
+
+
 def _may_hide_secrets(text: str, policy: Policy) -> bool:
     return text[:1] in _JSON_STARTS or text.lstrip()[:1] in _JSON_STARTS or policy.needs_mask(text)
 
@@ -425,6 +443,11 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
     return found
 
 
+def _is_annotation_key(key: str) -> bool:
+    """1 to 500 of ``[A-Za-z0-9_]`` (without a regex: compiling one costs more than a cold start should)."""
+    return 0 < len(key) <= 500 and key.isascii() and key.replace("_", "a").isalnum()
+
+
 def annotation_value(key: object, value: object, policy: Policy) -> Any:
     """The value X-Ray will accept for this annotation, redacted; ``DROPPED`` (reported once) if none.
 
@@ -432,7 +455,7 @@ def annotation_value(key: object, value: object, policy: Policy) -> Any:
     finite numbers or booleans. Integers past 2**53 lose precision as JSON numbers, so they are recorded as
     digits; one too long even for that is dropped (``str()`` of it could raise).
     """
-    if not isinstance(key, str) or not _ANNOTATION_KEY.fullmatch(key):
+    if not isinstance(key, str) or not _is_annotation_key(key):
         shown = config.shown(key) if isinstance(key, str) else f"of type {type(key).__name__}"
         config.report_once(("annotation key", shown), f"annotation {shown} dropped (keys are 1 to 500 of [A-Za-z0-9_])")
         return DROPPED

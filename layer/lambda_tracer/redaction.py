@@ -19,6 +19,7 @@ bounded cache, because the same few keys come back on every invocation.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,7 +42,7 @@ SECRET_WORDS = frozenset(
     }
 )  # fmt: skip
 #: Stems that name a secret inside a longer word (``dbpassword``, ``accesstoken``, ``xsrftoken``).
-SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credential", "signature", "authoriz")
+SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credential", "signature", "authorization")
 #: Secrets named by two words, matched on the key's words joined (``api_key``, ``PrivateKey``, ``conn_str``).
 SECRET_COMPOUNDS = ("apikey", "privatekey", "accesskey", "sessionid", "connectionstring", "connstr")
 #: Last words that make a key describe a secret rather than hold it (``token_type``, ``secret_name``).
@@ -60,28 +61,29 @@ COOKIE_ATTRIBUTES = frozenset(
     {"path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "priority", "partitioned"}
 )
 
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+")
-#: Anything in a string that one of the text masks could change; most strings have none of it.
-_TRIGGER = re.compile(r"=|://|eyJ|[\"']\s*[:,]|[Bb]earer\s|BEARER\s|[Bb]asic\s")
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/?#@]+)@")
-_PARAMETER = re.compile(
-    r"(?:(?<=[\s?&;,(\[{])|^)(-{0,2})([A-Za-z_][A-Za-z0-9_.\-]{0,63})=(?!\[REDACTED\])([^\s&;,#\"')\]}]+)"
-)
+# Patterns are compiled on first use (``_regex``): compiling all of them costs more at import than most cold
+# starts ever use, and strings that none of them could change never reach them (``needs_mask``).
+_WORD = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+"
+_URL_USERINFO = r"([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/?#@]+)@"
+_PARAMETER = r"(?:(?<=[\s?&;,(\[{])|^)(-{0,2})([A-Za-z_][A-Za-z0-9_.\-]{0,63})=(?!\[REDACTED\])([^\s&;,#\"')\]}]+)"
 #: ``"token": "…"`` in JSON or a repr, and ``'--password', '…'`` in the repr of an argument list.
 #: A lookahead, so that pairs may overlap: in ``'a', '--password', 's'`` the name is also the previous value.
-_QUOTED_PAIR = re.compile(
-    r"(?=([\"'])(-{0,2}[A-Za-z_][A-Za-z0-9_.\- ]{0,63})\1\s*[:,]\s*([\"'])((?:\\.|(?!\3)[^\\])*)\3)"
-)
-_BEARER = re.compile(r"\b([Bb]earer|BEARER|[Bb]asic|BASIC)(\s+)[A-Za-z0-9._~+/=\-]{6,}")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
-_COOKIE_SPLIT = re.compile(r"(;|,(?=\s*[^\s;,=]+=))")
-_QUERY_PAIR = re.compile(r"(^|[&;?])([^=&;?]*)=([^&;]*)")
+_QUOTED_PAIR = r"(?=([\"'])(-{0,2}[A-Za-z_][A-Za-z0-9_.\- ]{0,63})\1\s*[:,]\s*([\"'])((?:\\.|(?!\3)[^\\])*)\3)"
+_BEARER = r"\b([Bb]earer|BEARER|[Bb]asic|BASIC)(\s+)[A-Za-z0-9._~+/=\-]{6,}"
+_JWT = r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+_COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
+_QUERY_PAIR = r"(^|[&;?])([^=&;?]*)=([^&;]*)"
 _CACHE_SIZE = 4096
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def words(key: str) -> tuple[str, ...]:
     """``"X-Amz-Security-Token"`` -> ``("x", "amz", "security", "token")``; ``"clientSecret"`` -> (client, secret)."""
-    return tuple(word.lower() for word in _WORD.findall(key))
+    return tuple(word.lower() for word in _regex(_WORD).findall(key))
 
 
 def _key_words(key: object) -> tuple[str, ...]:
@@ -152,29 +154,45 @@ class Policy:
         return self.verdict(name.lstrip("-")) != PLAIN
 
     def needs_mask(self, text: str) -> bool:
-        """Whether ``mask_text`` could change ``text`` (cheap: most strings answer no)."""
-        return self.enabled and _TRIGGER.search(text) is not None
+        """Whether ``mask_text`` could change ``text`` (cheap, and most strings answer no).
+
+        Each test is a necessary condition of one mask: ``=`` for parameters, ``://`` for URL credentials,
+        ``eyJ`` for JWTs, a quote with ``:`` or ``,`` for quoted pairs, ``earer``/``asic``/``EARER``/``ASIC``
+        for bearer and basic credentials.
+        """
+        return self.enabled and (
+            "=" in text
+            or "://" in text
+            or "eyJ" in text
+            or (("'" in text or '"' in text) and (":" in text or "," in text))
+            or "earer" in text
+            or "asic" in text
+            or "EARER" in text
+            or "ASIC" in text
+        )
 
     def mask_text(self, text: str) -> str:
         """Mask URL credentials, secret-named parameters and quoted pairs, bearer credentials and JWTs."""
         if not self.needs_mask(text):
             return text
         if "eyJ" in text:
-            text = _JWT.sub(REDACTED, text)
+            text = _regex(_JWT).sub(REDACTED, text)
         if "://" in text:
-            text = _URL_USERINFO.sub(_mask_userinfo, text)
+            text = _regex(_URL_USERINFO).sub(_mask_userinfo, text)
         if "=" in text:
-            text = _PARAMETER.sub(self._mask_parameter, text)
-        if "'" in text or '"' in text:
+            text = _regex(_PARAMETER).sub(self._mask_parameter, text)
+        if ("'" in text or '"' in text) and (":" in text or "," in text):
             text = self._mask_quoted_pairs(text)
-        return _BEARER.sub(rf"\1\2{REDACTED}", text)
+        if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
+            text = _regex(_BEARER).sub(rf"\1\2{REDACTED}", text)
+        return text
 
     def _mask_parameter(self, match: re.Match[str]) -> str:
         dashes, name, _ = match.groups()
         return f"{dashes}{name}={REDACTED}" if self.is_secret_name(name) else match.group(0)
 
     def _mask_quoted_pairs(self, text: str) -> str:
-        spans = [match.span(4) for match in _QUOTED_PAIR.finditer(text) if self.is_secret_name(match.group(2))]
+        spans = [match.span(4) for match in _regex(_QUOTED_PAIR).finditer(text) if self.is_secret_name(match.group(2))]
         parts, position = [], 0
         for start, end in spans:
             if start >= position:
@@ -200,7 +218,7 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 
 def mask_cookies(text: str) -> str:
     """``"session=abc; Path=/; HttpOnly"`` -> ``"session=[REDACTED]; Path=/; HttpOnly"``."""
-    parts = _COOKIE_SPLIT.split(text)
+    parts = _regex(_COOKIE_SPLIT).split(text)
     for index in range(0, len(parts), 2):
         name, equals, value = parts[index].partition("=")
         if equals and value and name.strip().lower() not in COOKIE_ATTRIBUTES:
@@ -210,7 +228,7 @@ def mask_cookies(text: str) -> str:
 
 def mask_query_string(text: str) -> str:
     """``"page=2&api_key=x"`` -> ``"page=[REDACTED]&api_key=[REDACTED]"``: every value, names kept."""
-    return _QUERY_PAIR.sub(lambda match: f"{match.group(1)}{match.group(2)}={REDACTED}", text)
+    return _regex(_QUERY_PAIR).sub(lambda match: f"{match.group(1)}{match.group(2)}={REDACTED}", text)
 
 
 _current: tuple[str | None, Policy] | None = None
