@@ -22,7 +22,8 @@ Why it is built this way:
   byte and a rebuild of an unchanged tree is a no-op for deployment tools that hash the zip.
 
 Usage: ``python3 tools/build_layer.py [--output dist/lambda-tracer-layer.zip]``;
-``python3 tools/build_layer.py --unpack ZIP DIR`` unpacks a built zip with its file modes (for ``sam build``).
+``python3 tools/build_layer.py --unpack ZIP DIR`` unpacks a built zip with its file modes (for ``sam build``),
+refusing any entry that would land, link or delete outside DIR.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import argparse
 import concurrent.futures
 import contextlib
 import fcntl
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -46,6 +49,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "dist" / "lambda-tracer-layer.zip"
@@ -53,6 +57,7 @@ DEFAULT_CACHE = ROOT / "build" / "layer-cache"
 REQUIREMENTS = ROOT / "requirements" / "layer.txt"
 PACKAGE_DIR = ROOT / "layer" / "lambda_tracer"
 WRAPPER = ROOT / "wrapper" / "lambda-tracer"
+LAYERS_MODULE = ROOT / "local" / "lambda_tracer_local" / "layers.py"
 
 WRAPPER_NAME = "lambda-tracer"
 MANIFEST_NAME = "lambda-tracer-layer.json"
@@ -473,21 +478,35 @@ def write_zip(stage: Path, output: Path) -> None:
 
 
 def unpack(archive_path: Path, dest: Path) -> None:
-    """Extract with the modes stored in the zip (zipfile.extractall drops them, and the wrapper must stay 0755)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive_path) as archive:
-        for info in archive.infolist():
-            if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                raise BuildError(f"{archive_path}: unsafe entry {info.filename!r}")
-            path = dest / info.filename
-            mode = (info.external_attr >> 16) & 0o777
-            if info.is_dir():
-                path.mkdir(parents=True, exist_ok=True)
-                path.chmod(mode or 0o755)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(archive.read(info))
-            path.chmod(mode or 0o644)
+    """Extract with the modes stored in the zip (zipfile.extractall drops them, and the wrapper must stay 0755).
+
+    The repository's one layer-zip reader does it, so ``sam build`` refuses what every other tool refuses
+    (entries that would land, link or delete outside ``dest``) and drops setuid, setgid and sticky bits.
+    """
+    layers = local_layers()
+    try:
+        layers.unpack_layer(archive_path, dest)
+    except layers.UnsafeLayerError as error:
+        raise BuildError(str(error))
+    except zipfile.BadZipFile as error:
+        raise BuildError(f"{archive_path}: not a zip file ({error})")
+
+
+@functools.cache
+def local_layers() -> ModuleType:
+    """``local/lambda_tracer_local/layers.py`` of this checkout, loaded by path.
+
+    By path because this script runs under a bare ``python3`` (``sam build``) where lambda_tracer_local is
+    not installed, and an installed copy must not stand in for this checkout's; that module uses the
+    standard library only for this reason.
+    """
+    spec = importlib.util.spec_from_file_location("_lambda_tracer_layers", LAYERS_MODULE)
+    if spec is None or spec.loader is None:
+        raise BuildError(f"cannot load {LAYERS_MODULE}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 SELF_CHECK = """

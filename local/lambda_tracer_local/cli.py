@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .layers import UnsafeLayerError, check_layer
 from .render import render_invocation
 from .runtime import Invocation, LocalLambda, LocalLambdaError
 
@@ -147,6 +148,12 @@ def find_layer(layer: Path | None) -> Path:
         raise UsageError(f"--layer {layer}: no such file")
     if not zipfile.is_zipfile(layer):
         raise UsageError(f"--layer {layer}: not a zip file")
+    try:
+        check_layer(layer)
+    except UnsafeLayerError as error:
+        raise UsageError(str(error))
+    except zipfile.BadZipFile as error:
+        raise UsageError(f"--layer {layer}: not a valid zip file ({error})")
     return layer
 
 
@@ -243,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
             function_name=name,
             timeout=args.timeout,
         )
-    except (LocalLambdaError, OSError) as error:
+    except (LocalLambdaError, UnsafeLayerError, OSError) as error:
         raise UsageError(str(error).splitlines()[0])
     with fn:
         total = len(events) * args.invocations

@@ -14,12 +14,13 @@ import argparse
 import sys
 import tempfile
 import textwrap
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .daemon import XRayDaemon
-from .layers import unpack_layer
+from .layers import UnsafeLayerError, check_layer, unpack_layer
 from .render import render_invocation
 from .runtime import LocalLambda
 
@@ -98,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.layer.is_file():
         print(f"{args.layer} not found: build it first with `make layer`", file=sys.stderr)
+        return 2
+    try:
+        check_layer(args.layer)
+    except UnsafeLayerError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    except zipfile.BadZipFile:
+        print(f"{args.layer} is not a zip file: build it with `make layer`", file=sys.stderr)
         return 2
     ok = True
     with tempfile.TemporaryDirectory(prefix="lambda-tracer-demo-") as tmp, XRayDaemon() as daemon:

@@ -3,34 +3,71 @@
 Lambda extracts every attached layer into ``/opt`` in order, so two layers that both ship
 ``python/`` end up side by side in one tree. ``zipfile`` does not restore file modes, yet the exec
 wrapper at the zip root must stay executable: modes are taken from each entry's ``external_attr``.
+
+A layer zip is untrusted input (``lambda-tracer-local --layer``, ``make demo``, ``publish --zip``,
+``tools/build_layer.py --unpack``), and this module is the only code that unpacks one: the whole archive
+is checked before anything is written, so that no entry lands, links or deletes outside the destination
+(absolute or ``..`` names, symlinks leading out, writes through a symlink), and setuid, setgid and sticky
+bits are dropped. It uses the standard library only, because ``tools/build_layer.py`` loads it with a
+bare ``python3``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+#: At most this many symlinks are followed to resolve one link target (Linux's limit too).
+MAX_LINK_HOPS = 40
+#: Longest symlink target read from a zip (Linux's PATH_MAX): a link entry is read before it is checked.
+MAX_LINK_TARGET = 4096
+#: Names and targets in messages are cut to this many characters.
+SHOWN_CHARS = 80
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class UnsafeLayerError(ValueError):
+    """A layer zip entry would reach outside the destination; raised before anything of the zip is written."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One checked zip entry: where it goes (relative to the destination) and what it becomes there."""
+
+    info: zipfile.ZipInfo
+    parts: tuple[str, ...]
+    kind: str  # "dir", "file" or "link"
+    perm: int  # rwx bits only (0: keep the default)
+    target: str = ""  # a link's target
+
+
+def check_layer(zip_path: str | os.PathLike[str]) -> None:
+    """Raise ``UnsafeLayerError`` if unpacking ``zip_path`` into an empty directory could escape it.
+
+    For the tools to refuse a zip up front, in one line, before they start anything.
+    """
+    with zipfile.ZipFile(zip_path) as archive:
+        _plan(archive, None, str(zip_path))
 
 
 def unpack_layer(zip_path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
-    """Extract a layer zip into ``dest`` (created if needed), keeping Unix modes and symlinks."""
+    """Extract a layer zip into ``dest`` (created if needed), keeping rwx modes and inside symlinks.
+
+    Raises ``UnsafeLayerError`` before writing anything if any entry is unsafe (see the module docstring).
+    """
     target = Path(dest)
-    target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path) as archive:
-        for info in archive.infolist():
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                link = target / info.filename
-                link.parent.mkdir(parents=True, exist_ok=True)
-                _remove(link)
-                os.symlink(archive.read(info).decode(), link)
-                continue
-            extracted = Path(archive.extract(info, target))
-            if mode & 0o7777 and not info.is_dir():
-                extracted.chmod(mode & 0o7777)
+        entries = _plan(archive, target, str(zip_path))
+        target.mkdir(parents=True, exist_ok=True)
+        root = os.path.realpath(target)
+        for entry in entries:
+            _extract(archive, entry, target, root)
     return target
 
 
@@ -53,18 +90,190 @@ def merge_layers(sources: Iterable[str | os.PathLike[str]], dest: str | os.PathL
     return target
 
 
+# ---------------------------------------------------------------- checking a zip before unpacking it
+
+
+def _plan(archive: zipfile.ZipFile, dest: Path | None, source: str) -> list[_Entry]:
+    """Every entry of the archive, checked in order against the links planted before it and ``dest``.
+
+    Each entry replaces whatever is at its path (a directory that is one already stays). Link targets are
+    checked last, against the final tree: a later entry could redirect an earlier link.
+    """
+    root = None if dest is None else os.path.realpath(dest)
+    entries: list[_Entry] = []
+    links: dict[tuple[str, ...], _Entry] = {}
+    plain: set[tuple[str, ...]] = set()  # files and directories: no longer a symlink once unpacked
+    for info in archive.infolist():
+        entry = _entry(archive, info, source)
+        _check_route(entry, links, root, source)
+        links.pop(entry.parts, None)
+        plain.discard(entry.parts)
+        if entry.kind == "link":
+            links[entry.parts] = entry
+        else:
+            plain.add(entry.parts)
+        entries.append(entry)
+    for link in links.values():
+        if _resolve([*link.parts[:-1], *link.target.split("/")], links, plain, dest) is None:
+            raise _refused(source, link.info.filename, f"is a symlink to {_show(link.target)}, which leads outside")
+    return entries
+
+
+def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> _Entry:
+    mode = info.external_attr >> 16
+    perm = mode & 0o777  # setuid, setgid and sticky dropped
+    parts = _parts(info.filename, source)
+    if not stat.S_ISLNK(mode):
+        return _Entry(info, parts, "dir" if info.is_dir() else "file", perm)
+    if info.file_size > MAX_LINK_TARGET:
+        raise _refused(source, info.filename, f"is a symlink with a target of {info.file_size} bytes")
+    try:
+        target = archive.read(info).decode()
+    except UnicodeDecodeError:
+        raise _refused(source, info.filename, "is a symlink whose target is not UTF-8")
+    problem = "is empty" if not target else _path_problem(target)
+    if problem:
+        raise _refused(source, info.filename, f"is a symlink to {_show(target)}, which {problem}")
+    return _Entry(info, parts, "link", perm, target)
+
+
+def _parts(name: str, source: str) -> tuple[str, ...]:
+    """The entry's path below the destination, or a refusal if it could be anywhere else."""
+    parts = tuple(part for part in name.split("/") if part not in ("", "."))
+    problem = _path_problem(name)
+    if not problem and ".." in parts:
+        problem = "has a '..' component"
+    if not problem and not parts:
+        problem = "has an empty path"
+    if problem:
+        raise _refused(source, name, problem)
+    return parts
+
+
+def _path_problem(path: str) -> str:
+    """Why a name or link target is not a plain relative POSIX path ("" if it is)."""
+    if path.startswith("/"):
+        return "is an absolute path"
+    if _DRIVE.match(path):
+        return "starts with a drive letter"
+    if "\\" in path:
+        return "contains a backslash (a Windows separator)"
+    if "\0" in path:
+        return "contains a NUL byte"
+    return ""
+
+
+def _check_route(entry: _Entry, links: dict[tuple[str, ...], _Entry], root: str | None, source: str) -> None:
+    """Nothing is written through a symlink of the same zip, nor through one in ``dest`` that leads outside."""
+    route = entry.parts[:-1]
+    for depth in range(1, len(route) + 1):
+        if route[:depth] in links:
+            through = _show("/".join(route[:depth]))
+            raise _refused(source, entry.info.filename, f"would be written through the zip's symlink {through}")
+    if root is not None and route and not _inside(root, os.path.join(root, *route)):
+        raise _refused(source, entry.info.filename, "would be written through a symlink that leads outside")
+
+
+def _resolve(
+    parts: list[str], links: dict[tuple[str, ...], _Entry], plain: set[tuple[str, ...]], dest: Path | None
+) -> tuple[str, ...] | None:
+    """Where ``parts`` (relative to the destination) leads once unpacked, every symlink followed; None if out.
+
+    Walked like the kernel does, component by component with a budget of symlinks, so that links that each
+    look inside cannot climb out together (``x/y/l -> ../../q``, then ``m -> x/y/l/../../out``: q/../../out).
+    """
+    pending = list(reversed(parts))
+    here: tuple[str, ...] = ()
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not here:
+                return None
+            here = here[:-1]
+            continue
+        here = (*here, part)
+        target = _link_at(here, links, plain, dest)
+        if target is None:
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS or target.startswith("/"):
+            return None
+        here = here[:-1]
+        pending.extend(reversed(target.split("/")))
+    return here
+
+
+def _link_at(
+    parts: tuple[str, ...], links: dict[tuple[str, ...], _Entry], plain: set[tuple[str, ...]], dest: Path | None
+) -> str | None:
+    """The target of the symlink at ``parts`` once unpacked: the zip's own, else one already in ``dest``."""
+    if parts in links:
+        return links[parts].target
+    if parts in plain or dest is None:
+        return None
+    path = dest.joinpath(*parts)
+    return os.readlink(path) if path.is_symlink() else None
+
+
+def _inside(root: str, path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, every symlink followed, is ``root`` or below it (``root`` already real)."""
+    return Path(os.path.realpath(path)).is_relative_to(root)
+
+
+def _show(text: str) -> str:
+    """A name or target for a message: quoted, escaped, and cut (a hostile zip may use huge names)."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…")
+
+
+def _refused(source: str, name: str, reason: str) -> UnsafeLayerError:
+    return UnsafeLayerError(f"refusing layer zip {source}: entry {_show(name)} {reason}")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _extract(archive: zipfile.ZipFile, entry: _Entry, dest: Path, root: str) -> None:
+    path = dest.joinpath(*entry.parts)
+    if not _inside(root, path.parent):  # checked already: this guards against a tree changed meanwhile
+        raise UnsafeLayerError(f"refusing to write {path}: it leads outside {root}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if entry.kind == "dir":
+        if path.is_symlink() or not path.is_dir():
+            _remove(path, root)
+            path.mkdir()
+        if entry.perm:
+            path.chmod(entry.perm | 0o700)  # the owner must still be able to write what follows
+        return
+    _remove(path, root)
+    if entry.kind == "link":
+        os.symlink(entry.target, path)
+        return
+    # O_EXCL: a new file (never an earlier layer's, which may be hard-linked to its source tree).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(fd, "wb") as out, archive.open(entry.info) as data:
+        shutil.copyfileobj(data, out)
+        if entry.perm:
+            os.fchmod(out.fileno(), entry.perm)
+
+
 def _link_tree(source: Path, dest: Path) -> None:
-    for root, dirs, files in os.walk(source):
-        here = Path(root)
+    root = os.path.realpath(dest)
+    for dirpath, dirs, files in os.walk(source):
+        here = Path(dirpath)
         there = dest / here.relative_to(source)
+        if not _inside(root, there):
+            raise UnsafeLayerError(f"refusing layer {source}: {there} leads outside {dest} through a symlink")
         there.mkdir(parents=True, exist_ok=True)
         for name in dirs:
             if (here / name).is_symlink():
-                _remove(there / name)
+                _remove(there / name, root)
                 os.symlink(os.readlink(here / name), there / name)
         for name in files:
             src, dst = here / name, there / name
-            _remove(dst)
+            _remove(dst, root)
             if src.is_symlink():
                 os.symlink(os.readlink(src), dst)
                 continue
@@ -74,7 +283,10 @@ def _link_tree(source: Path, dest: Path) -> None:
                 shutil.copy2(src, dst)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path, root: str) -> None:
+    """Make room for a later layer's entry: never through a symlink, never outside ``root``."""
+    if not _inside(root, path.parent):
+        raise UnsafeLayerError(f"refusing to remove {path}: it is outside {root}")
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.is_dir():

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .layers import unpack_layer
+from .layers import UnsafeLayerError, check_layer, unpack_layer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = Path("dist") / "lambda-tracer-layer.zip"
@@ -97,6 +97,10 @@ def check_zip(path: Path, python: str = sys.executable) -> Layer:
         raise Refused(f"{path} is {len(content)} bytes, over Lambda's {MAX_DIRECT_UPLOAD}-byte direct upload limit")
     if not zipfile.is_zipfile(path):
         raise Refused(f"{path} is not a zip file")
+    try:
+        check_layer(path)  # before the import check unpacks it
+    except UnsafeLayerError as error:
+        raise Refused(str(error))
     with zipfile.ZipFile(path) as archive:
         infos = {info.filename: info for info in archive.infolist()}
         wrapper = infos.get(WRAPPER_NAME)

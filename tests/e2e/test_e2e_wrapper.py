@@ -89,6 +89,38 @@ def test_next_wrapper_is_chained_and_both_take_effect(layer_dir: Path, tmp_path:
     assert names(inv.documents) == ["## handler"]
 
 
+CHAIN = 'export CHAIN_MARKER=next-wrapper-ran\nexec "$@"\n'
+# LAMBDA_TRACER_NEXT_WRAPPER values that cannot run (the function dir is the runtime's cwd) and why. The
+# relative name is an executable in that cwd, which the old `[ -x ]` check let through to `exec`: PATH, 127.
+UNRUNNABLE = {
+    "relative name": ("chain.sh", "is not an absolute path"),
+    "directory": ("{tmp}/a-directory", "is a directory"),
+    "not executable": ("{tmp}/not-executable", "is not executable"),
+    "missing": ("{tmp}/nope", "does not exist"),
+    "long missing path": ("/" + "x" * 5000, "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", UNRUNNABLE)
+def test_a_next_wrapper_that_cannot_run_is_skipped_with_one_line(case: str, layer_dir: Path, tmp_path: Path) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
+    _script(fn_dir / "chain.sh", CHAIN)
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n" + CHAIN)
+    template, why = UNRUNNABLE[case]
+    value = template.format(tmp=tmp_path)
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env={"LAMBDA_TRACER_NEXT_WRAPPER": value}) as fn:
+        inv = fn.invoke({})
+        output = fn.output
+    assert inv.status == "response", output
+    assert inv.payload["marker"] is None  # the next wrapper did not run...
+    assert (inv.payload["handler"], inv.payload["original"]) == (REDIRECT, "app.handler")  # ...ours did
+    assert names(inv.documents) == ["## handler"]
+    [line] = [line for line in output.splitlines() if "LAMBDA_TRACER_NEXT_WRAPPER" in line]
+    shown = value if len(value) <= 60 else value[:60] + "..."  # a long value is cut
+    assert line == f"lambda-tracer: LAMBDA_TRACER_NEXT_WRAPPER={shown} {why}; skipping it"
+
+
 @pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "y", "t", "on"])
 def test_kill_switch_leaves_the_function_alone(value: str, layer_dir: Path, tmp_path: Path) -> None:
     fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
