@@ -277,28 +277,30 @@ def shrink(body: str) -> str:
 #: The one context and emitter, shared by our fast path and (once it exists) the SDK's recorder.
 CONTEXT = TaskLocalContext()
 _emitter: BoundedUDPEmitter | None = None
-_emitter_error: Exception | None = None
+_emitter_failed = False
 _configured = False
 #: The SDK recorder's default, used until the recorder exists.
 MAX_TRACE_BACK = 10
 
 
-def emitter() -> BoundedUDPEmitter:
-    """The UDP emitter (reads ``AWS_XRAY_DAEMON_ADDRESS``).
+def emitter() -> BoundedUDPEmitter | None:
+    """The UDP emitter (reads ``AWS_XRAY_DAEMON_ADDRESS``); None when that address cannot be used.
 
-    A malformed address raises here, once: the failure is remembered, so every later invocation
-    skips tracing at once instead of retrying (and leaking a socket) each time.
+    The failure is reported once, naming the variable, and remembered: every later invocation skips
+    tracing at once instead of retrying (and leaking a socket) each time.
     """
-    global _emitter, _emitter_error
-    if _emitter is None:
-        if _emitter_error is not None:
-            raise _emitter_error
+    global _emitter, _emitter_failed
+    if _emitter is None and not _emitter_failed:
         try:
             lambda_launcher.check_in_lambda()  # the SDK's init marker file, as its recorder would write it
             _emitter = BoundedUDPEmitter()
         except Exception as error:
-            _emitter_error = error
-            raise
+            _emitter_failed = True
+            address = config.shown(os.environ.get("AWS_XRAY_DAEMON_ADDRESS", ""))
+            config.report_once(
+                ("daemon address",),
+                f"cannot send to AWS_XRAY_DAEMON_ADDRESS={address} ({config.error_place(error)}); recording nothing",
+            )
     return _emitter
 
 
@@ -313,7 +315,9 @@ def _configure(package: Any) -> None:
     _configured = True
     try:
         package.xray_recorder.configure(context=CONTEXT, streaming_threshold=0)
-        package.xray_recorder.configure(emitter=emitter())
+        sender = emitter()
+        if sender is not None:
+            package.xray_recorder.configure(emitter=sender)
     except Exception as error:  # e.g. a malformed daemon address: the SDK keeps its own emitter
         logger.warning("lambda_tracer: could not configure the X-Ray recorder: %s", config.error_place(error))
 
@@ -367,7 +371,8 @@ def begin(name: str) -> Any:
     parent = stack[-1] if stack else segment
     if not parent.sampled or getattr(segment, "initializing", False) or not global_sdk_config.sdk_enabled():
         return None
-    emitter()  # fail here, before the subsegment exists, if the daemon address is unusable
+    if emitter() is None:
+        return None  # the daemon address is unusable (reported once)
     subsegment = TracerSubsegment(name, "local", segment)
     subsegment._tree_parent = parent
     parent.add_subsegment(subsegment)  # what put_subsegment does, without looking the context up again
@@ -391,7 +396,9 @@ def end(subsegment: Any) -> None:
         parent.remove_subsegment(subsegment)  # keeps the facade's counters right, as the SDK's streaming does
     except ValueError:
         return  # already streamed by the SDK
-    emitter().send_entity(subsegment)
+    sender = emitter()
+    if sender is not None:
+        sender.send_entity(subsegment)
 
 
 def current_subsegment() -> Any:

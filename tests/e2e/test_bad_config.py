@@ -41,6 +41,9 @@ CASES = [
     ("LAMBDA_TRACER_OFF", NON_UTF8, True),
     ("LAMBDA_TRACER_NEXT_WRAPPER", "/does/not/exist", True),
     ("LAMBDA_TRACER_NEXT_WRAPPER", NON_UTF8, True),
+    ("AWS_XRAY_DAEMON_ADDRESS", "not an address", True),
+    ("AWS_XRAY_DAEMON_ADDRESS", HUGE, True),
+    ("AWS_XRAY_DAEMON_ADDRESS", NON_UTF8, True),
 ]
 
 
@@ -58,6 +61,7 @@ def test_garbage_value_never_fails_the_function(
     if warns:
         assert len(mentions) == 1, output[-3000:]
         assert len(mentions[0]) < 400  # a huge value is shortened in the message
+    assert "x" * 30 not in output  # nor quoted anywhere else
     assert "Traceback" not in output
     if name == "POWERTOOLS_TRACE_DISABLED" and warns:
         assert "## handler" in names(first.documents)  # the default (enabled) was used
