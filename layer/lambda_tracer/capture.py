@@ -33,6 +33,13 @@ _MAX_ITEMS = 1000
 _MAX_NODES = 10_000
 _SAFE_INT = 2**53
 _JSON_STARTS = ("{", "[")
+#: Longest JSON string parsed to be redacted inside; past it, only its text is masked.
+MAX_JSON_CHARS = 1_000_000
+#: Characters past the limit that are masked before a string is cut, so a secret across the cut is masked.
+_MASK_MARGIN = 4096
+#: Keys of a dict that hold a value named by a sibling key (``{"Name": "db_password", "Value": "…"}``).
+_NAME_KEYS = ("Name", "name", "Key", "key", "ParameterKey", "ParameterName", "OptionName")
+_VALUE_KEYS = ("Value", "value", "ParameterValue")
 MAX_ANNOTATION_CHARS = 1000
 #: Bits of the largest integer recorded as digits: its ~1,000 digits are the annotation limit.
 _MAX_DIGIT_BITS = 3300
@@ -115,38 +122,52 @@ class _Converter:
             return describe(value)
 
     def _text(self, text: str) -> str:
-        """A string as recorded: cut to the limit; its secrets masked."""
+        """A string as recorded: its secrets masked, then cut to the limit (masking first, so that no
+        secret is cut in two and left half visible)."""
         self.original_chars += len(text) + 2
+        if self.policy.enabled and (text[:1] in _JSON_STARTS or self.policy.needs_mask(text)):
+            text = self._masked(text)
         if len(text) > self.limit:
             text = text[: self.limit]
             self.cut = True
-        if self.policy.needs_mask(text) or text[:1] in _JSON_STARTS:
-            text = self._masked(text)
         self.size_bound += 6 * len(text) + 2
         return text
 
     def _masked(self, text: str) -> str:
-        """JSON objects and arrays held in a string are redacted inside and stay a string; text is masked."""
-        if text.lstrip()[:1] in _JSON_STARTS and self.policy.enabled:
+        """JSON objects and arrays held in a string are redacted inside and stay a string; text is masked.
+
+        JSON is parsed whole (up to MAX_JSON_CHARS), because a cut document loses its structure and with it
+        the keys that say what is secret. JSON that cannot be parsed and names a secret key is not recorded.
+        """
+        looks_like_json = text.lstrip()[:1] in _JSON_STARTS or text[:1] == '"'
+        if looks_like_json and len(text) <= MAX_JSON_CHARS:
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
             else:
+                if isinstance(parsed, str) and parsed != text:  # JSON held in a JSON string
+                    masked = self._masked(parsed)
+                    return text if masked == parsed else json.dumps(masked)
                 if isinstance(parsed, (dict, list)):
                     if not _may_hold_secrets(parsed, self.policy, 0):
                         return text  # the usual body: kept byte for byte
                     redacted = _Converter(self.policy, self.limit).convert(parsed)
                     return text if redacted == parsed else json.dumps(redacted, separators=(",", ":"))
-        return self.policy.mask_text(text)
+        window = text[: self.limit + _MASK_MARGIN]
+        if looks_like_json and self.policy.names_secret_key(window):
+            return f"<JSON text of {len(text)} characters: not recorded, it names secrets and cannot be parsed>"
+        return self.policy.mask_text(window)
 
     def _key(self, key: object) -> str:
-        """A dict key as recorded: text, cut to the limit, never masked (a key names; it does not hold)."""
+        """A dict key as recorded: text (URL credentials in it masked), cut to the limit."""
         text = key if isinstance(key, str) else str(key)
         self.original_chars += len(text) + 2
         if len(text) > self.limit:
             text = text[: self.limit]
             self.cut = True
+        if "//" in text or "=" in text:
+            text = self.policy.mask_text(text)
         self.size_bound += 6 * len(text) + 2
         return text
 
@@ -157,9 +178,9 @@ class _Converter:
             return self.convert(item, depth + 1)  # that a secret is absent or set, or a count, is not a secret
         if verdict in (SECRET, COUNTS):
             self.size_bound += len(REDACTED) + 2
-            return _shape_only(item) if isinstance(item, str) else REDACTED
+            return _shape_only(item, self.limit) if isinstance(item, str) else REDACTED
         if verdict in (COOKIE, QUERY):
-            masked = self.policy.mask_under(verdict, item)
+            masked = self.policy.mask_under(verdict, item, self.limit)
             return masked if masked is REDACTED else self.convert(masked, depth + 1)
         return self.convert(item, depth + 1)
 
@@ -212,13 +233,19 @@ class _Converter:
             return "<cycle>"
         try:
             out: dict[str, Any] = {}
+            named_secret = _named_secret(value, self.policy)
             for index, (key, item) in enumerate(value.items()):
                 if index >= _MAX_ITEMS or self.full:
                     out["..."] = f"{len(value) - index} more items"
                     self.cut = True
                     break
                 name = self._key(key)
-                out[name] = self._under(key, item, depth) if self.policy.verdict(key) else self.convert(item, depth + 1)
+                if key == named_secret and item is not None and not isinstance(item, bool):
+                    out[name] = REDACTED
+                elif self.policy.verdict(key):
+                    out[name] = self._under(key, item, depth)
+                else:
+                    out[name] = self.convert(item, depth + 1)
             return out
         finally:
             self.seen.discard(id(value))
@@ -286,9 +313,9 @@ class _Converter:
             self.seen.discard(id(value))
 
 
-def _shape_only(text: str) -> str:
+def _shape_only(text: str, limit: int) -> str:
     """A secret held as JSON (Secrets Manager's ``SecretString``): its keys kept, every value masked."""
-    if text.lstrip()[:1] not in _JSON_STARTS:
+    if text.lstrip()[:1] not in _JSON_STARTS or len(text) > limit:
         return REDACTED
     try:
         parsed = json.loads(text)
@@ -311,7 +338,9 @@ def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None =
     """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret)."""
     secret_key = key is not None and policy.verdict(key) != PLAIN
     if not secret_key and _is_small_flat(value, policy, max_bytes):
-        return value  # the common response: already JSON, nothing to redact, far under the cap
+        # The common response: already JSON, nothing to redact, far under the cap. A copy, because
+        # put_metadata's caller may change its dict before the subsegment is sent.
+        return dict(value) if type(value) is dict else value
     converter = _Converter(policy, max_bytes)
     converted = converter._under(key, value, -1) if secret_key else converter.convert(value)
     return _finish(converter, converted, max_bytes)
@@ -320,12 +349,11 @@ def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None =
 def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
     """A plain str, or a dict of up to 32 plain str keys to JSON scalars, nothing to mask, sure to fit ``max_bytes``.
 
-    Such a value is recorded as it is: it is serialized before the subsegment's call returns, so the
-    caller cannot change it in between, and converting it would only copy it.
+    Such a value needs no conversion: a shallow copy of it is all that is recorded.
     """
     if type(value) is str:
         return 6 * len(value) + 2 <= max_bytes and not _may_hide_secrets(value, policy)
-    if type(value) is not dict or len(value) > 32:
+    if type(value) is not dict or len(value) > 32 or any(key in value for key in _VALUE_KEYS):
         return False
     budget = max_bytes
     for key, item in value.items():
@@ -345,6 +373,27 @@ def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
         if budget < 0:
             return False
     return True
+
+
+def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
+    """The key of a value that a sibling key names as a secret, or None.
+
+    SSM parameters (``{"Name": "/prod/db/password", "Type": "SecureString", "Value": …}``), environment lists
+    (``{"name": "DB_PASSWORD", "value": …}``) and CloudFormation parameters hold the name and the secret in
+    two keys, neither of which is secret by itself.
+    """
+    if not policy.enabled:
+        return None
+    value_key = next((key for key in _VALUE_KEYS if key in value), None)
+    if value_key is None:
+        return None
+    if value.get("Type") == "SecureString":
+        return value_key
+    for name_key in _NAME_KEYS:
+        name = value.get(name_key)
+        if isinstance(name, str):
+            return value_key if policy.is_secret_name(name.rstrip("/").rsplit("/", 1)[-1]) else None
+    return None
 
 
 def _may_hold_secrets(value: Any, policy: Policy, depth: int) -> bool:
@@ -395,16 +444,29 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
     return {"truncated": True, **size, "preview": text[: max(max_bytes - 200, 64)]}
 
 
-def exception_info(error: BaseException) -> dict[str, Any]:
-    """Type, message and module of an exception, and its cause's type (the reference records ``{}``)."""
-    cls = type(error)
+def exception_message(error: BaseException) -> str:
+    """The message of an exception as recorded (then masked like any text): cut, and without the command
+    line of a failed subprocess, which holds whatever arguments it was given."""
     try:
         message = str(error)
     except Exception:
-        message = "<str() of the exception raised>"
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[:MAX_MESSAGE_CHARS] + "..."
-    info: dict[str, Any] = {"type": cls.__qualname__, "message": message}
+        return "<str() of the exception raised>"
+    return command_hidden(type(error).__name__, message)[:MAX_MESSAGE_CHARS]
+
+
+def command_hidden(type_name: str, message: str) -> str:
+    """``Command '…' returned non-zero exit status 1.`` -> ``Command [REDACTED] returned …``."""
+    if type_name in ("CalledProcessError", "TimeoutExpired") and message.startswith("Command "):
+        for tail in (" returned ", " died ", " timed out "):
+            if tail in message:
+                return f"Command {REDACTED}{tail}{message.rsplit(tail, 1)[1]}"
+    return message
+
+
+def exception_info(error: BaseException) -> dict[str, Any]:
+    """Type, message and module of an exception, and its cause's type (the reference records ``{}``)."""
+    cls = type(error)
+    info: dict[str, Any] = {"type": cls.__qualname__, "message": exception_message(error)}
     if cls.__module__ not in ("builtins", None):
         info["module"] = cls.__module__
     cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
@@ -446,6 +508,15 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
 def _is_annotation_key(key: str) -> bool:
     """1 to 500 of ``[A-Za-z0-9_]`` (without a regex: compiling one costs more than a cold start should)."""
     return 0 < len(key) <= 500 and key.isascii() and key.replace("_", "a").isalnum()
+
+
+_NAME_DELETIONS = str.maketrans("", "", "?;*()!$~^<>")
+
+
+def clean_name(name: str) -> str:
+    """A (sub)segment name X-Ray accepts: none of ``?;*()!$~^<>`` (so ``<locals>`` becomes ``locals``),
+    at most 250 characters, never empty."""
+    return name.translate(_NAME_DELETIONS)[:250] or "unnamed"
 
 
 def annotation_value(key: object, value: object, policy: Policy) -> Any:

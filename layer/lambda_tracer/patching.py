@@ -111,6 +111,8 @@ def _hook(sdk_name: str) -> Any:
             patcher.patch((sdk_name,), raise_errors=False)
             if sdk_name == "botocore":
                 _ignore_in_botocore()
+            elif sdk_name == "sqlite3":
+                _database_by_position(module)
         except Exception as error:  # a failed patch leaves the library untraced, never broken
             logger.warning("lambda_tracer: could not trace %s: %s", sdk_name, config.error_place(error))
 
@@ -135,6 +137,20 @@ def _ignore_in_botocore() -> None:
             return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)
+
+
+def _database_by_position(sqlite3: Any) -> None:
+    """The SDK's sqlite3 patch reads the database from ``args[0]``: ``connect(database=…)`` would raise
+    IndexError in the user's code. Pass it by position, as the patch expects."""
+    import wrapt
+
+    def connect(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not args and "database" in kwargs:
+            kwargs = dict(kwargs)
+            args = (kwargs.pop("database"),)
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(sqlite3, "connect", connect)
 
 
 #: Marks trace configs made by us, so a session never gets two (in-code aiohttp_trace_config() + zero-code).

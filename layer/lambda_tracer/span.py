@@ -26,11 +26,12 @@ def report(phase: str, error: BaseException) -> None:
 
 
 def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
-    """Store JSON-ready metadata on an X-Ray entity, with the SDK's one rule (no ``AWS.`` namespaces)."""
+    """Store JSON-ready metadata on an X-Ray entity, with X-Ray's rules: no ``AWS.`` namespaces, and
+    namespaces and keys of at most 250 characters."""
     if namespace.startswith("AWS."):
         config.report_once(("namespace",), "metadata in a namespace starting with 'AWS.' dropped (reserved by X-Ray)")
         return
-    entity.metadata.setdefault(namespace, {})[key] = data
+    entity.metadata.setdefault(namespace[:250], {})[key[:250]] = data
 
 
 class Span:
@@ -75,7 +76,9 @@ class Span:
         if self.entity is None or value is None:
             return
         try:
-            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes())
+            # Judged by the function's own name too: ``get_db_password`` returns a password.
+            own_name = name.rsplit(".", 1)[-1]
+            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=own_name)
             self.metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)

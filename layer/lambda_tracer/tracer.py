@@ -14,7 +14,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
@@ -27,7 +26,6 @@ logger = logging.getLogger("lambda_tracer")
 
 AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
-_INVALID_NAME_CHARACTERS = re.compile(r"[?;*()!$~^<>]")
 #: X-Ray's limit on names of (sub)segments, metadata keys and namespaces.
 MAX_NAME_CHARS = 250
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
@@ -38,9 +36,8 @@ _handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_t
 
 
 def sanitize_name(name: str) -> str:
-    """X-Ray rejects these characters in subsegment names (so ``<locals>`` becomes ``locals``), and names
-    over 250 characters (the ``## `` prefix included)."""
-    return _INVALID_NAME_CHARACTERS.sub("", name)[: MAX_NAME_CHARS - 3]
+    """A name that X-Ray accepts once ``## `` is put before it (capture.clean_name)."""
+    return capture.clean_name(name)[: MAX_NAME_CHARS - 3]
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
@@ -152,10 +149,10 @@ class Tracer:
         """Add a searchable annotation to the current subsegment; invalid input is reported, not raised."""
         if self.disabled:
             return
-        checked = capture.annotation_value(key, value, redaction.current())
-        if checked is capture.DROPPED:
-            return
         try:
+            checked = capture.annotation_value(key, value, redaction.current())
+            if checked is capture.DROPPED:
+                return
             target = self._current_entity()
             if target is None:
                 return
@@ -174,9 +171,9 @@ class Tracer:
             target = self._current_entity()
             if target is None:
                 return
-            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=str(key))
-            key = str(key)[:MAX_NAME_CHARS]
-            namespace = (namespace or self.service)[:MAX_NAME_CHARS]
+            key = str(key)
+            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=key)
+            namespace = namespace or self.service
             if self._custom_provider is not None:
                 target.put_metadata(key=key, value=data, namespace=namespace)
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import os
 import re
 import traceback
@@ -47,6 +48,11 @@ TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: Largest payload a UDP datagram can carry over IPv4; the SDK sends one datagram per document.
 MAX_DATAGRAM_BYTES = 65_507
+#: X-Ray documents "up to 64 kB": the body of each datagram stays under this.
+MAX_DOCUMENT_BYTES = 64_000
+#: X-Ray's limit on names and metadata keys; the longest URL or name looked into before masking.
+MAX_NAME_CHARS = 250
+MAX_URL_CHARS = 2048
 
 # (facade segment, open subsegments, trace header it was built from) of the current task; tuples, so
 # a task's copy never changes under it.
@@ -110,6 +116,11 @@ _DATA_KEY = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 _MAX_DATA_FIELDS = 8
 
 
+def _header_safe(value: str) -> bool:
+    """Whether a header field can be passed on in an HTTP header as it is: short, visible ASCII, no ``;``."""
+    return len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value and ";" not in value
+
+
 def parse_header(raw: str | None) -> Any:
     """The invocation's trace header, keeping only what X-Ray can use.
 
@@ -124,7 +135,7 @@ def parse_header(raw: str | None) -> Any:
         value = value.strip()
         if key in ("Root", "Parent", "Sampled"):
             fields.setdefault(key, value)
-        elif key != "Self" and len(data) < _MAX_DATA_FIELDS and _DATA_KEY.fullmatch(key) and len(value) <= 256:
+        elif key != "Self" and len(data) < _MAX_DATA_FIELDS and _DATA_KEY.fullmatch(key) and _header_safe(value):
             data[key] = value
     root = _ROOT.match(fields.get("Root", ""))
     parent = _PARENT.match(fields.get("Parent", ""))
@@ -185,19 +196,13 @@ def close_in_context(subsegment: Any, end_time: float | None = None) -> bool:
 
 
 class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
-    """UDP emitter that redacts what the SDK recorded and shrinks an oversized document instead of losing it."""
+    """UDP emitter that sends only documents X-Ray accepts: redacted, within its rules, never too big."""
 
     def send_entity(self, entity: Any) -> None:
         try:
             if endpoints.is_ignored_entity(entity):
                 return
-            if isinstance(entity, TracerSubsegment) and not entity._raw_metadata and not entity.subsegments:
-                body = entity.serialize()  # ours: every value went through capture.py already
-            else:
-                body = serialize_redacted(entity)
-            data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{body}".encode()
-            if len(data) > MAX_DATAGRAM_BYTES:
-                data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{shrink(body)}".encode()
+            data = f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{document_body(entity)}".encode()
             self._socket.sendto(data, (self._ip, self._port))
         except Exception as error:  # the function never pays for a lost datagram
             config.report_once(
@@ -206,71 +211,123 @@ class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
             )
 
 
-def serialize_redacted(entity: Any) -> str:
-    """The document of an entity the SDK recorded (library patches, the escape hatch), redacted.
+def document_body(entity: Any) -> str:
+    """The JSON document of an entity: redacted, within X-Ray's rules for any input, at most 64,000 bytes.
 
-    Such entities hold whatever was put on them: metadata and annotations from ``tracer.provider``,
-    URLs with credentials from the requests patch, exception messages quoting a request.
+    The metadata of our own subsegments went through capture.py already. Everything else can hold
+    anything: what the SDK's library patches recorded, and whatever the escape hatch put on any entity,
+    ours included (annotations, exceptions, ``http`` and ``aws`` blocks written directly).
     """
     document = entity.to_dict()
-    redact_document(document, redaction.current(), config.max_capture_bytes())
-    return json.dumps(document, default=str, separators=(",", ":"))
+    own = isinstance(entity, TracerSubsegment) and not entity._raw_metadata
+    redact_document(document, redaction.current(), config.max_capture_bytes(), convert_metadata=not own)
+    body = _dumps(document)
+    if len(body) > MAX_DOCUMENT_BYTES // 4 and len(body.encode()) > MAX_DOCUMENT_BYTES:
+        body = shrink(document, len(body.encode()))
+    return body
 
 
-def redact_document(document: dict[str, Any], policy: redaction.Policy, max_bytes: int) -> None:
-    """Apply the redaction policy to a document and its embedded subsegments, in place."""
+def _dumps(document: dict[str, Any]) -> str:
+    """Strict, compact JSON: a NaN or Infinity the SDK let through becomes null (X-Ray rejects the tokens)."""
+    try:
+        return json.dumps(document, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(document), default=str, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def redact_document(
+    document: dict[str, Any], policy: redaction.Policy, max_bytes: int, convert_metadata: bool = True
+) -> None:
+    """Apply the redaction policy and X-Ray's limits to a document and its embedded subsegments, in place."""
+    name = document.get("name")
+    if isinstance(name, str):
+        document["name"] = capture.clean_name(policy.mask_text(name[:MAX_URL_CHARS]))
     metadata = document.get("metadata")
-    if isinstance(metadata, dict):
+    if convert_metadata and isinstance(metadata, dict):
         document["metadata"] = {
-            str(namespace)[:250]: capture.to_metadata(values, policy, max_bytes)
+            str(namespace)[:MAX_NAME_CHARS]: _metadata_namespace(values, policy, max_bytes)
             for namespace, values in metadata.items()
-            if isinstance(values, dict)
+            if isinstance(values, dict) and not str(namespace).startswith("AWS.")
         }
     annotations = document.get("annotations")
     if isinstance(annotations, dict):
         checked = {key: capture.annotation_value(key, value, policy) for key, value in annotations.items()}
         document["annotations"] = {key: value for key, value in checked.items() if value is not capture.DROPPED}
     http = document.get("http")
-    for section in (http.get("request") if isinstance(http, dict) else None, document.get("sql")):
-        for key in ("url", "connection_string"):
-            if isinstance(section, dict) and isinstance(section.get(key), str):
-                section[key] = policy.mask_text(section[key])
+    if isinstance(http, dict):
+        _mask_fields(http.get("request"), ("url",), policy)
+        response = http.get("response")
+        if isinstance(response, dict):  # X-Ray takes numbers only here
+            for key in [key for key, value in response.items() if not _is_finite_number(value)]:
+                del response[key]
+    _mask_fields(document.get("sql"), ("url", "connection_string", "sanitized_query"), policy)
+    aws = document.get("aws")
+    if isinstance(aws, dict):
+        document["aws"] = capture.to_metadata(aws, policy, max_bytes)
     _mask_messages(document.get("cause"), policy)
     for child in document.get("subsegments") or ():
         if isinstance(child, dict):
             redact_document(child, policy, max_bytes)
 
 
+def _metadata_namespace(values: dict[Any, Any], policy: redaction.Policy, max_bytes: int) -> Any:
+    converted = capture.to_metadata(values, policy, max_bytes)
+    if isinstance(converted, dict):
+        return {str(key)[:MAX_NAME_CHARS]: item for key, item in converted.items()}
+    return converted
+
+
+def _mask_fields(section: Any, fields: tuple[str, ...], policy: redaction.Policy) -> None:
+    if isinstance(section, dict):
+        for key in fields:
+            if isinstance(section.get(key), str):
+                section[key] = policy.mask_text(section[key][:MAX_URL_CHARS])
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _mask_messages(cause: Any, policy: redaction.Policy) -> None:
-    """Exception messages in a document's (or an entity's) cause, cut and masked."""
+    """Exception messages in a document's (or an entity's) cause: without command lines, cut and masked."""
     if not isinstance(cause, dict):
         return
     for exception in cause.get("exceptions") or ():
         holder = exception if isinstance(exception, dict) else getattr(exception, "__dict__", {})
         message = holder.get("message")
         if isinstance(message, str):
+            message = capture.command_hidden(str(holder.get("type", "")), message)
             holder["message"] = policy.mask_text(message[: capture.MAX_MESSAGE_CHARS])
 
 
-def shrink(body: str) -> str:
-    """Drop metadata, then exception stacks, until the document fits; record what was dropped."""
-    document = json.loads(body)
-    budget = MAX_DATAGRAM_BYTES - len(PROTOCOL_HEADER) - 1
-    original = len(body.encode("utf-8"))
+def shrink(document: dict[str, Any], original: int) -> str:
+    """Drop metadata, then exception detail, then the rest of the optional parts until the document fits,
+    recording what was dropped; the subsegment itself is always sent."""
     if "metadata" in document:
         document["metadata"] = {
             "lambda_tracer": {"truncated": True, "reason": "document too large", "original_bytes": original}
         }
-    text = json.dumps(document)
-    if len(text.encode("utf-8")) > budget:
+    text = _dumps(document)
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
         for exception in (document.get("cause") or {}).get("exceptions", []) or []:
             exception["stack"] = exception.get("stack", [])[:5]
             exception["message"] = str(exception.get("message", ""))[:1000]
-        text = json.dumps(document)
-    if len(text.encode("utf-8")) > budget:
-        document.pop("cause", None)
-        document.pop("annotations", None)
-        text = json.dumps(document)
+        text = _dumps(document)
+    for optional in ("cause", "annotations", "subsegments", "http", "sql", "aws"):
+        if len(text.encode()) <= MAX_DOCUMENT_BYTES:
+            break
+        document.pop(optional, None)
+        text = _dumps(document)
     return text
 
 
@@ -356,10 +413,6 @@ class TracerSubsegment(Subsegment):  # type: ignore[misc]
         document.pop("_raw_metadata", None)
         return document
 
-    def serialize(self) -> str:
-        """Compact JSON: smaller datagrams, and faster than the SDK's default separators."""
-        return json.dumps(self.to_dict(), default=str, separators=(",", ":"))
-
 
 def begin(name: str) -> Any:
     """Open a subsegment under the current one; None when there is nothing to record into.
@@ -413,7 +466,6 @@ def add_exception(subsegment: Any, error: BaseException) -> None:
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_OWN_DIR)]
     stack = frames[-limit:] if limit else []
     subsegment.add_exception(error, stack)
-    _mask_messages(subsegment.cause, redaction.current())
 
 
 @contextmanager

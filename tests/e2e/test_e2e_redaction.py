@@ -728,9 +728,9 @@ def test_rest_api_login(fn: Sandbox) -> None:
         f.meta(run, "event", "headers", "x-api-key", equals=MARKER)
         f.meta(run, "event", "headers", "Cookie", holds=lambda v: "session=" in v and "theme=" in v and MARKER in v)
         f.meta(run, "event", "multiValueHeaders", "Authorization", holds=contains_marker)
-        f.meta(run, "event", "queryStringParameters", "page", equals="2")
+        f.meta(run, "event", "queryStringParameters", "page", equals=MARKER)  # names kept, every value masked
         f.meta(run, "event", "queryStringParameters", "api_key", equals=MARKER)
-        f.meta(run, "event", "multiValueQueryStringParameters", "page", equals=["2"])
+        f.meta(run, "event", "multiValueQueryStringParameters", "page", equals=MARKER)
         f.meta(run, "event", "requestContext", "identity", "apiKey", equals=MARKER)
         f.meta(run, "event", "requestContext", "identity", "accessKey", equals=None)  # None is kept
         f.meta(run, "event", "requestContext", "identity", "sourceIp", equals="127.0.0.1")
@@ -766,7 +766,7 @@ def test_http_api_login(fn: Sandbox) -> None:
         names = ["page", "api_key"]
         f.meta(run, "event", "rawQueryString", holds=lambda q: [p.split("=")[0] for p in q.split("&")] == names)
         f.meta(run, "event", "rawQueryString", holds=lambda q: "api_key=[REDACTED]" in q)
-        f.meta(run, "event", "queryStringParameters", "page", equals="2")
+        f.meta(run, "event", "queryStringParameters", "page", equals=MARKER)  # names kept, every value masked
         f.meta(run, "event", "queryStringParameters", "api_key", equals=MARKER)
         f.meta(run, "event", "body", JSON, "username", equals="alice")
         f.meta(run, "event", "body", JSON, "password", equals=MARKER)
@@ -933,9 +933,7 @@ def test_failing_command_with_password_argument(fn: Sandbox) -> None:
     )
     f.errors(run, "type", equals="CalledProcessError")
     f.errors(run, "module", equals="subprocess")
-    f.errors(
-        run, "message", holds=lambda text: text.startswith("Command '[") and "returned non-zero exit status 2" in text
-    )
+    f.errors(run, "message", equals="Command [REDACTED] returned non-zero exit status 2.")
     f.check("the recorded exception's type", lambda: recorded_exception(run)["type"], "CalledProcessError")
     f.verdict()
 
