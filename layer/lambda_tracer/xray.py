@@ -219,8 +219,9 @@ def document_body(entity: Any) -> str:
     ours included (annotations, exceptions, ``http`` and ``aws`` blocks written directly).
     """
     document = entity.to_dict()
-    own = isinstance(entity, TracerSubsegment) and not entity._raw_metadata
-    redact_document(document, redaction.current(), config.max_capture_bytes(), convert_metadata=not own)
+    if not isinstance(entity, TracerSubsegment) or entity._raw:
+        own_metadata = isinstance(entity, TracerSubsegment) and not entity._raw_metadata
+        redact_document(document, redaction.current(), config.max_capture_bytes(), convert_metadata=not own_metadata)
     body = _dumps(document)
     if len(body) > MAX_DOCUMENT_BYTES // 4 and len(body.encode()) > MAX_DOCUMENT_BYTES:
         body = shrink(document, len(body.encode()))
@@ -385,18 +386,43 @@ sdk_import.when_complete(_configure)
 class TracerSubsegment(Subsegment):  # type: ignore[misc]
     """A subsegment opened by our decorators.
 
-    The tracer writes its annotations and metadata already validated and JSON-ready (capture.py),
-    so serializing skips the SDK's metadata conversion, unless someone used the escape hatch to
-    put arbitrary metadata on it.
+    The tracer writes its name, annotations and metadata already validated, redacted and JSON-ready
+    (capture.py), so its document is sent as it is: unless the escape hatch wrote on it through one of
+    the SDK's methods below (``_raw``), or an exception was recorded (its message must be masked).
     """
 
     _raw_metadata = False
+    _raw = False
     _tree_parent: Any = None
     metadata: dict[str, Any]
 
     def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        self._raw_metadata = True
+        self._raw_metadata = self._raw = True
         super().put_metadata(key, value, namespace)
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self._raw = True
+        super().put_annotation(key, value)
+
+    def put_http_meta(self, key: str, value: Any) -> None:
+        self._raw = True
+        super().put_http_meta(key, value)
+
+    def set_aws(self, aws_meta: Any) -> None:
+        self._raw = True
+        super().set_aws(aws_meta)
+
+    def set_sql(self, sql: Any) -> None:
+        self._raw = True
+        super().set_sql(sql)
+
+    def add_exception(self, exception: Any, stack: Any, remote: bool = False) -> None:
+        self._raw = True
+        super().add_exception(exception, stack, remote)
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        self._raw = True  # a child still open when this one ends is sent inside it
+        super().add_subsegment(subsegment)
 
     def to_dict(self) -> dict[str, Any]:
         if self._raw_metadata:
@@ -411,6 +437,7 @@ class TracerSubsegment(Subsegment):  # type: ignore[misc]
                 document["metadata"] = metadata
         document.pop("_tree_parent", None)
         document.pop("_raw_metadata", None)
+        document.pop("_raw", None)
         return document
 
 
