@@ -1,20 +1,23 @@
-"""One open subsegment, whatever the provider: the tracer's only door to recording.
+"""One open span, whatever the backend: the tracer's one error boundary around recording.
 
-Every method is safe to call in any state and never raises: a failure is logged once per phase (type
-and place only, never the message, which could quote the event) and recording degrades, nothing more.
+Every method is safe to call in any state and never raises. A failure is reported once per phase and
+kind (the exception's type and place, never its message, which could quote the event; config.py bounds
+how many are kept), and recording degrades, nothing more: the user's function always runs once and gets
+its own result or exception back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import capture, config, redaction
+from .backends import BackendSpan
 
 if TYPE_CHECKING:
     from .tracer import Tracer
 
-logger = config.logger
+#: X-Ray's limit on metadata namespaces and keys.
+MAX_NAME_CHARS = 250
 
 
 def report(phase: str, error: BaseException) -> None:
@@ -25,115 +28,119 @@ def report(phase: str, error: BaseException) -> None:
     )
 
 
-def write_metadata(entity: Any, key: str, data: Any, namespace: str) -> None:
-    """Store JSON-ready metadata on an X-Ray entity, with X-Ray's rules: no ``AWS.`` namespaces, and
-    namespaces and keys of at most 250 characters."""
+def metadata_namespace(namespace: str) -> str | None:
+    """The namespace as X-Ray takes it (cut to 250), or None for one it rejects (``AWS.``), reported once."""
     if namespace.startswith("AWS."):
         config.report_once(("namespace",), "metadata in a namespace starting with 'AWS.' dropped (reserved by X-Ray)")
-        return
-    entity.metadata.setdefault(namespace[:250], {})[key[:250]] = data
+        return None
+    return namespace[:MAX_NAME_CHARS]
 
 
 class Span:
-    """One open subsegment, whatever the provider; every method is safe to call and never raises."""
+    """One open span of ``tracer``'s backend; ``inner`` is None when there is nothing to record into."""
 
-    def __init__(self, tracer: Tracer, name: str) -> None:
+    def __init__(self, tracer: Tracer, inner: BackendSpan | None) -> None:
         self.tracer = tracer
-        self.entity: Any = None
-        self._exit: Callable[..., Any] | None = None
-        try:
-            if tracer._custom_provider is None:
-                from . import xray
+        self.inner = inner
 
-                self.entity = xray.begin(name)
-            else:
-                manager = tracer._custom_provider.in_subsegment(name=name)
-                self.entity = manager.__enter__()
-                self._exit = manager.__exit__
+    @classmethod
+    def start(cls, tracer: Tracer, name: str) -> Span:
+        try:
+            return cls(tracer, tracer.backend.start_span(name))
         except Exception as error:
             report("opening a subsegment", error)
+            return cls(tracer, None)
+
+    @classmethod
+    async def start_async(cls, tracer: Tracer, name: str) -> Span:
+        try:
+            return cls(tracer, await tracer.backend.start_span_async(name))
+        except Exception as error:
+            report("opening a subsegment", error)
+            return cls(tracer, None)
 
     def annotate(self, key: str, value: Any) -> None:
-        """``key`` and ``value`` are already valid (the tracer's own, or checked by put_annotation)."""
-        if self.entity is None:
+        """``key`` and ``value`` are already valid (the tracer's own)."""
+        if self.inner is None:
             return
         try:
-            if self._exit is None:
-                self.entity.annotations[key] = value
-            else:
-                self.entity.put_annotation(key=key, value=value)
+            self.inner.annotate(key, value)
         except Exception as error:
             report("annotating", error)
 
-    def metadata(self, key: str, data: Any, namespace: str) -> None:
+    def _metadata(self, key: str, data: Any, namespace: str) -> None:
         """``data`` is already JSON-ready, bounded and redacted (capture.py)."""
-        if self._exit is None:
-            write_metadata(self.entity, key, data, namespace)
-        else:
-            self.entity.put_metadata(key=key, value=data, namespace=namespace)
+        checked = metadata_namespace(namespace)
+        if self.inner is not None and checked is not None:
+            self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
 
     def response(self, name: str, value: Any) -> None:
-        if self.entity is None or value is None:
+        if self.inner is None or value is None:
             return
         try:
             # Judged by the function's own name too: ``get_db_password`` returns a password.
             own_name = name.rsplit(".", 1)[-1]
             data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=own_name)
-            self.metadata(f"{name} response", data, self.tracer.service)
+            self._metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)
 
     def error(self, name: str, error: BaseException, record_metadata: bool) -> None:
-        if self.entity is None:
+        if self.inner is None:
             return
         try:
             if record_metadata:
                 data = capture.error_metadata(error, redaction.current(), config.max_capture_bytes())
-                self.metadata(f"{name} error", data, self.tracer.service)
-            if self._exit is None:
-                from . import xray
-
-                xray.add_exception(self.entity, error)
+                self._metadata(f"{name} error", data, self.tracer.service)
+            self.inner.record_exception(error)
         except Exception as failure:
             report("recording an exception", failure)
 
     def finish(self, error: BaseException | None = None) -> None:
+        if self.inner is None:
+            return
         try:
-            if self._exit is not None:
-                self._exit(type(error) if error else None, error, error.__traceback__ if error else None)
-            elif self.entity is not None:
-                from . import xray
-
-                xray.end(self.entity)
+            self.inner.end(error)
         except Exception as failure:
             report("closing a subsegment", failure)
-            self._detach()
+
+    async def finish_async(self, error: BaseException | None = None) -> None:
+        if self.inner is None:
+            return
+        try:
+            await self.inner.end_async(error)
+        except Exception as failure:
+            report("closing a subsegment", failure)
 
     def suspend(self) -> None:
-        """No longer the current subsegment (a traced generator yields to its consumer)."""
-        self._move("detach")
+        """No longer the current span (a traced generator yields to its consumer)."""
+        if self.inner is not None:
+            try:
+                self.inner.suspend()
+            except Exception as failure:
+                report("detaching a subsegment", failure)
 
     def resume(self) -> None:
-        """The current subsegment again (the generator resumes)."""
-        self._move("attach")
+        """The current span again (the generator resumes)."""
+        if self.inner is not None:
+            try:
+                self.inner.resume()
+            except Exception as failure:
+                report("attaching a subsegment", failure)
 
-    def _detach(self) -> None:
-        """Whatever failed, never leave our subsegment open as the parent of the next one."""
-        self._move("detach")
-
-    def _move(self, action: str) -> None:
-        try:
-            if self._exit is None and self.entity is not None:
-                from . import xray
-
-                getattr(xray, action)(self.entity)
-        except Exception as failure:
-            report(f"{action}ing a subsegment", failure)
-
-    def close(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
-        """Record the outcome (response or error, as configured) and end the subsegment."""
+    def _outcome(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
         if error is not None:
             self.error(name, error, errors)
         elif responses:
             self.response(name, result)
+
+    def close(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
+        """Record the outcome (response or error, as configured) and end the span."""
+        self._outcome(name, result, error, responses, errors)
         self.finish(error)
+
+    async def close_async(
+        self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool
+    ) -> None:
+        self._outcome(name, result, error, responses, errors)
+        await self.finish_async(error)

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
 from . import capture, coldstart, config, endpoints, redaction
+from .backends import Backend
 from .noop import NOOP_PROVIDER
-from .span import Span, report, write_metadata
+from .span import Span, metadata_namespace, report
 from .wrappers import wrap_method
 
 logger = logging.getLogger("lambda_tracer")
@@ -96,6 +97,7 @@ class Tracer:
         self._service: str = _resolve_service(self._explicit_service)
         self._disabled: bool = _resolve_disabled(self._explicit_disabled)
         self._custom_provider: Any = _first(self._explicit_provider, _shared["provider"])
+        self._backend: Backend | None = None
         self._generation = _generation
 
     @property
@@ -126,22 +128,34 @@ class Tracer:
 
     @property
     def provider(self) -> Any:
-        """The X-Ray SDK's ``xray_recorder`` (configured for per-task context), or a custom provider.
+        """The X-Ray SDK's ``xray_recorder`` (recording into our trace), or a custom provider.
 
         While this Tracer is disabled: a provider of the same shape that records nothing.
         """
-        if self.disabled:
-            return self._custom_provider or NOOP_PROVIDER
         if self._custom_provider is not None:
             return self._custom_provider
-        from . import xray
-
-        return xray.recorder()
+        if self.disabled:
+            return NOOP_PROVIDER
+        return self.backend.escape_hatch()
 
     @provider.setter
     def provider(self, value: Any) -> None:
         self._explicit_provider = value
         self._refresh()
+
+    @property
+    def backend(self) -> Backend:
+        """Where this Tracer records: the user's provider, else our own X-Ray backend."""
+        if self._generation != _generation:
+            self._refresh()
+        if self._backend is None:
+            self._backend = _backend_for(self._custom_provider)
+        return self._backend
+
+    def _traces(self) -> bool:
+        """Whether decorated calls open spans: when enabled, and always with a custom provider (as the
+        reference: disabled only stops X-Ray emission)."""
+        return not self.disabled or self._custom_provider is not None
 
     # -- annotations and metadata ---------------------------------------------------------------
 
@@ -151,15 +165,8 @@ class Tracer:
             return
         try:
             checked = capture.annotation_value(key, value, redaction.current())
-            if checked is capture.DROPPED:
-                return
-            target = self._current_entity()
-            if target is None:
-                return
-            if self._custom_provider is not None:
-                target.put_annotation(key=key, value=checked)
-            else:
-                target.annotations[key] = checked
+            if checked is not capture.DROPPED and not self.backend.annotate_current(key, checked):
+                _outside_a_span()
         except Exception as error:
             report("adding an annotation", error)
 
@@ -168,39 +175,24 @@ class Tracer:
         if self.disabled:
             return
         try:
-            target = self._current_entity()
-            if target is None:
-                return
             key = str(key)
+            checked = metadata_namespace(namespace or self.service)
+            if checked is None:
+                return
             data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=key)
-            namespace = namespace or self.service
-            if self._custom_provider is not None:
-                target.put_metadata(key=key, value=data, namespace=namespace)
-            else:
-                write_metadata(target, key, data, namespace)
+            if not self.backend.add_metadata_current(checked, key[:MAX_NAME_CHARS], data):
+                _outside_a_span()
         except Exception as error:
             report("adding metadata", error)
-
-    def _current_entity(self) -> Any:
-        if self._custom_provider is not None:
-            return self._custom_provider
-        from . import xray
-
-        entity = xray.current_subsegment()
-        if entity is None and not _handler_active.get():  # inside our handler it is an unsampled invocation
-            config.report_once(("outside", ""), "put_annotation/put_metadata outside a traced function: ignored")
-        return entity
 
     # -- patching -------------------------------------------------------------------------------
 
     def patch(self, modules: list[str] | tuple[str, ...] | None = None) -> None:
         """Trace these libraries (default: all supported) as soon as user code imports them."""
-        if self.disabled or self._custom_provider is not None:
+        if self.disabled:
             return
         try:
-            from . import patching
-
-            patching.patch(modules)
+            self.backend.instrument(modules)
         except Exception as error:
             report("patching libraries", error)
 
@@ -227,46 +219,66 @@ class Tracer:
         tracer = self
         handler = lambda_handler
 
+        def opens() -> bool:
+            """Off, or already inside our handler subsegment (zero-code + in-code): call the handler untraced."""
+            return tracer._traces() and not _handler_active.get()
+
+        def opened(span: Span) -> tuple[Span, contextvars.Token[bool]]:
+            """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType."""
+            try:
+                cold, init_type = coldstart.take()
+                span.annotate("ColdStart", cold)
+                span.annotate("Service", tracer.service)
+                if tracer.backend.records_extras:
+                    span.annotate("InitType", init_type)
+            except Exception as error:
+                report("reading the cold start", error)
+            return span, _handler_active.set(True)
+
         def start() -> tuple[Span, contextvars.Token[bool]] | None:
             """Open the handler subsegment; None means "call the handler untraced" (never raises)."""
             try:
-                if tracer.disabled or _handler_active.get():
-                    return None  # off, or already inside our handler subsegment (zero-code + in-code)
-                span = Span(tracer, f"## {name}")
-                try:
-                    cold, init_type = coldstart.take()
-                except Exception as error:
-                    report("reading the cold start", error)
-                else:
-                    span.annotate("ColdStart", cold)
-                    span.annotate("Service", tracer.service)
-                    span.annotate("InitType", init_type)
-                return span, _handler_active.set(True)
+                return opened(Span.start(tracer, f"## {name}")) if opens() else None
             except Exception as error:
                 report("starting the handler subsegment", error)
                 return None
 
-        def done(trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
-            span, token = trace
-            span.close(name, result, error, response_on, error_on)
+        async def start_async() -> tuple[Span, contextvars.Token[bool]] | None:
+            try:
+                return opened(await Span.start_async(tracer, f"## {name}")) if opens() else None
+            except Exception as error:
+                report("starting the handler subsegment", error)
+                return None
+
+        def forget(token: contextvars.Token[bool]) -> None:
             try:
                 _handler_active.reset(token)
             except Exception as failure:
                 report("ending the handler subsegment", failure)
 
+        def done(trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
+            trace[0].close(name, result, error, response_on, error_on)
+            forget(trace[1])
+
+        async def done_async(
+            trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None
+        ) -> None:
+            await trace[0].close_async(name, result, error, response_on, error_on)
+            forget(trace[1])
+
         if inspect.iscoroutinefunction(handler):
 
             @functools.wraps(handler)
             async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-                trace = start()
+                trace = await start_async()
                 if trace is None:
                     return await handler(event, context, **kwargs)
                 try:
                     result = await handler(event, context, **kwargs)
                 except BaseException as error:
-                    done(trace, None, error)
+                    await done_async(trace, None, error)
                     raise
-                done(trace, result, None)
+                await done_async(trace, result, None)
                 return result
 
             return _mark_handler(async_decorate)
@@ -311,6 +323,29 @@ class Tracer:
         qualname = getattr(method, "__qualname__", None) or getattr(method, "__name__", "function")
         name = sanitize_name(f"{module}.{qualname}")
         return wrap_method(self, method, f"## {name}", name, response_on, error_on)
+
+
+def _outside_a_span() -> None:
+    if not _handler_active.get():  # inside our handler it is an unsampled invocation: nothing to say
+        config.report_once(("outside",), "put_annotation/put_metadata outside a traced function: ignored")
+
+
+_provider_backends: dict[int, Backend] = {}
+
+
+def _backend_for(provider: Any) -> Backend:
+    """The backend for a custom provider (one per provider object), or our own X-Ray backend."""
+    if provider is not None:
+        from .backends.provider import ProviderBackend
+
+        backend = _provider_backends.get(id(provider))
+        if backend is None or getattr(backend, "provider", None) is not provider:
+            backend = _provider_backends[id(provider)] = ProviderBackend(provider)
+        return backend
+    from .backends import sdk, xray
+
+    sdk.watch_imports()  # user code importing the SDK itself records into our trace too
+    return xray.BACKEND
 
 
 def _mark_handler(function: AnyCallableT) -> AnyCallableT:
@@ -391,6 +426,6 @@ def aiohttp_trace_config() -> Any:
 
     if _resolve_disabled(None):
         return aiohttp.TraceConfig()
-    from . import patching
+    from .backends import sdk_patches
 
-    return patching.aiohttp_trace_config()
+    return sdk_patches.aiohttp_trace_config()

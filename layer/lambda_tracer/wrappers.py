@@ -46,11 +46,11 @@ def wrap_method(
         @functools.wraps(method)
         @contextlib.contextmanager
         def traced_cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            if tracer.disabled:
+            if not tracer._traces():
                 with method(*args, **kwargs) as value:
                     yield value
                 return
-            span = Span(tracer, title)
+            span = Span.start(tracer, title)
             try:
                 with method(*args, **kwargs) as value:
                     yield value
@@ -66,11 +66,11 @@ def wrap_method(
         @functools.wraps(method)
         @contextlib.asynccontextmanager
         async def traced_acm(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            if tracer.disabled:
+            if not tracer._traces():
                 async with method(*args, **kwargs) as value:
                     yield value
                 return
-            span = Span(tracer, title)
+            span = Span.start(tracer, title)
             try:
                 async with method(*args, **kwargs) as value:
                     yield value
@@ -85,15 +85,15 @@ def wrap_method(
 
         @functools.wraps(method)
         async def traced_async(*args: Any, **kwargs: Any) -> Any:
-            if tracer.disabled:
+            if not tracer._traces():
                 return await method(*args, **kwargs)
-            span = Span(tracer, title)
+            span = await Span.start_async(tracer, title)
             try:
                 result = await method(*args, **kwargs)
             except BaseException as error:
-                finish(span, None, error)
+                await span.close_async(name, None, error, response_on, error_on)
                 raise
-            finish(span, result, None)
+            await span.close_async(name, result, None, response_on, error_on)
             return result
 
         return traced_async
@@ -107,7 +107,7 @@ def wrap_method(
             # tracing is off), and so that our subsegment is the current one only while the
             # generator's own code runs.
             generator = method(*args, **kwargs)
-            span = None if tracer.disabled else Span(tracer, title)
+            span = Span.start(tracer, title) if tracer._traces() else None
 
             def done(error: BaseException | None) -> None:
                 if span is not None:
@@ -153,12 +153,12 @@ def wrap_method(
 
         @functools.wraps(method)
         def traced_gen(*args: Any, **kwargs: Any) -> Any:
-            if tracer.disabled:
+            if not tracer._traces():
                 return (yield from method(*args, **kwargs))
             # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
             # code runs, not while its consumer runs between two items.
             generator = method(*args, **kwargs)
-            span = Span(tracer, title)
+            span = Span.start(tracer, title)
             sent: Any = None
             thrown: BaseException | None = None
             while True:
@@ -194,9 +194,9 @@ def wrap_method(
 
     @functools.wraps(method)
     def traced(*args: Any, **kwargs: Any) -> Any:
-        if tracer.disabled:
+        if not tracer._traces():
             return method(*args, **kwargs)
-        span = Span(tracer, title)
+        span = Span.start(tracer, title)
         try:
             result = method(*args, **kwargs)
         except BaseException as error:

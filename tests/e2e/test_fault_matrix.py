@@ -31,9 +31,11 @@ def _ran():
 # Module-level setup that breaks a piece of the tracer (only when the layer is there).
 BREAK_TRACER = """
 try:
-    import lambda_tracer.{module} as _target
-except ImportError:
+    import lambda_tracer
+except ImportError:  # the run without the layer
     _target = None
+else:
+    import lambda_tracer.{module} as _target  # with the layer, the part to break must exist
 
 def _boom(*args, **kwargs):
     raise RuntimeError("injected tracer fault")
@@ -97,13 +99,13 @@ SCENARIOS = [
         traced=False,
     ),
     # The tracer's own code raising, at each phase.
-    _breaks("xray", "begin"),
+    _breaks("backends.xray", "start_span", owner="_target.BACKEND"),
     _breaks("coldstart", "take"),
     _breaks("capture", "to_metadata"),
     _breaks("capture", "error_metadata", body=RAISES_VALUE_ERROR),
-    _breaks("xray", "add_exception", body=RAISES_VALUE_ERROR),
-    _breaks("xray", "end"),
-    _breaks("xray", "send_entity", owner="_target.BoundedUDPEmitter"),
+    _breaks("backends.xray", "record_exception", owner="_target.XRaySpan", body=RAISES_VALUE_ERROR),
+    _breaks("backends.xray", "end", owner="_target.XRaySpan"),
+    _breaks("backends.udp", "send", owner="_target.Sender"),
     _breaks("redaction", "current"),
     _breaks("tracer", "_handler_active", owner="_target"),
     # Responses.

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, coldstart, config, xray
+from lambda_tracer import Tracer, capture, coldstart, config
+from lambda_tracer.backends import udp, xray
 
 
 class Boom(Exception):
@@ -31,13 +32,13 @@ class _BrokenSocket:
 
 # (description, object, attribute) of the tracer internals to break.
 PHASES = [
-    ("opening the subsegment", xray, "begin"),
+    ("opening the subsegment", xray.BACKEND, "start_span"),
     ("reading the cold start", coldstart, "take"),
     ("serializing the response", capture, "to_metadata"),
     ("serializing the error", capture, "error_metadata"),
-    ("recording the exception", xray, "add_exception"),
-    ("closing and emitting", xray, "end"),
-    ("sending the datagram", xray.recorder().emitter, "_socket"),
+    ("recording the exception", xray.XRaySpan, "record_exception"),
+    ("closing and emitting", xray.XRaySpan, "end"),
+    ("sending the datagram", udp.sender(), "_socket"),
 ]
 
 
@@ -67,7 +68,6 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     tracer = Tracer(service="svc")
     calls: list[str] = []
     ok, failing = _handlers(tracer, calls)
-    xray.recorder()  # configure the SDK before breaking parts of it
     monkeypatch.setattr(owner, attribute, _raise if attribute != "_socket" else _BrokenSocket())
 
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
@@ -78,7 +78,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     assert isinstance(failure.error, Boom) and str(failure.error) == "user error"
     assert calls == ["ok", "method", "failing"]
     # Nothing is left open for the next invocation.
-    assert xray.current_subsegment() is None
+    assert xray.BACKEND.current_span() is None
 
 
 def test_failure_is_logged_once_per_phase(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -127,7 +127,7 @@ def test_base_exceptions_propagate_and_close_the_subsegment(exc_type: type[BaseE
     assert type(call.error) is exc_type
     [doc] = call.documents
     assert doc["fault"] is True
-    assert xray.current_subsegment() is None
+    assert xray.BACKEND.current_span() is None
 
 
 def test_exception_whose_str_raises() -> None:
@@ -190,21 +190,15 @@ def test_unsampled_or_malformed_trace_header(monkeypatch: pytest.MonkeyPatch, he
 
     monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
     assert handler({}, None) == "served"
-    assert xray.current_subsegment() is None
+    assert xray.BACKEND.current_span() is None
 
 
 def test_unreachable_daemon_address(monkeypatch: pytest.MonkeyPatch) -> None:
     tracer = Tracer(service="svc")
-    rec = xray.recorder()
-    emitter = rec.emitter
-    ip, port = emitter.ip, emitter.port
-    emitter.set_daemon_address("203.0.113.1:9")  # TEST-NET-3: nothing listens there
-    try:
+    monkeypatch.setattr(udp, "_sender", udp.Sender("203.0.113.1:9"))  # TEST-NET-3: nothing listens there
 
-        @tracer.capture_lambda_handler
-        def handler(event: dict[str, Any], context: object) -> str:
-            return "x" * 100
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        return "x" * 100
 
-        assert invoke(handler, expect=0).result == "x" * 100
-    finally:
-        emitter.set_daemon_address(f"{ip}:{port}")
+    assert invoke(handler, expect=0).result == "x" * 100

@@ -1,12 +1,11 @@
-"""Tracing supported libraries when user code imports them.
+"""Tracing supported libraries, with the X-Ray SDK's patches, when user code imports them.
 
 The reference calls the SDK's ``patch_all()``, which *imports* botocore, requests, sqlite3, ...
-whether or not the function uses them (about 90 ms of cold start). We register a post-import
-hook per library instead: a library is patched the moment user code imports it, and a library
-the user never imports is never loaded. Libraries already imported are patched at once.
+whether or not the function uses them (about 90 ms of cold start). We wait for each library instead
+(import_hooks.py): it is patched the moment user code imports it, and a library the user never imports
+is never loaded, nor is the SDK or wrapt. Libraries already imported are patched at once.
 
-Only used when tracing is on; the SDK and wrapt are imported by the functions that need them, so the
-name tables below can be read for free.
+The name tables below can be read for free: nothing is imported until a library is.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import sys
 import threading
 from typing import Any
 
-from . import config, endpoints
+from .. import config, endpoints, import_hooks
+from . import sdk, xray
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -80,9 +80,7 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
             _registered.add(sdk_name)
         if modules is not None and trigger not in sys.modules and not _installed(trigger):
             logger.warning("lambda_tracer: %s is not installed; it will be traced if it appears later", repr(name))
-        import wrapt
-
-        wrapt.register_post_import_hook(_hook(sdk_name), trigger)
+        import_hooks.when_imported(trigger, _hook(sdk_name))
 
 
 def _installed(module: str) -> bool:
@@ -95,17 +93,10 @@ def _installed(module: str) -> bool:
 def _hook(sdk_name: str) -> Any:
     def apply(module: Any) -> None:
         try:
-            # The hook runs before importlib binds a submodule on its package (botocore.client), and
-            # the SDK's patch code reads it from there: bind it now, as importlib is about to.
-            parent, _, child = module.__name__.rpartition(".")
-            if parent in sys.modules:
-                setattr(sys.modules[parent], child, module)
             if sdk_name == "aiohttp":
                 _trace_aiohttp_sessions()
                 return
-            from . import xray
-
-            xray.recorder()  # the SDK's patches record through the global recorder: give it our context
+            sdk.recorder()  # the SDK's patches record through the global recorder: give it our context
             from aws_xray_sdk.core import patcher
 
             patcher.patch((sdk_name,), raise_errors=False)
@@ -124,8 +115,6 @@ def _ignore_in_botocore() -> None:
     import botocore.client
     import wrapt
 
-    from . import xray
-
     def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
             ignored = endpoints.is_ignored(instance.meta.endpoint_url)
@@ -133,7 +122,7 @@ def _ignore_in_botocore() -> None:
             ignored = False
         if not ignored:
             return wrapped(*args, **kwargs)
-        with xray.suppressed():
+        with xray.BACKEND.suppressed():
             return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)
@@ -161,9 +150,7 @@ def aiohttp_trace_config() -> Any:
     """The SDK's aiohttp TraceConfig, marked as ours."""
     from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
 
-    from . import xray
-
-    xray.recorder()
+    sdk.recorder()
     trace_config = aws_xray_trace_config()
     setattr(trace_config, TRACE_CONFIG_MARKER, True)
     return trace_config

@@ -1,0 +1,93 @@
+"""The recording seam: what the Tracer needs from a tracing backend.
+
+The Tracer, its wrappers and the zero-code redirect speak only to these two small interfaces. Three
+backends implement them:
+
+* ``xray`` (xray.py): ours, the default. X-Ray segment documents sent over UDP to the daemon; no SDK.
+* ``sdk`` (sdk.py): aws-xray-sdk, imported only when the code touches ``tracer.provider`` or a library
+  we trace through one of its patches. It records into our trace, under our current span.
+* ``provider`` (provider.py): a user's ``provider=``, called exactly as the reference calls it.
+
+As in OpenTelemetry's API, every method has a default that does nothing, so a backend implements only
+what it records. Values reach a backend already checked and redacted (capture.py), and failures are
+caught one level up, in span.py: a backend may raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+
+class BackendSpan:
+    """One open span (an X-Ray subsegment): what can be recorded on it while it is open."""
+
+    def annotate(self, key: str, value: str | int | float | bool) -> None:
+        """A searchable annotation (already valid for X-Ray)."""
+
+    def add_metadata(self, namespace: str, key: str, value: Any) -> None:
+        """JSON-ready metadata (already bounded and redacted)."""
+
+    def record_exception(self, error: BaseException) -> None:
+        """The exception that ends this span, as X-Ray's ``fault`` and ``cause``."""
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Close the span and send it. ``error`` is the exception it ends with, if any."""
+
+    async def end_async(self, error: BaseException | None = None) -> None:
+        """``end`` for spans opened with ``Backend.start_span_async``."""
+        self.end(error)
+
+    def suspend(self) -> None:
+        """No longer the current span: a traced generator yields to its consumer."""
+
+    def resume(self) -> None:
+        """The current span again: the generator resumes."""
+
+
+class Backend:
+    """A tracing backend: starts spans, knows the current one, and owns the escape hatch."""
+
+    #: Whether the Tracer's automatic annotations beyond the reference's (``InitType``) are recorded.
+    records_extras = True
+
+    def start_span(self, name: str) -> BackendSpan | None:
+        """Open a span under the current one; None when there is nothing to record into."""
+        return None
+
+    async def start_span_async(self, name: str) -> BackendSpan | None:
+        """``start_span`` for coroutines (a provider may need its async context manager)."""
+        return self.start_span(name)
+
+    def current_span(self) -> BackendSpan | None:
+        """The innermost open span of this task (thread or asyncio task)."""
+        return None
+
+    def annotate_current(self, key: str, value: str | int | float | bool) -> bool:
+        """Annotate the current span; False when there is none."""
+        span = self.current_span()
+        if span is None:
+            return False
+        span.annotate(key, value)
+        return True
+
+    def add_metadata_current(self, namespace: str, key: str, value: Any) -> bool:
+        """Add metadata to the current span; False when there is none."""
+        span = self.current_span()
+        if span is None:
+            return False
+        span.add_metadata(namespace, key, value)
+        return True
+
+    @contextlib.contextmanager
+    def suppressed(self) -> Iterator[None]:
+        """Run a block whose calls must not be traced (``ignore_endpoint``)."""
+        yield
+
+    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> None:
+        """Trace these libraries when user code imports them (None: every supported one)."""
+
+    def escape_hatch(self) -> Any:
+        """What ``tracer.provider`` returns."""
+        return None

@@ -1,0 +1,142 @@
+"""The aws-xray-sdk backend: ``tracer.provider`` and the SDK's library patches, recording into our trace.
+
+Loaded only when needed: when the code touches ``tracer.provider``, when the SDK patches a library we
+trace through it, or when user code imports ``aws_xray_sdk.core`` itself. Whoever imports the SDK, its
+global ``xray_recorder`` is configured at once (an import hook) with:
+
+* ``BridgeContext``: the SDK's "current entity" is our current one. Under one of our spans it is that
+  span's ``SpanView``, an SDK subsegment sharing the span's id, whose annotations, metadata, exceptions
+  and ``http``/``aws`` blocks are merged into the span's document when it ends. The SDK's own
+  subsegments go on our stack, so they nest under our spans and ours under them, and each is sent,
+  redacted and checked, as its own document when it ends.
+* ``BridgeEmitter``: anything the SDK still sends goes through the same checks and socket.
+
+This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import endpoints, import_hooks
+from . import xray
+
+SDK_PACKAGE = "aws_xray_sdk.core"
+
+
+def watch_imports() -> None:
+    """Configure the SDK's recorder as soon as anyone imports the SDK (no import here)."""
+    import_hooks.when_imported(SDK_PACKAGE, _configure)
+
+
+def recorder() -> Any:
+    """The SDK's global ``xray_recorder``, configured to record into our trace (imported on first use)."""
+    watch_imports()
+    from aws_xray_sdk.core import xray_recorder
+
+    return xray_recorder
+
+
+def _configure(package: Any) -> None:
+    package.xray_recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
+
+
+def _bridge_context() -> Any:
+    """The context class is built on first use: it subclasses the SDK's, which must not load before."""
+    from aws_xray_sdk.core import lambda_launcher
+    from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment
+    from aws_xray_sdk.core.models.facade_segment import FacadeSegment
+    from aws_xray_sdk.core.models.subsegment import Subsegment
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+    class SpanView(Subsegment):  # type: ignore[misc]
+        """The SDK's view of one of our spans: what the escape hatch writes on it joins the span's document."""
+
+        def __init__(self, span: xray.XRaySpan, facade: Any) -> None:
+            super().__init__(span.name, "local", facade)
+            self.id = span.id
+            self.parent_id = span.parent_id
+            self.start_time = span.start_time
+
+        def close(self, end_time: float | None = None) -> None:
+            """Our span ends itself."""
+
+    def facade_for(trace: xray.Trace) -> Any:
+        """The SDK's segment for the invocation: Lambda's, as the SDK would see it (never sent)."""
+        if trace.sdk_facade is None:
+            if trace.root and trace.parent:
+                facade: Any = FacadeSegment(
+                    name="facade", traceid=trace.root, entityid=trace.parent, sampled=trace.recording
+                )
+            else:
+                facade = DummySegment()
+            header = TraceHeader(root=trace.root, parent=trace.parent, sampled=trace.sampled, data=trace.data)
+            facade.save_origin_trace_header(header)
+            trace.sdk_facade = facade
+        return trace.sdk_facade
+
+    def sdk_entity(entry: Any, trace: xray.Trace) -> Any:
+        if isinstance(entry, xray.XRaySpan):
+            if entry.sdk_view is None:
+                entry.sdk_view = SpanView(entry, facade_for(trace))
+            return entry.sdk_view
+        if isinstance(entry, xray.Suppressed):
+            return DummySubsegment(facade_for(trace), "lambda_tracer.ignored")
+        return entry
+
+    class BridgeContext(lambda_launcher.LambdaContext):  # type: ignore[misc]
+        """The SDK's context, kept on our stack (see the module docstring)."""
+
+        def __init__(self) -> None:  # the parent's thread-local is not used
+            pass
+
+        def get_trace_entity(self) -> Any:
+            trace, stack = xray.current()
+            return sdk_entity(stack[-1], trace) if stack else facade_for(trace)
+
+        def put_subsegment(self, subsegment: Any) -> None:
+            trace, stack = xray.current()
+            parent_id = stack[-1].id if stack else None
+            subsegment.parent_id = parent_id or trace.parent
+            facade_for(trace).increment()
+            xray.push(subsegment)
+
+        def end_subsegment(self, end_time: float | None = None) -> bool:
+            """End the SDK subsegment on top and send it on its own; False: the recorder sends nothing."""
+            _, stack = xray.current()
+            top = stack[-1] if stack else None
+            if top is None or isinstance(top, (xray.XRaySpan, xray.Suppressed)):
+                return False
+            xray.detach(top)
+            top.close(end_time)
+            if top.sampled and not isinstance(top, DummySubsegment) and not endpoints.is_ignored_entity(top):
+                xray.send_foreign(top.to_dict())
+            return False
+
+        def set_trace_entity(self, trace_entity: Any) -> None:
+            if getattr(trace_entity, "type", None) == "subsegment":
+                xray.push(trace_entity)
+
+        def clear_trace_entities(self) -> None:
+            xray.clear()
+
+    return BridgeContext()
+
+
+class BridgeEmitter:
+    """What the SDK's recorder would send itself (segments it ends on its own) goes through our checks."""
+
+    def send_entity(self, entity: Any) -> None:
+        if getattr(entity, "sampled", False) and not endpoints.is_ignored_entity(entity):
+            xray.send_foreign(entity.to_dict())
+
+    def set_daemon_address(self, address: Any) -> None:
+        """The address is ours to read (AWS_XRAY_DAEMON_ADDRESS)."""
+
+    @property
+    def ip(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return 2000

@@ -1,0 +1,106 @@
+"""Sending documents to the X-Ray daemon: one UDP datagram each, to ``AWS_XRAY_DAEMON_ADDRESS``.
+
+The address takes the forms the X-Ray SDKs document: ``host:port``, ``udp:host:port``, and the pair
+``tcp:host:port udp:host:port`` (either order; only the UDP one is used here). It is resolved once. The
+socket is made on first use and again in a forked child (Lambda Managed Instances fork their workers), so
+no two processes share one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from .. import config
+
+ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
+DEFAULT_ADDRESS = ("127.0.0.1", 2000)
+#: The datagram header of every document, as the daemon expects it.
+HEADER = b'{"format":"json","version":1}\n'
+
+
+class AddressError(ValueError):
+    """``AWS_XRAY_DAEMON_ADDRESS`` is set to something that is not an address."""
+
+
+def parse_address(raw: str | None) -> tuple[str, int]:
+    """``"127.0.0.1:2000"``, ``"udp:h:2000"``, ``"tcp:h:2000 udp:h:2001"`` -> (host, port) for UDP."""
+    if raw is None or not raw.strip():
+        return DEFAULT_ADDRESS
+    parts = raw.split()
+    if len(parts) == 2:
+        udp = [part[4:] for part in parts if part.startswith("udp:")]
+        if len(udp) != 1 or not any(part.startswith("tcp:") for part in parts):
+            raise AddressError("two addresses must be one tcp: and one udp:")
+        return _host_port(udp[0])
+    if len(parts) != 1:
+        raise AddressError("expected host:port")
+    address = parts[0]
+    if address.startswith("udp:"):
+        address = address[4:]
+    elif address.startswith("tcp:"):
+        raise AddressError("a tcp: address alone gives no UDP address")
+    return _host_port(address)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, colon, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AddressError("expected host:port")
+    return host, int(port)
+
+
+class Sender:
+    """A UDP socket to the daemon; raises on anything that stops a datagram (the caller reports it)."""
+
+    def __init__(self, raw_address: str | None) -> None:
+        host, port = parse_address(raw_address)
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        self._target = (family, kind, protocol, address)
+        self._socket: socket.socket | None = None
+
+    def send(self, body: bytes) -> None:
+        if self._socket is None:
+            family, kind, protocol, _ = self._target
+            self._socket = socket.socket(family, kind, protocol)
+        self._socket.sendto(HEADER + body, self._target[3])
+
+    def forget_socket(self) -> None:
+        """In a forked child, or a restored snapshot: the next datagram goes through a new socket."""
+        self._socket = None
+
+
+_sender: Sender | None = None
+_failed = False
+
+
+def sender() -> Sender | None:
+    """The process's sender; None when the daemon address cannot be used (reported once, then remembered)."""
+    global _sender, _failed
+    if _sender is None and not _failed:
+        raw = os.environ.get(ADDRESS_VARIABLE)
+        try:
+            _sender = Sender(raw)
+        except (OSError, ValueError) as error:
+            _failed = True
+            config.report_once(
+                ("daemon address",),
+                f"cannot send to {ADDRESS_VARIABLE}={config.shown(raw or '')} "
+                f"({config.error_place(error)}); recording nothing",
+            )
+    return _sender
+
+
+def reset() -> None:
+    """Forget the sender (tests, and a changed address)."""
+    global _sender, _failed
+    _sender, _failed = None, False
+
+
+def _after_fork() -> None:
+    if _sender is not None:
+        _sender.forget_socket()
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -1,0 +1,326 @@
+"""Our own X-Ray backend: subsegments recorded in plain Python objects and sent as documents over UDP.
+
+* **The trace** comes from the invocation's header, ``_X_AMZN_TRACE_ID``, which the runtime sets before
+  each invocation. Root and Parent are kept only when valid (cut to a valid prefix), so every document has
+  ids X-Ray accepts; without a sampled trace nothing is recorded.
+* **The current span** is the top of a stack kept in a ``contextvars.ContextVar`` as an immutable tuple:
+  each asyncio task sees its own stack, and a span ends exactly itself, never "the top". The SDK backend
+  puts its own subsegments on the same stack, so spans and SDK subsegments nest under one another.
+* **Each span is sent complete, as its own document, when it ends**, with a new id from ``os.urandom``
+  (unique after a fork or a SnapStart restore). A span whose parent already ended is still sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .. import config, redaction
+from . import Backend, BackendSpan, udp, xray_documents
+
+TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
+SDK_ENABLED_ENV = "AWS_XRAY_SDK_ENABLED"
+
+_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+_PARENT = re.compile(r"[0-9a-fA-F]{16}")
+_DATA_KEY = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+#: Extra header fields (``Lineage``, …) are passed on to downstream calls: only a few short, plain ones.
+_MAX_DATA_FIELDS = 8
+#: Exceptions remembered per trace, so a parent span can point at the child's record of the same one.
+_MAX_CAUSES = 64
+
+
+class Trace:
+    """One invocation's trace, from its header: what documents are sent under, and whether they are."""
+
+    __slots__ = ("causes", "data", "parent", "recording", "root", "sampled", "sdk_facade")
+
+    def __init__(self, root: str | None, parent: str | None, sampled: str | None, data: dict[str, str]) -> None:
+        self.root = root
+        self.parent = parent
+        self.sampled = sampled
+        self.data = data
+        #: Sampled, with a Root and Parent X-Ray accepts, and X-Ray not switched off.
+        self.recording = bool(root and parent and sampled == "1") and config.get_bool(SDK_ENABLED_ENV, True)
+        #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's.
+        self.causes: dict[int, tuple[BaseException, str]] = {}
+        #: The SDK's view of this trace, made by the SDK backend when it is in use.
+        self.sdk_facade: Any = None
+
+
+def _header_safe(value: str) -> bool:
+    """Whether a header field can be passed on in an HTTP header as it is: short, visible ASCII, no ``;``."""
+    return len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value and ";" not in value
+
+
+def parse_header(raw: str | None) -> Trace:
+    """The invocation's trace header, keeping only what X-Ray can use.
+
+    A Root or Parent that starts with a valid id is cut to it; one that does not is left out, so the
+    invocation is not recorded (X-Ray would reject every document of it). Extra fields are kept only when
+    few, short and plain, because they are propagated to every downstream call's headers.
+    """
+    fields: dict[str, str] = {}
+    data: dict[str, str] = {}
+    for part in (raw or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        value = value.strip()
+        if key in ("Root", "Parent", "Sampled"):
+            fields.setdefault(key, value)
+        elif key != "Self" and len(data) < _MAX_DATA_FIELDS and _DATA_KEY.fullmatch(key) and _header_safe(value):
+            data[key] = value
+    root = _ROOT.match(fields.get("Root", ""))
+    parent = _PARENT.match(fields.get("Parent", ""))
+    if fields.get("Root") and root is None:
+        config.report_once(("trace header",), "the trace header's Root is not an X-Ray trace id: not recording")
+    return Trace(
+        root=root.group(0).lower() if root else None,
+        parent=parent.group(0).lower() if parent else None,
+        sampled=fields.get("Sampled", "")[:1] or None,
+        data=data,
+    )
+
+
+_NO_TRACE = Trace(None, None, None, {})
+#: The header a task's state was built from, before it looked at any.
+_UNSEEN = "\0unseen"
+
+# (trace, open entries innermost last, the header it was built from) of the current task. Entries are our
+# spans, the SDK's subsegments, and Suppressed markers.
+_state: contextvars.ContextVar[tuple[Trace, tuple[Any, ...], str | None]] = contextvars.ContextVar(
+    "lambda_tracer_xray_state", default=(_NO_TRACE, (), _UNSEEN)
+)
+
+
+class Suppressed:
+    """A stack entry under which nothing is recorded (``ignore_endpoint``)."""
+
+    __slots__ = ("id",)
+    sampled = False
+
+    def __init__(self, parent_id: str | None) -> None:
+        self.id = parent_id
+
+
+def current() -> tuple[Trace, tuple[Any, ...]]:
+    """(trace, open entries) for the invocation now running: a new trace whenever the header changes.
+
+    Unlike the X-Ray SDK we never keep the old context when the Root repeats (a new Parent) or the header
+    is gone: that would record this invocation into the previous one's trace.
+    """
+    trace, stack, seen = _state.get()
+    raw = os.environ.get(TRACE_HEADER_ENV)
+    if raw == seen:
+        return trace, stack
+    trace = parse_header(raw) if raw else _NO_TRACE
+    _state.set((trace, (), raw))
+    return trace, ()
+
+
+def clear() -> None:
+    """Forget this task's trace and open entries."""
+    _state.set((_NO_TRACE, (), _UNSEEN))
+
+
+def push(entry: Any) -> None:
+    trace, stack, seen = _state.get()
+    _state.set((trace, (*stack, entry), seen))
+
+
+def detach(entry: Any) -> None:
+    """Drop ``entry`` from this task's stack, with anything above it that descends from it.
+
+    Entries above it that are not its descendants stay: e.g. a span the caller opened while a traced
+    generator was suspended, which must not be closed by the generator finishing.
+    """
+    trace, stack, seen = _state.get()
+    if entry not in stack:
+        return
+    position = stack.index(entry)
+    dropped = {entry.id}
+    kept = list(stack[:position])
+    for above in stack[position + 1 :]:
+        if getattr(above, "parent_id", None) in dropped:
+            dropped.add(above.id)
+        else:
+            kept.append(above)
+    _state.set((trace, tuple(kept), seen))
+
+
+def attach(entry: Any) -> None:
+    """Put an open entry back on top of this task's stack (a traced generator resuming)."""
+    trace, stack, seen = _state.get()
+    if entry not in stack:
+        _state.set((trace, (*stack, entry), seen))
+
+
+def send(document: dict[str, Any]) -> None:
+    """Encode and send one document (nothing if the daemon address is unusable)."""
+    sender = udp.sender()
+    if sender is not None:
+        sender.send(xray_documents.encode(document))
+
+
+def send_foreign(document: dict[str, Any]) -> None:
+    """Send a document someone else wrote (an SDK subsegment): redacted and checked first."""
+    xray_documents.check_foreign(document, redaction.current(), config.max_capture_bytes())
+    send(document)
+
+
+def new_id() -> str:
+    return os.urandom(8).hex()
+
+
+class XRaySpan(BackendSpan):
+    """One of our subsegments, while it is open."""
+
+    __slots__ = (
+        "annotations",
+        "cause",
+        "ended",
+        "fault",
+        "id",
+        "metadata",
+        "name",
+        "parent_id",
+        "sdk_view",
+        "start_time",
+        "trace",
+    )  # fmt: skip
+    sampled = True
+
+    def __init__(self, name: str, trace: Trace, parent_id: str) -> None:
+        self.name = name
+        self.id = new_id()
+        self.parent_id = parent_id
+        self.trace = trace
+        self.start_time = time.time()
+        self.annotations: dict[str, Any] = {}
+        self.metadata: dict[str, dict[str, Any]] = {}
+        self.cause: dict[str, Any] | str | None = None
+        self.fault = False
+        #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
+        self.sdk_view: Any = None
+        self.ended = False
+
+    def annotate(self, key: str, value: str | int | float | bool) -> None:
+        self.annotations[key] = value
+
+    def add_metadata(self, namespace: str, key: str, value: Any) -> None:
+        self.metadata.setdefault(namespace, {})[key] = value
+
+    def record_exception(self, error: BaseException) -> None:
+        """X-Ray's ``fault`` and ``cause``; the same exception seen by an inner span is pointed at by id."""
+        self.fault = True
+        recorded = self.trace.causes.get(id(error))
+        if recorded is not None and recorded[0] is error:
+            self.cause = recorded[1]
+            return
+        exception_id = new_id()
+        entry = xray_documents.exception_entry(error, exception_id)
+        self.cause = {"working_directory": os.getcwd(), "exceptions": [entry]}
+        if len(self.trace.causes) < _MAX_CAUSES:
+            self.trace.causes[id(error)] = (error, exception_id)
+
+    def end(self, error: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        end_time = time.time()
+        detach(self)
+        send(self.document(end_time))
+
+    def document(self, end_time: float) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "start_time": self.start_time,
+            "end_time": end_time,
+            "type": "subsegment",
+            "trace_id": self.trace.root,
+            "parent_id": self.parent_id,
+            "namespace": "local",
+        }
+        if self.annotations:
+            document["annotations"] = self.annotations
+        if self.metadata:
+            document["metadata"] = self.metadata
+        if self.fault:
+            document["fault"] = True
+        if self.cause is not None:
+            document["cause"] = self.cause
+        if self.sdk_view is not None:
+            xray_documents.merge_foreign(document, self.sdk_view.to_dict())
+        return document
+
+    def suspend(self) -> None:
+        detach(self)
+
+    def resume(self) -> None:
+        if not self.ended:
+            attach(self)
+
+
+class EntrySpan(BackendSpan):
+    """An SDK subsegment on top of the stack, written to as the SDK would (its document is checked when sent)."""
+
+    def __init__(self, entry: Any) -> None:
+        self.entry = entry
+
+    def annotate(self, key: str, value: str | int | float | bool) -> None:
+        self.entry.annotations[key] = value
+
+    def add_metadata(self, namespace: str, key: str, value: Any) -> None:
+        self.entry.metadata.setdefault(namespace, {})[key] = value
+
+
+class XRayBackend(Backend):
+    """The default backend: our spans over UDP, and the SDK loaded only for what needs it."""
+
+    def start_span(self, name: str) -> XRaySpan | None:
+        trace, stack = current()
+        if not trace.recording:
+            return None
+        parent = stack[-1] if stack else None
+        if parent is not None and not parent.sampled:
+            return None  # under a suppressed call, or an unsampled SDK subsegment
+        if udp.sender() is None:
+            return None  # the daemon address is unusable (reported once)
+        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "")
+        push(span)
+        return span
+
+    def current_span(self) -> BackendSpan | None:
+        """Our innermost span, or an SDK subsegment opened inside it (through the escape hatch)."""
+        _, stack = current()
+        if not stack or not stack[-1].sampled:
+            return None
+        top = stack[-1]
+        return top if isinstance(top, XRaySpan) else EntrySpan(top)
+
+    @contextlib.contextmanager
+    def suppressed(self) -> Iterator[None]:
+        trace, stack, seen = _state.get()
+        token = _state.set((trace, (*stack, Suppressed(stack[-1].id if stack else None)), seen))
+        try:
+            yield
+        finally:
+            _state.reset(token)
+
+    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> None:
+        from . import sdk_patches
+
+        sdk_patches.patch(modules)
+
+    def escape_hatch(self) -> Any:
+        from . import sdk
+
+        return sdk.recorder()
+
+
+BACKEND = XRayBackend()

@@ -1,0 +1,176 @@
+"""X-Ray segment documents: exceptions as X-Ray records them, and documents X-Ray accepts for any input.
+
+Our own spans hold values capture.py already checked. Documents written by anyone else (the SDK's
+library patches, the escape hatch) can hold anything: ``check_foreign`` redacts them and applies X-Ray's
+rules before they leave. ``encode`` makes the final bytes: strict JSON (no NaN or Infinity), compact,
+and under 64,000 bytes (metadata dropped first, then exception detail), so a document is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import traceback
+from typing import Any
+
+from .. import capture, config, redaction
+
+#: X-Ray documents "up to 64 kB": the body of each datagram stays under this.
+MAX_DOCUMENT_BYTES = 64_000
+#: X-Ray's limit on names and metadata keys; the longest URL looked into before masking.
+MAX_NAME_CHARS = 250
+MAX_URL_CHARS = 2048
+#: Stack frames recorded per exception, innermost first (the SDK's default).
+MAX_STACK_FRAMES = 10
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
+
+
+def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
+    """One entry of ``cause.exceptions``: type, masked message, and where it was raised (our frames left out)."""
+    frames = [
+        {"path": os.path.basename(frame.filename), "line": frame.lineno or 0, "label": frame.name}
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(_PACKAGE_DIR)
+    ]
+    message = redaction.current().mask_text(capture.exception_message(error))
+    return {
+        "id": exception_id,
+        "message": message,
+        "type": type(error).__name__,
+        "remote": False,
+        "stack": frames[-MAX_STACK_FRAMES:],
+    }
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """The document as X-Ray accepts it: strict compact JSON, at most MAX_DOCUMENT_BYTES."""
+    body = _dumps(document).encode()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        body = shrink(document, len(body)).encode()
+    return body
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    """Strict JSON: a NaN or Infinity that got in becomes null (X-Ray rejects the tokens)."""
+    try:
+        return _ENCODER.encode(document)
+    except ValueError:
+        return _ENCODER.encode(_finite(document))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def shrink(document: dict[str, Any], original: int) -> str:
+    """Drop metadata, then exception detail, then the other optional parts until the document fits,
+    saying what was dropped; the subsegment itself is always sent."""
+    if "metadata" in document:
+        document["metadata"] = {
+            "lambda_tracer": {"truncated": True, "reason": "document too large", "original_bytes": original}
+        }
+    text = _dumps(document)
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        cause = document.get("cause")
+        for exception in (cause.get("exceptions") or []) if isinstance(cause, dict) else []:
+            exception["stack"] = exception.get("stack", [])[:5]
+            exception["message"] = str(exception.get("message", ""))[:1000]
+        text = _dumps(document)
+    for optional in ("cause", "annotations", "subsegments", "http", "sql", "aws"):
+        if len(text.encode()) <= MAX_DOCUMENT_BYTES:
+            break
+        document.pop(optional, None)
+        text = _dumps(document)
+    return text
+
+
+def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes: int) -> None:
+    """Redact a document someone else wrote and hold it to X-Ray's rules, in place (embedded ones too)."""
+    name = document.get("name")
+    if isinstance(name, str):
+        document["name"] = capture.clean_name(policy.mask_text(name[:MAX_URL_CHARS]))
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict):
+        document["metadata"] = {
+            str(namespace)[:MAX_NAME_CHARS]: _metadata_namespace(values, policy, max_bytes)
+            for namespace, values in metadata.items()
+            if isinstance(values, dict) and not str(namespace).startswith("AWS.")
+        }
+    annotations = document.get("annotations")
+    if isinstance(annotations, dict):
+        checked = {key: capture.annotation_value(key, value, policy) for key, value in annotations.items()}
+        document["annotations"] = {key: value for key, value in checked.items() if value is not capture.DROPPED}
+    http = document.get("http")
+    if isinstance(http, dict):
+        _mask_fields(http.get("request"), ("url",), policy)
+        response = http.get("response")
+        if isinstance(response, dict):  # X-Ray takes numbers only here
+            for key in [key for key, value in response.items() if not _is_finite_number(value)]:
+                del response[key]
+    _mask_fields(document.get("sql"), ("url", "connection_string", "sanitized_query"), policy)
+    aws = document.get("aws")
+    if isinstance(aws, dict):
+        document["aws"] = capture.to_metadata(aws, policy, max_bytes)
+    mask_messages(document.get("cause"), policy)
+    for child in document.get("subsegments") or ():
+        if isinstance(child, dict):
+            check_foreign(child, policy, max_bytes)
+
+
+def merge_foreign(document: dict[str, Any], written: dict[str, Any]) -> None:
+    """Add what the escape hatch wrote on one of our spans (``written``: its SDK view's document) to ours."""
+    check_foreign(written, redaction.current(), config.max_capture_bytes())
+    for key, value in (written.get("annotations") or {}).items():
+        document.setdefault("annotations", {})[key] = value
+    for namespace, values in (written.get("metadata") or {}).items():
+        document.setdefault("metadata", {}).setdefault(namespace, {}).update(values)
+    for key in ("http", "aws", "sql"):
+        if written.get(key):
+            document[key] = written[key]
+    for flag in ("error", "fault", "throttle"):
+        if written.get(flag) is True:
+            document[flag] = True
+    cause = written.get("cause")
+    if isinstance(cause, dict) and cause.get("exceptions"):
+        ours = document.get("cause")
+        if isinstance(ours, dict):
+            ours.setdefault("exceptions", []).extend(cause["exceptions"])
+        else:
+            document["cause"] = cause
+
+
+def _metadata_namespace(values: dict[Any, Any], policy: redaction.Policy, max_bytes: int) -> Any:
+    converted = capture.to_metadata(values, policy, max_bytes)
+    if isinstance(converted, dict):
+        return {str(key)[:MAX_NAME_CHARS]: item for key, item in converted.items()}
+    return converted
+
+
+def _mask_fields(section: Any, fields: tuple[str, ...], policy: redaction.Policy) -> None:
+    if isinstance(section, dict):
+        for key in fields:
+            if isinstance(section.get(key), str):
+                section[key] = policy.mask_text(section[key][:MAX_URL_CHARS])
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def mask_messages(cause: Any, policy: redaction.Policy) -> None:
+    """Exception messages in a document's cause: without command lines, cut and masked."""
+    if not isinstance(cause, dict):
+        return
+    for exception in cause.get("exceptions") or ():
+        if isinstance(exception, dict) and isinstance(exception.get("message"), str):
+            message = capture.command_hidden(str(exception.get("type", "")), exception["message"])
+            exception["message"] = policy.mask_text(message[: capture.MAX_MESSAGE_CHARS])
