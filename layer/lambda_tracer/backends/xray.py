@@ -26,6 +26,8 @@ from . import Backend, BackendSpan, udp, xray_documents
 TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 SDK_ENABLED_ENV = "AWS_XRAY_SDK_ENABLED"
 
+#: The header exactly as Lambda writes it (the common case, parsed in one match).
+_LAMBDA_HEADER = re.compile(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])")
 _ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 _PARENT = re.compile(r"[0-9a-fA-F]{16}")
 _DATA_KEY = re.compile(r"[A-Za-z0-9_\-]{1,32}")
@@ -46,7 +48,9 @@ class Trace:
         self.sampled = sampled
         self.data = data
         #: Sampled, with a Root and Parent X-Ray accepts, and X-Ray not switched off.
-        self.recording = bool(root and parent and sampled == "1") and config.get_bool(SDK_ENABLED_ENV, True)
+        self.recording = bool(root and parent and sampled == "1") and (
+            os.environ.get(SDK_ENABLED_ENV) is None or config.get_bool(SDK_ENABLED_ENV, True)
+        )
         #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's.
         self.causes: dict[int, tuple[BaseException, str]] = {}
         #: The SDK's view of this trace, made by the SDK backend when it is in use.
@@ -65,6 +69,9 @@ def parse_header(raw: str | None) -> Trace:
     invocation is not recorded (X-Ray would reject every document of it). Extra fields are kept only when
     few, short and plain, because they are propagated to every downstream call's headers.
     """
+    exact = _LAMBDA_HEADER.fullmatch(raw) if raw else None
+    if exact is not None:
+        return Trace(root=exact.group(1), parent=exact.group(2), sampled=exact.group(3), data={})
     fields: dict[str, str] = {}
     data: dict[str, str] = {}
     for part in (raw or "").split(";"):

@@ -118,8 +118,11 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
                 del response[key]
     _mask_fields(document.get("sql"), ("url", "connection_string", "sanitized_query"), policy)
     aws = document.get("aws")
-    if isinstance(aws, dict):
-        document["aws"] = capture.to_metadata(aws, policy, max_bytes)
+    if isinstance(aws, dict):  # X-Ray wants strings where the SDK may leave a None (no request id)
+        converted = capture.to_metadata(
+            {key: value for key, value in aws.items() if value is not None}, policy, max_bytes
+        )
+        document["aws"] = converted if isinstance(converted, dict) else {}
     mask_messages(document.get("cause"), policy)
     for child in document.get("subsegments") or ():
         if isinstance(child, dict):
