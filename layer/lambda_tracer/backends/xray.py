@@ -187,30 +187,28 @@ class XRaySpan(BackendSpan):
     """One of our subsegments, while it is open."""
 
     __slots__ = (
-        "annotations",
-        "cause",
-        "ended",
-        "fault",
-        "id",
-        "metadata",
-        "name",
-        "parent_id",
-        "sdk_view",
-        "start_time",
-        "trace",
+        "name", "id", "parent_id", "trace", "start_time", "namespace", "annotations", "metadata",
+        "http", "aws", "cause", "error", "fault", "throttle", "sdk_view", "ended",
     )  # fmt: skip
     sampled = True
 
-    def __init__(self, name: str, trace: Trace, parent_id: str) -> None:
+    def __init__(self, name: str, trace: Trace, parent_id: str, namespace: str = "local") -> None:
         self.name = name
         self.id = new_id()
         self.parent_id = parent_id
         self.trace = trace
         self.start_time = time.time()
+        #: ``local`` for our functions; ``aws`` and ``remote`` for calls to AWS and to HTTP services.
+        self.namespace = namespace
         self.annotations: dict[str, Any] = {}
         self.metadata: dict[str, dict[str, Any]] = {}
+        #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
+        self.http: dict[str, Any] | None = None
+        self.aws: dict[str, Any] | None = None
         self.cause: dict[str, Any] | str | None = None
+        self.error = False
         self.fault = False
+        self.throttle = False
         #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
         self.sdk_view: Any = None
         self.ended = False
@@ -251,19 +249,33 @@ class XRaySpan(BackendSpan):
             "type": "subsegment",
             "trace_id": self.trace.root,
             "parent_id": self.parent_id,
-            "namespace": "local",
+            "namespace": self.namespace,
         }
         if self.annotations:
             document["annotations"] = self.annotations
         if self.metadata:
             document["metadata"] = self.metadata
+        if self.http:
+            document["http"] = self.http
+        if self.aws:
+            document["aws"] = self.aws
+        if self.error:
+            document["error"] = True
         if self.fault:
             document["fault"] = True
+        if self.throttle:
+            document["throttle"] = True
         if self.cause is not None:
             document["cause"] = self.cause
         if self.sdk_view is not None:
             xray_documents.merge_foreign(document, self.sdk_view.to_dict())
         return document
+
+    def outgoing_header(self) -> str:
+        """The ``X-Amzn-Trace-Id`` for a call made inside this span: the invocation's Root, this span as
+        Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``)."""
+        extra = "".join(f";{key}={value}" for key, value in self.trace.data.items())
+        return f"Root={self.trace.root};Parent={self.id};Sampled=1{extra}"
 
     def suspend(self) -> None:
         detach(self)
@@ -289,7 +301,7 @@ class EntrySpan(BackendSpan):
 class XRayBackend(Backend):
     """The default backend: our spans over UDP, and the SDK loaded only for what needs it."""
 
-    def start_span(self, name: str) -> XRaySpan | None:
+    def start_span(self, name: str, namespace: str = "local") -> XRaySpan | None:
         trace, stack = current()
         if not trace.recording:
             return None
@@ -298,7 +310,7 @@ class XRayBackend(Backend):
             return None  # under a suppressed call, or an unsampled SDK subsegment
         if udp.sender() is None:
             return None  # the daemon address is unusable (reported once)
-        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "")
+        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace)
         push(span)
         return span
 
