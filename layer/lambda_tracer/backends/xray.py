@@ -187,8 +187,22 @@ class XRaySpan(BackendSpan):
     """One of our subsegments, while it is open."""
 
     __slots__ = (
-        "name", "id", "parent_id", "trace", "start_time", "namespace", "annotations", "metadata",
-        "http", "aws", "cause", "error", "fault", "throttle", "sdk_view", "ended",
+        "annotations",
+        "aws",
+        "cause",
+        "ended",
+        "error",
+        "fault",
+        "http",
+        "id",
+        "metadata",
+        "name",
+        "namespace",
+        "parent_id",
+        "sdk_view",
+        "start_time",
+        "throttle",
+        "trace",
     )  # fmt: skip
     sampled = True
 
