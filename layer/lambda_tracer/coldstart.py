@@ -8,13 +8,20 @@ Lambda starts a sandbox in one of three ways (``AWS_LAMBDA_INITIALIZATION_TYPE``
   ``ColdStart=false`` always.
 * ``snap-start``: the process was restored from a snapshot taken after init. The first invocation
   after a restore did not run init either, so it is not reported as a plain cold start
-  (``ColdStart=false``); the ``InitType`` annotation says ``snap-start`` so it can be filtered on.
+  (``ColdStart=false``); the ``InitType`` annotation says ``snap-start`` so it can be filtered on, and
+  that first invocation also carries ``Restored=true``, because it waited for the restore. Each restore
+  is a sandbox of its own: an after-restore hook (``snapshot_restore_py``) arms the flag again.
+
+``annotation.ColdStart = true OR annotation.Restored = true`` finds every invocation that waited for a
+sandbox to start, whatever the mode.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from collections.abc import Callable
 
 from . import config
 
@@ -24,6 +31,9 @@ SNAP_START = "snap-start"
 
 _lock = threading.Lock()
 _first_invocation = True
+#: A restore happened and no invocation has run since.
+_restore_pending = False
+_restore_hooks: list[Callable[[], None]] = []
 
 
 def init_type() -> str:
@@ -51,11 +61,47 @@ def take() -> tuple[bool, str]:
     return first and kind not in (PROVISIONED, SNAP_START), kind
 
 
+def take_restored() -> bool:
+    """Whether the invocation starting now is the first after a SnapStart restore (consumes it)."""
+    global _restore_pending
+    with _lock:
+        restored, _restore_pending = _restore_pending, False
+    return restored
+
+
+def on_restore(hook: Callable[[], None]) -> None:
+    """Run ``hook`` after each SnapStart restore (fresh sockets and the like), besides arming Restored."""
+    if hook not in _restore_hooks:
+        _restore_hooks.append(hook)
+
+
+def restored() -> None:
+    """The after-restore hook: this process is a new sandbox now."""
+    global _restore_pending
+    with _lock:
+        _restore_pending = True
+    for hook in _restore_hooks:
+        hook()
+
+
+def watch_restores() -> None:
+    """Register ``restored`` with the runtime's after-restore hooks, in a SnapStart sandbox only."""
+    if init_type() != SNAP_START:
+        return
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return  # not a runtime with SnapStart hooks: nothing will restore this process
+    if restored not in getattr(sys.modules["snapshot_restore_py"], "_after_restore_registry", ()):
+        register_after_restore(restored)
+
+
 def reset() -> None:
     """Make the next invocation the first again (tests, and forked workers)."""
-    global _first_invocation
+    global _first_invocation, _restore_pending
     with _lock:
         _first_invocation = True
+        _restore_pending = False
 
 
 # A forked child is a new sandbox as far as cold starts go (awslambdaric's Lambda Managed Instances

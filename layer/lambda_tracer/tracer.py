@@ -231,6 +231,8 @@ class Tracer:
                 span.annotate("Service", tracer.service)
                 if tracer.backend.records_extras:
                     span.annotate("InitType", init_type)
+                    if coldstart.take_restored():
+                        span.annotate("Restored", True)
             except Exception as error:
                 report("reading the cold start", error)
             return span, _handler_active.set(True)
@@ -342,9 +344,11 @@ def _backend_for(provider: Any) -> Backend:
         if backend is None or getattr(backend, "provider", None) is not provider:
             backend = _provider_backends[id(provider)] = ProviderBackend(provider)
         return backend
-    from .backends import sdk, xray
+    from .backends import sdk, udp, xray
 
     sdk.watch_imports()  # user code importing the SDK itself records into our trace too
+    coldstart.on_restore(udp.reset)  # a restored sandbox opens its own socket
+    coldstart.watch_restores()
     return xray.BACKEND
 
 

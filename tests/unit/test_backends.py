@@ -257,3 +257,28 @@ def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() ->
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+# -- SnapStart ----------------------------------------------------------------------------------------------
+
+
+def test_the_first_invocation_after_each_snapstart_restore_says_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """awslambdaric runs the after-restore hooks registered with snapshot_restore_py; ours arms Restored."""
+    from awslambdaric import lambda_runtime_hooks_runner
+
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        return "ok"
+
+    before = udp.sender()
+    lambda_runtime_hooks_runner.run_after_restore()  # what the runtime does once restored
+    assert udp._sender is None  # the restored sandbox opens its own socket
+    first, second = invoke(handler).documents[0], invoke(handler).documents[0]
+    assert first["annotations"] == {"ColdStart": False, "Service": "svc", "InitType": "snap-start", "Restored": True}
+    assert "Restored" not in second["annotations"]
+    assert udp.sender() is not before
+    lambda_runtime_hooks_runner.run_after_restore()  # another restore of the same snapshot: a new sandbox
+    assert invoke(handler).documents[0]["annotations"]["Restored"] is True
