@@ -12,6 +12,9 @@ The exec wrapper stashes the user's handler string in ``LAMBDA_TRACER_ORIGINAL_H
    exception raised by the user's module keeps its own type and traceback. The user's module runs once;
 3. wrap the handler once with ``capture_lambda_handler`` (not if it is already traced in code).
 
+Steps 2 and 3 run when the runtime reads ``handler`` from this module (``__getattr__``), right after
+importing it, still during init.
+
 If the tracer cannot start or wrap, the user's handler is served as is.
 """
 
@@ -137,5 +140,18 @@ def _freeze_init_objects(tracer: Any) -> None:
 
 _tracer = _start_tracer()
 _freeze_init_objects(_tracer)
-user_handler = _runtime_resolver()(_original_handler_name())
-handler = _wrap(_tracer, user_handler)
+
+
+def __getattr__(name: str) -> Any:
+    """``handler``: the user's handler, traced, resolved when the runtime asks for it.
+
+    The runtime imports this module, then reads ``handler`` from it, still at init. Resolving the user's
+    module here rather than while this module imports keeps the import of this module out of the traceback
+    of an exception raised by the user's module: it carries two frames more than without the layer (this
+    function and the runtime's resolver it calls), not the ten of a nested import.
+    """
+    if name != "handler":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    traced = _wrap(_tracer, _runtime_resolver()(_original_handler_name()))
+    globals()["handler"] = traced  # resolved once: the user's module runs once
+    return traced

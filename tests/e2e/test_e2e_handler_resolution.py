@@ -151,6 +151,12 @@ def test_same_outcome_with_and_without_the_layer(name: str, layer_dir: Path, tmp
     if scenario.error_type.startswith("Runtime."):
         # The runtime's own fault reports carry a deterministic stack trace: identical too.
         assert first.stack_trace == bare[0].stack_trace
+    elif bare[0].stack_trace:
+        # The user's module raised: two frames more than without the layer (the redirect's __getattr__, which
+        # resolves the handler when the runtime reads it, and the runtime's resolver it calls), no more.
+        ours = [frame for frame in first.stack_trace or [] if "lambda_tracer" in frame]
+        assert len(ours) == 1 and "in __getattr__" in ours[0], first.stack_trace
+        assert len(first.stack_trace or []) == len(bare[0].stack_trace) + 2, (first.stack_trace, bare[0].stack_trace)
     # Init never reached a handler: nothing to trace, and the error names the user's module, not ours.
     assert first.documents == []
     assert "lambda_tracer" not in (first.error_message or "")

@@ -227,6 +227,12 @@ def test_scenario_behaves_exactly_as_without_the_layer(scenario: Scenario, layer
     if scenario.traced:
         assert "## handler" in names(traced.documents), traced_output[-3000:]
     assert "Traceback" not in traced_output.replace(bare_output, "") or traced.status != "response"
+    if traced.status == "error" and bare.stack_trace:
+        # One frame of ours stays: the wrapper is a Python function between the runtime and the handler, and
+        # Python records every frame an exception passes through. Nothing else of ours appears.
+        ours = [frame for frame in traced.stack_trace or [] if "lambda_tracer" in frame]
+        assert len(ours) == 1 and "tracer.py" in ours[0] and "in decorate" in ours[0], traced.stack_trace
+        assert len(traced.stack_trace or []) == len(bare.stack_trace) + 1
 
 
 def test_the_matrix_is_big_enough() -> None:
