@@ -1,4 +1,4 @@
-"""The README's redaction example is what the tracer records, character for character."""
+"""The redaction example of docs/redaction.md is what the tracer records, character for character."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ from lambda_env import invoke
 from lambda_tracer import Tracer
 from lambda_tracer_local.daemon import by_name
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "redaction.md"
 
 
 def _block(marker: str) -> str:
-    found = re.search(rf"<!-- redaction-example:{marker} -->\n```\w+\n(.*?)```", README.read_text(), re.S)
-    assert found, f"README has no redaction-example:{marker} block"
+    found = re.search(rf"<!-- redaction-example:{marker} -->\n```\w+\n(.*?)```", DOC.read_text(), re.S)
+    assert found, f"docs/redaction.md has no redaction-example:{marker} block"
     return found.group(1)
 
 
 def test_readme_redaction_example_is_what_is_recorded() -> None:
     namespace: dict[str, Any] = {"json": json}
     source = _block("input").replace("return ", "response = ", 1)
-    exec(source, namespace)  # the README's snippet, as written
+    exec(source, namespace)  # the documented snippet, as written
     tracer = Tracer(service="svc")
 
     @tracer.capture_lambda_handler
