@@ -6,7 +6,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -34,11 +34,13 @@ def handler(event, context):
 
 
 class _Stub(http.server.BaseHTTPRequestHandler):
-    """S3 ListBuckets for botocore, JSON for requests."""
+    """S3 ListBuckets for botocore, JSON for the HTTP clients; the X-Amzn-Trace-Id of each request kept by path."""
 
     protocol_version = "HTTP/1.1"
+    trace_headers: ClassVar[dict[str, str | None]] = {}
 
     def do_GET(self) -> None:
+        type(self).trace_headers[self.path] = self.headers.get("X-Amzn-Trace-Id")
         if self.path.startswith("/page"):
             body, kind = b'{"ok": true}', "application/json"
         else:
@@ -79,6 +81,105 @@ def test_boto3_and_requests_calls_are_children_of_the_handler(layer_dir: Path, t
     assert len(s3) == 1 and s3[0]["namespace"] == "aws" and s3[0]["aws"]["operation"] == "ListBuckets"
     assert len(http_calls) == 1
     assert s3[0]["parent_id"] == handler["id"] and http_calls[0]["parent_id"] == handler["id"]
+
+
+EVERY_CLIENT = """
+import asyncio
+import sys
+
+import aiohttp
+import boto3
+import httpx
+import requests
+
+s3 = boto3.client("s3")
+
+
+async def with_aiohttp(url):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            return await response.json()
+
+
+async def with_httpx(url):
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).json()
+
+
+def handler(event, context):
+    url = event["url"] + "/page/" + event["n"]
+    return {
+        "buckets": s3.list_buckets()["Buckets"],
+        "requests": requests.get(url + "/requests").json(),
+        "httpx": httpx.get(url + "/httpx").json(),
+        "httpx_async": asyncio.run(with_httpx(url + "/httpx_async")),
+        "aiohttp": asyncio.run(with_aiohttp(url + "/aiohttp")),
+        "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("aws_xray_sdk", "wrapt")),
+    }
+"""
+
+
+def test_boto3_requests_httpx_and_aiohttp_are_traced_without_the_sdk(
+    layer_dir: Path, tmp_path: Path, endpoint: str
+) -> None:
+    """Our own instrumentation, through the built layer (zero code): each call a subsegment under the handler,
+    its X-Amzn-Trace-Id naming that subsegment, and neither the X-Ray SDK nor wrapt ever imported."""
+    (tmp_path / "app.py").write_text(EVERY_CLIENT)
+    with LocalLambda(tmp_path, opt_dirs=[layer_dir], wrapper=True, env={"AWS_ENDPOINT_URL": endpoint}) as fn:
+        for n in ("cold", "warm"):
+            call = fn.invoke({"url": endpoint, "n": n})
+            assert call.status == "response", fn.output[-3000:]
+            assert call.payload["loaded"] == []
+            assert call.payload["buckets"] == [] and call.payload["requests"] == {"ok": True}
+            docs = subsegments(call.documents)
+            handler = next(d for d in docs if d["name"] == "## handler")
+            [s3] = [d for d in docs if d["name"] == "s3"]
+            assert s3["namespace"] == "aws" and s3["parent_id"] == handler["id"]
+            assert s3["aws"]["operation"] == "ListBuckets" and s3["http"]["response"]["status"] == 200
+            for client in ("requests", "httpx", "httpx_async", "aiohttp"):
+                path = f"/page/{n}/{client}"
+                [doc] = [d for d in docs if d.get("http", {}).get("request", {}).get("url", "").endswith(path)]
+                assert doc["namespace"] == "remote" and doc["parent_id"] == handler["id"], client
+                assert doc["http"]["request"]["method"] == "GET" and doc["http"]["response"]["status"] == 200
+                header = _Stub.trace_headers[path]
+                assert header == f"Root={doc['trace_id']};Parent={doc['id']};Sampled=1", (client, header)
+            assert _Stub.trace_headers["/"] is not None  # ListBuckets: the header names the s3 subsegment
+            assert f"Parent={s3['id']}" in _Stub.trace_headers["/"]
+
+
+USES_SQLITE3 = """
+import sqlite3
+import sys
+
+import boto3
+
+s3 = boto3.client("s3")
+
+
+def handler(event, context):
+    connection = sqlite3.connect(":memory:")  # not `with`: the SDK's proxy hands out the bare connection there
+    rows = connection.cursor().execute("select 1").fetchall()
+    connection.close()
+    return {
+        "rows": rows,
+        "buckets": s3.list_buckets()["Buckets"],
+        "loaded": "aws_xray_sdk.ext.sqlite3" in sys.modules,
+    }
+"""
+
+
+def test_a_library_we_do_not_instrument_loads_the_sdk_into_our_trace(
+    layer_dir: Path, tmp_path: Path, endpoint: str
+) -> None:
+    """sqlite3 is the SDK's patch, loaded on demand: its subsegment joins ours under the handler."""
+    call = _run(tmp_path, layer_dir, USES_SQLITE3, {}, AWS_ENDPOINT_URL=endpoint)
+    assert call.payload == {"rows": [[1]], "buckets": [], "loaded": True}
+    docs = subsegments(call.documents)
+    handler = next(d for d in docs if d["name"] == "## handler")
+    sql = [d for d in docs if "sql" in d]
+    s3 = [d for d in docs if d["name"] == "s3"]
+    assert sql and all(d["parent_id"] == handler["id"] for d in sql)
+    assert len(s3) == 1 and s3[0]["parent_id"] == handler["id"]
 
 
 def test_patch_modules_setting_limits_what_is_traced(layer_dir: Path, tmp_path: Path, endpoint: str) -> None:

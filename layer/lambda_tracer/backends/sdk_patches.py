@@ -6,6 +6,10 @@ whether or not the function uses them (about 90 ms of cold start). We wait for e
 is never loaded, nor is the SDK or wrapt. Libraries already imported are patched at once.
 
 The name tables below can be read for free: nothing is imported until a library is.
+
+botocore, requests, http.client, httpx and aiohttp are traced by our own instrumentation (lambda_tracer/
+instrumentation/, OWN_INSTRUMENTATION below) instead of the SDK's patches: for them neither the SDK nor wrapt
+is ever loaded. The SDK's patches remain for the other libraries (databases, aiobotocore).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 import threading
 from typing import Any
 
-from .. import config, endpoints, import_hooks
+from .. import config, endpoints, import_hooks, instrumentation
 from . import sdk, xray
 
 logger = logging.getLogger("lambda_tracer")
@@ -39,7 +43,7 @@ SUPPORTED: dict[str, tuple[str, str]] = {
     "psycopg": ("psycopg", "psycopg"),
     "pg8000": ("pg8000", "pg8000"),
     "sqlalchemy_core": ("sqlalchemy_core", "sqlalchemy"),
-    # Not an SDK patch: every ClientSession gets the SDK's trace config (see _trace_aiohttp_sessions).
+    # Not an SDK patch: every ClientSession gets a trace config (ours: instrumentation/aiohttp.py).
     "aiohttp": ("aiohttp", "aiohttp"),
 }
 #: What ``auto_patch`` covers: every library that does not double-trace another (httplib would
@@ -60,6 +64,11 @@ DEFAULT_MODULES = (
     "pg8000",
     "sqlalchemy_core",
 )
+
+#: SDK patch names traced by our own instrumentation rather than the SDK's patch (instrumentation.MODULES).
+#: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
+#: subprocess to get the SDK's documents for the same calls.
+OWN_INSTRUMENTATION: set[str] = set(instrumentation.MODULES)
 
 _lock = threading.Lock()
 _registered: set[str] = set()
@@ -93,6 +102,9 @@ def _installed(module: str) -> bool:
 def _hook(sdk_name: str) -> Any:
     def apply(module: Any) -> None:
         try:
+            if sdk_name in OWN_INSTRUMENTATION:
+                instrumentation.instrument(sdk_name, module)  # ours: no SDK, no wrapt
+                return
             if sdk_name == "aiohttp":
                 _trace_aiohttp_sessions()
                 return
@@ -147,7 +159,11 @@ TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
 
 
 def aiohttp_trace_config() -> Any:
-    """The SDK's aiohttp TraceConfig, marked as ours."""
+    """Our aiohttp TraceConfig (the SDK's, marked as ours, when aiohttp is left to the SDK's patch)."""
+    if "aiohttp" in OWN_INSTRUMENTATION:
+        from ..instrumentation import aiohttp
+
+        return aiohttp.trace_config()
     from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
 
     sdk.recorder()

@@ -1,0 +1,381 @@
+"""botocore (and boto3): one ``aws`` subsegment per API call, with the ``aws`` block the X-Ray SDK writes.
+
+* **The call**: ``BaseClient._make_api_call`` is wrapped once (functools.wraps; every client, those made
+  before the patch too): the subsegment, named after the service's endpoint prefix as the SDK names it, spans
+  the whole call, retries included.
+* **The trace header**: each client's own event system, ``before-call`` (emitted once per call, with the
+  request's headers as a plain dict, before signing; botocore never signs ``X-Amzn-Trace-Id``), registered on
+  the client's first traced call: it replaces the header botocore's recursion detection copies from Lambda with
+  this call's. The same handler keeps the request context, where botocore counts the attempts, so ``retries``
+  is known even when no response ever came.
+* **What is recorded**: ``aws`` operation, region, request_id (and S3's ``id_2``), retries, and the request
+  and response parameters the SDK records per service and operation (RULES, copied from the SDK's
+  ``aws_para_whitelist.json``, under the SDK's names), converted and redacted like any metadata;
+  ``http.response`` status and content_length; error/fault/throttle from the status.
+
+Differences from the SDK's patch, on purpose: a ClientError below 500 (a 4xx; S3's 301 to another region) is
+an error (a throttle too for a 429), not a fault; an exception without a response (EndpointConnectionError, a
+read timeout, parameter validation) is a fault with its cause (the SDK records nothing); map keys are recorded
+as a list (the SDK sends a repr of ``dict_keys``); ``retries`` and ``content_length`` are recorded.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import re
+from types import ModuleType
+from typing import Any
+
+from .. import capture, config, endpoints, redaction
+from . import common
+
+#: Set on our wrapper, so a second patch (another Tracer, an import hook racing) does not wrap it again.
+MARKER = "__lambda_tracer_instrumented__"
+#: Set on a client's event emitter once our ``before-call`` handler is registered on it.
+_REGISTERED = "_lambda_tracer_before_call"
+#: The SDK's own pollers (centralized sampling), which it never traces.
+_XRAY_POLLERS = frozenset({"GetSamplingRules", "GetSamplingTargets", "PutTraceSegments"})
+
+# What the SDK records per service (endpoint prefix) and operation, from aws_xray_sdk 2.15.0's
+# ext/resources/aws_para_whitelist.json (tests/unit/test_instrumentation_parity.py checks it still matches).
+# "Request params > response params"; a param is recorded under the SDK's snake_case of its name, or under
+# ``=name``; ``:keys`` records a map's keys, ``:count`` a list's length.
+_BUCKET_ONLY = """
+    CreateBucket GetBucketAcl PutBucketAcl HeadBucket DeleteBucket DeleteObjects GetBucketPolicy PutBucketPolicy
+    PutBucketNotificationConfiguration DeleteBucketLifecycleConfiguration GetBucketNotificationConfiguration
+    DeleteBucketCors PutBucketCors GetBucketCors ListBucketInventoryConfigurations GetBucketReplicationConfiguration
+    PutBucketReplicationConfiguration DeleteBucketReplicationConfiguration DeleteBucketAnalyticsConfiguration
+    DeleteBucketInventoryConfiguration ListBucketAnalyticsConfigurations PutBucketVersioning GetBucketVersioning
+    GetBucketWebsite GetBucketLifecycleConfiguration SetBucketLifecycleConfiguration GetBucketTagging PutBucketTagging
+    GetBucketLocation GetBucketLogging DeleteBucketPolicy DeleteBucketEncryption PutBucketAccelerateConfiguration
+    PutBucketWebsite PutBucketEncryption SetBucketLogging DeleteBucketWebsite GetBucketEncryption DeleteBucketTagging
+    GetBucketAccelerateConfiguration GetBucketMetricsConfiguration ListBucketMetricsConfigurations
+    PutBucketInventoryConfiguration PutBucketMetricsConfiguration PutBucketAnalyticsConfiguration
+    DeleteBucketMetricsConfiguration GetBucketAnalyticsConfiguration GetBucketInventoryConfiguration
+"""
+RULES: dict[str, dict[str, str]] = {
+    "sns": {
+        "Publish": "TopicArn",
+        "PublishBatch": "TopicArn",
+    },
+    "dynamodb": {
+        "BatchGetItem": "RequestItems:keys=table_names > ConsumedCapacity",
+        "BatchWriteItem": "RequestItems:keys=table_names > ConsumedCapacity ItemCollectionMetrics",
+        "CreateTable": "GlobalSecondaryIndexes LocalSecondaryIndexes ProvisionedThroughput TableName",
+        "DeleteItem": "TableName > ConsumedCapacity ItemCollectionMetrics",
+        "DeleteTable": "TableName",
+        "DescribeTable": "TableName",
+        "GetItem": "ConsistentRead ProjectionExpression TableName > ConsumedCapacity",
+        "ListTables": "ExclusiveStartTableName Limit > TableNames:count=table_count",
+        "PutItem": "TableName > ConsumedCapacity ItemCollectionMetrics",
+        "Query": (
+            "AttributesToGet ConsistentRead IndexName Limit ProjectionExpression ScanIndexForward Select TableName"
+            " > ConsumedCapacity"
+        ),
+        "Scan": (
+            "AttributesToGet ConsistentRead IndexName Limit ProjectionExpression Segment Select TableName"
+            " TotalSegments > ConsumedCapacity Count ScannedCount"
+        ),
+        "UpdateItem": "TableName > ConsumedCapacity ItemCollectionMetrics",
+        "UpdateTable": "AttributeDefinitions GlobalSecondaryIndexUpdates ProvisionedThroughput TableName",
+    },
+    "sqs": {
+        "AddPermission": "Label QueueUrl",
+        "ChangeMessageVisibility": "QueueUrl VisibilityTimeout",
+        "ChangeMessageVisibilityBatch": "QueueUrl > Failed",
+        "CreateQueue": "Attributes QueueName",
+        "DeleteMessage": "QueueUrl",
+        "DeleteMessageBatch": "QueueUrl > Failed",
+        "DeleteQueue": "QueueUrl",
+        "GetQueueAttributes": "QueueUrl > Attributes",
+        "GetQueueUrl": "QueueName QueueOwnerAWSAccountId > QueueUrl",
+        "ListDeadLetterSourceQueues": "QueueUrl > QueueUrls",
+        "ListQueues": "QueueNamePrefix > QueueUrls:count=queue_count",
+        "PurgeQueue": "QueueUrl",
+        "ReceiveMessage": (
+            "AttributeNames MaxNumberOfMessages MessageAttributeNames QueueUrl VisibilityTimeout WaitTimeSeconds"
+            " > Messages:count=message_count"
+        ),
+        "RemovePermission": "QueueUrl",
+        "SendMessage": "DelaySeconds QueueUrl MessageAttributes:keys=message_attribute_names > MessageId",
+        "SendMessageBatch": (
+            "QueueUrl Entries:count=message_count > Failed:count=failed_count Successful:count=successful_count"
+        ),
+        "SetQueueAttributes": "QueueUrl Attributes:keys=attribute_names",
+    },
+    "lambda": {
+        "Invoke": "FunctionName InvocationType LogType Qualifier > FunctionError StatusCode",
+        "InvokeAsync": "FunctionName > Status",
+    },
+    "s3": {
+        "CopyObject": "CopySource Bucket Key",
+        "GetObject": "Key VersionId Bucket=bucket_name",
+        "PutObject": "Key Bucket=bucket_name",
+        "GetObjectAcl": "Key VersionId Bucket=bucket_name",
+        "ListObjectsV2": "Prefix Bucket=bucket_name",
+        "ListObjects": "Prefix Bucket=bucket_name",
+        "GetObjectTagging": "Key VersionId Bucket=bucket_name",
+        "PutObjectTagging": "Key VersionId Bucket=bucket_name",
+        "ListVersions": "Prefix Bucket=bucket_name",
+        "SetObjectAcl": "Key VersionId Bucket=bucket_name",
+        "UploadPart": "Key Bucket=bucket_name",
+        "DeleteObject": "Key Bucket=bucket_name",
+        "DeleteVersion": "Key VersionId Bucket=bucket_name",
+        "ListParts": "Key Bucket=bucket_name",
+        "RestoreObject": "Key VersionId Bucket=bucket_name",
+        "RestoreObjectV2": "Key VersionId Bucket=bucket_name",
+        "DeleteObjectTagging": "Key VersionId Bucket=bucket_name",
+        "ListMultipartUploads": "Prefix Bucket=bucket_name",
+        "CompleteMultipartUpload": "Key Bucket=bucket_name",
+        "InitiateMultipartUpload": "Key Bucket=bucket_name",
+        "AbortMultipartUpload": "Key Bucket=bucket_name",
+        "GeneratePresignedUrl": "Key VersionId Bucket=bucket_name",
+        **dict.fromkeys(_BUCKET_ONLY.split(), "Bucket=bucket_name"),
+    },
+    "runtime.sagemaker": {
+        "InvokeEndpoint": "EndpointName",
+    },
+}
+
+#: One recorded parameter: (its name in the params or response, the name it is recorded under, "value" |
+#: "keys" | "count").
+Rule = tuple[str, str, str]
+#: service -> operation -> (request rules, response rules), parsed from RULES on first use.
+_parsed: dict[str, dict[str, tuple[tuple[Rule, ...], tuple[Rule, ...]]]] = {}
+_NONE: dict[str, tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+_names: dict[Any, str] = {}
+
+#: The call in progress in this task, for the ``before-call`` handler (None inside an untraced call).
+_current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("lambda_tracer_botocore_call", default=None)
+#: botocore.exceptions.ClientError, once botocore is imported (set by instrument).
+_client_error: type[BaseException] | None = None
+
+
+def rules(service: str, operation: str) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """(request rules, response rules) of one operation: what the SDK records of its params and response."""
+    found = _parsed.get(service, _NONE).get(operation)
+    if found is None:
+        text = RULES.get(service, {}).get(operation, "")
+        request, _, response = text.partition(">")
+        found = _parsed.setdefault(service, {})[operation] = (_parse(request), _parse(response))
+    return found
+
+
+def _parse(text: str) -> tuple[Rule, ...]:
+    parsed = []
+    for token in text.split():
+        source, _, renamed = token.partition("=")
+        param, _, how = source.partition(":")
+        parsed.append((param, renamed or snake_case(param), how or "value"))
+    return tuple(parsed)
+
+
+def snake_case(name: str) -> str:
+    """The SDK's ``to_snake_case`` (aws_xray_sdk/ext/util.py): ``QueueUrl`` -> ``queue_url``."""
+    words = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z0-9])([A-Z])", r"\1_\2", words).lower()
+
+
+def _record(found: tuple[Rule, ...], values: Any, aws: dict[str, Any]) -> None:
+    if not found or not isinstance(values, dict):
+        return
+    for param, name, how in found:
+        if param not in values:
+            continue
+        value = values[param]
+        if how == "keys":
+            value = list(value.keys()) if isinstance(value, dict) else value
+        elif how == "count":
+            try:
+                value = len(value)
+            except TypeError:
+                continue
+        aws[name] = value
+
+
+class Call:
+    """One traced API call: its span, what it was, and botocore's request context (attempts)."""
+
+    __slots__ = ("context", "operation", "params", "region", "service", "span")
+
+    def __init__(self, span: Any, service: str, operation: str, params: Any, region: Any) -> None:
+        self.span = span
+        self.service = service
+        self.operation = operation
+        self.params = params
+        self.region = region
+        self.context: Any = None
+
+    def _attempts(self) -> int:
+        """Attempts made, as botocore counts them in the request context (0 if it never got that far)."""
+        retries = self.context.get("retries") if isinstance(self.context, dict) else None
+        attempt = retries.get("attempt") if isinstance(retries, dict) else None
+        return attempt if isinstance(attempt, int) else 0
+
+    def _aws(self, metadata: Any, response: Any) -> dict[str, Any]:
+        """The ``aws`` block. What botocore and AWS say (operation, region, ids, retries) is recorded as it is;
+        the parameters, the caller's data, are converted and redacted like metadata."""
+        aws: dict[str, Any] = {"operation": self.operation}
+        if isinstance(self.region, str) and self.region:
+            aws["region"] = self.region
+        retries = metadata.get("RetryAttempts") if isinstance(metadata, dict) else None
+        if isinstance(metadata, dict):
+            request_id = metadata.get("RequestId")
+            if isinstance(request_id, str) and request_id:
+                aws["request_id"] = request_id
+        if not isinstance(retries, int):
+            retries = max(self._attempts() - 1, 0)
+        aws["retries"] = retries
+        request_rules, response_rules = _parsed.get(self.service, _NONE).get(self.operation) or rules(
+            self.service, self.operation
+        )
+        if request_rules or (response_rules and response is not None):
+            recorded: dict[str, Any] = {}
+            _record(request_rules, self.params, recorded)
+            if response is not None:
+                _record(response_rules, response, recorded)
+            if recorded:
+                converted = capture.to_metadata(recorded, redaction.current(), config.max_capture_bytes())
+                if isinstance(converted, dict):
+                    aws.update(converted)
+        return aws
+
+    def succeeded(self, result: Any) -> None:
+        try:
+            metadata = result.get("ResponseMetadata") if isinstance(result, dict) else None
+            aws = self._aws(metadata, result)
+            headers = metadata.get("HTTPHeaders") if isinstance(metadata, dict) else None
+            if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
+                aws["id_2"] = headers["x-amz-id-2"]
+            self.span.aws = aws
+            if isinstance(metadata, dict):
+                length = headers.get("content-length") if isinstance(headers, dict) else None
+                common.set_response(self.span, metadata.get("HTTPStatusCode"), length)
+        except Exception as error:
+            common.report("recording an AWS response", error)
+        common.end(self.span)
+
+    def failed(self, error: BaseException) -> None:
+        try:
+            response = getattr(error, "response", None)
+            is_client_error = _client_error is not None and isinstance(error, _client_error)
+            metadata = response.get("ResponseMetadata") if is_client_error and isinstance(response, dict) else None
+            self.span.aws = self._aws(metadata, None)
+            status = metadata.get("HTTPStatusCode") if isinstance(metadata, dict) else None
+            if isinstance(error, Exception):
+                # The service answered (a ClientError): below 500 it is the caller's error (a 4xx, or S3's 301
+                # to another region), from 500 a fault; the SDK calls the exception remote. No answer at all: a
+                # fault of this call.
+                answered = isinstance(status, int) and not isinstance(status, bool) and status < 500
+                common.set_exception(self.span, error, remote=is_client_error, fault=not answered)
+                if answered:
+                    self.span.error = True
+            if isinstance(metadata, dict):
+                headers = metadata.get("HTTPHeaders")
+                length = headers.get("content-length") if isinstance(headers, dict) else None
+                common.set_response(self.span, status, length)
+        except Exception as failure:
+            common.report("recording an AWS error", failure)
+        common.end(self.span)
+
+
+def _before_call(params: Any = None, context: Any = None, **kwargs: Any) -> None:
+    """A traced call is about to be sent: its ``X-Amzn-Trace-Id`` (this call as Parent) in the request's headers
+    (every attempt is made from them), and botocore's request context kept (it counts the attempts)."""
+    call = _current.get()
+    if call is None:
+        return
+    call.context = context
+    header = common.header_value(call.span)
+    if header is not None:
+        try:
+            params["headers"][common.XRAY_HEADER] = header
+        except Exception as error:
+            common.report("adding the trace header", error)
+
+
+def _register(client: Any) -> None:
+    """Our ``before-call`` handler on the client's own event system, once per emitter."""
+    events = client.meta.events
+    if getattr(events, _REGISTERED, False):
+        return
+    events.register("before-call", _before_call, unique_id="lambda_tracer.before-call")
+    setattr(events, _REGISTERED, True)
+
+
+def _name(service: Any) -> str:
+    """The subsegment name of a service: its endpoint prefix, as the SDK names it (valid for X-Ray)."""
+    name = _names.get(service)
+    if name is None:
+        name = _names[service] = capture.clean_name(str(service))
+    return name
+
+
+def _start(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A Call to record, ``common.IGNORED``, or None (nothing recorded) for one ``_make_api_call``."""
+    try:
+        operation = kwargs["operation_name"] if "operation_name" in kwargs else args[0]
+        params = kwargs["api_params"] if "api_params" in kwargs else (args[1] if len(args) > 1 else None)
+        service = client._service_model.metadata["endpointPrefix"]
+        if service == "xray" and operation in _XRAY_POLLERS:
+            return None
+        if endpoints.is_ignored(client.meta.endpoint_url or ""):
+            return common.IGNORED
+        span = common.BACKEND.start_span(_name(service), namespace="aws")  # None: no sampled trace
+        if span is None:
+            return None
+        try:
+            _register(client)
+            return Call(span, str(service), str(operation), params, client.meta.region_name)
+        except Exception:
+            common.end(span)
+            raise
+    except Exception as error:
+        common.report("starting an AWS call", error)
+        return None
+
+
+def instrument(name: str, client_module: ModuleType) -> None:
+    """Wrap ``botocore.client.BaseClient._make_api_call`` (``client_module`` is botocore.client)."""
+    global _client_error
+    base = client_module.BaseClient
+    original = base._make_api_call
+    if getattr(original, MARKER, False):
+        return
+    if getattr(client_module, "_xray_enabled", False):
+        # The SDK's patch got there first (user code called it): it records into our trace already.
+        return
+    from botocore.exceptions import ClientError
+
+    _client_error = ClientError
+
+    @functools.wraps(original)
+    def _make_api_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _start(self, args, kwargs)
+        if call is None or call is common.IGNORED:
+            if call is None and _current.get() is None:
+                return original(self, *args, **kwargs)
+            token = _current.set(None)  # a call inside a traced one, not traced itself: not with its header
+            try:
+                if call is None:
+                    return original(self, *args, **kwargs)
+                with common.BACKEND.suppressed():
+                    return original(self, *args, **kwargs)
+            finally:
+                _current.reset(token)
+        token = _current.set(call)
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as error:
+            _current.reset(token)
+            call.failed(error)
+            raise
+        _current.reset(token)
+        call.succeeded(result)
+        return result
+
+    setattr(_make_api_call, MARKER, True)
+    base._make_api_call = _make_api_call
+    # The SDK's own guard: its botocore patch (patch_all() in user code) would record every call a second time.
+    setattr(client_module, "_xray_enabled", True)  # noqa: B010 (not an attribute botocore declares)

@@ -1,0 +1,195 @@
+"""What every instrumented client shares: when a call is recorded, and how its outcome is written down.
+
+A call is recorded as one subsegment of our X-Ray backend (``namespace`` ``aws`` or ``remote``), with the
+fields the X-Ray SDK writes for it, already valid for X-Ray and redacted (URLs masked by the redaction policy,
+``aws`` values converted as metadata). Nothing here raises into the caller: a failure is reported once and the
+call goes on, untraced if need be.
+
+* **Not recorded**: no sampled trace (then no ``X-Amzn-Trace-Id`` is sent either), or a lower layer of a call
+  already recorded, ours or the SDK's (requests over urllib3 over http.client, a redirect hop): the innermost
+  open subsegment records a call (namespace ``aws`` or ``remote``).
+* **Ignored** (``Tracer.ignore_endpoint``): decided before the call, from its URL; the call then runs under
+  ``BACKEND.suppressed()``, so that no client it uses records anything either.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import FrameType
+from typing import Any
+
+from .. import capture, config, endpoints, redaction
+from ..backends import xray
+
+BACKEND = xray.BACKEND
+XRAY_HEADER = "X-Amzn-Trace-Id"
+#: Namespaces of subsegments that record a call to another service: a call made under one is a lower layer of it.
+CALL_NAMESPACES = frozenset({"aws", "remote"})
+#: What ``start`` returns for a call to an endpoint ``ignore_endpoint`` named.
+IGNORED: Any = object()
+#: The SDK's name for a call whose URL has no host.
+UNKNOWN_HOST = "UNKNOWN HOST"
+#: Stack frames recorded per exception, innermost first (the SDK's default), and the longest URL looked at.
+MAX_STACK_FRAMES = 10
+MAX_URL_CHARS = 2048
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def report(what: str, error: BaseException) -> None:
+    """A failure of our own while tracing a call: logged once per kind, never raised."""
+    config.report_once(
+        ("instrumentation", what, type(error).__name__),
+        f"tracing {what} failed (the call is unaffected): {config.error_place(error)}",
+    )
+
+
+def recording() -> bool:
+    """Whether this invocation has a sampled trace that we record (cheap: no span is made)."""
+    trace, _ = xray.current()
+    return trace.recording
+
+
+def start(url: str, namespace: str = "remote", name: str | None = None) -> Any:
+    """The span for a call to ``url`` (named after its host unless ``name`` is given); ``IGNORED`` for an
+    ignored endpoint; None when nothing is recorded: no sampled trace, inside a suppressed call, or a lower layer
+    of a call already recorded (``busy``)."""
+    try:
+        trace, stack = xray.current()
+        if not trace.recording or (stack and getattr(stack[-1], "namespace", None) in CALL_NAMESPACES):
+            return None
+        if endpoints.is_ignored(url):
+            return IGNORED
+        return BACKEND.start_span(name if name is not None else host_name(url), namespace=namespace)
+    except Exception as error:
+        report("starting a call", error)
+        return None
+
+
+def host_name(url: str) -> str:
+    """The subsegment name of a call: the URL's host as the SDK names it, redacted and valid for X-Ray."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url[:MAX_URL_CHARS]).hostname
+    except ValueError:
+        host = None
+    return capture.clean_name(redaction.current().mask_text(host or UNKNOWN_HOST))
+
+
+def recorded_url(url: str) -> str:
+    """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked."""
+    cut = url[:MAX_URL_CHARS]
+    if "?" in cut or "#" in cut:
+        cut = cut.split("?", 1)[0].split("#", 1)[0]
+    return redaction.current().mask_text(cut)
+
+
+def set_request(span: xray.XRaySpan, method: str, url: str) -> None:
+    span.http = {"request": {"method": method.upper(), "url": recorded_url(url)}}
+
+
+def set_response(span: xray.XRaySpan, status: Any, content_length: Any = None) -> None:
+    """``http.response`` and the flags its status means: 5xx fault, 429 throttle and error, other 4xx error."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        return
+    response: dict[str, Any] = {"status": status}
+    length = as_length(content_length)
+    if length is not None:
+        response["content_length"] = length
+    http = span.http if span.http is not None else {}
+    http["response"] = response
+    span.http = http
+    if status >= 500:
+        span.fault = True
+    elif status == 429:
+        span.throttle = True
+        span.error = True
+    elif status >= 400:
+        span.error = True
+
+
+def as_length(value: Any) -> int | None:
+    """A Content-Length header (or number) as X-Ray's ``content_length``; None when absent or malformed."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, (str, bytes)) and 0 < len(value) <= 20 and value.isdigit():
+        return int(value)
+    return None
+
+
+def set_exception(span: xray.XRaySpan, error: BaseException, remote: bool = False, fault: bool = True) -> None:
+    """X-Ray's ``cause`` for the exception a call raised, with the stack of the call (where the caller made
+    it, then where it failed), as the SDK records it; ``fault`` unless told otherwise (a 4xx is an error)."""
+    span.record_exception(error)
+    if not fault:
+        span.fault = False
+    cause = span.cause
+    if isinstance(cause, dict):
+        frames = stack_of(error)
+        for entry in cause.get("exceptions") or ():
+            entry["remote"] = remote
+            entry["stack"] = frames
+
+
+def stack_of(error: BaseException) -> list[dict[str, Any]]:
+    """The innermost MAX_STACK_FRAMES frames of a failed call, as the SDK's ``get_stacktrace`` gathers them: the
+    stack from the caller down to here, then the exception's traceback, without the tracer's own frames."""
+    frames: list[tuple[Any, int]] = []
+    traceback = error.__traceback__
+    while traceback is not None:
+        if not _ours(traceback.tb_frame):
+            frames.append((traceback.tb_frame.f_code, traceback.tb_lineno))
+        traceback = traceback.tb_next
+    outer: list[tuple[Any, int]] = []
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and len(frames) + len(outer) < MAX_STACK_FRAMES:
+        if not _ours(frame):
+            outer.append((frame.f_code, frame.f_lineno))
+        frame = frame.f_back
+    outer.reverse()
+    return [
+        {"path": os.path.basename(code.co_filename), "line": line or 0, "label": code.co_name}
+        for code, line in (outer + frames)[-MAX_STACK_FRAMES:]
+    ]
+
+
+def _ours(frame: FrameType) -> bool:
+    return bool(frame.f_code.co_filename.startswith(_PACKAGE_DIR))
+
+
+def end(span: xray.XRaySpan) -> None:
+    try:
+        span.end()
+    except Exception as error:
+        report("ending a call", error)
+
+
+def finish(span: xray.XRaySpan, status: Any, content_length: Any = None) -> None:
+    """A call that got a response: its status, then the span ends (never raises)."""
+    try:
+        set_response(span, status, content_length)
+    except Exception as error:
+        report("recording a response", error)
+    end(span)
+
+
+def fail(span: xray.XRaySpan, error: BaseException) -> None:
+    """A call that raised: fault and cause (an exception that is not an Exception only ends the span)."""
+    try:
+        if isinstance(error, Exception):
+            set_exception(span, error)
+    except Exception as failure:
+        report("recording an exception", failure)
+    end(span)
+
+
+def header_value(span: xray.XRaySpan) -> str | None:
+    try:
+        return span.outgoing_header()
+    except Exception as error:
+        report("making the trace header", error)
+        return None

@@ -1,0 +1,192 @@
+"""The synchronous HTTP stack: requests, and http.client (with it urllib3 and urllib.request, which use it).
+
+Each request is one ``remote`` subsegment named after the host, with ``http.request`` method and URL (no query
+string, masked) and ``http.response`` status and content_length, and the ``X-Amzn-Trace-Id`` of that
+subsegment in the request.
+
+* **requests** (``requests``): ``Session.send`` is wrapped (functools.wraps). A redirect hop, sent from inside
+  the first ``send``, and the urllib3/http.client calls below it are the same call: not recorded again.
+* **http.client** (``httplib``): a request is ``putrequest`` ... ``getresponse`` on one connection, whoever
+  drives it (``HTTPConnection.request``, urllib3, urllib.request): the subsegment opens at ``putrequest`` (the
+  header goes in there), is detached from the current task until the response (code run in between is not
+  nested in it), and ends at ``getresponse``, or when sending the headers fails. It records nothing under a
+  call already recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
+
+Differences from the SDK's patches, on purpose: the method is upper case (the SDK's requests patch records
+``get`` for ``requests.get``); http.client gives one subsegment per request (the SDK's gives two or three:
+sending, ``getresponse`` and each ``read``), and its URL keeps a non-default port (the SDK's drops it).
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any
+
+from . import common
+
+MARKER = "__lambda_tracer_instrumented__"
+#: Where a connection keeps the subsegment of its request in flight (in its ``__dict__``).
+_SPAN = "_lambda_tracer_span"
+
+
+def instrument(name: str, module: ModuleType) -> None:
+    if name == "requests":
+        _instrument_requests(module)
+    else:
+        _instrument_http_client(module)
+
+
+def _wrapped_by_sdk(function: Any) -> bool:
+    """Whether the SDK's patch (wrapt) already wraps it: it records into our trace; we do not add a second."""
+    return type(function).__module__.split(".")[0] == "wrapt"
+
+
+# -- requests ----------------------------------------------------------------------------------------------------
+
+
+def _instrument_requests(requests: ModuleType) -> None:
+    session = requests.Session
+    original = session.send
+    if getattr(original, MARKER, False) or _wrapped_by_sdk(session.__dict__.get("request")):
+        return
+
+    @functools.wraps(original)
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        span = common.start(_url_of(request))
+        if span is None:
+            return original(self, request, **kwargs)
+        if span is common.IGNORED:
+            with common.BACKEND.suppressed():
+                return original(self, request, **kwargs)
+        _prepare(span, request)
+        try:
+            response = original(self, request, **kwargs)
+        except BaseException as error:
+            common.fail(span, error)
+            raise
+        common.finish(span, getattr(response, "status_code", None), _content_length(response))
+        return response
+
+    setattr(send, MARKER, True)
+    session.send = send
+
+
+def _url_of(request: Any) -> str:
+    url = getattr(request, "url", None)
+    return url if isinstance(url, str) else str(url or "")
+
+
+def _prepare(span: Any, request: Any) -> None:
+    """The request's method and URL on the span, and the span's trace header in the request."""
+    try:
+        common.set_request(span, str(request.method or ""), _url_of(request))
+        header = common.header_value(span)
+        if header is not None:
+            request.headers[common.XRAY_HEADER] = header
+    except Exception as error:
+        common.report("recording a request", error)
+
+
+def _content_length(response: Any) -> Any:
+    try:
+        return response.headers.get("Content-Length")
+    except Exception:
+        return None
+
+
+# -- http.client ---------------------------------------------------------------------------------------------------
+
+
+def _instrument_http_client(client: ModuleType) -> None:
+    connection = client.HTTPConnection
+    if getattr(connection.putrequest, MARKER, False) or _wrapped_by_sdk(connection.__dict__.get("getresponse")):
+        return
+    putrequest, endheaders, getresponse = connection.putrequest, connection.endheaders, connection.getresponse
+
+    @functools.wraps(putrequest)
+    def traced_putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        stale = self.__dict__.pop(_SPAN, None)
+        if stale is not None:  # the previous request on this connection never got to getresponse()
+            common.end(stale)
+        full_url = _connection_url(self, url) if common.recording() else ""
+        span = common.start(full_url) if full_url else None
+        if span is None or span is common.IGNORED:
+            return putrequest(self, method, url, *args, **kwargs)
+        try:
+            result = putrequest(self, method, url, *args, **kwargs)
+        except BaseException as error:
+            common.fail(span, error)
+            raise
+        try:
+            common.set_request(span, str(method), full_url)
+            header = common.header_value(span)
+            if header is not None:
+                self.putheader(common.XRAY_HEADER, header)
+        except Exception as error:
+            common.report("recording a request", error)
+        span.suspend()  # open until getresponse(), but not the current subsegment in between
+        self.__dict__[_SPAN] = span
+        return result
+
+    @functools.wraps(endheaders)
+    def traced_endheaders(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _SPAN not in self.__dict__:
+            return endheaders(self, *args, **kwargs)
+        try:
+            return endheaders(self, *args, **kwargs)
+        except BaseException as error:  # connecting or sending failed: there will be no response
+            span = self.__dict__.pop(_SPAN, None)
+            if span is not None:
+                common.fail(span, error)
+            raise
+
+    @functools.wraps(getresponse)
+    def traced_getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        span = self.__dict__.pop(_SPAN, None)
+        if span is None:
+            return getresponse(self, *args, **kwargs)
+        try:
+            response = getresponse(self, *args, **kwargs)
+        except BaseException as error:
+            common.fail(span, error)
+            raise
+        common.finish(span, getattr(response, "status", None), _header(response, "Content-Length"))
+        return response
+
+    for wrapper in (traced_putrequest, traced_endheaders, traced_getresponse):
+        setattr(wrapper, MARKER, True)
+    connection.putrequest = traced_putrequest
+    connection.endheaders = traced_endheaders
+    connection.getresponse = traced_getresponse
+
+
+def _connection_url(connection: Any, url: str) -> str:
+    """The full URL of a request on ``connection``: scheme, host, the port unless the scheme's default, path
+    ("" if it cannot be told: the request is then not recorded)."""
+    try:
+        return _full_url(connection, url)
+    except Exception as error:
+        common.report("reading an http.client request", error)
+        return ""
+
+
+def _full_url(connection: Any, url: str) -> str:
+    if "://" in url[:16]:
+        return url  # through a proxy: the request line holds the whole URL
+    host, port = connection.host, connection.port
+    if getattr(connection, "_tunnel_host", None):
+        host, port = connection._tunnel_host, connection._tunnel_port
+    default = connection.default_port
+    scheme = "https" if default == 443 else "http"
+    netloc = f"[{host}]" if ":" in str(host) else str(host)
+    if port is not None and port != default:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{url if url.startswith('/') else '/' + url}"
+
+
+def _header(response: Any, name: str) -> Any:
+    try:
+        return response.getheader(name)
+    except Exception:
+        return None

@@ -1,0 +1,316 @@
+"""Our own instrumentation beyond what the SDK does: ignore_endpoint across layers, faults of our own never reaching
+the call, one subsegment per call whoever else patched the library, and no SDK for aiohttp_trace_config()."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import http.server
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_env import invoke
+from lambda_tracer import Tracer
+from lambda_tracer.backends import xray
+from lambda_tracer.instrumentation import common
+from lambda_tracer_local.daemon import subsegments
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """``/redirect`` -> 302 to ``/inner``; anything else: JSON with the path and the trace header received."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/inner")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"path": self.path, "header": self.headers.get("X-Amzn-Trace-Id")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self) -> None:  # S3 PutObject
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _remote(documents: list[dict[str, Any]]) -> list[str]:
+    return [d["http"]["request"]["url"] for d in subsegments(documents) if d.get("namespace") == "remote"]
+
+
+def test_an_ignored_call_records_nothing_in_the_layers_below(base: str) -> None:
+    """requests to an ignored URL that redirects elsewhere: the hop and http.client under it record nothing."""
+    import requests
+
+    tracer = Tracer(service="svc", patch_modules=["requests", "httplib"])
+    tracer.ignore_endpoint(urls=["/redirect"])
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        followed = requests.get(f"{base}/redirect").json()
+        return [followed, requests.get(f"{base}/traced").json()]
+
+    call = invoke(handler, expect=2)
+    assert call.error is None
+    followed, traced = call.result
+    assert followed["path"] == "/inner" and followed["header"] is None  # no trace header from an ignored call
+    assert _remote(call.documents) == [f"{base}/traced"]
+    [doc] = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert traced["header"] == f"Root={call.trace_id};Parent={doc['id']};Sampled=1"
+
+
+def test_requests_over_http_client_is_one_subsegment(base: str) -> None:
+    """With httplib on too, a requests call (and its redirect) is one subsegment: the layers below record nothing."""
+    import requests
+
+    tracer = Tracer(service="svc", patch_modules=["requests", "httplib"])
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        connection.request("GET", "/raw")
+        raw = json.loads(connection.getresponse().read())
+        return [requests.get(f"{base}/redirect").json(), raw]
+
+    call = invoke(handler, expect=3)
+    assert call.error is None
+    assert sorted(_remote(call.documents)) == [f"{base}/raw", f"{base}/redirect"]
+    followed, raw = call.result
+    documents = {d["http"]["request"]["url"]: d for d in subsegments(call.documents) if d.get("namespace") == "remote"}
+    assert documents[f"{base}/redirect"]["http"]["response"]["status"] == 200  # the final response, after the hop
+    assert followed["header"] == f"Root={call.trace_id};Parent={documents[base + '/redirect']['id']};Sampled=1"
+    assert raw["header"] == f"Root={call.trace_id};Parent={documents[base + '/raw']['id']};Sampled=1"
+
+
+def test_ignore_endpoint_covers_aiohttp_and_async_httpx(base: str) -> None:
+    import aiohttp
+    import httpx
+
+    tracer = Tracer(service="svc", patch_modules=["aiohttp", "httpx"])
+    tracer.ignore_endpoint(urls=["/health"])
+
+    async def calls() -> list[Any]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/health") as first, session.get(f"{base}/aio") as second:
+                aio = [await first.json(), await second.json()]
+        async with httpx.AsyncClient() as client:
+            return [*aio, (await client.get(f"{base}/health")).json(), (await client.get(f"{base}/httpx")).json()]
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        return asyncio.run(calls())
+
+    call = invoke(handler, expect=3)
+    assert call.error is None
+    assert sorted(_remote(call.documents)) == [f"{base}/aio", f"{base}/httpx"]
+    assert [reply["header"] is None for reply in call.result] == [True, False, True, False]
+
+
+def test_concurrent_requests_are_siblings(base: str) -> None:
+    """Requests run side by side in tasks each get their own subsegment under the handler, none nested."""
+    import aiohttp
+    import httpx
+
+    tracer = Tracer(service="svc", patch_modules=["aiohttp", "httpx"])
+
+    async def calls() -> None:
+        async with aiohttp.ClientSession() as session, httpx.AsyncClient() as client:
+
+            async def aio(n: int) -> Any:
+                async with session.get(f"{base}/aio/{n}") as response:
+                    return await response.json()
+
+            await asyncio.gather(*(aio(n) for n in range(3)), *(client.get(f"{base}/httpx/{n}") for n in range(3)))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        asyncio.run(calls())
+
+    call = invoke(handler, expect=7)
+    handler_id = next(d["id"] for d in call.documents if d["name"] == "## handler")
+    remote = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert len(remote) == 6 and all(d["parent_id"] == handler_id for d in remote)
+
+
+BROKEN = [
+    (xray.BACKEND, "start_span"),
+    (common, "host_name"),
+    (common, "set_request"),
+    (xray.XRaySpan, "outgoing_header"),
+    (common, "set_response"),
+    (common, "set_exception"),
+    (xray.XRaySpan, "end"),
+]
+
+
+@pytest.mark.parametrize(("owner", "broken"), BROKEN, ids=[name for _, name in BROKEN])
+def test_a_fault_of_ours_never_reaches_the_call(
+    base: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, owner: Any, broken: str
+) -> None:
+    import httpx
+    import requests
+
+    injected = type(f"Injected_{broken}", (RuntimeError,), {})  # its own type: each is reported once
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise injected("injected")
+
+    tracer = Tracer(service="svc", patch_modules=["requests", "httpx", "httplib"])
+    monkeypatch.setattr(owner, broken, fail)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        connection.request("GET", "/raw")
+        raw = json.loads(connection.getresponse().read())["path"]
+        try:
+            requests.get("http://127.0.0.1:1/refused")
+        except requests.ConnectionError as error:
+            refused = type(error).__name__
+        return [requests.get(f"{base}/a").json()["path"], httpx.get(f"{base}/b").json()["path"], raw, refused]
+
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        call = invoke(handler, expect=0)
+    assert call.error is None
+    assert call.result == ["/a", "/b", "/raw", "ConnectionError"]
+    assert any("tracing" in record.getMessage() for record in caplog.records)
+
+
+def test_recorded_parameters_are_redacted(base: str) -> None:
+    """The SDK's whitelisted parameters are the caller's data: redacted like metadata (an S3 key quoting a token)."""
+    import boto3
+
+    tracer = Tracer(service="svc", patch_modules=["botocore"])
+    s3 = boto3.client(
+        "s3", endpoint_url=base, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        s3.put_object(Bucket="reports", Key="export?api_key=hunter2", Body=b"data")
+
+    call = invoke(handler, expect=2)
+    [put] = [d for d in subsegments(call.documents) if d["name"] == "s3"]
+    assert put["aws"]["key"] == "export?api_key=[REDACTED]" and put["aws"]["bucket_name"] == "reports"
+    assert "hunter2" not in json.dumps(call.documents)
+
+
+def test_calls_nest_under_the_escape_hatchs_subsegments(base: str) -> None:
+    import requests
+
+    tracer = Tracer(service="svc", patch_modules=["requests"])
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        with tracer.provider.in_subsegment("## block"):
+            return requests.get(f"{base}/hatch").json()
+
+    call = invoke(handler, expect=3)
+    block = next(d for d in subsegments(call.documents) if d["name"] == "## block")
+    [remote] = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert remote["parent_id"] == block["id"]
+    assert call.result["header"] == f"Root={call.trace_id};Parent={remote['id']};Sampled=1"
+
+
+def _run(code: str) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_TRACER", "_X_AMZN"))}
+    env.update(LAMBDA_TASK_ROOT="/tmp", PYTHONPATH=str(ROOT / "layer"), AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_aiohttp_trace_config_needs_no_sdk() -> None:
+    probe = _run(
+        "import json, sys\n"
+        "from lambda_tracer import Tracer, aiohttp_trace_config\n"
+        "Tracer(service='svc')\n"
+        "config = aiohttp_trace_config()\n"
+        "print(json.dumps({'ours': getattr(config, '_lambda_tracer_trace_config', False),\n"
+        "    'sdk': sorted(m for m in sys.modules if m.split('.')[0] in ('aws_xray_sdk', 'wrapt'))}))\n"
+    )
+    assert probe == {"ours": True, "sdk": []}
+
+
+COUNT_SUBSEGMENTS = """
+import json, os, socket, sys, threading, http.server
+receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+receiver.bind(("127.0.0.1", 0))
+receiver.settimeout(0.5)
+os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % receiver.getsockname()[1]
+
+class Reply(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"<ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Reply)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+url = "http://127.0.0.1:%d" % server.server_address[1]
+
+def sdk_patch():
+    from aws_xray_sdk.core import patch
+    patch(["botocore", "requests"])
+
+if sys.argv[1] == "sdk first":
+    sdk_patch()
+from lambda_tracer import Tracer
+Tracer(service="svc", patch_modules=["botocore", "requests"])
+if sys.argv[1] == "sdk after":
+    sdk_patch()
+import boto3, requests
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+s3.list_buckets()
+requests.get(url + "/page")
+names = []
+try:
+    while True:
+        names.append(json.loads(receiver.recv(65535).split(b"\\n", 1)[1])["name"])
+except socket.timeout:
+    pass
+print(json.dumps(sorted(names)))
+"""
+
+
+@pytest.mark.parametrize("order", ["sdk first", "sdk after"])
+def test_one_subsegment_per_call_when_user_code_also_applies_the_sdks_patches(order: str) -> None:
+    """User code calling the SDK's patch() (migrating from it) before or after our Tracer: never two subsegments."""
+    env_code = f"import sys; sys.argv[1:] = [{order!r}]\n" + COUNT_SUBSEGMENTS
+    assert _run(env_code) == ["127.0.0.1", "s3"]
