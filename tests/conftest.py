@@ -17,6 +17,14 @@ def daemon() -> lambda_env.XRayDaemon:
 
 
 @pytest.fixture(autouse=True)
+def _xray_rules_outside_invoke() -> Iterator[None]:
+    """What reaches the daemon outside invoke() (a test calling a handler itself) keeps X-Ray's rules too."""
+    first = len(lambda_env.install().datagrams())
+    yield
+    lambda_env.assert_other_datagrams_follow_xray_rules(first)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_tracer_state() -> Iterator[None]:
     """Each test starts with a first invocation pending and no configuration from earlier Tracers."""
     from lambda_tracer import coldstart, endpoints, tracer

@@ -7,14 +7,20 @@ Each invocation gets a fresh sampled ``_X_AMZN_TRACE_ID``, as the runtime sets i
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambda_tracer_local import xray_rules
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
 
 DAEMON: XRayDaemon | None = None
+#: Every (sub)segment id that a checked invocation of this process sent: no later invocation may reuse one (X3).
+SENT_IDS: set[str] = set()
+#: Indexes of the DAEMON datagrams that invoke() took as one invocation's (checked there, or deliberately not).
+_INVOKED: set[int] = set()
 
 
 def install() -> XRayDaemon:
@@ -59,10 +65,17 @@ class Invocation:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
-def invoke(handler: Callable[..., Any], event: Any = None, expect: int = 1, **kwargs: Any) -> Invocation:
-    """Call ``handler`` as the runtime would (fresh trace header), then collect the documents sent."""
+def invoke(
+    handler: Callable[..., Any], event: Any = None, expect: int = 1, *, check_rules: bool = True, **kwargs: Any
+) -> Invocation:
+    """Call ``handler`` as the runtime would (fresh trace header), then collect the documents sent.
+
+    Every datagram sent meanwhile is held against X-Ray's rules (``assert_follows_xray_rules``);
+    ``check_rules=False`` is for a test that expects the tracer to break them.
+    """
     daemon = install()
     header, trace_id, parent = new_trace_header()
+    first, rejected = len(daemon.datagrams()), len(daemon.rejected)
     os.environ["_X_AMZN_TRACE_ID"] = header
     outcome = Invocation(trace_id=trace_id, parent_id=parent)
     try:
@@ -71,5 +84,60 @@ def invoke(handler: Callable[..., Any], event: Any = None, expect: int = 1, **kw
         outcome.error = error
     finally:
         del os.environ["_X_AMZN_TRACE_ID"]
-    outcome.documents = daemon.wait_for(trace_id, count=expect, timeout=2.0 if expect else 0.2)
+    # The handler has returned, so everything it sent is on its way: wait_for's barrier makes it arrive.
+    outcome.documents = daemon.wait_for(trace_id, count=expect, timeout=2.0)
+    sent = daemon.datagrams(first)
+    _INVOKED.update(range(first, first + len(sent)))
+    if check_rules:
+        assert_datagrams_follow_xray_rules(sent, daemon.rejected[rejected:], header)
     return outcome
+
+
+def assert_follows_xray_rules(
+    daemon: XRayDaemon, first: int, rejected: int, header: str | None, *, known_header: bool = True
+) -> None:
+    """``assert_datagrams_follow_xray_rules`` on what ``daemon`` received from its ``first``-th datagram on (one
+    invocation's, invoked with ``header``), and on what it rejected beyond its first ``rejected``."""
+    daemon.sync()
+    assert_datagrams_follow_xray_rules(
+        daemon.datagrams(first), daemon.rejected[rejected:], header, known_header=known_header
+    )
+
+
+def assert_other_datagrams_follow_xray_rules(first: int) -> None:
+    """The DAEMON datagrams from the ``first``-th on that no invoke() took (a test calling a handler itself):
+    their trace header is not known here, so the rules on each datagram and document apply."""
+    daemon = install()
+    daemon.sync()
+    others = [data for index, data in enumerate(daemon.datagrams(first), first) if index not in _INVOKED]
+    if others:
+        assert_datagrams_follow_xray_rules(others, [], None, known_header=False)
+
+
+def assert_datagrams_follow_xray_rules(
+    datagrams: list[bytes], refused: list[bytes], header: str | None, *, known_header: bool = True
+) -> None:
+    """Fail unless one invocation's ``datagrams`` (invoked with the trace header ``header``) keep every
+    error-level rule of X-Ray (xray_rules), and the daemon ``refused`` none. ``known_header=False``: the header
+    is unknown, so only the rules on each datagram and document apply. ``$XRAY_RULES_LOG``: every violation,
+    warnings included, is appended there as a JSON line naming the test."""
+    violations, documents = xray_rules.check_trace(datagrams, header, earlier_ids=SENT_IDS, invocation=known_header)
+    SENT_IDS.update(xray_rules.ids_of(documents))
+    _log_violations(violations, documents)
+    failed = xray_rules.errors(violations)
+    if failed or refused:
+        lines = [f"X-Ray would reject what this invocation sent (trace header {header!r}):"]
+        lines.append(xray_rules.describe(failed, documents))
+        lines += [f"the daemon rejected: {data[:300]!r}" for data in refused]
+        raise AssertionError("\n".join(lines))
+
+
+def _log_violations(violations: list[xray_rules.Violation], documents: list[dict[str, Any]]) -> None:
+    path = os.environ.get("XRAY_RULES_LOG")
+    if not path or not violations:
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+    with open(path, "a") as log:
+        for found in violations:
+            log.write(json.dumps({"test": test, **vars(found), "report": xray_rules.describe([found], documents)}))
+            log.write("\n")

@@ -4,7 +4,9 @@
 
 The function runs under the real runtime client (awslambdaric) with the layer unpacked as ``/opt``, the
 exec wrapper set (``--zero-code``, the default) or not (``--in-code``), and an X-Ray daemon stand-in
-that receives what the tracer sends, so what you see is what X-Ray would get from Lambda. Mistakes on
+that receives what the tracer sends, so what you see is what X-Ray would get from Lambda. Each invocation
+shows what ``sam local invoke`` shows (the function's output between START and END, then REPORT; init output
+before the first START) unless ``--quiet``, then its response and trace tree. Mistakes on
 the command line are reported in one line with exit status 2 before anything starts; exit status 1 means
 an invocation did not return a response (handler error, init error, crash or timeout).
 """
@@ -23,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .html import invocation_entry, write_page
 from .layers import UnsafeLayerError, check_layer
+from .logs import log_record, log_text
 from .render import render_invocation
 from .runtime import Invocation, LocalLambda, LocalLambdaError
 
@@ -86,7 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", default=None, help="interpreter with awslambdaric (default: this one)")
     parser.add_argument("--function-name", default=None, help="default: the directory's name")
     parser.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds (default: 30)")
-    parser.add_argument("--json", type=Path, default=None, help="write responses and raw segment documents here")
+    parser.add_argument("--json", type=Path, default=None, help="write responses, logs and raw segment documents here")
+    parser.add_argument(
+        "--quiet", action="store_true", help="hide the function's output and the START/END/REPORT lines"
+    )
+    parser.add_argument(
+        "--html", type=Path, default=None, metavar="PATH", help="write a trace timeline page here (self-contained)"
+    )
     return parser
 
 
@@ -216,6 +226,7 @@ def as_json(index: int, event: Event, inv: Invocation) -> dict[str, Any]:
             "errorMessage": inv.error_message,
             "stackTrace": inv.stack_trace,
         }
+    record.update(log_record(inv))
     record["documents"] = inv.documents
     return record
 
@@ -231,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"bad --invocations {args.invocations}: must be at least 1")
     if args.timeout <= 0:
         raise UsageError(f"bad --timeout {args.timeout}: must be positive")
+    if args.html is not None and args.html.is_dir():
+        raise UsageError(f"--html {args.html} is a directory: give a file name, like trace.html")
     layer = find_layer(args.layer)
     python = check_python(args.python)
     name = function_name(args.function_name, function_dir)
@@ -238,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{function_dir} handler {handler}, {mode}; layer {layer}; python {python}", flush=True)
 
     records: list[dict[str, Any]] = []
+    timelines: list[dict[str, Any]] = []
     failed = False
     try:
         fn = LocalLambda(
@@ -263,8 +277,11 @@ def run(args: argparse.Namespace) -> int:
                 print(textwrap.indent(str(error), "    "), flush=True)
                 failed = True
                 break
+            if not args.quiet:
+                print(textwrap.indent(log_text(inv), "    "), flush=True)
             print(textwrap.indent(render_invocation(inv), "    "), flush=True)
             records.append(as_json(index + 1, event, inv))
+            timelines.append(invocation_entry(inv, f"invocation {index + 1}/{total}: event {describe(event)}"))
             if inv.status == "error" and inv.stack_trace:
                 print(textwrap.indent("".join(inv.stack_trace).rstrip(), "      | "), flush=True)
             if inv.status != "response":
@@ -284,6 +301,12 @@ def run(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({**document, "invocations": records}, indent=2, default=str) + "\n")
         print(f"segment documents written to {args.json}")
+    if args.html is not None:
+        try:
+            write_page(args.html, timelines, title=f"{PROG}: {name} ({handler})")
+        except OSError as error:
+            raise UsageError(f"--html {args.html}: cannot write it ({error.strerror or error})")
+        print(f"trace timeline written to {args.html}")
     return 1 if failed else 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import select
 import socket
 import threading
 import time
@@ -37,12 +39,16 @@ class XRayDaemon:
         self.address = f"127.0.0.1:{self.port}"
         self._documents: list[dict[str, Any]] = []
         self._pending: list[bytes] = []
+        #: Every datagram kept, raw, in arrival order (``datagrams()``: what a rule checker reads).
+        self._received: list[bytes] = []
         self.datagram_sizes: list[int] = []
         self._rejected: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced: set[bytes] = set()
         self._synced_changed = threading.Condition(self._lock)
+        #: Datagrams kept so far (documents and rejected): ``wait_for`` waits for it to change.
+        self._arrivals = 0
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
@@ -79,6 +85,9 @@ class XRayDaemon:
         with self._lock:
             self.datagram_sizes.append(len(data))
             self._pending.append(data)
+            self._received.append(data)
+            self._arrivals += 1
+            self._synced_changed.notify_all()
 
     def _parse_pending(self) -> None:
         """Parse what arrived since the last look (the caller holds the lock)."""
@@ -108,21 +117,43 @@ class XRayDaemon:
             self._parse_pending()
             return list(self._rejected)
 
+    def datagrams(self, start: int = 0) -> list[bytes]:
+        """The datagrams received so far from the ``start``-th on, raw and in arrival order, documents and rejected
+        alike: the bytes X-Ray's rules are about (``documents`` hides them, e.g. a NaN that ``json`` accepted)."""
+        self._drain()
+        with self._lock:
+            return self._received[start:]
+
     def for_trace(self, trace_id: str) -> list[dict[str, Any]]:
         self._drain()
         with self._lock:
             self._parse_pending()
             return [doc for doc in self._documents if doc.get("trace_id") == trace_id]
 
-    def wait_for(
-        self, trace_id: str, count: int = 1, timeout: float = 5.0, settle: float = 0.05
-    ) -> list[dict[str, Any]]:
-        """Documents of ``trace_id`` once at least ``count`` arrived (and a short quiet period passed)."""
+    def wait_for(self, trace_id: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Documents of ``trace_id``: every one sent before this call (``sync()``), and, while fewer than
+        ``count`` are in, whatever arrives until there are ``count`` or ``timeout`` passed.
+
+        No fixed wait: with everything already sent (a handler that returned has sent its documents),
+        it returns after one barrier round trip, ``count=0`` included.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.for_trace(trace_id)) < count:
-            time.sleep(0.005)
-        time.sleep(settle)
-        return self.for_trace(trace_id)
+        self.sync(timeout)
+        while True:
+            with self._lock:
+                seen = self._arrivals
+            found = self.for_trace(trace_id)
+            remaining = deadline - time.monotonic()
+            if len(found) >= count or remaining <= 0:
+                return found
+            if self._background:
+                with self._synced_changed:
+                    self._synced_changed.wait_for(functools.partial(self._arrived_since, seen), timeout=remaining)
+            else:
+                select.select([self._socket], [], [], remaining)
+
+    def _arrived_since(self, seen: int) -> bool:
+        return self._arrivals != seen
 
     def sync(self, timeout: float = 2.0) -> bool:
         """Wait until every datagram sent to us before this call has been parsed.
@@ -146,12 +177,16 @@ class XRayDaemon:
         with self._lock:
             self._documents.clear()
             self._pending.clear()
+            self._received.clear()
             self.datagram_sizes.clear()
             self._rejected.clear()
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            # Wake the receiving thread now rather than at its next 50 ms timeout (a barrier token: ignored).
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(SYNC_PREFIX + b"close", ("127.0.0.1", self.port))
             self._thread.join(timeout=1)
         self._socket.close()
 

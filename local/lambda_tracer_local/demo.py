@@ -3,14 +3,16 @@
 Each function runs in its own local sandbox with the layer unpacked as ``/opt`` and the exec wrapper
 set, exactly as configured in Lambda. It is invoked cold, warm, and once with an event that makes it
 fail; for every invocation the demo prints what the caller got and the X-Ray trace tree the daemon
-stand-in received. Exit status 1 if any invocation did not end as expected (so it doubles as a smoke test).
+stand-in received, and writes all the traces as a timeline page (build/demo-trace.html) to open in a browser.
+Exit status 1 if any invocation did not end as expected (so it doubles as a smoke test).
 
-    python -m lambda_tracer_local.demo [--layer dist/lambda-tracer-layer.zip] [--python PATH]
+    python -m lambda_tracer_local.demo [--layer dist/lambda-tracer-layer.zip] [--python PATH] [--html PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import textwrap
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .daemon import XRayDaemon
+from .html import invocation_entry, write_page
 from .layers import UnsafeLayerError, check_layer, unpack_layer
 from .render import render_invocation
 from .runtime import LocalLambda
@@ -60,7 +63,14 @@ DEMOS = (
 )
 
 
-def run_demo(demo: Demo, examples: Path, opt: Path, python: str, daemon: XRayDaemon) -> bool:
+def run_demo(
+    demo: Demo,
+    examples: Path,
+    opt: Path,
+    python: str,
+    daemon: XRayDaemon,
+    timelines: list[dict[str, Any]] | None = None,
+) -> bool:
     """Print one function's invocations and traces; False if anything was not as expected."""
     print(f"\n=== {demo.title}")
     print(
@@ -81,6 +91,8 @@ def run_demo(demo: Demo, examples: Path, opt: Path, python: str, daemon: XRayDae
             inv = fn.invoke(event)
             print(f"\n--- {label}: event {event}")
             print(textwrap.indent(render_invocation(inv), "    "))
+            if timelines is not None:
+                timelines.append(invocation_entry(inv, f"{demo.directory}: {label}, event {json.dumps(event)}"))
             if inv.status != expected or not inv.documents:
                 ok = False
                 print(
@@ -96,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer", type=Path, default=ROOT / "dist" / "lambda-tracer-layer.zip", help="layer zip")
     parser.add_argument("--examples", type=Path, default=ROOT / "examples" / "functions", help="function dirs")
     parser.add_argument("--python", default=sys.executable, help="interpreter with awslambdaric (default: this one)")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=ROOT / "build" / "demo-trace.html",
+        help="trace timeline page (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if not args.layer.is_file():
         print(f"{args.layer} not found: build it first with `make layer`", file=sys.stderr)
@@ -109,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.layer} is not a zip file: build it with `make layer`", file=sys.stderr)
         return 2
     ok = True
+    timelines: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="lambda-tracer-demo-") as tmp, XRayDaemon() as daemon:
         opt = unpack_layer(args.layer, Path(tmp) / "opt")
         print(f"layer {args.layer} unpacked as /opt; exec wrapper /opt/lambda-tracer; python {args.python}")
         for demo in DEMOS:
-            ok = run_demo(demo, args.examples, opt, args.python, daemon) and ok
+            ok = run_demo(demo, args.examples, opt, args.python, daemon, timelines) and ok
+    page = write_page(args.html, timelines, title="make demo: lambda-tracer on the example functions")
+    print(f"\ntrace timelines: {page} (open it in a browser; click a bar for its details)")
     print("\ndemo finished" + ("" if ok else " WITH UNEXPECTED RESULTS (see !!! above)"))
     return 0 if ok else 1
 

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
 import functools
 import json
+import math
 import os
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import weakref
@@ -91,6 +96,25 @@ class Invocation:
     #: ``/next`` reply sent -> reply received: the time the runtime spent on this event.
     duration_ms: float | None = None
     exit_code: int | None = None
+    #: What the runtime process wrote (stdout and stderr, in order) while it handled this event: from the
+    #: previous answer (or the end of init) to this answer. Log records and the tracer's warnings included.
+    output: str = ""
+    #: On the invocation that started the process (cold start): what it wrote during init (before its first
+    #: ``/next``; everything, for an init error). None on a warm invocation.
+    init_output: str | None = None
+    #: On the cold start: process start -> first ``/next`` (or -> ``/init/error``). None when warm.
+    init_duration_ms: float | None = None
+    memory_size_mb: int | None = None
+    #: Peak resident memory of the runtime's processes so far (Linux ``VmHWM``), in MB; None where unknown.
+    max_memory_used_mb: int | None = None
+
+    @property
+    def billed_duration_ms(self) -> int | None:
+        """Duration rounded up to the millisecond, plus the init duration on a cold start (Lambda bills the
+        INIT phase of on-demand functions since August 2025)."""
+        if self.duration_ms is None:
+            return None
+        return math.ceil(self.duration_ms + (self.init_duration_ms or 0.0))
 
     @property
     def error_cause(self) -> dict[str, Any] | None:
@@ -133,6 +157,7 @@ class LocalLambda:
             raise LocalLambdaError(f"function directory {self.function_dir} does not exist")
         self.handler = handler
         self.function_name = function_name
+        self.memory_mb = memory_mb
         self.region = region
         self.timeout = timeout
         self.python = _interpreter(python)
@@ -151,8 +176,12 @@ class LocalLambda:
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at: float | None = None
         self.cold_start_ms: float | None = None
-        self._output: list[bytes] = []
+        self._output = bytearray()
         self._output_lock = threading.Lock()
+        self._output_eof = False
+        #: Output before this offset has been given to an Invocation (``init_output`` or ``output``).
+        self._attributed = 0
+        self._init_given = False
         self._reader: threading.Thread | None = None
         self._invoke_lock = threading.Lock()
         self._answered = 0
@@ -253,24 +282,87 @@ class LocalLambda:
             start_new_session=True,  # its own process group: close() kills whatever the wrapper started too
         )
         self._finalizer = weakref.finalize(self, _kill, self.process)
+        assert self.process.stdout is not None
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self.api.mark = self._mark
         self._reader = threading.Thread(target=self._read_output, name="local-lambda-output", daemon=True)
         self._reader.start()
 
     def _read_output(self) -> None:
+        """Read the runtime's stdout/stderr pipe as it is written, until the process closes it."""
         process = self.process
         assert process is not None and process.stdout is not None
         fd = process.stdout.fileno()
-        while chunk := os.read(fd, 65536):
-            with self._output_lock:
-                self._output.append(chunk)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while not self._output_eof:
+            if any(event & select.POLLNVAL for _, event in poller.poll()):
+                break  # closed under us
+            self._drain(everything=True)
         process.wait()
         self.api.changed.set()
+
+    def _mark(self) -> int:
+        """How many bytes the process had written when this is called (the Runtime API calls it on a request).
+
+        Whatever the runtime wrote before it sent that request (first ``/next``, a response, an error) is in
+        the pipe by then: the bytes waiting in it are read now, and the offset returned splits the output
+        exactly at that request, without waiting or guessing. Bytes written later (by another thread of the
+        function, say) are left for the next mark.
+        """
+        return self._drain(everything=False)
+
+    def _drain(self, everything: bool) -> int:
+        """Read what the pipe holds (``everything``: until it is empty or closed) and return the total read."""
+        process = self.process
+        with self._output_lock:
+            if process is None or process.stdout is None or self._output_eof:
+                return len(self._output)
+            fd = process.stdout.fileno()
+            left = None if everything else _available(fd)
+            while left is None or left > 0:
+                try:
+                    chunk = os.read(fd, 65536 if left is None else min(left, 65536))
+                except BlockingIOError:
+                    break
+                except OSError:  # closed
+                    self._output_eof = True
+                    break
+                if not chunk:
+                    self._output_eof = True
+                    break
+                self._output += chunk
+                if left is not None:
+                    left -= len(chunk)
+            return len(self._output)
 
     @property
     def output(self) -> str:
         """Everything the runtime process wrote to stdout and stderr so far."""
         with self._output_lock:
-            return b"".join(self._output).decode("utf-8", "replace")
+            return self._output.decode("utf-8", "replace")
+
+    def _output_between(self, start: int, end: int | None) -> str:
+        with self._output_lock:
+            return bytes(self._output[start:end]).decode("utf-8", "replace")
+
+    def _take_output(self, end: int | None) -> tuple[str | None, str]:
+        """(init output, the first time only; this invocation's output up to offset ``end``, or up to what was
+        read so far when None). Consecutive calls split the output without gaps or overlaps."""
+        if end is None:
+            end = self._mark()
+        init: str | None = None
+        if not self._init_given:
+            self._init_given = True
+            init_end = end if self.api.init_output_at is None else self.api.init_output_at  # no /next: all init
+            init, self._attributed = self._output_between(0, init_end), init_end
+        start = self._attributed
+        self._attributed = max(start, end)
+        return init, self._output_between(start, end)
+
+    def max_memory_used_mb(self) -> int | None:
+        """Peak resident memory of the runtime's processes (the interpreter, and any child of it), in MB."""
+        return None if self.process is None else _peak_rss_mb(self.process.pid)
 
     @property
     def exit_code(self) -> int | None:
@@ -351,8 +443,10 @@ class LocalLambda:
     def _answered_invocation(self, pending: Pending, header: str | None, called_at: float) -> Invocation:
         reply = pending.reply
         assert reply is not None and pending.kind is not None
+        cold = not self._init_given
         if self._answered == 0 and self.started_at is not None:
             self.cold_start_ms = (reply.at - self.started_at) * 1000
+        init_output, output = self._take_output(pending.output_at)
         self._answered += 1
         payload = _parse(reply.body)
         inv = Invocation(
@@ -364,6 +458,11 @@ class LocalLambda:
             trace_header=header,
             round_trip_ms=(reply.at - called_at) * 1000,
             duration_ms=None if pending.delivered_at is None else (reply.at - pending.delivered_at) * 1000,
+            output=output,
+            init_output=init_output,
+            init_duration_ms=self.init_ms if cold else None,
+            memory_size_mb=self.memory_mb,
+            max_memory_used_mb=self.max_memory_used_mb(),
         )
         if pending.kind == "error" and isinstance(payload, dict):
             _fill_error(inv, payload)
@@ -376,6 +475,8 @@ class LocalLambda:
         request = self.api.init_error
         assert request is not None
         document = _parse(request.body)
+        first = not self._init_given
+        init_output, output = self._take_output(None)  # the process has exited (or is about to): all of it
         inv = Invocation(
             status="init_error",
             request_id=None if pending is None else pending.request_id,
@@ -385,6 +486,11 @@ class LocalLambda:
             trace_header=header,
             round_trip_ms=None if called_at is None else (request.at - called_at) * 1000,
             exit_code=self.exit_code,
+            output=output,
+            init_output=init_output,
+            init_duration_ms=((request.at - self.started_at) * 1000 if first and self.started_at is not None else None),
+            memory_size_mb=self.memory_mb,
+            max_memory_used_mb=self.max_memory_used_mb(),
         )
         _fill_error(inv, self.init_error or {})
         self._attach_trace(inv)
@@ -393,12 +499,18 @@ class LocalLambda:
     def _exited_invocation(self, pending: Pending | None) -> Invocation:
         self._wait_exit()
         code = self.exit_code
+        first = not self._init_given
+        init_output, output = self._take_output(None)
         return Invocation(
             status="exited",
             request_id=None if pending is None else pending.request_id,
             exit_code=code,
             error_type="Runtime.ExitError",
             error_message=f"runtime exited with status {code} without answering; output:\n{self._tail()}",
+            output=output,
+            init_output=init_output,
+            init_duration_ms=self.init_ms if first else None,
+            memory_size_mb=self.memory_mb,
         )
 
     def _attach_trace(self, inv: Invocation) -> None:
@@ -479,6 +591,39 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
+
+
+def _available(fd: int) -> int | None:
+    """Bytes waiting in a pipe (FIONREAD); None where that cannot be asked: then read until it is empty."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    except OSError:
+        return None
+
+
+def _peak_rss_mb(pid: int) -> int | None:
+    """Sum of ``VmHWM`` (peak resident set) of ``pid`` and its descendants, in MB; None without /proc.
+
+    After the bootstrap's and the wrapper's ``exec`` that is one process, the interpreter; a wrapper that
+    forks instead adds its children (found through ``/proc/<pid>/task/<tid>/children``).
+    """
+    total_kb, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        base = Path("/proc") / str(current)
+        try:
+            for line in (base / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kb += int(line.split()[1])
+            for task in (base / "task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return math.ceil(total_kb / 1024) if total_kb else None
 
 
 def _parse(body: bytes) -> Any:

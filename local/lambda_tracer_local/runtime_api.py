@@ -15,16 +15,18 @@ assert on what the runtime actually sent. Details that matter, each learnt the h
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
 import queue
 import re
+import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 PREFIX = "/2018-06-01/runtime"
@@ -58,6 +60,8 @@ class Pending:
     delivered_at: float | None = None
     kind: str | None = None  # "response" | "error" once answered
     reply: Request | None = None
+    #: ``RuntimeAPI.mark()`` when the reply arrived: how much the runtime process had written by then.
+    output_at: int | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -75,6 +79,12 @@ class RuntimeAPI:
         #: Set whenever something the caller may be waiting for happened (a reply, an init error, close).
         self.changed = threading.Event()
         self.first_next_at: float | None = None
+        #: Called by the server when the runtime asks for its first event and when it answers one, before
+        #: anything else happens: returns how much output the runtime process has written so far (see
+        #: ``LocalLambda._mark``). What the runtime wrote before it sent a request is already in the pipe then.
+        self.mark: Callable[[], int] = lambda: 0
+        #: ``mark()`` at the first ``/next``: where init's output ends.
+        self.init_output_at: int | None = None
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
         self.port: int = self._server.server_address[1]
@@ -98,7 +108,12 @@ class RuntimeAPI:
     def close(self) -> None:
         self._closed.set()
         self.changed.set()
-        self._server.shutdown()
+        # shutdown() waits for serve_forever to notice, at its next poll (20 ms): a connection wakes it at once.
+        stopper = threading.Thread(target=self._server.shutdown, name="runtime-api-stop", daemon=True)
+        stopper.start()
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        stopper.join(timeout=2)
         self._server.server_close()
         self._thread.join(timeout=2)
 
@@ -118,6 +133,7 @@ class RuntimeAPI:
         """Block until an event is queued; None once closed."""
         with self._lock:
             if self.first_next_at is None:
+                self.init_output_at = self.mark()
                 self.first_next_at = time.monotonic()
         while not self._closed.is_set():
             try:
@@ -131,6 +147,7 @@ class RuntimeAPI:
             pending = self._pending.get(request_id)
             if pending is None or pending.kind is not None:
                 return False
+            pending.output_at = self.mark()
             pending.kind = kind
             pending.reply = request
         pending.done.set()

@@ -1,4 +1,4 @@
-"""``python -m lambda_tracer_local.publish`` / ``make publish`` against a real moto server over HTTP.
+"""``tools/publish.py`` / ``make publish`` against a real moto server over HTTP.
 
 boto3 finds the server through ``AWS_ENDPOINT_URL`` only, as it would find a user's endpoint; every call
 goes through the recording proxy of conftest.py, so "refused before any AWS call" and "throttling was
@@ -22,11 +22,26 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tools_support import ROOT, Proxy
-
-from lambda_tracer_local import publish
+from tools_support import ROOT, Proxy, publish
 
 RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
+
+
+@pytest.fixture(scope="session")
+def layer_zip(layer_zip: Path) -> Path:
+    """conftest.py's copy of the built zip, if publish takes it as it is.
+
+    A machine that could not get every runtime's Python builds a zip without bytecode for some (make layer's
+    WARNING), which publish refuses: these tests then skip, saying so, and the layer tests (tests/layer) are
+    the ones that fail or skip for the missing interpreter. The refusal itself is tested on doctored zips.
+    """
+    try:
+        publish.check_zip(layer_zip)
+    except publish.Refused as error:
+        if "no bytecode for" not in str(error):
+            raise
+        pytest.skip(f"the built layer is not publishable here: {error}")
+    return layer_zip
 
 
 def unique_name() -> str:
@@ -214,6 +229,23 @@ def _not_executable(info: zipfile.ZipInfo, data: bytes) -> tuple[zipfile.ZipInfo
     return info, data
 
 
+def _source_only(minor: str) -> Change:
+    """The zip as the build makes it without that Python: no .pyc for it, and the manifest says so."""
+    tag = f".cpython-{minor.replace('.', '')}.pyc"
+
+    def change(info: zipfile.ZipInfo, data: bytes) -> tuple[zipfile.ZipInfo, bytes] | None:
+        if info.filename.endswith(tag):
+            return None
+        if info.filename == "lambda-tracer-layer.json":
+            manifest = json.loads(data)
+            manifest["bytecode"]["compiled_by"].pop(minor, None)
+            manifest["bytecode"]["source_only"] = sorted({*manifest["bytecode"]["source_only"], minor})
+            return info, json.dumps(manifest, indent=2).encode()
+        return info, data
+
+    return change
+
+
 def _broken_package(info: zipfile.ZipInfo, data: bytes) -> tuple[zipfile.ZipInfo, bytes] | None:
     if info.filename.startswith("python/lambda_tracer/__pycache__/tracer."):
         return None  # the bytecode is unchecked-hash: it would be used instead of the broken source
@@ -230,6 +262,19 @@ def _broken_package(info: zipfile.ZipInfo, data: bytes) -> tuple[zipfile.ZipInfo
         ("wrapper-not-executable", _not_executable, "lambda-tracer is not executable (mode 0o644)"),
         ("no-handler", _drop("python/lambda_tracer/handler.py"), "python/lambda_tracer/handler.py is missing"),
         ("not-importable", _broken_package, "does not import from the zip: ImportError: broken on purpose"),
+        (
+            "source-only",
+            _source_only("3.14"),
+            "no bytecode for python3.14 (its manifest lists it under bytecode.source_only): functions on that "
+            "runtime would compile the layer at every cold start. Rebuild it with `make layer` where that Python "
+            "is available (3.14 is fetched from Debian), or pass --allow-source-only",
+        ),
+        (
+            # The files decide, not the manifest: this one still claims 3.12 bytecode everywhere.
+            "one-pyc-missing",
+            _drop("python/lambda_tracer/__pycache__/handler.cpython-312.pyc"),
+            "no bytecode for python3.12 in 1 of ",
+        ),
     ],
 )
 def test_a_bad_zip_is_refused_before_any_aws_call(
@@ -244,6 +289,23 @@ def test_a_bad_zip_is_refused_before_any_aws_call(
     assert message in err and err.count("\n") == 1, err
     assert aws_env.requests == []
     assert not (tmp_path / "out.json").exists()
+
+
+def test_allow_source_only_publishes_and_says_what_is_missing(
+    aws_env: Proxy, moto_url: str, layer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zip_path = rebuild(layer_zip, tmp_path / "source-only.zip", _source_only("3.14"))
+    name = unique_name()
+    code, out, err = run(
+        capsys, zip_path, "--region", "us-east-1", "--layer-name", name, "--allow-source-only",
+        json_path=tmp_path / "out.json",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "WARNING" in err and "no bytecode for python3.14 (--allow-source-only)" in err
+    got = lambda_client(moto_url, "us-east-1").get_layer_version(LayerName=name, VersionNumber=1)
+    assert got["CompatibleRuntimes"] == RUNTIMES  # what the layer supports; only slower to start on 3.14
+    assert got["Description"].endswith(", no bytecode for python3.14)")
+    assert json.loads((tmp_path / "out.json").read_text())["source_only_runtimes"] == ["python3.14"]
 
 
 def test_the_unmodified_copy_of_the_zip_is_accepted(
@@ -287,7 +349,8 @@ def test_make_publish_runs_the_module_with_regions_and_public(
         capture_output=True, text=True, timeout=120, env=os.environ,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "-m lambda_tracer_local.publish" in done.stdout and "--public" in done.stdout
+    command = f"{python} tools/publish.py --zip {zip_copy} --region us-east-1 --region eu-west-1 --public"
+    assert done.stdout.splitlines()[0] == f"{command} --layer-name {name}"  # echoed on one line
     for region in ("us-east-1", "eu-west-1"):
         client = lambda_client(moto_url, region)
         assert client.get_layer_version_policy(LayerName=name, VersionNumber=1)["Policy"]

@@ -17,9 +17,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tools_support import ROOT, Proxy
+from tools_support import ROOT, Proxy, publish
 
-from lambda_tracer_local import publish
 from lambda_tracer_local.layers import UnsafeLayerError, merge_layers, unpack_layer
 
 FILE, DIR, LINK = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_ZIP = ROOT / "dist" / "lambda-tracer-layer.zip"
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py``, a maintainer's script (not in the wheel, not a package), imported by path."""
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+#: ``tools/publish.py`` (``make publish``).
+publish = load_tool("publish")
 #: PublishLayerVersion is ``POST /2018-10-31/layers/<name>/versions``.
 PUBLISH_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/layers/[^/]+/versions$")
 THROTTLED_BODY = b'{"__type":"TooManyRequestsException","message":"Rate exceeded"}'

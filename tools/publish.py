@@ -1,11 +1,17 @@
 """Publish the built layer zip as a new layer version in one or more AWS regions (``make publish``).
 
-    python -m lambda_tracer_local.publish --region us-east-1 --region eu-west-1 [--public]
+    python tools/publish.py --region us-east-1 --region eu-west-1 [--public]
+
+A maintainer's tool: it lives in tools/, not in the ``lambda-tracer`` wheel (it needs botocore, which users of
+the package need not have), and reuses the layer checks of this checkout's ``lambda_tracer_local.layers``.
 
 Publishing only ever adds a version: nothing is deleted or overwritten, so a function pinned to an
 earlier ARN keeps working. The zip is checked before any AWS call (wrapper at the root and executable,
-package present and importable), because a broken layer would otherwise only show up as failing cold
-starts in every function that attaches it. boto3's own configuration applies unchanged (credential
+package present and importable, bytecode for every runtime it claims), because a broken layer would
+otherwise only show up as failing cold starts in every function that attaches it. A zip without bytecode
+for one of its runtimes (built where that Python was missing: its manifest lists it under
+``bytecode.source_only``) works but compiles the layer at every cold start on that runtime, so it is
+refused unless ``--allow-source-only`` is given. boto3's own configuration applies unchanged (credential
 chain, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``). Each region succeeds or fails on its own; the exit status
 is 1 if any failed, 2 if nothing was attempted.
 """
@@ -28,9 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .layers import UnsafeLayerError, check_layer, unpack_layer
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "local") not in sys.path:
+    sys.path.insert(0, str(ROOT / "local"))  # this checkout's lambda_tracer_local, whatever is installed
 
-ROOT = Path(__file__).resolve().parents[2]
+from lambda_tracer_local.layers import UnsafeLayerError, check_layer, unpack_layer  # noqa: E402
+
 DEFAULT_ZIP = Path("dist") / "lambda-tracer-layer.zip"
 DEFAULT_JSON = Path("dist") / "published-layers.json"
 DEFAULT_LAYER_NAME = "lambda-tracer"
@@ -64,10 +73,13 @@ class Layer:
     sha256: str
     runtimes: tuple[str, ...]
     architectures: tuple[str, ...]
+    #: Runtimes the zip claims but has no (or incomplete) bytecode for: published only with --allow-source-only.
+    source_only: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
-        return f"lambda-tracer {self.version}: X-Ray tracing for Python (zip sha256 {self.sha256[:12]})"
+        no_bytecode = f", no bytecode for {' '.join(self.source_only)}" if self.source_only else ""
+        return f"lambda-tracer {self.version}: X-Ray tracing for Python (zip sha256 {self.sha256[:12]}{no_bytecode})"
 
     @property
     def code_sha256(self) -> str:
@@ -88,8 +100,11 @@ class Result:
 # ---------------------------------------------------------------- the zip
 
 
-def check_zip(path: Path, python: str = sys.executable) -> Layer:
-    """Read and self-check the layer zip; raise ``Refused`` saying what is wrong with it."""
+def check_zip(path: Path, python: str = sys.executable, allow_source_only: bool = False) -> Layer:
+    """Read and self-check the layer zip; raise ``Refused`` saying what is wrong with it.
+
+    ``allow_source_only``: accept a zip without bytecode for some of its runtimes (``Layer.source_only``).
+    """
     if not path.is_file():
         raise Refused(f"{path} not found: build it first with `make layer` (or pass --zip PATH)")
     content = path.read_bytes()
@@ -115,6 +130,7 @@ def check_zip(path: Path, python: str = sys.executable) -> Layer:
                 raise Refused(f"{path}: {PACKAGE}/{name} is missing")
         manifest = _manifest(archive, infos, path)
         init_version = _init_version(archive.read(f"{PACKAGE}/__init__.py").decode("utf-8", "replace"))
+        names = set(infos)
     version = str(manifest.get("version") or init_version or "")
     if not version:
         raise Refused(f"{path}: no version in {MANIFEST_NAME} nor __version__ in {PACKAGE}/__init__.py")
@@ -123,7 +139,44 @@ def check_zip(path: Path, python: str = sys.executable) -> Layer:
     _check_importable(path, version, python)
     runtimes = tuple(f"python{v}" for v in manifest.get("python_versions") or ()) or DEFAULT_RUNTIMES
     architectures = tuple(manifest.get("architectures") or ()) or DEFAULT_ARCHITECTURES
-    return Layer(path, content, version, hashlib.sha256(content).hexdigest(), runtimes, architectures)
+    gaps = _bytecode_gaps(names, runtimes, manifest)
+    if gaps and not allow_source_only:
+        raise Refused(
+            f"{path}: no bytecode for {'; '.join(gaps.values())}: functions on "
+            f"{'that runtime' if len(gaps) == 1 else 'those runtimes'} would compile the layer at every cold start. "
+            f"Rebuild it with `make layer` where that Python is available (3.14 is fetched from Debian), or pass "
+            f"--allow-source-only (make publish PUBLISH_ARGS=--allow-source-only)"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    return Layer(path, content, version, digest, runtimes, architectures, tuple(gaps))
+
+
+def _bytecode_gaps(names: set[str], runtimes: tuple[str, ...], manifest: dict[str, Any]) -> dict[str, str]:
+    """Runtime -> what is missing, for each claimed runtime without a ``.pyc`` beside every ``.py`` of the layer.
+
+    Read from the files themselves: the manifest's ``bytecode.source_only`` is only quoted.
+    """
+    bytecode = manifest.get("bytecode")
+    listed = bytecode.get("source_only") if isinstance(bytecode, dict) else None
+    declared = {f"python{v}" for v in listed} if isinstance(listed, list) else set()
+    sources = sorted(n for n in names if n.startswith("python/") and n.endswith(".py"))
+    gaps: dict[str, str] = {}
+    for runtime in runtimes:
+        match = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
+        if not match:
+            continue
+        tag = f".cpython-{match[1]}{match[2]}.pyc"
+        missing = [
+            src
+            for src in sources
+            if f"{src.rpartition('/')[0]}/__pycache__/{src.rpartition('/')[2][:-3]}{tag}" not in names
+        ]
+        if len(missing) == len(sources):
+            note = " (its manifest lists it under bytecode.source_only)" if runtime in declared else ""
+            gaps[runtime] = f"{runtime}{note}"
+        elif missing:
+            gaps[runtime] = f"{runtime} in {len(missing)} of {len(sources)} modules (e.g. {missing[0]})"
+    return gaps
 
 
 def _manifest(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path: Path) -> dict[str, Any]:
@@ -299,6 +352,7 @@ def report(layer: Layer, layer_name: str, results: list[Result]) -> dict[str, An
         "description": layer.description,
         "compatible_runtimes": list(layer.runtimes),
         "compatible_architectures": list(layer.architectures),
+        "source_only_runtimes": list(layer.source_only),
         "license": LICENSE,
         "results": [asdict(result) for result in results],
     }
@@ -314,7 +368,7 @@ def _default_zip() -> Path:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m lambda_tracer_local.publish",
+        prog="tools/publish.py",
         description="Publish the lambda-tracer layer zip as a new layer version in each region.",
     )
     parser.add_argument(
@@ -330,6 +384,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE / the default chain)")
     parser.add_argument(
         "--json", type=Path, default=None, help=f"results as JSON (default: {DEFAULT_JSON.name} next to the zip)"
+    )
+    parser.add_argument(
+        "--allow-source-only",
+        action="store_true",
+        help="publish even if the zip lacks bytecode for some of its runtimes (they would compile the layer at "
+        "every cold start); refused by default",
     )
     parser.add_argument(
         "--max-attempts",
@@ -349,12 +409,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     zip_path: Path = args.zip if args.zip is not None else _default_zip()
     try:
-        layer = check_zip(zip_path)
+        layer = check_zip(zip_path, allow_source_only=args.allow_source_only)
         session = _session(args.profile)
         regions = split_regions(args.region) or [_default_region(session)]
     except Refused as error:
         print(f"publish: refused: {error}", file=sys.stderr)
         return 2
+    if layer.source_only:
+        print(
+            f"publish: WARNING: {layer.path} has no bytecode for {', '.join(layer.source_only)} "
+            f"(--allow-source-only): functions on it compile the layer at every cold start",
+            file=sys.stderr,
+        )
     print(f"Publishing {layer.path} as {args.layer_name} ({layer.description}) in {', '.join(regions)}", flush=True)
     results = publish(layer, regions, args.layer_name, args.public, session, args.max_attempts)
     print()
