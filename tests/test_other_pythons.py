@@ -1,8 +1,10 @@
-"""The unit and end-to-end suites on every other local Python (3.10, 3.12, 3.13 here).
+"""The unit and end-to-end suites on every other local Python (3.10, 3.12, 3.13 from pyenv, 3.14 here).
 
 The decorators lean on asyncio, contextvars and generator semantics, and the runtime client and our boot
 path on the interpreter, all of which change between versions. Each suite runs in a venv of that Python
-(so the local Lambda runtime runs on it too). Missing interpreters are skipped with a message.
+(so the local Lambda runtime runs on it too). Missing interpreters are skipped with a message, except 3.14:
+without one in pyenv, Debian's is fetched into build/python3.14 (tools/python314.py; see
+tests/e2e/conftest.py ``interpreter_for``), and a failed fetch fails the test.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import _find_interpreter, _locked
+from tests.e2e.conftest import _locked, create_venv, interpreter_for, interpreter_id
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements" / "unit.txt"
@@ -22,21 +24,22 @@ OTHERS = [v for v in ("3.10", "3.12", "3.13", "3.14") if v != f"{sys.version_inf
 
 
 def _venv(version: str) -> Path:
-    interpreter = _find_interpreter(version)
-    if interpreter is None:
-        pytest.skip(f"no Python {version} under $(pyenv root)/versions: the suites are not run on it here")
+    interpreter = interpreter_for(version)  # skips a missing pyenv version; fetches 3.14 if needed
     venv = ROOT / "build" / "venvs" / f"unit-py{version}"
     python = venv / "bin" / "python"
     stamp = venv / ".requirements"
+    # Debian's 3.14 is named in the stamp: a newer 3.14.x fetched later gets a fresh venv. pyenv ones are not
+    # (their venvs predate this; a new pyenv version is a new directory the venv does not point to anyway).
+    wanted = REQUIREMENTS.read_text()
+    if interpreter_id(interpreter).startswith("debian-"):
+        wanted += f"# {interpreter_id(interpreter)}\n"
     with _locked(ROOT / "build" / "venvs" / f"unit-py{version}.lock"):
-        if not stamp.is_file() or stamp.read_text() != REQUIREMENTS.read_text():
-            for step in (
-                [str(interpreter), "-m", "venv", "--clear", str(venv)],
-                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
-            ):
-                done = subprocess.run(step, capture_output=True, text=True, timeout=900)
-                assert done.returncode == 0, f"{' '.join(step)}:\n{done.stdout}\n{done.stderr}"
-            stamp.write_text(REQUIREMENTS.read_text())
+        if not stamp.is_file() or stamp.read_text() != wanted:
+            create_venv(interpreter, venv)
+            step = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)]
+            done = subprocess.run(step, capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, f"{' '.join(step)}:\n{done.stdout}\n{done.stderr}"
+            stamp.write_text(wanted)
     return python
 
 

@@ -16,8 +16,12 @@ Why it is built this way:
   ten installs before they are merged.
 * Bytecode compiled with ``--invalidation-mode unchecked-hash`` by each interpreter found here: /opt is
   read-only in Lambda, so without a usable .pyc every cold start compiles the sources again, and the zip
-  timestamps would invalidate ordinary (timestamp-based) .pyc files.
-* Only the standard library and pip are needed (not the dev venv), so ``sam build`` can run it too.
+  timestamps would invalidate ordinary (timestamp-based) .pyc files. Without a Python 3.14 (pyenv, PATH,
+  --interpreter), tools/python314.py fetches Debian's into build/python3.14 (cached). A version left without
+  bytecode is listed under ``bytecode.source_only`` in the manifest, with a loud warning, and
+  ``make publish`` refuses such a zip unless told otherwise.
+* Only the standard library and pip are needed (not the dev venv), so ``sam build`` can run it too (plus
+  apt-get and dpkg-deb, and Debian's mirror, to fetch a Python 3.14 the first time, when there is none).
 * Deterministic (sorted entries, fixed timestamps and modes), so that two builds can be compared byte for
   byte and a rebuild of an unchanged tree is a no-op for deployment tools that hash the zip.
 
@@ -58,6 +62,7 @@ REQUIREMENTS = ROOT / "requirements" / "layer.txt"
 PACKAGE_DIR = ROOT / "layer" / "lambda_tracer"
 WRAPPER = ROOT / "wrapper" / "lambda-tracer"
 LAYERS_MODULE = ROOT / "local" / "lambda_tracer_local" / "layers.py"
+PYTHON314_MODULE = ROOT / "tools" / "python314.py"
 
 WRAPPER_NAME = "lambda-tracer"
 MANIFEST_NAME = "lambda-tracer-layer.json"
@@ -76,9 +81,9 @@ DIST_INFO_DROP = {"RECORD", "WHEEL", "INSTALLER", "REQUESTED", "direct_url.json"
 # Dropped anywhere in the dependencies: test suites and whatever bytecode pip may have written.
 DROP_DIRS = {"__pycache__", "tests", "test"}
 # Budget for the zipped layer, to catch bloat early (Lambda's own limits, 50 MB zipped and 250 MB unzipped
-# for a function and its layers, are far away). Measured: 1.62 MiB zipped (4.8 MiB unzipped) with bytecode
-# for 4 Pythons; 3.14's bytecode will add about 0.22 MiB. 2.5 MiB leaves room for that and for the package
-# to grow, and still fails on any stray dependency (botocore alone is over 10 MiB zipped).
+# for a function and its layers, are far away). Measured: 2.35 MiB zipped (6.3 MiB unzipped) with bytecode
+# for all 5 Pythons (3.14's adds 0.28 MiB). 2.5 MiB leaves a little room for the package to grow, and still
+# fails on any stray dependency (botocore alone is over 10 MiB zipped).
 DEFAULT_MAX_ZIPPED = 5 * 1024 * 1024 // 2
 # Bump to invalidate the cached per-target installs when the way they are made changes.
 CACHE_FORMAT = "1"
@@ -375,6 +380,44 @@ def find_interpreters(extra: list[str]) -> dict[str, Interpreter]:
     return interpreters
 
 
+def fetch_python314(interpreters: dict[str, Interpreter], offline: bool) -> str | None:
+    """Debian's 3.14 from tools/python314.py (cached in build/python3.14) when no 3.14 was found here.
+
+    Returns why there is still no 3.14 (None when there is one). --offline uses a cached one only.
+    """
+    python314 = python314_module()
+    if python314.MINOR in interpreters:
+        return None
+    try:
+        path = python314.ensure(offline=offline, log=log)
+    except python314.Unavailable as error:
+        return str(error)
+    interp = probe(str(path))
+    if interp is None or interp.minor != python314.MINOR:
+        return f"{path} does not run as a final CPython {python314.MINOR}"
+    interpreters[interp.minor] = interp
+    return None
+
+
+def warn_source_only(missing: dict[str, str]) -> None:
+    """Loud, because the zip is still written: a layer without bytecode for a runtime it claims."""
+    bar = "!" * 110
+    log(bar)
+    for minor, reason in missing.items():
+        log(f"WARNING: no Python {minor} interpreter found: this layer has NO BYTECODE for Python {minor}.")
+        for line in reason.splitlines():
+            log(f"WARNING:     {line}")
+        log(
+            f"WARNING: it ships only the .py sources for {minor}, which its runtime compiles at import on every "
+            f"cold start (/opt is read-only)."
+        )
+    log(
+        f"WARNING: the manifest ({MANIFEST_NAME}) lists {', '.join(missing)} under bytecode.source_only, and "
+        f"`make publish` refuses this zip (PUBLISH_ARGS=--allow-source-only to publish it anyway)."
+    )
+    log(bar)
+
+
 def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> None:
     """Compile every .py under python/ once per interpreter into __pycache__/<mod>.cpython-3XX.pyc.
 
@@ -418,6 +461,31 @@ def package_files() -> dict[str, bytes]:
 def package_version() -> str:
     match = re.search(r'^__version__ = "([^"]+)"', (PACKAGE_DIR / "__init__.py").read_text(), re.M)
     return match[1] if match else "unknown"
+
+
+# Durable functions (docs/durable-functions.md): aws-durable-execution-sdk-python loads the plugins named in
+# DURABLE_EXECUTION_PLUGINS (the wrapper adds ``lambda_tracer``) from the entry points importlib.metadata finds on
+# sys.path, /opt/python included. The dist-info is named lambda_tracer_layer, not lambda_tracer: a lambda-tracer
+# wheel bundled in the function comes first on sys.path and would hide a dist-info of the same name, and the SDK
+# fails the function's init on a name it cannot resolve. The entry point's module is top-level and layer-only for
+# the same reason (layer/_lambda_tracer_durable.py: it never fails to load).
+DURABLE_SHIM = ROOT / "layer" / "_lambda_tracer_durable.py"
+DURABLE_ENTRY_POINTS = "[aws_durable_execution.plugins]\nlambda_tracer = _lambda_tracer_durable:plugin\n"
+
+
+def durable_plugin_files() -> dict[str, bytes]:
+    """The entry point of the durable plugin: its module and a ``lambda_tracer_layer-<version>.dist-info``."""
+    version = package_version()
+    dist_info = f"lambda_tracer_layer-{version}.dist-info"
+    metadata = (
+        f"Metadata-Version: 2.1\nName: lambda-tracer-layer\nVersion: {version}\n"
+        "Summary: The lambda-tracer Lambda layer (entry points of the lambda_tracer package it ships)\n"
+    )
+    return {
+        DURABLE_SHIM.name: DURABLE_SHIM.read_bytes(),
+        f"{dist_info}/METADATA": metadata.encode(),
+        f"{dist_info}/entry_points.txt": DURABLE_ENTRY_POINTS.encode(),
+    }
 
 
 def manifest(pins: dict[str, str], interpreters: dict[str, Interpreter]) -> bytes:
@@ -500,9 +568,19 @@ def local_layers() -> ModuleType:
     not installed, and an installed copy must not stand in for this checkout's; that module uses the
     standard library only for this reason.
     """
-    spec = importlib.util.spec_from_file_location("_lambda_tracer_layers", LAYERS_MODULE)
+    return load_by_path("_lambda_tracer_layers", LAYERS_MODULE)
+
+
+@functools.cache
+def python314_module() -> ModuleType:
+    """tools/python314.py (by path: this script is also imported by path, from the tests)."""
+    return load_by_path("_lambda_tracer_python314", PYTHON314_MODULE)
+
+
+def load_by_path(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise BuildError(f"cannot load {LAYERS_MODULE}")
+        raise BuildError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -568,19 +646,24 @@ def build(output: Path, cache: Path, max_zipped: int, offline: bool, extra_inter
     if clash:
         raise BuildError(f"dependencies would overwrite lambda_tracer files: {clash}")
     interpreters = find_interpreters(extra_interpreters)
+    why_no_314 = fetch_python314(interpreters, offline)
+    missing = {
+        minor: "none under $(pyenv root)/versions, on PATH or given with --interpreter"
+        + (f"; fetching Debian's failed: {why_no_314}" if minor == "3.14" and why_no_314 else "")
+        for minor in PYTHON_VERSIONS
+        if minor not in interpreters
+    }
     for minor in PYTHON_VERSIONS:
         if minor in interpreters:
             log(f"bytecode for Python {minor}: {interpreters[minor].path} ({interpreters[minor].version})")
-        else:
-            log(
-                f"NOTE: no Python {minor} interpreter found: the layer ships only the .py sources for {minor}, "
-                f"which its runtime compiles at import on every cold start (/opt is read-only)."
-            )
+    if missing:
+        warn_source_only(missing)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lambda-tracer-layer-") as tmp:
         stage = Path(tmp) / "layer"
         write_tree(stage / "python", dependencies)
         write_tree(stage / "python", package_files())
+        write_tree(stage / "python", durable_plugin_files())
         compile_bytecode(stage / "python", interpreters)
         (stage / WRAPPER_NAME).write_bytes(WRAPPER.read_bytes())
         (stage / MANIFEST_NAME).write_bytes(manifest(pins, interpreters))
@@ -607,6 +690,8 @@ def build(output: Path, cache: Path, max_zipped: int, offline: bool, extra_inter
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)
     log(f"wrote {output} in {time.monotonic() - started:.1f} s")
+    if missing:
+        warn_source_only(missing)  # again, where it cannot be missed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -619,7 +704,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_ZIPPED,
         help="fail when the zip is larger (default %(default)s)",
     )
-    parser.add_argument("--offline", action="store_true", help="fail instead of downloading missing wheels")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: fail on missing wheels, and use a Python 3.14 in build/python3.14 only if already there",
+    )
     parser.add_argument(
         "--interpreter",
         action="append",

@@ -27,7 +27,7 @@ def test_bench_quick_mode_produces_every_row(layer_zip: Path, tmp_path: Path) ->
     results = json.loads(out.read_text())
     configs = {"bare", "ours-zero-code", "ours-in-code", "reference", "otel"}
     assert {(row["config"], row["workload"]) for row in results["rows"].values()} == {
-        (config, workload) for config in configs for workload in ("empty", "boto3")
+        (config, workload) for config in configs for workload in ("empty", "boto3", "boto3-idle")
     }
     for row in results["rows"].values():
         assert row["runs"] == 3 and row["cold_ms"] > 0 and row["rss_mb"] > 0

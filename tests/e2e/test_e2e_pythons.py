@@ -13,7 +13,7 @@ from lambda_tracer_local.runtime import LocalLambda
 
 from .support import names, outcome, write_function
 
-VERSIONS = ["3.10", "3.12", "3.13"]
+VERSIONS = ["3.10", "3.12", "3.13", "3.14"]
 SERVICE = "versions"
 APP = """
 import os

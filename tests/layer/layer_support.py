@@ -41,14 +41,15 @@ def locked(path: Path) -> Iterator[None]:
         yield
 
 
-def run_build(output: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The build tool in a subprocess, as make runs it."""
+def run_build(output: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The build tool in a subprocess, as make runs it (``env``: added to this process's environment)."""
     return subprocess.run(
         [sys.executable, str(TOOL), "--output", str(output), *args],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 

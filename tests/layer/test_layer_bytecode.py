@@ -61,10 +61,18 @@ USER_APP = "def handler(event, context):\n    return event\n"
 
 
 def interpreter(minor: str) -> Path:
-    if minor not in PYTHONS:
-        note = " (the layer ships 3.14 as sources only)" if minor == "3.14" else ""
-        pytest.skip(f"no pyenv Python {minor} on this machine{note}")
-    return PYTHONS[minor]
+    """pyenv's; for 3.14 without one, Debian's that the build fetched (tools/python314.py, build/python3.14)."""
+    if minor in PYTHONS:
+        return PYTHONS[minor]
+    python314 = build_layer.python314_module()
+    if minor != python314.MINOR:
+        pytest.skip(f"no pyenv Python {minor} on this machine")
+    try:
+        return Path(python314.ensure(retry_failed=False))
+    except python314.Unavailable as error:
+        if error.unsupported:
+            pytest.skip(f"no Python {minor} here, and Debian's cannot be used on this machine: {error}")
+        pytest.fail(f"no Python {minor}: fetching Debian's failed (the layer has no {minor} bytecode): {error}")
 
 
 def isolated_env(task_root: Path) -> dict[str, str]:

@@ -7,6 +7,7 @@ runtime's, and a timestamp-based .pyc is stale under /opt so every cold start re
 
 from __future__ import annotations
 
+import json
 import stat
 import struct
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from layer_support import ROOT, build_layer, run_build
 
 WRAPPER = ROOT / "wrapper" / "lambda-tracer"
@@ -153,6 +155,46 @@ def test_two_builds_are_byte_identical(layer_zip: Path, manifest: dict[str, obje
         assert f"no Python {minor} interpreter found" in done.stderr
         assert "compiles at import on every cold start" in done.stderr
     assert "KiB zipped" in done.stderr and "KiB unzipped" in done.stderr
+
+
+def test_python314_gets_bytecode(manifest: dict[str, object]) -> None:
+    """Lambda has a python3.14 runtime: without a local 3.14 the build fetches Debian's (tools/python314.py)."""
+    bytecode = manifest["bytecode"]
+    assert isinstance(bytecode, dict)
+    reason = build_layer.python314_module().unsupported_reason()
+    if "3.14" in bytecode["source_only"] and reason:
+        pytest.skip(f"no Python 3.14 here, and Debian's cannot be used on this machine: {reason}")
+    assert "3.14" in bytecode["compiled_by"], "no 3.14 bytecode: see the build's WARNING (tools/python314.py)"
+    assert bytecode["compiled_by"]["3.14"].startswith("3.14.")
+
+
+def test_without_python314_the_build_warns_loudly_and_marks_the_zip(
+    layer_zip: Path, manifest: dict[str, object], tmp_path: Path
+) -> None:
+    """No 3.14 to be had (here: an empty python3.14 home and --offline, so nothing is downloaded): the zip is
+    still built, without 3.14 bytecode, the manifest says so, and the warning is hard to miss."""
+    output = tmp_path / "source-only.zip"
+    done = run_build(output, "--offline", env={"LAMBDA_TRACER_PYTHON314_HOME": str(tmp_path / "python3.14")})
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(output) as zf:
+        names = zf.namelist()
+        built: dict[str, object] = json.loads(zf.read(build_layer.MANIFEST_NAME))
+    bytecode = built["bytecode"]
+    assert isinstance(bytecode, dict)
+    if "3.14" in bytecode["compiled_by"]:
+        pytest.skip("this machine has a Python 3.14 of its own (pyenv or PATH): nothing to fetch, nothing to miss")
+    assert bytecode["source_only"] == ["3.14"]
+    assert not [n for n in names if n.endswith(".cpython-314.pyc")]
+    # Everything else as in the normal build: only the 3.14 bytecode and the manifest differ.
+    other = manifest["bytecode"]
+    assert isinstance(other, dict)
+    assert {k: v for k, v in other["compiled_by"].items() if k != "3.14"} == bytecode["compiled_by"]
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    assert sum("this layer has NO BYTECODE for Python 3.14" in line for line in warnings) == 2  # start and end
+    assert any("downloading it is not allowed (offline)" in line for line in warnings), done.stderr
+    assert any("compiles at import on every cold start" in line for line in warnings)
+    assert any("`make publish` refuses this zip" in line for line in warnings)
+    assert not (tmp_path / "python3.14").exists()
 
 
 def test_size_budget_is_enforced(layer_zip: Path, tmp_path: Path) -> None:
