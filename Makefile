@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAYER_ZIP := dist/lambda-tracer-layer.zip
-LAYER_SOURCES := $(shell find layer wrapper -type f -not -path '*/__pycache__/*') requirements/layer.txt tools/build_layer.py
+LAYER_SOURCES := $(shell find layer wrapper -type f -not -path '*/__pycache__/*') requirements/layer.txt tools/build_layer.py \
+	tools/python314.py
+# Python 3.14 fetched into build/python3.14 (tools/python314.py) after a zip was built without it: rebuild.
+PYTHON314_STAMP := $(wildcard build/python3.14/python314.json)
 
 .PHONY: venv test test-fast lint layer demo bench clean build-TracerLayer
 
@@ -16,9 +19,12 @@ $(STAMP): requirements/dev.txt requirements/layer.txt
 	touch $(STAMP)
 
 # The layer build needs only python3 and pip, not the dev venv: `sam build` runs it too, and a fresh clone
-# should not install the test toolchain to get a layer. Downloads are cached in build/layer-cache.
+# should not install the test toolchain to get a layer. Downloads are cached in build/layer-cache. Bytecode
+# for 3.14 needs a Python 3.14: without one in pyenv or on PATH, Debian's is fetched into build/python3.14
+# (apt-get download from deb.debian.org, once); if that fails the zip is built without 3.14 bytecode, with
+# a loud warning, and `make publish` refuses it.
 layer: $(LAYER_ZIP)
-$(LAYER_ZIP): $(LAYER_SOURCES)
+$(LAYER_ZIP): $(LAYER_SOURCES) $(PYTHON314_STAMP)
 	$(PYTHON) tools/build_layer.py --output $(LAYER_ZIP)
 
 # SAM's makefile builder (template.yaml: ContextPath and WorkingDirectory are the repo root, so make runs
@@ -38,6 +44,14 @@ test: $(STAMP) $(LAYER_ZIP)
 	$(MAKE) lint
 	$(PY) -m pytest -n 2 -q
 
+# The quick loop (a minute or two here, 3 at most): lint, then the unit and end-to-end suites on the venv's Python
+# only (the e2e runs on other interpreters are deselected). `make test` is the full suite: tools, layer, packaging,
+# examples, bench, reliability and the other Pythons too.
+test-fast: $(STAMP) $(LAYER_ZIP)
+	$(MAKE) lint
+	$(PY) -m pytest -n 2 -q tests/unit tests/e2e \
+		-k "not test_traced_on_python or [$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')]"
+
 demo: $(STAMP) $(LAYER_ZIP)
 	PYTHONPATH=local $(PY) -m lambda_tracer_local.demo
 
@@ -47,11 +61,41 @@ bench: $(STAMP) $(LAYER_ZIP)
 clean:
 	rm -rf $(VENV) dist build .aws-sam
 
+# The PyPI wheel (`pip install lambda-tracer`: the tracer, the local runtime and its command; not tools/) into
+# dist/. setuptools builds in build/lib and never empties it, so it is removed first: otherwise a module deleted
+# or moved since the last build would ship again.
+.PHONY: dist
+dist: $(STAMP)
+	rm -rf build/lib build/bdist.* lambda_tracer.egg-info
+	$(PY) -m pip wheel -q --no-deps --disable-pip-version-check -w dist .
+
+# Mutation testing (tools/mutation.py): mutmut 3.8.1 mutates capture, redaction, config, endpoints and coldstart
+# and runs the unit suite against each mutant; fails when the suite kills under 90 % of a module's mutants that
+# tests/mutation/equivalent.txt does not list. Minutes long, so not part of `make test`. mutmut has its own venv
+# (requirements/mutation.txt), kept out of the dev venv. MUTATE="endpoints coldstart" limits the modules;
+# MUTATION_ARGS passes more (`tools/mutation.py -h`: --report-only, --max-children, --min-score).
+MUTATION_VENV := build/mutation-venv
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+.PHONY: mutation
+mutation: $(MUTATION_STAMP)
+	$(MUTATION_VENV)/bin/python tools/mutation.py $(if $(MUTATE),--modules $(MUTATE)) $(MUTATION_ARGS)
+
+$(MUTATION_STAMP): requirements/mutation.txt requirements/unit.txt requirements/layer.txt
+	rm -rf $(MUTATION_VENV)
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/mutation.txt
+	touch $@
+
 # Publish dist/lambda-tracer-layer.zip as a new layer version (never overwrites one) in each region, with boto3's
 # usual configuration (AWS_PROFILE, credentials chain, AWS_ENDPOINT_URL). `make publish REGIONS="us-east-1
-# eu-west-1" PUBLIC=1`; LAYER_NAME=... to rename; PUBLISH_ARGS for more (`python -m lambda_tracer_local.publish -h`).
+# eu-west-1" PUBLIC=1`; LAYER_NAME=... to rename; PUBLISH_ARGS for more (`tools/publish.py -h`).
+# A zip without bytecode for one of its runtimes is refused (exit 2) unless PUBLISH_ARGS=--allow-source-only.
+# tools/publish.py (a maintainer's tool, not in the wheel) exits 1 when a region failed and 2 when nothing was
+# attempted (bad arguments, refused zip, no credentials). make itself always exits 2 when a command fails: its
+# last line, `make: *** [Makefile:…: publish] Error 1` (or `Error 2`), carries the command's status.
+# The command is echoed on one line (a continued recipe line would echo its backslashes too).
+PUBLISH_COMMAND = $(PY) tools/publish.py --zip $(LAYER_ZIP) $(foreach region,$(REGIONS),--region $(region)) \
+	$(if $(filter 1 yes true,$(PUBLIC)),--public) $(if $(LAYER_NAME),--layer-name $(LAYER_NAME)) $(PUBLISH_ARGS)
 .PHONY: publish
 publish: $(STAMP) $(LAYER_ZIP)
-	PYTHONPATH=local $(PY) -m lambda_tracer_local.publish --zip $(LAYER_ZIP) \
-		$(foreach region,$(REGIONS),--region $(region)) $(if $(filter 1 yes true,$(PUBLIC)),--public) \
-		$(if $(LAYER_NAME),--layer-name $(LAYER_NAME)) $(PUBLISH_ARGS)
+	$(info $(strip $(PUBLISH_COMMAND)))@$(PUBLISH_COMMAND)

@@ -10,18 +10,20 @@ Why a staging directory (build/mutation): mutmut names a mutant after its file's
 (``layer/lambda_tracer/endpoints.py`` gives ``layer.lambda_tracer.endpoints.*``; only a ``src/`` prefix is
 dropped), and a mutant is active only in the module of that name. The tests import ``lambda_tracer``, so run
 from the repository root every mutant would be inert (mutmut stops early saying so). The stage holds
-``lambda_tracer/`` (copied from layer/), ``local/`` and ``tests/``, with a pyproject.toml made here (mutmut's
-and pytest's settings). mutmut copies that into build/mutation/mutants/ and mutates the copy there, which
-the tests see as the repository root: ``mutants/layer/lambda_tracer`` links to the mutated package (some unit
-tests start a Python with ``PYTHONPATH=<root>/layer``), and the repository's other top-level entries
-(README.md, examples/, ...) are linked in as they are.
+``lambda_tracer/`` (copied from layer/), ``local/``, ``tests/`` and the repository's pyproject.toml (pytest's
+settings) with mutmut's settings added. mutmut copies that into build/mutation/mutants/ and mutates the copy
+there, which the tests see as the repository root: ``mutants/layer/lambda_tracer`` links to the mutated
+package (pytest's ``pythonpath`` and some unit tests' subprocesses import it from ``<root>/layer``), and the
+repository's other top-level entries (README.md, examples/, ...) are linked in as they are.
 
 Scoring, per module: killed (a test failed), timeout and segfault (the run crashed) count as killed;
 survived, "no tests" (no unit test runs the function) and suspicious do not. A listed mutant counts as
 equivalent only while it survives: a killed one stays in the score and is reported as a stale entry.
 
 Usage (the mutation venv's python): ``tools/mutation.py [--modules endpoints coldstart] [--max-children N]
-[--min-score 90] [--report-only]``. ``make mutation MUTATE="endpoints coldstart"`` passes ``--modules``.
+[--min-score 90] [--report-only] [--show-equivalent]``. ``make mutation MUTATE="endpoints coldstart"`` passes
+``--modules``; ``MUTATION_ARGS="--report-only --show-equivalent"`` the rest. mutmut names a mutant after its
+function and a running number, so when a function changes, review its entries in the list (--show-equivalent).
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ KILLED = frozenset({"killed", "timeout", "segfault", "caught by type check"})
 NOT_KILLED = frozenset({"survived", "no tests", "suspicious"})
 #: Statuses left out of a score altogether (``# pragma: no mutate``).
 SKIPPED = frozenset({"skipped"})
+#: A run that left any of these did not finish: its scores mean nothing.
+UNFINISHED = frozenset({"not checked", "check was interrupted by user"})
 
-PYPROJECT = """\
-# Made by tools/mutation.py for mutmut; not the project's pyproject.toml.
+MUTMUT_CONFIG = """
+# -- added by tools/mutation.py for mutmut (the rest is the repository's pyproject.toml, pytest's settings too) --
 [tool.mutmut]
 source_paths = ["{package}"]
 only_mutate = [{only_mutate}]
@@ -65,12 +69,6 @@ pytest_add_cli_args_test_selection = ["{tests}"]
 process_isolation = "forkserver"
 forkserver_warmup = "none"
 use_git_change_detection = false
-
-[tool.pytest.ini_options]
-pythonpath = [".", "local", "tests"]
-testpaths = ["tests"]
-timeout = 120
-addopts = "-p no:cacheprovider"
 """
 
 
@@ -90,7 +88,11 @@ def stage(modules: list[str]) -> list[str]:
     shutil.copytree(ROOT / "local", WORK / "local", ignore=_ignore)
     shutil.copytree(ROOT / "tests", WORK / "tests", ignore=_ignore)
     only = ", ".join(f'"{PACKAGE}/{name}.py"' for name in present)
-    (WORK / "pyproject.toml").write_text(PYPROJECT.format(package=PACKAGE, only_mutate=only, tests=TESTS))
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    if "[tool.mutmut]" in pyproject:
+        raise SystemExit("mutation: pyproject.toml has a [tool.mutmut] table: tools/mutation.py makes its own")
+    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=TESTS)
+    (WORK / "pyproject.toml").write_text(pyproject.rstrip("\n") + "\n" + mutmut_config)
     mutants = WORK / "mutants"
     (mutants / "layer").mkdir(parents=True)
     (mutants / "layer" / PACKAGE).symlink_to(Path("..") / PACKAGE, target_is_directory=True)
@@ -127,6 +129,22 @@ def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str
         finally:
             signal.signal(signal.SIGTERM, previous)
     return subprocess.CompletedProcess(process.args, process.returncode, out or "", err or "")
+
+
+def explain_failure() -> None:
+    """mutmut hides why its clean run failed: run the unit suite on the unmutated stage and show the end."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", TESTS],
+        cwd=WORK / "mutants",
+        env={k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-40:])
+        print(f"The unit suite fails in build/mutation/mutants without any mutant:\n{tail}", file=sys.stderr)
 
 
 # -- the report --------------------------------------------------------------------------------------------
@@ -230,7 +248,7 @@ def diff_lines(name: str) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def report(modules: list[str], missing: list[str], min_score: float) -> int:
+def report(modules: list[str], missing: list[str], min_score: float, show_equivalent: bool = False) -> int:
     done = mutmut("results", "--all", "true", capture=True)
     if done.returncode != 0:
         print(done.stdout + done.stderr, file=sys.stderr)
@@ -252,8 +270,15 @@ def report(modules: list[str], missing: list[str], min_score: float) -> int:
                 print(f"      {line}")
     if not any_undetected:
         print("  none")
+    if show_equivalent:
+        print("\nSurviving mutants listed as equivalent, with the reason given:")
+        for entry in scores.values():
+            for name in entry.equivalent:
+                print(f"  {name}: {equivalent[name]}")
+                for line in diff_lines(name):
+                    print(f"      {line}")
 
-    unchecked = {name: status for name, status in results.items() if status == "not checked"}
+    unchecked = [name for name, status in results.items() if status in UNFINISHED and module_of(name) in modules]
     for entry in scores.values():
         for name in entry.stale:
             print(f"warning: {name} is listed as equivalent but was {results[name]}: remove it from the list")
@@ -281,7 +306,7 @@ def report(modules: list[str], missing: list[str], min_score: float) -> int:
         f"{len(everything.undetected):>10} {everything.percent:>7.1f}%"
     )
     for name in missing:
-        print(f"  {name + '.py':<12} not in layer/{PACKAGE}: skipped")
+        print(f"  {name + '.py':<12} not mutated: not in layer/{PACKAGE}, or not in the last run")
     if unchecked:
         print(f"mutation: {len(unchecked)} mutants were not checked (the run did not finish)", file=sys.stderr)
         return 1
@@ -297,24 +322,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--min-score", type=float, default=90.0)
     parser.add_argument("--report-only", action="store_true", help="score the last run again without running")
+    parser.add_argument(
+        "--show-equivalent", action="store_true", help="also show the listed equivalent mutants (to review the list)"
+    )
     args = parser.parse_args(argv)
     modules = [name for name in MODULES if name in args.modules]
     read_equivalent()  # a malformed list fails before minutes of work
 
     started = time.monotonic()
     if args.report_only:
-        if not (WORK / "mutants").is_dir():
-            parser.error("no earlier run in build/mutation: run without --report-only first")
-        present = [name for name in modules if (WORK / PACKAGE / f"{name}.py").is_file()]
+        # The modules of the last run: mutmut keeps one .meta file per mutated module.
+        present = [name for name in modules if (WORK / "mutants" / PACKAGE / f"{name}.py.meta").is_file()]
+        if not present:
+            parser.error(f"no results for {', '.join(modules)} in build/mutation: run without --report-only first")
+        missing = [name for name in modules if name not in present]
     else:
         present = stage(modules)
+        missing = [name for name in modules if name not in present]
         if not present:
             parser.error(f"none of {', '.join(modules)} exists in layer/{PACKAGE}")
         done = mutmut("run", "--max-children", str(args.max_children))
         if done.returncode != 0:
             print(f"mutation: `mutmut run` failed (exit {done.returncode})", file=sys.stderr)
+            explain_failure()
             return done.returncode or 1
-    status = report(present, [name for name in modules if name not in present], args.min_score)
+    status = report(present, missing, args.min_score, args.show_equivalent)
     print(f"\nmutation: {time.monotonic() - started:.0f} s (build/mutation; `mutmut browse` there to explore)")
     return status
 
