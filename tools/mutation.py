@@ -76,7 +76,7 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return {name for name in names if name in ("__pycache__", ".mypy_cache") or name.endswith(".pyc")}
 
 
-def stage(modules: list[str]) -> list[str]:
+def stage(modules: list[str], tests: list[str]) -> list[str]:
     """Lay out build/mutation from the working tree (from nothing: results of an earlier run are dropped).
 
     Returns the modules that exist.
@@ -91,7 +91,8 @@ def stage(modules: list[str]) -> list[str]:
     pyproject = (ROOT / "pyproject.toml").read_text()
     if "[tool.mutmut]" in pyproject:
         raise SystemExit("mutation: pyproject.toml has a [tool.mutmut] table: tools/mutation.py makes its own")
-    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=TESTS)
+    selection = '", "'.join(tests)
+    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=selection)
     (WORK / "pyproject.toml").write_text(pyproject.rstrip("\n") + "\n" + mutmut_config)
     mutants = WORK / "mutants"
     (mutants / "layer").mkdir(parents=True)
@@ -131,10 +132,10 @@ def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str
     return subprocess.CompletedProcess(process.args, process.returncode, out or "", err or "")
 
 
-def explain_failure() -> None:
+def explain_failure(tests: list[str]) -> None:
     """mutmut hides why its clean run failed: run the unit suite on the unmutated stage and show the end."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", TESTS],
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests],
         cwd=WORK / "mutants",
         env={k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"},
         capture_output=True,
@@ -321,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", nargs="+", choices=MODULES, default=list(MODULES), metavar="MODULE")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--min-score", type=float, default=90.0)
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=[TESTS],
+        metavar="PATH",
+        help=f"run only these tests against the mutants (a quicker loop while writing tests; the gate is {TESTS})",
+    )
     parser.add_argument("--report-only", action="store_true", help="score the last run again without running")
     parser.add_argument(
         "--show-equivalent", action="store_true", help="also show the listed equivalent mutants (to review the list)"
@@ -337,14 +345,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no results for {', '.join(modules)} in build/mutation: run without --report-only first")
         missing = [name for name in modules if name not in present]
     else:
-        present = stage(modules)
+        present = stage(modules, args.tests)
         missing = [name for name in modules if name not in present]
         if not present:
             parser.error(f"none of {', '.join(modules)} exists in layer/{PACKAGE}")
         done = mutmut("run", "--max-children", str(args.max_children))
         if done.returncode != 0:
             print(f"mutation: `mutmut run` failed (exit {done.returncode})", file=sys.stderr)
-            explain_failure()
+            explain_failure(args.tests)
             return done.returncode or 1
     status = report(present, missing, args.min_score, args.show_equivalent)
     print(f"\nmutation: {time.monotonic() - started:.0f} s (build/mutation; `mutmut browse` there to explore)")

@@ -92,7 +92,8 @@ def watch_restores() -> None:
         from snapshot_restore_py import register_after_restore
     except ImportError:
         return  # not a runtime with SnapStart hooks: nothing will restore this process
-    if restored not in getattr(sys.modules["snapshot_restore_py"], "_after_restore_registry", ()):
+    registry = getattr(sys.modules["snapshot_restore_py"], "_after_restore_registry", ())
+    if not any(entry[0] is restored for entry in registry):  # entries are (function, args, kwargs)
         register_after_restore(restored)
 
 

@@ -30,11 +30,14 @@ def add(hostname: str | None = None, urls: list[str] | None = None) -> None:
 
 
 def _host_pattern(hostname: str) -> str:
-    prefix, separator, rest = hostname.rpartition("://")
-    if not separator:
+    """A hostname rule; a URL given as one (``https://*.example.com/x``) is reduced to its host."""
+    scheme, separator, rest = hostname.partition("://")
+    if not separator or "/" in scheme:
         return hostname.lower()
-    glob = "*." if prefix.startswith("*.") else ""
-    return glob + rest.split("/", 1)[0].split(":", 1)[0].lower()
+    glob = "*." if scheme.startswith("*.") else ""
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    host = authority[1:].split("]", 1)[0] if authority.startswith("[") else authority.split(":", 1)[0]
+    return glob + host.lower()
 
 
 def clear() -> None:

@@ -254,11 +254,6 @@ def test_in_a_snapstart_sandbox_the_runtime_restore_arms_restored(
     assert calls == ["hook"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watch_restores looks for `restored` in snapshot_restore_py's registry, which holds "
-    "(function, args, kwargs) tuples: it is never found, so each call (each new backend) registers it again",
-)
 def test_watching_restores_twice_registers_the_hook_once(
     monkeypatch: pytest.MonkeyPatch, restore_hooks: list[tuple[object, ...]]
 ) -> None:

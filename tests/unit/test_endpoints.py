@@ -169,3 +169,17 @@ def test_entities_without_http_metadata_are_kept() -> None:
     endpoints.add(urls=["*"])
     assert endpoints.is_ignored_entity(_http_subsegment(None)) is False
     assert endpoints.is_ignored_entity(SimpleNamespace(http={"request": {"url": "https://x.example/"}})) is True
+
+
+@pytest.mark.parametrize(
+    ("given", "host"),
+    [
+        ("https://api.example.com/r?to=https://other.example.com", "api.example.com"),
+        ("https://user:pw@api.example.com:8443/x", "api.example.com"),
+        ("http://[::1]:8080/", "::1"),
+        ("API.example.com", "api.example.com"),
+        ("https://*.example.com/x", "*.example.com"),
+    ],
+)
+def test_a_hostname_given_as_a_url_is_reduced_to_its_host(given: str, host: str) -> None:
+    assert endpoints._host_pattern(given) == host
