@@ -357,7 +357,7 @@ def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
         return False
     budget = max_bytes
     for key, item in value.items():
-        if type(key) is not str or policy.verdict(key):
+        if type(key) is not str or policy.verdict(key) or _may_hide_secrets(key, policy):  # keys hold URLs too
             return False
         kind = type(item)
         if kind is str:

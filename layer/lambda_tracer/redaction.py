@@ -224,11 +224,8 @@ class Policy:
             or " -" in text
             or text[:1] == "-"
             or "-----" in text
-            or "earer" in text
-            or "asic" in text
-            or "EARER" in text
-            or "ASIC" in text
             or "</" in text
+            or _names_a_credential_scheme(text)
         )
 
     def mask_text(self, text: str) -> str:
@@ -237,14 +234,7 @@ class Policy:
             return text
         if "eyJ" in text:
             text = _regex(_JWT).sub(REDACTED, text)
-        if (
-            "earer" in text
-            or "asic" in text
-            or "EARER" in text
-            or "ASIC" in text
-            or "uthorization" in text
-            or "UTHORIZATION" in text
-        ):
+        if _names_a_credential_scheme(text) or "uthorization" in text or "UTHORIZATION" in text:
             text = _regex(_BEARER).sub(rf"\1\2{REDACTED}", text)
         if "//" in text:
             text = _regex(_URL_USERINFO).sub(_mask_userinfo, text)
@@ -310,6 +300,12 @@ class Policy:
         if isinstance(value, dict):  # queryStringParameters, a cookie jar
             return {str(name)[:MAX_KEY_CHARS]: REDACTED for name in list(value)[:1000]}
         return REDACTED
+
+
+def _names_a_credential_scheme(text: str) -> bool:
+    """``Bearer``/``Basic`` in any case (the pattern ignores case, so its gate must too)."""
+    lowered = text.lower()
+    return "bearer" in lowered or "basic" in lowered
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:

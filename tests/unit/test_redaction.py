@@ -686,3 +686,10 @@ def test_an_annotation_value_that_raises_does_not_reach_the_caller() -> None:
         return "ok"
 
     assert invoke(handler).result == "ok"
+
+
+def test_keys_of_small_flat_dicts_and_mixed_case_schemes_are_masked() -> None:
+    """Two survivors of mutation testing: the flat-dict shortcut skipped keys; the bearer gate was case-bound."""
+    assert _meta({f"https://u:{S}@h": 1}) == {"https://u:[REDACTED]@h": 1}
+    assert POLICY.mask_text("BeArEr abcdefgh1234") == "BeArEr [REDACTED]"
+    assert POLICY.mask_text("BASIc abcdefgh1234") == "BASIc [REDACTED]"

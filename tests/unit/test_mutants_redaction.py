@@ -1,0 +1,435 @@
+"""redaction.py pinned exactly: word splitting, verdicts, the cache, every text mask, cookies and query strings.
+
+Written against the mutants `make mutation` left alive: each test states one exact output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambda_tracer import redaction
+from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, REDACTED, SECRET, Policy
+
+R = REDACTED
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("X-Amz-Security-Token", ("x", "amz", "security", "token")),
+        ("clientSecret", ("client", "secret")),
+        ("HTTPServer", ("http", "server")),
+        ("abc123", ("abc", "123")),
+        ("DB_PASSWORD", ("db", "password")),
+        ("\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44", ("password",)),  # fullwidth
+        ("pass\u200bword", ("password",)),  # a zero-width space dropped
+        ("h\u00e9llo", ("h", "\u00e9", "llo")),
+        ("\u03a9mega", ("\u03c9", "mega")),
+        ("", ()),
+        ("__--", ()),
+    ],
+)
+def test_words(key: str, expected: tuple[str, ...]) -> None:
+    assert redaction.words(key) == expected
+
+
+def test_words_cut_to_max_key_chars() -> None:
+    assert redaction.words("a" * 300) == ("a" * 256,)
+    assert redaction.words("a" * 256 + "Secret") == ("a" * 256,)
+    assert redaction.words("\u00e9" * 300) == ("\u00e9" * 256,)
+
+
+@pytest.mark.parametrize(
+    ("key", "verdict"),
+    [
+        ("password", SECRET),
+        ("token_type", PLAIN),
+        ("password_length", PLAIN),
+        ("secret_name", PLAIN),
+        ("auth_type", PLAIN),
+        ("cookie_name", PLAIN),
+        ("query_string_length", PLAIN),
+        ("type", PLAIN),
+        ("max_tokens", COUNTS),
+        ("input_tokens", COUNTS),
+        ("tokens", COUNTS),
+        ("my_secret_tokens", COUNTS),
+        ("access_token", SECRET),
+        ("dbpassword", SECRET),
+        ("pass_word", SECRET),
+        ("api_key", SECRET),
+        ("apiKey", SECRET),
+        ("AccessKey", SECRET),
+        ("private_key", SECRET),
+        ("connection_string", SECRET),
+        ("SessionId", SECRET),
+        ("session", SECRET),
+        ("sid", SECRET),
+        ("csrf_token", SECRET),
+        ("x_csrf", SECRET),
+        ("authorization", SECRET),
+        ("Cookie", COOKIE),
+        ("set-cookie", COOKIE),
+        ("cookies", COOKIE),
+        ("rawQueryString", QUERY),
+        ("queryStringParameters", QUERY),
+        ("query_params", QUERY),
+        ("querystring", QUERY),
+        ("x_querystring", QUERY),
+        ("query", PLAIN),
+        ("params_query", PLAIN),
+        ("name", PLAIN),
+        ("", PLAIN),
+        ("__", PLAIN),
+        (b"api_key", SECRET),
+        (bytearray(b"password"), SECRET),
+        (("api", "key"), SECRET),
+        (("api", b"key", 3), SECRET),
+        (("a", "b", "c", "d", "e", "f", "g", "h", "password"), PLAIN),  # only 8 parts are looked at
+        (("a", "b", "c", "d", "e", "f", "g", "password"), SECRET),
+        (5, PLAIN),
+        (None, PLAIN),
+    ],
+)
+def test_default_verdicts(key: object, verdict: int) -> None:
+    assert Policy().verdict(key) == verdict
+
+
+def test_bytes_key_cut_before_decoding() -> None:
+    assert Policy().verdict(b"a" * 256 + b"password") == PLAIN
+    assert Policy().verdict(b"a" * 255 + b"_password") == PLAIN
+    assert Policy().verdict(b"\xff_password") == SECRET
+
+
+def test_extra_and_allowed_names() -> None:
+    policy = redaction.from_setting(["pin", "account_number", "-token_count", "-session"])
+    assert policy.enabled is True
+    assert policy.extra == frozenset({"pin", "accountnumber"})
+    assert policy.allowed == frozenset({"tokencount", "session"})
+    verdicts = {
+        key: policy.verdict(key)
+        for key in ("pin", "user_pin", "pin_length", "bank_account_number", "accountNumber", "account")
+    }
+    assert verdicts == {
+        "pin": SECRET,
+        "user_pin": SECRET,
+        "pin_length": SECRET,
+        "bank_account_number": SECRET,
+        "accountNumber": SECRET,
+        "account": PLAIN,
+    }
+    assert policy.verdict("token_count") == PLAIN
+    assert policy.verdict("tokenCount") == PLAIN
+    assert policy.verdict("session") == PLAIN
+    assert policy.verdict("session_id") == SECRET  # the stem "sessionid" is not removed by "-session"
+    assert policy.verdict("token") == SECRET
+
+
+def test_removed_word_and_stem() -> None:
+    policy = redaction.from_setting(["-password"])
+    assert policy.secret_words == (redaction.SECRET_WORDS | redaction.COOKIE_WORDS) - {"password"}
+    assert "password" not in policy.stems
+    assert len(policy.stems) == len(redaction.SECRET_STEMS) - 1
+    assert [policy.verdict(k) for k in ("password", "dbpassword", "db_password", "passwd")] == [
+        PLAIN,
+        PLAIN,
+        PLAIN,
+        SECRET,
+    ]
+
+
+def test_cookie_words_can_be_removed() -> None:
+    policy = redaction.from_setting(["-cookie"])
+    assert [policy.verdict(k) for k in ("cookie", "set_cookie", "cookie_secret")] == [PLAIN, PLAIN, SECRET]
+    assert redaction.from_setting(["-cookies"]).verdict("set_cookie") == COOKIE
+
+
+def test_from_setting_none_and_empty() -> None:
+    assert redaction.from_setting(["NONE"]).enabled is False
+    assert redaction.from_setting(["None"]).verdict("password") == PLAIN
+    both = redaction.from_setting(["none", "pin"])
+    assert both.enabled is True
+    assert both.extra == frozenset({"none", "pin"})
+    assert both.verdict("none") == SECRET
+    assert redaction.from_setting([]).verdict("password") == SECRET
+    assert redaction.from_setting([]).extra == frozenset()
+    assert redaction.from_setting(None).verdict("password") == SECRET
+    assert redaction.from_setting(["-", "--"]).allowed == frozenset()
+    assert redaction.from_setting(["__"]).extra == frozenset()
+
+
+def test_disabled_policy_keeps_everything() -> None:
+    policy = Policy(enabled=False)
+    assert policy.verdict("password") == PLAIN
+    assert policy.needs_mask("https://u:p@h password=x") is False
+    assert policy.mask_text("password=x") == "password=x"
+
+
+def test_current_follows_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "pin")
+    first = redaction.current()
+    assert first.verdict("pin") == SECRET
+    assert redaction.current() is first
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "none")
+    assert redaction.current().enabled is False
+    monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS")
+    policy = redaction.current()
+    assert policy.enabled is True and policy.verdict("pin") == PLAIN
+    assert redaction.current() is policy
+
+
+def test_verdict_cache() -> None:
+    policy = Policy()
+    assert policy.verdict("password") == SECRET
+    assert policy._verdicts == {"password": SECRET}
+    key256 = "a" * 255 + "b"
+    policy.verdict(key256)
+    assert key256 in policy._verdicts
+    policy.verdict("a" * 257)
+    assert "a" * 257 not in policy._verdicts
+    policy.verdict(b"x" * 257)
+    assert b"x" * 257 not in policy._verdicts
+    long_tuple = tuple("k" for _ in range(300))
+    policy.verdict(long_tuple)
+    assert long_tuple in policy._verdicts  # only text is measured
+    unhashable = ("api", ["key"])
+    assert policy.verdict(unhashable) == PLAIN
+    assert policy.verdict(("password", ["x"])) == SECRET
+    assert len(policy._verdicts) == 3
+
+
+def test_verdict_cache_is_bounded() -> None:
+    policy = Policy()
+    for number in range(4096):
+        policy.verdict(f"k{number}")
+    assert len(policy._verdicts) == 4096
+    policy._verdicts["k0"] = SECRET  # a cached answer is used as it is
+    assert policy.verdict("k0") == SECRET
+    policy.verdict("one_more")
+    assert policy._verdicts == {"one_more": PLAIN}
+
+
+def test_is_secret_name() -> None:
+    policy = Policy()
+    assert policy.is_secret_name("--password") is True
+    assert policy.is_secret_name("api%5Fkey") is True
+    assert policy.is_secret_name("%70assword") is True
+    assert policy.is_secret_name("page") is False
+    assert policy.is_secret_name("-") is False
+    assert policy.is_secret_name("--max_tokens") is True  # COUNTS is not PLAIN
+
+
+def test_names_secret_key() -> None:
+    policy = Policy()
+    assert policy.names_secret_key('{"a": 1, "password" : 2}') is True
+    assert policy.names_secret_key('{"a": 1, "b":2}') is False
+    assert policy.names_secret_key('"password"') is False
+    assert policy.names_secret_key('{"a\\"b": 1, "x": 2}') is False
+    assert policy.names_secret_key('{"a\\"token": 1}') is True
+    assert policy.names_secret_key('{"' + "a" * 128 + '": 1}') is False
+    assert policy.names_secret_key('{"' + "a" * 120 + 'token": 1}') is True
+
+
+@pytest.mark.parametrize(
+    ("text", "needed"),
+    [
+        ("a=b", True),
+        ("//", True),
+        ("xeyJx", True),
+        ("a:b", True),
+        ("'a',", True),
+        ('"a",', True),
+        ("'a'", False),
+        ("a,b", False),
+        ("x -y", True),
+        ("-x", True),
+        ("x-y", False),
+        ("-----", True),
+        ("a----", False),
+        ("Bearer", True),
+        ("basic", True),
+        ("BEARER", True),
+        ("BASIC", True),
+        ("</", True),
+        ("<a>", False),
+        ("plain words only", False),
+        ("", False),
+    ],
+)
+def test_needs_mask(text: str, needed: bool) -> None:
+    assert Policy().needs_mask(text) is needed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:pw@host/x", f"https://user:{R}@host/x"),
+        ("//user@host", f"//{R}@host"),
+        ("see http://a:b@c.d and ftp://u@e", f"see http://a:{R}@c.d and ftp://{R}@e"),
+        ("a.b//u@h", "a.b//u@h"),
+        ("GET /x?api_key=abc&page=2", f"GET /x?api_key={R}&page=2"),
+        ("a=1;password='x y';token=\"q\"", f"a=1;password='{R}';token=\"{R}\""),
+        ("--password=hunter2 --name=bob", f"--password={R} --name=bob"),
+        (",secret=2", f",secret={R}"),
+        ("x=1,secret=2", "x=1,secret=2"),
+        ("a[secret=2", f"a[secret={R}"),
+        ("{secret=2", f"{{secret={R}"),
+        ("#secret=2", f"#secret={R}"),
+        ("a/password=2", "a/password=2"),
+        ("run --password hunter2 -v", f"run --password {R} -v"),
+        ("-p secret", "-p secret"),
+        ("--token\tabc", f"--token\t{R}"),
+        ("--token -abc", "--token -abc"),
+        ("x--token abc", "x--token abc"),
+        ('{"token": "abc", "name": "n"}', f'{{"token": "{R}", "name": "n"}}'),
+        ("['--password', 's', 'x']", f"['--password', '{R}', 'x']"),
+        ("{'key': ['v'], 'password': b'x'}", f"{{'key': ['v'], 'password': b'{R}'}}"),
+        ('{"password": "a\\"b", "x": 1}', f'{{"password": "{R}", "x": 1}}'),
+        ("'a', '--password', 's'", f"'a', '--password', '{R}'"),
+        ('{"password": 12345, "count": 3}', f'{{"password": "{R}", "count": 3}}'),
+        ("{'secret':-1.5e3}", f"{{'secret':\"{R}\"}}"),
+        ("password: hunter2\nhost: x\n  secret : y", f"password: {R}\nhost: x\n  secret : {R}"),
+        ("a\r\npassword:\tp", f"a\r\npassword:\t{R}"),
+        ("x password: y", "x password: y"),
+        ("Authorization: Bearer abcdefgh", f"Authorization: {R}"),
+        ("basic dXNlcjpwYXNz", f"basic {R}"),
+        ("BEARER abcdefg12", f"BEARER {R}"),
+        ("header bearer abcdef", f"header bearer {R}"),
+        ("bearer abc", "bearer abc"),
+        ("authorization=Token abcdefghij", f"authorization={R} {R}"),
+        ("AUTHORIZATION=x abcdefghij", f"AUTHORIZATION={R} {R}"),
+        ("tok eyJhbGciOi.eyJzdWIiOi.sig rest", f"tok {R} rest"),
+        ("xeyJhbGciOi.eyJzdWIiOi.sig", "xeyJhbGciOi.eyJzdWIiOi.sig"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----abc\n-----END RSA PRIVATE KEY-----",
+            f"-----BEGIN RSA PRIVATE KEY-----{R}-----END RSA PRIVATE KEY-----",
+        ),
+        ("<password>hunter2</password><name>bob</name>", f"<password>{R}</password><name>bob</name>"),
+        ("<a>x</b>", "<a>x</b>"),
+        ("inputValue=xyz", f"inputValue={R}"),
+        ("api%5Fkey=zz", f"api%5Fkey={R}"),
+        ("a=[REDACTED]", "a=[REDACTED]"),
+        ("password=[REDACTED]", "password=[REDACTED]"),
+        ("plain text", "plain text"),
+        ("name=value", "name=value"),
+        ("?pwd=1", f"?pwd={R}"),
+    ],
+)
+def test_mask_text(text: str, expected: str) -> None:
+    assert Policy().mask_text(text) == expected
+
+
+def test_mask_text_uses_the_policy() -> None:
+    policy = redaction.from_setting(["pin", "-password"])
+    assert policy.mask_text("pin=1&password=2") == f"pin={R}&password=2"
+    assert policy.mask_text("--pin 1234 --password x") == f"--pin {R} --password x"
+    assert policy.mask_text('{"pin": "1", "password": "2"}') == f'{{"pin": "{R}", "password": "2"}}'
+    assert policy.mask_text('{"pin": 1, "password": 2}') == f'{{"pin": "{R}", "password": 2}}'
+    assert policy.mask_text("pin: 1\npassword: 2") == f"pin: {R}\npassword: 2"
+    assert policy.mask_text("<pin>1</pin><password>2</password>") == f"<pin>{R}</pin><password>2</password>"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("session=abc; Path=/; HttpOnly", f"session={R}; Path=/; HttpOnly"),
+        ("a=1, b=2", f"a={R}, b={R}"),
+        (
+            "path=/x; Path=/y; Domain=.ex.com; Secure; Max-Age=10; SameSite=Lax; Priority=High; "
+            "Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+            f"path={R}; Path=/y; Domain=.ex.com; Secure; Max-Age=10; SameSite=Lax; Priority=High; "
+            "Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+        ),
+        ("abc", R),
+        ("a=1; junk; Path=bad path", f"a={R}; {R}; Path={R}"),
+        (" a= ; b", f" a={R}; {R}"),
+        ("a=; b=", "a=; b="),
+        ("a=1; Foo=bar; secure", f"a={R}; Foo={R}; secure"),
+        ("x=1;  bare", f"x={R};  {R}"),
+        ("secure", R),
+        ("a=1; Secure=1", f"a={R}; Secure={R}"),
+        ("a=1; Max-Age=x", f"a={R}; Max-Age={R}"),
+        ("a=1; ; ", f"a={R}; ; "),
+        ("", ""),
+    ],
+)
+def test_mask_cookies(text: str, expected: str) -> None:
+    assert redaction.mask_cookies(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("page=2&api_key=x&flag", f"page={R}&api_key={R}&{R}"),
+        ("", ""),
+        ("a=&b", f"a=&{R}"),
+        ("&&", "&&"),
+        ("a=1=2", f"a={R}"),
+    ],
+)
+def test_mask_query_string(text: str, expected: str) -> None:
+    assert redaction.mask_query_string(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "cookie", "query"),
+    [
+        ("s=1; Path=/", [f"s={R}; Path=/"], [f"s={R}"]),
+        (["a=1", "b=2"], [[f"a={R}", f"b={R}"]], [[f"a={R}", f"b={R}"]]),
+        (("a=1",), [[f"a={R}"]], [[f"a={R}"]]),
+        ([], [[]], [[]]),
+        (["a=1", 3], [R], [R]),
+        ({"k": 1, 2: 3}, [{"k": R, "2": R}], [{"k": R, "2": R}]),
+        (5, [R], [R]),
+        (None, [R], [R]),
+    ],
+)
+def test_mask_under(value: Any, cookie: list[Any], query: list[Any]) -> None:
+    policy = Policy()
+    assert [policy.mask_under(COOKIE, value, 100)] == cookie
+    assert [policy.mask_under(QUERY, value, 100)] == query
+
+
+def test_mask_under_cuts() -> None:
+    policy = Policy()
+    assert policy.mask_under(QUERY, "a=1&b=2", 5) == f"a={R}&{R}"
+    assert policy.mask_under(COOKIE, ["abc=1", "d=22"], 3) == [R, f"d={R}"]
+    masked = policy.mask_under(COOKIE, {"x" * 300: 1}, 10)
+    assert masked == {"x" * 256: R}
+    many = policy.mask_under(QUERY, {str(n): n for n in range(1001)}, 10)
+    assert len(many) == 1000 and "1000" not in many
+    items = policy.mask_under(QUERY, ["a=1"] * 1001, 10)
+    assert items == [f"a={R}"] * 1000
+    mixed = policy.mask_under(QUERY, ["a=1"] * 1000 + [5], 10)
+    assert mixed == [f"a={R}"] * 1000
+
+
+def test_more_text_masks() -> None:
+    policy = Policy()
+    assert policy.mask_text("https://u:p:q@h") == f"https://u:{R}@h"  # the user is up to the first colon
+    assert (
+        policy.mask_text('{"password": "a", "x": 1, "token": "b"}') == f'{{"password": "{R}", "x": 1, "token": "{R}"}}'
+    )
+    # A second secret value that starts where the first one ends (its opening quote inside the first value).
+    assert policy.mask_text('\'password\': \'a", "token": "\'b"') == f"'password': '{R}{R}\""
+    assert policy.mask_text("x-----BEGIN EC PRIVATE KEY-----abc") == f"x-----BEGIN EC PRIVATE KEY-----{R}"
+    assert policy.mask_text("BASIC dXNlcjpwYXNz") == f"BASIC {R}"
+    assert policy.needs_mask("x-----") is True
+
+
+def test_secret_names_strip_leading_dashes_only() -> None:
+    policy = Policy()
+    assert policy.is_secret_name("-" * 250 + "password") is True  # judged on the name, not on 256 dashes
+    assert policy.is_secret_name("Xsid") is False
+    assert policy.is_secret_name("--Xsid") is False
+    assert policy.is_secret_name("password-") is True
+
+
+def test_query_and_allowed_multi_word_keys() -> None:
+    policy = Policy()
+    assert policy.verdict("x_query_params") == QUERY
+    assert policy.verdict("query_params_x") == PLAIN
+    assert redaction.from_setting(["-api_key"]).verdict("my_api_key") == PLAIN  # the stem "apikey" is dropped
+    assert redaction.from_setting(["-api_key"]).stems == tuple(s for s in redaction.SECRET_STEMS if s != "apikey")
