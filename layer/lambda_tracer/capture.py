@@ -511,12 +511,14 @@ def _is_annotation_key(key: str) -> bool:
 
 
 _NAME_DELETIONS = str.maketrans("", "", "?;*()!$~^<>")
+#: X-Ray's limit on (sub)segment names, metadata namespaces and metadata keys.
+MAX_NAME_CHARS = 250
 
 
 def clean_name(name: str) -> str:
     """A (sub)segment name X-Ray accepts: none of ``?;*()!$~^<>`` (so ``<locals>`` becomes ``locals``),
     at most 250 characters, never empty."""
-    return name.translate(_NAME_DELETIONS)[:250] or "unnamed"
+    return name.translate(_NAME_DELETIONS)[:MAX_NAME_CHARS] or "unnamed"
 
 
 def annotation_value(key: object, value: object, policy: Policy) -> Any:

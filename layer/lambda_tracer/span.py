@@ -16,8 +16,7 @@ from .backends import BackendSpan
 if TYPE_CHECKING:
     from .tracer import Tracer
 
-#: X-Ray's limit on metadata namespaces and keys.
-MAX_NAME_CHARS = 250
+MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 
 
 def report(phase: str, error: BaseException) -> None:

@@ -27,8 +27,7 @@ logger = logging.getLogger("lambda_tracer")
 
 AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
-#: X-Ray's limit on names of (sub)segments, metadata keys and namespaces.
-MAX_NAME_CHARS = 250
+MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
 HANDLER_MARKER = "__lambda_tracer_handler__"
 

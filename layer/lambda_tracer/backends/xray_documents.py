@@ -19,7 +19,7 @@ from .. import capture, config, redaction
 #: X-Ray documents "up to 64 kB": the body of each datagram stays under this.
 MAX_DOCUMENT_BYTES = 64_000
 #: X-Ray's limit on names and metadata keys; the longest URL looked into before masking.
-MAX_NAME_CHARS = 250
+MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 MAX_URL_CHARS = 2048
 #: Stack frames recorded per exception, innermost first (the SDK's default).
 MAX_STACK_FRAMES = 10
