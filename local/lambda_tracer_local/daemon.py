@@ -41,6 +41,8 @@ class XRayDaemon:
         self._pending: list[bytes] = []
         #: Every datagram kept, raw, in arrival order (``datagrams()``: what a rule checker reads).
         self._received: list[bytes] = []
+        #: The sender's (host, port) of each datagram in ``_received``: which socket a process sent from.
+        self._sources: list[tuple[str, int]] = []
         self.datagram_sizes: list[int] = []
         self._rejected: list[bytes] = []
         self._lock = threading.Lock()
@@ -57,18 +59,18 @@ class XRayDaemon:
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self._socket.recv(70_000)
+                data, source = self._socket.recvfrom(70_000)
             except OSError:
                 continue
-            self._receive(data)
+            self._receive(data, source)
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, data: bytes, source: tuple[str, int]) -> None:
         if data.startswith(SYNC_PREFIX):
             with self._synced_changed:
                 self._synced.add(data)
                 self._synced_changed.notify_all()
             return
-        self._keep(data)
+        self._keep(data, source)
 
     def _drain(self) -> None:
         """Without a background thread: read everything waiting in the socket now."""
@@ -76,16 +78,17 @@ class XRayDaemon:
             return
         while True:
             try:
-                data = self._socket.recv(70_000)
+                data, source = self._socket.recvfrom(70_000)
             except (BlockingIOError, InterruptedError, TimeoutError):
                 return
-            self._receive(data)
+            self._receive(data, source)
 
-    def _keep(self, data: bytes) -> None:
+    def _keep(self, data: bytes, source: tuple[str, int]) -> None:
         with self._lock:
             self.datagram_sizes.append(len(data))
             self._pending.append(data)
             self._received.append(data)
+            self._sources.append((source[0], source[1]))
             self._arrivals += 1
             self._synced_changed.notify_all()
 
@@ -123,6 +126,13 @@ class XRayDaemon:
         self._drain()
         with self._lock:
             return self._received[start:]
+
+    def sources(self, start: int = 0) -> list[tuple[str, int]]:
+        """The sender address of each of ``datagrams(start)``: datagrams from one socket share it, so a test can
+        tell whether two processes (forked workers, restored snapshots) sent through the same socket."""
+        self._drain()
+        with self._lock:
+            return self._sources[start:]
 
     def for_trace(self, trace_id: str) -> list[dict[str, Any]]:
         self._drain()
@@ -178,6 +188,7 @@ class XRayDaemon:
             self._documents.clear()
             self._pending.clear()
             self._received.clear()
+            self._sources.clear()
             self.datagram_sizes.clear()
             self._rejected.clear()
 

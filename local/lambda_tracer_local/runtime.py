@@ -11,6 +11,18 @@ caller's (``POWERTOOLS_*``, ``PYTHONPATH``, credentials) leaks into the function
         inv.status, inv.payload, inv.documents
 
 The process starts on the first invoke (as an on-demand sandbox does), or on ``start()``.
+
+Two of Lambda's other execution models run here too, each as close to the service as the facts allow:
+
+* ``max_concurrency=N``, Lambda Managed Instances: awslambdaric forks N worker processes that poll ``/next`` at
+  once, so ``invoke`` may be called from several threads and each call is served by an idle worker. Workers
+  write to a log socket (``_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET``), so each invocation gets its own worker's
+  output, and ``Invocation.worker`` says which process ran it.
+* ``snap_start=True``, SnapStart: the process initialises once and runs the before-snapshot hooks; where Lambda
+  would take the snapshot, it waits. ``restore()`` (called by the first ``invoke``) makes a new sandbox from that
+  state with a bare ``fork(2)``, which runs none of Python's at-fork hooks, as a restored microVM runs none;
+  the sandbox then asks ``/restore/next``, runs the after-restore hooks and serves the invocations until the
+  next ``restore()`` replaces it. Unlike Lambda, a restored sandbox has a new process id.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -42,6 +55,7 @@ from typing import Any
 from .daemon import XRayDaemon, new_trace_header
 from .layers import merge_layers
 from .runtime_api import Pending, Request, RuntimeAPI
+from .worker_logs import WorkerLogs
 
 BOOTSTRAP_DIR = Path(__file__).parent / "bootstrap"
 WRAPPER_NAME = "lambda-tracer"
@@ -49,6 +63,12 @@ ACCOUNT_ID = "123456789012"
 OUTPUT_TAIL = 4000
 #: How long an init error may take to turn into a process exit (awslambdaric calls sys.exit(1) right after).
 EXIT_GRACE_S = 5.0
+#: Lambda Managed Instances: the socket awslambdaric's workers connect their stdout and stderr to.
+LOG_SOCKET_VARIABLE = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
+#: Read by our bootstrap.py (and removed before the function sees them): the SnapStart simulation's control
+#: socket, and where restored sandboxes send their output.
+SNAPSHOT_FD_VARIABLE = "LAMBDA_TRACER_LOCAL_SNAPSHOT_FD"
+RESTORED_LOG_VARIABLE = "LAMBDA_TRACER_LOCAL_LOG_SOCKET"
 
 PathLike = str | os.PathLike[str]
 
@@ -74,9 +94,10 @@ class Invocation:
     """What one invoke produced, as received over the Runtime API and by the X-Ray daemon stand-in.
 
     ``status`` is ``response`` (the handler returned), ``error`` (it raised, or the runtime failed the
-    invoke), ``init_error`` (init failed: the handler never ran) or ``exited`` (the process died without
-    answering). ``payload`` is the parsed JSON body (raw bytes when it is not JSON); for ``error`` and
-    ``init_error`` it is the runtime's error document.
+    invoke), ``init_error`` (init failed: the handler never ran), ``restore_error`` (SnapStart: an after-restore
+    hook failed) or ``exited`` (the process died without answering). ``payload`` is the parsed JSON body (raw
+    bytes when it is not JSON); for ``error``, ``init_error`` and ``restore_error`` it is the runtime's error
+    document.
     """
 
     status: str
@@ -107,6 +128,12 @@ class Invocation:
     memory_size_mb: int | None = None
     #: Peak resident memory of the runtime's processes so far (Linux ``VmHWM``), in MB; None where unknown.
     max_memory_used_mb: int | None = None
+    #: The process that handled it, when the runtime runs several (Managed Instances workers, restored
+    #: SnapStart sandboxes); None for a single-process runtime.
+    worker: int | None = None
+    #: SnapStart, on the first invocation of a restored sandbox: restore asked -> its first ``/next`` (the
+    #: after-restore hooks included). Lambda reports it instead of ``Init Duration``.
+    restore_duration_ms: float | None = None
 
     @property
     def billed_duration_ms(self) -> int | None:
@@ -151,7 +178,15 @@ class LocalLambda:
         memory_mb: int = 128,
         region: str = "us-east-1",
         timeout: float = 30.0,
+        max_concurrency: int | None = None,
+        snap_start: bool = False,
     ) -> None:
+        if max_concurrency is not None and (isinstance(max_concurrency, bool) or max_concurrency < 1):
+            raise LocalLambdaError(f"max_concurrency must be a positive number of workers, not {max_concurrency!r}")
+        if max_concurrency is not None and snap_start:
+            raise LocalLambdaError("Lambda Managed Instances do not support SnapStart: choose one")
+        self.max_concurrency = max_concurrency
+        self.snap_start = snap_start
         self.function_dir = Path(function_dir).resolve()
         if not self.function_dir.is_dir():
             raise LocalLambdaError(f"function directory {self.function_dir} does not exist")
@@ -165,7 +200,16 @@ class LocalLambda:
         self.daemon: XRayDaemon = daemon if daemon is not None else XRayDaemon()
         self._workdir = Path(tempfile.mkdtemp(prefix="lambda-tracer-local-"))
         self.api = RuntimeAPI()
+        #: Output of each process of a multi-process runtime (Managed Instances workers, restored sandboxes).
+        self.worker_logs: WorkerLogs | None = None
+        self._control: socket.socket | None = None
+        self._snapshot_end: socket.socket | None = None
         try:
+            if max_concurrency is not None or snap_start:
+                self.worker_logs = WorkerLogs(self._workdir / "logs.sock")
+                self.api.worker_mark = self.worker_logs.mark
+            if snap_start:
+                self._control, self._snapshot_end = socket.socketpair()
             self.runtime_dir = self._install_bootstrap(self._workdir / "runtime")
             self.opt_dir = self._build_opt(list(opt_dirs), list(layer_zips))
             self.wrapper = self._resolve_wrapper(wrapper)
@@ -184,8 +228,19 @@ class LocalLambda:
         self._init_given = False
         self._reader: threading.Thread | None = None
         self._invoke_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        #: Output and answer bookkeeping, shared by concurrent invocations.
+        self._books_lock = threading.Lock()
         self._answered = 0
         self._closed = False
+        #: Processes that answered an invocation already (their next one is warm), and the pid each client
+        #: port of the Runtime API belongs to.
+        self._warm_workers: set[int] = set()
+        self._port_owners: dict[int, int] = {}
+        #: SnapStart: the current restored sandbox, when it was asked for, and restore errors seen so far.
+        self.restored_pid: int | None = None
+        self._restored_at: dict[int, float] = {}
+        self._restore_errors_seen = 0
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -256,6 +311,16 @@ class LocalLambda:
         }
         if self.wrapper is not None:
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.wrapper)
+        if self.worker_logs is not None and self.max_concurrency is not None:
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
+            env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "lambda-managed-instances"
+            env[LOG_SOCKET_VARIABLE] = str(self.worker_logs.path)
+        if self.worker_logs is not None and self._snapshot_end is not None:
+            env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+            # "snapstart-monitoring": the log group and stream are not available to a SnapStart function.
+            del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            env[SNAPSHOT_FD_VARIABLE] = str(self._snapshot_end.fileno())
+            env[RESTORED_LOG_VARIABLE] = str(self.worker_logs.path)
         for key, value in overrides.items():
             if value is None:
                 env.pop(key, None)
@@ -267,6 +332,10 @@ class LocalLambda:
 
     def start(self) -> None:
         """Start the runtime process (idempotent). ``invoke`` calls it, like an on-demand cold start."""
+        with self._start_lock:
+            self._start()
+
+    def _start(self) -> None:
         if self._closed:
             raise LocalLambdaError("this LocalLambda is closed")
         if self.process is not None:
@@ -280,7 +349,10 @@ class LocalLambda:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: close() kills whatever the wrapper started too
+            pass_fds=() if self._snapshot_end is None else (self._snapshot_end.fileno(),),
         )
+        if self._snapshot_end is not None:
+            self._snapshot_end.close()  # the runtime holds it now: its exit reads as end of file here
         self._finalizer = weakref.finalize(self, _kill, self.process)
         assert self.process.stdout is not None
         os.set_blocking(self.process.stdout.fileno(), False)
@@ -400,9 +472,13 @@ class LocalLambda:
         ``event`` is sent as JSON (``bytes`` as is). ``trace_header``: a fresh sampled header by
         default, ``None`` to send none, or the exact ``Lambda-Runtime-Trace-Id`` value to send.
         ``headers`` adds ``/next`` reply headers (e.g. ``Lambda-Runtime-Client-Context``).
+        With ``max_concurrency``, calls from several threads run at once, one per worker.
         """
+        wait = self.timeout if timeout is None else timeout
+        if self.max_concurrency is not None:
+            return self._invoke(event, trace_header, headers or {}, wait)
         with self._invoke_lock:
-            return self._invoke(event, trace_header, headers or {}, self.timeout if timeout is None else timeout)
+            return self._invoke(event, trace_header, headers or {}, wait)
 
     def _invoke(
         self, event: Any, trace_header: str | _Fresh | None, extra: Mapping[str, str], wait: float
@@ -422,13 +498,17 @@ class LocalLambda:
             **extra,
         }
         called_at = time.monotonic()
-        pending = self.api.enqueue(body, next_headers)
         self.start()
+        if self.snap_start and self.restored_pid is None:
+            self.restore(wait)
+        pending = self.api.enqueue(body, next_headers)
         deadline = called_at + wait
         while not pending.done.is_set():
             if self.api.init_error is not None:
                 self._wait_exit()
                 return self._init_error_invocation(header, pending, called_at)
+            if self._restore_failed():
+                return self._restore_error_invocation(header, pending, called_at)
             if self.exit_code is not None:
                 if pending.done.is_set() or self.api.init_error is not None:
                     continue  # the reply raced the exit: report the reply
@@ -436,18 +516,115 @@ class LocalLambda:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._timed_out(pending, wait)
-            self.api.changed.wait(min(remaining, 0.05))
-            self.api.changed.clear()
+            if self.max_concurrency is None:
+                self.api.changed.wait(min(remaining, 0.05))
+                self.api.changed.clear()
+            else:  # several callers wait at once: each on its own event (``changed`` is cleared by whoever wakes)
+                pending.done.wait(min(remaining, 0.05))
         return self._answered_invocation(pending, header, called_at)
+
+    # -- SnapStart -------------------------------------------------------------------------------
+
+    def restore(self, timeout: float | None = None) -> int | None:
+        """SnapStart: a new sandbox restored from the snapshot, replacing the current one (killed first).
+
+        Starts the process if needed and waits until init has reached the snapshot and the new sandbox exists.
+        Returns its process id; None when init failed instead (the next ``invoke`` reports it).
+        """
+        if not self.snap_start or self._control is None:
+            raise LocalLambdaError("restore() needs LocalLambda(snap_start=True)")
+        self.start()
+        if self.restored_pid is not None:
+            self._end_process(self.restored_pid)
+            self.restored_pid = None
+        asked_at = time.monotonic()
+        deadline = asked_at + (self.timeout if timeout is None else timeout)
+        with contextlib.suppress(OSError):
+            self._control.sendall(b"r")
+        reply = b""
+        while len(reply) < 4:
+            if self.api.init_error is not None or self.exit_code is not None:
+                return None
+            if time.monotonic() > deadline:
+                self.kill()
+                raise InvocationTimeout(
+                    f"{self.function_name}: no restored sandbox within {deadline - asked_at:.1f}s "
+                    f"(init or the before-snapshot hooks never finished). Output:\n{self._tail()}"
+                )
+            if select.select([self._control], [], [], 0.05)[0]:
+                chunk = self._control.recv(4 - len(reply))
+                if not chunk:  # the snapshot process is gone: invoke reports how
+                    return None
+                reply += chunk
+        pid = int(struct.unpack("!i", reply)[0])
+        self.restored_pid = pid
+        self._restored_at[pid] = asked_at
+        return pid
+
+    def _end_process(self, pid: int) -> None:
+        """Kill one process of the runtime (a replaced restored sandbox) and wait until it is gone, so that its
+        connections are closed before the next event is queued."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            return  # gone already
+        try:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            select.select([pidfd], [], [], EXIT_GRACE_S)
+        finally:
+            os.close(pidfd)
+
+    def _restore_failed(self) -> bool:
+        """True once a restored sandbox reported a ``/restore/error`` not yet given to an invocation."""
+        return len(self.api.restore_errors) > self._restore_errors_seen
+
+    def _restore_error_invocation(self, header: str | None, pending: Pending, called_at: float) -> Invocation:
+        request = self.api.restore_errors[-1]
+        self._restore_errors_seen = len(self.api.restore_errors)
+        if self.restored_pid is not None:  # the sandbox exits (awslambdaric: status 65); the next invoke restores
+            self._end_process(self.restored_pid)
+            self.restored_pid = None
+        self.api.cancel(pending)
+        document = _parse(request.body)
+        inv = Invocation(
+            status="restore_error",
+            request_id=pending.request_id,
+            payload=document,
+            body=request.body,
+            headers=request.headers,
+            trace_header=header,
+            round_trip_ms=(request.at - called_at) * 1000,
+            memory_size_mb=self.memory_mb,
+        )
+        _fill_error(inv, document if isinstance(document, dict) else {})
+        return inv
+
+    # -- answers ---------------------------------------------------------------------------------
 
     def _answered_invocation(self, pending: Pending, header: str | None, called_at: float) -> Invocation:
         reply = pending.reply
         assert reply is not None and pending.kind is not None
-        cold = not self._init_given
-        if self._answered == 0 and self.started_at is not None:
-            self.cold_start_ms = (reply.at - self.started_at) * 1000
-        init_output, output = self._take_output(pending.output_at)
-        self._answered += 1
+        with self._books_lock:
+            first_answer = self._answered == 0
+            if first_answer and self.started_at is not None:
+                self.cold_start_ms = (reply.at - self.started_at) * 1000
+            init_output, output = self._take_output(pending.output_at)
+            self._answered += 1
+            worker = self._worker_of(pending)
+            restore_ms, init_ms = None, self.init_ms if init_output is not None else None
+            if worker is not None and self.worker_logs is not None:
+                cold = worker not in self._warm_workers
+                self._warm_workers.add(worker)
+                start = pending.next_marks.get(worker, 0)
+                output += self.worker_logs.text(worker, start, pending.reply_marks.get(worker))
+                if cold:  # what this process wrote before it asked for its first event: its init (or restore)
+                    init_output = (init_output or "") + self.worker_logs.text(worker, 0, start)
+                    restored_at = self._restored_at.get(worker)
+                    if restored_at is not None and pending.next_at is not None:
+                        restore_ms, init_ms = (pending.next_at - restored_at) * 1000, None
+                    elif pending.next_at is not None and self.started_at is not None:
+                        init_ms = (pending.next_at - self.started_at) * 1000
         payload = _parse(reply.body)
         inv = Invocation(
             status=pending.kind,
@@ -460,14 +637,28 @@ class LocalLambda:
             duration_ms=None if pending.delivered_at is None else (reply.at - pending.delivered_at) * 1000,
             output=output,
             init_output=init_output,
-            init_duration_ms=self.init_ms if cold else None,
+            init_duration_ms=None if self.snap_start else init_ms,
             memory_size_mb=self.memory_mb,
             max_memory_used_mb=self.max_memory_used_mb(),
+            worker=worker,
+            restore_duration_ms=restore_ms,
         )
         if pending.kind == "error" and isinstance(payload, dict):
             _fill_error(inv, payload)
         self._attach_trace(inv)
         return inv
+
+    def _worker_of(self, pending: Pending) -> int | None:
+        """The process that took ``pending`` off ``/next``, in a multi-process runtime (None otherwise)."""
+        port = pending.client_port
+        if self.worker_logs is None or port is None or self.process is None:
+            return None
+        if port not in self._port_owners:
+            owner = _owner_of_client_port(port, self.api.port, self.process.pid)
+            if owner is None:
+                return None
+            self._port_owners[port] = owner
+        return self._port_owners[port]
 
     def _init_error_invocation(
         self, header: str | None, pending: Pending | None, called_at: float | None
@@ -545,6 +736,9 @@ class LocalLambda:
 
     def _tail(self) -> str:
         text = self.output
+        if self.worker_logs is not None:
+            for pid in self.worker_logs.pids():
+                text += f"\n--- process {pid} (log socket) ---\n" + self.worker_logs.text(pid)
         return text if len(text) <= OUTPUT_TAIL else "..." + text[-OUTPUT_TAIL:]
 
     @property
@@ -571,6 +765,10 @@ class LocalLambda:
                 self.kill()
         with contextlib.suppress(Exception):
             self.api.close()
+        for resource in (self.worker_logs, self._control, self._snapshot_end):
+            if resource is not None:
+                with contextlib.suppress(Exception):
+                    resource.close()
         if self._owns_daemon:
             with contextlib.suppress(Exception):
                 self.daemon.close()
@@ -601,29 +799,59 @@ def _available(fd: int) -> int | None:
         return None
 
 
-def _peak_rss_mb(pid: int) -> int | None:
-    """Sum of ``VmHWM`` (peak resident set) of ``pid`` and its descendants, in MB; None without /proc.
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``/proc/<pid>/task/<tid>/children``); empty without /proc.
 
-    After the bootstrap's and the wrapper's ``exec`` that is one process, the interpreter; a wrapper that
-    forks instead adds its children (found through ``/proc/<pid>/task/<tid>/children``).
+    After the bootstrap's and the wrapper's ``exec`` that is one process, the interpreter; a wrapper that forks,
+    Managed Instances workers and restored SnapStart sandboxes add children.
     """
-    total_kb, todo, seen = 0, [pid], set()
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
-        if current in seen:
+        if current in found:
             continue
-        seen.add(current)
-        base = Path("/proc") / str(current)
         try:
-            for line in (base / "status").read_text().splitlines():
+            for task in (Path("/proc") / str(current) / "task").iterdir():
+                with contextlib.suppress(OSError, ValueError):
+                    todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # gone meanwhile
+        found.append(current)
+    return found
+
+
+def _peak_rss_mb(pid: int) -> int | None:
+    """Sum of ``VmHWM`` (peak resident set) of ``pid`` and its descendants, in MB; None without /proc."""
+    total_kb = 0
+    for current in _process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in (Path("/proc") / str(current) / "status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total_kb += int(line.split()[1])
-            for task in (base / "task").iterdir():
-                with contextlib.suppress(OSError):
-                    todo.extend(int(child) for child in (task / "children").read_text().split())
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
     return math.ceil(total_kb / 1024) if total_kb else None
+
+
+def _owner_of_client_port(port: int, server_port: int, root: int) -> int | None:
+    """The process under ``root`` holding the 127.0.0.1 TCP connection from ``port`` to ``server_port``, found
+    as ``ss -p`` finds it: the socket's inode in ``/proc/net/tcp``, then the process with a descriptor on it."""
+    wanted = f":{port:04X}", f":{server_port:04X}"
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[1].endswith(wanted[0]) and fields[2].endswith(wanted[1]):
+                    inode = fields[9]
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in _process_tree(root):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return pid
+    return None
 
 
 def _parse(body: bytes) -> Any:

@@ -21,6 +21,7 @@ import http.server
 import json
 import queue
 import re
+import select
 import socket
 import sys
 import threading
@@ -62,6 +63,12 @@ class Pending:
     reply: Request | None = None
     #: ``RuntimeAPI.mark()`` when the reply arrived: how much the runtime process had written by then.
     output_at: int | None = None
+    #: The client port of the connection it was handed out on: which process took it (several may poll).
+    client_port: int | None = None
+    #: When the ``/next`` request that got it arrived, and ``worker_mark()`` then and at the reply.
+    next_at: float | None = None
+    next_marks: dict[int, int] = field(default_factory=dict)
+    reply_marks: dict[int, int] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -85,6 +92,11 @@ class RuntimeAPI:
         self.mark: Callable[[], int] = lambda: 0
         #: ``mark()`` at the first ``/next``: where init's output ends.
         self.init_output_at: int | None = None
+        #: Like ``mark``, for runtimes of several processes whose output reaches a log socket (``WorkerLogs.mark``).
+        self.worker_mark: Callable[[], dict[int, int]] | None = None
+        #: SnapStart: each ``/restore/next`` (a restored sandbox asking to go on) and ``/restore/error``, as received.
+        self.restores: list[Request] = []
+        self.restore_errors: list[Request] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
         self.port: int = self._server.server_address[1]
@@ -104,6 +116,12 @@ class RuntimeAPI:
             self._pending[pending.request_id] = pending
         self._queue.put(pending)
         return pending
+
+    def cancel(self, pending: Pending) -> None:
+        """Withdraw a queued event nobody took (its invocation failed another way): ``/next`` skips it."""
+        with self._lock:
+            if pending.kind is None:
+                pending.kind = "cancelled"
 
     def close(self) -> None:
         self._closed.set()
@@ -129,17 +147,29 @@ class RuntimeAPI:
         with self._lock:
             self.requests.append(request)
 
-    def _next(self) -> Pending | None:
-        """Block until an event is queued; None once closed."""
+    def _next(self, connection: socket.socket, client_port: int) -> Pending | None:
+        """Block until an event is queued; None once closed, or once the caller hung up (a killed process: the
+        event stays queued for the next caller instead of going to a dead socket)."""
+        arrived = time.monotonic()
+        marks = self.worker_mark() if self.worker_mark is not None else {}
         with self._lock:
             if self.first_next_at is None:
                 self.init_output_at = self.mark()
-                self.first_next_at = time.monotonic()
+                self.first_next_at = arrived
         while not self._closed.is_set():
             try:
-                return self._queue.get(timeout=0.05)
+                pending = self._queue.get(timeout=0.05)
             except queue.Empty:
+                if _hung_up(connection):
+                    return None
                 continue
+            if pending.kind is not None:  # cancelled while queued
+                continue
+            if _hung_up(connection):
+                self._queue.put(pending)
+                return None
+            pending.client_port, pending.next_at, pending.next_marks = client_port, arrived, marks
+            return pending
         return None
 
     def _answer(self, request_id: str, kind: str, request: Request) -> bool:
@@ -148,6 +178,8 @@ class RuntimeAPI:
             if pending is None or pending.kind is not None:
                 return False
             pending.output_at = self.mark()
+            if self.worker_mark is not None:
+                pending.reply_marks = self.worker_mark()
             pending.kind = kind
             pending.reply = request
         pending.done.set()
@@ -216,17 +248,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # -- endpoints ---------------------------------------------------------------------------
 
     def do_GET(self) -> None:
-        self._read_request()
+        request = self._read_request()
         api = self.server.api
         if self.path == f"{PREFIX}/invocation/next":
-            pending = api._next()
-            if pending is None:  # shutting down: leave the runtime blocked, its process is being killed
+            pending = api._next(self.connection, self.client_address[1])
+            if pending is None:  # shutting down or hung up: leave the runtime blocked, its process is being killed
                 self.close_connection = True
                 return
             headers = {"Lambda-Runtime-Aws-Request-Id": pending.request_id, **pending.headers}
             pending.delivered_at = time.monotonic()
             self._send(200, pending.body, headers)
         elif self.path == f"{PREFIX}/restore/next":
+            api.restores.append(request)
+            api.changed.set()
             self._send(200, b"")
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": f"no route for GET {self.path}"})
@@ -245,7 +279,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(202, {"status": "OK"})
         elif self.path == f"{PREFIX}/restore/error":
             api.restore_error = request
+            api.restore_errors.append(request)
             api.changed.set()
             self._send(202, {"status": "OK"})
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": f"no route for POST {self.path}"})
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    """True once the peer closed ``connection`` (a process blocked in ``/next`` sends nothing more: readable means
+    end of file or a reset)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True

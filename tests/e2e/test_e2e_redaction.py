@@ -286,18 +286,6 @@ def lambda_handler(event, context):
 # -- harness ------------------------------------------------------------------------------------------
 
 
-class RecordingDaemon(XRayDaemon):
-    """The daemon stand-in, also keeping every datagram's raw bytes (the harness keeps parsed documents)."""
-
-    def __init__(self) -> None:
-        self.raw: list[bytes] = []  # before the receiving thread starts
-        super().__init__()
-
-    def _keep(self, data: bytes) -> None:
-        self.raw.append(data)
-        super()._keep(data)
-
-
 @dataclass
 class Run:
     """One invocation, with the datagrams and the output it produced (and nothing of the others)."""
@@ -320,7 +308,7 @@ class Sandbox:
         in_code = mode == "in-code"
         self.handler_name = "lambda_handler" if in_code else "handler"
         self.response_key = f"{self.handler_name} response"
-        self.daemon = RecordingDaemon()
+        self.daemon = XRayDaemon()
         self.fn = LocalLambda(
             fn_dir,
             "app.lambda_handler" if in_code else "app.handler",
@@ -331,9 +319,9 @@ class Sandbox:
         )
 
     def run(self, event: Any) -> Run:
-        start_raw = len(self.daemon.raw)
+        start_raw = len(self.daemon.datagrams())
         inv = self.fn.invoke(event)  # returns once the daemon has every datagram sent before the reply
-        datagrams = self.daemon.raw[start_raw:]
+        datagrams = self.daemon.datagrams(start_raw)
         return Run(event, inv, datagrams, (inv.init_output or "") + inv.output)
 
     def close(self) -> None:

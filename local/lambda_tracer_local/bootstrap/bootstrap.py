@@ -5,16 +5,24 @@ path exists; the layer directories under the opt dir (``/opt`` in Lambda) go on 
 their ``.pth`` files processed, only while ``PYTHONPATH`` is unset; the task root comes first; and
 the handler is read from ``_HANDLER`` *after* the exec wrapper ran (``python -m awslambdaric`` would
 take argv instead and so bypass the wrapper).
+
+For SnapStart it also stands in for the snapshot itself (``simulate_snapshots``): Lambda's bootstrap has no
+such code, the platform freezes and restores the microVM instead.
 """
 
 import os
 import site
+import socket
+import struct
 import sys
 
 import awslambdaric.__main__ as runtime_main
 
 # Where the layers are unpacked; only the local runtime sets this, and the function never sees it.
 OPT_ENV = "LAMBDA_TRACER_LOCAL_OPT"
+# SnapStart simulation (lambda_tracer_local.runtime): the control socket and the restored sandboxes' log socket.
+SNAPSHOT_FD_ENV = "LAMBDA_TRACER_LOCAL_SNAPSHOT_FD"
+RESTORED_LOG_ENV = "LAMBDA_TRACER_LOCAL_LOG_SOCKET"
 
 
 def layer_paths(opt: str) -> list[str]:
@@ -23,8 +31,74 @@ def layer_paths(opt: str) -> list[str]:
     return [os.path.join(opt, "python", "lib", version, "site-packages"), os.path.join(opt, "python")]
 
 
+def simulate_snapshots(control_fd: int, log_socket: str) -> None:
+    """Make awslambdaric's ``restore_next`` (called after the before-snapshot hooks, where Lambda takes the
+    snapshot) wait here, holding the initialised state, and fork one restored sandbox per request of the local
+    runtime. Each sandbox sends its output to ``log_socket``, then really asks ``/restore/next`` and goes on to
+    the after-restore hooks and the invocations, as a restored microVM does."""
+    from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
+
+    restore_next = LambdaRuntimeClient.restore_next
+
+    def snapshot_then_restore(client: LambdaRuntimeClient) -> None:
+        control = socket.socket(fileno=control_fd)
+        while True:
+            reap_children()
+            if not control.recv(1):  # the local runtime is gone: so is the snapshot
+                os._exit(0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = fork_without_hooks()
+            if pid == 0:
+                control.close()
+                redirect_output(log_socket)
+                restore_next(client)
+                return
+            control.sendall(struct.pack("!i", pid))
+
+    LambdaRuntimeClient.restore_next = snapshot_then_restore
+
+
+def fork_without_hooks() -> int:
+    """fork(2) itself, not ``os.fork``: none of Python's at-fork hooks run (``random`` keeps its state, a
+    library's own at-fork reset does not happen), as nothing runs when Lambda restores a snapshot. Safe here:
+    the process has one thread at this point, and ``PyDLL`` keeps the GIL across the call."""
+    try:
+        import ctypes
+
+        pid = int(ctypes.PyDLL(None).fork())
+    except (ImportError, OSError, AttributeError):
+        return os.fork()  # no ctypes in this interpreter: at-fork hooks run, the simulation is less strict
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    return pid
+
+
+def redirect_output(path: str) -> None:
+    """stdout and stderr to the log socket, one connection each, as awslambdaric's Managed Instances workers do."""
+    for fd in (1, 2):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(path)
+            os.dup2(connection.fileno(), fd)
+
+
+def reap_children() -> None:
+    """Collect replaced sandboxes that were killed (they are the snapshot's children)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def main() -> None:
     opt = os.environ.pop(OPT_ENV, "/opt")
+    control_fd = os.environ.pop(SNAPSHOT_FD_ENV, None)
+    log_socket = os.environ.pop(RESTORED_LOG_ENV, None)
+    if control_fd is not None and log_socket is not None:
+        simulate_snapshots(int(control_fd), log_socket)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     pythonpath_unset = "PYTHONPATH" not in os.environ
     layers = layer_paths(opt) if pythonpath_unset else []
