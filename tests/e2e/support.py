@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambda_env import assert_follows_xray_rules
+from lambda_env import assert_datagrams_follow_xray_rules, assert_follows_xray_rules
 from lambda_tracer_local.daemon import subsegments
 from lambda_tracer_local.runtime import FRESH, Invocation, LocalLambda
 
@@ -63,3 +64,23 @@ def assert_valid(fn: LocalLambda, inv: Invocation, first: int, rejected: int, re
     if header is None and inv.status == "exited" and requested is not None:
         header, known = (requested, True) if isinstance(requested, str) else (None, False)
     assert_follows_xray_rules(fn.daemon, first, rejected, header, known_header=known)
+
+
+def assert_each_trace_valid(
+    fn: LocalLambda, invocations: list[Invocation], other_headers: tuple[str, ...] = ()
+) -> None:
+    """``assert_valid`` for runtimes whose invocations overlap or that send outside an invocation (Managed
+    Instances workers, a SnapStart priming call), where datagrams cannot be told apart by arrival: each trace's
+    own datagrams are held against X-Ray's rules, for the header of its invocation (or one of ``other_headers``).
+    Datagrams of no known trace fail the test."""
+    headers = {str(inv.trace_id): inv.trace_header for inv in invocations}
+    for header in other_headers:
+        headers[header.split("Root=", 1)[1].split(";", 1)[0]] = header
+    fn.daemon.sync()
+    by_trace: dict[str, list[bytes]] = {}
+    for datagram in fn.daemon.datagrams():
+        trace_id = json.loads(datagram.split(b"\n", 1)[1]).get("trace_id")
+        by_trace.setdefault(str(trace_id), []).append(datagram)
+    for trace_id, header in headers.items():
+        assert_datagrams_follow_xray_rules(by_trace.pop(trace_id, []), fn.daemon.rejected, header)
+    assert not by_trace, f"documents of no invocation's trace: {sorted(by_trace)}"
