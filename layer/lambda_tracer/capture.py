@@ -23,10 +23,13 @@ import enum
 import json
 import math
 import sys
-from typing import Any
 
 from . import config
 from .redaction import COOKIE, COUNTS, PLAIN, QUERY, REDACTED, SECRET, Policy
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 _MAX_DEPTH = 32
 _MAX_ITEMS = 1000

@@ -41,11 +41,14 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from . import capture, config, redaction
 from .backends import BackendSpan
 from .span import report
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The name in DURABLE_EXECUTION_PLUGINS (the entry point the layer ships) that selects this plugin.
 PLUGIN_NAME = "lambda_tracer"

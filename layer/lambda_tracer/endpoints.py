@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 _lock = threading.Lock()
 #: (hostname glob or None, URL globs or None): a call is ignored when some rule matches both parts.

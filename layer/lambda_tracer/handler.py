@@ -26,9 +26,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from . import config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 logger = logging.getLogger("lambda_tracer")
 

@@ -12,9 +12,12 @@ import sys
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 from . import config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 Callback = Callable[[ModuleType], None]
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class NoOpSubsegment:

@@ -8,12 +8,13 @@ its own result or exception back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from . import capture, config, redaction
 from .backends import BackendSpan
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from typing import Any
+
     from .tracer import Tracer
 
 MAX_NAME_CHARS = capture.MAX_NAME_CHARS

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, cast, overload
 
 from . import capture, coldstart, config, endpoints, redaction
 from .backends import Backend
 from .noop import NOOP_PROVIDER
 from .span import Span, metadata_namespace, report
-from .wrappers import wrap_method
+from .wrappers import kind_of, wrap_method
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, overload
+
+    AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
+
 
 logger = logging.getLogger("lambda_tracer")
-
-AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
 MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
@@ -267,7 +270,7 @@ class Tracer:
             await trace[0].close_async(name, result, error, response_on, error_on)
             forget(trace[1])
 
-        if inspect.iscoroutinefunction(handler):
+        if kind_of(handler) == "coroutine":
 
             @functools.wraps(handler)
             async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
@@ -299,13 +302,15 @@ class Tracer:
 
         return _mark_handler(decorate)
 
-    @overload
-    def capture_method(self, method: AnyCallableT) -> AnyCallableT: ...
+    if TYPE_CHECKING:  # the overloads exist for type checkers only (typing is not imported at run time)
 
-    @overload
-    def capture_method(
-        self, method: None = None, capture_response: bool | None = None, capture_error: bool | None = None
-    ) -> Callable[[AnyCallableT], AnyCallableT]: ...
+        @overload
+        def capture_method(self, method: AnyCallableT) -> AnyCallableT: ...
+
+        @overload
+        def capture_method(
+            self, method: None = None, capture_response: bool | None = None, capture_error: bool | None = None
+        ) -> Callable[[AnyCallableT], AnyCallableT]: ...
 
     def capture_method(
         self,
@@ -389,8 +394,7 @@ def _first(*values: Any) -> Any:
 
 
 def _resolve_service(explicit: str | None) -> str:
-    return cast(
-        str,
+    return str(
         _first(
             explicit or None,
             config.service_from_env(),

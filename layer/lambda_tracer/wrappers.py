@@ -9,14 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
+import types
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from .span import Span
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from typing import Any
+
     from .tracer import Tracer
+
+# Code flags (Include/cpython/code.h; the same in every Python 3): what calling a function returns.
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
+_KINDS = {_CO_COROUTINE: "coroutine", _CO_ASYNC_GENERATOR: "async generator", _CO_GENERATOR: "generator"}
+
+
+def kind_of(function: Callable[..., Any]) -> str:
+    """``coroutine``, ``async generator``, ``generator`` or ``plain``: what calling ``function`` returns, as
+    ``inspect.iscoroutinefunction`` and its siblings say. A plain ``def`` is read from its code flags, as
+    ``inspect`` itself does; anything else (methods, partials, ``inspect.markcoroutinefunction``) asks
+    ``inspect``, imported only then: it would be the largest import of a cold start."""
+    if type(function) is types.FunctionType and "_is_coroutine_marker" not in function.__dict__:
+        flags = function.__code__.co_flags
+        for flag, kind in _KINDS.items():
+            if flags & flag:
+                return kind
+        return "plain"
+    import inspect
+
+    if inspect.iscoroutinefunction(function):
+        return "coroutine"
+    if inspect.isasyncgenfunction(function):
+        return "async generator"
+    return "generator" if inspect.isgeneratorfunction(function) else "plain"
 
 
 def _code_of(factory: Callable[..., Any]) -> Any:
@@ -81,7 +107,8 @@ def wrap_method(
 
         return traced_acm
 
-    if inspect.iscoroutinefunction(method):
+    kind = kind_of(method)
+    if kind == "coroutine":
 
         @functools.wraps(method)
         async def traced_async(*args: Any, **kwargs: Any) -> Any:
@@ -98,7 +125,7 @@ def wrap_method(
 
         return traced_async
 
-    if inspect.isasyncgenfunction(method):
+    if kind == "async generator":
 
         @functools.wraps(method)
         async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -149,7 +176,7 @@ def wrap_method(
 
         return traced_async_gen
 
-    if inspect.isgeneratorfunction(method):
+    if kind == "generator":
 
         @functools.wraps(method)
         def traced_gen(*args: Any, **kwargs: Any) -> Any:

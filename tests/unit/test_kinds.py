@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer
+from lambda_tracer.wrappers import kind_of
 from lambda_tracer_local.daemon import by_name, subsegments
 
 PREFIX = "## test_kinds"
@@ -326,3 +328,84 @@ def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
     process = by_name(call.documents, "process")
     assert process["parent_id"] == handler_doc["id"] and not process.get("in_progress")
     assert handler_doc["metadata"]["svc"]["handler response"] == [1, "consumer", 2]
+
+
+# -- kind_of: inspect's answer, without importing inspect for a plain def --------------------------------------
+
+
+class _Callable:
+    def __call__(self) -> None:
+        pass
+
+    async def method(self) -> None:
+        pass
+
+    def gen_method(self) -> Iterator[int]:
+        yield 1
+
+
+async def _coroutine() -> None:
+    pass
+
+
+async def _async_gen() -> AsyncIterator[int]:
+    yield 1
+
+
+def _gen() -> Iterator[int]:
+    yield 1
+
+
+def _plain() -> None:
+    pass
+
+
+def _marked() -> None:
+    pass
+
+
+if hasattr(inspect, "markcoroutinefunction"):  # 3.12+
+    inspect.markcoroutinefunction(_marked)
+
+
+def _inspect_kind(function: Any) -> str:
+    if inspect.iscoroutinefunction(function):
+        return "coroutine"
+    if inspect.isasyncgenfunction(function):
+        return "async generator"
+    return "generator" if inspect.isgeneratorfunction(function) else "plain"
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        _coroutine,
+        _async_gen,
+        _gen,
+        _plain,
+        _marked,
+        lambda: None,
+        functools.partial(_coroutine),
+        functools.partial(_gen),
+        _Callable(),
+        _Callable().method,
+        _Callable().gen_method,
+        _Callable.method,
+        len,
+        staticmethod(_gen).__func__,
+        functools.wraps(_plain)(lambda: None),
+        contextlib.contextmanager(_gen),
+    ],
+)
+def test_kind_of_agrees_with_inspect(function: Any) -> None:
+    assert kind_of(function) == _inspect_kind(function)
+
+
+def test_kind_of_a_coroutine_function_whose_code_changed() -> None:
+    """A plain def given a coroutine's code reads as a coroutine function, as inspect says."""
+
+    def shell() -> None:
+        pass
+
+    shell.__code__ = _coroutine.__code__
+    assert kind_of(shell) == _inspect_kind(shell) == "coroutine"

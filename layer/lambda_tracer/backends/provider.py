@@ -11,9 +11,11 @@ X-Ray emission. Values are redacted and bounded before the provider sees them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import Backend, BackendSpan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ProviderSpan(BackendSpan):

@@ -16,10 +16,12 @@ This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import endpoints, import_hooks
 from . import xray
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 SDK_PACKAGE = "aws_xray_sdk.core"
 

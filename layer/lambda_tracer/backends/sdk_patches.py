@@ -14,14 +14,16 @@ is ever loaded. The SDK's patches remain for the other libraries (databases, aio
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 import threading
-from typing import Any
 
 from .. import config, endpoints, import_hooks, instrumentation
 from . import sdk, xray
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 logger = logging.getLogger("lambda_tracer")
 
@@ -93,6 +95,8 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
 
 
 def _installed(module: str) -> bool:
+    import importlib.util  # only for modules named explicitly: kept off the cold-start path
+
     try:
         return importlib.util.find_spec(module.split(".")[0]) is not None
     except Exception:

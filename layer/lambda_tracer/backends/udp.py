@@ -8,8 +8,8 @@ no two processes share one.
 
 from __future__ import annotations
 
+import _socket  # socket.py's enums and helpers are not needed to send a datagram, and cost a cold start
 import os
-import socket
 
 from .. import config
 
@@ -56,14 +56,14 @@ class Sender:
 
     def __init__(self, raw_address: str | None) -> None:
         host, port = parse_address(raw_address)
-        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        family, kind, protocol, _, address = _socket.getaddrinfo(host, port, 0, _socket.SOCK_DGRAM)[0]
         self._target = (family, kind, protocol, address)
-        self._socket: socket.socket | None = None
+        self._socket: _socket.socket | None = None
 
     def send(self, body: bytes) -> None:
         if self._socket is None:
             family, kind, protocol, _ = self._target
-            self._socket = socket.socket(family, kind, protocol)
+            self._socket = _socket.socket(family, kind, protocol)
         self._socket.sendto(HEADER + body, self._target[3])
 
     def forget_socket(self) -> None:

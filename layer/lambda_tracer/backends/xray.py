@@ -18,10 +18,13 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from .. import config, redaction
 from . import Backend, BackendSpan, udp, xray_documents
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 SDK_ENABLED_ENV = "AWS_XRAY_SDK_ENABLED"

@@ -12,9 +12,12 @@ import json
 import math
 import os
 import traceback
-from typing import Any
 
 from .. import capture, config, redaction
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 #: X-Ray documents "up to 64 kB": the body of each datagram stays under this.
 MAX_DOCUMENT_BYTES = 64_000

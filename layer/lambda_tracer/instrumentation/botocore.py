@@ -25,10 +25,13 @@ import contextvars
 import functools
 import re
 from types import ModuleType
-from typing import Any
 
 from .. import capture, config, endpoints, redaction
 from . import common
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Set on our wrapper, so a second patch (another Tracer, an import hook racing) does not wrap it again.
 MARKER = "__lambda_tracer_instrumented__"

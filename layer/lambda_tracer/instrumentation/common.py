@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 import sys
 from types import FrameType
-from typing import Any
 
 from .. import capture, config, endpoints, redaction
 from ..backends import xray
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 BACKEND = xray.BACKEND
 XRAY_HEADER = "X-Amzn-Trace-Id"

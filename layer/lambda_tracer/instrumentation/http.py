@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import functools
 from types import ModuleType
-from typing import Any
 
 from . import common
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 MARKER = "__lambda_tracer_instrumented__"
 #: Where a connection keeps the subsegment of its request in flight (in its ``__dict__``).

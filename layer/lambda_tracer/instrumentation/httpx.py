@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import functools
 from types import ModuleType
-from typing import Any
 
 from . import common
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 MARKER = "__lambda_tracer_instrumented__"
 

@@ -1,0 +1,55 @@
+"""What a cold start imports: the tracer's own modules, and no heavy standard-library module of its own.
+
+Instructions at init are mostly imports (docs/performance.md). ``typing``, ``inspect`` (with ``ast``, ``dis``,
+``tokenize``), ``socket`` (with ``selectors`` and its enums) and ``importlib.util`` cost more than the whole
+tracer; awslambdaric imports none of them, so the tracer must not either, on the zero-code path of an empty
+function, through its first traced invocation. A new import of one of them fails here, by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "importlib.util", "asyncio"]
+PROGRAM = """
+import json, sys
+import awslambdaric.bootstrap  # what the runtime imported before any handler
+before = set(sys.modules)
+import lambda_tracer.handler as redirect
+handler = redirect.handler  # resolves and wraps the user's handler, as the runtime does at init
+context = type("Context", (), {"aws_request_id": "r-1", "function_name": "fn"})()
+result = handler({}, context)
+print(json.dumps({"result": result, "new": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_a_zero_code_cold_start_imports_no_heavy_module(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'ok': 1}\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(10)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "layer"), str(tmp_path)]),
+            "LAMBDA_TRACER_ORIGINAL_HANDLER": "app.handler",
+            "AWS_LAMBDA_FUNCTION_NAME": "fn",
+            "LAMBDA_TASK_ROOT": str(tmp_path),  # the tracer is on only in Lambda
+            "_X_AMZN_TRACE_ID": "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:%d" % daemon.getsockname()[1],
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        datagram = daemon.recv(70_000)  # the invocation was traced: the sending path is included
+    report = json.loads(done.stdout)
+    assert report["result"] == {"ok": 1}
+    assert b'"name":"## handler"' in datagram
+    assert any(name.startswith("lambda_tracer.") for name in report["new"])
+    assert [name for name in HEAVY if name in report["new"]] == []
