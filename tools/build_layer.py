@@ -4,7 +4,8 @@
 Layout of the zip (unpacked by Lambda under /opt):
 
     lambda-tracer                       the exec wrapper (0755): AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-tracer
-    lambda-tracer-layer.json            manifest: versions, architectures, which Pythons got bytecode
+    lambda-tracer-layer.json            manifest: versions, architectures, which Pythons got bytecode, which
+                                        ELF files had their debug sections zeroed
     python/lambda_tracer/...            the package
     python/aws_xray_sdk/..., wrapt/...  requirements/layer.txt, cross-installed for cp310-cp314 on
                                         x86_64 and aarch64 and merged; the C extensions sit side by side
@@ -20,6 +21,9 @@ Why it is built this way:
   --interpreter), tools/python314.py fetches Debian's into build/python3.14 (cached). A version left without
   bytecode is listed under ``bytecode.source_only`` in the manifest, with a loud warning, and
   ``make publish`` refuses such a zip unless told otherwise.
+* The debug sections of the shipped ELF files (wrapt's wheels are "with debug_info, not stripped") are
+  overwritten with zeros in place, in pure Python: the loader never reads them, the file layout stays the
+  same, and zeros deflate to almost nothing (``zero_debug_sections``).
 * Only the standard library and pip are needed (not the dev venv), so ``sam build`` can run it too (plus
   apt-get and dpkg-deb, and Debian's mirror, to fetch a Python 3.14 the first time, when there is none).
 * Deterministic (sorted entries, fixed timestamps and modes), so that two builds can be compared byte for
@@ -44,6 +48,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -81,9 +86,10 @@ DIST_INFO_DROP = {"RECORD", "WHEEL", "INSTALLER", "REQUESTED", "direct_url.json"
 # Dropped anywhere in the dependencies: test suites and whatever bytecode pip may have written.
 DROP_DIRS = {"__pycache__", "tests", "test"}
 # Budget for the zipped layer, to catch bloat early (Lambda's own limits, 50 MB zipped and 250 MB unzipped
-# for a function and its layers, are far away). Measured: 2.35 MiB zipped (6.3 MiB unzipped) with bytecode
-# for all 5 Pythons (3.14's adds 0.28 MiB). 2.5 MiB leaves a little room for the package to grow, and still
-# fails on any stray dependency (botocore alone is over 10 MiB zipped).
+# for a function and its layers, are far away). Measured: 2.04 MiB zipped (6.5 MiB unzipped) with bytecode
+# for all 5 Pythons (3.14's adds 0.36 MiB) and wrapt's debug sections zeroed (they were 0.40 MiB more zipped,
+# see zero_debug_sections). 2.5 MiB leaves room for the package to grow, and still fails on any stray
+# dependency (botocore alone is over 10 MiB zipped).
 DEFAULT_MAX_ZIPPED = 5 * 1024 * 1024 // 2
 # Bump to invalidate the cached per-target installs when the way they are made changes.
 CACHE_FORMAT = "1"
@@ -440,6 +446,110 @@ def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> 
             future.result()
 
 
+# ---------------------------------------------------------------- debug sections of the ELF files
+
+ELF_MAGIC = b"\x7fELF"
+ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")  # e_ident, e_type ... e_shstrndx
+ELF64_SECTION = struct.Struct("<IIQQQQIIQQ")  # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, ...
+ELF64_SEGMENT = struct.Struct("<IIQQQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, ...
+SHT_NOBITS = 8
+SHF_ALLOC = 0x2
+PT_LOAD = 1
+
+
+class UnsupportedElf(Exception):
+    """Why a file's debug sections are left as they are."""
+
+
+def debug_section_ranges(data: bytes) -> list[tuple[str, int, int]]:
+    """``(name, start, end)`` in the file of each non-allocated ``.debug*`` section with contents.
+
+    ELF64 little-endian only. Raises UnsupportedElf for anything else, and for headers that do not add up
+    (tables or sections past the end of the file, a debug section overlapping a PT_LOAD segment, the headers
+    or another section), so that only bytes nothing but a debugger reads are ever touched.
+    """
+    if data[:4] != ELF_MAGIC:
+        raise UnsupportedElf("not an ELF file")
+    if data[4:6] != b"\x02\x01":
+        raise UnsupportedElf(f"not ELF64 little-endian (EI_CLASS, EI_DATA: {data[4:6].hex() or 'none'})")
+    if len(data) < ELF64_HEADER.size:
+        raise UnsupportedElf("the ELF header is truncated")
+    *_, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = ELF64_HEADER.unpack_from(data)
+    if shoff == 0 or shnum == 0:  # also extended section numbering (e_shnum 0), which no wheel needs
+        raise UnsupportedElf("no section header table")
+    if shentsize < ELF64_SECTION.size or shoff + shnum * shentsize > len(data):
+        raise UnsupportedElf("the section header table is truncated")
+    if phnum and (phentsize < ELF64_SEGMENT.size or phoff + phnum * phentsize > len(data)):
+        raise UnsupportedElf("the program header table is truncated")
+    if shstrndx >= shnum:
+        raise UnsupportedElf(f"no section name table (e_shstrndx {shstrndx})")
+    sections = [ELF64_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+    segments = [ELF64_SEGMENT.unpack_from(data, phoff + i * phentsize) for i in range(phnum)]
+    _, names_type, _, _, names_offset, names_size, *_ = sections[shstrndx]
+    if names_type == SHT_NOBITS or names_offset + names_size > len(data):
+        raise UnsupportedElf("the section name table is truncated")
+    names = data[names_offset : names_offset + names_size]
+    keep = [(0, ELF64_HEADER.size), (phoff, phoff + phnum * phentsize), (shoff, shoff + shnum * shentsize)]
+    keep += [(offset, offset + filesz) for kind, _, offset, _, _, filesz, *_ in segments if kind == PT_LOAD]
+    zero: list[tuple[str, int, int]] = []
+    for name_at, kind, flags, _, offset, size, *_ in sections:
+        if kind == SHT_NOBITS or size == 0:
+            continue
+        name_end = names.find(b"\0", name_at)
+        if name_at >= len(names) or name_end < 0:
+            raise UnsupportedElf(f"a section name is outside the name table (offset {name_at})")
+        name = names[name_at:name_end].decode("ascii", "replace")
+        if offset + size > len(data):
+            raise UnsupportedElf(f"section {name} ends past the end of the file")
+        if name.startswith(".debug") and not flags & SHF_ALLOC:
+            zero.append((name, offset, offset + size))
+        else:
+            keep.append((offset, offset + size))
+    for name, start, end in zero:
+        if any(start < keep_end and keep_start < end for keep_start, keep_end in keep):
+            raise UnsupportedElf(f"section {name} overlaps a loaded segment, the headers or another section")
+    return zero
+
+
+def zero_debug_sections(path: Path) -> int | None:
+    """Overwrite with zeros, in place, the debug sections of an ELF64 little-endian file; returns the bytes zeroed.
+
+    Why: PyPI ships wrapt's extension modules "with debug_info, not stripped", and ten of them (5 Pythons x 2
+    architectures) were a quarter of the zipped layer, DWARF being two thirds of each one zipped. ``strip`` would
+    need binutils (this build needs only python3 and pip, also under ``sam build``) and would move every
+    section after the removed ones. Zeroing only the contents of the non-allocated ``.debug*`` sections keeps
+    the file's layout and size: the dynamic loader maps only the PT_LOAD segments, which never hold them, so
+    the module runs exactly as before (only a debugger finds no DWARF), and zeros deflate to almost nothing.
+    Deterministic, and the same for every architecture. Anything else (not ELF64 little-endian, headers that
+    do not add up) is left untouched and logged, never failing the build: returns None.
+    """
+    original = path.read_bytes()
+    try:
+        ranges = debug_section_ranges(original)
+    except UnsupportedElf as why:
+        log(f"{path.name}: debug sections left as they are: {why}")
+        return None
+    data = bytearray(original)
+    for _, start, end in ranges:
+        data[start:end] = bytes(end - start)
+    if ranges:
+        path.write_bytes(data)
+    return sum(end - start for _, start, end in ranges)
+
+
+def zero_layer_debug_sections(root: Path) -> dict[str, int]:
+    """zero_debug_sections on every ELF file (or ``.so``) under ``root``: {path under root: bytes zeroed}."""
+    zeroed: dict[str, int] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        with open(path, "rb") as handle:
+            if handle.read(4) != ELF_MAGIC and not path.name.endswith(".so"):
+                continue
+        count = zero_debug_sections(path)
+        if count:
+            zeroed[path.relative_to(root).as_posix()] = count
+    return zeroed
+
+
 # ---------------------------------------------------------------- staging, zipping, checking
 
 
@@ -488,8 +598,11 @@ def durable_plugin_files() -> dict[str, bytes]:
     }
 
 
-def manifest(pins: dict[str, str], interpreters: dict[str, Interpreter]) -> bytes:
-    """What is inside, for someone looking at /opt/lambda-tracer-layer.json in a running function."""
+def manifest(pins: dict[str, str], interpreters: dict[str, Interpreter], zeroed: dict[str, int]) -> bytes:
+    """What is inside, for someone looking at /opt/lambda-tracer-layer.json in a running function.
+
+    ``zeroed``: the ELF files whose debug sections were zeroed (path under /opt -> bytes zeroed).
+    """
     data = {
         "name": "lambda-tracer",
         "version": package_version(),
@@ -501,6 +614,7 @@ def manifest(pins: dict[str, str], interpreters: dict[str, Interpreter]) -> byte
             "compiled_by": {minor: interpreters[minor].version for minor in sorted(interpreters)},
             "source_only": [v for v in PYTHON_VERSIONS if v not in interpreters],
         },
+        "debug_sections_zeroed": dict(sorted(zeroed.items())),
     }
     return (json.dumps(data, indent=2) + "\n").encode()
 
@@ -664,9 +778,11 @@ def build(output: Path, cache: Path, max_zipped: int, offline: bool, extra_inter
         write_tree(stage / "python", dependencies)
         write_tree(stage / "python", package_files())
         write_tree(stage / "python", durable_plugin_files())
+        zeroed = zero_layer_debug_sections(stage)
+        log(f"debug sections zeroed in {len(zeroed)} ELF files: {sum(zeroed.values()) / 1024:.0f} KiB")
         compile_bytecode(stage / "python", interpreters)
         (stage / WRAPPER_NAME).write_bytes(WRAPPER.read_bytes())
-        (stage / MANIFEST_NAME).write_bytes(manifest(pins, interpreters))
+        (stage / MANIFEST_NAME).write_bytes(manifest(pins, interpreters, zeroed))
         # Written next to the output and renamed into place only when every check passed: a failed build
         # never leaves a zip that make would take for up to date.
         fd, partial = tempfile.mkstemp(prefix=".layer-", suffix=".zip", dir=output.parent)
