@@ -8,12 +8,22 @@ that receives what the tracer sends, so what you see is what X-Ray would get fro
 shows what ``sam local invoke`` shows (the function's output between START and END, then REPORT; init output
 before the first START) unless ``--quiet``, then its response and trace tree. Mistakes on
 the command line are reported in one line with exit status 2 before anything starts; exit status 1 means
-an invocation did not return a response (handler error, init error, crash or timeout).
+an invocation did not return a response (handler error, init or restore error, crash or timeout).
+
+Two other execution models of Lambda (see ``LocalLambda``):
+
+    lambda-tracer-local path/to/function --max-concurrency 2 --invocations 4    # Lambda Managed Instances
+    lambda-tracer-local path/to/function --snap-start --restores 2               # SnapStart
+
+``--max-concurrency N`` runs N worker processes and sends the invocations N at a time, each batch printed in
+order once it is done, with the worker that ran each one. ``--snap-start`` initialises the function once, then
+sends all the events to each of ``--restores K`` sandboxes restored from that snapshot in turn.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -21,7 +31,7 @@ import sys
 import textwrap
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +45,9 @@ PROG = "lambda-tracer-local"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LAYER = Path("dist") / "lambda-tracer-layer.zip"
 ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Lambda's valid range of ``PerExecutionEnvironmentMaxConcurrency`` (Managed Instances), which awslambdaric
+#: turns into that many worker processes.
+MAX_CONCURRENCY = 1600
 
 
 class UsageError(Exception):
@@ -96,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--html", type=Path, default=None, metavar="PATH", help="write a trace timeline page here (self-contained)"
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        default=None,
+        metavar="N",
+        help="Lambda Managed Instances: N worker processes, invocations sent N at a time",
+    )
+    parser.add_argument(
+        "--snap-start", action="store_true", help="SnapStart: initialise once, invoke sandboxes restored from it"
+    )
+    parser.add_argument(
+        "--restores",
+        default=None,
+        metavar="K",
+        help="with --snap-start: send the events to K restored sandboxes in turn (default: 1)",
     )
     return parser
 
@@ -188,6 +216,35 @@ def check_python(python: str | None) -> str:
     return interpreter
 
 
+def check_max_concurrency(value: str | None) -> int | None:
+    if value is None:
+        return None
+    number = _whole(value)
+    if number is None or not 1 <= number <= MAX_CONCURRENCY:
+        raise UsageError(f"bad --max-concurrency {value!r}: a number of workers from 1 to {MAX_CONCURRENCY}")
+    return number
+
+
+def check_restores(value: str | None, snap_start: bool, max_concurrency: int | None) -> int:
+    """How many restored sandboxes to invoke (1 by default); only SnapStart restores."""
+    if snap_start and max_concurrency is not None:
+        raise UsageError(
+            "--max-concurrency and --snap-start cannot be combined: Managed Instances do not support SnapStart"
+        )
+    if value is None:
+        return 1
+    if not snap_start:
+        raise UsageError(f"--restores {value}: only with --snap-start (restored sandboxes are SnapStart's)")
+    number = _whole(value)
+    if number is None or number < 1:
+        raise UsageError(f"bad --restores {value!r}: a number of restored sandboxes, at least 1")
+    return number
+
+
+def _whole(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else None
+
+
 def function_name(name: str | None, function_dir: Path) -> str:
     """Lambda's naming rule; the default also becomes the ``Service`` annotation (no POWERTOOLS_SERVICE_NAME)."""
     if name is not None:
@@ -231,6 +288,42 @@ def as_json(index: int, event: Event, inv: Invocation) -> dict[str, Any]:
     return record
 
 
+@dataclass
+class Session:
+    """What the invocations printed so far leave behind: the --json records, the --html entries, a failure."""
+
+    quiet: bool
+    records: list[dict[str, Any]] = field(default_factory=list)
+    timelines: list[dict[str, Any]] = field(default_factory=list)
+    failed: bool = False
+    init_failed: bool = False
+
+    def timed_out(self, error: LocalLambdaError) -> None:
+        """A timeout (the process was killed), or a restored sandbox that never came."""
+        print(textwrap.indent(str(error), "    "), flush=True)
+        self.failed = True
+
+    def show(self, inv: Invocation, label: str, record: dict[str, Any]) -> bool:
+        """Print one invocation (its ``---`` line is out already) and keep its records; False once nothing more
+        can run: init failed, or the process is gone. What init failed with is printed once."""
+        if not self.quiet:
+            print(textwrap.indent(log_text(inv), "    "), flush=True)
+        print(textwrap.indent(render_invocation(inv), "    "), flush=True)
+        self.records.append(record)
+        self.timelines.append(invocation_entry(inv, label))
+        if inv.status in ("error", "restore_error") and inv.stack_trace:
+            print(textwrap.indent("".join(inv.stack_trace).rstrip(), "      | "), flush=True)
+        if inv.status != "response":
+            self.failed = True
+        if inv.status == "init_error":
+            if not self.init_failed:
+                print("\n    init failed, the handler never ran; Lambda reports:", flush=True)
+                print(textwrap.indent(json.dumps(inv.payload, indent=2, default=str), "    "), flush=True)
+            self.init_failed = True
+            return False
+        return inv.status != "exited"
+
+
 def run(args: argparse.Namespace) -> int:
     function_dir: Path = args.function_dir
     if not function_dir.is_dir():
@@ -244,15 +337,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"bad --timeout {args.timeout}: must be positive")
     if args.html is not None and args.html.is_dir():
         raise UsageError(f"--html {args.html} is a directory: give a file name, like trace.html")
+    max_concurrency = check_max_concurrency(args.max_concurrency)
+    restores = check_restores(args.restores, args.snap_start, max_concurrency)
     layer = find_layer(args.layer)
     python = check_python(args.python)
     name = function_name(args.function_name, function_dir)
     mode = "zero-code (AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-tracer)" if args.wrapper else "in-code (no exec wrapper)"
+    if max_concurrency is not None:
+        mode += f", Managed Instances ({max_concurrency} worker{'s' if max_concurrency > 1 else ''})"
+    elif args.snap_start:
+        mode += f", SnapStart ({restores} restored sandbox{'es' if restores > 1 else ''})"
     print(f"{function_dir} handler {handler}, {mode}; layer {layer}; python {python}", flush=True)
 
-    records: list[dict[str, Any]] = []
-    timelines: list[dict[str, Any]] = []
-    failed = False
+    session = Session(quiet=args.quiet)
     try:
         fn = LocalLambda(
             function_dir,
@@ -263,37 +360,21 @@ def run(args: argparse.Namespace) -> int:
             python=python,
             function_name=name,
             timeout=args.timeout,
+            max_concurrency=max_concurrency,
+            snap_start=args.snap_start,
         )
     except (LocalLambdaError, UnsafeLayerError, OSError) as error:
         raise UsageError(str(error).splitlines()[0])
     with fn:
-        total = len(events) * args.invocations
-        for index in range(total):
-            event = events[index % len(events)]
-            print(f"\n--- invocation {index + 1}/{total}: event {describe(event)}", flush=True)
-            try:
-                inv = fn.invoke(event.value)
-            except LocalLambdaError as error:  # a timeout: the process was killed
-                print(textwrap.indent(str(error), "    "), flush=True)
-                failed = True
-                break
-            if not args.quiet:
-                print(textwrap.indent(log_text(inv), "    "), flush=True)
-            print(textwrap.indent(render_invocation(inv), "    "), flush=True)
-            records.append(as_json(index + 1, event, inv))
-            timelines.append(invocation_entry(inv, f"invocation {index + 1}/{total}: event {describe(event)}"))
-            if inv.status == "error" and inv.stack_trace:
-                print(textwrap.indent("".join(inv.stack_trace).rstrip(), "      | "), flush=True)
-            if inv.status != "response":
-                failed = True
-            if inv.status == "init_error":
-                print("\n    init failed, the handler never ran; Lambda reports:", flush=True)
-                print(textwrap.indent(json.dumps(inv.payload, indent=2, default=str), "    "), flush=True)
-                break
-            if inv.status == "exited":
-                break
+        if max_concurrency is not None:
+            run_concurrently(fn, events, args.invocations, max_concurrency, session)
+        elif args.snap_start:
+            run_restored(fn, events, args.invocations, restores, session)
+        else:
+            run_in_turn(fn, events, args.invocations, session)
         if fn.cold_start_ms is not None:
             print(f"\ncold start (process start -> first response): {fn.cold_start_ms:.0f} ms")
+    records = session.records
     if not args.wrapper and records and not any(record["documents"] for record in records):
         print("no traces: in-code mode traces only what your code decorates with Tracer (or try --zero-code)")
     if args.json is not None:
@@ -303,11 +384,92 @@ def run(args: argparse.Namespace) -> int:
         print(f"segment documents written to {args.json}")
     if args.html is not None:
         try:
-            write_page(args.html, timelines, title=f"{PROG}: {name} ({handler})")
+            write_page(args.html, session.timelines, title=f"{PROG}: {name} ({handler})")
         except OSError as error:
             raise UsageError(f"--html {args.html}: cannot write it ({error.strerror or error})")
         print(f"trace timeline written to {args.html}")
-    return 1 if failed else 0
+    return 1 if session.failed else 0
+
+
+def run_in_turn(fn: LocalLambda, events: list[Event], invocations: int, session: Session) -> None:
+    """One sandbox, one invocation at a time (on-demand Lambda)."""
+    total = len(events) * invocations
+    for index in range(total):
+        event = events[index % len(events)]
+        label = f"invocation {index + 1}/{total}: event {describe(event)}"
+        print(f"\n--- {label}", flush=True)
+        try:
+            inv = fn.invoke(event.value)
+        except LocalLambdaError as error:  # a timeout: the process was killed
+            session.timed_out(error)
+            return
+        if not session.show(inv, label, as_json(index + 1, event, inv)):
+            return
+
+
+def run_concurrently(fn: LocalLambda, events: list[Event], invocations: int, workers: int, session: Session) -> None:
+    """Managed Instances: ``workers`` invocations at a time, each batch printed in order once all of it is done
+    (all of it: after a timeout or a crash too, the others of the batch are shown as they ended)."""
+    total = len(events) * invocations
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="invoke")
+    try:
+        for first in range(0, total, workers):
+            batch = [(index, events[index % len(events)]) for index in range(first, min(first + workers, total))]
+            futures = [pool.submit(fn.invoke, event.value) for _, event in batch]
+            go_on = True
+            for (index, event), future in zip(batch, futures, strict=True):
+                try:
+                    inv = future.result()
+                except LocalLambdaError as error:  # a timeout: the process (all the workers) was killed
+                    print(f"\n--- invocation {index + 1}/{total}: event {describe(event)}", flush=True)
+                    session.timed_out(error)
+                    go_on = False
+                    continue
+                worker = "" if inv.worker is None else f" (worker {inv.worker})"
+                label = f"invocation {index + 1}/{total}{worker}: event {describe(event)}"
+                print(f"\n--- {label}", flush=True)
+                go_on = session.show(inv, label, {**as_json(index + 1, event, inv), "worker": inv.worker}) and go_on
+            if not go_on:
+                return
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_restored(fn: LocalLambda, events: list[Event], invocations: int, restores: int, session: Session) -> None:
+    """SnapStart: init once, then every event to each of ``restores`` sandboxes restored from the snapshot."""
+    total = len(events) * invocations
+    for sandbox in range(1, restores + 1):
+        try:
+            pid = fn.restore()
+        except LocalLambdaError as error:  # init or the before-snapshot hooks never finished: killed
+            print(f"\n--- restored sandbox {sandbox}/{restores}", flush=True)
+            session.timed_out(error)
+            return
+        except ConnectionError:  # the process died with the request unread (an init error): invoke says why
+            pid = None
+        where = "none: init did not reach the snapshot" if pid is None else f"process {pid}"
+        print(f"\n--- restored sandbox {sandbox}/{restores} ({where})", flush=True)
+        for index in range(total):
+            event = events[index % len(events)]
+            label = f"invocation {index + 1}/{total}: event {describe(event)}"
+            print(f"\n--- {label}", flush=True)
+            try:
+                inv = fn.invoke(event.value)
+            except LocalLambdaError as error:  # a timeout: the process, and so the snapshot, was killed
+                session.timed_out(error)
+                return
+            record = {
+                **as_json(index + 1, event, inv),
+                "restored_sandbox": sandbox,
+                "worker": inv.worker,
+                "restore_duration_ms": inv.restore_duration_ms,
+            }
+            if not session.show(inv, f"restored sandbox {sandbox}/{restores}, {label}", record):
+                return
+            if inv.status == "restore_error":  # the sandbox is gone; the next one is restored afresh
+                if index + 1 < total:
+                    print("\n    the restore failed: this sandbox's other invocations were not sent", flush=True)
+                break
 
 
 def main(argv: list[str] | None = None) -> int:

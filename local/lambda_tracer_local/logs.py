@@ -10,12 +10,20 @@ What the runtime process printed during init (module imports, the exec wrapper's
 the cold start only, as in Lambda. ``Init Duration`` is only on the cold start; ``Billed Duration`` is the
 duration rounded up to the millisecond, plus the init duration on a cold start (Lambda bills the INIT phase of
 on-demand functions since August 2025). ``Max Memory Used`` is the peak resident memory of the runtime's
-processes so far (Linux ``VmHWM``); it is left out where it cannot be read. A crash or an init error adds
-``Status: error`` and ``Error Type``, as Lambda does.
+processes so far (Linux ``VmHWM``); it is left out where it cannot be read. A crash, an init error or a
+SnapStart restore error adds ``Status: error`` and ``Error Type``, as Lambda does.
+
+Managed Instances: each worker process has its own init, so its first invocation has the init output and
+``Init Duration``. SnapStart: a restored sandbox is not initialised, so its first invocation has no
+``Init Duration`` but, as Lambda's REPORT line, ``Restore Duration`` (restore asked -> the sandbox's first
+``/next``, the after-restore hooks included) and ``Billed Restore Duration`` (the same, rounded up to the
+millisecond: locally there is no time spent outside the sandbox to leave out); what the sandbox wrote before its
+first event (the after-restore hooks' output) comes first, where the init output would.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +49,10 @@ def report_fields(inv: Invocation) -> dict[str, Any]:
         "memory_size_mb": inv.memory_size_mb,
         "max_memory_used_mb": inv.max_memory_used_mb,
         "init_duration_ms": None if inv.init_duration_ms is None else round(inv.init_duration_ms, 2),
+        "restore_duration_ms": None if inv.restore_duration_ms is None else round(inv.restore_duration_ms, 2),
+        "billed_restore_duration_ms": None if inv.restore_duration_ms is None else math.ceil(inv.restore_duration_ms),
     }
-    if inv.status in ("init_error", "exited"):
+    if inv.status in ("init_error", "restore_error", "exited"):
         fields["status"] = "error"
         fields["error_type"] = inv.error_type
     return fields
@@ -60,6 +70,9 @@ def report_line(inv: Invocation) -> str:
         parts.append(f"Max Memory Used: {fields['max_memory_used_mb']} MB")
     if fields["init_duration_ms"] is not None:
         parts.append(f"Init Duration: {fields['init_duration_ms']:.2f} ms")
+    if fields["restore_duration_ms"] is not None:
+        parts.append(f"Restore Duration: {fields['restore_duration_ms']:.2f} ms")
+        parts.append(f"Billed Restore Duration: {fields['billed_restore_duration_ms']} ms")
     if "status" in fields:
         parts.append(f"Status: {fields['status']}")
         if fields["error_type"]:
@@ -68,7 +81,8 @@ def report_line(inv: Invocation) -> str:
 
 
 def log_lines(inv: Invocation) -> list[str]:
-    """Init output (cold start only), START, the invocation's output, END, REPORT.
+    """Init output (cold start, or a worker's or restored sandbox's first invocation), START, the invocation's
+    output, END, REPORT.
 
     Without a request id (the runtime had already died or failed init before this invocation was handed
     out) there is no START/END/REPORT, only whatever output is left.

@@ -239,6 +239,8 @@ class LocalLambda:
         self._port_owners: dict[int, int] = {}
         #: SnapStart: the current restored sandbox, when it was asked for, and restore errors seen so far.
         self.restored_pid: int | None = None
+        #: SnapStart: when init and the before-snapshot hooks were over (where Lambda takes the snapshot).
+        self.snapshot_at: float | None = None
         self._restored_at: dict[int, float] = {}
         self._restore_errors_seen = 0
 
@@ -537,10 +539,26 @@ class LocalLambda:
         if self.restored_pid is not None:
             self._end_process(self.restored_pid)
             self.restored_pid = None
+        started = time.monotonic()
+        deadline = started + (self.timeout if timeout is None else timeout)
+        if self.snapshot_at is None:  # the first time: wait for the snapshot (init and the before-snapshot hooks)
+            if self._control_read(deadline, started) != 0:
+                return None
+            self.snapshot_at = time.monotonic()
         asked_at = time.monotonic()
-        deadline = asked_at + (self.timeout if timeout is None else timeout)
         with contextlib.suppress(OSError):
             self._control.sendall(b"r")
+        pid = self._control_read(deadline, started)
+        if pid is None:
+            return None
+        self.restored_pid = pid
+        self._restored_at[pid] = asked_at
+        return pid
+
+    def _control_read(self, deadline: float, started: float) -> int | None:
+        """The next number the snapshot process sends (0: the snapshot is taken; else a restored sandbox's pid);
+        None once the process is gone (init failed: invoke reports how)."""
+        assert self._control is not None
         reply = b""
         while len(reply) < 4:
             if self.api.init_error is not None or self.exit_code is not None:
@@ -548,18 +566,18 @@ class LocalLambda:
             if time.monotonic() > deadline:
                 self.kill()
                 raise InvocationTimeout(
-                    f"{self.function_name}: no restored sandbox within {deadline - asked_at:.1f}s "
+                    f"{self.function_name}: no restored sandbox within {deadline - started:.1f}s "
                     f"(init or the before-snapshot hooks never finished). Output:\n{self._tail()}"
                 )
             if select.select([self._control], [], [], 0.05)[0]:
-                chunk = self._control.recv(4 - len(reply))
-                if not chunk:  # the snapshot process is gone: invoke reports how
+                try:
+                    chunk = self._control.recv(4 - len(reply))
+                except ConnectionError:  # reset: the process exited with our request unread
+                    chunk = b""
+                if not chunk:
                     return None
                 reply += chunk
-        pid = int(struct.unpack("!i", reply)[0])
-        self.restored_pid = pid
-        self._restored_at[pid] = asked_at
-        return pid
+        return int(struct.unpack("!i", reply)[0])
 
     def _end_process(self, pid: int) -> None:
         """Kill one process of the runtime (a replaced restored sandbox) and wait until it is gone, so that its
@@ -582,8 +600,14 @@ class LocalLambda:
     def _restore_error_invocation(self, header: str | None, pending: Pending, called_at: float) -> Invocation:
         request = self.api.restore_errors[-1]
         self._restore_errors_seen = len(self.api.restore_errors)
-        if self.restored_pid is not None:  # the sandbox exits (awslambdaric: status 65); the next invoke restores
-            self._end_process(self.restored_pid)
+        pid, output, restore_ms = self.restored_pid, None, None
+        if pid is not None and self.worker_logs is not None:
+            self.worker_logs.mark()  # it logged the error before posting it: all of that is here now
+            output = self.worker_logs.text(pid)
+            restored_at = self._restored_at.get(pid)
+            restore_ms = None if restored_at is None else (request.at - restored_at) * 1000
+        if pid is not None:  # the sandbox exits (awslambdaric: status 65); the next invoke restores
+            self._end_process(pid)
             self.restored_pid = None
         self.api.cancel(pending)
         document = _parse(request.body)
@@ -595,7 +619,10 @@ class LocalLambda:
             headers=request.headers,
             trace_header=header,
             round_trip_ms=(request.at - called_at) * 1000,
+            init_output=output,
             memory_size_mb=self.memory_mb,
+            worker=pid,
+            restore_duration_ms=restore_ms,
         )
         _fill_error(inv, document if isinstance(document, dict) else {})
         return inv
@@ -666,8 +693,14 @@ class LocalLambda:
         request = self.api.init_error
         assert request is not None
         document = _parse(request.body)
-        first = not self._init_given
-        init_output, output = self._take_output(None)  # the process has exited (or is about to): all of it
+        with self._books_lock:  # concurrent invocations (Managed Instances) may all get the init error
+            first = not self._init_given
+            init_output, output = self._take_output(None)  # the process has exited (or is about to): all of it
+            if first and self.worker_logs is not None:  # the workers' own init output, the error included
+                self.worker_logs.mark()
+                init_output = (init_output or "") + "".join(
+                    self.worker_logs.text(pid) for pid in self.worker_logs.pids()
+                )
         inv = Invocation(
             status="init_error",
             request_id=None if pending is None else pending.request_id,

@@ -134,6 +134,14 @@ def _errors(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         ([function, "--layer", str(tmp_path / "none.zip")], f"--layer {tmp_path / 'none.zip'}: no such file"),
         ([function, "--layer", str(bad)], f"--layer {bad}: not a zip file"),
         ([function, "--python", str(tmp_path / "nopython")], f"--python {tmp_path / 'nopython'}: cannot run it"),
+        ([function, "--max-concurrency", "0"], "bad --max-concurrency '0': a number of workers from 1 to 1600"),
+        ([function, "--max-concurrency", "two"], "bad --max-concurrency 'two': a number of workers from 1 to 1600"),
+        ([function, "--snap-start", "--restores", "0"], "bad --restores '0': a number of restored sandboxes"),
+        ([function, "--restores", "2"], "--restores 2: only with --snap-start"),
+        (
+            [function, "--max-concurrency", "2", "--snap-start"],
+            "--max-concurrency and --snap-start cannot be combined: Managed Instances do not support SnapStart",
+        ),
     ]  # fmt: skip
     return dict(zip(ERROR_CASES, cases, strict=True))
 
@@ -141,6 +149,8 @@ def _errors(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 ERROR_CASES = [
     "missing-dir", "handler-no-dot", "handler-no-function", "event-file-missing", "event-file-not-json",
     "event-not-json", "env-no-equals", "env-bad-key", "layer-missing", "layer-not-zip", "python-missing",
+    "max-concurrency-zero", "max-concurrency-not-a-number", "restores-zero", "restores-without-snap-start",
+    "managed-instances-with-snap-start",
 ]  # fmt: skip
 
 
@@ -166,3 +176,28 @@ def test_json_records_errors_with_their_documents(layer_zip: Path, tmp_path: Pat
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", "order_id is required")
     handler = next(doc for doc in record["documents"] if doc["name"] == "## handler")
     assert handler["fault"] is True and handler["trace_id"] == record["trace_id"]
+
+
+def test_a_failed_after_restore_hook_is_a_restore_error_of_each_sandbox_and_exit_1(
+    layer_zip: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(
+        "from snapshot_restore_py import register_after_restore\n\n\n"
+        "def reconnect():\n    raise ConnectionError('database unreachable after restore')\n\n\n"
+        "register_after_restore(reconnect)\n\n\ndef handler(event, context):\n    return 1\n"
+    )
+    out_json = tmp_path / "out.json"
+    done = cli(
+        str(tmp_path), "--layer", str(layer_zip), "--snap-start", "--restores", "2", "--invocations", "2",
+        "--json", str(out_json),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert len(re.findall(r"^--- restored sandbox \d/2 \(process \d+\)$", done.stdout, re.M)) == 2
+    shown = "restore_error  "
+    assert done.stdout.count(shown) == 2 and "-> ConnectionError: database unreachable after restore" in done.stdout
+    assert "Status: error\tError Type: ConnectionError" in done.stdout
+    assert "raise ConnectionError('database unreachable after restore')" in done.stdout  # its stack trace
+    assert done.stdout.count("this sandbox's other invocations were not sent") == 2
+    records = json.loads(out_json.read_text())["invocations"]
+    assert [(r["restored_sandbox"], r["status"]) for r in records] == [(1, "restore_error"), (2, "restore_error")]
+    assert records[0]["error"]["errorType"] == "ConnectionError"

@@ -41,7 +41,7 @@ def test_a_zero_code_cold_start_imports_no_heavy_module(tmp_path: Path) -> None:
             "AWS_LAMBDA_FUNCTION_NAME": "fn",
             "LAMBDA_TASK_ROOT": str(tmp_path),  # the tracer is on only in Lambda
             "_X_AMZN_TRACE_ID": "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:%d" % daemon.getsockname()[1],
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
         }
         done = subprocess.run(
             [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60, check=False

@@ -42,6 +42,7 @@ def simulate_snapshots(control_fd: int, log_socket: str) -> None:
 
     def snapshot_then_restore(client: LambdaRuntimeClient) -> None:
         control = socket.socket(fileno=control_fd)
+        control.sendall(struct.pack("!i", 0))  # the snapshot is taken: restores may start
         while True:
             reap_children()
             if not control.recv(1):  # the local runtime is gone: so is the snapshot
