@@ -1,4 +1,4 @@
-"""Fixtures for the layer build tests: a layer built from the working tree, and AWS SAM CLI.
+"""Fixtures for the layer build tests: a layer built from the working tree, AWS SAM CLI and the AWS CLI.
 
 The layer is built into a temporary directory with the shared download cache (build/layer-cache), never
 into dist/, so these tests check the current sources and do not race ``make layer``.
@@ -6,21 +6,19 @@ into dist/, so these tests check the current sources and do not race ``make laye
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import stat
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from layer_support import ROOT, build_layer, extract, locked, run_build
+from layer_support import ROOT, build_layer, extract, run_build, tool_venv
 
 SAM_REQUIREMENTS = ROOT / "requirements" / "sam.txt"
 SAM_VENV = ROOT / "build" / "sam-venv"
+AWSCLI_REQUIREMENTS = ROOT / "requirements" / "awscli.txt"
+AWSCLI_VENV = ROOT / "build" / "awscli-venv"
 
 
 @pytest.fixture(scope="session")
@@ -58,18 +56,17 @@ def sam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]
     Its own venv because its boto3/botocore pins differ from the dev venv's. HOME is a temporary directory so
     SAM's metadata file and telemetry banner stay out of the developer's home.
     """
-    digest = hashlib.sha256(SAM_REQUIREMENTS.read_bytes()).hexdigest()
-    stamp = SAM_VENV / ".requirements.sha256"
-    with locked(ROOT / "build" / ".sam-venv.lock"):
-        if not stamp.is_file() or stamp.read_text().strip() != digest:
-            shutil.rmtree(SAM_VENV, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", str(SAM_VENV)], check=True, timeout=120)
-            install = [str(SAM_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-            done = subprocess.run(
-                [*install, "-r", str(SAM_REQUIREMENTS)], capture_output=True, text=True, timeout=600, check=False
-            )
-            assert done.returncode == 0, f"installing {SAM_REQUIREMENTS} failed:\n{done.stderr[-3000:]}"
-            stamp.write_text(digest + "\n")
-    sam_exe = SAM_VENV / "bin" / "sam"
+    sam_exe = tool_venv(SAM_REQUIREMENTS, SAM_VENV) / "sam"
     assert sam_exe.is_file() and sam_exe.stat().st_mode & stat.S_IXUSR
     return sam_exe, _sam_env(tmp_path_factory.mktemp("sam-home"))
+
+
+@pytest.fixture(scope="session")
+def aws_cli() -> Path:
+    """The AWS CLI (v1) from requirements/awscli.txt in its own venv (build/awscli-venv); returns its ``aws``.
+
+    Its own venv because awscli pins docutils, rsa and colorama narrowly and carries its own botocore.
+    """
+    aws = tool_venv(AWSCLI_REQUIREMENTS, AWSCLI_VENV) / "aws"
+    assert aws.is_file() and aws.stat().st_mode & stat.S_IXUSR
+    return aws

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import os
 import re
@@ -39,6 +40,27 @@ def locked(path: Path) -> Iterator[None]:
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def tool_venv(requirements: Path, venv: Path) -> Path:
+    """A venv at ``venv`` with exactly ``requirements`` installed; returns its ``bin`` directory.
+
+    For tools whose pins clash with the dev venv's (SAM, the AWS CLI). Built once, then reused while the
+    requirements file is unchanged (its sha256 is stamped in the venv); rebuilt from scratch when it changes.
+    """
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    stamp = venv / ".requirements.sha256"
+    with locked(venv.parent / f".{venv.name}.lock"):
+        if not stamp.is_file() or stamp.read_text().strip() != digest:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            done = subprocess.run(
+                [*install, "-r", str(requirements)], capture_output=True, text=True, timeout=600, check=False
+            )
+            assert done.returncode == 0, f"installing {requirements} failed:\n{done.stderr[-3000:]}"
+            stamp.write_text(digest + "\n")
+    return venv / "bin"
 
 
 def run_build(output: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
