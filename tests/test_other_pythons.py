@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from file_lock import locked
 
-from tests.e2e.conftest import _locked, create_venv, interpreter_for, interpreter_id
+from tests.e2e.conftest import create_venv, interpreter_for, interpreter_id
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements" / "unit.txt"
@@ -33,7 +34,7 @@ def _venv(version: str) -> Path:
     wanted = REQUIREMENTS.read_text()
     if interpreter_id(interpreter).startswith("debian-"):
         wanted += f"# {interpreter_id(interpreter)}\n"
-    with _locked(ROOT / "build" / "venvs" / f"unit-py{version}.lock"):
+    with locked(ROOT / "build" / "venvs" / f"unit-py{version}.lock"):
         if not stamp.is_file() or stamp.read_text() != wanted:
             create_venv(interpreter, venv)
             step = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)]

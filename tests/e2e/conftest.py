@@ -7,19 +7,18 @@ is Debian's, fetched once into build/python3.14 by tools/python314.py.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from file_lock import locked
 
 from lambda_tracer_local.layers import unpack_layer
 from lambda_tracer_local.runtime import Invocation, LocalLambda
@@ -44,18 +43,6 @@ def _xray_rules_on_every_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LocalLambda, "invoke", checked)
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock shared by the pytest-xdist workers (and any other process)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _stale(zip_path: Path) -> bool:
     """Whether a source of the layer changed after the zip was built (``make layer`` would rebuild)."""
     built = zip_path.stat().st_mtime
@@ -71,7 +58,7 @@ def layer_zip() -> Path:
     override = os.environ.get("E2E_LAYER_ZIP")
     if override:
         return Path(override).resolve()
-    with _locked(ROOT / "build" / "e2e-layer.lock"):
+    with locked(ROOT / "build" / "e2e-layer.lock"):
         if LAYER_ZIP.is_file() and not _stale(LAYER_ZIP):
             return LAYER_ZIP
         if not (ROOT / "tools" / "build_layer.py").is_file():
@@ -183,7 +170,7 @@ def venv_python() -> Callable[[str], Path]:
         venv = VENVS / f"py{version}"
         python = venv / "bin" / "python"
         stamp = venv / f".installed-{RUNTIME_REQUIREMENT}-{interpreter_id(interpreter)}"
-        with _locked(VENVS / f"py{version}.lock"):
+        with locked(VENVS / f"py{version}.lock"):
             if not stamp.is_file():
                 create_venv(interpreter, venv)
                 step = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", RUNTIME_REQUIREMENT]

@@ -20,10 +20,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from file_lock import locked
 
 #: Debian's chromium package; ``CHROMIUM`` points elsewhere.
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -52,18 +53,6 @@ PROBLEM_LEVELS = ("error", "warning", "assert")
 
 class BrowserError(RuntimeError):
     """Chromium did not answer, answered with an error, or exited."""
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock shared by the pytest-xdist workers (one apt-get at a time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def install_chromium(lock: Path, timeout: float = 1200) -> tuple[str | None, str]:
