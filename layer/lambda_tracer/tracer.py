@@ -394,15 +394,14 @@ def _first(*values: Any) -> Any:
 
 
 def _resolve_service(explicit: str | None) -> str:
-    return str(
-        _first(
-            explicit or None,
-            config.service_from_env(),
-            _shared["service"],
-            config.get_str("AWS_LAMBDA_FUNCTION_NAME"),
-            config.DEFAULT_SERVICE,
-        ),
+    service: str = _first(
+        explicit or None,
+        config.service_from_env(),
+        _shared["service"],
+        config.get_str("AWS_LAMBDA_FUNCTION_NAME"),
+        config.DEFAULT_SERVICE,
     )
+    return service
 
 
 def _resolve_disabled(explicit: bool | None) -> bool:

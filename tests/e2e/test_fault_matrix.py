@@ -44,8 +44,9 @@ if _target is not None:
     setattr({owner}, "{attribute}", _boom)
 """
 
+# The tracer sends through ``_socket`` (socket.py is not imported at a cold start): break that one.
 BREAK_UDP = """
-import socket as _socket
+import _socket
 
 class _FailingSocket(_socket.socket):
     def sendto(self, *args):
@@ -67,6 +68,8 @@ class Scenario:
     event: Any = field(default_factory=lambda: {"n": 1})
     #: With the layer, the handler subsegment must arrive (proves the scenario ran traced).
     traced: bool = True
+    #: With the layer, this must be in the output (proves the fault was injected and reported).
+    reported: str | None = None
 
 
 def _breaks(module: str, attribute: str, owner: str = "_target", body: str = OK_BODY) -> Scenario:
@@ -82,9 +85,17 @@ SCENARIOS = [
     Scenario("daemon address malformed", env={"AWS_XRAY_DAEMON_ADDRESS": "not an address"}, traced=False),
     Scenario("daemon port closed", env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:1"}, traced=False),
     Scenario(
-        "udp send: message too long", setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"), traced=False
+        "udp send: message too long",
+        setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"),
+        traced=False,
+        reported="OSError",
     ),
-    Scenario("udp send: permission denied", setup=BREAK_UDP.format(error="PermissionError(1, 'denied')"), traced=False),
+    Scenario(
+        "udp send: permission denied",
+        setup=BREAK_UDP.format(error="PermissionError(1, 'denied')"),
+        traced=False,
+        reported="PermissionError",
+    ),
     # The trace header the runtime hands over.
     Scenario("trace header missing", trace_header=None, traced=False),
     Scenario("trace header malformed", trace_header="garbage;;=", traced=False),
@@ -226,6 +237,8 @@ def test_scenario_behaves_exactly_as_without_the_layer(scenario: Scenario, layer
     assert traced_runs == bare_runs == 1, (traced_runs, bare_runs)
     if scenario.traced:
         assert "## handler" in names(traced.documents), traced_output[-3000:]
+    if scenario.reported is not None:
+        assert scenario.reported in traced_output.replace(bare_output, ""), traced_output[-3000:]
     assert "Traceback" not in traced_output.replace(bare_output, "") or traced.status != "response"
     if traced.status == "error" and bare.stack_trace:
         # One frame of ours stays: the wrapper is a Python function between the runtime and the handler, and

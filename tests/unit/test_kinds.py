@@ -333,19 +333,35 @@ def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
 # -- kind_of: inspect's answer, without importing inspect for a plain def --------------------------------------
 
 
+async def _coroutine() -> None:
+    pass
+
+
+async def _coroutine_with_argument(self: object, n: int) -> int:
+    return n
+
+
+def _generator_with_argument(self: object, n: int) -> Iterator[int]:
+    yield n
+
+
+async def _async_generator_with_argument(self: object, n: int) -> AsyncIterator[int]:
+    yield n
+
+
 class _Callable:
     def __call__(self) -> None:
         pass
+
+    partial_coroutine = functools.partialmethod(_coroutine_with_argument, 1)
+    partial_generator = functools.partialmethod(_generator_with_argument, 1)
+    partial_async_generator = functools.partialmethod(_async_generator_with_argument, 1)
 
     async def method(self) -> None:
         pass
 
     def gen_method(self) -> Iterator[int]:
         yield 1
-
-
-async def _coroutine() -> None:
-    pass
 
 
 async def _async_gen() -> AsyncIterator[int]:
@@ -395,6 +411,11 @@ def _inspect_kind(function: Any) -> str:
         staticmethod(_gen).__func__,
         functools.wraps(_plain)(lambda: None),
         contextlib.contextmanager(_gen),
+        _Callable.partial_coroutine,  # 3.13+: inspect follows __partialmethod__
+        _Callable.partial_generator,
+        _Callable.partial_async_generator,
+        _Callable().partial_coroutine,
+        functools.wraps(_Callable.partial_coroutine)(lambda: None),
     ],
 )
 def test_kind_of_agrees_with_inspect(function: Any) -> None:
