@@ -127,12 +127,12 @@ class XRayDaemon:
         with self._lock:
             return self._received[start:]
 
-    def sources(self, start: int = 0) -> list[tuple[str, int]]:
-        """The sender address of each of ``datagrams(start)``: datagrams from one socket share it, so a test can
+    def datagrams_with_sources(self, start: int = 0) -> list[tuple[bytes, tuple[str, int]]]:
+        """``datagrams(start)``, each with its sender's address: datagrams from one socket share it, so a test can
         tell whether two processes (forked workers, restored snapshots) sent through the same socket."""
         self._drain()
         with self._lock:
-            return self._sources[start:]
+            return list(zip(self._received[start:], self._sources[start:], strict=True))
 
     def for_trace(self, trace_id: str) -> list[dict[str, Any]]:
         self._drain()
@@ -160,7 +160,9 @@ class XRayDaemon:
                 with self._synced_changed:
                     self._synced_changed.wait_for(functools.partial(self._arrived_since, seen), timeout=remaining)
             else:
-                select.select([self._socket], [], [], remaining)
+                poller = select.poll()
+                poller.register(self._socket, select.POLLIN)
+                poller.poll(remaining * 1000)
 
     def _arrived_since(self, seen: int) -> bool:
         return self._arrivals != seen

@@ -239,6 +239,8 @@ class LocalLambda:
         self._port_owners: dict[int, int] = {}
         #: SnapStart: the current restored sandbox, when it was asked for, and restore errors seen so far.
         self.restored_pid: int | None = None
+        #: A pidfd of the restored sandbox: readable once it died (it is the snapshot's child, not ours).
+        self._restored_pidfd: int | None = None
         #: SnapStart: when init and the before-snapshot hooks were over (where Lambda takes the snapshot).
         self.snapshot_at: float | None = None
         self._restored_at: dict[int, float] = {}
@@ -390,7 +392,7 @@ class LocalLambda:
         """Read what the pipe holds (``everything``: until it is empty or closed) and return the total read."""
         process = self.process
         with self._output_lock:
-            if process is None or process.stdout is None or self._output_eof:
+            if process is None or process.stdout is None or process.stdout.closed or self._output_eof:
                 return len(self._output)
             fd = process.stdout.fileno()
             left = None if everything else _available(fd)
@@ -511,6 +513,8 @@ class LocalLambda:
                 return self._init_error_invocation(header, pending, called_at)
             if self._restore_failed():
                 return self._restore_error_invocation(header, pending, called_at)
+            if self._restored_pidfd is not None and _readable(self._restored_pidfd, 0) and not pending.done.is_set():
+                return self._sandbox_exited_invocation(header, pending)
             if self.exit_code is not None:
                 if pending.done.is_set() or self.api.init_error is not None:
                     continue  # the reply raced the exit: report the reply
@@ -553,6 +557,8 @@ class LocalLambda:
             return None
         self.restored_pid = pid
         self._restored_at[pid] = asked_at
+        with contextlib.suppress(OSError):
+            self._restored_pidfd = os.pidfd_open(pid)
         return pid
 
     def _control_read(self, deadline: float, started: float) -> int | None:
@@ -569,7 +575,7 @@ class LocalLambda:
                     f"{self.function_name}: no restored sandbox within {deadline - started:.1f}s "
                     f"(init or the before-snapshot hooks never finished). Output:\n{self._tail()}"
                 )
-            if select.select([self._control], [], [], 0.05)[0]:
+            if _readable(self._control, 0.05):
                 try:
                     chunk = self._control.recv(4 - len(reply))
                 except ConnectionError:  # reset: the process exited with our request unread
@@ -579,9 +585,39 @@ class LocalLambda:
                 reply += chunk
         return int(struct.unpack("!i", reply)[0])
 
+    def _sandbox_exited_invocation(self, header: str | None, pending: Pending) -> Invocation:
+        """The restored sandbox died while this event waited or ran: that invocation fails as a crash does, and
+        the snapshot stays, so the next invoke restores a new sandbox."""
+        pid = self.restored_pid
+        self.api.cancel(pending)
+        output = ""
+        if pid is not None:
+            self._end_process(pid)
+            self.restored_pid = None
+            if self.worker_logs is not None:
+                self.worker_logs.mark()
+                output = self.worker_logs.text(pid, pending.next_marks.get(pid, 0))
+        return Invocation(
+            status="exited",
+            request_id=pending.request_id if pending.delivered_at is not None else None,
+            trace_header=header,
+            error_type="Runtime.ExitError",
+            error_message=f"restored sandbox (process {pid}) exited without answering",
+            output=output,
+            memory_size_mb=self.memory_mb,
+            worker=pid,
+        )
+
     def _end_process(self, pid: int) -> None:
         """Kill one process of the runtime (a replaced restored sandbox) and wait until it is gone, so that its
         connections are closed before the next event is queued."""
+        if pid == self.restored_pid and self._restored_pidfd is not None:
+            os.close(self._restored_pidfd)
+            self._restored_pidfd = None
+        with self._books_lock:  # its client ports may be reused by the next sandbox: forget who held them
+            for port in [port for port, owner in self._port_owners.items() if owner == pid]:
+                del self._port_owners[port]
+                self.api.first_on_port.pop(port, None)
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
@@ -589,7 +625,7 @@ class LocalLambda:
         try:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            select.select([pidfd], [], [], EXIT_GRACE_S)
+            _readable(pidfd, EXIT_GRACE_S)
         finally:
             os.close(pidfd)
 
@@ -639,10 +675,13 @@ class LocalLambda:
             init_output, output = self._take_output(pending.output_at)
             self._answered += 1
             worker = self._worker_of(pending)
+            # The first event handed to that process (by delivery order, not by which caller woke first).
+            first_of_worker = self.api.first_on_port.get(pending.client_port or -1) == pending.request_id
             restore_ms, init_ms = None, self.init_ms if init_output is not None else None
             if worker is not None and self.worker_logs is not None:
-                cold = worker not in self._warm_workers
-                self._warm_workers.add(worker)
+                cold = first_of_worker and worker not in self._warm_workers
+                if cold:
+                    self._warm_workers.add(worker)
                 start = pending.next_marks.get(worker, 0)
                 output += self.worker_logs.text(worker, start, pending.reply_marks.get(worker))
                 if cold:  # what this process wrote before it asked for its first event: its init (or restore)
@@ -692,6 +731,8 @@ class LocalLambda:
     ) -> Invocation:
         request = self.api.init_error
         assert request is not None
+        if pending is not None:
+            self.api.cancel(pending)
         document = _parse(request.body)
         with self._books_lock:  # concurrent invocations (Managed Instances) may all get the init error
             first = not self._init_given
@@ -723,8 +764,11 @@ class LocalLambda:
     def _exited_invocation(self, pending: Pending | None) -> Invocation:
         self._wait_exit()
         code = self.exit_code
-        first = not self._init_given
-        init_output, output = self._take_output(None)
+        if pending is not None:
+            self.api.cancel(pending)
+        with self._books_lock:
+            first = not self._init_given
+            init_output, output = self._take_output(None)
         return Invocation(
             status="exited",
             request_id=None if pending is None else pending.request_id,
@@ -787,6 +831,8 @@ class LocalLambda:
             _kill(self.process)
             if self._reader is not None:
                 self._reader.join(timeout=2)
+            if self.process.stdout is not None and self._output_eof:
+                self.process.stdout.close()  # read to the end: the finalizer would keep it open otherwise
 
     def close(self) -> None:
         """Kill the process, stop the servers, remove the temporary files. Safe to call twice."""
@@ -802,6 +848,9 @@ class LocalLambda:
             if resource is not None:
                 with contextlib.suppress(Exception):
                     resource.close()
+        if self._restored_pidfd is not None:
+            os.close(self._restored_pidfd)
+            self._restored_pidfd = None
         if self._owns_daemon:
             with contextlib.suppress(Exception):
                 self.daemon.close()
@@ -822,6 +871,13 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
+
+
+def _readable(source: socket.socket | int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``source`` to be readable (``poll``: any descriptor number)."""
+    poller = select.poll()
+    poller.register(source, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(timeout * 1000))
 
 
 def _available(fd: int) -> int | None:
@@ -873,7 +929,13 @@ def _owner_of_client_port(port: int, server_port: int, root: int) -> int | None:
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if len(fields) > 9 and fields[1].endswith(wanted[0]) and fields[2].endswith(wanted[1]):
+                if (
+                    len(fields) > 9
+                    and fields[1].endswith(wanted[0])
+                    and fields[2].endswith(wanted[1])
+                    and fields[3] == "01"  # ESTABLISHED: not a closed connection's TIME_WAIT entry
+                    and fields[9] != "0"
+                ):
                     inode = fields[9]
     if inode is None:
         return None

@@ -94,6 +94,8 @@ class RuntimeAPI:
         self.init_output_at: int | None = None
         #: Like ``mark``, for runtimes of several processes whose output reaches a log socket (``WorkerLogs.mark``).
         self.worker_mark: Callable[[], dict[int, int]] | None = None
+        #: The request id of the first event handed out on each client port: that process's first invocation.
+        self.first_on_port: dict[int, str] = {}
         #: SnapStart: each ``/restore/next`` (a restored sandbox asking to go on) and ``/restore/error``, as received.
         self.restores: list[Request] = []
         self.restore_errors: list[Request] = []
@@ -169,6 +171,8 @@ class RuntimeAPI:
                 self._queue.put(pending)
                 return None
             pending.client_port, pending.next_at, pending.next_marks = client_port, arrived, marks
+            with self._lock:
+                self.first_on_port.setdefault(client_port, pending.request_id)
             return pending
         return None
 
@@ -275,6 +279,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self._send(400, {"errorType": "InvalidRequestID", "errorMessage": f"unknown or answered {match['id']}"})
         elif self.path == f"{PREFIX}/init/error":
+            if api.init_error is not None:  # another Managed Instances worker already did: Lambda answers 403
+                self._send(403, {"errorType": "InitErrorAlreadyReported", "errorMessage": "init already failed"})
+                return
             api._init_failed(request)
             self._send(202, {"status": "OK"})
         elif self.path == f"{PREFIX}/restore/error":
@@ -290,7 +297,8 @@ def _hung_up(connection: socket.socket) -> bool:
     """True once the peer closed ``connection`` (a process blocked in ``/next`` sends nothing more: readable means
     end of file or a reset)."""
     try:
-        readable, _, _ = select.select([connection], [], [], 0)
-        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+        poller = select.poll()  # not select.select: a descriptor number over 1023 is fine here
+        poller.register(connection, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(0)) and connection.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True

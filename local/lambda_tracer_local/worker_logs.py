@@ -7,6 +7,10 @@ connected (``SO_PEERCRED``), so each process's output is kept apart, in the orde
 
 ``mark()`` is the pipe trick of ``LocalLambda._mark`` for many sockets: called when a request reaches the Runtime
 API, it reads what every process had written by then, so output splits exactly at that request.
+
+stdout and stderr are two connections, so their relative order is known only per line: each connection's
+bytes join the process's output a line at a time (a line not yet ended waits, until a mark or the end), so a
+line of one stream is never cut by the other's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 from pathlib import Path
 
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_READ_PER_WAKEUP = 1 << 20
 
 
 class WorkerLogs:
@@ -36,6 +41,8 @@ class WorkerLogs:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
         self._owners: dict[socket.socket, int] = {}
+        #: Each connection's line not yet ended.
+        self._partial: dict[socket.socket, bytearray] = {}
         self._output: dict[int, bytearray] = {}
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="worker-logs", daemon=True)
@@ -56,7 +63,7 @@ class WorkerLogs:
                     if key.fileobj is self._listener:
                         self._accept()
                     elif isinstance(key.fileobj, socket.socket) and key.fileobj in self._owners:
-                        self._read(key.fileobj, None)
+                        self._read(key.fileobj, _READ_PER_WAKEUP)  # bounded: mark() must get the lock
 
     def _accept(self) -> None:
         """Take every connection waiting (the caller holds the lock)."""
@@ -70,27 +77,32 @@ class WorkerLogs:
             pid = _PEERCRED.unpack(connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))[0]
             connection.setblocking(False)
             self._owners[connection] = pid
+            self._partial[connection] = bytearray()
             self._output.setdefault(pid, bytearray())
             self._selector.register(connection, selectors.EVENT_READ)
 
-    def _read(self, connection: socket.socket, limit: int | None) -> None:
-        """Read what ``connection`` holds (at most ``limit`` bytes; None: until it would block)."""
-        buffer = self._output[self._owners[connection]]
-        while limit is None or limit > 0:
+    def _read(self, connection: socket.socket, limit: int) -> None:
+        """Read what ``connection`` holds, at most ``limit`` bytes; complete lines join the process's output."""
+        buffer, partial = self._output[self._owners[connection]], self._partial[connection]
+        while limit > 0:
             try:
-                chunk = connection.recv(65536 if limit is None else min(limit, 65536))
+                chunk = connection.recv(min(limit, 65536))
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
                 chunk = b""
-            if not chunk:  # the process closed it (or died)
+            if not chunk:  # the process closed it (or died): what is left of its last line too
+                buffer += partial
                 self._selector.unregister(connection)
-                del self._owners[connection]
+                del self._owners[connection], self._partial[connection]
                 connection.close()
                 return
-            buffer += chunk
-            if limit is not None:
-                limit -= len(chunk)
+            partial += chunk
+            limit -= len(chunk)
+        cut = partial.rfind(b"\n") + 1
+        if cut:
+            buffer += partial[:cut]
+            del partial[:cut]
 
     def mark(self) -> dict[int, int]:
         """How much each process had written when this is called: what is waiting is read first."""
@@ -99,6 +111,9 @@ class WorkerLogs:
                 self._accept()
                 for connection in list(self._owners):
                     self._read(connection, _available(connection))
+                    if connection in self._partial:  # written before the request: it belongs before the mark
+                        self._output[self._owners[connection]] += self._partial[connection]
+                        self._partial[connection].clear()
             return {pid: len(output) for pid, output in self._output.items()}
 
     def text(self, pid: int, start: int = 0, end: int | None = None) -> str:

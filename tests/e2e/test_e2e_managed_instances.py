@@ -117,7 +117,7 @@ def test_concurrent_invocations_each_traced_in_their_own_worker(
     ) as fn:
         invocations = run_rounds(fn, tmp_path)
         assert_each_trace_valid(fn, invocations)
-        sources = dict(zip(fn.daemon.datagrams(), fn.daemon.sources(), strict=True))
+        sources = dict(fn.daemon.datagrams_with_sources())
         tail = fn._tail()
 
     assert [inv.status for inv in invocations] == ["response"] * len(invocations), tail
@@ -176,3 +176,26 @@ def test_concurrent_invocations_each_traced_in_their_own_worker(
         assert not any(f"in {other}\n" in inv.output for other in others), inv.output
         if inv.init_output is not None:
             assert f"init in {inv.worker}\n" in inv.init_output
+
+
+BOTH_STREAMS = """
+import sys
+
+
+def handler(event, context):
+    for n in range(50):
+        print("out", n)
+        print("err", n, file=sys.stderr)
+    return {}
+"""
+
+
+def test_stdout_and_stderr_lines_stay_whole(layer_dir: Path, tmp_path: Path) -> None:
+    """Each stream is its own connection of the log socket: lines may interleave, never break."""
+    fn_dir = write_function(tmp_path / "fn", {"app.py": BOTH_STREAMS})
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], max_concurrency=1) as fn:
+        invocation = fn.invoke({})
+        assert_each_trace_valid(fn, [invocation])
+    lines = invocation.output.splitlines()
+    assert sorted(lines) == sorted([f"out {n}" for n in range(50)] + [f"err {n}" for n in range(50)])
+    assert [line for line in lines if line.startswith("out")] == [f"out {n}" for n in range(50)]

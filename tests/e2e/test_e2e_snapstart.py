@@ -98,7 +98,7 @@ def _xray_rules_on_every_invocation() -> None:
 def source_of(fn: LocalLambda, trace_id: str) -> set[tuple[str, int]]:
     """The sender addresses of every datagram of ``trace_id``."""
     fn.daemon.sync()
-    pairs = zip(fn.daemon.datagrams(), fn.daemon.sources(), strict=True)
+    pairs = fn.daemon.datagrams_with_sources()
     return {source for data, source in pairs if json.loads(data.split(b"\n", 1)[1])["trace_id"] == trace_id}
 
 
@@ -200,3 +200,26 @@ def test_a_failed_restore_fails_the_invocation_and_the_next_restore_works(layer_
     assert restored.status == "response", tail
     handler = by_name(restored.documents, "## handler")
     assert handler["annotations"]["Restored"] is True
+
+
+CRASHING = """
+import os
+
+
+def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    return {"pid": os.getpid()}
+"""
+
+
+def test_a_sandbox_that_crashes_fails_its_invocation_and_the_snapshot_survives(layer_dir: Path, tmp_path: Path) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": CRASHING})
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], snap_start=True, timeout=60) as fn:
+        crashed = fn.invoke({"crash": True})
+        after = fn.invoke({})
+        assert_each_trace_valid(fn, [crashed, after])
+        tail = fn._tail()
+    assert crashed.status == "exited" and crashed.error_type == "Runtime.ExitError", tail
+    assert after.status == "response" and after.worker != crashed.worker, tail
+    assert by_name(after.documents, "## handler")["annotations"]["Restored"] is True

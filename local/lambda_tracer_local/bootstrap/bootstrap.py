@@ -47,6 +47,7 @@ def simulate_snapshots(control_fd: int, log_socket: str) -> None:
             reap_children()
             if not control.recv(1):  # the local runtime is gone: so is the snapshot
                 os._exit(0)
+            warn_threads()
             sys.stdout.flush()
             sys.stderr.flush()
             pid = fork_without_hooks()
@@ -62,8 +63,9 @@ def simulate_snapshots(control_fd: int, log_socket: str) -> None:
 
 def fork_without_hooks() -> int:
     """fork(2) itself, not ``os.fork``: none of Python's at-fork hooks run (``random`` keeps its state, a
-    library's own at-fork reset does not happen), as nothing runs when Lambda restores a snapshot. Safe here:
-    the process has one thread at this point, and ``PyDLL`` keeps the GIL across the call."""
+    library's own at-fork reset does not happen), as nothing runs when Lambda restores a snapshot. C libraries'
+    ``pthread_atfork`` handlers still run. ``PyDLL`` keeps the GIL across the call. Only the calling thread
+    exists in the child: other threads started at init are gone (Lambda restores them), see ``warn_threads``."""
     try:
         import ctypes
 
@@ -73,6 +75,21 @@ def fork_without_hooks() -> int:
     if pid < 0:
         raise OSError(ctypes.get_errno(), "fork failed")
     return pid
+
+
+def warn_threads() -> None:
+    """Say so when threads started at init would be missing from the restored sandbox (a difference from Lambda,
+    whose restore brings them back; a lock one of them held stays held)."""
+    import threading
+
+    others = threading.active_count() - 1
+    if others > 0:
+        print(
+            f"lambda-tracer-local: {others} thread(s) started at init do not run in restored sandboxes here "
+            "(Lambda restores them); a lock they hold stays held",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def redirect_output(path: str) -> None:
