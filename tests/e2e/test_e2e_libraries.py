@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from http_stub import QuietHandler, serving
 
 from lambda_tracer_local.daemon import subsegments
 from lambda_tracer_local.runtime import LocalLambda
@@ -33,10 +32,9 @@ def handler(event, context):
 """
 
 
-class _Stub(http.server.BaseHTTPRequestHandler):
+class _Stub(QuietHandler):
     """S3 ListBuckets for botocore, JSON for the HTTP clients; the X-Amzn-Trace-Id of each request kept by path."""
 
-    protocol_version = "HTTP/1.1"
     trace_headers: ClassVar[dict[str, str | None]] = {}
 
     def do_GET(self) -> None:
@@ -45,22 +43,13 @@ class _Stub(http.server.BaseHTTPRequestHandler):
             body, kind = b'{"ok": true}', "application/json"
         else:
             body, kind = b"<ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>", "application/xml"
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, body, kind)
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Stub) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _run(tmp_path: Path, layer_dir: Path, source: str, event: Any, **env: str) -> Any:

@@ -37,12 +37,10 @@ and keys that moto makes up are marked by name (``Cognito AccessToken``...).
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import shutil
 import textwrap
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_stub import QuietHandler, serving
 
 from lambda_tracer_local.daemon import XRayDaemon, subsegments
 from lambda_tracer_local.runtime import Invocation, LocalLambda
@@ -600,32 +599,18 @@ def aws() -> Iterator[Aws]:
     server.stop()
 
 
-class _Partner(http.server.BaseHTTPRequestHandler):
+class _Partner(QuietHandler):
     """A partner API that does not know ``/v1/orders``, and a webhook receiver answering ``/health``."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         found = self.path == "/health"
-        body = b'{"ok": true}' if found else b'{"message": "Not Found"}'
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200 if found else 404, b'{"ok": true}' if found else b'{"message": "Not Found"}')
 
 
 @pytest.fixture(scope="module")
 def partner() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Partner)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Partner) as port:
+        yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module", params=["zero-code", "in-code"])

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import http.server
 import json
 import logging
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from http_stub import QuietHandler, serving
 
 from lambda_env import invoke
 from lambda_tracer import Tracer
@@ -27,10 +26,8 @@ from lambda_tracer_local.daemon import subsegments
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """``/redirect`` -> 302 to ``/inner``; anything else: JSON with the path and the trace header received."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         if self.path == "/redirect":
@@ -39,29 +36,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = json.dumps({"path": self.path, "header": self.headers.get("X-Amzn-Trace-Id")}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, json.dumps({"path": self.path, "header": self.headers.get("X-Amzn-Trace-Id")}).encode())
 
     def do_PUT(self) -> None:  # S3 PutObject
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200)
 
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Handler) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _remote(documents: list[dict[str, Any]]) -> list[str]:

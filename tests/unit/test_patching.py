@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from http_stub import QuietHandler, serving
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, aiohttp_trace_config
@@ -23,31 +22,20 @@ from lambda_tracer_local.daemon import XRayDaemon, new_trace_header, subsegments
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class _Handler(QuietHandler):
     def _reply(self) -> None:
         body = b'<?xml version="1.0"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>'
         if not self.path.startswith("/?") and self.path != "/":
             body = json.dumps({"path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, body, "application/json" if body.startswith(b"{") else "application/xml")
 
     do_GET = do_POST = _reply
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[int]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
+    with serving(_Handler) as port:
+        yield port
 
 
 LAZY_PROBE = """
