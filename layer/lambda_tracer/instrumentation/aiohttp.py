@@ -77,9 +77,8 @@ async def _on_request_start(session: Any, context: Any, params: Any) -> None:
     context.lambda_tracer_span = span
     try:
         common.set_request(span, str(params.method), url)
-        header = common.header_value(span)
-        if header is not None:
-            params.headers[common.XRAY_HEADER] = header
+        for header, value in common.trace_headers(span):
+            params.headers[header] = value
     except Exception as error:
         common.report("recording a request", error)
 

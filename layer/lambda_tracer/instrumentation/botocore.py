@@ -290,10 +290,9 @@ def _before_call(params: Any = None, context: Any = None, **kwargs: Any) -> None
     if call is None:
         return
     call.context = context
-    header = common.header_value(call.span)
-    if header is not None:
+    for header, value in common.trace_headers(call.span):
         try:
-            params["headers"][common.XRAY_HEADER] = header
+            params["headers"][header] = value
         except Exception as error:
             common.report("adding the trace header", error)
 

@@ -5,7 +5,7 @@ fields the X-Ray SDK writes for it, already valid for X-Ray and redacted (URLs m
 ``aws`` values converted as metadata). Nothing here raises into the caller: a failure is reported once and the
 call goes on, untraced if need be.
 
-* **Not recorded**: no sampled trace (then no ``X-Amzn-Trace-Id`` is sent either), or a lower layer of a call
+* **Not recorded**: no sampled trace (then no trace header is sent either), or a lower layer of a call
   already recorded, ours or the SDK's (requests over urllib3 over http.client, a redirect hop): the innermost
   open subsegment records a call (namespace ``aws`` or ``remote``).
 * **Ignored** (``Tracer.ignore_endpoint``): decided before the call, from its URL; the call then runs under
@@ -20,13 +20,13 @@ from types import FrameType
 
 from .. import capture, config, endpoints, redaction
 from ..backends import xray
+from . import propagation
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
 
 BACKEND = xray.BACKEND
-XRAY_HEADER = "X-Amzn-Trace-Id"
 #: Namespaces of subsegments that record a call to another service: a call made under one is a lower layer of it.
 CALL_NAMESPACES = frozenset({"aws", "remote"})
 #: What ``start`` returns for a call to an endpoint ``ignore_endpoint`` named.
@@ -190,9 +190,10 @@ def fail(span: xray.XRaySpan, error: BaseException) -> None:
     end(span)
 
 
-def header_value(span: xray.XRaySpan) -> str | None:
+def trace_headers(span: xray.XRaySpan) -> list[tuple[str, str]]:
+    """The trace headers a call recorded as ``span`` carries (``LAMBDA_TRACER_PROPAGATORS``: propagation.py)."""
     try:
-        return span.outgoing_header()
+        return propagation.headers(span)
     except Exception as error:
         report("making the trace header", error)
-        return None
+        return []

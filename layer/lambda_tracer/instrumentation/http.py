@@ -84,9 +84,8 @@ def _prepare(span: Any, request: Any) -> None:
     """The request's method and URL on the span, and the span's trace header in the request."""
     try:
         common.set_request(span, str(request.method or ""), _url_of(request))
-        header = common.header_value(span)
-        if header is not None:
-            request.headers[common.XRAY_HEADER] = header
+        for header, value in common.trace_headers(span):
+            request.headers[header] = value
     except Exception as error:
         common.report("recording a request", error)
 
@@ -123,9 +122,8 @@ def _instrument_http_client(client: ModuleType) -> None:
             raise
         try:
             common.set_request(span, str(method), full_url)
-            header = common.header_value(span)
-            if header is not None:
-                self.putheader(common.XRAY_HEADER, header)
+            for header, value in common.trace_headers(span):
+                self.putheader(header, value)
         except Exception as error:
             common.report("recording a request", error)
         span.suspend()  # open until getresponse(), but not the current subsegment in between

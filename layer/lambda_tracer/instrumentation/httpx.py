@@ -83,9 +83,8 @@ def _start(request: Any) -> Any:
         return span
     try:
         common.set_request(span, str(request.method), url)
-        header = common.header_value(span)
-        if header is not None:
-            request.headers[common.XRAY_HEADER] = header
+        for header, value in common.trace_headers(span):
+            request.headers[header] = value
     except Exception as error:
         common.report("recording a request", error)
     return span

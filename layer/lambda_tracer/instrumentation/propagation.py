@@ -1,0 +1,80 @@
+"""Which trace headers an outgoing call carries: ``LAMBDA_TRACER_PROPAGATORS``.
+
+* ``xray``: ``X-Amzn-Trace-Id`` (Root, this call's span as Parent, Sampled=1, the fields Lambda passed on).
+* ``tracecontext``: W3C ``traceparent`` (``00-<trace id>-<span id>-01``), for services traced with
+  OpenTelemetry outside AWS (a collector, another vendor) to join the same trace.
+
+The default is ``xray,tracecontext`` with ``LAMBDA_TRACER_EXPORTER=otlp`` and ``xray`` otherwise; ``none`` sends
+neither. A value not understood is reported once and the default used. Headers are only ever written for a call
+recorded in a sampled trace: the span they name exists.
+
+The same setting chooses what ``opentelemetry.propagate.inject`` writes when OTEL_PROPAGATORS is not set (otel.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from ..backends.xray import XRaySpan
+
+PROPAGATORS_ENV = "LAMBDA_TRACER_PROPAGATORS"
+EXPORTER_ENV = "LAMBDA_TRACER_EXPORTER"
+XRAY = "xray"
+TRACECONTEXT = "tracecontext"
+KNOWN = (XRAY, TRACECONTEXT)
+XRAY_HEADER = "X-Amzn-Trace-Id"
+TRACEPARENT_HEADER = "traceparent"
+
+#: (raw LAMBDA_TRACER_PROPAGATORS, raw LAMBDA_TRACER_EXPORTER) -> what they mean: parsed once per value.
+_parsed: dict[tuple[str | None, str | None], frozenset[str]] = {}
+
+
+def default(exporter: str | None) -> frozenset[str]:
+    """``xray,tracecontext`` when spans go out as OTLP (OpenTelemetry's world reads ``traceparent``), else ``xray``."""
+    if exporter is not None and exporter.strip().lower() == "otlp":
+        return frozenset(KNOWN)
+    return frozenset((XRAY,))
+
+
+def enabled() -> frozenset[str]:
+    """The propagators in force now (the environment is read at every call; its parse is cached per value)."""
+    key = (os.environ.get(PROPAGATORS_ENV), os.environ.get(EXPORTER_ENV))
+    found = _parsed.get(key)
+    if found is None:
+        found = _parse(*key)
+        if len(_parsed) < 16:
+            _parsed[key] = found
+    return found
+
+
+def _parse(raw: str | None, exporter: str | None) -> frozenset[str]:
+    fallback = default(exporter)
+    if raw is None or not raw.strip():
+        return fallback
+    names = [name.lower() for name in raw.replace(",", " ").split()]
+    if names == ["none"]:
+        return frozenset()
+    if any(name not in KNOWN for name in names):
+        config.warn_once(PROPAGATORS_ENV, raw, f"the default, {','.join(sorted(fallback, key=KNOWN.index))}")
+        return fallback
+    return frozenset(names)
+
+
+def traceparent(root: str, span_id: str) -> str:
+    """W3C ``traceparent`` for a span of a sampled X-Ray trace: the X-Ray Root's 32 hex digits as trace id."""
+    return f"00-{root[2:10]}{root[11:]}-{span_id}-01"
+
+
+def headers(span: XRaySpan) -> list[tuple[str, str]]:
+    """The headers a call recorded as ``span`` (one of our sampled spans) carries, in the order written."""
+    names = enabled()
+    found: list[tuple[str, str]] = []
+    if XRAY in names:
+        found.append((XRAY_HEADER, span.outgoing_header()))
+    if TRACECONTEXT in names:
+        found.append((TRACEPARENT_HEADER, traceparent(str(span.trace.root), span.id)))
+    return found
