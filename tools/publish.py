@@ -38,7 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "local") not in sys.path:
     sys.path.insert(0, str(ROOT / "local"))  # this checkout's lambda_tracer_local, whatever is installed
 
-from lambda_tracer_local.layers import UnsafeLayerError, check_layer, unpack_layer  # noqa: E402
+from lambda_tracer_local.layers import (  # noqa: E402
+    UnsafeLayerError,
+    check_layer,
+    open_layer,
+    read_entry,
+    unpack_layer,
+)
 
 DEFAULT_ZIP = Path("dist") / "lambda-tracer-layer.zip"
 DEFAULT_JSON = Path("dist") / "published-layers.json"
@@ -51,6 +57,8 @@ DEFAULT_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "pyt
 DEFAULT_ARCHITECTURES = ("x86_64", "arm64")
 LICENSE = "MIT-0"
 PUBLIC_STATEMENT_ID = "lambda-tracer-public"
+#: The manifest and ``__init__.py`` are read into memory: a layer's are a few kB.
+MAX_SMALL = 1024 * 1024
 #: Lambda refuses a direct upload (``Content.ZipFile``) bigger than this.
 MAX_DIRECT_UPLOAD = 50 * 1024 * 1024
 #: us-east-1, us-gov-west-1, cn-north-1, ap-southeast-5, us-isob-east-1, ...
@@ -113,10 +121,14 @@ def check_zip(path: Path, python: str = sys.executable, allow_source_only: bool 
     if not zipfile.is_zipfile(path):
         raise Refused(f"{path} is not a zip file")
     try:
-        check_layer(path)  # before the import check unpacks it
+        check_layer(path)  # before anything reads an entry, and before the import check unpacks it
+        return _check_checked_zip(path, content, python, allow_source_only)
     except UnsafeLayerError as error:
         raise Refused(str(error))
-    with zipfile.ZipFile(path) as archive:
+
+
+def _check_checked_zip(path: Path, content: bytes, python: str, allow_source_only: bool) -> Layer:
+    with open_layer(path) as archive:
         infos = {info.filename: info for info in archive.infolist()}
         wrapper = infos.get(WRAPPER_NAME)
         if wrapper is None:
@@ -129,7 +141,9 @@ def check_zip(path: Path, python: str = sys.executable, allow_source_only: bool 
             if f"{PACKAGE}/{name}" not in infos:
                 raise Refused(f"{path}: {PACKAGE}/{name} is missing")
         manifest = _manifest(archive, infos, path)
-        init_version = _init_version(archive.read(f"{PACKAGE}/__init__.py").decode("utf-8", "replace"))
+        init_version = _init_version(
+            read_entry(archive, f"{PACKAGE}/__init__.py", MAX_SMALL).decode("utf-8", "replace")
+        )
         names = set(infos)
     version = str(manifest.get("version") or init_version or "")
     if not version:
@@ -183,7 +197,7 @@ def _manifest(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path:
     if MANIFEST_NAME not in infos:
         return {}
     try:
-        manifest = json.loads(archive.read(MANIFEST_NAME))
+        manifest = json.loads(read_entry(archive, MANIFEST_NAME, MAX_SMALL))
     except ValueError as error:
         raise Refused(f"{path}: {MANIFEST_NAME} is not valid JSON ({error})")
     if not isinstance(manifest, dict):
