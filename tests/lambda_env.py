@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambda_tracer_local import xray_rules
+from lambda_tracer_local import otlp, otlp_rules, xray_rules
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
 
 DAEMON: XRayDaemon | None = None
@@ -121,13 +121,21 @@ def assert_datagrams_follow_xray_rules(
     error-level rule of X-Ray (xray_rules), and the daemon ``refused`` none. ``known_header=False``: the header
     is unknown, so only the rules on each datagram and document apply. ``$XRAY_RULES_LOG``: every violation,
     warnings included, is appended there as a JSON line naming the test."""
-    violations, documents = xray_rules.check_trace(datagrams, header, earlier_ids=SENT_IDS, invocation=known_header)
-    SENT_IDS.update(xray_rules.ids_of(documents))
-    _log_violations(violations, documents)
+    spans = [data for data in datagrams if otlp.is_otlp(data)]  # the otlp exporter's: OTLP's rules
+    others = [data for data in datagrams if not otlp.is_otlp(data)]
+    violations, documents = xray_rules.check_trace(others, header, earlier_ids=SENT_IDS, invocation=known_header)
+    otlp_violations, otlp_documents = otlp_rules.check_trace(
+        spans, header, earlier_ids=SENT_IDS, invocation=known_header
+    )
+    SENT_IDS.update(xray_rules.ids_of(documents) | otlp_rules.ids_of(otlp_documents))
+    _log_violations(violations + otlp_violations, documents + otlp_documents)
     failed = xray_rules.errors(violations)
-    if failed or refused:
+    failed_spans = xray_rules.errors(otlp_violations)
+    if failed or failed_spans or refused:
         lines = [f"X-Ray would reject what this invocation sent (trace header {header!r}):"]
         lines.append(xray_rules.describe(failed, documents))
+        if failed_spans:
+            lines.append(otlp_rules.describe(failed_spans, otlp_documents))
         lines += [f"the daemon rejected: {data[:300]!r}" for data in refused]
         raise AssertionError("\n".join(lines))
 

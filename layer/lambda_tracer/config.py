@@ -25,6 +25,8 @@ MAX_CAPTURE_BYTES = "LAMBDA_TRACER_MAX_CAPTURE_BYTES"
 REDACT_KEYS = "LAMBDA_TRACER_REDACT_KEYS"
 ORIGINAL_HANDLER = "LAMBDA_TRACER_ORIGINAL_HANDLER"
 GC_FREEZE = "LAMBDA_TRACER_GC_FREEZE"
+EXPORTER = "LAMBDA_TRACER_EXPORTER"
+OTLP_UNSAMPLED = "LAMBDA_TRACER_OTLP_UNSAMPLED"
 
 # Set by Lambda, SAM and Chalice.
 TASK_ROOT = "LAMBDA_TASK_ROOT"
@@ -173,6 +175,18 @@ def capture_response_default() -> bool:
 
 def capture_error_default() -> bool:
     return get_bool(CAPTURE_ERROR, True)
+
+
+def exporter() -> str:
+    """``xray`` (segment documents, the default) or ``otlp`` (OTLP spans); anything else is reported once."""
+    raw = get_raw(EXPORTER)
+    value = (raw or "").strip().lower()
+    if value in ("", "xray"):
+        return "xray"
+    if value == "otlp":
+        return "otlp"
+    warn_once(EXPORTER, raw or "", "'xray'")
+    return "xray"
 
 
 def max_capture_bytes() -> int:

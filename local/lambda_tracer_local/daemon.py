@@ -1,4 +1,7 @@
-"""A stand-in for the X-Ray daemon: a UDP socket on 127.0.0.1 that keeps every segment document it receives."""
+"""A stand-in for the X-Ray daemon: a UDP socket on 127.0.0.1 that keeps every segment document it receives.
+
+OTLP datagrams (``T1S``/``T1U``, lambda_tracer's ``otlp`` exporter or ADOT's) are decoded too (otlp.py): each span
+becomes a document as X-Ray would show it, with an ``otlp`` entry holding its kind, attributes and events."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import socket
 import threading
 import time
 from typing import Any
+
+from . import otlp
 
 HEADER = {"format": "json", "version": 1}
 #: A datagram starting with this is a barrier sent by ``sync()``, never a document.
@@ -95,6 +100,12 @@ class XRayDaemon:
     def _parse_pending(self) -> None:
         """Parse what arrived since the last look (the caller holds the lock)."""
         for data in self._pending:
+            if otlp.is_otlp(data):  # OTLP spans (T1S/T1U): one document per span, as X-Ray would show them
+                try:
+                    self._documents.extend(otlp.documents_of(data))
+                except ValueError:
+                    self._rejected.append(data)
+                continue
             try:
                 header, body = data.split(b"\n", 1)
                 if json.loads(header) != HEADER:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_env import assert_datagrams_follow_xray_rules, assert_follows_xray_rules
+from lambda_tracer_local import otlp
 from lambda_tracer_local.daemon import subsegments
 from lambda_tracer_local.runtime import FRESH, Invocation, LocalLambda
 
@@ -79,7 +80,11 @@ def assert_each_trace_valid(
     fn.daemon.sync()
     by_trace: dict[str, list[bytes]] = {}
     for datagram in fn.daemon.datagrams():
-        trace_id = json.loads(datagram.split(b"\n", 1)[1]).get("trace_id")
+        if otlp.is_otlp(datagram):  # OTLP spans: one trace per datagram (a batch is one invocation's)
+            trace_ids = {document["trace_id"] for document in otlp.documents_of(datagram)}
+            trace_id = trace_ids.pop() if len(trace_ids) == 1 else sorted(trace_ids)
+        else:
+            trace_id = json.loads(datagram.split(b"\n", 1)[1]).get("trace_id")
         by_trace.setdefault(str(trace_id), []).append(datagram)
     for trace_id, header in headers.items():
         assert_datagrams_follow_xray_rules(by_trace.pop(trace_id, []), fn.daemon.rejected, header)

@@ -43,7 +43,7 @@ _MAX_CAUSES = 64
 class Trace:
     """One invocation's trace, from its header: what documents are sent under, and whether they are."""
 
-    __slots__ = ("causes", "data", "parent", "recording", "root", "sampled", "sdk_facade")
+    __slots__ = ("batch", "causes", "data", "parent", "recording", "root", "sampled", "sdk_facade")
 
     def __init__(self, root: str | None, parent: str | None, sampled: str | None, data: dict[str, str]) -> None:
         self.root = root
@@ -51,13 +51,15 @@ class Trace:
         self.sampled = sampled
         self.data = data
         #: Sampled, with a Root and Parent X-Ray accepts, and X-Ray not switched off.
-        self.recording = bool(root and parent and sampled == "1") and (
+        self.recording = bool(root and parent and (sampled == "1" or (sampled == "0" and RECORD_UNSAMPLED))) and (
             os.environ.get(SDK_ENABLED_ENV) is None or config.get_bool(SDK_ENABLED_ENV, True)
         )
         #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's.
         self.causes: dict[int, tuple[BaseException, str]] = {}
         #: The SDK's view of this trace, made by the SDK backend when it is in use.
         self.sdk_facade: Any = None
+        #: Spans ended but not yet sent, kept by an exporter that sends per invocation (otlp.py).
+        self.batch: Any = None
 
 
 def _header_safe(value: str) -> bool:
@@ -169,8 +171,12 @@ def attach(entry: Any) -> None:
         _state.set((trace, (*stack, entry), seen))
 
 
-def send(document: dict[str, Any]) -> None:
-    """Encode and send one document (nothing if the daemon address is unusable)."""
+def send(document: dict[str, Any], trace: Trace | None = None) -> None:
+    """Encode and send one document (nothing if the daemon address is unusable). The export seam: in ``otlp``
+    mode the OTLP exporter takes the document instead (``trace``: the one it was recorded in, if known)."""
+    if EXPORTER is not None:
+        EXPORTER.export(document, trace)
+        return
     sender = udp.sender()
     if sender is not None:
         sender.send(xray_documents.encode(document))
@@ -255,7 +261,7 @@ class XRaySpan(BackendSpan):
         self.ended = True
         end_time = time.time()
         detach(self)
-        send(self.document(end_time))
+        send(self.document(end_time), self.trace)
 
     def document(self, end_time: float) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -288,9 +294,12 @@ class XRaySpan(BackendSpan):
             xray_documents.merge_foreign(document, self.sdk_view.to_dict())
         return document
 
-    def outgoing_header(self) -> str:
+    def outgoing_header(self) -> str | None:
         """The ``X-Amzn-Trace-Id`` for a call made inside this span: the invocation's Root, this span as
-        Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``)."""
+        Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``). None in an unsampled
+        trace recorded for OTLP (``LAMBDA_TRACER_OTLP_UNSAMPLED``): no header without a sampled trace."""
+        if self.trace.sampled != "1":
+            return None
         extra = "".join(f";{key}={value}" for key, value in self.trace.data.items())
         return f"Root={self.trace.root};Parent={self.id};Sampled=1{extra}"
 
@@ -360,3 +369,18 @@ class XRayBackend(Backend):
 
 
 BACKEND = XRayBackend()
+
+
+def _chosen_exporter() -> Any:
+    """The exporter ``LAMBDA_TRACER_EXPORTER`` names, read once at init: None sends X-Ray documents (the
+    default); ``otlp`` is imported only when chosen, so the default path's cold start is unchanged."""
+    if config.exporter() != "otlp":
+        return None
+    from . import otlp
+
+    return otlp
+
+
+EXPORTER: Any = _chosen_exporter()
+#: Unsampled invocations are recorded too, for the OTLP exporter to send as ``T1U`` (Transaction Search).
+RECORD_UNSAMPLED: bool = EXPORTER is not None and EXPORTER.record_unsampled()

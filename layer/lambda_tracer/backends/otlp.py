@@ -1,0 +1,541 @@
+"""The OTLP exporter (``LAMBDA_TRACER_EXPORTER=otlp``): the same finished spans, sent as OpenTelemetry spans.
+
+The span model is xray.py's: this module only turns a finished span's document into an OTLP ``Span`` and sends
+it. Names are the ones X-Ray mode sends, so filters and dashboards carry over; ids are the trace header's, so
+the spans join the Lambda service's own segment.
+
+* **Kinds**: SERVER for the handler (the span with ``ColdStart``), CLIENT for calls (namespace ``aws`` or
+  ``remote``, or SQL), INTERNAL otherwise.
+* **Attributes**: the semantic conventions (``faas.*``, ``cloud.*``, ``rpc.*``, ``http.*``, ``url.full``), the
+  annotations, listed in ``aws.xray.annotations`` so X-Ray indexes them, and each metadata namespace as a JSON
+  object in ``aws.xray.metadata.<namespace>``: where the collector's X-Ray translator reads them.
+* **Exceptions**: status ERROR and an ``exception`` event (type, masked message, stack).
+* **Batching**: a span is kept on its trace until nothing of the task that ends it is open any more (the
+  handler, or a top-level ``capture_method`` ended), then the trace's spans go together: one datagram when they
+  fit. A span ending with nothing open (a thread's, a late one) goes at once.
+* **Where**: UDP to ``AWS_XRAY_DAEMON_ADDRESS`` in ADOT's format (``T1S``/``T1U`` + base64 of an
+  ``ExportTraceServiceRequest``), or, when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set, OTLP/HTTP protobuf
+  there instead, with a short timeout (otlp_http.py).
+
+Documents reach this module already redacted and bounded (capture.py, xray_documents.check_foreign). A span too
+big for one datagram loses its metadata first, then exception detail, then the rest, and says so; none is
+dropped silently. Settings are read once, when the exporter is chosen (init).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import os
+import sys
+import threading
+
+from .. import __version__, coldstart, config
+from . import otlp_proto as proto
+from . import udp, xray
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
+TRACES_TIMEOUT = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
+TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+SERVICE_NAME = "OTEL_SERVICE_NAME"
+RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
+
+SAMPLED_MARKER = b"T1S"
+UNSAMPLED_MARKER = b"T1U"
+#: The longest datagram sent (header, marker and base64 included), as for X-Ray documents.
+MAX_DATAGRAM_BYTES = 64_000
+#: The largest ExportTraceServiceRequest that fits one datagram once base64-encoded.
+MAX_UDP_REQUEST_BYTES = (MAX_DATAGRAM_BYTES - len(udp.HEADER) - len(SAMPLED_MARKER)) // 4 * 3
+#: Requests to an OTLP/HTTP endpoint are split at this size (collectors refuse very large bodies).
+MAX_HTTP_REQUEST_BYTES = 1024 * 1024
+#: OTLP/HTTP timeout in milliseconds: short by default, because the function waits for it.
+DEFAULT_TIMEOUT_MS = 500
+MAX_TIMEOUT_MS = 10_000
+#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
+MAX_EXCEPTIONS = 64
+MAX_STATUS_MESSAGE = 1024
+#: Annotation keys of the handler span that are ours (not the user's): all are listed in aws.xray.annotations.
+HANDLER_ANNOTATION = "ColdStart"
+SCOPE_NAME = "lambda_tracer"
+
+_lock = threading.Lock()
+_exceptions: dict[str, dict[str, Any]] = {}
+_prefix: tuple[bytes, bytes] | None = None
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
+
+
+class Settings:
+    """What the environment asked for, read once at init."""
+
+    __slots__ = ("endpoint", "headers", "timeout", "unsampled")
+
+    def __init__(self) -> None:
+        self.unsampled = config.get_bool(config.OTLP_UNSAMPLED, False)
+        self.endpoint = _endpoint()
+        self.headers = _headers() if self.endpoint else {}
+        self.timeout = _timeout_ms() / 1000
+
+
+def _endpoint() -> str | None:
+    """The OTLP/HTTP URL: the traces endpoint as given, or the base endpoint + ``/v1/traces`` (OTel's rules)."""
+    url = config.get_str(TRACES_ENDPOINT)
+    if url is None:
+        base = config.get_str(ENDPOINT)
+        url = base.rstrip("/") + "/v1/traces" if base else None
+    if url is None:
+        return None
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        config.warn_once(TRACES_ENDPOINT if config.get_str(TRACES_ENDPOINT) else ENDPOINT, url, "UDP to the daemon")
+        return None
+    protocol = config.get_str(TRACES_PROTOCOL) or config.get_str(PROTOCOL)
+    if protocol is not None and protocol != "http/protobuf":
+        config.report_once(
+            ("otlp protocol",), f"OTLP protocol {config.shown(protocol)} is not supported; sending http/protobuf"
+        )
+    return url
+
+
+def _headers() -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``: ``key=value`` pairs, comma-separated, values percent-decoded."""
+    raw = config.get_raw(TRACES_HEADERS) or config.get_raw(HEADERS) or ""
+    found: dict[str, str] = {}
+    for pair in raw.split(","):
+        key, equals, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not pair.strip():
+            continue
+        if not equals or not key or not key.isascii() or not key.replace("-", "").isalnum():
+            config.report_once(("otlp headers",), "ignoring a malformed entry of the OTLP headers setting")
+            continue
+        if "%" in value:
+            from urllib.parse import unquote
+
+            value = unquote(value)
+        if value.isprintable():
+            found[key] = value
+    return found
+
+
+def _timeout_ms() -> int:
+    name = TRACES_TIMEOUT if config.get_raw(TRACES_TIMEOUT) is not None else TIMEOUT
+    return config.get_int(name, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
+
+
+SETTINGS = Settings()
+
+
+def record_unsampled() -> bool:
+    """Whether unsampled invocations are recorded and sent as ``T1U`` (``LAMBDA_TRACER_OTLP_UNSAMPLED``)."""
+    return SETTINGS.unsampled
+
+
+def configure() -> None:
+    """Read the settings again (tests; the process reads them once at init)."""
+    global SETTINGS, _prefix
+    SETTINGS = Settings()
+    _prefix = None
+
+
+# -- sending -----------------------------------------------------------------------------------------------
+
+
+def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
+    """The seam's entry: one finished span (its X-Ray document), recorded in ``trace`` (None: the current one)."""
+    current, stack = xray.current()
+    if trace is None:
+        trace = current
+    encoded = encode(document, trace)
+    # Kept while something of the ending task's trace is still open: it ends later and sends them all.
+    keep = trace is current and any(_open(entry) for entry in stack)
+    with _lock:
+        batch: list[bytes] = trace.batch if trace.batch is not None else []
+        batch.append(encoded)
+        trace.batch = batch if keep else None
+    if not keep:
+        send(batch, trace.sampled == "1")
+
+
+def _open(entry: Any) -> bool:
+    """Whether a stack entry is a span still open: ours, or an SDK subsegment in progress."""
+    if isinstance(entry, xray.XRaySpan):
+        return not entry.ended
+    return bool(getattr(entry, "in_progress", False))
+
+
+def send(spans: list[bytes], sampled: bool) -> None:
+    """The spans in as few requests as fit, to the OTLP/HTTP endpoint when set, else to the daemon over UDP."""
+    try:
+        endpoint = SETTINGS.endpoint
+        limit = MAX_HTTP_REQUEST_BYTES if endpoint else MAX_UDP_REQUEST_BYTES
+        prefix = request_prefix()
+        for request in requests(prefix, spans, limit):
+            if endpoint:
+                from . import otlp_http
+
+                otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
+            else:
+                sender = udp.sender()
+                if sender is None:
+                    return
+                marker = SAMPLED_MARKER if sampled else UNSAMPLED_MARKER
+                sender.send(marker + binascii.b2a_base64(request, newline=False))
+    except Exception as error:
+        config.report_once(
+            ("otlp send", type(error).__name__),
+            f"sending OTLP spans failed (the function is unaffected): {config.error_place(error)}",
+        )
+
+
+def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
+    """``ExportTraceServiceRequest`` bodies of at most ``limit`` bytes holding every span, in order."""
+    room = limit - len(prefix[0]) - len(prefix[1]) - 16  # two length-delimited wrappers and their tags
+    found: list[bytes] = []
+    group: list[bytes] = []
+    used = 0
+    for span in spans:
+        size = proto.framed_size(span)
+        if group and used + size > room:
+            found.append(proto.request(prefix, group))
+            group, used = [], 0
+        group.append(span)
+        used += size
+    if group:
+        found.append(proto.request(prefix, group))
+    return found
+
+
+def request_prefix() -> tuple[bytes, bytes]:
+    """The resource and scope of every request, encoded once per sandbox (again after a SnapStart restore)."""
+    global _prefix
+    if _prefix is None:
+        _prefix = proto.request_prefix(proto.resource(resource()), proto.scope(SCOPE_NAME, __version__))
+    return _prefix
+
+
+def _forget_prefix() -> None:
+    global _prefix
+    _prefix = None
+
+
+coldstart.on_restore(_forget_prefix)
+
+
+def resource() -> dict[str, Any]:
+    """The sandbox as OTel's resource conventions describe a Lambda function (what ADOT's wrapper sets), plus
+    ``OTEL_RESOURCE_ATTRIBUTES``; ``service.name`` from ``OTEL_SERVICE_NAME``, the Powertools service or the
+    function's name."""
+    env = os.environ
+    function = env.get("AWS_LAMBDA_FUNCTION_NAME")
+    values: dict[str, Any] = {
+        "service.name": config.get_str(SERVICE_NAME) or config.service_from_env() or function or "unknown_service",
+        "cloud.provider": "aws",
+        "cloud.platform": "aws_lambda",
+        "telemetry.sdk.name": "lambda-tracer",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": __version__,
+    }
+    for key, variable in (
+        ("cloud.region", "AWS_REGION"),
+        ("faas.name", "AWS_LAMBDA_FUNCTION_NAME"),
+        ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
+        ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME"),
+    ):
+        if env.get(variable):
+            values[key] = env[variable]
+    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory.isdigit() and len(memory) < 8:
+        values["faas.max_memory"] = int(memory) * 1024 * 1024  # MB, in bytes as the convention wants
+    if env.get("AWS_LAMBDA_LOG_GROUP_NAME"):
+        values["aws.log.group.names"] = [env["AWS_LAMBDA_LOG_GROUP_NAME"]]
+    for pair in (config.get_raw(RESOURCE_ATTRIBUTES) or "").split(","):
+        key, equals, value = pair.partition("=")
+        if equals and key.strip() and len(values) < 128:
+            if "%" in value:
+                from urllib.parse import unquote
+
+                value = unquote(value)
+            values.setdefault(key.strip()[:256], value.strip()[:1024])
+    return values
+
+
+# -- one span ----------------------------------------------------------------------------------------------
+
+
+def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
+    """The document as an OTLP ``Span``, small enough for one datagram (shrunk as X-Ray mode shrinks)."""
+    encoded = _span(document, trace)
+    room = MAX_UDP_REQUEST_BYTES - len(request_prefix()[0]) - len(request_prefix()[1]) - 32
+    if len(encoded) > room:
+        encoded = _shrunk(document, trace, len(encoded), room)
+    return encoded
+
+
+def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int) -> bytes:
+    """Metadata dropped first (saying so), then exception detail, then the other optional parts."""
+    document = dict(document)
+    if "metadata" in document:
+        document["metadata"] = {
+            "lambda_tracer": {"truncated": True, "reason": "span too large", "original_bytes": original}
+        }
+    encoded = _span(document, trace)
+    cause = document.get("cause")
+    if len(encoded) > room and isinstance(cause, dict):
+        exceptions = [
+            dict(item, stack=list(item.get("stack") or [])[:5], message=str(item.get("message", ""))[:1000])
+            for item in cause.get("exceptions") or ()
+            if isinstance(item, dict)
+        ]
+        document["cause"] = dict(cause, exceptions=exceptions)
+        encoded = _span(document, trace)
+    for optional in ("cause", "annotations", "http", "sql", "aws", "metadata"):
+        if len(encoded) <= room:
+            break
+        document.pop(optional, None)
+        encoded = _span(document, trace)
+    return encoded
+
+
+def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
+    trace_id = bytes.fromhex(str(document["trace_id"])[2:].replace("-", ""))
+    span_id = bytes.fromhex(str(document["id"]))
+    parent_id = document.get("parent_id")
+    parent = bytes.fromhex(parent_id) if isinstance(parent_id, str) and len(parent_id) == 16 else b""
+    annotations = document.get("annotations")
+    handler = isinstance(annotations, dict) and HANDLER_ANNOTATION in annotations
+    namespace = document.get("namespace")
+    if handler:
+        kind = proto.SERVER
+    elif namespace in ("aws", "remote") or document.get("sql"):
+        kind = proto.CLIENT
+    else:
+        kind = proto.INTERNAL
+    values: dict[str, Any] = {}
+    if isinstance(annotations, dict) and annotations:
+        values.update(annotations)
+        values["aws.xray.annotations"] = list(annotations)
+    if handler:
+        _handler_attributes(values, annotations)  # type: ignore[arg-type]
+    aws = document.get("aws")
+    if isinstance(aws, dict):
+        _aws_attributes(values, aws, str(document.get("name", "")))
+    http = document.get("http")
+    if isinstance(http, dict):
+        _http_attributes(values, http)
+    sql = document.get("sql")
+    if isinstance(sql, dict):
+        _sql_attributes(values, sql)
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict):
+        for name, data in metadata.items():
+            values["aws.xray.metadata." + str(name)] = _json(data)
+    end = float(document.get("end_time") or document["start_time"])
+    end_nano = int(end * 1e9)
+    events, status_message = _exception_events(document.get("cause"), end_nano)
+    failed = document.get("fault") is True or document.get("error") is True
+    if failed and "error.type" not in values:
+        values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
+    flags = proto.FLAG_HAS_IS_REMOTE | (proto.FLAG_SAMPLED if trace.sampled == "1" else 0)
+    if parent_id == trace.parent:
+        flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
+    return proto.span(
+        trace_id,
+        span_id,
+        parent,
+        str(document.get("name", "")),
+        kind,
+        int(float(document["start_time"]) * 1e9),
+        end_nano,
+        values,
+        events,
+        proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
+        status_message[:MAX_STATUS_MESSAGE] if failed else "",
+        flags,
+    )
+
+
+def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> None:
+    values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
+    request_id, arn = invocation()
+    if request_id:
+        values["faas.invocation_id"] = request_id
+    if arn:
+        values["cloud.resource_id"] = arn
+        values["aws.lambda.invoked_arn"] = arn
+        fields = arn.split(":")
+        if len(fields) > 4 and fields[4].isdigit():
+            values["cloud.account.id"] = fields[4]
+
+
+def invocation() -> tuple[str | None, str | None]:
+    """(request id, invoked function ARN) of the invocation this thread is running, read from the runtime
+    client's frame (awslambdaric's ``handle_event_request``), where the handler's context came from."""
+    frame = sys._getframe(1)
+    for _ in range(200):
+        if frame is None:
+            break
+        code = frame.f_code
+        if code.co_name == "handle_event_request" and "awslambdaric" in code.co_filename:
+            found = frame.f_locals
+            return _plain(found.get("invoke_id")), _plain(found.get("invoked_function_arn"))
+        frame = frame.f_back  # type: ignore[assignment]
+    bootstrap = sys.modules.get("awslambdaric.bootstrap")
+    return _plain(getattr(bootstrap, "_GLOBAL_AWS_REQUEST_ID", None)), None
+
+
+def _plain(value: Any) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= 256 and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+#: The X-Ray ``aws`` fields with a semantic-convention name (besides ``aws.<field>``, which the translator reads).
+_AWS_CONVENTIONS = {
+    "region": "cloud.region",
+    "queue_url": "aws.sqs.queue.url",
+    "bucket_name": "aws.s3.bucket",
+    "key": "aws.s3.key",
+}
+
+
+def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> None:
+    """An AWS SDK call: ``rpc.*`` as the conventions name it, and each ``aws`` field as ``aws.<field>``."""
+    values["rpc.system"] = "aws-api"
+    values["rpc.service"] = name
+    operation = aws.get("operation")
+    if isinstance(operation, str):
+        values["rpc.method"] = operation
+    for key, value in aws.items():
+        attribute = _attribute_value(value)
+        if attribute is None:
+            continue
+        values["aws.xray.retries" if key == "retries" else "aws." + str(key)] = attribute
+        if key in _AWS_CONVENTIONS:
+            values[_AWS_CONVENTIONS[key]] = attribute
+    table = aws.get("table_name")
+    if isinstance(table, str):
+        values["aws.dynamodb.table_names"] = [table]
+
+
+def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
+    request = http.get("request")
+    if isinstance(request, dict):
+        method = request.get("method")
+        if isinstance(method, str):
+            values["http.request.method"] = method
+        url = request.get("url")
+        if isinstance(url, str):
+            values["url.full"] = url
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(url)
+                if parts.hostname:
+                    values["server.address"] = parts.hostname
+                port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+                if port:
+                    values["server.port"] = port
+            except ValueError:
+                pass
+    response = http.get("response")
+    if isinstance(response, dict):
+        status = response.get("status")
+        if isinstance(status, int) and not isinstance(status, bool):
+            values["http.response.status_code"] = status
+            if status >= 400:
+                values["error.type"] = str(status)
+        length = response.get("content_length")
+        if isinstance(length, int) and not isinstance(length, bool):
+            values["http.response.body.size"] = length
+
+
+def _sql_attributes(values: dict[str, Any], sql: dict[str, Any]) -> None:
+    """An SDK patch's ``sql`` block (a database call) in the database conventions."""
+    for key, attribute in (
+        ("database_type", "db.system.name"),
+        ("sanitized_query", "db.query.text"),
+        ("database_version", "db.version"),
+        ("url", "server.address"),
+    ):
+        value = sql.get(key)
+        if isinstance(value, str) and value:
+            values[attribute] = value.lower() if key == "database_type" else value
+
+
+def _attribute_value(value: Any) -> Any:
+    """A scalar, or a list of strings, as it is; anything else as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bool, int)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return _json(value)
+
+
+def _json(value: Any) -> str:
+    """Strict compact JSON (the translator parses it): a NaN or Infinity becomes null."""
+    try:
+        return _ENCODER.encode(value)
+    except ValueError:
+        return _ENCODER.encode(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
+    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
+
+    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
+    child's event again, as OpenTelemetry records an exception on every span it ends."""
+    found: list[dict[str, Any]] = []
+    if isinstance(cause, str):
+        known = _exceptions.get(cause)
+        if known is not None:
+            found.append(known)
+    elif isinstance(cause, dict):
+        for entry in cause.get("exceptions") or ():
+            if not isinstance(entry, dict):
+                continue
+            event = {
+                "exception.type": str(entry.get("type") or "Exception"),
+                "exception.message": str(entry.get("message") or ""),
+                "exception.stacktrace": _stacktrace(entry),
+            }
+            found.append(event)
+            record = entry.get("id")
+            if isinstance(record, str):
+                if len(_exceptions) >= MAX_EXCEPTIONS:
+                    _exceptions.clear()
+                _exceptions[record] = event
+    events = [proto.event(time_nano, "exception", event) for event in found]
+    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
+    return events, message
+
+
+def _stacktrace(entry: dict[str, Any]) -> str:
+    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
+    lines = ["Traceback (most recent call last):"]
+    for frame in entry.get("stack") or ():
+        if isinstance(frame, dict):
+            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
+    message = entry.get("message")
+    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""OTLP/HTTP: one ``ExportTraceServiceRequest`` POSTed as protobuf, e.g. to a collector extension on :4318.
+
+Imported only when an endpoint is set. The call runs under ``BACKEND.suppressed()``, so our own http.client
+instrumentation neither records it nor adds a trace header; it has a short timeout, and a failure raises to
+the exporter, which reports it once and drops the request (the function is never failed by it).
+"""
+
+from __future__ import annotations
+
+import http.client
+from urllib.parse import urlsplit
+
+from . import xray
+
+CONTENT_TYPE = "application/x-protobuf"
+
+
+class ExportError(OSError):
+    """The collector answered with a status other than 2xx."""
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+    parts = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with xray.BACKEND.suppressed():
+        connection = connection_class(parts.hostname or "localhost", parts.port, timeout=timeout)
+        try:
+            connection.request("POST", path, body, {**headers, "Content-Type": CONTENT_TYPE})
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+    if not 200 <= response.status < 300:
+        raise ExportError(f"HTTP {response.status}")

@@ -1,0 +1,158 @@
+"""OTLP's protobuf messages, written by hand: the few that an ``ExportTraceServiceRequest`` needs.
+
+No protobuf or opentelemetry package is imported (they cost more than the whole tracer at a cold start, and
+the function may pin other versions). The field numbers are those of opentelemetry-proto's
+``trace/v1/trace.proto``, ``common/v1/common.proto`` and ``resource/v1/resource.proto``; the tests decode
+every message with opentelemetry-proto itself. Each function returns a message's bytes, so a caller can encode a
+span once, when it ends, and put it in as many requests as it likes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+# Span.kind
+INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER = 1, 2, 3, 4, 5
+# Status.code
+STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+# Span.flags: the W3C trace flags (bit 0: sampled), and whether the parent is remote (bits 8 and 9).
+FLAG_SAMPLED = 0x01
+FLAG_HAS_IS_REMOTE = 0x100
+FLAG_IS_REMOTE = 0x200
+#: Nesting kept in an attribute value (arrays and key-value lists); deeper values become strings.
+MAX_DEPTH = 16
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_DOUBLE = struct.Struct("<d")
+_FIXED64 = struct.Struct("<Q")
+_FIXED32 = struct.Struct("<I")
+
+
+def varint(value: int) -> bytes:
+    """An unsigned varint; a negative value as its 64-bit two's complement (protobuf's int64)."""
+    if 0 <= value < 0x80:
+        return bytes((value,))
+    value &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited field (``tag`` is the field number shifted, with wire type 2)."""
+    return bytes((tag,)) + varint(len(payload)) + payload
+
+
+def text(value: str) -> bytes:
+    """UTF-8, as protobuf requires: a lone surrogate becomes U+FFFD rather than invalid bytes."""
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
+def any_value(value: Any, depth: int = 0) -> bytes:
+    """An ``AnyValue``: string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7 (None: empty)."""
+    if isinstance(value, str):
+        return field(0x0A, text(value))
+    if value is True or value is False:
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return b"\x18" + varint(value)
+        return field(0x0A, str(value).encode())  # beyond int64: exact, as text
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE.pack(value)
+    if value is None:
+        return b""
+    if isinstance(value, (bytes, bytearray)):
+        return field(0x3A, bytes(value))
+    if depth < MAX_DEPTH:
+        if isinstance(value, (list, tuple)):
+            return field(0x2A, b"".join(field(0x0A, any_value(item, depth + 1)) for item in value))
+        if isinstance(value, dict):
+            return field(0x32, b"".join(key_value(str(key), item, depth + 1) for key, item in value.items()))
+    return field(0x0A, text(str(value)))
+
+
+def key_value(key: str, value: Any, depth: int = 0) -> bytes:
+    """A repeated ``KeyValue`` entry, field 1 of its container (attributes, kvlist values) included."""
+    return field(0x0A, field(0x0A, text(key)) + field(0x12, any_value(value, depth)))
+
+
+def attributes(tag: int, values: dict[str, Any]) -> bytes:
+    """Each attribute as a repeated ``KeyValue`` field ``tag`` of the message holding them."""
+    return b"".join(field(tag, field(0x0A, text(key)) + field(0x12, any_value(value))) for key, value in values.items())
+
+
+def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
+    """A ``Span.Event``: time 1 (fixed64), name 2, attributes 3."""
+    return b"\x09" + _FIXED64.pack(time_unix_nano) + field(0x12, text(name)) + attributes(0x1A, values)
+
+
+def span(
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes,
+    name: str,
+    kind: int,
+    start_unix_nano: int,
+    end_unix_nano: int,
+    values: dict[str, Any],
+    events: list[bytes],
+    status_code: int = STATUS_UNSET,
+    status_message: str = "",
+    flags: int = 0,
+) -> bytes:
+    """A ``Span``: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9,
+    events 11, status 15, flags 16 (fixed32)."""
+    parts = [
+        field(0x0A, trace_id),
+        field(0x12, span_id),
+        field(0x22, parent_span_id) if parent_span_id else b"",
+        field(0x2A, text(name)),
+        b"\x30" + varint(kind),
+        b"\x39" + _FIXED64.pack(start_unix_nano),
+        b"\x41" + _FIXED64.pack(end_unix_nano),
+        attributes(0x4A, values),
+        b"".join(field(0x5A, item) for item in events),
+    ]
+    if status_code != STATUS_UNSET:
+        status = (field(0x12, text(status_message)) if status_message else b"") + b"\x18" + varint(status_code)
+        parts.append(field(0x7A, status))
+    if flags:
+        parts.append(b"\x85\x01" + _FIXED32.pack(flags))  # field 16, wire type 5: tag 0x85 0x01
+    return b"".join(parts)
+
+
+def resource(values: dict[str, Any]) -> bytes:
+    """A ``Resource``: attributes 1."""
+    return attributes(0x0A, values)
+
+
+def scope(name: str, version: str) -> bytes:
+    """An ``InstrumentationScope``: name 1, version 2."""
+    return field(0x0A, text(name)) + field(0x12, text(version))
+
+
+def request_prefix(resource_bytes: bytes, scope_bytes: bytes) -> tuple[bytes, bytes]:
+    """What ``request`` puts around the spans, encoded once: (ResourceSpans.resource, ScopeSpans.scope)."""
+    return field(0x0A, resource_bytes), field(0x0A, scope_bytes)
+
+
+def request(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
+    """An ``ExportTraceServiceRequest`` with one ``ResourceSpans`` (resource 1, scope_spans 2) holding one
+    ``ScopeSpans`` (scope 1, spans 2)."""
+    scope_spans = prefix[1] + b"".join(field(0x12, item) for item in spans)
+    return field(0x0A, prefix[0] + field(0x12, scope_spans))
+
+
+def framed_size(span_bytes: bytes) -> int:
+    """The bytes one span takes inside a request (its field tag and length included)."""
+    return 1 + len(varint(len(span_bytes))) + len(span_bytes)
