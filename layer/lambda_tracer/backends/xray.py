@@ -294,12 +294,9 @@ class XRaySpan(BackendSpan):
             xray_documents.merge_foreign(document, self.sdk_view.to_dict())
         return document
 
-    def outgoing_header(self) -> str | None:
+    def outgoing_header(self) -> str:
         """The ``X-Amzn-Trace-Id`` for a call made inside this span: the invocation's Root, this span as
-        Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``). None in an unsampled
-        trace recorded for OTLP (``LAMBDA_TRACER_OTLP_UNSAMPLED``): no header without a sampled trace."""
-        if self.trace.sampled != "1":
-            return None
+        Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``)."""
         extra = "".join(f";{key}={value}" for key, value in self.trace.data.items())
         return f"Root={self.trace.root};Parent={self.id};Sampled=1{extra}"
 

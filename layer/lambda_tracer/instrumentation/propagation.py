@@ -71,6 +71,8 @@ def traceparent(root: str, span_id: str) -> str:
 
 def headers(span: XRaySpan) -> list[tuple[str, str]]:
     """The headers a call recorded as ``span`` (one of our sampled spans) carries, in the order written."""
+    if span.trace.sampled != "1":
+        return []  # an unsampled trace recorded for OTLP (LAMBDA_TRACER_OTLP_UNSAMPLED): no header, as always
     names = enabled()
     found: list[tuple[str, str]] = []
     if XRAY in names:
