@@ -54,7 +54,7 @@ def text(value: str) -> bytes:
     try:
         return value.encode()
     except UnicodeEncodeError:
-        return value.encode("utf-8", "replace")
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value).encode()
 
 
 def any_value(value: Any, depth: int = 0) -> bytes:

@@ -1,0 +1,523 @@
+"""The OTLP exporter in process: the hand-written encoder against opentelemetry-proto's decoder, the
+document-to-span mapping, batching per invocation, the 64 KB split and the exporter's settings."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from http_stub import QuietHandler, serving
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+import lambda_env
+from lambda_tracer import Tracer, config
+from lambda_tracer.backends import otlp, udp, xray
+from lambda_tracer.backends import otlp_proto as proto
+from lambda_tracer_local import otlp as local_otlp
+from lambda_tracer_local import otlp_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = b'{"format":"json","version":1}\n'
+
+
+def value(any_value: AnyValue) -> Any:
+    kind = any_value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [value(item) for item in any_value.array_value.values]
+    if kind == "kvlist_value":
+        return {item.key: value(item.value) for item in any_value.kvlist_value.values}
+    return getattr(any_value, kind)
+
+
+def attributes(message: Any) -> dict[str, Any]:
+    return {item.key: value(item.value) for item in message.attributes}
+
+
+def decode(datagram: bytes) -> tuple[bytes, ExportTraceServiceRequest]:
+    assert datagram.startswith(HEADER)
+    body = datagram[len(HEADER) :]
+    return body[:3], ExportTraceServiceRequest.FromString(base64.b64decode(body[3:], validate=True))
+
+
+def spans_in(datagrams: list[bytes]) -> list[Span]:
+    return [
+        span
+        for datagram in datagrams
+        for resource_spans in decode(datagram)[1].resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+
+
+# -- the encoder -----------------------------------------------------------------------------------------------
+
+EVERY_TYPE: dict[str, Any] = {
+    "string": "héllo ✓",
+    "empty": "",
+    "true": True,
+    "false": False,
+    "zero": 0,
+    "small": 5,
+    "negative": -1,
+    "int64 max": (1 << 63) - 1,
+    "int64 min": -(1 << 63),
+    "double": 2.5,
+    "negative double": -1e-300,
+    "array": ["a", 1, 2.0, False, None, b"\x00\xff"],
+    "kvlist": {"k": "v", "nested": {"deeper": [1, {"x": True}]}, "n": -7},
+    "bytes": b"\x00\x01\xfe\xff",
+    "none": None,
+}
+
+
+def test_every_any_value_type_decodes_as_opentelemetry_proto_reads_it() -> None:
+    data = proto.span(
+        b"\x01" * 16, b"\x02" * 8, b"\x03" * 8, "name", proto.CLIENT, 1, 2, EVERY_TYPE, [], flags=proto.FLAG_SAMPLED
+    )
+    span = Span.FromString(data)
+    assert attributes(span) == EVERY_TYPE
+    assert [item.key for item in span.attributes] == list(EVERY_TYPE)  # order kept
+    kinds = {item.key: item.value.WhichOneof("value") for item in span.attributes}
+    assert kinds == {
+        "string": "string_value",
+        "empty": "string_value",
+        "true": "bool_value",
+        "false": "bool_value",
+        "zero": "int_value",
+        "small": "int_value",
+        "negative": "int_value",
+        "int64 max": "int_value",
+        "int64 min": "int_value",
+        "double": "double_value",
+        "negative double": "double_value",
+        "array": "array_value",
+        "kvlist": "kvlist_value",
+        "bytes": "bytes_value",
+        "none": None,
+    }
+
+
+def test_odd_values_stay_valid_protobuf() -> None:
+    odd = {
+        "beyond int64": 1 << 70,
+        "nan": math.nan,
+        "infinity": math.inf,
+        "lone surrogate": "a\ud800b",
+        "object": object,
+        "deep": [[[[[[[[[[[[[[[[[["bottom"]]]]]]]]]]]]]]]]]],
+    }
+    span = Span.FromString(proto.span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, odd, []))
+    found = attributes(span)
+    assert found["beyond int64"] == str(1 << 70)
+    assert math.isnan(found["nan"]) and found["infinity"] == math.inf
+    assert found["lone surrogate"] == "a\ufffdb"
+    assert found["object"] == str(object)
+    depth, item = 0, found["deep"]
+    while isinstance(item, list):
+        depth, item = depth + 1, item[0]
+    assert depth == proto.MAX_DEPTH and isinstance(item, str)  # cut, as text, not lost
+
+
+def test_every_span_field_events_status_resource_and_scope() -> None:
+    event = proto.event(1_700_000_000_123_456_789, "exception", {"exception.type": "ValueError", "n": 3})
+    data = proto.span(
+        bytes(range(16)),
+        bytes(range(8, 16)),
+        bytes(range(16, 24)),
+        "## handler",
+        proto.SERVER,
+        1_700_000_000_000_000_001,
+        1_700_000_000_999_999_999,
+        {"a": "b"},
+        [event, proto.event(5, "second", {})],
+        proto.STATUS_ERROR,
+        "ValueError: boom",
+        proto.FLAG_SAMPLED | proto.FLAG_HAS_IS_REMOTE | proto.FLAG_IS_REMOTE,
+    )
+    prefix = proto.request_prefix(proto.resource({"service.name": "svc", "n": 1}), proto.scope("lambda_tracer", "1.2"))
+    request = ExportTraceServiceRequest.FromString(proto.request(prefix, [data, data]))
+    [resource_spans] = request.resource_spans
+    assert attributes(resource_spans.resource) == {"service.name": "svc", "n": 1}
+    [scope_spans] = resource_spans.scope_spans
+    assert (scope_spans.scope.name, scope_spans.scope.version) == ("lambda_tracer", "1.2")
+    assert len(scope_spans.spans) == 2
+    span = scope_spans.spans[0]
+    assert span.trace_id == bytes(range(16))
+    assert span.span_id == bytes(range(8, 16))
+    assert span.parent_span_id == bytes(range(16, 24))
+    assert span.name == "## handler"
+    assert span.kind == Span.SPAN_KIND_SERVER
+    assert span.start_time_unix_nano == 1_700_000_000_000_000_001
+    assert span.end_time_unix_nano == 1_700_000_000_999_999_999
+    assert span.flags == 0x301
+    assert (span.status.code, span.status.message) == (Status.STATUS_CODE_ERROR, "ValueError: boom")
+    assert [(item.name, item.time_unix_nano) for item in span.events] == [
+        ("exception", 1_700_000_000_123_456_789),
+        ("second", 5),
+    ]
+    assert attributes(span.events[0]) == {"exception.type": "ValueError", "n": 3}
+    # Our own decoder (the local tools') reads the same.
+    decoded = local_otlp.decode_request(proto.request(prefix, [data]))
+    [(resource, mine)] = local_otlp.spans_of(decoded)
+    assert dict(resource) == {"service.name": "svc", "n": 1}
+    assert mine["flags"] == 0x301 and mine["status"] == {"code": 2, "message": "ValueError: boom"}
+    assert dict(proto_attributes := mine["attributes"]) == {"a": "b"} and proto_attributes
+
+
+def test_our_decoder_reads_every_any_value_type() -> None:
+    data = proto.span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, EVERY_TYPE, [])
+    assert dict(local_otlp.decode_span(data)["attributes"]) == EVERY_TYPE
+
+
+@pytest.mark.parametrize("count, size", [(1, 10), (40, 3_000), (7, 40_000), (300, 500)])
+def test_requests_are_split_below_the_limit_and_keep_every_span_in_order(count: int, size: int) -> None:
+    prefix = proto.request_prefix(proto.resource({"service.name": "svc"}), proto.scope("s", "1"))
+    spans = [
+        proto.span(b"\x01" * 16, (n + 1).to_bytes(8, "big"), b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])
+        for n in range(count)
+    ]
+    bodies = otlp.requests(prefix, spans, otlp.MAX_UDP_REQUEST_BYTES)
+    assert all(len(body) <= otlp.MAX_UDP_REQUEST_BYTES for body in bodies)
+    names = [
+        span.span_id
+        for body in bodies
+        for span in ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans
+    ]
+    assert names == [(n + 1).to_bytes(8, "big") for n in range(count)]
+    total = sum(len(span) for span in spans)
+    assert len(bodies) <= total // (otlp.MAX_UDP_REQUEST_BYTES // 2) + 1  # packed, not one per span
+
+
+# -- the exporter in process -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def otlp_mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's X-Ray backend exporting OTLP, as LAMBDA_TRACER_EXPORTER=otlp makes it at init."""
+    monkeypatch.setattr(xray, "EXPORTER", otlp)
+    monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
+    otlp.configure()
+    yield
+    monkeypatch.undo()
+    otlp.configure()
+
+
+def _invoke(handler: Any, event: Any = None, header: str | None = None) -> tuple[list[bytes], str, str]:
+    """Call a handler under a fresh trace header; (datagrams it sent, trace id, parent id)."""
+    daemon = lambda_env.install()
+    fresh, trace_id, parent = lambda_env.new_trace_header()
+    first, rejected = len(daemon.datagrams()), len(daemon.rejected)
+    os.environ["_X_AMZN_TRACE_ID"] = header or fresh
+    try:
+        handler({} if event is None else event, lambda_env.FakeContext())
+    finally:
+        del os.environ["_X_AMZN_TRACE_ID"]
+    daemon.sync()
+    sent = daemon.datagrams(first)
+    lambda_env._INVOKED.update(range(first, first + len(sent)))
+    lambda_env.assert_datagrams_follow_xray_rules(sent, daemon.rejected[rejected:], header or fresh)
+    return sent, trace_id, parent
+
+
+def test_one_invocation_is_one_datagram_with_kinds_and_parents(otlp_mode: None) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def inner() -> int:
+        return 1
+
+    @tracer.capture_method
+    def outer() -> int:
+        return inner() + inner()
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> dict[str, int]:
+        return {"n": outer()}
+
+    sent, trace_id, parent = _invoke(handler)
+    assert len(sent) == 1
+    spans = spans_in(sent)
+    names = [span.name.rsplit(".", 1)[-1] for span in spans]
+    assert sorted(names) == ["## handler", "inner", "inner", "outer"]
+    assert names[-1] == "## handler"  # sent when the handler ended, the others kept until then
+    by_id = {span.span_id: span for span in spans}
+    handler_span = spans[-1]
+    assert handler_span.kind == Span.SPAN_KIND_SERVER
+    assert handler_span.parent_span_id == bytes.fromhex(parent)
+    for span in spans[:-1]:
+        assert span.kind == Span.SPAN_KIND_INTERNAL
+        assert span.parent_span_id in by_id
+        assert span.trace_id == bytes.fromhex(trace_id[2:].replace("-", ""))
+    handler_attributes = attributes(handler_span)
+    assert handler_attributes["faas.coldstart"] is True
+    assert "faas.invocation_id" not in handler_attributes  # no runtime client frame here, and no global
+
+
+def test_a_thread_span_ending_with_nothing_open_is_sent_at_once(otlp_mode: None) -> None:
+    tracer = Tracer(service="svc")
+    sent_before_handler_end: list[int] = []
+
+    @tracer.capture_method
+    def background() -> None:
+        return None
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        daemon = lambda_env.install()
+        first = len(daemon.datagrams())
+        worker = threading.Thread(target=background)
+        worker.start()
+        worker.join()
+        daemon.sync()
+        sent_before_handler_end.append(len(daemon.datagrams()) - first)
+
+    sent, _, _ = _invoke(handler)
+    assert sent_before_handler_end == [1]  # the thread's span did not wait for the handler
+    assert [span.name.rsplit(".", 1)[-1] for span in spans_in(sent)] == ["background", "## handler"]
+    assert len(sent) == 2
+
+
+def test_a_batch_beyond_64_kb_is_split_and_no_span_is_lost(otlp_mode: None) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def step(n: int) -> str:
+        return f"{n}:" + os.urandom(6_000).hex()  # 12 KB of response metadata each (incompressible)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for n in range(20):
+            step(n)
+
+    sent, _, _ = _invoke(handler)
+    assert len(sent) >= 4
+    assert all(len(datagram) <= otlp.MAX_DATAGRAM_BYTES for datagram in sent)
+    spans = spans_in(sent)
+    assert len(spans) == 21 and len({span.span_id for span in spans}) == 21
+    responses = [json.loads(attributes(span)["aws.xray.metadata.svc"]) for span in spans[:-1]]
+    assert [next(iter(item.values())).split(":")[0] for item in responses] == [str(n) for n in range(20)]
+
+
+def test_a_span_too_big_for_a_datagram_loses_its_metadata_and_says_so(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(config.MAX_CAPTURE_BYTES, str(config.LIMIT_MAX_CAPTURE_BYTES))
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> str:
+        tracer.put_metadata("big", os.urandom(25_000).hex())
+        return os.urandom(25_000).hex()
+
+    sent, _, _ = _invoke(handler)
+    [span] = spans_in(sent)
+    assert len(sent) == 1 and len(sent[0]) <= otlp.MAX_DATAGRAM_BYTES
+    found = attributes(span)
+    assert json.loads(found["aws.xray.metadata.lambda_tracer"])["truncated"] is True
+    assert "aws.xray.metadata.svc" not in found
+    assert found["ColdStart"] is True  # the span itself is kept whole otherwise
+
+
+def test_an_unsampled_invocation_sends_nothing_unless_asked_then_t1u(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        return 1
+
+    unsampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+    sent, _, _ = _invoke(handler, header=unsampled)
+    assert sent == []
+    monkeypatch.setattr(xray, "RECORD_UNSAMPLED", True)
+    sent, _, _ = _invoke(handler, header=unsampled.replace("bd86", "cd86"))
+    assert [decode(datagram)[0] for datagram in sent] == [b"T1U"]
+    [span] = spans_in(sent)
+    assert span.flags & 1 == 0 and span.name == "## handler"
+
+
+def test_otlp_http_posts_protobuf_instead_of_udp(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[tuple[str, dict[str, str], bytes]] = []
+
+    class Collector(QuietHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, dict(self.headers), body))
+            self.reply(200, b"", "application/x-protobuf")
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        return 1
+
+    with serving(Collector) as port:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}/")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=abc%20def,bad")
+        otlp.configure()
+        sent, trace_id, _ = _invoke(handler)
+    assert sent == []  # not over UDP as well
+    [(path, headers, body)] = received
+    assert path == "/v1/traces"
+    assert headers["Content-Type"] == "application/x-protobuf"
+    assert headers["x-api-key"] == "abc def"
+    assert "X-Amzn-Trace-Id" not in headers and "traceparent" not in headers  # our own call is not traced
+    [span] = ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans
+    assert span.name == "## handler" and span.trace_id == bytes.fromhex(trace_id[2:].replace("-", ""))
+
+
+def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffected(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/custom")
+    otlp.configure()
+    assert otlp.SETTINGS.endpoint == f"http://127.0.0.1:{port}/custom"
+    calls: list[int] = []
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        calls.append(1)
+        return 7
+
+    with caplog.at_level(logging.WARNING, "lambda_tracer"):
+        for _ in range(2):
+            assert _invoke(handler)[0] == []
+    warnings = [record.getMessage() for record in caplog.records if "OTLP" in record.getMessage()]
+    assert len(warnings) == 1 and "ConnectionRefusedError" in warnings[0]
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [(None, "xray"), ("", "xray"), ("xray", "xray"), ("otlp", "otlp"), (" OTLP ", "otlp"), ("zipkin", "xray")],
+)
+def test_the_exporter_setting(
+    raw: str | None, expected: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if raw is None:
+        monkeypatch.delenv(config.EXPORTER, raising=False)
+    else:
+        monkeypatch.setenv(config.EXPORTER, raw)
+    with caplog.at_level(logging.WARNING, "lambda_tracer"):
+        assert config.exporter() == expected
+        assert config.exporter() == expected
+    warned = [record.getMessage() for record in caplog.records]
+    assert warned == (
+        ["lambda_tracer: ignoring LAMBDA_TRACER_EXPORTER='zipkin' (not understood); using 'xray'"]
+        if raw == "zipkin"
+        else []
+    )
+
+
+def test_settings_the_otel_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "250")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=a%2Cb, bad")
+    settings = otlp.Settings()
+    assert (settings.endpoint, settings.timeout) == ("http://localhost:4318/v1/traces", 0.25)
+    resource = otlp.resource()
+    assert resource["service.name"] == "from-otel"
+    assert resource["deployment.environment"] == "prod" and resource["team"] == "a,b"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")  # no scheme: not a URL, UDP instead
+    assert otlp.Settings().endpoint is None
+
+
+def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
+    """The rules checker itself: a good datagram passes, broken ones fail by rule."""
+    good = (
+        udp.HEADER
+        + b"T1S"
+        + base64.b64encode(
+            proto.request(
+                proto.request_prefix(proto.resource({}), proto.scope("s", "1")),
+                [
+                    proto.span(
+                        b"\x01" * 16,
+                        b"\x02" * 8,
+                        b"\x03" * 8,
+                        "n",
+                        proto.INTERNAL,
+                        2 * 10**18,
+                        2 * 10**18,
+                        {},
+                        [],
+                        flags=1,
+                    )
+                ],
+            )
+        )
+    )
+    header = f"Root=1-{'01' * 4}-{'01' * 12};Parent={'03' * 8};Sampled=1"
+    violations, _ = otlp_rules.check_trace([good], header)
+    assert violations == []
+    broken = good[:-8] + b"!!!!!!!!"
+    assert [item.rule for item in otlp_rules.check_trace([broken], header)[0]] == ["O1"]
+    assert {item.rule for item in otlp_rules.check_trace([good, good], header)[0]} == {"O10"}
+    assert {item.rule for item in otlp_rules.check_trace([good], header.replace("Sampled=1", "Sampled=0"))[0]} == {
+        "O11"
+    }
+    assert {item.rule for item in otlp_rules.check_trace([good], header.replace("0303", "0404"))[0]} == {"O9"}
+
+
+# -- cold start ----------------------------------------------------------------------------------------------------
+
+PROGRAM = """
+import json, sys
+before = set(sys.modules)
+import lambda_tracer.handler as redirect
+context = type("Context", (), {"aws_request_id": "r-1", "function_name": "fn"})()
+redirect.handler({}, context)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: str, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(10)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "layer"), str(tmp_path)]),
+            "LAMBDA_TRACER_ORIGINAL_HANDLER": "app.handler",
+            "LAMBDA_TASK_ROOT": str(tmp_path),
+            "LAMBDA_TRACER_EXPORTER": exporter,
+            "_X_AMZN_TRACE_ID": "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        datagram = daemon.recv(70_000)
+    imported = json.loads(done.stdout)
+    ours = {name for name in imported if name.startswith("lambda_tracer.backends.otlp")}
+    if exporter == "otlp":
+        assert datagram.startswith(HEADER + b"T1S")
+        assert ours == {"lambda_tracer.backends.otlp", "lambda_tracer.backends.otlp_proto"}
+    else:
+        assert datagram.startswith(HEADER + b"{")
+        assert ours == set()
+    assert [name for name in imported if name.split(".")[0] in ("google", "opentelemetry", "http")] == []
