@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", default=None, help="interpreter with awslambdaric (default: this one)")
     parser.add_argument("--function-name", default=None, help="default: the directory's name")
     parser.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds (default: 30)")
+    parser.add_argument(
+        "--exporter",
+        choices=("xray", "otlp"),
+        default=None,
+        help="LAMBDA_TRACER_EXPORTER: X-Ray documents, or OTLP spans (shown as segments, with kind and attributes)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write responses, logs and raw segment documents here")
     parser.add_argument(
         "--quiet", action="store_true", help="hide the function's output and the START/END/REPORT lines"
@@ -331,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
     handler = check_handler(args.handler)
     events = load_events(args.events)
     env = parse_env(args.env)
+    if args.exporter is not None:
+        env["LAMBDA_TRACER_EXPORTER"] = args.exporter
     if args.invocations < 1:
         raise UsageError(f"bad --invocations {args.invocations}: must be at least 1")
     if args.timeout <= 0:

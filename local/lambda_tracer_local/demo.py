@@ -2,8 +2,9 @@
 
 Each function runs in its own local sandbox with the layer unpacked as ``/opt`` and the exec wrapper
 set, exactly as configured in Lambda. It is invoked cold, warm, and once with an event that makes it
-fail; for every invocation the demo prints what the caller got and the X-Ray trace tree the daemon
-stand-in received, and writes all the traces as a timeline page (build/demo-trace.html) to open in a browser.
+fail (the in-code one a second time with the ``otlp`` exporter, whose OTLP spans show as segments do); for
+every invocation the demo prints what the caller got and the X-Ray trace tree the daemon stand-in received,
+and writes all the traces as a timeline page (build/demo-trace.html) to open in a browser.
 Exit status 1 if any invocation did not end as expected (so it doubles as a smoke test).
 
     python -m lambda_tracer_local.demo [--layer dist/lambda-tracer-layer.zip] [--python PATH] [--html PATH]
@@ -37,6 +38,7 @@ class Demo:
     directory: str
     service: str
     invocations: tuple[tuple[str, dict[str, Any], str], ...]  # (label, event, expected status)
+    env: tuple[tuple[str, str], ...] = ()  # beyond POWERTOOLS_SERVICE_NAME
 
 
 DEMOS = (
@@ -60,6 +62,16 @@ DEMOS = (
             ("error: over the credit limit", {"order_id": "o-1003", "items": [{"price": 999, "qty": 2}]}, "error"),
         ),
     ),
+    Demo(
+        "OpenTelemetry: the in-code function again, its spans sent as OTLP (LAMBDA_TRACER_EXPORTER=otlp)",
+        "in_code",
+        "payments",
+        (
+            ("cold start", ORDER, "response"),
+            ("error: over the credit limit", {"order_id": "o-1003", "items": [{"price": 999, "qty": 2}]}, "error"),
+        ),
+        (("LAMBDA_TRACER_EXPORTER", "otlp"),),
+    ),
 )
 
 
@@ -73,8 +85,10 @@ def run_demo(
 ) -> bool:
     """Print one function's invocations and traces; False if anything was not as expected."""
     print(f"\n=== {demo.title}")
+    settings = "".join(f", {key}={value}" for key, value in demo.env)
     print(
-        f"    examples/functions/{demo.directory}/app.py, handler app.handler, POWERTOOLS_SERVICE_NAME={demo.service}"
+        f"    examples/functions/{demo.directory}/app.py, handler app.handler, "
+        f"POWERTOOLS_SERVICE_NAME={demo.service}{settings}"
     )
     ok = True
     with LocalLambda(
@@ -85,7 +99,7 @@ def run_demo(
         python=python,
         daemon=daemon,
         function_name=f"demo-{demo.directory.replace('_', '-')}",
-        env={"POWERTOOLS_SERVICE_NAME": demo.service},
+        env={"POWERTOOLS_SERVICE_NAME": demo.service, **dict(demo.env)},
     ) as fn:
         for label, event, expected in demo.invocations:
             inv = fn.invoke(event)

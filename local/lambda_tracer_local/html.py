@@ -1,5 +1,8 @@
 """Write invocations' X-Ray documents as one self-contained HTML page: a timeline per invocation.
 
+OTLP spans (the daemon shows each as a document with an ``otlp`` entry, otlp.py) are drawn the same way, their
+kind beside the name and their attributes in the side panel.
+
 Each invocation is drawn like the X-Ray console's trace view: one row per subsegment, nested by
 ``parent_id`` (streamed documents) and by ``subsegments`` arrays (inline children), each with a bar
 placed on a time axis that starts at the invocation's earliest ``start_time``. Faults are red, errors
@@ -209,6 +212,8 @@ def _span(
         "depth": depth,
         "name": _text(doc.get("name", "?")),
         "namespace": _text(doc.get("namespace")),
+        #: An OTLP span's kind (SERVER, CLIENT, INTERNAL); empty for an X-Ray document.
+        "kind": _text(doc["otlp"].get("kind")) if isinstance(doc.get("otlp"), dict) else "",
         "status": status,
         "in_progress": doc.get("in_progress") is True or (start is not None and end is None),
         "offset_ms": (start - origin) * 1000 if start is not None and origin is not None else None,
@@ -479,6 +484,7 @@ SCRIPT = r"""
     name.style.paddingLeft = (8 + span.depth * 16) + "px";
     name.title = span.name;
     if (span.namespace && span.namespace !== "local") name.appendChild(el("span", "ns", span.namespace));
+    if (span.kind) name.appendChild(el("span", "ns", span.kind));
     row.appendChild(name);
     row.appendChild(el("div", "dur", span.duration_ms === null ? (span.in_progress ? "in progress" : "") :
       ms(span.duration_ms)));
@@ -590,6 +596,11 @@ SCRIPT = r"""
     fact(facts, "id", span.id);
     fact(facts, "parent", span.parent);
     fact(facts, "namespace", typeof doc.namespace === "string" ? doc.namespace : "");
+    var otlp = isObject(doc.otlp) ? doc.otlp : null;
+    if (otlp) {
+      fact(facts, "OTLP kind", typeof otlp.kind === "string" ? otlp.kind : "");
+      fact(facts, "sampled", otlp.sampled === false ? "no (T1U)" : "yes (T1S)");
+    }
     panel.appendChild(facts);
 
     if (span.exceptions.length) {
@@ -614,6 +625,10 @@ SCRIPT = r"""
         }
         if (box) panel.appendChild(box);
       });
+    }
+    if (otlp && isObject(otlp.attributes)) {
+      var attributes = keyValues("OTLP attributes", otlp.attributes, false);
+      if (attributes) panel.appendChild(attributes);
     }
     ["http", "aws", "sql"].forEach(function (key) {
       if (doc[key] === undefined) return;

@@ -9,6 +9,9 @@ trace header's ``Parent`` (the facade segment, which is never sent).
     │ metadata     payment.handler error = {"type": "ValueError", "message": "boom"}
     │ cause        ValueError: boom
     └── ## app.work  1.1 ms
+
+OTLP spans (the ``otlp`` exporter) arrive as documents too (otlp.py): their kind follows the name
+(``otlp:SERVER``), and their attributes beyond annotations and metadata get an ``attributes`` line.
 """
 
 from __future__ import annotations
@@ -133,6 +136,9 @@ def _title(node: dict[str, Any]) -> str:
         parts.append("in progress")
     if node.get("namespace") not in (None, "", "local"):
         parts.append(f"[{node['namespace']}]")
+    otlp = node.get("otlp")
+    if isinstance(otlp, dict):  # an OTLP span: its kind, and whether it went as T1U
+        parts.append(f"otlp:{otlp.get('kind')}" + ("" if otlp.get("sampled", True) else " unsampled"))
     for flag in ("fault", "error", "throttle"):
         if node.get(flag):
             parts.append(flag.upper())
@@ -162,6 +168,12 @@ def _details(node: dict[str, Any], exceptions: dict[str, str], width: int) -> li
     cause = _cause(node.get("cause"), exceptions)
     if cause:
         details.append(("cause", cause))
+    otlp = node.get("otlp")
+    if isinstance(otlp, dict) and isinstance(otlp.get("attributes"), dict):
+        shown = set(annotations) | {"aws.xray.annotations"}
+        rest = {key: value for key, value in otlp["attributes"].items() if key not in shown}
+        if rest:
+            details.append(("attributes", " ".join(f"{k}={_compact(v, width)}" for k, v in sorted(rest.items()))))
     return details
 
 

@@ -64,7 +64,8 @@ def test_tree_nests_streamed_and_inline_children_and_resolves_causes() -> None:
 def test_demo_runs_both_examples_through_the_layer(layer_zip: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main(["--layer", str(layer_zip)]) == 0
     out = capsys.readouterr().out
-    assert out.count("ColdStart=true") == 2 and out.count("ColdStart=false") == 4
+    assert out.count("ColdStart=true") == 3 and out.count("ColdStart=false") == 5  # the OTLP demo: cold, error
+    assert out.count("## handler  ") == 8 and out.count("otlp:SERVER") == 2 and out.count("otlp:INTERNAL") >= 2
     assert "orders.handler error = " in out and "ValueError: order_id is required" in out
     assert "├── ## app.price" in out and "└── ## app.reserve" in out
     assert 'OrderId="o-1001"' in out
