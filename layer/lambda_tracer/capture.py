@@ -6,18 +6,22 @@ Three promises, because the value belongs to the user and goes back to them afte
   described (``"<generator>"``), never iterated or read. We only walk dict/list/tuple/set values.
 * **Bounded.** The JSON form of a captured value is at most ``LAMBDA_TRACER_MAX_CAPTURE_BYTES``;
   a bigger one is replaced by a preview plus ``truncated``/``original_bytes`` markers, so the
-  subsegment still fits in one X-Ray datagram instead of being dropped.
+  subsegment still fits in one X-Ray datagram instead of being dropped. The work is bounded too: at most
+  ``_MAX_NODES`` values are looked at and ``_SCAN_FACTOR`` times the limit in characters is scanned or parsed
+  per value; past either, what was not looked at is left out, with the same markers, never recorded unmasked.
 * **Redacted.** Whatever the policy of redaction.py names a secret is masked before anything leaves the
   process: values under secret keys (in dicts, object attributes and namedtuple fields, and in key/value
   pairs of lists such as ``["--password", s]``), secrets inside strings, inside JSON held in strings (an
-  API Gateway ``body``), and AWS credential objects as a whole. Errors keep their type, message and
-  short scalar attributes, never the payloads some exceptions carry (``JSONDecodeError.doc``).
+  API Gateway ``body``), inside base64 bodies (``isBase64Encoded``), and AWS credential objects as a whole.
+  Every text is masked before it is cut, so no secret is cut in two and left half visible. Errors keep their
+  type, message and short scalar attributes, never the payloads some exceptions carry (``JSONDecodeError.doc``).
 
 Nothing here raises: any failure while looking at a value becomes a short description of it.
 """
 
 from __future__ import annotations
 
+import binascii
 import decimal
 import enum
 import json
@@ -36,10 +40,12 @@ _MAX_ITEMS = 1000
 _MAX_NODES = 10_000
 _SAFE_INT = 2**53
 _JSON_STARTS = ("{", "[")
-#: Longest JSON string parsed to be redacted inside; past it, only its text is masked.
-MAX_JSON_CHARS = 1_000_000
-#: Characters past the limit that are masked before a string is cut, so a secret across the cut is masked.
-_MASK_MARGIN = 4096
+#: Characters past the limit that are masked before a string is cut, so a secret across the cut is masked; JSON
+#: held in a string is parsed whole up to the limit plus this, and masked as text past it (a cut document loses
+#: its structure, and parsing a megabyte to record 16 KB of it costs more than the function).
+MASK_MARGIN = 4096
+#: Characters scanned (masked or parsed) per captured value, as a multiple of its byte limit.
+_SCAN_FACTOR = 16
 #: Keys of a dict that hold a value named by a sibling key (``{"Name": "db_password", "Value": "…"}``).
 _NAME_KEYS = ("Name", "name", "Key", "key", "ParameterKey", "ParameterName", "OptionName")
 _VALUE_KEYS = ("Value", "value", "ParameterValue")
@@ -110,10 +116,13 @@ class _Converter:
         #: Upper bound of the JSON size of what was converted (a character escapes to at most 6 bytes),
         #: so small values skip the json.dumps that measures them exactly.
         self.size_bound = 0
+        #: Characters masked or parsed so far, against the work budget.
+        self.scanned = 0
+        self.budget = _SCAN_FACTOR * limit
 
     @property
     def full(self) -> bool:
-        return self.size_bound > 2 * self.limit or self.nodes > _MAX_NODES
+        return self.size_bound > 2 * self.limit or self.nodes > _MAX_NODES or self.scanned > self.budget
 
     def convert(self, value: Any, depth: int = 0) -> Any:
         self.nodes += 1
@@ -128,7 +137,7 @@ class _Converter:
         """A string as recorded: its secrets masked, then cut to the limit (masking first, so that no
         secret is cut in two and left half visible)."""
         self.original_chars += len(text) + 2
-        if self.policy.enabled and (text[:1] in _JSON_STARTS or self.policy.needs_mask(text)):
+        if self.policy.enabled:
             text = self._masked(text)
         if len(text) > self.limit:
             text = text[: self.limit]
@@ -137,13 +146,22 @@ class _Converter:
         return text
 
     def _masked(self, text: str) -> str:
-        """JSON objects and arrays held in a string are redacted inside and stay a string; text is masked.
+        """The text with its secrets masked, at most ``limit + MASK_MARGIN`` characters of it.
 
-        JSON is parsed whole (up to MAX_JSON_CHARS), because a cut document loses its structure and with it
-        the keys that say what is secret. JSON that cannot be parsed and names a secret key is not recorded.
+        JSON objects and arrays held in a string are redacted inside and stay a string, byte for byte when
+        nothing in them is secret. Every rule needs some substring to be present (``Policy.needs_mask``), so
+        JSON without any is kept without being parsed. JSON that cannot be parsed and names a secret key is
+        not recorded; JSON too long to parse within the budget is masked as text (names in it included).
         """
-        looks_like_json = text.lstrip()[:1] in _JSON_STARTS or text[:1] == '"'
-        if looks_like_json and len(text) <= MAX_JSON_CHARS:
+        window = text[: self.limit + MASK_MARGIN]
+        self.scanned += len(window)
+        start = text[:1] if text[:1] not in " \t\r\n" else text[:64].lstrip()[:1]
+        looks_like_json = start in _JSON_STARTS or start == '"'
+        if not self.policy.needs_mask(window) and not (looks_like_json and "\\" in window):
+            return window  # nothing any rule needs (JSON with escapes may hide names: it is parsed)
+        parse = looks_like_json and len(text) == len(window) and self.scanned + len(text) <= self.budget
+        if parse:
+            self.scanned += len(text)
             try:
                 parsed = json.loads(text)
             except (ValueError, RecursionError):
@@ -153,26 +171,50 @@ class _Converter:
                     masked = self._masked(parsed)
                     return text if masked == parsed else json.dumps(masked)
                 if isinstance(parsed, (dict, list)):
-                    if not _may_hold_secrets(parsed, self.policy, 0):
-                        return text  # the usual body: kept byte for byte
-                    redacted = _Converter(self.policy, self.limit).convert(parsed)
+                    inner = _Converter(self.policy, self.limit)
+                    inner.scanned, inner.budget = self.scanned, self.budget
+                    redacted = inner.convert(parsed)
+                    self.scanned = inner.scanned
                     return text if redacted == parsed else json.dumps(redacted, separators=(",", ":"))
-        window = text[: self.limit + _MASK_MARGIN]
-        if looks_like_json and self.policy.names_secret_key(window):
-            return f"<JSON text of {len(text)} characters: not recorded, it names secrets and cannot be parsed>"
+            if self.policy.names_secret_key(text):
+                return f"<JSON text of {len(text)} characters: not recorded, it names secrets and cannot be parsed>"
         return self.policy.mask_text(window)
 
-    def _key(self, key: object) -> str:
-        """A dict key as recorded: text (URL credentials in it masked), cut to the limit."""
-        text = key if isinstance(key, str) else str(key)
-        self.original_chars += len(text) + 2
+    def _base64_body(self, text: str) -> str:
+        """An ``isBase64Encoded`` body: decoded (as much as the limit needs) and redacted like any text.
+
+        Kept as it is when nothing in it is secret; recorded decoded and masked when something was; a binary
+        body is recorded as its size.
+        """
+        try:
+            raw = binascii.a2b_base64(text[: (self.limit + MASK_MARGIN) // 3 * 4])
+            decoded = _utf8(raw, cut=len(text) > (self.limit + MASK_MARGIN) // 3 * 4)
+        except (binascii.Error, ValueError):
+            self.size_bound += 40
+            return f"<base64 body of {len(text)} characters, not text>"
+        cut_before = self.cut
+        masked = self._text(decoded)
+        if masked == decoded[: self.limit]:
+            self.cut = cut_before
+            self.size_bound -= 6 * len(masked) + 2
+            return self._plain_text(text)
+        return masked
+
+    def _plain_text(self, text: str) -> str:
+        """A string that needs no masking, cut to the limit."""
         if len(text) > self.limit:
             text = text[: self.limit]
             self.cut = True
-        if "//" in text or "=" in text:
-            text = self.policy.mask_text(text)
         self.size_bound += 6 * len(text) + 2
         return text
+
+    def _key(self, key: object) -> str:
+        """A dict key as recorded: text (credentials in it masked, before cutting), cut to the limit."""
+        text = key if isinstance(key, str) else str(key)
+        self.original_chars += len(text) + 2
+        if self.policy.key_needs_mask(text):
+            text = self.policy.mask_cut(text, self.limit + 1)
+        return self._plain_text(text)
 
     def _under(self, key: object, item: Any, depth: int) -> Any:
         """``item`` as recorded under ``key``: redacted, masked or converted, as the key says."""
@@ -219,7 +261,8 @@ class _Converter:
         if isinstance(value, _loaded_types("datetime", ("timedelta",)) + _loaded_types("uuid", ("UUID",))):
             return str(value)
         if isinstance(value, BaseException):
-            return self._mapping(exception_info(value), depth)  # never its attributes: they may hold payloads
+            # Never its attributes: they may hold payloads.
+            return self._mapping(exception_info(value, self.policy), depth)
         if _is_stream_like(value):
             return describe(value)
         return self._object(value, depth)
@@ -237,6 +280,7 @@ class _Converter:
         try:
             out: dict[str, Any] = {}
             named_secret = _named_secret(value, self.policy)
+            base64_body = value.get("isBase64Encoded") is True and self.policy.enabled
             for index, (key, item) in enumerate(value.items()):
                 if index >= _MAX_ITEMS or self.full:
                     out["..."] = f"{len(value) - index} more items"
@@ -245,6 +289,8 @@ class _Converter:
                 name = self._key(key)
                 if key == named_secret and item is not None and not isinstance(item, bool):
                     out[name] = REDACTED
+                elif key == "body" and base64_body and isinstance(item, str):
+                    out[name] = self._base64_body(item)
                 elif self.policy.verdict(key):
                     out[name] = self._under(key, item, depth)
                 else:
@@ -316,6 +362,16 @@ class _Converter:
             self.seen.discard(id(value))
 
 
+def _utf8(raw: bytes, cut: bool) -> str:
+    """``raw`` as UTF-8 text (ValueError if it is not), forgiving a character split by the cut at its end."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if cut and error.start >= len(raw) - 3:
+            return raw[: error.start].decode("utf-8")
+        raise
+
+
 def _shape_only(text: str, limit: int) -> str:
     """A secret held as JSON (Secrets Manager's ``SecretString``): its keys kept, every value masked."""
     if text.lstrip()[:1] not in _JSON_STARTS or len(text) > limit:
@@ -360,7 +416,7 @@ def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
         return False
     budget = max_bytes
     for key, item in value.items():
-        if type(key) is not str or policy.verdict(key) or _may_hide_secrets(key, policy):  # keys hold URLs too
+        if type(key) is not str or policy.verdict(key) or policy.key_needs_mask(key):  # keys hold URLs too
             return False
         kind = type(item)
         if kind is str:
@@ -399,26 +455,9 @@ def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
     return None
 
 
-def _may_hold_secrets(value: Any, policy: Policy, depth: int) -> bool:
-    """Whether converting parsed JSON could change it: a quick look, erring towards yes.
-
-    Yes for a key that is not plain, a string a mask could change (or JSON again), a flag-like string in a
-    list, and anything too deep to look at cheaply.
-    """
-    if depth > 8:
-        return True
-    if isinstance(value, str):
-        return _may_hide_secrets(value, policy) or (value[:1] == "-" and policy.is_secret_name(value))
-    if isinstance(value, dict):
-        return any(policy.verdict(key) or _may_hold_secrets(item, policy, depth + 1) for key, item in value.items())
-    if isinstance(value, list):
-        pair = len(value) == 2 and isinstance(value[0], str) and policy.is_secret_name(value[0])
-        return pair or any(_may_hold_secrets(item, policy, depth + 1) for item in value)
-    return False
-
-
 def _may_hide_secrets(text: str, policy: Policy) -> bool:
-    return text[:1] in _JSON_STARTS or text.lstrip()[:1] in _JSON_STARTS or policy.needs_mask(text)
+    """Whether a string could be recorded other than as it is: JSON with escapes may hide names."""
+    return policy.needs_mask(text) or ("\\" in text and text[:64].lstrip()[:1] in (*_JSON_STARTS, '"'))
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:
@@ -447,14 +486,14 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
     return {"truncated": True, **size, "preview": text[: max(max_bytes - 200, 64)]}
 
 
-def exception_message(error: BaseException) -> str:
-    """The message of an exception as recorded (then masked like any text): cut, and without the command
-    line of a failed subprocess, which holds whatever arguments it was given."""
+def exception_message(error: BaseException, policy: Policy) -> str:
+    """The message of an exception as recorded: masked (every URL query value too), then cut, and without the
+    command line of a failed subprocess, which holds whatever arguments it was given."""
     try:
         message = str(error)
     except Exception:
         return "<str() of the exception raised>"
-    return command_hidden(type(error).__name__, message)[:MAX_MESSAGE_CHARS]
+    return policy.mask_message(command_hidden(type(error).__name__, message), MAX_MESSAGE_CHARS)
 
 
 def command_hidden(type_name: str, message: str) -> str:
@@ -466,10 +505,10 @@ def command_hidden(type_name: str, message: str) -> str:
     return message
 
 
-def exception_info(error: BaseException) -> dict[str, Any]:
+def exception_info(error: BaseException, policy: Policy) -> dict[str, Any]:
     """Type, message and module of an exception, and its cause's type (the reference records ``{}``)."""
     cls = type(error)
-    info: dict[str, Any] = {"type": cls.__qualname__, "message": exception_message(error)}
+    info: dict[str, Any] = {"type": cls.__qualname__, "message": exception_message(error, policy)}
     if cls.__module__ not in ("builtins", None):
         info["module"] = cls.__module__
     cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
@@ -485,7 +524,7 @@ def error_metadata(error: BaseException, policy: Policy, max_bytes: int) -> Any:
     ``CalledProcessError.cmd``) are never recorded: they carry the event or the request, secrets and all.
     """
     converter = _Converter(policy, max_bytes)
-    info = converter.convert(exception_info(error))
+    info = converter.convert(exception_info(error, policy))
     extra = converter._mapping(_scalar_attributes(error), 0)
     if isinstance(extra, dict) and extra:
         info["attributes"] = extra
@@ -541,12 +580,12 @@ def annotation_value(key: object, value: object, policy: Policy) -> Any:
     if verdict == SECRET or (verdict != PLAIN and not (verdict == COUNTS and isinstance(value, (int, float)))):
         return REDACTED
     if isinstance(value, str):
-        if len(value) > MAX_ANNOTATION_CHARS:
+        masked = policy.mask_text(value[: MAX_ANNOTATION_CHARS + MASK_MARGIN])  # masked, then cut
+        if len(masked) > MAX_ANNOTATION_CHARS:
             config.report_once(
                 ("annotation cut",), f"annotation string values are cut to {MAX_ANNOTATION_CHARS} characters"
             )
-            value = value[:MAX_ANNOTATION_CHARS]
-        return policy.mask_text(value)
+        return masked[:MAX_ANNOTATION_CHARS]
     if isinstance(value, int):
         if -_SAFE_INT <= value <= _SAFE_INT:
             return value

@@ -1,6 +1,6 @@
 """The redaction policy: what counts as a secret, and how one is masked before anything leaves the process.
 
-Secrets arrive in two shapes, so there are two kinds of rule:
+Secrets arrive in three shapes, so there are three kinds of rule:
 
 * **Keys.** A value under a key that names a secret (``password``, ``clientSecret``, ``DB_PASSWORD``,
   ``X-Amz-Security-Token``) becomes ``[REDACTED]``. A key is normalised (NFKC, invisible characters dropped),
@@ -8,17 +8,24 @@ Secrets arrive in two shapes, so there are two kinds of rule:
   the joined words (``dbpassword``, ``pass_word``, ``api`` + ``key``), so every spelling matches. A key whose
   last word describes the secret rather than holding it (``token_type``, ``password_length``) is not a
   secret. ``None`` and booleans are kept: that a password is missing or set is not the password.
-* **Text.** In every string: URL credentials, values of secret-named parameters (``?api_key=``,
-  ``--password=``, ``--password s``, ``"token": "…"``, ``password: …`` lines, ``<password>…</password>``),
-  bearer and basic credentials, JWTs and private-key blocks are masked, names kept. Under cookie keys every
-  cookie value is masked; under query-string keys every parameter value is.
+* **Names in text.** The value after a secret name, in every text form a structure is written in:
+  ``name=value`` and ``name = value`` (query strings, INI, TOML, env files, connection strings),
+  ``name: value`` (headers, YAML, list items too), ``"name": value`` and ``'name': value`` (JSON and reprs,
+  whatever the value is: string, bytes, number, list, dict), ``--name value``, ``<ns:name a="…">value</ns:name>``
+  (CDATA too), name/value pairs (``"name": "DB_PASSWORD", "value": …``) and botocore's ``parameter Name,
+  value: …``. Under cookie keys every cookie value is masked; under query-string keys every parameter value.
+* **Forms.** Secrets recognisable by their form wherever they appear: URL credentials, bearer and basic
+  credentials, JWTs, private-key blocks, and the token formats of gitleaks' and detect-secrets' rules.
 
 ``LAMBDA_TRACER_REDACT_KEYS`` extends the words (``pin,ssn``), allow-lists keys (``-token_count``), or turns
-redaction off (``none``). The policy is built once per value of the variable and answers per key from a
-bounded cache, because the same few keys come back on every invocation.
+redaction off (``none``). The policy is built once per value of the variable.
 
-Every pattern runs in linear time: a pattern can only start where a lookbehind allows, and repeats are
-bounded, so no string a caller passes can stall the function.
+Cost is paid only where a secret can be. Every rule needs some lower-case substring to be present (a fragment of
+a secret name, a token's prefix), so a text is lower-cased once and searched for all of them at once: a text
+without any is returned as it is, and each mask runs only when its own substrings are there. Key verdicts are
+cached for text keys only (never objects, so nothing a user passes is kept alive), bounded and never cleared.
+Every pattern runs in linear time: a pattern can only start where a lookbehind allows, repeats are bounded, and
+values are scanned by hand up to a bound, so no string a caller passes can stall the function.
 """
 
 from __future__ import annotations
@@ -44,13 +51,13 @@ SECRET_WORDS = frozenset(
     {
         "password", "passwords", "passwd", "pwd", "passphrase", "passcode",
         "secret", "secrets", "token", "jwt", "bearer", "auth", "authorization",
-        "credential", "credentials", "creds", "signature", "csrf", "xsrf", "session", "sid", "dsn",
+        "credential", "credentials", "creds", "signature", "sig", "csrf", "xsrf", "session", "sid", "dsn",
     }
 )  # fmt: skip
 #: Stems that name a secret anywhere in the key's joined words (``dbpassword``, ``pass_word``, ``api_key``).
 SECRET_STEMS = (
     "password", "passwd", "passphrase", "passcode", "secret", "token", "credential", "signature",
-    "authorization", "apikey", "privatekey", "accesskey", "sessionid", "connectionstring", "connstr",
+    "authorization", "apikey", "privatekey", "accesskey", "accountkey", "sessionid", "connectionstring", "connstr",
 )  # fmt: skip
 #: Last words that make a key describe a secret rather than hold it (``token_type``, ``secret_name``).
 DESCRIPTORS = frozenset(
@@ -83,35 +90,88 @@ COOKIE_FLAGS = frozenset({"secure", "httponly", "partitioned"})
 #: Longest key judged (longer ones are judged on this prefix and not cached) and text masked at once.
 MAX_KEY_CHARS = 256
 _CACHE_SIZE = 4096
+#: A cached key's facts: its verdict in the low bits, and whether its own text needs masking.
+_VERDICT_BITS, _MASKABLE = 7, 8
+
+#: Longest value looked at after a secret name: a longer one is masked this far (and the text is cut before that).
+MAX_VALUE_CHARS = 65_536
 
 # Patterns are compiled on first use (``_regex``): compiling all of them costs more at import than most cold
-# starts ever use, and strings that none of them could change never reach them (``needs_mask``).
+# starts ever use, and texts that none of them could change never reach them (``Policy.needs_mask``).
 _WORD = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+"
+_NOT_ALNUM = r"[^A-Za-z0-9]+"
 #: ``https://user:password@host``, ``//user@host``: the user part up to the last ``@`` of the authority.
 _URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?//)([^\s/?#]{1,512})@"
-#: ``name=value`` after a start, a separator or a quote; the value quoted, or up to a space, ``&`` or ``;``.
-_PARAMETER = (
-    r"(?:(?<=[\s?&;,(\[{#\"'])|^)(-{0,2})([A-Za-z_%][A-Za-z0-9_.%\-\[\]]{0,127})="
-    r"(?!\[REDACTED\])(\"[^\"]{0,4096}\"|'[^']{0,4096}'|[^\s&;\"']+)"
+#: A name and what separates it from its value; the value itself is scanned by ``_value_end``. Quoted names
+#: (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take ``:``, ``=``, ``=>`` or ``,``
+#: (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any spacing, ``:`` before a
+#: space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
+_PAIR = (
+    r"(?<![\w.%\-:/@\\])(?:"
+    r"(\\{0,3})([\"'])(-{0,2}[A-Za-z_%][\w.%\- \[\]]{0,63})\1\2[ \t]*(=>|[:=,])[ \t]*"
+    r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?:[ \t]+|(?=[\"'\[{(])))"
+    r")"
 )
 #: ``--password value``: a flag and the word after it.
 _FLAG_VALUE = r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})([ \t]+)([^\s\"'\-][^\s\"']*)"
-#: ``"token": "…"`` in JSON or a repr, ``'--password', '…'`` in the repr of an argument list, also with a
-#: list or bytes value (``'key': ['…']``, ``'key': b'…'``). A lookahead, so that pairs may overlap: in
-#: ``'a', '--password', 's'`` the name is also the previous value.
-_QUOTED_PAIR = (
-    r"(?=([\"'])(-{0,2}[A-Za-z_][A-Za-z0-9_.\- ]{0,63})\1\s*[:,]\s*[\[(]?\s*b?([\"'])((?:\\.|(?!\3)[^\\])*)\3)"
+#: Name/value pairs held as two fields (``"name": "DB_PASSWORD", "value": …``; SSM's ``SecureString``), in JSON
+#: or a repr: up to the value's start.
+_NAMED_VALUE = (
+    r"(\\{0,3})([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
+    r"([^\"'\\\r\n]{1,256})\1[\"']\s*,\s*\1[\"'](?:Value|value|ParameterValue)\1[\"']\s*[:=]\s*"
 )
-#: ``"password": 12345``: a number after a quoted name (JSON that could not be parsed).
-_QUOTED_NUMBER = r"([\"'])([A-Za-z_][A-Za-z0-9_.\- ]{0,63})\1(\s*:\s*)(-?[0-9][0-9.eE+\-]{0,64})"
-#: ``password: hunter2`` as a line of its own (HTTP headers, YAML): the rest of the line.
-_HEADER_LINE = r"(?:(?<=[\r\n])|^)([ \t]*)([A-Za-z_][A-Za-z0-9_.\-]{0,63})([ \t]*:[ \t]*)([^\r\n]+)"
-_BEARER = r"(?i)\b(bearer|basic|authorization\s*[:=]\s*\w+)(\s+)[A-Za-z0-9._~+/=\-]{6,}"
+#: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
+_BOTOCORE_PARAMETER = r"parameter ([\w.\[\]\-]{1,256}), value: "
+_BEARER = r"(?i)\b(bearer|basic|authorization\s*[:=]\s*\w+)(\s+)([A-Za-z0-9._~+/=\-]{6,})"
+_CREDENTIAL_LIKE = r"[0-9+/=A-Z]"
 _JWT = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
-_PRIVATE_KEY = r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----)[^\-]*"
-_XML_ELEMENT = r"<([A-Za-z_][A-Za-z0-9_.:\-]{0,63})>([^<]{1,4096})</\1>"
+_PRIVATE_KEY = r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)[^\-]*"
+#: Token formats, after gitleaks' rules and detect-secrets' plugins: AWS access key ids, GitHub, GitLab, Slack
+#: (tokens and webhooks), Stripe secret and restricted keys, Google API keys, npm, PyPI, SendGrid, OpenAI and
+#: Anthropic keys, Square. Each starts with a fixed prefix, which is also its gate (``_TOKEN_PREFIXES``).
+_TOKENS = (
+    r"(?<![A-Za-z0-9_\-])(?:"
+    r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
+    r"|gh[pousr]_[A-Za-z0-9_]{30,255}|github_pat_[A-Za-z0-9_]{22,255}"
+    r"|gl(?:pat|dt|ptt|rt)-[A-Za-z0-9_\-]{20,255}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,255}|xapp-[0-9]-[A-Za-z0-9\-]{10,255}"
+    r"|(?:hooks\.slack\.com/(?:services|workflows)/)[A-Za-z0-9_/]{20,200}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}"
+    r"|AIza[0-9A-Za-z_\-]{35}"
+    r"|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,255}"
+    r"|SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"
+    r"|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,255}"
+    r"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,60}"
+    r")"
+)
+_TOKEN_PREFIXES = (
+    "a3t", "akia", "asia", "abia", "acca", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-",
+    "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "aiza", "npm_", "pypi-", "sg.", "sk-",
+    "sq0",
+)  # fmt: skip
+_TOKEN_GATE = (
+    r"a3t|akia|asia|abia|acca|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt)-|xox|xapp-|hooks\.slack\.com|k_live_|k_test_"
+    r"|aiza|npm_|pypi-|sg\.|sk-|sq0"
+)
+#: Fragments (lower case) of the default secret names, chosen to survive the separators a text may put inside a
+#: name (``pass_word``, ``x-api-key``, ``Api Key``): a name-based mask can only apply when one is present.
+_NAME_FRAGMENTS = (
+    "pass", "pwd", "secret", "token", "jwt", "bearer", "auth", "cred", "sig", "csrf", "xsrf", "session", "sid",
+    "dsn", "cookie", "query", "apikey", "api_key", "api-key", "api key", "api.key", "privatekey", "private_key",
+    "private-key", "private key", "accesskey", "access_key", "access-key", "access key", "accountkey", "account_key",
+    "account-key", "connectionstring", "connection_string", "connection-string", "connection string", "connstr",
+    "conn_str", "inputvalue", "input_value", "securestring",
+)  # fmt: skip
+#: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
+_BARE_END = frozenset(" \t\r\n&;,\"'<>)]}")
+#: Credential schemes whose next word is the credential (``Authorization: Bearer abc``).
+_SCHEMES = frozenset({"bearer", "basic", "digest", "token", "apikey", "negotiate", "aws4-hmac-sha256", "sharedkey"})
+_KEPT_VALUES = frozenset({"null", "none", "true", "false", "nil", "undefined", "[redacted]", ""})
+_XML_OPEN = r"<((?:[A-Za-z_][\w.\-]{0,63}:)?([A-Za-z_][\w.\-]{0,63}))(?:\s[^<>]{0,1024})?>"
+_URL_QUERY = r"(?<![\w+.\-])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
 _COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
 _JSON_KEY = r'"((?:[^"\\]|\\.){1,128})"\s*:'
+_LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
 
 
 @functools.cache
@@ -135,15 +195,28 @@ def _normalized(key: str) -> str:
     return "".join(char for char in folded if unicodedata.category(char) != "Cf")
 
 
-def _key_words(key: object) -> tuple[str, ...]:
-    """Words of any dict key: text, bytes, or the text parts of a tuple (``("api", "key")``)."""
+def _joined(key: str) -> str:
+    """The key's words run together (``"X-Api-Key"`` -> ``"xapikey"``), cheaply for ASCII keys."""
+    key = key[:MAX_KEY_CHARS]
+    if key.isascii():
+        return _regex(_NOT_ALNUM).sub("", key).lower()
+    return "".join(words(key))
+
+
+def _key_text(key: object) -> str | None:
+    """The text a dict key is judged by: text, bytes, or the text parts of a tuple (``("api", "key")``)."""
     if isinstance(key, str):
-        return words(key)
+        return key
     if isinstance(key, (bytes, bytearray)):
-        return words(bytes(key[:MAX_KEY_CHARS]).decode("utf-8", "replace"))
+        return bytes(key[:MAX_KEY_CHARS]).decode("utf-8", "replace")
     if isinstance(key, tuple):
-        return tuple(word for part in key[:8] if isinstance(part, (str, bytes)) for word in _key_words(part))
-    return ()
+        parts = [_key_text(part) for part in key[:8] if isinstance(part, (str, bytes))]
+        return " ".join(part for part in parts if part)
+    return None
+
+
+def _alternation(items: Iterable[str]) -> str:
+    return "|".join(re.escape(item) for item in sorted(set(items), key=len, reverse=True))
 
 
 class Policy:
@@ -160,25 +233,53 @@ class Policy:
         removed_words = frozenset(removed)
         self.secret_words = (SECRET_WORDS | COOKIE_WORDS) - removed_words
         self.stems = tuple(stem for stem in SECRET_STEMS if stem not in removed_words)
+        extra_words = [words(name) for name in extra]
         #: Extra names given by the user, as joined words ("pin", "ssn", "accountnumber").
-        self.extra = frozenset("".join(words(name)) for name in extra) - {""}
+        self.extra = frozenset("".join(name) for name in extra_words) - {""}
         self.allowed = frozenset("".join(words(name)) for name in allowed) - {""}
-        self._verdicts: dict[object, int] = {}
+        self._verdicts: dict[str, int] = {}
+        #: A key can only be other than PLAIN when its joined words hold one of these.
+        self._key_gate = _alternation([*self.secret_words, *self.stems, "query", *self.extra])
+        # A name in text: the default fragments, and each extra name's longest word (``account`` of
+        # ``account_number``), which survives any separator the text puts between its words.
+        extra_fragments = [max(name, key=len) for name in extra_words if name]
+        self._name_gate = _alternation([*_NAME_FRAGMENTS, *extra_fragments])
+        #: Every other mask needs one of these (``//`` and ``@`` for URL credentials are tested apart).
+        self._text_gate = _alternation(
+            [*_NAME_FRAGMENTS, *extra_fragments, *_TOKEN_PREFIXES, "eyj", "-----begin", "basic"]
+        )
+
+    # -- keys ------------------------------------------------------------------------------------
 
     def verdict(self, key: object) -> int:
-        """PLAIN, SECRET, COOKIE, QUERY or COUNTS for a dict key (cached: keys repeat on every invocation)."""
-        try:
-            return self._verdicts[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable key (a list inside a tuple): judge it, do not cache it
-            return self._judge(_key_words(key))
-        found = self._judge(_key_words(key))
-        if not isinstance(key, (str, bytes)) or len(key) <= MAX_KEY_CHARS:  # a huge key is not kept alive
-            if len(self._verdicts) >= _CACHE_SIZE:
-                self._verdicts.clear()
-            self._verdicts[key] = found
+        """PLAIN, SECRET, COOKIE, QUERY or COUNTS for a dict key.
+
+        Text keys are cached (the same few come back on every invocation): at most ``_CACHE_SIZE`` of them, the
+        first ones met, never cleared, so a response of thousands of distinct keys neither grows the cache nor
+        empties it. Other keys are judged each time and never kept, so no user object stays alive here.
+        """
+        if type(key) is str:
+            return self._key_facts(key) & _VERDICT_BITS
+        text = _key_text(key)
+        return PLAIN if text is None else self._judge_text(text)
+
+    def key_needs_mask(self, key: str) -> bool:
+        """Whether a key's own text could be masked (a URL with credentials as a ``put_metadata`` key)."""
+        return bool(self._key_facts(key) & _MASKABLE) if type(key) is str else self.needs_mask(key)
+
+    def _key_facts(self, key: str) -> int:
+        """The verdict of a text key, with ``_MASKABLE`` set when its text needs masking (both cached)."""
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._judge_text(key) | (_MASKABLE if self.needs_mask(key[:MAX_VALUE_CHARS]) else 0)
+            if len(self._verdicts) < _CACHE_SIZE and len(key) <= MAX_KEY_CHARS:
+                self._verdicts[key] = found
         return found
+
+    def _judge_text(self, key: str) -> int:
+        if not self.enabled or not _regex(self._key_gate).search(_joined(key)):
+            return PLAIN
+        return self._judge(words(key))
 
     def _judge(self, key_words: tuple[str, ...]) -> int:
         if not self.enabled or not key_words:
@@ -211,84 +312,150 @@ class Policy:
 
     def names_secret_key(self, text: str) -> bool:
         """Whether JSON-like text has a quoted key (``"password":``) that is not plain."""
+        if not _regex(self._name_gate).search(text.lower()):
+            return False
         return any(self.verdict(match.group(1)) != PLAIN for match in _regex(_JSON_KEY).finditer(text))
 
-    def needs_mask(self, text: str) -> bool:
-        """Whether ``mask_text`` could change ``text``: cheap, and most strings answer no.
+    # -- text ------------------------------------------------------------------------------------
 
-        Each test is a necessary condition of one mask (see mask_text).
-        """
+    def needs_mask(self, text: str) -> bool:
+        """Whether ``mask_text`` could change ``text``: one search of the lower-cased text for every substring
+        some mask needs (a fragment of a secret name, a token's prefix, ``//``); most texts answer no."""
         return self.enabled and (
-            "=" in text
-            or "//" in text
-            or "eyJ" in text
-            or ":" in text
-            or (("'" in text or '"' in text) and "," in text)
-            or " -" in text
-            or text[:1] == "-"
-            or "-----" in text
-            or "</" in text
-            or _names_a_credential_scheme(text)
+            ("@" in text and "//" in text) or _regex(self._text_gate).search(text.lower()) is not None
         )
 
     def mask_text(self, text: str) -> str:
         """Mask every secret this policy can recognise in free text; the rest of it is kept."""
-        if not self.needs_mask(text):
+        if not self.enabled:
             return text
-        if "eyJ" in text:
+        lowered = text.lower()
+        userinfo = "@" in text and "//" in text
+        if not userinfo and not _regex(self._text_gate).search(lowered):
+            return text
+        if _regex(_TOKEN_GATE).search(lowered):
+            text = _regex(_TOKENS).sub(REDACTED, text)
+        if "eyj" in lowered:
             text = _regex(_JWT).sub(REDACTED, text)
-        if _names_a_credential_scheme(text) or "uthorization" in text or "UTHORIZATION" in text:
-            text = _regex(_BEARER).sub(rf"\1\2{REDACTED}", text)
-        if "//" in text:
-            text = _regex(_URL_USERINFO).sub(_mask_userinfo, text)
-        if "=" in text:
-            text = _regex(_PARAMETER).sub(self._mask_parameter, text)
-        if " -" in text or text[:1] == "-":
-            text = _regex(_FLAG_VALUE).sub(self._mask_flag_value, text)
-        if ("'" in text or '"' in text) and (":" in text or "," in text):
-            text = self._mask_quoted_pairs(text)
-            if ":" in text:
-                text = _regex(_QUOTED_NUMBER).sub(self._mask_quoted_number, text)
-        if ":" in text:
-            text = _regex(_HEADER_LINE).sub(self._mask_header_line, text)
-        if "PRIVATE KEY" in text:
+        if "-----begin" in lowered:
             text = _regex(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
-        if "</" in text:
-            text = _regex(_XML_ELEMENT).sub(self._mask_element, text)
+        if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
+            text = _regex(_BEARER).sub(_mask_credential, text)
+        if userinfo:
+            text = _regex(_URL_USERINFO).sub(_mask_userinfo, text)
+        if _regex(self._name_gate).search(lowered):
+            text = self._mask_names(text)
         return text
 
-    def _mask_parameter(self, match: re.Match[str]) -> str:
-        dashes, name, value = match.groups()
-        secret = self.is_secret_name(name) or "".join(words(name)) in ALWAYS_MASKED_PARAMETERS
-        if not secret:
-            return match.group(0)
-        quote = value[0] if value[:1] in ("'", '"') else ""
-        return f"{dashes}{name}={quote}{REDACTED}{quote}"
+    def _mask_names(self, text: str) -> str:
+        """Every value after a secret name, in each text form (see the module docstring)."""
+        spans: list[tuple[int, int, str]] = []
+        if "=" in text or ":" in text or "," in text:
+            spans += self._pair_spans(text)
+        if "value" in text or "Value" in text:
+            spans += self._named_value_spans(text)
+        if "parameter " in text:
+            spans += self._botocore_spans(text)
+        if "<" in text:
+            spans += self._element_spans(text)
+        if "-" in text:
+            spans += self._flag_spans(text)
+        return _replaced(text, spans)
 
-    def _mask_flag_value(self, match: re.Match[str]) -> str:
-        flag, space, _ = match.groups()
-        return f"{flag}{space}{REDACTED}" if self.is_secret_name(flag) else match.group(0)
+    def _pair_spans(self, text: str) -> list[tuple[int, int, str]]:
+        spans = []
+        for match in _regex(_PAIR).finditer(text):
+            escapes, quote, quoted_name, quoted_sep, dashes, name, equals, colon = match.groups()
+            name = quoted_name if quote else f"{dashes}{name}"
+            if not self._names_secret(name):
+                continue
+            start = match.end()
+            if quote and quoted_sep == ",":
+                # An argument list (``'--password', 's'``) or a pair (``("api_key", k)``): a string must follow.
+                paired = text[match.start() - 1 : match.start()] in ("(", "[")
+                if not (name.startswith("-") or paired) or text[start : start + 1] not in ('"', "'"):
+                    continue
+            line = not quote and self._starts_line(text, match.start()) and bool(colon or " " in match.group(0))
+            found = _value_span(text, start, line, equals is not None and not quote, escapes or "")
+            if found is not None and not self._kept_value(name, text[found[0] : found[1]]):
+                # A number, list or dict after a quoted name becomes a string, so JSON stays JSON.
+                spans.append((found[0], found[1], REDACTED if found[2] or not quote else f"{quote}{REDACTED}{quote}"))
+        return spans
 
-    def _mask_quoted_pairs(self, text: str) -> str:
-        spans = [match.span(4) for match in _regex(_QUOTED_PAIR).finditer(text) if self.is_secret_name(match.group(2))]
-        parts, position = [], 0
-        for start, end in spans:
-            if start >= position:
-                parts += [text[position:start], REDACTED]
-                position = end
-        return "".join(parts) + text[position:]
+    def _named_value_spans(self, text: str) -> list[tuple[int, int, str]]:
+        spans = []
+        for match in _regex(_NAMED_VALUE).finditer(text):
+            named = match.group(3)
+            secret = named == "SecureString" or self._names_secret(named.rstrip("/").rsplit("/", 1)[-1])
+            found = _value_span(text, match.end(), False, False, match.group(1)) if secret else None
+            if found is not None and text[found[0] : found[1]].lower() not in _KEPT_VALUES:
+                spans.append((found[0], found[1], REDACTED))
+        return spans
 
-    def _mask_quoted_number(self, match: re.Match[str]) -> str:
-        quote, name, colon, _ = match.groups()
-        return f'{quote}{name}{quote}{colon}"{REDACTED}"' if self.is_secret_name(name) else match.group(0)
+    def _botocore_spans(self, text: str) -> list[tuple[int, int, str]]:
+        spans = []
+        for match in _regex(_BOTOCORE_PARAMETER).finditer(text):
+            name = re.split(r"[.\[\]]+", match.group(1).strip(".[]"))[-1]
+            if self._names_secret(name):
+                start = match.end()
+                ends = [text.find(tail, start) for tail in (", type: ", ", valid ", "\n")]
+                end = min([found for found in ends if found >= 0], default=len(text))
+                spans.append((start, min(end, start + MAX_VALUE_CHARS), REDACTED))
+        return spans
 
-    def _mask_header_line(self, match: re.Match[str]) -> str:
-        indent, name, colon, _ = match.groups()
-        return f"{indent}{name}{colon}{REDACTED}" if self.is_secret_name(name) else match.group(0)
+    def _element_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``<password>x</password>``, ``<wsse:Password Type="…">x</wsse:Password>``, CDATA: the content."""
+        spans = []
+        for match in _regex(_XML_OPEN).finditer(text):
+            if not self._names_secret(match.group(2)):
+                continue
+            start = match.end()
+            if text.startswith("<![CDATA[", start):
+                end = text.find("]]>", start)
+                end = len(text) if end < 0 else end + 3
+            else:
+                end = text.find("<", start)
+                end = len(text) if end < 0 else end
+            end = min(end, start + MAX_VALUE_CHARS)
+            if end > start and not text.startswith(REDACTED, start):
+                spans.append((start, end, REDACTED))
+        return spans
 
-    def _mask_element(self, match: re.Match[str]) -> str:
-        name, _ = match.groups()
-        return f"<{name}>{REDACTED}</{name}>" if self.is_secret_name(name) else match.group(0)
+    def _flag_spans(self, text: str) -> list[tuple[int, int, str]]:
+        return [
+            (*match.span(3), REDACTED)
+            for match in _regex(_FLAG_VALUE).finditer(text)
+            if self.is_secret_name(match.group(1))
+        ]
+
+    def _names_secret(self, name: str) -> bool:
+        stripped = name.lstrip("-").strip()
+        return self.is_secret_name(stripped) or "".join(words(stripped)) in ALWAYS_MASKED_PARAMETERS
+
+    def _kept_value(self, name: str, value: str) -> bool:
+        """``null``/``true`` after a secret name (that it is missing or set), and counts under ``…tokens``."""
+        bare = value.strip("\"'").lower()
+        if bare in _KEPT_VALUES:
+            return True
+        return self.verdict(name.lstrip("-").strip()) == COUNTS and _is_number(bare)
+
+    @staticmethod
+    def _starts_line(text: str, position: int) -> bool:
+        """Whether only indentation, a YAML list dash or ``export`` stand before ``position`` on its line."""
+        line_start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+        return _regex(_LINE_START).fullmatch(text, line_start, position) is not None
+
+    def mask_message(self, text: str, limit: int) -> str:
+        """An exception message or any text quoting a URL: masked like any text, every URL query value masked
+        too (names kept), then cut to ``limit`` (masking first, so that no secret is cut in two)."""
+        window = text[: limit + _MASK_MARGIN]
+        if self.enabled and "://" in window and "?" in window:
+            window = _regex(_URL_QUERY).sub(_mask_url_query, window)
+        return self.mask_text(window)[:limit]
+
+    def mask_cut(self, text: str, limit: int) -> str:
+        """``text`` masked, then cut to ``limit``: the part past the cut is masked too, so no secret straddles it."""
+        return self.mask_text(text[: limit + _MASK_MARGIN])[:limit]
 
     def mask_under(self, verdict: int, value: Any, limit: int) -> Any:
         """What a value under a COOKIE or QUERY key becomes: names kept, every value masked.
@@ -305,16 +472,131 @@ class Policy:
         return REDACTED
 
 
-def _names_a_credential_scheme(text: str) -> bool:
-    """``Bearer``/``Basic`` in any case (the pattern ignores case, so its gate must too)."""
-    lowered = text.lower()
-    return "bearer" in lowered or "basic" in lowered
+#: Characters past a cut that are masked before cutting, so a secret across the cut is masked whole.
+_MASK_MARGIN = 4096
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _value_span(text: str, start: int, line: bool, equals: bool, escapes: str) -> tuple[int, int, bool] | None:
+    """Where the value that starts at ``start`` ends: ``(start, end, quoted)``, or None for no value.
+
+    A quoted value (``\\"`` in JSON held in JSON too) runs to its closing quote, a bracketed one (a list, a dict,
+    a tuple) to its closing bracket, anything else to a separator: the line's end for a line of its own (YAML,
+    INI, headers), the next ``;`` for ``name=value`` in a connection string, else a space or punctuation.
+    Nothing is looked at past ``MAX_VALUE_CHARS``.
+    """
+    size = len(text)
+    if start >= size or text.startswith(REDACTED, start):
+        return None
+    first = text[start]
+    if first in "bBrRuU" and text[start + 1 : start + 2] in ('"', "'"):
+        start += 1
+        first = text[start]
+    limit = min(size, start + MAX_VALUE_CHARS)
+    if escapes and text.startswith(escapes, start) and text[start + len(escapes) : start + len(escapes) + 1] in "\"'":
+        quote_at = start + len(escapes)
+        end = _closing_quote(text, quote_at + 1, text[quote_at], len(escapes), limit)
+        return (quote_at + 1, end, True)
+    if first in "\"'":
+        return (start + 1, _closing_quote(text, start + 1, first, 0, limit), True)
+    if first in "[({":
+        return (start, _closing_bracket(text, start, limit), False)
+    if line:
+        end = start
+        while end < limit and text[end] not in "\r\n":
+            end += 1
+        return (start, end, False) if end > start else None
+    line_end = text.find("\n", start)
+    semicolons = equals and ";" in text[start : size if line_end < 0 else line_end]
+    end = start
+    while end < limit and (text[end] not in _BARE_END or (semicolons and text[end] in " \t,)]}")):
+        end += 1
+    if end == start:
+        return None
+    if text[start:end].lower() in _SCHEMES and text[end : end + 1] == " ":  # ``Authorization: Bearer abc``
+        end += 1
+        while end < limit and text[end] not in _BARE_END:
+            end += 1
+    return (start, end, False)
+
+
+def _closing_quote(text: str, start: int, quote: str, escapes: int, limit: int) -> int:
+    """Index of the quote that closes a string opened before ``start`` (escaped ``escapes`` times), or ``limit``."""
+    position = start
+    while position < limit:
+        found = text.find(quote, position, limit)
+        if found < 0:
+            return limit
+        backslashes = 0
+        while found - backslashes - 1 >= start and text[found - backslashes - 1] == "\\":
+            backslashes += 1
+        if backslashes == escapes or (backslashes > escapes and (backslashes - escapes) % (2 ** (escapes + 1)) == 0):
+            return found - escapes
+        position = found + 1
+    return limit
+
+
+def _closing_bracket(text: str, start: int, limit: int) -> int:
+    """Index just past the bracket that closes the one at ``start`` (quotes inside skipped), or ``limit``."""
+    depth, position, quote = 0, start, ""
+    while position < limit:
+        char = text[position]
+        if quote:
+            if char == "\\":
+                position += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+        position += 1
+    return limit
+
+
+def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each span replaced; overlapping spans merge into one, so every secret part is covered."""
+    if not spans:
+        return text
+    spans.sort()
+    parts, position = [], 0
+    for start, end, replacement in spans:
+        if start >= position:
+            parts += [text[position:start], replacement]
+            position = end
+        elif end > position:  # overlaps the previous span and runs past it: cover the rest too
+            position = end
+    return "".join(parts) + text[position:]
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
     scheme, userinfo = match.groups()
     user, colon, _ = userinfo.partition(":")
     return f"{scheme}{user}:{REDACTED}@" if colon else f"{scheme}{REDACTED}@"
+
+
+def _mask_url_query(match: re.Match[str]) -> str:
+    return match.group(0)[: match.start(1) - match.start()] + mask_query_string(match.group(1))
+
+
+def _mask_credential(match: re.Match[str]) -> str:
+    """``Bearer <token>``; ``Basic <credential>`` only when the word looks like one (base64 has digits, ``+/=``
+    or capitals inside), so ``basic information`` stays as it is."""
+    scheme, space, credential = match.groups()
+    if scheme.lower() == "basic" and not _regex(_CREDENTIAL_LIKE).search(credential[1:]):
+        return match.group(0)
+    return f"{scheme}{space}{REDACTED}"
 
 
 def mask_cookies(text: str) -> str:

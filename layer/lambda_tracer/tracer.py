@@ -181,8 +181,9 @@ class Tracer:
             checked = metadata_namespace(namespace or self.service)
             if checked is None:
                 return
-            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=key)
-            if not self.backend.add_metadata_current(checked, key[:MAX_NAME_CHARS], data):
+            policy = redaction.current()
+            data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
+            if not self.backend.add_metadata_current(checked, policy.mask_cut(key, MAX_NAME_CHARS), data):
                 _outside_a_span()
         except Exception as error:
             report("adding metadata", error)

@@ -16,8 +16,8 @@ This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
 
 from __future__ import annotations
 
-from .. import endpoints, import_hooks
-from . import xray
+from .. import capture, endpoints, import_hooks, redaction
+from . import xray, xray_documents
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -40,7 +40,25 @@ def recorder() -> Any:
 
 
 def _configure(package: Any) -> None:
-    package.xray_recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
+    recorder = package.xray_recorder
+    recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
+    for method in ("begin_segment", "begin_subsegment", "begin_subsegment_without_sampling"):
+        setattr(recorder, method, _masking_names(getattr(recorder, method)))
+
+
+def _masking_names(begin: Any) -> Any:
+    """``begin`` given a name that is masked, then made valid, before the SDK sees it.
+
+    The SDK cuts the characters X-Ray rejects out of a name and logs the raw name when it does: given
+    ``GET https://h/x?api_key=S``, it would record ``…xapi_key=S``, past any mask, and print the secret.
+    """
+
+    def begin_with_masked_name(name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(name, str):
+            name = capture.clean_name(redaction.current().mask_cut(name, xray_documents.MAX_URL_CHARS))
+        return begin(name, *args, **kwargs)
+
+    return begin_with_masked_name
 
 
 def _bridge_context() -> Any:

@@ -38,7 +38,7 @@ def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
         for frame in traceback.extract_tb(error.__traceback__)
         if not frame.filename.startswith(_PACKAGE_DIR)
     ]
-    message = redaction.current().mask_text(capture.exception_message(error))
+    message = capture.exception_message(error, redaction.current())
     return {
         "id": exception_id,
         "message": message,
@@ -100,7 +100,7 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
     """Redact a document someone else wrote and hold it to X-Ray's rules, in place (embedded ones too)."""
     name = document.get("name")
     if isinstance(name, str):
-        document["name"] = capture.clean_name(policy.mask_text(name[:MAX_URL_CHARS]))
+        document["name"] = capture.clean_name(policy.mask_cut(name, MAX_URL_CHARS))
     metadata = document.get("metadata")
     if isinstance(metadata, dict):
         document["metadata"] = {
@@ -165,7 +165,7 @@ def _mask_fields(section: Any, fields: tuple[str, ...], policy: redaction.Policy
     if isinstance(section, dict):
         for key in fields:
             if isinstance(section.get(key), str):
-                section[key] = policy.mask_text(section[key][:MAX_URL_CHARS])
+                section[key] = policy.mask_cut(section[key], MAX_URL_CHARS)
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -173,10 +173,10 @@ def _is_finite_number(value: Any) -> bool:
 
 
 def mask_messages(cause: Any, policy: redaction.Policy) -> None:
-    """Exception messages in a document's cause: without command lines, cut and masked."""
+    """Exception messages in a document's cause: without command lines, masked, then cut."""
     if not isinstance(cause, dict):
         return
     for exception in cause.get("exceptions") or ():
         if isinstance(exception, dict) and isinstance(exception.get("message"), str):
             message = capture.command_hidden(str(exception.get("type", "")), exception["message"])
-            exception["message"] = policy.mask_text(message[: capture.MAX_MESSAGE_CHARS])
+            exception["message"] = policy.mask_message(message, capture.MAX_MESSAGE_CHARS)

@@ -78,15 +78,14 @@ def host_name(url: str) -> str:
         host = urlsplit(url[:MAX_URL_CHARS]).hostname
     except ValueError:
         host = None
-    return capture.clean_name(redaction.current().mask_text(host or UNKNOWN_HOST))
+    return capture.clean_name(redaction.current().mask_cut(host or UNKNOWN_HOST, MAX_URL_CHARS))
 
 
 def recorded_url(url: str) -> str:
-    """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked."""
-    cut = url[:MAX_URL_CHARS]
-    if "?" in cut or "#" in cut:
-        cut = cut.split("?", 1)[0].split("#", 1)[0]
-    return redaction.current().mask_text(cut)
+    """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked, cut."""
+    if "?" in url or "#" in url:
+        url = url.split("?", 1)[0].split("#", 1)[0]
+    return redaction.current().mask_cut(url, MAX_URL_CHARS)
 
 
 def set_request(span: xray.XRaySpan, method: str, url: str) -> None:
