@@ -483,7 +483,18 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
         if original_at_least is None
         else {"original_bytes_at_least": max(original_at_least, len(text))}
     )
-    return {"truncated": True, **size, "preview": text[: max(max_bytes - 200, 64)]}
+    return {"truncated": True, **size, "preview": _preview(text, max(max_bytes - 200, 64))}
+
+
+def _preview(text: str, room: int) -> str:
+    """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``."""
+    preview = text[:room]
+    for _ in range(8):  # each step removes at least the excess: one or two steps unless escapes abound
+        excess = len(json.dumps(preview)) - room
+        if excess <= 0:
+            return preview
+        preview = preview[: len(preview) - excess]
+    return preview[: room // 6 - 2]  # 6 characters at most per escaped character, and the quotes
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:

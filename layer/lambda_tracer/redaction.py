@@ -154,13 +154,14 @@ _TOKEN_GATE = (
     r"|aiza|npm_|pypi-|sg\.|sk-|sq0"
 )
 #: Fragments (lower case) of the default secret names, chosen to survive the separators a text may put inside a
-#: name (``pass_word``, ``x-api-key``, ``Api Key``): a name-based mask can only apply when one is present.
+#: name (``pass_word``, ``x-api-key``, ``Api Key``): a name-based mask can only apply when one is present. ``%``
+#: for percent-encoded names (``api%5Fkey``), which no fragment survives.
 _NAME_FRAGMENTS = (
     "pass", "pwd", "secret", "token", "jwt", "bearer", "auth", "cred", "sig", "csrf", "xsrf", "session", "sid",
     "dsn", "cookie", "query", "apikey", "api_key", "api-key", "api key", "api.key", "privatekey", "private_key",
     "private-key", "private key", "accesskey", "access_key", "access-key", "access key", "accountkey", "account_key",
     "account-key", "connectionstring", "connection_string", "connection-string", "connection string", "connstr",
-    "conn_str", "inputvalue", "input_value", "securestring",
+    "conn_str", "inputvalue", "input_value", "securestring", "%",
 )  # fmt: skip
 #: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
 _BARE_END = frozenset(" \t\r\n&;,\"'<>)]}")
@@ -521,6 +522,8 @@ def _value_span(text: str, start: int, line: bool, equals: bool, escapes: str) -
     if end == start:
         return None
     if text[start:end].lower() in _SCHEMES and text[end : end + 1] == " ":  # ``Authorization: Bearer abc``
+        if text.startswith(REDACTED, end + 1):
+            return None  # the credential is already masked; the scheme is kept
         end += 1
         while end < limit and text[end] not in _BARE_END:
             end += 1

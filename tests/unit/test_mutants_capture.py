@@ -106,16 +106,16 @@ def test_secret_key_for_the_whole_value() -> None:
 
 
 def test_strings_cut_with_markers() -> None:
-    assert meta("x" * 300, 256) == {"truncated": True, "original_bytes_at_least": 302, "preview": '"' + "x" * 63}
+    assert meta("x" * 300, 256) == {"truncated": True, "original_bytes_at_least": 302, "preview": '"' + "x" * 60}
     assert meta({"k": "a" * 500}, 300) == {
         "truncated": True,
         "original_bytes_at_least": 505,
-        "preview": '{"k":"' + "a" * 94,
+        "preview": '{"k":"' + "a" * 89,
     }
     assert meta("x" * 256, 256) == {
         "truncated": True,
         "original_bytes": 258,
-        "preview": '"' + "x" * 63,
+        "preview": '"' + "x" * 60,
     }
     assert meta("x" * 254, 256) == "x" * 254
 
@@ -124,14 +124,14 @@ def test_bound() -> None:
     assert capture.bound({"a": "x" * 500}, 300) == {
         "truncated": True,
         "original_bytes": 508,
-        "preview": '{"a":"' + "x" * 94,
+        "preview": '{"a":"' + "x" * 89,
     }
     assert capture.bound([1], 300) == [1]
     assert capture.bound([1], 3) == [1]
     assert capture.bound([1], 2) == {"truncated": True, "original_bytes": 3, "preview": "[1]"}
     assert capture.bound([1], 300, 7) == {"truncated": True, "original_bytes_at_least": 7, "preview": "[1]"}
     assert capture.bound([1, 2], 300, 1) == {"truncated": True, "original_bytes_at_least": 5, "preview": "[1,2]"}
-    assert capture.bound(["x" * 1000], 1000)["preview"] == '["' + "x" * 798
+    assert capture.bound(["x" * 1000], 1000)["preview"] == '["' + "x" * 795
     assert capture.bound({(1, 2): 1}, 300) == {"truncated": True, "reason": "unserializable", "type": "<dict>"}
     assert capture.bound({"d": datetime.date(2020, 1, 2)}, 300) == {"d": datetime.date(2020, 1, 2)}
 
@@ -314,8 +314,14 @@ def test_json_strings() -> None:
 
 def test_error_messages() -> None:
     error = subprocess.CalledProcessError(1, ["ls", "--password", "x"])
-    assert capture.exception_message(error) == f"Command {R} returned non-zero exit status 1."
-    assert capture.exception_message(ValueError("m" * 1500)) == "m" * 1000
+    assert capture.exception_message(error, Policy()) == f"Command {R} returned non-zero exit status 1."
+    assert capture.exception_message(ValueError("m" * 1500), Policy()) == "m" * 1000
+    # Masked, then cut: a secret across the cut is masked whole, and URL query values are all masked.
+    straddling = "m" * 985 + " password=" + "s" * 40
+    assert capture.exception_message(ValueError(straddling), Policy()) == "m" * 985 + f" password={R}"[:15]
+    assert capture.exception_message(ValueError("GET https://h/p?q=1&key=2 failed"), Policy()) == (
+        f"GET https://h/p?q={R}&key={R} failed"
+    )
     assert capture.command_hidden("TimeoutExpired", "Command 'x' timed out after 3 seconds") == (
         f"Command {R} timed out after 3 seconds"
     )
@@ -333,7 +339,7 @@ def test_error_messages() -> None:
         def __str__(self) -> str:
             raise RuntimeError
 
-    assert capture.exception_message(Unprintable()) == "<str() of the exception raised>"
+    assert capture.exception_message(Unprintable(), Policy()) == "<str() of the exception raised>"
 
 
 class MyError(Exception):
@@ -347,7 +353,7 @@ def test_exception_info_and_error_metadata() -> None:
         except KeyError as inner:
             raise ValueError("v password=1") from inner
     except ValueError as error:
-        assert capture.exception_info(error) == {
+        assert capture.exception_info(error, Policy(enabled=False)) == {
             "type": "ValueError",
             "message": "v password=1",
             "cause": {"type": "KeyError"},
@@ -363,14 +369,15 @@ def test_exception_info_and_error_metadata() -> None:
         except KeyError:
             raise ValueError("v") from None
     except ValueError as error:
-        assert capture.exception_info(error) == {"type": "ValueError", "message": "v"}
+        assert capture.exception_info(error, Policy()) == {"type": "ValueError", "message": "v"}
     try:
         try:
             raise KeyError("k")
         except KeyError:
             raise OSError("v")
     except OSError as error:
-        assert capture.exception_info(error) == {"type": "OSError", "message": "v", "cause": {"type": "KeyError"}}
+        expected = {"type": "OSError", "message": "v", "cause": {"type": "KeyError"}}
+        assert capture.exception_info(error, Policy()) == expected
     custom = MyError("m")
     custom.code = 5  # type: ignore[attr-defined]
     custom.body = "x"  # type: ignore[attr-defined]
@@ -399,7 +406,7 @@ def test_exception_info_and_error_metadata() -> None:
 def test_error_metadata_is_bounded() -> None:
     big = capture.error_metadata(ValueError("x" * 900), Policy(), 300)
     assert big["truncated"] is True
-    assert big["preview"] == '{"type":"ValueError","message":"' + "x" * 68
+    assert big["preview"] == '{"type":"ValueError","message":"' + "x" * 59
 
 
 @pytest.mark.parametrize(
@@ -479,7 +486,9 @@ def test_small_flat_values_are_copied() -> None:
     assert capture._is_small_flat({str(n): n for n in range(32)}, Policy(), 16384) is True
     assert capture._is_small_flat({"password": 1}, Policy(), 16384) is False
     assert capture._is_small_flat({1: 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({"a": "x=1"}, Policy(), 16384) is False
+    assert capture._is_small_flat({"a": "x=1"}, Policy(), 16384) is True
+    assert capture._is_small_flat({"a": "token=1"}, Policy(), 16384) is False
+    assert capture._is_small_flat({"https://u:p@h": 1}, Policy(), 16384) is False
     assert capture._is_small_flat({"a": [1]}, Policy(), 16384) is False
     assert capture._is_small_flat({"ab": "cd"}, Policy(), 32) is True  # 6 * 4 + 8
     assert capture._is_small_flat({"ab": "cde"}, Policy(), 32) is False
@@ -487,22 +496,19 @@ def test_small_flat_values_are_copied() -> None:
     assert capture._is_small_flat({"abc": 1}, Policy(), 47) is False
     assert capture._is_small_flat("abc", Policy(), 20) is True
     assert capture._is_small_flat("abc", Policy(), 19) is False
-    assert capture._is_small_flat(" {", Policy(), 100) is False
-    assert capture._is_small_flat("a:b", Policy(), 100) is False
+    assert capture._is_small_flat(" {", Policy(), 100) is True  # JSON without escapes: nothing to look into
+    assert capture._is_small_flat(' {"a\\"', Policy(), 100) is False  # escapes may hide a name
+    assert capture._is_small_flat("a:b", Policy(), 100) is True
+    assert capture._is_small_flat("a:secret", Policy(), 100) is False
     assert capture._is_small_flat(["a"], Policy(), 100) is False
 
 
-def test_may_hold_secrets() -> None:
-    policy = Policy()
-    assert capture._may_hold_secrets({"a": [1, "x"]}, policy, 0) is False
-    assert capture._may_hold_secrets({"password": 1}, policy, 0) is True
-    assert capture._may_hold_secrets({"a": "x=1"}, policy, 0) is True
-    assert capture._may_hold_secrets(["--token"], policy, 0) is True
-    assert capture._may_hold_secrets(["token", "x"], policy, 0) is True
-    assert capture._may_hold_secrets(["token", "x", "y"], policy, 0) is False
-    assert capture._may_hold_secrets([1, "x"], policy, 0) is False
-    assert capture._may_hold_secrets(1, policy, 8) is False
-    assert capture._may_hold_secrets(1, policy, 9) is True
+def test_json_text_is_parsed_only_when_a_rule_could_apply() -> None:
+    body = json.dumps({"a": [1, "x"], "when": "2024-01-01T00:00:00Z", "url": "https://h/p?page=2"})
+    assert meta([body]) == [body]  # kept byte for byte, not parsed
+    assert meta([json.dumps(["token", "x"])]) == [f'["token","{R}"]']
+    assert meta([json.dumps(["token", "x", "y"])]) == ['["token", "x", "y"]']
+    assert meta([json.dumps(["--token"])]) == ['["--token"]']
 
 
 class _Reader:
@@ -567,7 +573,7 @@ def test_more_scalars_and_containers() -> None:
 
 def test_keys_cut_to_the_limit() -> None:
     out = meta({"k" * 300: 1}, 256)
-    assert out == {"truncated": True, "original_bytes_at_least": 302, "preview": '{"' + "k" * 62}
+    assert out == {"truncated": True, "original_bytes_at_least": 302, "preview": '{"' + "k" * 59}
 
 
 def test_disabled_policy_masks_nothing() -> None:
@@ -591,13 +597,15 @@ def test_to_metadata_copies_small_dicts_only() -> None:
 
 
 def test_json_string_bounds() -> None:
-    big = '{"password": "' + "x" * (capture.MAX_JSON_CHARS - 16) + '"}'
-    assert len(big) == capture.MAX_JSON_CHARS
-    out = meta([big], 10**7)
-    assert out == [f'{{"password":"{R}"}}']
-    bigger = '{"password": "' + "x" * (capture.MAX_JSON_CHARS - 15) + '"}'
-    assert meta([bigger], 10**7) == [
-        f"<JSON text of {capture.MAX_JSON_CHARS + 1} characters: not recorded, it names secrets and cannot be parsed>"
+    # Parsed whole up to the limit plus the margin; past it, masked as text and cut.
+    fits = '{"password": "' + "x" * (1000 + capture.MASK_MARGIN - 16) + '"}'
+    assert len(fits) == 1000 + capture.MASK_MARGIN
+    assert meta([fits], 1000) == [f'{{"password":"{R}"}}']
+    longer = '{"password": "' + "x" * (1000 + capture.MASK_MARGIN - 15) + '", "user": "bob"}'
+    assert capture._Converter(Policy(), 1000).convert([longer]) == [f'{{"password": "{R}"']
+    broken = '{"password": "x", ' + '"a": 1, ' * 10
+    assert meta([broken], 1000) == [
+        f"<JSON text of {len(broken)} characters: not recorded, it names secrets and cannot be parsed>"
     ]
     assert meta(['"{\\"a\\": 1}"']) == ['"{\\"a\\": 1}"']
     assert meta(['["--password", "x", 1]']) == [f'["--password","{R}",1]']
@@ -609,7 +617,7 @@ def test_secrets_across_the_cut_are_masked() -> None:
     assert meta([text], 100) == {
         "truncated": True,
         "original_bytes_at_least": 152,
-        "preview": '["' + "x" * 62,
+        "preview": '["' + "x" * 59,
     }
     converter = capture._Converter(Policy(), 100)
     assert converter.convert(text) == "x" * 90 + " password="
@@ -769,7 +777,7 @@ class _Key(str):
 def test_key_details() -> None:
     assert meta({_Key("a"): 1}) == {"a": 1}
     assert meta({"a": "x" * 10, "b": "y" * 300}, 256)["original_bytes_at_least"] == 320
-    assert meta({"k" * 256: 1}, 256) == {"truncated": True, "original_bytes": 262, "preview": '{"' + "k" * 62}
+    assert meta({"k" * 256: 1}, 256) == {"truncated": True, "original_bytes": 262, "preview": '{"' + "k" * 59}
 
 
 def test_size_bound_formula() -> None:
@@ -789,14 +797,12 @@ def test_mapping_cut_at_the_item_cap_is_marked() -> None:
 def test_json_text_edge_cases() -> None:
     assert meta(['"a:\\u0041"']) == ['"a:\\u0041"']
     assert meta(['{"a": "x:y"}']) == ['{"a": "x:y"}']
-    deep = "[" * 40 + "]" * 40
+    deep = "[" * 40 + '"token"' + "]" * 40
     assert meta([deep]) == ["[" * 32 + '"<too deep>"' + "]" * 32]
     big = 2**60
-    assert meta(["[" * 8 + str(big) + "]" * 8]) == ["[" * 8 + str(big) + "]" * 8]
-    assert meta(["[" * 9 + str(big) + "]" * 9]) == ["[" * 9 + f'"{big}"' + "]" * 9]
-    dict8 = '{"a":' * 8 + str(big) + "}" * 8
-    assert meta([dict8]) == [dict8]
-    assert meta(['{"a":' * 9 + str(big) + "}" * 9]) == ['{"a":' * 9 + f'"{big}"' + "}" * 9]
+    assert meta(["[" * 9 + str(big) + "]" * 9]) == ["[" * 9 + str(big) + "]" * 9]  # nothing to mask: kept
+    secret_big = '{"token": 1, "a":' + '{"a":' * 8 + str(big) + "}" * 9
+    assert meta([secret_big]) == ['{"token":"' + R + '","a":' + '{"a":' * 8 + f'"{big}"' + "}" * 9]
     off = Policy(enabled=False)
     many = json.dumps(["["] + [0] * 1000)
     assert meta([many], 10**6, policy=off) == [many]
@@ -819,7 +825,8 @@ def test_small_flat_bounds() -> None:
     assert capture._is_small_flat({"a": 2**53}, policy, 16384) is True
     assert capture._is_small_flat({"a": -(2**53)}, policy, 16384) is True
     assert capture._is_small_flat({"a": -(2**53) - 1}, policy, 16384) is False
-    assert capture._is_small_flat(" {a", policy, 100) is False
+    assert capture._is_small_flat(" {a\\", policy, 100) is False
+    assert capture._is_small_flat("\\", policy, 100) is True
 
 
 class _ListValue(enum.Enum):

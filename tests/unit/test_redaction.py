@@ -523,7 +523,7 @@ def test_put_metadata_records_the_value_as_it_was_when_put() -> None:
     assert doc["metadata"]["svc"]["state"] == {"step": "start"}
 
 
-def test_long_json_bodies_are_parsed_whole_before_they_are_cut() -> None:
+def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
     body = json.dumps(
         {
             "user": {"password": 98765432, "api_keys": ["k-AAAA"], "refresh_token": {"v": "r-CCCC"}},
@@ -534,8 +534,10 @@ def test_long_json_bodies_are_parsed_whole_before_they_are_cut() -> None:
     text = json.dumps(recorded)
     assert "98765432" not in text and "k-AAAA" not in text and "r-CCCC" not in text
     assert len(text) <= 16 * 1024  # still bounded
-    broken = '{"pad": "' + "x" * 20_000 + '", "private_key": "' + "Zk9q" * 700
-    assert _meta({"body": broken})["body"].startswith("<JSON text of")
+    broken = '{"private_key": "' + "Zk9q" * 7000 + '", "pad": "' + "x" * 20_000
+    assert "Zk9q" not in json.dumps(_meta({"body": broken}))
+    unparsable = '{"private_key": "' + "Zk9q" * 70
+    assert _meta({"body": unparsable})["body"].startswith("<JSON text of")
     near_cut = "x" * 986 + f"https://user:{S}@h"
     assert S not in json.dumps(capture.error_metadata(ValueError(near_cut), POLICY, 16 * 1024))
 
@@ -635,19 +637,28 @@ def test_keys_and_names_with_url_credentials_are_masked() -> None:
     assert S not in json.dumps(invoke(handler, expect=2).documents)
 
 
-def test_a_method_named_for_a_secret_has_its_response_redacted() -> None:
+def test_functions_named_for_secrets_still_have_their_responses_recorded() -> None:
+    """The tracer's own keys (``<name> response``) are never judged: only what is inside is redacted."""
     tracer = Tracer(service="svc")
+    secret_value = {"Name": "prod/db", "SecretString": json.dumps({"username": "app", "password": S})}
 
     @tracer.capture_method
-    def get_db_password() -> str:
-        return S
+    def get_secret() -> dict[str, Any]:
+        return secret_value
 
     @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> str:
-        return get_db_password()[:3]
+    def refresh_token(event: dict[str, Any], context: object) -> dict[str, Any]:
+        get_secret()
+        return {"user": "ann", "token": S}
 
-    call = invoke(handler, expect=2)
+    call = invoke(refresh_token, expect=2)
     assert S not in json.dumps(call.documents)
+    name = "test_redaction.test_functions_named_for_secrets_still_have_their_responses_recorded.locals.get_secret"
+    method, handler = by_name(call.documents, f"## {name}"), by_name(call.documents, "## refresh_token")
+    recorded = method["metadata"]["svc"][f"{name} response"]
+    R = redaction.REDACTED
+    assert recorded == {"Name": "prod/db", "SecretString": f'{{"username":"{R}","password":"{R}"}}'}
+    assert handler["metadata"]["svc"]["refresh_token response"] == {"user": "ann", "token": R}
 
 
 def test_header_fields_that_would_break_outgoing_requests_are_not_passed_on() -> None:
