@@ -11,11 +11,12 @@ medians and ratios measured in this one run, never absolute thresholds.
                  exit): cold = init + first invocation, until the runtime asks for the next event (where
                  Lambda stops billing); warm = the rest of the sandbox's life divided by its invocations
 
-Wall and CPU time move from run to run; instruction counts do not. The runtime's interpreter runs under
-valgrind (cachegrind, instructions only, PYTHONHASHSEED=0), once with 1 invocation and once with 1+K, each
-twice: init + first invocation = the 1-invocation count (plus the exec wrapper's shell for zero-code), per
-warm invocation = the difference / K. The Runtime API server, the X-Ray daemon stand-in and the S3 stub run
-in this process, so they are never counted. valgrind comes from Debian's package, installed when missing.
+Wall and CPU time move from run to run; instruction counts do not. They are taken in process by
+bench/instructions.py (valgrind cachegrind, PYTHONHASHSEED=0, the runtime's modules loaded first, no teardown),
+for the empty and boto3 functions, the responses users return, the cost shapes of the secrets issue and ADOT's
+layer as a peer; see that module. valgrind comes from Debian's package, installed when missing.
+
+    make bench BENCH_ARGS="--no-timing --groups main"        # a subset: instruction counts of main only
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ import json
 import os
 import platform
 import random
-import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,6 @@ import tempfile
 import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,26 +42,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layer")]
 
+import instructions  # noqa: E402  (bench/, next to this file)
+
 from lambda_tracer_local.daemon import XRayDaemon  # noqa: E402
 from lambda_tracer_local.runtime import LocalLambda  # noqa: E402
 
 BUILD = ROOT / "build" / "bench"
 LAYER_ZIP = ROOT / "dist" / "lambda-tracer-layer.zip"
 
-# Instruction counts: who is counted, with how many invocations (1 and 1+K), and how often each count is taken.
-COUNTED = ("bare", "ours-zero-code", "ours-in-code", "reference")
-COUNT_WARM, COUNT_WARM_QUICK = 4, 1
-COUNT_REPEATS = 2
-#: A valgrind run's time limit per invocation (the slowest, the reference's boto3 cold start, takes ~15 s).
-COUNT_TIMEOUT_S = 600.0
-#: Where the launcher finds the output file (and unsets it, so the function never sees it).
-COUNT_OUT_ENV = "LAMBDA_TRACER_BENCH_COUNT_OUT"
-VALGRIND = ["--tool=cachegrind", "--cache-sim=no"]
-
 # Targets, each against the reference's overhead in the same run (reported, never failing the bench).
-TARGET_COLD_INSTRUCTIONS = 0.05  # init + first invocation, every function
-TARGET_WARM_INSTRUCTIONS = 0.4  # per warm invocation, every function
 TARGET_HANDLER_PATH_US = 10.0  # our handler path, in process
+#: Instruction-count groups (bench/workloads.py), and ADOT's layer as a peer on the main workloads.
+GROUPS = ("main", "responses", "shapes", "adot")
 
 # Function code per (configuration kind, workload). {init} and {call} are filled per workload.
 # boto3: a client made at init and one AWS call (S3 ListBuckets, against the local stub) per invocation;
@@ -356,224 +346,73 @@ print(json.dumps(result))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ensure_valgrind() -> tuple[str | None, str]:
-    """valgrind's path, installing Debian's package when it is missing; (None, why) when it cannot be had."""
-    found = shutil.which("valgrind")
-    if found:
-        return found, ""
-    if shutil.which("apt-get") is None:
-        return (
-            None,
-            "valgrind is not installed, and there is no apt-get to install it with (Debian's package: valgrind)",
+def supports_otlp(ours: Path) -> bool:
+    """Whether the layer has the OTLP exporter (LAMBDA_TRACER_EXPORTER=otlp): its row appears once it does."""
+    package = ours / "python" / "lambda_tracer"
+    return any(package.rglob("*otlp*"))
+
+
+def count_configs(
+    args: argparse.Namespace, python: Path, ours: Path, reference: Path
+) -> list[instructions.CountConfig]:
+    """The configurations counted in process: --quick counts bare and ours zero-code only."""
+    from workloads import IN_CODE as COUNT_IN_CODE
+
+    CountConfig = instructions.CountConfig
+    wrapper = ours / "lambda-tracer"
+    configs = [
+        CountConfig("bare", sends=None, groups=("main", "responses", "shapes")),
+        CountConfig(
+            "ours-zero-code", opt=ours, wrapper=wrapper, groups=("main", "responses", "shapes"), no_freeze=True
+        ),
+    ]
+    if args.quick:
+        return configs
+    # Every layer counted with its bytecode, for the runtime's Python: ours ships it, ADOT's Dockerfile compiles
+    # its layer, and the reference gets it here although its published layer has none (/opt is read-only in
+    # Lambda, so it compiles at every cold start there): the conservative comparison.
+    subprocess.run([str(python), "-m", "compileall", "-q", str(reference / "python")], check=True, capture_output=True)
+    configs += [
+        CountConfig("ours-in-code", COUNT_IN_CODE, "lambda_tracer", opt=ours, no_freeze=True),
+        CountConfig("reference", COUNT_IN_CODE, "aws_lambda_powertools", opt=reference, groups=("main", "responses")),
+    ]
+    if supports_otlp(ours):
+        configs.append(
+            CountConfig(
+                "ours-otlp",
+                opt=ours,
+                wrapper=wrapper,
+                env={"LAMBDA_TRACER_EXPORTER": "otlp"},
+                sends="otlp",
+                groups=("main", "responses"),
+                no_freeze=True,
+            )
         )
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    if sudo and shutil.which("sudo") is None:
-        return None, "valgrind is not installed, and installing it needs root: apt-get install valgrind"
-    print(
-        "valgrind is missing: installing it for the instruction counts (apt-get install -y valgrind)", file=sys.stderr
-    )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if "adot" in args.groups.split(","):
+        import adot_layer
 
-    def apt(*words: str) -> subprocess.CompletedProcess[str]:
-        cmd = [*sudo, "apt-get", *words]
-        return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
-
-    try:
-        done = apt("install", "-y", "valgrind")
-        if done.returncode != 0:  # a machine that never ran apt-get update has no package lists yet
-            apt("update")
-            done = apt("install", "-y", "valgrind")
-    except (OSError, subprocess.SubprocessError) as error:
-        return None, f"installing valgrind failed: {error}"
-    found = shutil.which("valgrind")
-    if done.returncode != 0 or found is None:
-        output = (done.stdout + done.stderr).strip()[-600:]
-        return None, f"`apt-get install -y valgrind` failed (exit {done.returncode}):\n{output}"
-    return found, ""
-
-
-def _count_launcher(valgrind: str, python: Path, directory: Path) -> Path:
-    """What the bootstrap execs instead of the interpreter: the interpreter under cachegrind.
-
-    Only the interpreter is counted: the bootstrap's and the wrapper's shells exec it, and valgrind drops
-    what an image counted when it execs (the wrapper's shell is counted on its own, see count_wrapper).
-    """
-    launcher = directory / "count-python"
-    launcher.write_text(
-        "#!/bin/sh\n"
-        "# Written by bench/run.py: the runtime's interpreter under cachegrind (instructions only).\n"
-        f"out=${COUNT_OUT_ENV}\n"
-        f"unset {COUNT_OUT_ENV}\n"
-        f'exec {shlex.quote(valgrind)} {" ".join(VALGRIND)} --cachegrind-out-file="$out" --log-file="$out.log" '
-        f'{shlex.quote(str(python))} "$@"\n'
-    )
-    launcher.chmod(0o755)
-    return launcher
-
-
-def _summary(out: Path) -> int:
-    """The instruction count (I refs) of one cachegrind output file."""
-    try:
-        text = out.read_text()
-    except OSError:
-        log = Path(f"{out}.log")
-        detail = log.read_text()[-2000:] if log.is_file() else "(no valgrind log either)"
-        raise RuntimeError(f"valgrind wrote no counts to {out}:\n{detail}") from None
-    for line in text.splitlines():
-        if line.startswith("summary:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no summary line in {out}")
+        configs += adot_layer.configs(adot_layer.build(BUILD, python), python)
+    return configs
 
 
 def count_instructions(
-    config: Config, workload: str, invocations: int, python: Path, endpoint: str, launcher: Path, out: Path
-) -> tuple[int, bool]:
-    """Instructions the runtime's interpreter executes from its start through ``invocations`` invocations,
-    up to where it asks for the next event. Returns (count, X-Ray documents received)."""
-    env = {
-        **_function_env(endpoint),
-        "PYTHONHASHSEED": "0",  # str hashes decide dict and set layouts, so how much work lookups do
-        "PYTHONDONTWRITEBYTECODE": "1",  # a count never changes what the next one reads (see instruction_counts)
-        "LAMBDA_TRACER_LOCAL_PYTHON": str(launcher),
-        COUNT_OUT_ENV: str(out),
-    }
-    traced = False
-    with (
-        XRayDaemon(background=False) as daemon,
-        LocalLambda(
-            _function_dir(config, workload),
-            opt_dirs=[config.layer] if config.layer else [],
-            wrapper=config.wrapper,
-            python=python,
-            env=env,
-            daemon=daemon,
-            timeout=COUNT_TIMEOUT_S,
-        ) as fn,
-    ):
-        for n in range(invocations):
-            invocation = fn.invoke({"n": n})
-            if invocation.status != "response":
-                raise RuntimeError(f"{config.name}/{workload} under valgrind: {invocation.status}\n{fn.output}")
-            traced = traced or bool(invocation.documents)
-        _wait_for_next(fn, invocations + 1, COUNT_TIMEOUT_S)
-        # Its request is sent: let it reach the wait for the reply, and stop it there (SIGTERM: valgrind writes the
-        # counts on its way out). Waiting there costs ~1 k instructions a second (the HTTP client's poll loop).
-        time.sleep(0.2)
-        assert fn.process is not None
-        fn.process.send_signal(signal.SIGTERM)
-        fn.process.wait(timeout=120)
-    return _summary(out), traced
-
-
-def count_wrapper(valgrind: str, wrapper: Path, out: Path) -> int:
-    """The exec wrapper's shell (zero-code only), on its own: with no arguments its final ``exec "$@"`` has
-    nothing to exec and the script ends, so it runs everything it runs before the interpreter in Lambda."""
-    env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin", "LANG": "C.UTF-8", "_HANDLER": "app.handler"}
-    cmd = [valgrind, *VALGRIND, f"--cachegrind-out-file={out}", f"--log-file={out}.log", str(wrapper)]
-    subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=120)
-    return _summary(out)
-
-
-def instruction_counts(configs: list[Config], python: Path, endpoint: str, ours: Path, quick: bool) -> dict[str, Any]:
-    """Each counted configuration with 1 and 1+K invocations, each count taken COUNT_REPEATS times."""
-    valgrind, why = ensure_valgrind()
+    args: argparse.Namespace, python: Path, endpoint: str, ours: Path, reference: Path
+) -> dict[str, Any]:
+    """The in-process instruction counts (bench/instructions.py) of the groups asked for."""
+    valgrind, why = instructions.ensure_valgrind()
     if valgrind is None:
         print(f"instruction counts skipped: {why}", file=sys.stderr)
         return {"status": f"skipped: {why}"}
-    version = subprocess.run([valgrind, "--version"], capture_output=True, text=True).stdout.strip()
-    counted = [c for c in configs if c.name in (COUNTED[:2] if quick else COUNTED)]
-    workloads = ["empty"] if quick else list(WORKLOADS)
-    warm = COUNT_WARM_QUICK if quick else COUNT_WARM
-    invocations = (1, 1 + warm)
-    # Settle what the counted runs read: a sandbox each (as many invocations) caches the bytecode of app.py and
-    # of the reference's layer (shipped without, like the published one) as the timed runs had it; the counted
-    # runs write none, so they all read the same files.
-    for config in counted:
-        for workload in workloads:
-            measure_once(config, workload, python, warm, endpoint)
-    scratch = Path(tempfile.mkdtemp(prefix="counts-", dir=BUILD))
-    launcher = _count_launcher(valgrind, python, scratch)
-    jobs = [(c, w, n, r) for r in range(COUNT_REPEATS) for c in counted for w in workloads for n in invocations]
-    print(f"instruction counts: {len(jobs)} runs under {version} (each ~50x slower)...", file=sys.stderr)
-    started = time.monotonic()
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise RuntimeError(f"unknown --groups {sorted(unknown)}: choose from {','.join(GROUPS)}")
+    configs = count_configs(args, python, ours, reference)
+    counter = instructions.Counter(valgrind, python, BUILD, endpoint, configs)
     try:
-        # valgrind runs one thread at a time: two runs side by side use the machine; counts do not care.
-        with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-            futures = {
-                (c.name, w, n, r): pool.submit(
-                    count_instructions, c, w, n, python, endpoint, launcher, scratch / f"{c.name}-{w}-{n}-{r}.out"
-                )
-                for c, w, n, r in jobs
-            }
-            wrapper_futures = [
-                pool.submit(count_wrapper, valgrind, ours / "lambda-tracer", scratch / f"wrapper-{r}.out")
-                for r in range(COUNT_REPEATS)
-            ]
-            done = {key: future.result() for key, future in futures.items()}
-            wrapper = [future.result() for future in wrapper_futures]
+        return instructions.measure(counter, ["main"] if args.quick else groups, args.quick, 2 if args.quick else 1)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(f"instruction counts done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
-
-    counts = {
-        (c.name, w): {n: [done[(c.name, w, n, r)][0] for r in range(COUNT_REPEATS)] for n in invocations}
-        for c in counted
-        for w in workloads
-    }
-    traced = {
-        (c.name, w): all(done[(c.name, w, n, r)][1] for n in invocations for r in range(COUNT_REPEATS))
-        for c in counted
-        for w in workloads
-    }
-    wrapper_count = round(statistics.mean(wrapper))
-    spreads = [_spread(runs) for per_n in counts.values() for runs in per_n.values()] + [_spread(wrapper)]
-
-    def first_and_warm(name: str, workload: str) -> tuple[float, float]:
-        runs = counts[(name, workload)]
-        first, last = statistics.mean(runs[invocations[0]]), statistics.mean(runs[invocations[1]])
-        shell = wrapper_count if name == "ours-zero-code" else 0
-        return first + shell, (last - first) / warm
-
-    rows: dict[str, Any] = {}
-    for workload in workloads:
-        bare_first, bare_warm = first_and_warm("bare", workload)
-        has_reference = ("reference", workload) in counts
-        ref_first, ref_warm = first_and_warm("reference", workload) if has_reference else (0.0, 0.0)
-        for config in counted:
-            first, per_warm = first_and_warm(config.name, workload)
-            rows[f"{config.name}/{workload}"] = {
-                "config": config.name,
-                "workload": workload,
-                "init_first": round(first),
-                "init_first_overhead": round(first - bare_first),
-                "init_first_overhead_vs_reference": (
-                    _ratio(first - bare_first, ref_first - bare_first, config.name) if has_reference else None
-                ),
-                "per_warm": round(per_warm),
-                "per_warm_overhead": round(per_warm - bare_warm),
-                "per_warm_overhead_vs_reference": (
-                    _ratio(per_warm - bare_warm, ref_warm - bare_warm, config.name) if has_reference else None
-                ),
-                "counts": {str(n): runs for n, runs in counts[(config.name, workload)].items()},
-                "wrapper_shell": wrapper_count if config.name == "ours-zero-code" else 0,
-                "spread_pct": round(max(_spread(runs) for runs in counts[(config.name, workload)].values()), 5),
-                "traced": traced[(config.name, workload)] if config.name != "bare" else None,
-            }
-    return {
-        "status": "measured",
-        "tool": f"{version} {' '.join(VALGRIND)}, PYTHONHASHSEED=0",
-        "invocations": list(invocations),
-        "repeats": COUNT_REPEATS,
-        "wrapper_shell": wrapper,
-        "max_spread_pct": round(max(spreads), 5),
-        "seconds": round(time.monotonic() - started),
-        "rows": rows,
-    }
-
-
-def _spread(counts: list[int]) -> float:
-    """How far apart repeated counts are, in % of the smallest."""
-    return (max(counts) - min(counts)) / min(counts) * 100
+        counter.close()
 
 
 def main() -> int:
@@ -592,6 +431,21 @@ def main() -> int:
         dest="instructions",
         action="store_false",
         help="skip the instruction counts (valgrind; --quick counts only bare and ours zero-code, empty function)",
+    )
+    parser.add_argument(
+        "--docs",
+        nargs="?",
+        const=ROOT / "docs" / "performance.md",
+        type=Path,
+        help="rewrite the generated block of this page (default docs/performance.md) with this run's tables",
+    )
+    parser.add_argument(
+        "--no-timing", dest="timing", action="store_false", help="skip the wall and CPU time runs (instructions only)"
+    )
+    parser.add_argument(
+        "--groups",
+        default=",".join(GROUPS),
+        help=f"instruction-count groups, comma-separated (default: all of {','.join(GROUPS)})",
     )
     args = parser.parse_args()
     if args.quick:
@@ -625,11 +479,11 @@ def main() -> int:
 
     samples = {(c.name, w): Sample() for c in configs for w in WORKLOADS}
     # Warm-up: one untimed sandbox each, so file-system caches are equally hot for everyone.
-    for config in configs:
+    for config in configs if args.timing else []:
         for workload in WORKLOADS:
             measure_once(config, workload, python, 1, endpoint)
     started = time.monotonic()
-    for run in range(args.runs):
+    for run in range(args.runs if args.timing else 0):
         order = [(c, w) for c in configs for w in WORKLOADS]
         random.Random(run).shuffle(order)
         for config, workload in order:
@@ -650,20 +504,27 @@ def main() -> int:
     instructions: dict[str, Any] = {"status": "skipped: --no-instructions"}
     if args.instructions:
         try:
-            instructions = instruction_counts(configs, python, endpoint, ours, args.quick)
+            instructions = count_instructions(args, python, endpoint, ours, reference)
         except (RuntimeError, OSError, subprocess.SubprocessError) as error:
             failed = f"instruction counts failed: {error}"
             print(failed, file=sys.stderr)
             instructions = {"status": failed}
     server.shutdown()
 
-    results = summarize(configs, samples, micro, ours, reference, args)
+    results = summarize(configs, samples if args.timing else {}, micro, ours, reference, args)
     results["instructions"] = instructions
     results["targets"] = targets(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
-    print(render(results))
+    text = render(results)
+    print(text)
     print(f"\nJSON: {args.json}")
+    if args.docs is not None and not failed:
+        import docs_tables
+
+        command = "make bench" + (f' BENCH_ARGS="{" ".join(sys.argv[1:])}"' if sys.argv[1:] else "")
+        docs_tables.update(args.docs, results, text, command)
+        print(f"tables written to {args.docs}")
     return 1 if failed else 0
 
 
@@ -676,7 +537,7 @@ def summarize(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     rows: dict[str, Any] = {}
-    for workload in WORKLOADS:
+    for workload in WORKLOADS if samples else []:
         bare = samples[("bare", workload)]
         bare_cold, bare_warm = statistics.median(bare.cold_ms), statistics.median(bare.warm_ms)
         ref = samples[("reference", workload)]
@@ -759,50 +620,36 @@ def _overhead(
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, each met or not in this run (None: not measured in it)."""
-    counted = results["instructions"].get("rows", {})
-    ours = ("ours-zero-code", "ours-in-code")
-    measured: list[tuple[str, str, str, float | None, float, str]] = [
-        (
-            "cold start (instructions)",
-            config,
-            workload,
-            counted.get(f"{config}/{workload}", {}).get("init_first_overhead_vs_reference"),
-            TARGET_COLD_INSTRUCTIONS,
-            "x",
-        )
-        for workload in WORKLOADS
-        for config in ours
-    ]
-    measured += [
-        (
-            "warm invocation (instructions)",
-            config,
-            workload,
-            counted.get(f"{config}/{workload}", {}).get("per_warm_overhead_vs_reference"),
-            TARGET_WARM_INSTRUCTIONS,
-            "x",
-        )
-        for workload in WORKLOADS
-        for config in ours
-    ]
+    """The targets: the instruction counts' (issues 17, 18, 19) and our handler path in process (None: not measured)."""
+    measured = [{**t, "unit": "x"} for t in results["instructions"].get("targets", [])]
     handler_path = results["micro"].get("handler_path_us")
-    measured.append(("our handler path, in process", "ours", "empty", handler_path, TARGET_HANDLER_PATH_US, "us"))
-    keys = ("target", "config", "workload", "value", "goal", "unit")
-    return [
-        {**dict(zip(keys, row, strict=True)), "met": None if row[3] is None else row[3] <= row[4]} for row in measured
-    ]
+    measured.append(
+        {
+            "issue": "18",
+            "target": "our handler path, in process",
+            "config": "ours",
+            "value": handler_path,
+            "goal": TARGET_HANDLER_PATH_US,
+            "met": None if handler_path is None else handler_path <= TARGET_HANDLER_PATH_US,
+            "note": "",
+            "unit": "us",
+        }
+    )
+    return measured
 
 
 def render(results: dict[str, Any]) -> str:
-    lines = [
-        f"machine: {results['machine']}; {results['python']}; {results['runs']} runs x "
-        f"{results['warm_invocations_per_run']} warm invocations, medians; CPU = the runtime process's user + system",
-        "",
-        "| config | function | cold ms | cold overhead ms | vs reference | cold CPU ms | CPU vs reference "
-        "| warm ms | warm overhead ms | vs reference | warm CPU ms | CPU vs reference | RSS MB | traced |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    lines = []
+    if results["rows"]:
+        lines += [
+            f"machine: {results['machine']}; {results['python']}; {results['runs']} runs x "
+            f"{results['warm_invocations_per_run']} warm invocations, medians; "
+            "CPU = the runtime process's user + system",
+            "",
+            "| config | function | cold ms | cold overhead ms | vs reference | cold CPU ms | CPU vs reference "
+            "| warm ms | warm overhead ms | vs reference | warm CPU ms | CPU vs reference | RSS MB | traced |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
     for row in results["rows"].values():
         lines.append(
             f"| {row['config']} | {row['workload']} | {row['cold_ms']} | {row['cold_overhead_ms']} | "
@@ -811,7 +658,7 @@ def render(results: dict[str, Any]) -> str:
             f"{_fmt(row['warm_overhead_vs_reference'])} | {_fmt(row['warm_cpu_ms'], ratio=False)} | "
             f"{_fmt(row['warm_cpu_overhead_vs_reference'])} | {row['rss_mb']} | {_fmt(row['traced'])} |"
         )
-    lines += ["", *_render_instructions(results["instructions"])]
+    lines += ["", *instructions.render(results["instructions"])]
     layer, micro = results["layer"], results["micro"]
     lines += [
         "",
@@ -822,46 +669,11 @@ def render(results: dict[str, Any]) -> str:
         f"ratio {layer['zip_ratio']}",
         f"per call: plain {micro['plain_us']} us, decorated+disabled {micro['disabled_us']} us, "
         f"decorated+enabled (subsegment + UDP send) {micro['enabled_method_us']} us; our handler path, in process "
-        f"(capture_lambda_handler around the empty handler, new trace header each time) {micro['handler_path_us']} us",
-        "",
-        "targets (ours - bare, divided by reference - bare, in this run; reported, never failing the bench):",
-        "",
-        "| target | config | function | measured | goal | status |",
-        "|---|---|---|---:|---:|---|",
+        f"(capture_lambda_handler around the empty handler, new trace header each time) {micro['handler_path_us']} us "
+        f"(target <= {TARGET_HANDLER_PATH_US} us: "
+        f"{'met' if micro['handler_path_us'] <= TARGET_HANDLER_PATH_US else 'not met'})",
     ]
-    for target in results["targets"]:
-        unit = target["unit"]
-        value = "-" if target["value"] is None else f"{target['value']:.2f}{'x' if unit == 'x' else ' us'}"
-        goal = f"<= {target['goal']}{'x' if unit == 'x' else ' us'}"
-        status = {True: "met", False: "not met", None: "not measured"}[target["met"]]
-        lines.append(
-            f"| {target['target']} | {target['config']} | {target['workload']} | {value} | {goal} | {status} |"
-        )
     return "\n".join(lines)
-
-
-def _render_instructions(counted: dict[str, Any]) -> list[str]:
-    if counted["status"] != "measured":
-        return [f"instructions: {counted['status']}"]
-    first, last = counted["invocations"]
-    lines = [
-        f"instructions ({counted['tool']}): the runtime's interpreter from its start until it asks for the next event "
-        f"(+ the exec wrapper's shell, {counted['wrapper_shell'][0] / 1e3:.0f} k, for zero-code); per warm invocation "
-        f"= ({last} invocations - {first}) / {last - first}; each count taken {counted['repeats']} times, "
-        f"largest spread {counted['max_spread_pct']:.4f} %, {counted['seconds']} s",
-        "",
-        "| config | function | init + 1st invocation M | overhead M | vs reference "
-        "| per warm invocation k | overhead k | vs reference | traced |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for row in counted["rows"].values():
-        lines.append(
-            f"| {row['config']} | {row['workload']} | {row['init_first'] / 1e6:.1f} | "
-            f"{row['init_first_overhead'] / 1e6:.1f} | {_fmt(row['init_first_overhead_vs_reference'])} | "
-            f"{row['per_warm'] / 1e3:.0f} | {row['per_warm_overhead'] / 1e3:.0f} | "
-            f"{_fmt(row['per_warm_overhead_vs_reference'])} | {_fmt(row['traced'])} |"
-        )
-    return lines
 
 
 def _fmt(value: Any, ratio: bool = True) -> str:
