@@ -21,6 +21,7 @@ configuration really traced (and recorded the AWS call where there is one). Coun
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import socket
@@ -405,6 +406,47 @@ def measure(
         loads = {key: f.result() for key, f in loads_futures.items()}
     log(f"instruction counts done ({time.monotonic() - started:.0f} s)")
 
+    save_raw(counter.build / "counts-last.json", done, shell, extra, loads)
+    summary_ = summarize(pairs, configs, warm_of, done, shell, extra, loads, repeats, quick)
+    return {
+        "status": "measured",
+        "tool": f"{_version(counter.valgrind)} {' '.join(VALGRIND)}, PYTHONHASHSEED=0, in process (bench/harness.py)",
+        "seconds": round(time.monotonic() - started),
+        **summary_,
+    }
+
+
+def save_raw(
+    path: Path,
+    done: dict[Job, tuple[int, list[bytes]]],
+    shell: dict[str, list[int]],
+    extra: dict[str, int],
+    loads: dict[tuple[str, int], int],
+) -> None:
+    """The raw counts, before any arithmetic (kept in build/ for a look after a run)."""
+    raw = {
+        "jobs": [[*_key(job), job.repeat, count, len(datagrams)] for job, (count, datagrams) in done.items()],
+        "shells": shell,
+        "extra": extra,
+        "loads": [[name, n, count] for (name, n), count in loads.items()],
+    }
+    path.write_text(json.dumps(raw, indent=1))
+
+
+def summarize(
+    pairs: list[tuple[CountConfig, Workload]],
+    configs: list[CountConfig],
+    warm_of: dict[str, int],
+    done: dict[Job, tuple[int, list[bytes]]],
+    shell: dict[str, list[int]],
+    extra: dict[str, int],
+    loads: dict[tuple[str, int], int],
+    repeats: int,
+    quick: bool,
+) -> dict[str, Any]:
+    """Rows, cost shapes and targets from the counts: see the module's docstring for the arithmetic."""
+    shapes = sorted({w.name for _, w in pairs if w.body is not None})
+
     prefix_runs = [done[Job("bare", "empty", 0, r)][0] for r in range(repeats)]
     prefix = statistics.mean(prefix_runs)
 
@@ -441,12 +483,13 @@ def measure(
         }
     for row in rows.values():
         bare = rows[f"bare/{row['workload']}"]
-        ref = rows.get(f"reference/{row['workload']}")
         row["init_first_overhead"] = row["init_first"] - bare["init_first"]
         row["per_warm_overhead"] = row["per_warm"] - bare["per_warm"]
         row["init_first_no_freeze_overhead"] = (
             None if row["init_first_no_freeze"] is None else row["init_first_no_freeze"] - bare["init_first"]
         )
+    for row in rows.values():  # once every overhead is known
+        ref = rows.get(f"reference/{row['workload']}")
         for key in ("init_first_overhead", "per_warm_overhead", "init_first_no_freeze_overhead"):
             base = None if ref is None else ref[key.replace("_no_freeze", "")]
             row[f"{key}_vs_reference"] = _ratio(row[key], base, row["config"])
@@ -473,14 +516,11 @@ def measure(
     spreads = [(max(v) - min(v)) / min(v) * 100 for v in repeat_pairs if len(v) > 1]
     spread = max(spreads) if spreads else None
     return {
-        "status": "measured",
-        "tool": f"{_version(counter.valgrind)} {' '.join(VALGRIND)}, PYTHONHASHSEED=0, in process (bench/harness.py)",
         "prefix": round(prefix),
         "prefix_runs": prefix_runs,
         "wrapper_shells": shell,
         "before_interpreter": extra,
         "max_spread_pct": None if spread is None else round(spread, 5),
-        "seconds": round(time.monotonic() - started),
         "rows": rows,
         "shapes": shape_rows,
         "targets": targets(rows, shape_rows),
