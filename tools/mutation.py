@@ -47,6 +47,9 @@ PACKAGE = "lambda_tracer"
 MODULES = ("capture", "redaction", "config", "endpoints", "coldstart")
 EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.txt"
 TESTS = "tests/unit"
+#: Tests kept out of the mutation run (pyproject.toml's markers): ``imports`` measures what a process imports, and
+#: mutmut's trampolines import typing and inspect into every mutated module, so it fails on every mutant alike.
+DESELECT = "not imports"
 #: Top-level entries of the repository the stage does not link into mutants/: copied or made there, or output.
 NOT_LINKED = frozenset({"layer", "local", "tests", "pyproject.toml", "mutants", "build", "dist"})
 
@@ -64,6 +67,8 @@ source_paths = ["{package}"]
 only_mutate = [{only_mutate}]
 also_copy = ["local"]
 pytest_add_cli_args_test_selection = ["{tests}"]
+# Tests that measure what a process imports see the trampolines' own imports (typing, inspect): deselected.
+pytest_add_cli_args = ["-m", "{deselect}"]
 # A fresh pytest per mutant, forked from a process that imported pytest only: the unit suite's conftest starts
 # an X-Ray daemon thread, which a worker forked after collection would not have.
 process_isolation = "forkserver"
@@ -92,7 +97,7 @@ def stage(modules: list[str], tests: list[str]) -> list[str]:
     if "[tool.mutmut]" in pyproject:
         raise SystemExit("mutation: pyproject.toml has a [tool.mutmut] table: tools/mutation.py makes its own")
     selection = '", "'.join(tests)
-    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=selection)
+    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=selection, deselect=DESELECT)
     (WORK / "pyproject.toml").write_text(pyproject.rstrip("\n") + "\n" + mutmut_config)
     mutants = WORK / "mutants"
     (mutants / "layer").mkdir(parents=True)
@@ -135,7 +140,7 @@ def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str
 def explain_failure(tests: list[str]) -> None:
     """mutmut hides why its clean run failed: run the unit suite on the unmutated stage and show the end."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests],
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-m", DESELECT, *tests],
         cwd=WORK / "mutants",
         env={k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"},
         capture_output=True,
