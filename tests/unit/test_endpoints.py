@@ -179,6 +179,13 @@ def test_entities_without_http_metadata_are_kept() -> None:
         ("http://[::1]:8080/", "::1"),
         ("API.example.com", "api.example.com"),
         ("https://*.example.com/x", "*.example.com"),
+        ("https://api.example.com?q=1", "api.example.com"),  # a query right after the host
+        ("https://api.example.com?a?b", "api.example.com"),  # cut at the first "?", not the last
+        ("https://api.example.com#frag", "api.example.com"),  # a fragment right after the host
+        ("https://api.example.com#a#b", "api.example.com"),  # cut at the first "#"
+        ("https://[::1]]x/", "::1"),  # cut at the first "]"
+        ("https://a.example:80:90/", "a.example"),  # cut at the first ":"
+        ("Api.Example.com/x://y", "api.example.com/x://y"),  # a "/" before "://": not a URL, kept whole
     ],
 )
 def test_a_hostname_given_as_a_url_is_reduced_to_its_host(given: str, host: str) -> None:
