@@ -71,7 +71,8 @@ dist: $(STAMP)
 
 # Mutation testing (tools/mutation.py): mutmut 3.8.1 mutates capture, redaction, config, endpoints and coldstart
 # and runs the unit suite against each mutant; fails when the suite kills under 90 % of a module's mutants that
-# tests/mutation/equivalent.txt does not list. Minutes long, so not part of `make test`. mutmut has its own venv
+# tests/mutation/equivalent.txt does not list. Minutes long: `make test` runs it on endpoints only
+# (tests/tools/test_make_mutation.py), so that it cannot rot. mutmut has its own venv
 # (requirements/mutation.txt), kept out of the dev venv. MUTATE="endpoints coldstart" limits the modules;
 # MUTATION_ARGS passes more (`tools/mutation.py -h`: --report-only, --max-children, --min-score).
 MUTATION_VENV := build/mutation-venv
