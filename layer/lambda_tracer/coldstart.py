@@ -20,20 +20,27 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Callable
 
 from . import config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 ON_DEMAND = "on-demand"
 PROVISIONED = "provisioned-concurrency"
 SNAP_START = "snap-start"
 
-_lock = threading.Lock()
-_first_invocation = True
-#: A restore happened and no invocation has run since.
-_restore_pending = False
+#: The first invocation's ticket, until one takes it; ``dict.pop`` is atomic, so of concurrent first
+#: invocations exactly one gets it, without a lock.
+_first: dict[str, bool] = {"ticket": True}
+#: ``pending`` while a restore happened and no invocation has run since.
+_restore: dict[str, bool] = {}
 _restore_hooks: list[Callable[[], None]] = []
+_INIT_TYPE_KEY = config.environ_key(config.INITIALIZATION_TYPE)
+#: (the variable as read, the init type it means): Lambda sets it once per sandbox, so it is parsed once.
+_known: tuple[Any, str] = (None, ON_DEMAND)
 
 
 def init_type() -> str:
@@ -42,31 +49,30 @@ def init_type() -> str:
     Values Lambda may add later (e.g. ``lambda-managed-instances``) are kept; anything that does not
     look like one (too long, not lowercase words and dashes) is reported once and read as on-demand.
     """
-    value = (os.environ.get(config.INITIALIZATION_TYPE) or "").strip()
+    global _known
+    raw = config.ENVIRON.get(_INIT_TYPE_KEY)
+    if raw == _known[0]:
+        return _known[1]
+    value = (config.decoded(raw) if raw is not None else "").strip()
     if not value:
         return ON_DEMAND
     if len(value) > 40 or not value.replace("-", "").isalpha() or not value.islower():
         config.warn_once(config.INITIALIZATION_TYPE, value, ON_DEMAND)
         return ON_DEMAND
+    _known = (raw, value)
     return value
 
 
 def take() -> tuple[bool, str]:
     """Return (ColdStart, InitType) for the invocation starting now, and consume the first-call flag."""
-    global _first_invocation
-    with _lock:
-        first = _first_invocation
-        _first_invocation = False
+    first = _first.pop("ticket", False)
     kind = init_type()
     return first and kind not in (PROVISIONED, SNAP_START), kind
 
 
 def take_restored() -> bool:
     """Whether the invocation starting now is the first after a SnapStart restore (consumes it)."""
-    global _restore_pending
-    with _lock:
-        restored, _restore_pending = _restore_pending, False
-    return restored
+    return _restore.pop("pending", False)
 
 
 def on_restore(hook: Callable[[], None]) -> None:
@@ -77,9 +83,7 @@ def on_restore(hook: Callable[[], None]) -> None:
 
 def restored() -> None:
     """The after-restore hook: this process is a new sandbox now."""
-    global _restore_pending
-    with _lock:
-        _restore_pending = True
+    _restore["pending"] = True
     for hook in _restore_hooks:
         hook()
 
@@ -99,10 +103,8 @@ def watch_restores() -> None:
 
 def reset() -> None:
     """Make the next invocation the first again (tests, and forked workers)."""
-    global _first_invocation, _restore_pending
-    with _lock:
-        _first_invocation = True
-        _restore_pending = False
+    _first["ticket"] = True
+    _restore.clear()
 
 
 # A forked child is a new sandbox as far as cold starts go (awslambdaric's Lambda Managed Instances

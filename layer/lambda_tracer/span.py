@@ -68,6 +68,21 @@ class Span:
         except Exception as error:
             report("annotating", error)
 
+    def annotate_handler(self, cold: bool, service: str, init_type: str | None = None, restored: bool = False) -> None:
+        """The handler's own annotations, in one step: ColdStart, Service, InitType, and Restored when true."""
+        inner = self.inner
+        if inner is None:
+            return
+        try:
+            inner.annotate("ColdStart", cold)
+            inner.annotate("Service", service)
+            if init_type is not None:
+                inner.annotate("InitType", init_type)
+            if restored:
+                inner.annotate("Restored", True)
+        except Exception as error:
+            report("annotating", error)
+
     def _metadata(self, key: str, data: Any, namespace: str) -> None:
         """``data`` is already JSON-ready, bounded and redacted (capture.py)."""
         checked = metadata_namespace(namespace)

@@ -219,57 +219,57 @@ class Tracer:
         response_on = _first(capture_response, config.capture_response_default())
         error_on = _first(capture_error, config.capture_error_default())
         name = sanitize_name(getattr(lambda_handler, "__name__", "handler"))
+        title = f"## {name}"
         tracer = self
         handler = lambda_handler
 
-        def opens() -> bool:
-            """Off, or already inside our handler subsegment (zero-code + in-code): call the handler untraced."""
-            return tracer._traces() and not _handler_active.get()
-
         def opened(span: Span) -> tuple[Span, contextvars.Token[bool]]:
-            """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType."""
+            """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
             try:
                 cold, init_type = coldstart.take()
-                span.annotate("ColdStart", cold)
-                span.annotate("Service", tracer.service)
                 if tracer.backend.records_extras:
-                    span.annotate("InitType", init_type)
-                    if coldstart.take_restored():
-                        span.annotate("Restored", True)
+                    span.annotate_handler(cold, tracer.service, init_type, coldstart.take_restored())
+                else:
+                    span.annotate_handler(cold, tracer.service)
             except Exception as error:
                 report("reading the cold start", error)
             return span, _handler_active.set(True)
 
         def start() -> tuple[Span, contextvars.Token[bool]] | None:
-            """Open the handler subsegment; None means "call the handler untraced" (never raises)."""
+            """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or
+            already inside our handler subsegment (zero-code + in-code)."""
             try:
-                return opened(Span.start(tracer, f"## {name}")) if opens() else None
+                if _handler_active.get() or not tracer._traces():
+                    return None
+                return opened(Span.start(tracer, title))
             except Exception as error:
                 report("starting the handler subsegment", error)
                 return None
 
         async def start_async() -> tuple[Span, contextvars.Token[bool]] | None:
             try:
-                return opened(await Span.start_async(tracer, f"## {name}")) if opens() else None
+                if _handler_active.get() or not tracer._traces():
+                    return None
+                return opened(await Span.start_async(tracer, title))
             except Exception as error:
                 report("starting the handler subsegment", error)
                 return None
 
-        def forget(token: contextvars.Token[bool]) -> None:
-            try:
-                _handler_active.reset(token)
-            except Exception as failure:
-                report("ending the handler subsegment", failure)
-
         def done(trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
             trace[0].close(name, result, error, response_on, error_on)
-            forget(trace[1])
+            try:
+                _handler_active.reset(trace[1])
+            except Exception as failure:
+                report("ending the handler subsegment", failure)
 
         async def done_async(
             trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None
         ) -> None:
             await trace[0].close_async(name, result, error, response_on, error_on)
-            forget(trace[1])
+            try:
+                _handler_active.reset(trace[1])
+            except Exception as failure:
+                report("ending the handler subsegment", failure)
 
         if kind_of(handler) == "coroutine":
 
@@ -292,9 +292,9 @@ class Tracer:
         def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
             trace = start()
             if trace is None:
-                return handler(event, context, **kwargs)
+                return handler(event, context, **kwargs) if kwargs else handler(event, context)
             try:
-                result = handler(event, context, **kwargs)
+                result = handler(event, context, **kwargs) if kwargs else handler(event, context)
             except BaseException as error:
                 done(trace, None, error)
                 raise

@@ -29,6 +29,37 @@ MAX_STACK_FRAMES = 10
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
+#: ``json_string(text)``: a str as the encoder writes one (quoted, escaped, ASCII).
+json_string = json.encoder.encode_basestring_ascii
+
+
+def _c_encoder() -> Any:
+    """The C encoder ``_ENCODER.encode`` builds on every call (json.encoder.iterencode), built once: the same
+    bytes for ~10,000 instructions less per document. None where the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make({}, str, json_string, None, ":", ",", False, False, False)
+
+
+_fast = _c_encoder()
+
+
+def dumps(value: Any) -> str:
+    """``value`` as strict compact JSON text: exactly ``_dumps(value)``, through the prebuilt encoder.
+
+    Anything the prebuilt encoder raises on (NaN or Infinity, a cycle, a failing ``str``) goes the whole way
+    again through ``_dumps``, which gives what it always gave; the encoder is then built anew, because one that
+    stopped half-way keeps the containers it was inside as markers (a later document holding one would be
+    taken for a cycle).
+    """
+    global _fast
+    if _fast is not None:
+        try:
+            return "".join(_fast(value, 0))
+        except Exception:
+            _fast = _c_encoder()
+    return _dumps(value)
 
 
 def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
@@ -50,7 +81,7 @@ def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
 
 def encode(document: dict[str, Any]) -> bytes:
     """The document as X-Ray accepts it: strict compact JSON, at most MAX_DOCUMENT_BYTES."""
-    body = _dumps(document).encode()
+    body = dumps(document).encode()
     if len(body) > MAX_DOCUMENT_BYTES:
         body = shrink(document, len(body)).encode()
     return body
