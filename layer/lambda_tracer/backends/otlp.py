@@ -77,10 +77,9 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
 class Settings:
     """What the environment asked for, read once at init."""
 
-    __slots__ = ("endpoint", "headers", "timeout", "unsampled")
+    __slots__ = ("endpoint", "headers", "timeout")
 
     def __init__(self) -> None:
-        self.unsampled = config.get_bool(config.OTLP_UNSAMPLED, False)
         self.endpoint = _endpoint()
         self.headers = _headers() if self.endpoint else {}
         self.timeout = _timeout_ms() / 1000
@@ -134,11 +133,6 @@ def _timeout_ms() -> int:
 SETTINGS = Settings()
 
 
-def record_unsampled() -> bool:
-    """Whether unsampled invocations are recorded and sent as ``T1U`` (``LAMBDA_TRACER_OTLP_UNSAMPLED``)."""
-    return SETTINGS.unsampled
-
-
 def configure() -> None:
     """Read the settings again (tests; the process reads them once at init)."""
     global SETTINGS, _prefix
@@ -151,12 +145,18 @@ def configure() -> None:
 
 def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
     """The seam's entry: one finished span (its X-Ray document), recorded in ``trace`` (None: the current one)."""
-    current, stack = xray.current()
+    current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
     if trace is None:
+        current, stack = xray.current()
         trace = current
-    encoded = encode(document, trace)
+    encoded = _span(document, trace)
+    if len(encoded) > _MAX_PLAIN_SPAN:
+        encoded = encode(document, trace)
     # Kept while something of the ending task's trace is still open: it ends later and sends them all.
-    keep = trace is current and any(_open(entry) for entry in stack)
+    keep = trace is current and bool(stack) and any(_open(entry) for entry in stack)
+    if not keep and trace.batch is None:  # alone: nothing kept before it (a handler without children)
+        send([encoded], trace.sampled == "1")
+        return
     with _lock:
         batch: list[bytes] = trace.batch if trace.batch is not None else []
         batch.append(encoded)
@@ -175,19 +175,21 @@ def _open(entry: Any) -> bool:
 def send(spans: list[bytes], sampled: bool) -> None:
     """The spans in as few requests as fit, to the OTLP/HTTP endpoint when set, else to the daemon over UDP."""
     try:
+        prefix = _prefix or request_prefix()
         endpoint = SETTINGS.endpoint
-        limit = MAX_HTTP_REQUEST_BYTES if endpoint else MAX_UDP_REQUEST_BYTES
-        prefix = request_prefix()
-        for request in requests(prefix, spans, limit):
-            if endpoint:
-                from . import otlp_http
+        if endpoint:
+            from . import otlp_http
 
+            for request in requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
                 otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
-            else:
-                sender = udp.sender()
-                if sender is None:
-                    return
-                marker = SAMPLED_MARKER if sampled else UNSAMPLED_MARKER
+            return
+        sender = udp.sender()
+        if sender is not None:
+            marker = SAMPLED_MARKER if sampled else UNSAMPLED_MARKER
+            if len(spans) == 1:  # the common case (a handler alone): a span alone always fits
+                sender.send(marker + binascii.b2a_base64(proto.request(prefix, spans), newline=False))
+                return
+            for request in requests(prefix, spans, MAX_UDP_REQUEST_BYTES):
                 sender.send(marker + binascii.b2a_base64(request, newline=False))
     except Exception as error:
         config.report_once(
@@ -199,6 +201,8 @@ def send(spans: list[bytes], sampled: bool) -> None:
 def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
     """``ExportTraceServiceRequest`` bodies of at most ``limit`` bytes holding every span, in order."""
     room = limit - len(prefix[0]) - len(prefix[1]) - 16  # two length-delimited wrappers and their tags
+    if len(spans) == 1 or sum(map(len, spans)) + 6 * len(spans) <= room:  # one request (6: a tag and a length)
+        return [proto.request(prefix, spans)]  # a span alone always fits: encode() made sure
     found: list[bytes] = []
     group: list[bytes] = []
     used = 0
@@ -274,10 +278,16 @@ def resource() -> dict[str, Any]:
 def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
     """The document as an OTLP ``Span``, small enough for one datagram (shrunk as X-Ray mode shrinks)."""
     encoded = _span(document, trace)
-    room = MAX_UDP_REQUEST_BYTES - len(request_prefix()[0]) - len(request_prefix()[1]) - 32
-    if len(encoded) > room:
-        encoded = _shrunk(document, trace, len(encoded), room)
+    if len(encoded) > _MAX_PLAIN_SPAN:
+        prefix = _prefix or request_prefix()
+        room = MAX_UDP_REQUEST_BYTES - len(prefix[0]) - len(prefix[1]) - 32
+        if len(encoded) > room:
+            encoded = _shrunk(document, trace, len(encoded), room)
     return encoded
+
+
+#: A span this small fits a datagram beside any resource (whose attributes are bounded): no need to look.
+_MAX_PLAIN_SPAN = MAX_UDP_REQUEST_BYTES // 2
 
 
 def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int) -> bytes:
@@ -306,90 +316,172 @@ def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: in
 
 
 def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    trace_id = bytes.fromhex(str(document["trace_id"])[2:].replace("-", ""))
-    span_id = bytes.fromhex(str(document["id"]))
+    root = document["trace_id"]
+    trace_id = _trace_ids.get(root)
+    if trace_id is None:
+        trace_id = bytes.fromhex(root[2:10] + root[11:])
+        if len(_trace_ids) >= 16:
+            _trace_ids.clear()
+        _trace_ids[root] = trace_id
     parent_id = document.get("parent_id")
-    parent = bytes.fromhex(parent_id) if isinstance(parent_id, str) and len(parent_id) == 16 else b""
-    annotations = document.get("annotations")
-    handler = isinstance(annotations, dict) and HANDLER_ANNOTATION in annotations
-    namespace = document.get("namespace")
-    if handler:
-        kind = proto.SERVER
-    elif namespace in ("aws", "remote") or document.get("sql"):
-        kind = proto.CLIENT
-    else:
-        kind = proto.INTERNAL
     values: dict[str, Any] = {}
-    if isinstance(annotations, dict) and annotations:
-        values.update(annotations)
-        values["aws.xray.annotations"] = list(annotations)
-    if handler:
-        _handler_attributes(values, annotations)  # type: ignore[arg-type]
-    aws = document.get("aws")
-    if isinstance(aws, dict):
-        _aws_attributes(values, aws, str(document.get("name", "")))
-    http = document.get("http")
-    if isinstance(http, dict):
-        _http_attributes(values, http)
-    sql = document.get("sql")
-    if isinstance(sql, dict):
-        _sql_attributes(values, sql)
-    metadata = document.get("metadata")
-    if isinstance(metadata, dict):
-        for name, data in metadata.items():
-            values["aws.xray.metadata." + str(name)] = _json(data)
-    end = float(document.get("end_time") or document["start_time"])
-    end_nano = int(end * 1e9)
-    events, status_message = _exception_events(document.get("cause"), end_nano)
-    failed = document.get("fault") is True or document.get("error") is True
-    if failed and "error.type" not in values:
-        values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
-    flags = proto.FLAG_HAS_IS_REMOTE | (proto.FLAG_SAMPLED if trace.sampled == "1" else 0)
+    encoded = b""
+    kind = proto.INTERNAL
+    failed = False
+    status_message = ""
+    events = _NO_EVENTS
+    present = document.keys() & _OPTIONAL  # most documents have few of them: look at those only
+    if present:
+        annotations = document.get("annotations")
+        if isinstance(annotations, dict) and annotations:
+            encoded = _annotation_attributes(annotations)
+            if HANDLER_ANNOTATION in annotations:
+                kind = proto.SERVER
+                encoded += _handler_attributes(values, annotations)
+        if kind != proto.SERVER and (document.get("namespace") in _CALL_NAMESPACES or "sql" in present):
+            kind = proto.CLIENT
+        if "aws" in present and isinstance(document["aws"], dict):
+            _aws_attributes(values, document["aws"], str(document.get("name", "")))
+        if "http" in present and isinstance(document["http"], dict):
+            _http_attributes(values, document["http"])
+        if "sql" in present and isinstance(document["sql"], dict):
+            _sql_attributes(values, document["sql"])
+        metadata = document.get("metadata")
+        if isinstance(metadata, dict):
+            for name, data in metadata.items():
+                try:
+                    values["aws.xray.metadata." + str(name)] = _ENCODER.encode(data)
+                except ValueError:  # a NaN or an Infinity: strict JSON has none
+                    values["aws.xray.metadata." + str(name)] = _ENCODER.encode(_finite(data))
+        failed = document.get("fault") is True or document.get("error") is True
+        if "cause" in present:
+            events, status_message = _exception_events(
+                document["cause"], int((document.get("end_time") or document["start_time"]) * 1e9)
+            )
+        if failed and "error.type" not in values:
+            values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
+    elif document.get("namespace") in _CALL_NAMESPACES:
+        kind = proto.CLIENT
+    flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
     if parent_id == trace.parent:
         flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
     return proto.span(
         trace_id,
-        span_id,
-        parent,
+        bytes.fromhex(document["id"]),
+        bytes.fromhex(parent_id) if isinstance(parent_id, str) and len(parent_id) == 16 else b"",
         str(document.get("name", "")),
         kind,
-        int(float(document["start_time"]) * 1e9),
-        end_nano,
+        int(document["start_time"] * 1e9),
+        int((document.get("end_time") or document["start_time"]) * 1e9),
         values,
         events,
         proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
         status_message[:MAX_STATUS_MESSAGE] if failed else "",
         flags,
+        encoded,
     )
 
 
-def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> None:
-    values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
+#: The document fields that add attributes, events or a status (the others are ids, times and names).
+_OPTIONAL = frozenset(("annotations", "metadata", "aws", "http", "sql", "fault", "error", "cause"))
+_CALL_NAMESPACES = frozenset(("aws", "remote"))
+_NO_EVENTS: list[bytes] = []
+#: X-Ray trace id -> OTLP's 16 bytes, for the few traces alive at once.
+_trace_ids: dict[str, bytes] = {}
+_FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
+
+
+#: Encoded attribute blocks that repeat from one invocation to the next (the handler's annotations, its
+#: ``faas``/``cloud`` attributes), by what they encode; at most MAX_BLOCKS. Encoding is most of a span's cost.
+MAX_BLOCKS = 64
+_blocks: dict[Any, bytes] = {}
+
+
+def _remembered(key: Any, values: dict[str, Any]) -> bytes:
+    block = _blocks.get(key)
+    if block is None:
+        block = proto.attributes(0x4A, values)
+        if len(_blocks) >= MAX_BLOCKS:
+            _blocks.clear()
+        _blocks[key] = block
+    return block
+
+
+def _annotation_attributes(annotations: Any) -> bytes:
+    """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those)."""
+    if not isinstance(annotations, dict) or not annotations:
+        return b""
+    try:  # by value and type: True and 1 are equal, but not the same attribute
+        key: Any = (tuple(annotations.items()), tuple(map(type, annotations.values())))
+        block = _blocks.get(key)
+    except TypeError:  # an unhashable value (the escape hatch lets anything in)
+        key = block = None
+    if block is not None:
+        return block
+    values = dict(annotations)
+    values["aws.xray.annotations"] = list(annotations)
+    return proto.attributes(0x4A, values) if key is None else _remembered(key, values)
+
+
+def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> bytes:
+    """The handler's ``faas.*``/``cloud.*`` attributes: the invocation id in ``values``, the rest encoded."""
+    cold = annotations.get(HANDLER_ANNOTATION) is True
     request_id, arn = invocation()
     if request_id:
         values["faas.invocation_id"] = request_id
+    block = _blocks.get((cold, arn))
+    if block is not None:
+        return block
+    fixed: dict[str, Any] = {"faas.coldstart": cold}
     if arn:
-        values["cloud.resource_id"] = arn
-        values["aws.lambda.invoked_arn"] = arn
+        fixed["cloud.resource_id"] = arn
+        fixed["aws.lambda.invoked_arn"] = arn
         fields = arn.split(":")
         if len(fields) > 4 and fields[4].isdigit():
-            values["cloud.account.id"] = fields[4]
+            fixed["cloud.account.id"] = fields[4]
+    return _remembered((cold, arn), fixed)
 
 
 def invocation() -> tuple[str | None, str | None]:
-    """(request id, invoked function ARN) of the invocation this thread is running, read from the runtime
-    client's frame (awslambdaric's ``handle_event_request``), where the handler's context came from."""
-    frame = sys._getframe(1)
-    for _ in range(200):
-        if frame is None:
-            break
-        code = frame.f_code
-        if code.co_name == "handle_event_request" and "awslambdaric" in code.co_filename:
-            found = frame.f_locals
-            return _plain(found.get("invoke_id")), _plain(found.get("invoked_function_arn"))
-        frame = frame.f_back  # type: ignore[assignment]
-    bootstrap = sys.modules.get("awslambdaric.bootstrap")
-    return _plain(getattr(bootstrap, "_GLOBAL_AWS_REQUEST_ID", None)), None
+    """(request id, invoked function ARN) of the invocation running now, from the context the runtime client
+    made for it (``watch_contexts``); the request id alone when no context was seen for this invocation."""
+    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    if request_id.__class__ is not str or not 0 < len(request_id) <= 256:
+        return None, None
+    context = _context
+    if context is not None and getattr(context, "aws_request_id", None) == request_id:
+        return request_id, _plain(getattr(context, "invoked_function_arn", None))
+    return request_id, None
+
+
+RUNTIME_MODULE = "awslambdaric.bootstrap"
+#: The last LambdaContext awslambdaric made (the current invocation's, when its request id is the current one).
+_context: Any = None
+
+
+def watch_contexts() -> None:
+    """Remember each LambdaContext awslambdaric makes, by wrapping its ``create_lambda_context`` (looked up by
+    ``handle_event_request`` at every invocation): the handler span's ``cloud.resource_id`` comes from it.
+
+    Walking the stack up to the runtime's frame for the same values costs ~20 k instructions per invocation;
+    this costs one call. The wrapper returns what the original returns and stores nothing else."""
+    bootstrap = sys.modules.get(RUNTIME_MODULE)
+    original = getattr(bootstrap, "create_lambda_context", None)
+    if not callable(original) or getattr(original, "_lambda_tracer", False):
+        return
+
+    def create_lambda_context(*args: Any, **kwargs: Any) -> Any:
+        global _context
+        context = original(*args, **kwargs)
+        _context = context
+        return context
+
+    create_lambda_context._lambda_tracer = True  # type: ignore[attr-defined]
+    create_lambda_context.__wrapped__ = original  # type: ignore[attr-defined]
+    bootstrap.create_lambda_context = create_lambda_context  # type: ignore[union-attr]
+
+
+watch_contexts()
 
 
 def _plain(value: Any) -> str | None:

@@ -29,12 +29,15 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _FIXED32 = struct.Struct("<I")
+_START_END = struct.Struct("<BBBQBQ")  # kind (field 6), start (7) and end (8): each a tag, then its value
 
 
 def varint(value: int) -> bytes:
     """An unsigned varint; a negative value as its 64-bit two's complement (protobuf's int64)."""
     if 0 <= value < 0x80:
         return bytes((value,))
+    if 0 < value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     value &= 0xFFFFFFFFFFFFFFFF
     out = bytearray()
     while value > 0x7F:
@@ -46,7 +49,12 @@ def varint(value: int) -> bytes:
 
 def field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field (``tag`` is the field number shifted, with wire type 2)."""
-    return bytes((tag,)) + varint(len(payload)) + payload
+    size = len(payload)
+    if size < 0x80:
+        return bytes((tag, size)) + payload
+    if size < 0x4000:
+        return bytes((tag, (size & 0x7F) | 0x80, size >> 7)) + payload
+    return bytes((tag,)) + varint(size) + payload
 
 
 def text(value: str) -> bytes:
@@ -87,8 +95,49 @@ def key_value(key: str, value: Any, depth: int = 0) -> bytes:
 
 
 def attributes(tag: int, values: dict[str, Any]) -> bytes:
-    """Each attribute as a repeated ``KeyValue`` field ``tag`` of the message holding them."""
-    return b"".join(field(tag, field(0x0A, text(key)) + field(0x12, any_value(value))) for key, value in values.items())
+    """Each attribute as a repeated ``KeyValue`` field ``tag`` of the message holding them.
+
+    Strings, the most common value, are framed inline (the per-invocation cost of a span is mostly here), and
+    each key's framing is remembered; every other type goes through ``any_value``."""
+    parts: list[bytes] = []
+    for key, value in values.items():
+        framed_key = _keys.get(key)
+        if framed_key is None:
+            framed_key = _framed_key(key)
+        if value.__class__ is str:
+            try:
+                raw = value.encode()
+            except UnicodeEncodeError:
+                raw = text(value)
+            size = len(raw)
+            if tag == 0x4A and size + len(framed_key) < 0x7B:  # a span's, all lengths one byte: from tables
+                parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], raw)
+                continue
+            inner = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
+        else:
+            inner = any_value(value)
+        size = len(inner)
+        pair = framed_key + (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + varint(size)) + inner
+        size = len(pair)
+        parts.append(bytes((tag, size)) + pair if size < 0x80 else bytes((tag,)) + varint(size) + pair)
+    return b"".join(parts)
+
+
+#: One-byte lengths, made once; a span attribute's field header; a short string's ``KeyValue.value`` header.
+_LENGTHS = [bytes((size,)) for size in range(0x80)]
+_SPAN_ATTRIBUTES = [b"\x4a" + length for length in _LENGTHS]
+_STRING_VALUES = [b"\x12" + _LENGTHS[size + 2] + b"\x0a" + _LENGTHS[size] for size in range(0x7E)]
+#: Attribute keys as ``KeyValue.key`` fields, remembered (at most MAX_KEYS: keys are few and fixed in practice).
+MAX_KEYS = 256
+_keys: dict[str, bytes] = {}
+
+
+def _framed_key(key: str) -> bytes:
+    framed = field(0x0A, text(key))
+    if len(_keys) >= MAX_KEYS:
+        _keys.clear()
+    _keys[key] = framed
+    return framed
 
 
 def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
@@ -109,22 +158,25 @@ def span(
     status_code: int = STATUS_UNSET,
     status_message: str = "",
     flags: int = 0,
+    encoded: bytes = b"",
 ) -> bytes:
     """A ``Span``: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9,
-    events 11, status 15, flags 16 (fixed32)."""
+    events 11, status 15, flags 16 (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``),
+    put before ``values``."""
     parts = [
-        field(0x0A, trace_id),
-        field(0x12, span_id),
-        field(0x22, parent_span_id) if parent_span_id else b"",
+        b"\x0a\x10" + trace_id if len(trace_id) == 16 else field(0x0A, trace_id),
+        b"\x12\x08" + span_id if len(span_id) == 8 else field(0x12, span_id),
+        b"\x22\x08" + parent_span_id if len(parent_span_id) == 8 else b"",  # no parent: the field is left out
         field(0x2A, text(name)),
-        b"\x30" + varint(kind),
-        b"\x39" + _FIXED64.pack(start_unix_nano),
-        b"\x41" + _FIXED64.pack(end_unix_nano),
-        attributes(0x4A, values),
-        b"".join(field(0x5A, item) for item in events),
+        _START_END.pack(0x30, kind, 0x39, start_unix_nano, 0x41, end_unix_nano),  # a kind is one byte
+        encoded,
     ]
+    if values:
+        parts.append(attributes(0x4A, values))
+    for item in events:
+        parts.append(field(0x5A, item))
     if status_code != STATUS_UNSET:
-        status = (field(0x12, text(status_message)) if status_message else b"") + b"\x18" + varint(status_code)
+        status = (field(0x12, text(status_message)) if status_message else b"") + bytes((0x18, status_code))
         parts.append(field(0x7A, status))
     if flags:
         parts.append(b"\x85\x01" + _FIXED32.pack(flags))  # field 16, wire type 5: tag 0x85 0x01
@@ -149,8 +201,16 @@ def request_prefix(resource_bytes: bytes, scope_bytes: bytes) -> tuple[bytes, by
 def request(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     """An ``ExportTraceServiceRequest`` with one ``ResourceSpans`` (resource 1, scope_spans 2) holding one
     ``ScopeSpans`` (scope 1, spans 2)."""
-    scope_spans = prefix[1] + b"".join(field(0x12, item) for item in spans)
-    return field(0x0A, prefix[0] + field(0x12, scope_spans))
+    parts = [b"\x0a", b"", prefix[0], b"\x12", b"", prefix[1]]  # the two lengths are filled in below
+    scope_size = len(prefix[1])
+    for item in spans:
+        size = len(item)
+        framing = bytes((0x12, size)) if size < 0x80 else b"\x12" + varint(size)
+        parts += (framing, item)
+        scope_size += len(framing) + size
+    parts[4] = varint(scope_size)
+    parts[1] = varint(len(prefix[0]) + 1 + len(parts[4]) + scope_size)
+    return b"".join(parts)
 
 
 def framed_size(span_bytes: bytes) -> int:

@@ -496,4 +496,4 @@ def _chosen_exporter() -> Any:
 
 EXPORTER: Any = _chosen_exporter()
 #: Unsampled invocations are recorded too, for the OTLP exporter to send as ``T1U`` (Transaction Search).
-RECORD_UNSAMPLED: bool = EXPORTER is not None and EXPORTER.record_unsampled()
+RECORD_UNSAMPLED: bool = EXPORTER is not None and config.get_bool(config.OTLP_UNSAMPLED, False)
