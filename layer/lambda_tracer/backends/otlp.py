@@ -144,15 +144,47 @@ def configure() -> None:
 
 
 def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
-    """The seam's entry: one finished span (its X-Ray document), recorded in ``trace`` (None: the current one)."""
-    current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
+    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
+    ``trace`` (None: the current one)."""
     if trace is None:
-        current, stack = xray.current()
-        trace = current
+        trace = xray.current()[0]
     encoded = _span(document, trace)
     if len(encoded) > _MAX_PLAIN_SPAN:
         encoded = encode(document, trace)
-    # Kept while something of the ending task's trace is still open: it ends later and sends them all.
+    _ship(encoded, trace)
+
+
+def export_span(span: xray.XRaySpan, end_us: int) -> None:
+    """The seam's entry for our own spans: encoded from the span itself (no document is built)."""
+    if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
+        export(span.document(end_us), span.trace)
+        return
+    trace = span.trace
+    encoded = _build(
+        trace,
+        span.id,
+        span.parent_id,
+        span.name,
+        span.namespace,
+        span.start_us * 1000,
+        end_us * 1000,
+        span.annotations,
+        span.metadata,
+        span.aws,
+        span.http,
+        None,
+        span.fault or span.error,
+        span.cause,
+    )
+    if len(encoded) > _MAX_PLAIN_SPAN:
+        encoded = encode(span.document(end_us), trace)
+    _ship(encoded, trace)
+
+
+def _ship(encoded: bytes, trace: xray.Trace) -> None:
+    """Keep a span on its trace while something of the ending task is still open (it ends later and sends them
+    all), else send it with those kept before it."""
+    current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
     keep = trace is current and bool(stack) and any(_open(entry) for entry in stack)
     if not keep and trace.batch is None:  # alone: nothing kept before it (a handler without children)
         send([encoded], trace.sampled == "1")
@@ -316,63 +348,87 @@ def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: in
 
 
 def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    root = document["trace_id"]
+    """A document as an OTLP span (the general path: documents others wrote, or ours when shrunk)."""
+    end = document.get("end_time") or document["start_time"]
+    aws, http, sql = document.get("aws"), document.get("http"), document.get("sql")
+    return _build(
+        trace,
+        str(document["id"]),
+        document.get("parent_id"),
+        str(document.get("name", "")),
+        document.get("namespace"),
+        int(document["start_time"] * 1e9),
+        int(end * 1e9),
+        document.get("annotations"),
+        document.get("metadata"),
+        aws if isinstance(aws, dict) else None,
+        http if isinstance(http, dict) else None,
+        sql if isinstance(sql, dict) else None,
+        document.get("fault") is True or document.get("error") is True,
+        document.get("cause"),
+        str(document["trace_id"]),
+    )
+
+
+def _build(
+    trace: xray.Trace,
+    span_id: str,
+    parent_id: Any,
+    name: str,
+    namespace: Any,
+    start_nano: int,
+    end_nano: int,
+    annotations: Any,
+    metadata: Any,
+    aws: dict[str, Any] | None,
+    http: dict[str, Any] | None,
+    sql: dict[str, Any] | None,
+    failed: bool,
+    cause: Any,
+    root: str | None = None,
+) -> bytes:
+    """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record."""
+    root = root or str(trace.root)
     trace_id = _trace_ids.get(root)
     if trace_id is None:
         trace_id = bytes.fromhex(root[2:10] + root[11:])
         if len(_trace_ids) >= 16:
             _trace_ids.clear()
         _trace_ids[root] = trace_id
-    parent_id = document.get("parent_id")
     values: dict[str, Any] = {}
     encoded = b""
-    kind = proto.INTERNAL
-    failed = False
-    status_message = ""
-    events = _NO_EVENTS
-    present = document.keys() & _OPTIONAL  # most documents have few of them: look at those only
-    if present:
-        annotations = document.get("annotations")
-        if isinstance(annotations, dict) and annotations:
-            encoded = _annotation_attributes(annotations)
-            if HANDLER_ANNOTATION in annotations:
-                kind = proto.SERVER
-                encoded += _handler_attributes(values, annotations)
-        if kind != proto.SERVER and (document.get("namespace") in _CALL_NAMESPACES or "sql" in present):
-            kind = proto.CLIENT
-        if "aws" in present and isinstance(document["aws"], dict):
-            _aws_attributes(values, document["aws"], str(document.get("name", "")))
-        if "http" in present and isinstance(document["http"], dict):
-            _http_attributes(values, document["http"])
-        if "sql" in present and isinstance(document["sql"], dict):
-            _sql_attributes(values, document["sql"])
-        metadata = document.get("metadata")
-        if isinstance(metadata, dict):
-            for name, data in metadata.items():
-                try:
-                    values["aws.xray.metadata." + str(name)] = _ENCODER.encode(data)
-                except ValueError:  # a NaN or an Infinity: strict JSON has none
-                    values["aws.xray.metadata." + str(name)] = _ENCODER.encode(_finite(data))
-        failed = document.get("fault") is True or document.get("error") is True
-        if "cause" in present:
-            events, status_message = _exception_events(
-                document["cause"], int((document.get("end_time") or document["start_time"]) * 1e9)
-            )
-        if failed and "error.type" not in values:
-            values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
-    elif document.get("namespace") in _CALL_NAMESPACES:
-        kind = proto.CLIENT
+    kind = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
+    if annotations:
+        encoded = _annotation_attributes(annotations)
+        if HANDLER_ANNOTATION in annotations:
+            kind = proto.SERVER
+            encoded += _handler_attributes(values, annotations)
+    if aws:
+        _aws_attributes(values, aws, name)
+    if http:
+        _http_attributes(values, http)
+    if sql:
+        _sql_attributes(values, sql)
+    if metadata:
+        for namespace_name, data in metadata.items():
+            try:
+                values["aws.xray.metadata." + str(namespace_name)] = _ENCODER.encode(data)
+            except ValueError:  # a NaN or an Infinity: strict JSON has none
+                values["aws.xray.metadata." + str(namespace_name)] = _ENCODER.encode(_finite(data))
+    events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
+    if failed and "error.type" not in values:
+        values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
     flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
     if parent_id == trace.parent:
         flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
     return proto.span(
         trace_id,
-        bytes.fromhex(document["id"]),
+        bytes.fromhex(span_id),
         bytes.fromhex(parent_id) if isinstance(parent_id, str) and len(parent_id) == 16 else b"",
-        str(document.get("name", "")),
+        name,
         kind,
-        int(document["start_time"] * 1e9),
-        int((document.get("end_time") or document["start_time"]) * 1e9),
+        start_nano,
+        end_nano,
         values,
         events,
         proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
@@ -382,8 +438,6 @@ def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
     )
 
 
-#: The document fields that add attributes, events or a status (the others are ids, times and names).
-_OPTIONAL = frozenset(("annotations", "metadata", "aws", "http", "sql", "fault", "error", "cause"))
 _CALL_NAMESPACES = frozenset(("aws", "remote"))
 _NO_EVENTS: list[bytes] = []
 #: X-Ray trace id -> OTLP's 16 bytes, for the few traces alive at once.

@@ -214,7 +214,7 @@ def export(span: XRaySpan, end_us: int) -> None:
     """The one place a finished span of ours leaves: its document, encoded, in one datagram; in ``otlp`` mode the
     OTLP exporter takes the document instead."""
     if EXPORTER is not None:
-        EXPORTER.export(span.document(end_us), span.trace)
+        EXPORTER.export_span(span, end_us)
         return
     sender = udp.sender()
     if sender is not None:
