@@ -206,14 +206,19 @@ def _published_layer(name: str, requirements: Path) -> Path:
 
 
 def _zip_size(directory: Path) -> tuple[int, int]:
-    """(zipped, unzipped) bytes of ``directory`` as a deflated layer zip."""
-    unzipped = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and p.name != ".requirements")
+    """(zipped, unzipped) bytes of ``directory`` as a deflated layer zip, as published: without the bytecode the
+    runs write there (the published layer has none)."""
+    files = [
+        p
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != ".requirements" and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    ]
+    unzipped = sum(p.stat().st_size for p in files)
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "layer.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-            for path in sorted(directory.rglob("*")):
-                if path.is_file() and path.name != ".requirements":
-                    out.write(path, path.relative_to(directory))
+            for path in files:
+                out.write(path, path.relative_to(directory))
         return archive.stat().st_size, unzipped
 
 
