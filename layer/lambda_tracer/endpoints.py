@@ -7,7 +7,6 @@ the emitter, and botocore calls before they start, with ``*`` globs for hostname
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -52,7 +51,8 @@ def is_ignored(url: str) -> bool:
     """True when ``url`` matches a rule: hostname glob, and URL glob against the path or the whole URL."""
     if not _rules:
         return False
-    from urllib.parse import urlsplit  # only needed once rules exist: kept off the cold-start path
+    import fnmatch  # only needed once rules exist: kept off the cold-start path
+    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)

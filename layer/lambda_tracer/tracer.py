@@ -10,16 +10,15 @@ X-Ray SDK is never imported and a decorated call is one attribute check away fro
 
 from __future__ import annotations
 
-import contextvars
+import _contextvars as contextvars  # what contextvars.py re-exports, without its import at a cold start
 import functools
 import logging
+import types
 from collections.abc import Callable
 
-from . import capture, coldstart, config, endpoints, redaction
+from . import capture, coldstart, config, redaction
 from .backends import Backend
-from .noop import NOOP_PROVIDER
 from .span import Span, metadata_namespace, report
-from .wrappers import kind_of, wrap_method
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -41,6 +40,35 @@ _handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_t
 def sanitize_name(name: str) -> str:
     """A name that X-Ray accepts once ``## `` is put before it (capture.clean_name)."""
     return capture.clean_name(name)[: MAX_NAME_CHARS - 3]
+
+
+# Code flags (Include/cpython/code.h; the same in every Python 3): what calling a function returns.
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
+_KINDS = {_CO_COROUTINE: "coroutine", _CO_ASYNC_GENERATOR: "async generator", _CO_GENERATOR: "generator"}
+#: Attributes that make inspect look past a function's own code: markcoroutinefunction (3.12+) and, from 3.13,
+#: the partialmethod a function stands for.
+_ASK_INSPECT = frozenset({"_is_coroutine_marker", "__partialmethod__"})
+
+
+def kind_of(function: Callable[..., Any]) -> str:
+    """``coroutine``, ``async generator``, ``generator`` or ``plain``: what calling ``function`` returns, as
+    ``inspect.iscoroutinefunction`` and its siblings say. A plain ``def`` is read from its code flags, as
+    ``inspect`` itself does; anything else (methods, partials, ``inspect.markcoroutinefunction``, a
+    partialmethod's function) asks ``inspect``, imported only then: it would be the largest import of a cold
+    start."""
+    if type(function) is types.FunctionType and _ASK_INSPECT.isdisjoint(function.__dict__):
+        flags = function.__code__.co_flags
+        for flag, kind in _KINDS.items():
+            if flags & flag:
+                return kind
+        return "plain"
+    import inspect
+
+    if inspect.iscoroutinefunction(function):
+        return "coroutine"
+    if inspect.isasyncgenfunction(function):
+        return "async generator"
+    return "generator" if inspect.isgeneratorfunction(function) else "plain"
 
 
 # Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
@@ -137,6 +165,8 @@ class Tracer:
         if self._custom_provider is not None:
             return self._custom_provider
         if self.disabled:
+            from .noop import NOOP_PROVIDER  # imported when asked for: most functions never touch the provider
+
             return NOOP_PROVIDER
         return self.backend.escape_hatch()
 
@@ -201,6 +231,8 @@ class Tracer:
 
     def ignore_endpoint(self, hostname: str | None = None, urls: list[str] | None = None) -> None:
         """Do not trace calls to ``hostname`` or ``urls`` (``*`` globs), whichever client makes them."""
+        from . import endpoints  # imported when a rule is added: most functions have none
+
         endpoints.add(hostname=hostname, urls=urls)
 
     # -- decorators -----------------------------------------------------------------------------
@@ -329,6 +361,8 @@ class Tracer:
         module = getattr(method, "__module__", None) or "unknown"
         qualname = getattr(method, "__qualname__", None) or getattr(method, "__name__", "function")
         name = sanitize_name(f"{module}.{qualname}")
+        from .wrappers import wrap_method  # imported with the first capture_method: zero-code functions need none
+
         return wrap_method(self, method, f"## {name}", name, response_on, error_on)
 
 
@@ -349,9 +383,9 @@ def _backend_for(provider: Any) -> Backend:
         if backend is None or getattr(backend, "provider", None) is not provider:
             backend = _provider_backends[id(provider)] = ProviderBackend(provider)
         return backend
-    from .backends import sdk, udp, xray
+    from .backends import sdk_patches, udp, xray
 
-    sdk.watch_imports()  # user code importing the SDK itself records into our trace too
+    sdk_patches.watch_sdk()  # user code importing the SDK itself records into our trace too
     coldstart.on_restore(udp.reset)  # a restored sandbox opens its own socket
     coldstart.watch_restores()
     return xray.BACKEND

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import types
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from .span import Span
+from .tracer import kind_of
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -20,33 +20,7 @@ if TYPE_CHECKING:
 
     from .tracer import Tracer
 
-# Code flags (Include/cpython/code.h; the same in every Python 3): what calling a function returns.
-_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
-_KINDS = {_CO_COROUTINE: "coroutine", _CO_ASYNC_GENERATOR: "async generator", _CO_GENERATOR: "generator"}
-#: Attributes that make inspect look past a function's own code: markcoroutinefunction (3.12+) and, from 3.13,
-#: the partialmethod a function stands for.
-_ASK_INSPECT = frozenset({"_is_coroutine_marker", "__partialmethod__"})
-
-
-def kind_of(function: Callable[..., Any]) -> str:
-    """``coroutine``, ``async generator``, ``generator`` or ``plain``: what calling ``function`` returns, as
-    ``inspect.iscoroutinefunction`` and its siblings say. A plain ``def`` is read from its code flags, as
-    ``inspect`` itself does; anything else (methods, partials, ``inspect.markcoroutinefunction``, a
-    partialmethod's function) asks ``inspect``, imported only then: it would be the largest import of a cold
-    start."""
-    if type(function) is types.FunctionType and _ASK_INSPECT.isdisjoint(function.__dict__):
-        flags = function.__code__.co_flags
-        for flag, kind in _KINDS.items():
-            if flags & flag:
-                return kind
-        return "plain"
-    import inspect
-
-    if inspect.iscoroutinefunction(function):
-        return "coroutine"
-    if inspect.isasyncgenfunction(function):
-        return "async generator"
-    return "generator" if inspect.isgeneratorfunction(function) else "plain"
+__all__ = ["kind_of", "wrap_method"]
 
 
 def _code_of(factory: Callable[..., Any]) -> Any:

@@ -22,6 +22,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "importlib.util", "asyncio"]
+#: Also kept off that path: the resolver's IDNA codec (a numeric daemon address needs no getaddrinfo),
+#: fnmatch (ignore_endpoint rules), and contextvars.py (the C module is imported directly).
+NOT_IMPORTED = ["encodings.idna", "stringprep", "unicodedata", "fnmatch", "urllib.parse", "contextvars"]
+#: Every module of ours an empty function's cold start loads, through its first traced invocation. The SDK bridge,
+#: the instrumentation registry, endpoints, noop and the capture_method wrappers are imported when used.
+OURS = {
+    "lambda_tracer",
+    "lambda_tracer.backends",
+    "lambda_tracer.backends.sdk_patches",
+    "lambda_tracer.backends.udp",
+    "lambda_tracer.backends.xray",
+    "lambda_tracer.backends.xray_documents",
+    "lambda_tracer.capture",
+    "lambda_tracer.coldstart",
+    "lambda_tracer.config",
+    "lambda_tracer.handler",
+    "lambda_tracer.redaction",
+    "lambda_tracer.span",
+    "lambda_tracer.tracer",
+}
 PROGRAM = """
 import json, sys
 import awslambdaric.bootstrap  # what the runtime imported before any handler
@@ -57,5 +77,13 @@ def test_a_zero_code_cold_start_imports_no_heavy_module(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["result"] == {"ok": 1}
     assert b'"name":"## handler"' in datagram
-    assert any(name.startswith("lambda_tracer.") for name in report["new"])
-    assert [name for name in HEAVY if name in report["new"]] == []
+    assert {name for name in report["new"] if name.startswith("lambda_tracer")} == OURS
+    assert [name for name in HEAVY + NOT_IMPORTED if name in report["new"]] == []
+
+
+def test_the_libraries_we_instrument_are_named_without_importing_the_registry() -> None:
+    """sdk_patches names them itself, so that the registry (instrumentation/__init__.py) loads only with a library."""
+    from lambda_tracer import instrumentation
+    from lambda_tracer.backends import sdk_patches
+
+    assert set(instrumentation.MODULES) == sdk_patches.OWN_INSTRUMENTATION

@@ -16,30 +16,24 @@ This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
 
 from __future__ import annotations
 
-from .. import capture, endpoints, import_hooks, redaction
-from . import xray, xray_documents
+from .. import capture, endpoints, redaction
+from . import sdk_patches, xray, xray_documents
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
 
-SDK_PACKAGE = "aws_xray_sdk.core"
-
-
-def watch_imports() -> None:
-    """Configure the SDK's recorder as soon as anyone imports the SDK (no import here)."""
-    import_hooks.when_imported(SDK_PACKAGE, _configure)
-
 
 def recorder() -> Any:
     """The SDK's global ``xray_recorder``, configured to record into our trace (imported on first use)."""
-    watch_imports()
+    sdk_patches.watch_sdk()
     from aws_xray_sdk.core import xray_recorder
 
     return xray_recorder
 
 
-def _configure(package: Any) -> None:
+def configure(package: Any) -> None:
+    """Make the SDK, just imported, record into our trace (sdk_patches.watch_sdk calls this)."""
     recorder = package.xray_recorder
     recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
     for method in ("begin_segment", "begin_subsegment", "begin_subsegment_without_sampling"):

@@ -2,8 +2,8 @@
 
 The reference calls the SDK's ``patch_all()``, which *imports* botocore, requests, sqlite3, ...
 whether or not the function uses them (about 90 ms of cold start). We wait for each library instead
-(import_hooks.py): it is patched the moment user code imports it, and a library the user never imports
-is never loaded, nor is the SDK or wrapt. Libraries already imported are patched at once.
+(``when_imported``, at the end of this module): it is patched the moment user code imports it, and a library
+the user never imports is never loaded, nor is the SDK or wrapt. Libraries already imported are patched at once.
 
 The name tables below can be read for free: nothing is imported until a library is.
 
@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from types import ModuleType
 
-from .. import config, endpoints, import_hooks, instrumentation
-from . import sdk, xray
+from .. import config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ DEFAULT_MODULES = (
 #: SDK patch names traced by our own instrumentation rather than the SDK's patch (instrumentation.MODULES).
 #: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
 #: subprocess to get the SDK's documents for the same calls.
-OWN_INSTRUMENTATION: set[str] = set(instrumentation.MODULES)
+OWN_INSTRUMENTATION: set[str] = {"botocore", "requests", "httplib", "httpx", "aiohttp"}  # instrumentation.MODULES
+#: The module whose import means user code uses the SDK itself (sdk.py is imported only then).
+SDK_PACKAGE = "aws_xray_sdk.core"
 
 _lock = threading.Lock()
 _registered: set[str] = set()
@@ -91,7 +94,18 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
             _registered.add(sdk_name)
         if modules is not None and trigger not in sys.modules and not _installed(trigger):
             logger.warning("lambda_tracer: %s is not installed; it will be traced if it appears later", repr(name))
-        import_hooks.when_imported(trigger, _hook(sdk_name))
+        when_imported(trigger, _hook(sdk_name))
+
+
+def watch_sdk() -> None:
+    """Configure the SDK's recorder as soon as anyone imports the SDK (neither it nor sdk.py is imported here)."""
+    when_imported(SDK_PACKAGE, _sdk_imported)
+
+
+def _sdk_imported(package: Any) -> None:
+    from . import sdk
+
+    sdk.configure(package)
 
 
 def _installed(module: str) -> bool:
@@ -107,11 +121,15 @@ def _hook(sdk_name: str) -> Any:
     def apply(module: Any) -> None:
         try:
             if sdk_name in OWN_INSTRUMENTATION:
+                from .. import instrumentation
+
                 instrumentation.instrument(sdk_name, module)  # ours: no SDK, no wrapt
                 return
             if sdk_name == "aiohttp":
                 _trace_aiohttp_sessions()
                 return
+            from . import sdk
+
             sdk.recorder()  # the SDK's patches record through the global recorder: give it our context
             from aws_xray_sdk.core import patcher
 
@@ -130,6 +148,9 @@ def _ignore_in_botocore() -> None:
     """botocore subsegments carry no URL, so decide before the call, from the client's endpoint."""
     import botocore.client
     import wrapt
+
+    from .. import endpoints
+    from . import xray
 
     def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
@@ -170,6 +191,8 @@ def aiohttp_trace_config() -> Any:
         return aiohttp.trace_config()
     from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
 
+    from . import sdk
+
     sdk.recorder()
     trace_config = aws_xray_trace_config()
     setattr(trace_config, TRACE_CONFIG_MARKER, True)
@@ -191,3 +214,86 @@ def _trace_aiohttp_sessions() -> None:
         return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(aiohttp, "ClientSession.__init__", init)
+
+
+# -- Running a function when a module is imported (at once, if it already is), without importing it ourselves.
+# One finder on ``sys.meta_path`` wraps the loader of the modules we wait for; the callback runs right after the
+# module's code, before the importer gets it. A callback that raises is reported once and never breaks the import.
+
+Callback = Callable[[ModuleType], None]
+
+_hooks_lock = threading.RLock()
+_waiting: dict[str, list[Callback]] = {}
+#: Modules whose spec our finder is looking up right now (it asks the other finders, not itself).
+_looking_up: set[str] = set()
+
+
+def when_imported(name: str, callback: Callback) -> None:
+    """Call ``callback(module)`` once ``name`` is imported: now if it already is, else right after."""
+    with _hooks_lock:
+        module = sys.modules.get(name)
+        if module is None:
+            _waiting.setdefault(name, []).append(callback)
+            if _FINDER not in sys.meta_path:
+                sys.meta_path.insert(0, _FINDER)
+            return
+    _run(callback, module)
+
+
+def _run(callback: Callback, module: ModuleType) -> None:
+    # The import system binds a submodule on its package only after its code ran; callbacks (and the
+    # patches they apply) read it from there, so bind it now, as importlib is about to.
+    parent, _, child = module.__name__.rpartition(".")
+    if parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+    try:
+        callback(module)
+    except Exception as error:
+        config.report_once(
+            ("import hook", module.__name__), f"could not trace {module.__name__}: {config.error_place(error)}"
+        )
+
+
+class _Finder:
+    """Finds nothing itself: gives the modules we wait for a loader that runs the callbacks after them."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in _waiting or fullname in _looking_up:
+            return None
+        import importlib.util
+
+        _looking_up.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            _looking_up.discard(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Loader(spec.loader, fullname)  # type: ignore[assignment]
+        return spec
+
+
+class _Loader:
+    """A module's own loader, followed by the callbacks waiting for it."""
+
+    def __init__(self, loader: Any, name: str) -> None:
+        self._loader = loader
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._loader, attribute)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader  # the module keeps its own loader, as without us
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        with _hooks_lock:
+            callbacks = _waiting.pop(self._name, [])
+        for callback in callbacks:
+            _run(callback, module)
+
+
+_FINDER = _Finder()

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
+import _contextvars as contextvars  # what contextvars.py re-exports, without its import at a cold start
 import contextlib
-import contextvars
 import os
 import re
 import time
@@ -34,7 +34,7 @@ _SDK_ENABLED_KEY = config.environ_key(SDK_ENABLED_ENV)
 #: Lambda's own header, ``Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`` (lowercase hex), is recognised
 #: by its shape: each hex digit translated to a 0 byte (and a 0 byte to 1, so nothing else becomes one), the
 #: rest kept, then compared with the shape of one such header. A few C calls, no regex to compile at a cold start.
-_SHAPE = bytes(0 if chr(byte) in "0123456789abcdef" else 1 if byte == 0 else byte for byte in range(256))
+_SHAPE = bytes.maketrans(b"0123456789abcdef\0", bytes(16) + b"\1")
 _LAMBDA_SHAPE = b"Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".translate(_SHAPE)
 #: Patterns for headers not in Lambda's own form, compiled when the first such header comes.
 _patterns: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]] | None = None

@@ -1,7 +1,7 @@
 """Our own instrumentation of botocore and the HTTP clients: no X-Ray SDK, no wrapt.
 
 Each module traces one library, patched when user code imports it (backends/sdk_patches.py waits for the
-import with import_hooks.py and hands the module over here): botocore through a wrapper of
+import with sdk_patches.when_imported and hands the module over here): botocore through a wrapper of
 ``BaseClient._make_api_call`` and its clients' own ``before-send`` event, the HTTP clients by wrapping the one
 method every request goes through (functools.wraps) or, for aiohttp, with a ``TraceConfig``.
 
