@@ -520,3 +520,16 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
         assert datagram.startswith(HEADER + b"{")
         assert ours == set()
     assert [name for name in imported if name.split(".")[0] in ("google", "opentelemetry", "http")] == []
+
+
+@pytest.mark.parametrize("size", [1, 50, 100, 120, 125, 126, 127, 128, 129, 130, 300, 16_250, 16_370, 16_380, 16_400])
+def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None:
+    """The resource's base64 is made once and appended; whatever the spans' length, the request decodes."""
+    mine = proto.request_prefix(proto.resource({"service.name": "svc", "n": 7}), proto.scope("s", "1"))
+    spans = [proto.span(b"\x01" * 16, b"\x02" * 8, b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])]
+    for prefix, expected in ((otlp.request_prefix(), otlp.resource()), (mine, {"service.name": "svc", "n": 7})):
+        body = base64.b64decode(otlp.udp_body(prefix, spans), validate=True)
+        [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
+        assert resource_spans.schema_url == ""
+        assert [span.name for span in resource_spans.scope_spans[0].spans] == ["x" * size]
+        assert attributes(resource_spans.resource) == expected

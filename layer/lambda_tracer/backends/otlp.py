@@ -25,7 +25,6 @@ dropped silently. Settings are read once, when the exporter is chosen (init).
 from __future__ import annotations
 
 import binascii
-import json
 import math
 import os
 import sys
@@ -33,7 +32,7 @@ import threading
 
 from .. import __version__, coldstart, config
 from . import otlp_proto as proto
-from . import udp, xray
+from . import udp, xray, xray_documents
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -71,7 +70,6 @@ SCOPE_NAME = "lambda_tracer"
 _lock = threading.Lock()
 _exceptions: dict[str, dict[str, Any]] = {}
 _prefix: tuple[bytes, bytes] | None = None
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
 
 
 class Settings:
@@ -219,10 +217,10 @@ def send(spans: list[bytes], sampled: bool) -> None:
         if sender is not None:
             marker = SAMPLED_MARKER if sampled else UNSAMPLED_MARKER
             if len(spans) == 1:  # the common case (a handler alone): a span alone always fits
-                sender.send(marker + binascii.b2a_base64(proto.request(prefix, spans), newline=False))
+                sender.send(marker + udp_body(prefix, spans))
                 return
-            for request in requests(prefix, spans, MAX_UDP_REQUEST_BYTES):
-                sender.send(marker + binascii.b2a_base64(request, newline=False))
+            for group in groups(prefix, spans, MAX_UDP_REQUEST_BYTES - len(_PADS[-1])):
+                sender.send(marker + udp_body(prefix, group))
     except Exception as error:
         config.report_once(
             ("otlp send", type(error).__name__),
@@ -232,22 +230,56 @@ def send(spans: list[bytes], sampled: bool) -> None:
 
 def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
     """``ExportTraceServiceRequest`` bodies of at most ``limit`` bytes holding every span, in order."""
+    return [proto.request(prefix, group) for group in groups(prefix, spans, limit)]
+
+
+def groups(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[list[bytes]]:
+    """The spans, in order, in groups whose request is at most ``limit`` bytes (a span alone always fits:
+    ``encode`` made sure)."""
     room = limit - len(prefix[0]) - len(prefix[1]) - 16  # two length-delimited wrappers and their tags
     if len(spans) == 1 or sum(map(len, spans)) + 6 * len(spans) <= room:  # one request (6: a tag and a length)
-        return [proto.request(prefix, spans)]  # a span alone always fits: encode() made sure
-    found: list[bytes] = []
+        return [spans]
+    found: list[list[bytes]] = []
     group: list[bytes] = []
     used = 0
     for span in spans:
         size = proto.framed_size(span)
         if group and used + size > room:
-            found.append(proto.request(prefix, group))
+            found.append(group)
             group, used = [], 0
         group.append(span)
         used += size
     if group:
-        found.append(proto.request(prefix, group))
+        found.append(group)
     return found
+
+
+#: Empty ``schema_url`` fields (ResourceSpans' 3, then ScopeSpans' 3) that may precede the spans: see udp_body.
+_PADS = (b"", b"\x1a\x00", b"\x1a\x00\x1a\x00")
+
+
+def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
+    """Base64 of a request holding ``spans``, with the resource (the same in every datagram) last, so that its
+    base64, made once, is appended as it is: base64 works on 3-byte groups, so what comes before the resource
+    is made a multiple of 3 bytes long with up to two empty ``schema_url`` fields (the ResourceSpans' one, once
+    or twice: the last one counts, and it is empty as without them). Base64 costs ~19 instructions a byte, and
+    the resource is about half of a handler's datagram."""
+    resource_field, scope_field = prefix
+    parts = [b"", scope_field]
+    size = len(scope_field)
+    for item in spans:
+        length = len(item)
+        framing = bytes((0x12, length)) if length < 0x80 else b"\x12" + proto.varint(length)
+        parts += (framing, item)
+        size += len(framing) + length
+    parts[0] = b"\x12" + proto.varint(size)
+    scope_spans = b"".join(parts)  # the ScopeSpans field of the ResourceSpans
+    for pad in _PADS:
+        inner = len(pad) + len(scope_spans) + len(resource_field)
+        head = b"\x0a" + proto.varint(inner)
+        if (len(head) + len(pad) + len(scope_spans)) % 3 == 0:
+            return binascii.b2a_base64(head + pad + scope_spans, newline=False) + _base64_of(resource_field)
+    return binascii.b2a_base64(head + scope_spans + resource_field, newline=False)  # (a length at a varint edge)
 
 
 def request_prefix() -> tuple[bytes, bytes]:
@@ -256,6 +288,17 @@ def request_prefix() -> tuple[bytes, bytes]:
     if _prefix is None:
         _prefix = proto.request_prefix(proto.resource(resource()), proto.scope(SCOPE_NAME, __version__))
     return _prefix
+
+
+def _base64_of(resource_field: bytes) -> bytes:
+    """The base64 of the resource field, made once per resource (the last one asked for is kept)."""
+    global _resource_base64
+    if _resource_base64[0] is not resource_field:
+        _resource_base64 = (resource_field, binascii.b2a_base64(resource_field, newline=False))
+    return _resource_base64[1]
+
+
+_resource_base64 = (b"", b"")
 
 
 def _forget_prefix() -> None:
@@ -398,11 +441,12 @@ def _build(
     values: dict[str, Any] = {}
     encoded = b""
     kind = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
-    if annotations:
-        encoded = _annotation_attributes(annotations)
+    if annotations and isinstance(annotations, dict):
         if HANDLER_ANNOTATION in annotations:
             kind = proto.SERVER
-            encoded += _handler_attributes(values, annotations)
+            encoded = _handler_attributes(values, annotations)
+        else:
+            encoded = _annotation_attributes(annotations)
     if aws:
         _aws_attributes(values, aws, name)
     if http:
@@ -411,10 +455,7 @@ def _build(
         _sql_attributes(values, sql)
     if metadata:
         for namespace_name, data in metadata.items():
-            try:
-                values["aws.xray.metadata." + str(namespace_name)] = _ENCODER.encode(data)
-            except ValueError:  # a NaN or an Infinity: strict JSON has none
-                values["aws.xray.metadata." + str(namespace_name)] = _ENCODER.encode(_finite(data))
+            values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
     events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
     if failed and "error.type" not in values:
         values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
@@ -461,12 +502,11 @@ def _remembered(key: Any, values: dict[str, Any]) -> bytes:
     return block
 
 
-def _annotation_attributes(annotations: Any) -> bytes:
-    """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those)."""
-    if not isinstance(annotations, dict) or not annotations:
-        return b""
+def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, handler: bool = False) -> bytes:
+    """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those); for the
+    handler, its ``faas.coldstart`` and ``cloud.*`` attributes too. Encoded once per distinct content."""
     try:  # by value and type: True and 1 are equal, but not the same attribute
-        key: Any = (tuple(annotations.items()), tuple(map(type, annotations.values())))
+        key: Any = (tuple(annotations.items()), tuple(map(type, annotations.values())), arn, handler)
         block = _blocks.get(key)
     except TypeError:  # an unhashable value (the escape hatch lets anything in)
         key = block = None
@@ -474,26 +514,35 @@ def _annotation_attributes(annotations: Any) -> bytes:
         return block
     values = dict(annotations)
     values["aws.xray.annotations"] = list(annotations)
+    if handler:
+        values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
+        if arn:
+            values["cloud.resource_id"] = resource_id(arn)
+            values["aws.lambda.invoked_arn"] = arn
+            fields = arn.split(":")
+            if len(fields) > 4 and fields[4].isdigit():
+                values["cloud.account.id"] = fields[4]
     return proto.attributes(0x4A, values) if key is None else _remembered(key, values)
 
 
+def resource_id(arn: str) -> str:
+    """``cloud.resource_id`` as the conventions want it for Lambda: the invoked ARN with an alias replaced by the
+    version it resolved to (``AWS_LAMBDA_FUNCTION_VERSION``), since one sandbox serves several aliases."""
+    fields = arn.split(":")
+    version = config.get_str("AWS_LAMBDA_FUNCTION_VERSION")
+    if len(fields) == 8 and version and version != fields[7]:
+        fields[7] = version
+        return ":".join(fields)
+    return arn
+
+
 def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> bytes:
-    """The handler's ``faas.*``/``cloud.*`` attributes: the invocation id in ``values``, the rest encoded."""
-    cold = annotations.get(HANDLER_ANNOTATION) is True
+    """The handler's attributes: its annotations and ``faas``/``cloud`` ones encoded, the invocation id in
+    ``values`` (it changes every time)."""
     request_id, arn = invocation()
     if request_id:
         values["faas.invocation_id"] = request_id
-    block = _blocks.get((cold, arn))
-    if block is not None:
-        return block
-    fixed: dict[str, Any] = {"faas.coldstart": cold}
-    if arn:
-        fixed["cloud.resource_id"] = arn
-        fixed["aws.lambda.invoked_arn"] = arn
-        fields = arn.split(":")
-        if len(fields) > 4 and fields[4].isdigit():
-            fixed["cloud.account.id"] = fields[4]
-    return _remembered((cold, arn), fixed)
+    return _annotation_attributes(annotations, arn, True)
 
 
 def invocation() -> tuple[str | None, str | None]:
@@ -625,25 +674,7 @@ def _attribute_value(value: Any) -> Any:
         return value
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value
-    return _json(value)
-
-
-def _json(value: Any) -> str:
-    """Strict compact JSON (the translator parses it): a NaN or Infinity becomes null."""
-    try:
-        return _ENCODER.encode(value)
-    except ValueError:
-        return _ENCODER.encode(_finite(value))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
+    return xray_documents.dumps(value)  # strict JSON, as the translator parses it
 
 
 def _exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
