@@ -29,7 +29,12 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _FIXED32 = struct.Struct("<I")
-_START_END = struct.Struct("<BBBQBQ")  # kind (field 6), start (7) and end (8): each a tag, then its value
+#: Fields 1, 2, 4 (ids), 6 (kind, one byte), 7 and 8 (times): each a tag, then a length and bytes, or its value.
+#: Protobuf takes fields in any order, so the name (5) follows them.
+_IDS_KIND_TIMES = struct.Struct("<BB16sBB8sBB8sBBBQBQ")
+_KIND_TIMES = struct.Struct("<BBBQBQ")
+#: Span names as ``Span.name`` fields, remembered (names repeat: ``## handler``, a host, a method).
+_names: dict[str, bytes] = {}
 
 
 def varint(value: int) -> bytes:
@@ -163,14 +168,40 @@ def span(
     """A ``Span``: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9,
     events 11, status 15, flags 16 (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``),
     put before ``values``."""
-    parts = [
-        b"\x0a\x10" + trace_id if len(trace_id) == 16 else field(0x0A, trace_id),
-        b"\x12\x08" + span_id if len(span_id) == 8 else field(0x12, span_id),
-        b"\x22\x08" + parent_span_id if len(parent_span_id) == 8 else b"",  # no parent: the field is left out
-        field(0x2A, text(name)),
-        _START_END.pack(0x30, kind, 0x39, start_unix_nano, 0x41, end_unix_nano),  # a kind is one byte
-        encoded,
-    ]
+    if len(trace_id) == 16 and len(span_id) == 8 and len(parent_span_id) == 8:  # ours: one C call
+        head = _IDS_KIND_TIMES.pack(
+            0x0A,
+            16,
+            trace_id,
+            0x12,
+            8,
+            span_id,
+            0x22,
+            8,
+            parent_span_id,
+            0x30,
+            kind,
+            0x39,
+            start_unix_nano,
+            0x41,
+            end_unix_nano,
+        )
+    else:
+        head = b"".join(
+            (
+                field(0x0A, trace_id),
+                field(0x12, span_id),
+                field(0x22, parent_span_id) if parent_span_id else b"",  # no parent: the field is left out
+                _KIND_TIMES.pack(0x30, kind, 0x39, start_unix_nano, 0x41, end_unix_nano),  # a kind is one byte
+            )
+        )
+    framed_name = _names.get(name)
+    if framed_name is None:
+        framed_name = field(0x2A, text(name))
+        if len(_names) >= MAX_KEYS:
+            _names.clear()
+        _names[name] = framed_name
+    parts = [head, framed_name, encoded]
     if values:
         parts.append(attributes(0x4A, values))
     for item in events:
