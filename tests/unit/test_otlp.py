@@ -533,3 +533,44 @@ def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None
         assert resource_spans.schema_url == ""
         assert [span.name for span in resource_spans.scope_spans[0].spans] == ["x" * size]
         assert attributes(resource_spans.resource) == expected
+
+
+def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad_one_never_raises(
+    otlp_mode: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = lambda_env.install()
+    header, trace_id, parent = lambda_env.new_trace_header()
+    first = len(daemon.datagrams())
+    os.environ["_X_AMZN_TRACE_ID"] = header
+    try:
+        trace = xray.current()[0]
+        sql = {"url": "sqlite://", "database_type": "sqlite3", "sanitized_query": "SELECT 1"}
+        child = {"id": "0000000000000002", "name": "db", "start_time": 1.7e9, "end_time": 1.7e9 + 1, "sql": sql}
+        otlp.export(
+            {
+                "id": "0000000000000001",
+                "name": "outer",
+                "start_time": 1.7e9,
+                "end_time": 1.7e9 + 2,
+                "trace_id": trace_id,
+                "parent_id": parent,
+                "type": "subsegment",
+                "subsegments": [child, "not a document"],
+            },
+            trace,
+        )
+        with caplog.at_level(logging.WARNING, "lambda_tracer"):
+            otlp.export({"id": "zz", "name": "broken"}, trace)  # no times, no hex id
+    finally:
+        del os.environ["_X_AMZN_TRACE_ID"]
+    daemon.sync()
+    sent = daemon.datagrams(first)
+    lambda_env._INVOKED.update(range(first, first + len(sent)))
+    spans = spans_in(sent)
+    assert [(span.name, span.kind) for span in spans] == [
+        ("db", Span.SPAN_KIND_CLIENT),
+        ("outer", Span.SPAN_KIND_INTERNAL),
+    ]
+    assert spans[0].parent_span_id == spans[1].span_id and spans[1].parent_span_id == bytes.fromhex(parent)
+    assert attributes(spans[0])["db.system.name"] == "sqlite3" and attributes(spans[0])["db.query.text"] == "SELECT 1"
+    assert [record.getMessage() for record in caplog.records if "OTLP span" in record.getMessage()] != []

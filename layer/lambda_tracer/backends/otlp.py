@@ -143,13 +143,37 @@ def configure() -> None:
 
 def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
     """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
-    ``trace`` (None: the current one)."""
-    if trace is None:
-        trace = xray.current()[0]
-    encoded = _span(document, trace)
-    if len(encoded) > _MAX_PLAIN_SPAN:
-        encoded = encode(document, trace)
-    _ship(encoded, trace)
+    ``trace`` (None: the current one). Subsegments held inline become spans of their own. A document that cannot
+    be read as a span is reported once and dropped: it never raises into the code that ended it."""
+    try:
+        if trace is None:
+            trace = xray.current()[0]
+        for item in _flattened(document):
+            encoded = _span(item, trace)
+            if len(encoded) > _MAX_PLAIN_SPAN:
+                encoded = encode(item, trace)
+            _ship(encoded, trace)
+    except Exception as error:
+        config.report_once(
+            ("otlp document", type(error).__name__),
+            f"a document could not be sent as an OTLP span (the function is unaffected): {config.error_place(error)}",
+        )
+
+
+def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document and the subsegments it holds inline (the SDK's shape), each with its parent's id and trace,
+    children first: a span for each, as X-Ray would show them."""
+    children = document.get("subsegments")
+    if not isinstance(children, list):
+        return [document]
+    found: list[dict[str, Any]] = []
+    for child in children:
+        if isinstance(child, dict) and isinstance(child.get("id"), str):
+            child = dict(child)
+            child.setdefault("parent_id", document.get("id"))
+            child.setdefault("trace_id", document.get("trace_id"))
+            found += _flattened(child)
+    return [*found, {key: value for key, value in document.items() if key != "subsegments"}]
 
 
 def export_span(span: xray.XRaySpan, end_us: int) -> None:
@@ -654,16 +678,20 @@ def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
 
 
 def _sql_attributes(values: dict[str, Any], sql: dict[str, Any]) -> None:
-    """An SDK patch's ``sql`` block (a database call) in the database conventions."""
-    for key, attribute in (
-        ("database_type", "db.system.name"),
-        ("sanitized_query", "db.query.text"),
-        ("database_version", "db.version"),
-        ("url", "server.address"),
+    """An SDK patch's ``sql`` block (a database call): the database conventions, under both the names the
+    collector's X-Ray translator reads (``db.system``, ``db.statement``, ``db.connection_string``, ``db.user``)
+    and the current ones (``db.system.name``, ``db.query.text``)."""
+    for key, attributes in (
+        ("database_type", ("db.system", "db.system.name")),
+        ("sanitized_query", ("db.statement", "db.query.text")),
+        ("url", ("db.connection_string",)),
+        ("user", ("db.user",)),
+        ("database_version", ("db.version",)),
     ):
         value = sql.get(key)
         if isinstance(value, str) and value:
-            values[attribute] = value.lower() if key == "database_type" else value
+            for attribute in attributes:
+                values[attribute] = value.lower() if key == "database_type" else value
 
 
 def _attribute_value(value: Any) -> Any:
