@@ -6,7 +6,14 @@ Importing this package is cheap: the X-Ray SDK is imported only once a Tracer is
 
 from __future__ import annotations
 
-from .tracer import Tracer, aiohttp_trace_config
+from time import perf_counter, time
+
+#: When the tracer started (time(), perf_counter()): zero-code, where ``## init`` begins (init_trace.py).
+STARTED = (time(), perf_counter())
+
+from .tracer import Tracer, aiohttp_trace_config  # noqa: E402 (STARTED is taken before the tracer loads)
+
+del perf_counter, time
 
 __all__ = ["Tracer", "aiohttp_trace_config"]
 __version__ = "0.1.0"

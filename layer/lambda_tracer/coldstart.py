@@ -41,6 +41,9 @@ _restore_hooks: list[Callable[[], None]] = []
 _INIT_TYPE_KEY = config.environ_key(config.INITIALIZATION_TYPE)
 #: (the variable as read, the init type it means): Lambda sets it once per sandbox, so it is parsed once.
 _known: tuple[Any, str] = (None, ON_DEMAND)
+#: ``init``: what the first handler invocation of the process records before its own span, given the Tracer's
+#: backend: the zero-code init trace (init_trace.py), set when init ends. Popped once (atomic, as ``_first``).
+pending: dict[str, Callable[[Any], None]] = {}
 
 
 def init_type() -> str:
@@ -68,6 +71,13 @@ def take() -> tuple[bool, str]:
     first = _first.pop("ticket", False)
     kind = init_type()
     return first and kind not in (PROVISIONED, SNAP_START), kind
+
+
+def send_pending_init(backend: Any) -> None:
+    """Record what init left for the first invocation (once; see ``pending``)."""
+    send = pending.pop("init", None)
+    if send is not None:
+        send(backend)
 
 
 def take_restored() -> bool:

@@ -32,6 +32,8 @@ ORIGINAL_HANDLER = "LAMBDA_TRACER_ORIGINAL_HANDLER"
 GC_FREEZE = "LAMBDA_TRACER_GC_FREEZE"
 EXPORTER = "LAMBDA_TRACER_EXPORTER"
 OTLP_UNSAMPLED = "LAMBDA_TRACER_OTLP_UNSAMPLED"
+INIT_TRACE = "LAMBDA_TRACER_INIT_TRACE"
+INIT_MIN_MS = "LAMBDA_TRACER_INIT_MIN_MS"
 
 # Set by Lambda, SAM and Chalice.
 TASK_ROOT = "LAMBDA_TASK_ROOT"
@@ -159,6 +161,21 @@ def get_int(name: str, default: int, low: int, high: int) -> int:
         clamped = min(max(value, low), high)
         warn_once(name, raw, f"the nearest allowed value, {clamped} (allowed: {low} to {high})")
         return clamped
+    return value
+
+
+def get_float(name: str, default: float, low: float, high: float) -> float:
+    """A finite number in [low, high]; anything else is reported once and ``default`` is used."""
+    raw = get_raw(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails this too
+        warn_once(name, raw, f"the default, {default:g} (allowed: {low:g} to {high:g})")
+        return default
     return value
 
 

@@ -27,7 +27,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import config
+from . import STARTED, config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lambda_tracer")
 
 REDIRECT = "lambda_tracer.handler.handler"
+#: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
+INIT_TRACE_DEFAULT = False
 
 
 def _start_tracer() -> Any:
@@ -127,6 +129,20 @@ def _original_handler_name() -> str:
     return name
 
 
+def _start_init_trace(handler_name: str) -> Any:
+    """The init_trace module with its import hook in place (init_trace.py); None when it is off or fails."""
+    try:
+        if _tracer is None or _tracer.disabled or not config.get_bool(config.INIT_TRACE, INIT_TRACE_DEFAULT):
+            return None
+        from . import init_trace
+
+        init_trace.start(*STARTED, handler_name)
+        return init_trace
+    except Exception as error:
+        logger.warning("lambda_tracer: init not traced: %s", config.error_place(error))
+        return None
+
+
 def _freeze_init_objects(tracer: Any) -> None:
     """Move everything created so far (runtime, tracer, SDK) out of the garbage collector's way.
 
@@ -155,6 +171,16 @@ def __getattr__(name: str) -> Any:
     """
     if name != "handler":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    traced = _wrap(_tracer, _runtime_resolver()(_original_handler_name()))
+    handler_name = _original_handler_name()
+    init_trace = _start_init_trace(handler_name)
+    try:
+        user_handler = _runtime_resolver()(handler_name)
+    except BaseException as error:
+        if init_trace is not None:
+            init_trace.stop(error)
+        raise
+    if init_trace is not None:
+        init_trace.stop()
+    traced = _wrap(_tracer, user_handler)
     globals()["handler"] = traced  # resolved once: the user's module runs once
     return traced

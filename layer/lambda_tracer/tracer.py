@@ -273,6 +273,8 @@ class Tracer:
             try:
                 if _handler_active.get() or not tracer._traces():
                     return None
+                if coldstart.pending:  # the first invocation: init's own spans first
+                    coldstart.send_pending_init(tracer.backend)
                 return opened(Span.start(tracer, title))
             except Exception as error:
                 report("starting the handler subsegment", error)
@@ -282,6 +284,8 @@ class Tracer:
             try:
                 if _handler_active.get() or not tracer._traces():
                     return None
+                if coldstart.pending:  # the first invocation: init's own spans first
+                    coldstart.send_pending_init(tracer.backend)
                 return opened(await Span.start_async(tracer, title))
             except Exception as error:
                 report("starting the handler subsegment", error)

@@ -38,6 +38,9 @@ def render_invocation(inv: Invocation, *, metadata_width: int = METADATA_WIDTH) 
     lines = [f"{inv.status}{timing}  -> {outcome}"]
     if inv.trace_id:
         lines.append(f"  trace {inv.trace_id}  parent {inv.parent_id}")
+        summary = init_line(inv.documents)
+        if summary is not None:
+            lines.append(f"  {summary}")
         tree = render_trace(inv.documents, metadata_width=metadata_width)
         lines.extend("  " + line for line in tree.splitlines())
     else:
@@ -65,6 +68,35 @@ def render_trace(documents: Iterable[dict[str, Any]], *, metadata_width: int = M
     for index, root in enumerate(ordered):
         _render(root, children, exceptions, "", index == len(ordered) - 1, True, lines, metadata_width)
     return "\n".join(lines)
+
+
+#: Imports named on the init line.
+INIT_LINE_IMPORTS = 4
+
+
+def init_line(documents: Iterable[dict[str, Any]]) -> str | None:
+    """``init: 412 ms, boto3 310 ms, mylib 40 ms``: a cold start's ``## init`` (the zero-code init trace), then
+    what the handler's module imported, slowest first (each with what it imported in turn); None without one."""
+    nodes = _flatten(documents)
+    init = next((node for node in nodes if node.get("name") == "## init"), None)
+    if init is None:
+        return None
+    parts = [f"init: {_ms(init):.0f} ms"]
+    modules = [node for node in nodes if node.get("parent_id") == init.get("id")]
+    imports = [node for node in nodes if modules and node.get("parent_id") == modules[0].get("id")]
+    imports.sort(key=_ms, reverse=True)
+    for node in imports[:INIT_LINE_IMPORTS]:
+        parts.append(f"{str(node.get('name', '?')).removeprefix('import ')} {_ms(node):.0f} ms")
+    if len(imports) > INIT_LINE_IMPORTS:
+        parts.append(f"{len(imports) - INIT_LINE_IMPORTS} more")
+    return ", ".join(parts)
+
+
+def _ms(node: dict[str, Any]) -> float:
+    start, end = node.get("start_time"), node.get("end_time")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        return (end - start) * 1000
+    return 0.0
 
 
 def _exceptions_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:

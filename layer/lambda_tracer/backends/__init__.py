@@ -42,6 +42,15 @@ class BackendSpan:
         """``end`` for spans opened with ``Backend.start_span_async``."""
         self.end(error)
 
+    def child_at(self, name: str, start_time: float) -> BackendSpan | None:
+        """A span under this one (itself opened with ``Backend.start_span_at`` or ``child_at``) that began at
+        ``start_time`` (epoch seconds): recorded after the fact, never the current span."""
+        return None
+
+    def end_at(self, end_time: float, error: BaseException | None = None) -> None:
+        """``end`` for spans recorded after the fact: closed at ``end_time`` (epoch seconds)."""
+        self.end(error)
+
     def suspend(self) -> None:
         """No longer the current span: a traced generator yields to its consumer."""
 
@@ -57,6 +66,12 @@ class Backend:
 
     def start_span(self, name: str) -> BackendSpan | None:
         """Open a span under the current one; None when there is nothing to record into."""
+        return None
+
+    def start_span_at(self, name: str, start_time: float) -> BackendSpan | None:
+        """A span under the current one that began at ``start_time`` (epoch seconds): work recorded after the
+        fact, like init's imports (init_trace.py), so never the current span; its children come from its
+        ``child_at``. None when this backend cannot place a span in the past."""
         return None
 
     async def start_span_async(self, name: str) -> BackendSpan | None:

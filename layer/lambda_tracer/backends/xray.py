@@ -416,6 +416,66 @@ class XRaySpan(BackendSpan):
             attach(self)
 
 
+class PastSpan(XRaySpan):
+    """A span recorded after the fact (init's imports, init_trace.py): never the current span, since nothing runs
+    inside it. Its children travel inside its document, as X-Ray's embedded subsegments, so a tree of a hundred
+    imports is one datagram, not a hundred; each is sent on its own when together they would not fit."""
+
+    __slots__ = ("children", "into")
+
+    def __init__(self, name: str, trace: Trace, parent_id: str, start_time: float, into: list[Any] | None) -> None:
+        super().__init__(name, trace, parent_id)
+        self.start_us = round(start_time * 1_000_000)
+        #: (document, its own children) of each child that ended, in the order they ended.
+        self.children: list[tuple[bytes, list[Any]]] = []
+        #: Where this one's document goes when it ends: its parent's children (None: sent then).
+        self.into = into
+
+    def child_at(self, name: str, start_time: float) -> PastSpan:
+        return PastSpan(name, self.trace, self.id, start_time, None if self.ended else self.children)
+
+    def end(self, error: BaseException | None = None) -> None:
+        self.end_at(time.time(), error)
+
+    def end_at(self, end_time: float, error: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        end_us = max(round(end_time * 1_000_000), self.start_us)
+        if EXPORTER is not None:  # otlp: a span like any other
+            EXPORTER.export(self.document(end_us), self.trace)
+            return
+        node = (self.encoded(end_us), self.children)
+        if self.into is not None:
+            self.into.append(node)
+            return
+        sender = udp.sender()
+        if sender is None:
+            return
+        whole = _embedded(node)
+        for body in [whole] if len(whole) <= xray_documents.MAX_DOCUMENT_BYTES else _each(node):
+            sender.send(body)
+
+
+def _embedded(node: tuple[bytes, list[Any]]) -> bytes:
+    """A past span's document with its children's inside it (``subsegments``); each child keeps the fields of an
+    independent subsegment (X-Ray takes them embedded too), so the same bytes can be sent one by one."""
+    document, children = node
+    if not children:
+        return document
+    return document[:-1] + b',"subsegments":[' + b",".join(map(_embedded, children)) + b"]}"
+
+
+def _each(node: tuple[bytes, list[Any]]) -> list[bytes]:
+    """Every document of a past span's tree, each on its own."""
+    found, pending = [], [node]
+    while pending:
+        document, children = pending.pop()
+        found.append(document)
+        pending.extend(children)
+    return found
+
+
 class EntrySpan(BackendSpan):
     """An SDK subsegment on top of the stack, written to as the SDK would (its document is checked when sent)."""
 
@@ -452,6 +512,15 @@ class XRayBackend(Backend):
         span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace)
         _state.set((trace, (*stack, span), seen))
         return span
+
+    def start_span_at(self, name: str, start_time: float) -> PastSpan | None:
+        trace, stack = current()
+        if not trace.recording:
+            return None
+        parent = stack[-1] if stack else None
+        if (parent is not None and not parent.sampled) or (EXPORTER is None and udp.sender() is None):
+            return None
+        return PastSpan(name, trace, parent.id if parent is not None else trace.parent or "", start_time, None)
 
     def current_span(self) -> BackendSpan | None:
         """Our innermost span, or an SDK subsegment opened inside it (through the escape hatch)."""

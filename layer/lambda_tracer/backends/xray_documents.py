@@ -64,10 +64,11 @@ def dumps(value: Any) -> str:
 
 def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
     """One entry of ``cause.exceptions``: type, masked message, and where it was raised (our frames left out)."""
+    # walk_tb, not extract_tb: no source line is read (extract_tb reads every frame's file through linecache).
     frames = [
-        {"path": os.path.basename(frame.filename), "line": frame.lineno or 0, "label": frame.name}
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR)
+        {"path": os.path.basename(code.co_filename), "line": line or 0, "label": code.co_name}
+        for code, line in ((frame.f_code, line) for frame, line in traceback.walk_tb(error.__traceback__))
+        if not code.co_filename.startswith(_PACKAGE_DIR)
     ]
     message = capture.exception_message(error, redaction.current())
     return {

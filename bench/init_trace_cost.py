@@ -1,0 +1,92 @@
+"""What the init trace costs, in instructions: `python bench/init_trace_cost.py` (after `make layer`).
+
+The boto3 function of `make bench` (a client made at init, one S3 call per invocation against a local stub),
+init and first invocation, counted in process exactly as `make bench` counts (bench/instructions.py: cachegrind,
+PYTHONHASHSEED=0, awslambdaric loaded first, no teardown): bare, and zero-code with ``LAMBDA_TRACER_INIT_TRACE``
+off and on. The init trace's cost is on - off; its default is on only while that is at most 2 % of the bare
+function's init (docs/cold-start-anatomy.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import shutil
+import statistics
+import sys
+import threading
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "local"), str(HERE.parent / "layer")]
+
+import instructions  # bench/instructions.py
+import run  # bench/run.py
+
+LIMIT = 0.02
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=2, help="counts per configuration (default 2)")
+    parser.add_argument("--workload", default="boto3", choices=["boto3", "empty"])
+    parser.add_argument("--on-env", action="append", default=[], metavar="KEY=VALUE", help="more env for init-trace-on")
+    args = parser.parse_args()
+    valgrind, why = instructions.ensure_valgrind()
+    if valgrind is None:
+        print(f"no valgrind: {why}", file=sys.stderr)
+        return 2
+    run.BUILD.mkdir(parents=True, exist_ok=True)
+    python = run._venv(run.BUILD / "runtime-venv", run.ROOT / "requirements" / "runtime.txt")
+    ours = run.BUILD / "init-trace-layer"
+    shutil.rmtree(ours, ignore_errors=True)
+    from lambda_tracer_local.layers import unpack_layer
+
+    unpack_layer(run.LAYER_ZIP, ours)
+    on_env = dict(pair.split("=", 1) for pair in args.on_env)
+    configs = [
+        instructions.CountConfig("bare", sends=None),
+        instructions.CountConfig(
+            "init-trace-off", opt=ours, wrapper=ours / "lambda-tracer", env={"LAMBDA_TRACER_INIT_TRACE": "false"}
+        ),
+        instructions.CountConfig(
+            "init-trace-on",
+            opt=ours,
+            wrapper=ours / "lambda-tracer",
+            env={"LAMBDA_TRACER_INIT_TRACE": "true", **on_env},
+        ),
+    ]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), run._S3Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    counter = instructions.Counter(valgrind, python, run.BUILD, endpoint, configs)
+    counts: dict[str, list[int]] = {"prefix": []} | {config.name: [] for config in configs}
+    try:
+        for repeat in range(args.repeats):
+            counts["prefix"].append(counter.run(instructions.Job("bare", "empty", 0, repeat))[0])
+            for config in configs:
+                count, datagrams = counter.run(instructions.Job(config.name, args.workload, 1, repeat))
+                counts[config.name].append(count)
+                print(f"{config.name}: {count:,} ({len(datagrams)} datagrams)", file=sys.stderr)
+    finally:
+        counter.close()
+        server.shutdown()
+    mean = {name: statistics.mean(values) for name, values in counts.items()}
+    cost = mean["init-trace-on"] - mean["init-trace-off"]
+    bare_init = mean["bare"] - mean["prefix"]  # the function's own init and first invocation
+    result = {
+        "workload": args.workload,
+        "counts": counts,
+        "init_trace_cost": round(cost),
+        "bare_init_and_first_invocation": round(bare_init),
+        "share_of_bare_init": round(cost / bare_init, 5),
+        "share_of_bare_process": round(cost / mean["bare"], 5),
+        "default_on": cost / bare_init <= LIMIT,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
