@@ -16,13 +16,9 @@ import shutil
 import statistics
 import sys
 import threading
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "local"), str(HERE.parent / "layer")]
-
-import instructions  # bench/instructions.py
-import run  # bench/run.py
+import instructions  # bench/ is on sys.path (this script's directory)
+import run  # bench/run.py puts local/ and layer/ on sys.path
 
 LIMIT = 0.02
 
