@@ -147,12 +147,11 @@ def test_an_empty_init_keeps_the_root_only() -> None:
 
 
 def _resolve(handler: str) -> Any:
-    """What the redirect does: start, resolve with the runtime's rules, stop."""
-    from lambda_tracer.handler import _resolve as resolver
-
+    """What the redirect does: start, resolve (importing lambda_tracer.handler here would start its Tracer), stop."""
+    module, name = handler.rsplit(".", 1)
     init_trace.start(time.time(), time.perf_counter(), handler)
     try:
-        resolved = resolver(handler)
+        resolved = getattr(importlib.import_module(module), name)
     except BaseException as error:
         init_trace.stop(error)
         raise

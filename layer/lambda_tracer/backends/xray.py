@@ -443,7 +443,7 @@ class PastSpan(XRaySpan):
         self.ended = True
         end_us = max(round(end_time * 1_000_000), self.start_us)
         if EXPORTER is not None:  # otlp: a span like any other
-            EXPORTER.export(self.document(end_us), self.trace)
+            EXPORTER.export_span(self, end_us)
             return
         node = (self.encoded(end_us), self.children)
         if self.into is not None:
