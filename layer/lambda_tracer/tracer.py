@@ -390,9 +390,32 @@ def _backend_for(provider: Any) -> Backend:
     from .backends import sdk_patches, udp, xray
 
     sdk_patches.watch_sdk()  # user code importing the SDK itself records into our trace too
+    _watch_opentelemetry()
     coldstart.on_restore(udp.reset)  # a restored sandbox opens its own socket
     coldstart.watch_restores()
     return xray.BACKEND
+
+
+def _watch_opentelemetry() -> None:
+    """The OTel API records into our trace once user code imports it (otel.py); listed contrib instrumentations
+    run now, before user code imports the libraries they patch."""
+    from .backends import sdk_patches
+
+    sdk_patches.when_imported("opentelemetry.trace", _bridge)
+    sdk_patches.when_imported("opentelemetry.propagate", _bridge)
+    listed = config.get_list("LAMBDA_TRACER_OTEL_INSTRUMENTATIONS")
+    if listed:
+        import opentelemetry.trace  # noqa: F401  (installs ours, through the hook above, before any instrumentor)
+
+        from . import otel
+
+        otel.run_instrumentations(listed)
+
+
+def _bridge(module: Any) -> None:
+    from . import otel
+
+    (otel.install_propagator if module.__name__ == "opentelemetry.propagate" else otel.install)(module)
 
 
 def _mark_handler(function: AnyCallableT) -> AnyCallableT:

@@ -7,9 +7,11 @@ the user never imports is never loaded, nor is the SDK or wrapt. Libraries alrea
 
 The name tables below can be read for free: nothing is imported until a library is.
 
-botocore, requests, http.client, httpx and aiohttp are traced by our own instrumentation (lambda_tracer/
+botocore, requests, http.client, httpx, aiohttp and sqlite3 are traced by our own instrumentation (lambda_tracer/
 instrumentation/, OWN_INSTRUMENTATION below) instead of the SDK's patches: for them neither the SDK nor wrapt
-is ever loaded. The SDK's patches remain for the other libraries (databases, aiobotocore).
+is ever loaded (and sqlite3's connections are no proxies: its C API accepts them). The SDK's patches remain for
+the other database clients and aiobotocore; LAMBDA_TRACER_OTEL_INSTRUMENTATIONS runs OpenTelemetry's contrib
+instrumentations instead (otel.py).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ DEFAULT_MODULES = (
 #: SDK patch names traced by our own instrumentation rather than the SDK's patch (instrumentation.MODULES).
 #: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
 #: subprocess to get the SDK's documents for the same calls.
-OWN_INSTRUMENTATION: set[str] = {"botocore", "requests", "httplib", "httpx", "aiohttp"}  # instrumentation.MODULES
+OWN_INSTRUMENTATION: set[str] = {"botocore", "requests", "httplib", "httpx", "aiohttp", "sqlite3"}  # instrumentation.MODULES
 #: The module whose import means user code uses the SDK itself (sdk.py is imported only then).
 SDK_PACKAGE = "aws_xray_sdk.core"
 

@@ -270,6 +270,7 @@ class XRaySpan(BackendSpan):
         "namespace",
         "parent_id",
         "sdk_view",
+        "sql",
         "start_us",
         "throttle",
         "trace",
@@ -290,6 +291,8 @@ class XRaySpan(BackendSpan):
         #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
         self.http: dict[str, Any] | None = None
         self.aws: dict[str, Any] | None = None
+        #: X-Ray's ``sql`` block (database calls: sqlite3, OTel spans with ``db.*`` attributes), already masked.
+        self.sql: dict[str, Any] | None = None
         self.cause: dict[str, Any] | str | None = None
         self.error = False
         self.fault = False
@@ -355,6 +358,8 @@ class XRaySpan(BackendSpan):
             optional["http"] = self.http
         if self.aws:
             optional["aws"] = self.aws
+        if self.sql:
+            optional["sql"] = self.sql
         if self.error:
             optional["error"] = True
         if self.fault:
@@ -390,6 +395,8 @@ class XRaySpan(BackendSpan):
             document["http"] = self.http
         if self.aws:
             document["aws"] = self.aws
+        if self.sql:
+            document["sql"] = self.sql
         if self.error:
             document["error"] = True
         if self.fault:

@@ -1,0 +1,182 @@
+"""sqlite3, traced without a proxy: connections and cursors stay real sqlite3 objects.
+
+The X-Ray SDK's patch (and OpenTelemetry's dbapi instrumentation) hand out ``wrapt`` proxies, which sqlite3's C
+code refuses: ``Connection.backup(target)`` and ``sqlite3.Cursor(connection)`` raise ``TypeError`` with them.
+Here ``sqlite3.connect`` passes a ``factory`` that is a subclass of the one asked for (``sqlite3.Connection``
+by default), and its ``cursor()`` a subclass of the cursor class asked for: every C API accepts them, ``isinstance``
+and ``repr`` are unchanged (the subclasses carry the base's name and module), and only their ``execute``,
+``executemany`` and ``executescript`` are ours.
+
+Each statement is one ``remote`` subsegment named after the database (as the SDK names it), with X-Ray's ``sql``
+block: ``database_type`` ``sqlite3`` and the SQLite version; the statement itself is not recorded (it may hold
+values). A statement run under a call already recorded (an OTel CLIENT span) is not recorded again. A cursor made
+directly with ``sqlite3.Cursor(connection)`` works and is not traced.
+
+With ``LAMBDA_TRACER_OTEL_INSTRUMENTATIONS`` listing ``sqlite3`` the contrib instrumentation traces sqlite3
+instead, with its own behaviour (its proxy included), and this one stands aside.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from types import ModuleType
+
+from .. import capture, config, redaction
+from ..backends import xray
+from . import common
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+MARKER = "__lambda_tracer_instrumented__"
+OTEL_INSTRUMENTATIONS = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
+#: ``sqlite3.connect``'s ``factory`` when passed by position (database, timeout, detect_types, isolation_level,
+#: check_same_thread, factory, ...).
+_FACTORY_POSITION = 5
+_lock = threading.Lock()
+#: The user's factory class -> our subclass of it (connections and cursors alike).
+_subclasses: dict[type, type] = {}
+
+
+def instrument(name: str, module: ModuleType) -> None:
+    if "sqlite3" in [item.lower() for item in config.get_list(OTEL_INSTRUMENTATIONS) or ()]:
+        return  # the contrib instrumentation was asked for instead
+    connect = module.connect
+    if getattr(connect, MARKER, False):
+        return
+    base_connection, base_cursor = module.Connection, module.Cursor
+    version = str(getattr(module, "sqlite_version", ""))
+
+    @functools.wraps(connect)
+    def traced_connect(*args: Any, **kwargs: Any) -> Any:
+        positional = len(args) > _FACTORY_POSITION
+        factory = args[_FACTORY_POSITION] if positional else kwargs.get("factory", base_connection)
+        traced = _connection_class(factory, base_connection, base_cursor, version)
+        if traced is None:
+            return connect(*args, **kwargs)
+        if positional:
+            args = (*args[:_FACTORY_POSITION], traced, *args[_FACTORY_POSITION + 1 :])
+        else:
+            kwargs["factory"] = traced
+        connection: Any = connect(*args, **kwargs)
+        if isinstance(connection, traced):
+            database = args[0] if args else kwargs.get("database", "")
+            setattr(connection, "_lambda_tracer_database", _name_of(database))  # noqa: B010
+        return connection
+
+    setattr(traced_connect, MARKER, True)
+    setattr(module, "connect", traced_connect)  # noqa: B010
+    dbapi2: Any = getattr(module, "dbapi2", None)
+    if dbapi2 is not None and getattr(dbapi2, "connect", None) is connect:
+        dbapi2.connect = traced_connect
+
+
+def _name_of(database: object) -> str:
+    """The subsegment name: the database as given (a path, ``:memory:``, a URI), masked and valid for X-Ray."""
+    try:
+        raw = database.decode("utf-8", "replace") if isinstance(database, bytes) else str(database)
+    except Exception:
+        raw = "sqlite3"
+    return capture.clean_name(redaction.current().mask_text(common.recorded_url(raw) or "sqlite3")) or "sqlite3"
+
+
+def _subclass(base: type, make: Any) -> type | None:
+    with _lock:
+        found = _subclasses.get(base)
+        if found is None:
+            found = make(base)
+            found.__name__, found.__qualname__, found.__module__ = base.__name__, base.__qualname__, base.__module__
+            if len(_subclasses) < 64:
+                _subclasses[base] = found
+        return found
+
+
+def _connection_class(factory: object, base_connection: type, base_cursor: type, version: str) -> type | None:
+    """Our subclass of the connection class asked for; None (not traced) for a factory that is not one."""
+    if not isinstance(factory, type) or not issubclass(factory, base_connection):
+        return None
+    if getattr(factory, MARKER, False):
+        return factory
+
+    def make(base: type) -> type:
+        class Connection(base):  # type: ignore[misc]
+            __slots__ = ("_lambda_tracer_database",)
+
+            def cursor(self, *args: Any, **kwargs: Any) -> Any:
+                asked = args[0] if args else kwargs.get("factory", base_cursor)
+                traced = _cursor_class(asked, base_cursor, version)
+                if traced is None:
+                    return super().cursor(*args, **kwargs)
+                return super().cursor(traced)
+
+            # Connection.execute* make a cursor in C and run the statement without calling its execute: the
+            # same, through cursor(), so the statement is traced once.
+            def execute(self, *args: Any, **kwargs: Any) -> Any:
+                return self.cursor().execute(*args, **kwargs)
+
+            def executemany(self, *args: Any, **kwargs: Any) -> Any:
+                return self.cursor().executemany(*args, **kwargs)
+
+            def executescript(self, *args: Any, **kwargs: Any) -> Any:
+                return self.cursor().executescript(*args, **kwargs)
+
+        setattr(Connection, MARKER, True)
+        return Connection
+
+    return _subclass(factory, make)
+
+
+def _cursor_class(factory: object, base_cursor: type, version: str) -> type | None:
+    if not isinstance(factory, type) or not issubclass(factory, base_cursor):
+        return None
+    if getattr(factory, MARKER, False):
+        return factory
+
+    def make(base: type) -> type:
+        class Cursor(base):  # type: ignore[misc]
+            __slots__ = ()
+
+            def execute(self, *args: Any, **kwargs: Any) -> Any:
+                return _traced(self, super().execute, args, kwargs, version)
+
+            def executemany(self, *args: Any, **kwargs: Any) -> Any:
+                return _traced(self, super().executemany, args, kwargs, version)
+
+            def executescript(self, *args: Any, **kwargs: Any) -> Any:
+                return _traced(self, super().executescript, args, kwargs, version)
+
+        setattr(Cursor, MARKER, True)
+        return Cursor
+
+    return _subclass(factory, make)
+
+
+def _start(cursor: Any, version: str) -> Any:
+    """The statement's span; None when nothing is recorded (no sampled trace, or under a call already recorded)."""
+    try:
+        trace, stack = xray.current()
+        if not trace.recording or (stack and getattr(stack[-1], "namespace", None) in common.CALL_NAMESPACES):
+            return None
+        name = getattr(getattr(cursor, "connection", None), "_lambda_tracer_database", None) or "sqlite3"
+        span = common.BACKEND.start_span(name, namespace="remote")
+        if span is not None:
+            span.sql = {"database_type": "sqlite3", "database_version": version}
+        return span
+    except Exception as error:
+        common.report("starting a sqlite3 statement", error)
+        return None
+
+
+def _traced(cursor: Any, run: Any, args: Any, kwargs: Any, version: str) -> Any:
+    span = _start(cursor, version)
+    if span is None:
+        return run(*args, **kwargs)
+    try:
+        result = run(*args, **kwargs)
+    except BaseException as error:
+        common.fail(span, error)
+        raise
+    common.end(span)
+    return result

@@ -1,0 +1,717 @@
+"""The OpenTelemetry API, recorded as our spans: a function's (or a library's) OTel spans nest inside ours.
+
+Loaded only once user code (or a library) has imported ``opentelemetry.trace`` (tracer.py waits for it with
+import_hooks.py): the opentelemetry-api is the user's dependency, never imported on our cold path.
+
+* **Provider.** Nothing is set with ``trace.set_tracer_provider``: the API's proxy tracers, which record nothing
+  until a provider is set, fall back to ours instead. A provider the user sets (their SDK and exporter), before or
+  after, is used as without us; their spans then join our trace as children of our current span.
+* **One current span.** OpenTelemetry's runtime context is wrapped so that it and our span stack agree: an OTel
+  span made current is pushed on our stack (our spans opened inside it are its children) and a span of ours opened
+  since the context was attached is what ``trace.get_current_span()`` returns, with our ids: the trace id is the
+  X-Ray Root, the span id our subsegment's id.
+* **Spans are our backend's spans** (``xray.BACKEND.start_span``), sent by whichever exporter is active. Their
+  attributes are recorded as X-Ray reads them from OTLP (the collector's translator): keys listed in
+  ``aws.xray.annotations`` become annotations, ``db.*`` the ``sql`` block, ``http.*``/``url.full`` the ``http``
+  block, everything else metadata in the ``default`` namespace; all of it redacted and bounded as ``put_metadata``
+  is. CLIENT and PRODUCER spans are ``remote`` calls (our HTTP instrumentation records nothing under them).
+* **Propagation.** ``opentelemetry.propagate.inject`` writes ``X-Amzn-Trace-Id`` and, when
+  ``LAMBDA_TRACER_PROPAGATORS`` has it, ``traceparent`` (plus W3C baggage), unless OTEL_PROPAGATORS chose
+  otherwise.
+
+Nothing here raises into user code: a failure is reported once and the span records less.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context.context import Context, _RuntimeContext
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+from opentelemetry.util import types
+from opentelemetry.util._decorator import _agnosticcontextmanager
+
+from . import capture, config, redaction
+from .backends import xray
+from .instrumentation import common, propagation
+
+OTEL_PROPAGATORS_ENV = "OTEL_PROPAGATORS"
+#: The metadata namespace of OTel attributes and events, as X-Ray's OTLP translator writes them.
+NAMESPACE = "default"
+#: Attribute naming the attributes that become annotations (X-Ray's OTLP translator reads the same).
+ANNOTATIONS_KEY = "aws.xray.annotations"
+#: Bounds per span, OpenTelemetry's defaults.
+MAX_ATTRIBUTES = 128
+MAX_EVENTS = 128
+_NOT_ANNOTATION_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_REMOTE_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_lock = threading.Lock()
+_installed: set[str] = set()
+
+
+def report(what: str, error: BaseException) -> None:
+    config.report_once(
+        ("opentelemetry", what, type(error).__name__),
+        f"recording an OpenTelemetry span failed while {what} (your code is unaffected): {config.error_place(error)}",
+    )
+
+
+# -- ids ------------------------------------------------------------------------------------------------------------
+
+
+def _trace_id(root: str | None) -> int:
+    """The OTel trace id of an X-Ray Root (``1-5759e988-bd86...`` -> ``0x5759e988bd86...``); 0 (invalid) if none."""
+    if not root:
+        return 0
+    return int(root[2:10] + root[11:], 16)
+
+
+def _root(trace_id: int) -> str:
+    digits = f"{trace_id:032x}"
+    return f"1-{digits[:8]}-{digits[8:]}"
+
+
+def _span_context(entry: Any, root: str | None) -> SpanContext:
+    try:
+        return SpanContext(_trace_id(root), int(entry.id, 16), is_remote=False, trace_flags=_SAMPLED)
+    except (TypeError, ValueError):
+        return trace.INVALID_SPAN_CONTEXT
+
+
+# -- recording attributes, events, status ------------------------------------------------------------------------
+
+
+def _valid_value(value: object) -> bool:
+    if isinstance(value, (str, bool, int, float)):
+        return True
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) <= 1000
+
+
+def _metadata(entry: Any, key: str, value: object) -> None:
+    data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=key)
+    if isinstance(entry, xray.XRaySpan):
+        entry.add_metadata(NAMESPACE, key[: capture.MAX_NAME_CHARS], data)
+    else:  # an X-Ray SDK subsegment on our stack
+        xray.EntrySpan(entry).add_metadata(NAMESPACE, key[: capture.MAX_NAME_CHARS], data)
+
+
+def _annotation(entry: Any, key: str, value: object) -> None:
+    key = _NOT_ANNOTATION_CHARS.sub("_", key)[:500]
+    checked = capture.annotation_value(key, value, redaction.current())
+    if checked is not capture.DROPPED:
+        entry.annotations[key] = checked
+
+
+def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
+    """``db.*`` attributes as X-Ray's ``sql`` block (masked); whether there were any."""
+    system = attributes.get("db.system.name", attributes.get("db.system"))
+    if not isinstance(system, str):
+        return False
+    sql: dict[str, Any] = {"database_type": system}
+    policy = redaction.current()
+    fields = (("db.user", "user"), ("db.query.text", "sanitized_query"), ("db.statement", "sanitized_query"))
+    for source, target in fields:
+        value = attributes.get(source)
+        if isinstance(value, str) and target not in sql:
+            sql[target] = policy.mask_text(value[: common.MAX_URL_CHARS])
+    name = attributes.get("db.namespace", attributes.get("db.name"))
+    if isinstance(name, str):
+        sql["url"] = policy.mask_text(name[: common.MAX_URL_CHARS])
+    entry.sql = sql
+    return True
+
+
+def _http(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> None:
+    method = attributes.get("http.request.method", attributes.get("http.method"))
+    url = attributes.get("url.full", attributes.get("http.url"))
+    if isinstance(method, str) and isinstance(url, str):
+        common.set_request(entry, method, url)
+    status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
+    if isinstance(status, int):
+        common.set_response(entry, status)
+
+
+def record_attributes(entry: Any, attributes: Mapping[str, Any], kind: SpanKind | None = None) -> None:
+    """A span's attributes on its X-Ray record: annotations (keys in ``aws.xray.annotations``), ``sql``, ``http``,
+    the rest as metadata; every value checked and redacted as ``put_annotation``/``put_metadata`` do."""
+    listed = attributes.get(ANNOTATIONS_KEY)
+    annotated = {key for key in listed if isinstance(key, str)} if isinstance(listed, Sequence) else set()
+    if isinstance(listed, str):
+        annotated = {listed}
+    used: set[str] = {ANNOTATIONS_KEY}
+    if isinstance(entry, xray.XRaySpan):
+        if _sql(entry, attributes):
+            used.update(("db.statement", "db.query.text"))  # recorded masked, in sql only
+        if kind in _REMOTE_KINDS or kind is SpanKind.SERVER:
+            _http(entry, attributes)
+    for key, value in attributes.items():
+        if key in used:
+            continue
+        try:
+            if key in annotated and isinstance(entry, xray.XRaySpan):
+                _annotation(entry, key, value)
+            else:
+                listing = isinstance(value, Sequence) and not isinstance(value, str)
+                _metadata(entry, key, list(value) if listing else value)
+        except Exception as error:
+            report("recording an attribute", error)
+
+
+def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> dict[str, Any]:
+    event: dict[str, Any] = {"name": str(name), "timestamp": (timestamp / 1e9) if timestamp else time.time()}
+    if attributes:
+        event["attributes"] = dict(attributes)
+    return event
+
+
+def _record_events(entry: Any, events: list[dict[str, Any]]) -> None:
+    if not events or not isinstance(entry, xray.XRaySpan):
+        return
+    previous = entry.metadata.get(NAMESPACE, {}).get("events")
+    converted = capture.to_metadata(events, redaction.current(), config.max_capture_bytes(), key="events")
+    if isinstance(previous, list) and isinstance(converted, list):
+        converted = (previous + converted)[:MAX_EVENTS]
+    entry.add_metadata(NAMESPACE, "events", converted)
+
+
+def _status_code(status: Status | StatusCode) -> StatusCode:
+    return status.status_code if isinstance(status, Status) else status
+
+
+# -- spans --------------------------------------------------------------------------------------------------------
+
+
+class OurSpan(trace.Span):
+    """A span of ours (the handler's, a ``capture_method``'s, an instrumented call's) seen through the OTel API.
+
+    What is set on it is recorded at once on the open span; ending it is left to whoever opened it.
+    """
+
+    def __init__(self, entry: Any, root: str | None) -> None:
+        self.entry = entry
+        self._context = _span_context(entry, root)
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    def is_recording(self) -> bool:
+        return not getattr(self.entry, "ended", False)
+
+    def end(self, end_time: int | None = None) -> None:
+        """Ours end when the function they trace returns."""
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if isinstance(key, str) and _valid_value(value):
+            try:
+                record_attributes(self.entry, {key: value})
+            except Exception as error:
+                report("recording an attribute", error)
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        try:
+            _record_events(self.entry, [_event(name, attributes, timestamp)])
+        except Exception as error:
+            report("recording an event", error)
+
+    def update_name(self, name: str) -> None:
+        if isinstance(self.entry, xray.XRaySpan) and isinstance(name, str):
+            self.entry.name = capture.clean_name(name)
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if isinstance(self.entry, xray.XRaySpan) and _status_code(status) is StatusCode.ERROR:
+            self.entry.fault = True
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if isinstance(self.entry, xray.XRaySpan) and isinstance(exception, BaseException):
+            try:
+                self.entry.record_exception(exception)
+            except Exception as error:
+                report("recording an exception", error)
+
+    def __repr__(self) -> str:
+        return f"OurSpan(name={getattr(self.entry, 'name', None)!r}, context={self._context!r})"
+
+
+class OTelSpan(OurSpan):
+    """A span started through the OTel API: one of our backend's spans, sent when it ends."""
+
+    def __init__(self, entry: xray.XRaySpan, name: str, kind: SpanKind) -> None:
+        super().__init__(entry, entry.trace.root)
+        self.name = name
+        self.kind = kind
+        self.attributes: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
+        self.status = StatusCode.UNSET
+        self._span_lock = threading.Lock()
+
+    def is_recording(self) -> bool:
+        return not self.entry.ended
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if not isinstance(key, str) or not key or not _valid_value(value) or self.entry.ended:
+            return
+        with self._span_lock:
+            if key in self.attributes or len(self.attributes) < MAX_ATTRIBUTES:
+                self.attributes[key] = value
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        if not self.entry.ended and len(self.events) < MAX_EVENTS:
+            self.events.append(_event(name, attributes, timestamp))
+
+    def update_name(self, name: str) -> None:
+        if isinstance(name, str) and not self.entry.ended:
+            self.name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        """ERROR makes the span a fault; OK is final (OpenTelemetry's rule). The description is not kept: it
+        quotes the exception's message, recorded (masked) with the exception itself."""
+        code = _status_code(status)
+        if self.status is not StatusCode.OK and isinstance(code, StatusCode) and code is not StatusCode.UNSET:
+            self.status = code
+
+    def end(self, end_time: int | None = None) -> None:
+        entry = self.entry
+        if entry.ended:
+            return
+        try:
+            entry.name = capture.clean_name(self.name)
+            record_attributes(entry, self.attributes, self.kind)
+            _record_events(entry, self.events)
+            if self.status is StatusCode.ERROR:
+                if not (entry.error or entry.throttle):  # a 4xx already counts as the client's error
+                    entry.fault = True
+            elif self.status is StatusCode.OK:
+                entry.fault = False
+        except Exception as error:
+            report("ending a span", error)
+        entry.end()
+
+    def __repr__(self) -> str:
+        return f"OTelSpan(name={self.name!r}, context={self._context!r})"
+
+
+def entry_of(span: object) -> Any:
+    """The entry of our stack behind an OTel span (None for a span that is not ours)."""
+    return span.entry if isinstance(span, OurSpan) else None
+
+
+_last_view: tuple[Any, OurSpan | None] = (None, None)
+
+
+def view(entry: Any, root: str | None) -> OurSpan:
+    """The OTel view of one of our stack's entries (the same object while it stays the current one)."""
+    global _last_view
+    seen, made = _last_view
+    if seen is entry and made is not None:
+        return made
+    made = OurSpan(entry, root)
+    _last_view = (entry, made)
+    return made
+
+
+class Tracer(trace.Tracer):
+    """Starts OTel spans as our backend's spans, under the parent the OTel context names (ours by default)."""
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        parent = trace.get_current_span(context)
+        parent_context = parent.get_span_context()
+        try:
+            span = self._start(str(name), parent, parent_context, kind, attributes, start_time)
+        except Exception as error:
+            report("starting a span", error)
+            span = None
+        return span if span is not None else NonRecordingSpan(parent_context)
+
+    def _start(
+        self,
+        name: str,
+        parent: trace.Span,
+        parent_context: SpanContext,
+        kind: SpanKind,
+        attributes: types.Attributes,
+        start_time: int | None,
+    ) -> OTelSpan | None:
+        current, _ = xray.current()
+        if not current.recording:
+            return None
+        entry = xray.BACKEND.start_span(
+            capture.clean_name(name), namespace="remote" if kind in _REMOTE_KINDS else "local"
+        )
+        if entry is None:
+            return None
+        entry.suspend()  # started, not current: ``start_as_current_span``/``use_span`` make it current
+        parent_entry = entry_of(parent)
+        if (
+            parent_entry is not None
+            and getattr(parent_entry, "id", None)
+            and _trace_id(current.root) == (parent_context.trace_id)
+        ):
+            entry.parent_id = parent_entry.id
+        elif parent_context.is_valid and parent_context.trace_id == _trace_id(current.root):
+            entry.parent_id = f"{parent_context.span_id:016x}"  # a span of the user's own SDK, in our trace
+        if start_time:
+            entry.start_time = start_time / 1e9
+        span = OTelSpan(entry, name, kind)
+        if attributes:
+            span.set_attributes(attributes)
+        return span
+
+    @_agnosticcontextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+        with trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+TRACER = Tracer()
+
+
+class TracerProvider(trace.TracerProvider):
+    """Ours: every tracer records into the invocation's trace (the instrumentation scope is not kept)."""
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: types.Attributes = None,
+    ) -> trace.Tracer:
+        return TRACER
+
+
+PROVIDER = TracerProvider()
+
+
+# -- one current span --------------------------------------------------------------------------------------------
+
+
+class _Token:
+    __slots__ = ("inner", "mark", "pushed")
+
+    def __init__(self, inner: Any, pushed: Any, mark: contextvars.Token[Any] | None) -> None:
+        self.inner = inner
+        self.pushed = pushed
+        self.mark = mark
+
+
+#: Our stack's top when a context holding a span not ours (the user's SDK's) was attached: while it is still the
+#: top, that span is the current one; a span of ours opened since is.
+_foreign_top: contextvars.ContextVar[Any] = contextvars.ContextVar("lambda_tracer_otel_foreign_top", default=None)
+_NOTHING = object()
+
+
+class RuntimeContext(_RuntimeContext):
+    """OpenTelemetry's runtime context (kept, and called for everything), agreeing with our span stack."""
+
+    def __init__(self, inner: _RuntimeContext) -> None:
+        self.inner = inner
+
+    def attach(self, context: Context) -> Any:
+        pushed, mark = None, None
+        try:
+            span = trace.get_current_span(context)
+            entry = entry_of(span)
+            if isinstance(entry, xray.XRaySpan):
+                if not entry.ended:
+                    _, stack = xray.current()
+                    if entry not in stack:
+                        xray.attach(entry)
+                        pushed = entry
+            elif span.get_span_context().is_valid:
+                _, stack = xray.current()
+                mark = _foreign_top.set(stack[-1] if stack else None)
+        except Exception as error:
+            report("attaching a context", error)
+        return _Token(self.inner.attach(context), pushed, mark)
+
+    def detach(self, token: Any) -> None:
+        if not isinstance(token, _Token):
+            self.inner.detach(token)
+            return
+        try:
+            self.inner.detach(token.inner)
+        finally:
+            try:
+                if token.mark is not None:
+                    _foreign_top.reset(token.mark)
+                if token.pushed is not None:
+                    xray.detach(token.pushed)
+            except Exception as error:
+                report("detaching a context", error)
+
+    def get_current(self) -> Context:
+        context = self.inner.get_current()
+        try:
+            current, stack = xray.current()
+            if not stack:
+                return context
+            top = stack[-1]
+            if not getattr(top, "sampled", False) or not getattr(top, "id", None):
+                return context  # under an ignored call
+            span = context.get(_SPAN_KEY)
+            if span is not None and entry_of(span) is top:
+                return context
+            if (
+                span is not None
+                and entry_of(span) is None
+                and isinstance(span, trace.Span)
+                and span.get_span_context().is_valid
+                and _foreign_top.get() is top
+            ):
+                return context
+            return trace.set_span_in_context(view(top, current.root), context)
+        except Exception as error:
+            report("reading the current span", error)
+            return context
+
+
+_SPAN_KEY: str = getattr(trace.propagation, "_SPAN_KEY", "current-span")
+
+
+# -- propagation -----------------------------------------------------------------------------------------------------
+
+
+def _xray_header(span: trace.Span) -> str | None:
+    span_context = span.get_span_context()
+    if not span_context.is_valid or not span_context.trace_flags.sampled:
+        return None
+    entry = entry_of(span)
+    if isinstance(entry, xray.XRaySpan):
+        return entry.outgoing_header()
+    return f"Root={_root(span_context.trace_id)};Parent={span_context.span_id:016x};Sampled=1"
+
+
+def _propagator() -> Any:
+    """Our TextMapPropagator: X-Ray and W3C trace context as LAMBDA_TRACER_PROPAGATORS says, and W3C baggage."""
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators import textmap
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    tracecontext = TraceContextTextMapPropagator()
+    baggage = W3CBaggagePropagator()
+
+    class Propagator(textmap.TextMapPropagator):
+        def inject(
+            self,
+            carrier: textmap.CarrierT,
+            context: Context | None = None,
+            setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
+        ) -> None:
+            enabled = propagation.enabled()
+            span = trace.get_current_span(context)
+            if span.get_span_context().trace_flags.sampled:  # never a header without a sampled trace
+                if propagation.XRAY in enabled:
+                    header = _xray_header(span)
+                    if header is not None:
+                        setter.set(carrier, propagation.XRAY_HEADER, header)
+                if propagation.TRACECONTEXT in enabled:
+                    tracecontext.inject(carrier, context, setter)
+            baggage.inject(carrier, context, setter)
+
+        def extract(
+            self,
+            carrier: textmap.CarrierT,
+            context: Context | None = None,
+            getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
+        ) -> Context:
+            context = _extract_xray(carrier, context, getter)
+            context = tracecontext.extract(carrier, context, getter)
+            return baggage.extract(carrier, context, getter)
+
+        @property
+        def fields(self) -> set[str]:
+            return {propagation.XRAY_HEADER, *tracecontext.fields, *baggage.fields}
+
+    return Propagator()
+
+
+def _extract_xray(carrier: Any, context: Context | None, getter: Any) -> Context:
+    """An incoming ``X-Amzn-Trace-Id`` as the remote parent (the context unchanged if there is none valid)."""
+    if context is None:
+        context = Context()
+    values = getter.get(carrier, propagation.XRAY_HEADER) or getter.get(carrier, propagation.XRAY_HEADER.lower())
+    if not values:
+        return context
+    parsed = xray.parse_header(str(values[0])[:1024])
+    if not parsed.root or not parsed.parent:
+        return context
+    remote = SpanContext(
+        _trace_id(parsed.root),
+        int(parsed.parent, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if parsed.sampled == "1" else TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(remote), context)
+
+
+# -- installing -----------------------------------------------------------------------------------------------------
+
+
+def install(module: Any = None) -> None:
+    """Make the OTel API record into our trace (once; ``opentelemetry.trace`` has just been imported)."""
+    with _lock:
+        if "trace" in _installed:
+            return
+        _installed.add("trace")
+    _install_context()
+    _install_fallback_provider()
+
+
+def _install_context() -> None:
+    current = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if current is None or isinstance(current, RuntimeContext):
+        return
+    otel_context._RUNTIME_CONTEXT = RuntimeContext(current)
+
+
+def _install_fallback_provider() -> None:
+    """The API's proxy tracers fall back to ours (not to a no-op) while no provider is set: also those made
+    before we were installed. A provider set later is used from then on, as without us."""
+    proxy = getattr(trace, "ProxyTracer", None)
+    original = getattr(proxy, "__dict__", {}).get("_tracer")
+    if not isinstance(original, property) or original.fget is None:
+        config.report_once(("opentelemetry api",), "this opentelemetry-api is not supported: OTel spans not recorded")
+        return
+    getter = original.fget
+
+    def _tracer(self: Any) -> trace.Tracer:
+        found: trace.Tracer = getter(self)
+        if found is getattr(self, "_noop_tracer", _NOTHING):
+            return TRACER
+        return found
+
+    _tracer.__wrapped__ = getter  # type: ignore[attr-defined]
+    proxy._tracer = property(_tracer)  # type: ignore[union-attr]
+
+
+def install_propagator(module: Any = None) -> None:
+    """``opentelemetry.propagate`` has just been imported: inject/extract ours, unless OTEL_PROPAGATORS is set."""
+    with _lock:
+        if "propagate" in _installed:
+            return
+        _installed.add("propagate")
+    if config.get_str(OTEL_PROPAGATORS_ENV) is not None:
+        return  # the user chose their propagators
+    from opentelemetry import propagate
+
+    propagate.set_global_textmap(_propagator())
+
+
+# -- contrib instrumentations ----------------------------------------------------------------------------------------
+
+INSTRUMENTATIONS_ENV = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def run_instrumentations(names: list[str]) -> None:
+    """Run each listed OpenTelemetry contrib instrumentor (``opentelemetry-instrumentation-<name>``) under our
+    provider; one not installed, or failing, is reported once and skipped."""
+    import importlib
+
+    for name in names:
+        name = name.strip().lower().replace("-", "_")
+        if not _NAME.fullmatch(name):
+            config.warn_once(INSTRUMENTATIONS_ENV, name, "nothing for it (names are like sqlite3, redis)")
+            continue
+        try:
+            module = importlib.import_module(f"opentelemetry.instrumentation.{name}")
+        except ImportError:
+            config.report_once(
+                ("otel instrumentation", name),
+                f"{INSTRUMENTATIONS_ENV}: {name!r} is not installed (pip install opentelemetry-instrumentation-"
+                f"{name.replace('_', '-')}); not traced",
+            )
+            continue
+        except Exception as error:
+            config.report_once(
+                ("otel instrumentation", name),
+                f"{INSTRUMENTATIONS_ENV}: importing {name!r} failed: {config.error_place(error)}; not traced",
+            )
+            continue
+        _instrument(name, module)
+
+
+def _instrument(name: str, module: Any) -> None:
+    import importlib
+
+    base: Any = importlib.import_module("opentelemetry.instrumentation.instrumentor").BaseInstrumentor
+
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, base)
+        and value is not base
+        and value.__module__.startswith(module.__name__)
+    ]
+    if len(found) != 1:
+        config.report_once(
+            ("otel instrumentation", name), f"{INSTRUMENTATIONS_ENV}: no single instrumentor in {name!r}; not traced"
+        )
+        return
+    try:
+        instrumentor = found[0]()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+    except Exception as error:
+        config.report_once(
+            ("otel instrumentation", name),
+            f"{INSTRUMENTATIONS_ENV}: instrumenting {name!r} failed: {config.error_place(error)}; not traced",
+        )
+
+
+__all__ = ["PROVIDER", "TRACER", "OTelSpan", "OurSpan", "RuntimeContext", "TracerProvider", "install"]

@@ -1,0 +1,248 @@
+"""The OpenTelemetry API under our provider (lambda_tracer/otel.py), in process: spans nest both ways, the OTel
+context and our span stack agree, attributes land where X-Ray reads them, redacted, and propagate.inject writes
+our headers. Scenarios that need a fresh process (a user's own provider, what a cold start imports) run in one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_env import invoke
+from lambda_tracer import Tracer
+from lambda_tracer.instrumentation import propagation
+from lambda_tracer_local.daemon import subsegments
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The bridge is installed by the first Tracer's backend once opentelemetry.trace is imported (either order).
+_tracer = Tracer(service="svc")
+_tracer.backend  # noqa: B018  (resolving the backend registers the import hooks)
+from opentelemetry import context as otel_context  # noqa: E402
+from opentelemetry import propagate, trace  # noqa: E402
+from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: E402
+
+from lambda_tracer import otel  # noqa: E402
+
+otel_tracer = trace.get_tracer("tests.otel")
+
+
+def _by_name(call: Any) -> dict[str, dict[str, Any]]:
+    return {d["name"]: d for d in subsegments(call.documents)}
+
+
+def _hex_ids(span: trace.Span) -> tuple[str, str]:
+    span_context = span.get_span_context()
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+
+
+def test_spans_nest_both_ways_and_get_current_span_has_our_ids() -> None:
+    seen: dict[str, Any] = {}
+
+    @_tracer.capture_method
+    def ours_inside() -> None:
+        seen["inner"] = _hex_ids(trace.get_current_span())
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> str:
+        seen["handler"] = _hex_ids(trace.get_current_span())
+        with otel_tracer.start_as_current_span("otel-outer") as outer:
+            seen["outer"] = _hex_ids(outer)
+            assert trace.get_current_span() is outer
+            ours_inside()
+            with otel_tracer.start_as_current_span("otel-inner"):
+                pass
+            assert trace.get_current_span() is outer
+        seen["after"] = _hex_ids(trace.get_current_span())
+        return "ok"
+
+    call = invoke(handler, expect=4)
+    assert call.result == "ok", call.error
+    docs = _by_name(call)
+    handler_doc, outer, inner = docs["## handler"], docs["otel-outer"], docs["otel-inner"]
+    method = next(d for name, d in docs.items() if name.endswith("ours_inside"))
+    assert outer["parent_id"] == handler_doc["id"]
+    assert method["parent_id"] == outer["id"] and inner["parent_id"] == outer["id"]
+    digits = call.trace_id.replace("-", "")[1:]
+    assert seen["handler"] == (digits, handler_doc["id"]) == seen["after"]
+    assert seen["outer"] == (digits, outer["id"])
+    assert seen["inner"] == (digits, method["id"])
+    assert outer["namespace"] == "local"
+
+
+def test_start_span_is_not_current_and_use_span_makes_it_so() -> None:
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> list[bool]:
+        span = otel_tracer.start_span("detached")
+        not_current = trace.get_current_span() is not span
+        with trace.use_span(span, end_on_exit=True):
+            current = trace.get_current_span() is span
+            with otel_tracer.start_as_current_span("child"):
+                pass
+        return [not_current, current, span.is_recording()]
+
+    call = invoke(handler, expect=3)
+    assert call.result == [True, True, False]
+    docs = _by_name(call)
+    assert docs["child"]["parent_id"] == docs["detached"]["id"]
+    assert docs["detached"]["parent_id"] == docs["## handler"]["id"]
+
+
+def test_attributes_events_status_and_exceptions_as_xray_records_them() -> None:
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span(
+            "db call", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.name": "orders"}
+        ) as span:
+            span.set_attribute("db.statement", "select * from t where password='hunter2'")
+            span.set_attributes({"order_id": "o-1", "retries": 2, "tags": ("a", "b"), "password": "hunter2"})
+            span.set_attribute(otel.ANNOTATIONS_KEY, ["order_id", "retries"])
+            span.set_attribute("bad", {"not": "allowed"})  # type: ignore[arg-type]
+            span.add_event("cache miss", {"key": "k1"})
+            span.update_name("renamed")
+        with otel_tracer.start_as_current_span("fails"):
+            raise ValueError("login failed: password=hunter2")
+
+    call = invoke(handler, expect=3)
+    assert isinstance(call.error, ValueError)
+    docs = _by_name(call)
+    db = docs["renamed"]
+    assert db["namespace"] == "remote"
+    assert db["annotations"] == {"order_id": "o-1", "retries": 2}
+    assert db["sql"]["database_type"] == "postgresql" and db["sql"]["url"] == "orders"
+    assert "hunter2" not in json.dumps(db)
+    metadata = db["metadata"]["default"]
+    assert metadata["tags"] == ["a", "b"] and metadata["db.system"] == "postgresql"
+    assert metadata["password"] != "hunter2"
+    assert "bad" not in metadata
+    assert [event["name"] for event in metadata["events"]] == ["cache miss"]
+    failed = docs["fails"]
+    assert failed["fault"] is True and failed["cause"]["exceptions"][0]["type"] == "ValueError"
+    assert "hunter2" not in json.dumps(failed)
+
+
+def test_setting_attributes_on_our_own_span_through_the_api() -> None:
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        span = trace.get_current_span()
+        span.set_attribute("customer", "c-9")
+        span.add_event("checkpoint")
+        span.set_status(Status(StatusCode.ERROR))
+
+    call = invoke(handler, expect=1)
+    [doc] = subsegments(call.documents)
+    assert doc["metadata"]["default"]["customer"] == "c-9"
+    assert [event["name"] for event in doc["metadata"]["default"]["events"]] == ["checkpoint"]
+    assert doc["fault"] is True
+
+
+def test_no_spans_and_no_headers_without_a_sampled_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0")
+    with otel_tracer.start_as_current_span("unsampled") as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+    assert not span.is_recording() and carrier == {}
+
+
+def test_inject_writes_our_headers_and_extract_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(propagation.PROPAGATORS_ENV, "xray,tracecontext")
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> Any:
+        with otel_tracer.start_as_current_span("call"):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            return carrier
+
+    call = invoke(handler, expect=2)
+    span = _by_name(call)["call"]
+    digits = call.trace_id.replace("-", "")[1:]
+    assert call.result == {
+        "X-Amzn-Trace-Id": f"Root={call.trace_id};Parent={span['id']};Sampled=1",
+        "traceparent": f"00-{digits}-{span['id']}-01",
+    }
+    extracted = trace.get_current_span(propagate.extract({"X-Amzn-Trace-Id": call.result["X-Amzn-Trace-Id"]}))
+    assert _hex_ids(extracted) == (digits, span["id"]) and extracted.get_span_context().is_remote
+    monkeypatch.setenv(propagation.PROPAGATORS_ENV, "xray")
+    call = invoke(handler, expect=2)
+    assert list(call.result) == ["X-Amzn-Trace-Id"]
+
+
+def test_contexts_carried_to_a_thread_keep_the_parent() -> None:
+    import threading
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span("outer"):
+            carried = otel_context.get_current()
+
+            def work() -> None:
+                token = otel_context.attach(carried)
+                try:
+                    with otel_tracer.start_as_current_span("in thread"):
+                        pass
+                finally:
+                    otel_context.detach(token)
+
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join()
+
+    call = invoke(handler, expect=3)
+    docs = _by_name(call)
+    assert docs["in thread"]["parent_id"] == docs["outer"]["id"]
+
+
+def _run(code: str, **env: str) -> Any:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_TRACER", "_X_AMZN"))}
+    base.update(LAMBDA_TASK_ROOT="/tmp", PYTHONPATH=os.pathsep.join(str(ROOT / d) for d in ("layer", "local", "tests")))
+    base.update(env)
+    done = subprocess.run([sys.executable, "-c", code], env=base, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+USERS_PROVIDER = """
+import json
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from lambda_env import invoke
+from lambda_tracer import Tracer
+from lambda_tracer_local.daemon import subsegments
+
+tracer = Tracer(service="svc")
+early = trace.get_tracer("early")  # before the provider is set: must follow it
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    with early.start_as_current_span("theirs") as span:
+        inner = trace.get_current_span() is span
+    return inner
+
+call = invoke(handler, expect=1)
+[ours] = subsegments(call.documents)
+[theirs] = exporter.get_finished_spans()
+print(json.dumps({
+    "kept": trace.get_tracer_provider() is provider, "inner": call.result, "ours": ours["name"],
+    "their_parent": format(theirs.parent.span_id, "016x"), "our_id": ours["id"],
+    "their_trace": format(theirs.context.trace_id, "032x"), "our_trace": call.trace_id.replace("-", "")[1:],
+}))
+"""
+
+
+def test_a_provider_the_user_sets_is_kept_and_joins_our_trace() -> None:
+    found = _run(USERS_PROVIDER)
+    assert found["kept"] and found["inner"] and found["ours"] == "## handler"
+    assert found["their_parent"] == found["our_id"] and found["their_trace"] == found["our_trace"]
