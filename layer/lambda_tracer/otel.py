@@ -1,7 +1,7 @@
 """The OpenTelemetry API, recorded as our spans: a function's (or a library's) OTel spans nest inside ours.
 
 Loaded only once user code (or a library) has imported ``opentelemetry.trace`` (tracer.py waits for it with
-import_hooks.py): the opentelemetry-api is the user's dependency, never imported on our cold path.
+``sdk_patches.when_imported``): the opentelemetry-api is the user's dependency, never imported on our cold path.
 
 * **Provider.** Nothing is set with ``trace.set_tracer_provider``: the API's proxy tracers, which record nothing
   until a provider is set, fall back to ours instead. A provider the user sets (their SDK and exporter), before or
@@ -87,9 +87,11 @@ def _root(trace_id: int) -> str:
     return f"1-{digits[:8]}-{digits[8:]}"
 
 
-def _span_context(entry: Any, root: str | None) -> SpanContext:
+def _span_context(entry: Any, root: str | None, sampled: bool = True) -> SpanContext:
+    """Our ids; sampled unless the invocation is not (recorded anyway for OTLP's ``T1U``: no header propagates it)."""
     try:
-        return SpanContext(_trace_id(root), int(entry.id, 16), is_remote=False, trace_flags=_SAMPLED)
+        flags = _SAMPLED if sampled else TraceFlags(TraceFlags.DEFAULT)
+        return SpanContext(_trace_id(root), int(entry.id, 16), is_remote=False, trace_flags=flags)
     except (TypeError, ValueError):
         return trace.INVALID_SPAN_CONTEXT
 
@@ -203,9 +205,9 @@ class OurSpan(trace.Span):
     What is set on it is recorded at once on the open span; ending it is left to whoever opened it.
     """
 
-    def __init__(self, entry: Any, root: str | None) -> None:
+    def __init__(self, entry: Any, root: str | None, sampled: bool = True) -> None:
         self.entry = entry
-        self._context = _span_context(entry, root)
+        self._context = _span_context(entry, root, sampled)
 
     def get_span_context(self) -> SpanContext:
         return self._context
@@ -262,7 +264,7 @@ class OTelSpan(OurSpan):
     """A span started through the OTel API: one of our backend's spans, sent when it ends."""
 
     def __init__(self, entry: xray.XRaySpan, name: str, kind: SpanKind) -> None:
-        super().__init__(entry, entry.trace.root)
+        super().__init__(entry, entry.trace.root, entry.trace.sampled == "1")
         self.name = name
         self.kind = kind
         self.attributes: dict[str, Any] = {}
@@ -330,7 +332,7 @@ def view(entry: Any, root: str | None) -> OurSpan:
     seen, made = _last_view
     if seen is entry and made is not None:
         return made
-    made = OurSpan(entry, root)
+    made = OurSpan(entry, root, xray.current()[0].sampled == "1")
     _last_view = (entry, made)
     return made
 
@@ -386,7 +388,7 @@ class Tracer(trace.Tracer):
         elif parent_context.is_valid and parent_context.trace_id == _trace_id(current.root):
             entry.parent_id = f"{parent_context.span_id:016x}"  # a span of the user's own SDK, in our trace
         if start_time:
-            entry.start_time = start_time / 1e9
+            entry.start_us = start_time // 1000
         span = OTelSpan(entry, name, kind)
         if attributes:
             span.set_attributes(attributes)

@@ -194,7 +194,7 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
         span.metadata,
         span.aws,
         span.http,
-        None,
+        span.sql,
         span.fault or span.error,
         span.cause,
     )

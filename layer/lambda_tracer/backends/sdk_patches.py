@@ -73,7 +73,8 @@ DEFAULT_MODULES = (
 #: SDK patch names traced by our own instrumentation rather than the SDK's patch (instrumentation.MODULES).
 #: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
 #: subprocess to get the SDK's documents for the same calls.
-OWN_INSTRUMENTATION: set[str] = {"botocore", "requests", "httplib", "httpx", "aiohttp", "sqlite3"}  # instrumentation.MODULES
+#: The same names as instrumentation.MODULES (tests/unit/test_cold_start_imports.py checks).
+OWN_INSTRUMENTATION: set[str] = {"botocore", "requests", "httplib", "httpx", "aiohttp", "sqlite3"}
 #: The module whose import means user code uses the SDK itself (sdk.py is imported only then).
 SDK_PACKAGE = "aws_xray_sdk.core"
 

@@ -73,6 +73,8 @@ def headers(span: XRaySpan) -> list[tuple[str, str]]:
     """The headers a call recorded as ``span`` (one of our sampled spans) carries, in the order written."""
     if span.trace.sampled != "1":
         return []  # an unsampled trace recorded for OTLP (LAMBDA_TRACER_OTLP_UNSAMPLED): no header, as always
+    if span.trace.sampled != "1":
+        return []  # recorded for OTLP's unsampled spans (T1U) only: nothing is propagated, as without the layer
     names = enabled()
     found: list[tuple[str, str]] = []
     if XRAY in names:
