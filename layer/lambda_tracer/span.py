@@ -28,6 +28,16 @@ def report(phase: str, error: BaseException) -> None:
     )
 
 
+_LIMIT_KEY = config.environ_key(config.MAX_CAPTURE_BYTES)
+
+
+def capture_limit() -> int:
+    """``config.max_capture_bytes()``; when the variable is unset (nearly always), without parsing anything."""
+    if config.ENVIRON.get(_LIMIT_KEY) is None:
+        return config.DEFAULT_MAX_CAPTURE_BYTES
+    return config.max_capture_bytes()
+
+
 def metadata_namespace(namespace: str) -> str | None:
     """The namespace as X-Ray takes it (cut to 250), or None for one it rejects (``AWS.``), reported once."""
     if namespace.startswith("AWS."):
@@ -73,13 +83,13 @@ class Span:
         inner = self.inner
         if inner is None:
             return
+        annotations: dict[str, str | int | float | bool] = {"ColdStart": cold, "Service": service}
+        if init_type is not None:
+            annotations["InitType"] = init_type
+        if restored:
+            annotations["Restored"] = True
         try:
-            inner.annotate("ColdStart", cold)
-            inner.annotate("Service", service)
-            if init_type is not None:
-                inner.annotate("InitType", init_type)
-            if restored:
-                inner.annotate("Restored", True)
+            inner.annotate_all(annotations)
         except Exception as error:
             report("annotating", error)
 
@@ -95,7 +105,7 @@ class Span:
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
-            data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes())
+            data = capture.to_metadata(value, redaction.current(), capture_limit())
             self._metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)
@@ -105,7 +115,7 @@ class Span:
             return
         try:
             if record_metadata:
-                data = capture.error_metadata(error, redaction.current(), config.max_capture_bytes())
+                data = capture.error_metadata(error, redaction.current(), capture_limit())
                 self._metadata(f"{name} error", data, self.tracer.service)
             self.inner.record_exception(error)
         except Exception as failure:

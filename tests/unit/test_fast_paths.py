@@ -207,3 +207,14 @@ def test_lambdas_header_is_read_by_its_shape_as_the_regexes_read_it() -> None:
             assert (fast.root, fast.parent, fast.sampled, fast.data) == old_parse(raw), raw
         else:
             assert _OLD_LAMBDA.fullmatch(raw) is None, raw
+
+
+@pytest.mark.parametrize("raw", [None, "", "4096", "100", "10000000", "junk", " 2048 "])
+def test_the_capture_limit_is_the_settings(monkeypatch: pytest.MonkeyPatch, raw: str | None) -> None:
+    from lambda_tracer import config, span
+
+    if raw is None:
+        monkeypatch.delenv(config.MAX_CAPTURE_BYTES, raising=False)
+    else:
+        monkeypatch.setenv(config.MAX_CAPTURE_BYTES, raw)
+    assert span.capture_limit() == config.max_capture_bytes()

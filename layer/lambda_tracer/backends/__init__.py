@@ -29,6 +29,11 @@ class BackendSpan:
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         """A searchable annotation (already valid for X-Ray)."""
 
+    def annotate_all(self, annotations: dict[str, str | int | float | bool]) -> None:
+        """Several annotations at once, in order (the handler's own)."""
+        for key, value in annotations.items():
+            self.annotate(key, value)
+
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
         """JSON-ready metadata (already bounded and redacted)."""
 

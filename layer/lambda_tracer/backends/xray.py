@@ -304,6 +304,9 @@ class XRaySpan(BackendSpan):
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         self.annotations[key] = value
 
+    def annotate_all(self, annotations: dict[str, str | int | float | bool]) -> None:
+        self.annotations.update(annotations)
+
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
         self.metadata.setdefault(namespace, {})[key] = value
 
