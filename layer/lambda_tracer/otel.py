@@ -657,18 +657,24 @@ def install_propagator(module: Any = None) -> None:
 
 INSTRUMENTATIONS_ENV = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_INSTRUMENTATIONS = 32
 
 
 def run_instrumentations(names: list[str]) -> None:
     """Run each listed OpenTelemetry contrib instrumentor (``opentelemetry-instrumentation-<name>``) under our
-    provider; one not installed, or failing, is reported once and skipped."""
+    provider. Names not like ``sqlite3`` are reported once (the valid ones still run); one not installed, or
+    failing, is reported once and skipped. Never raises: the function runs, untraced by it if need be."""
     import importlib
 
-    for name in names:
-        name = name.strip().lower().replace("-", "_")
-        if not _NAME.fullmatch(name):
-            config.warn_once(INSTRUMENTATIONS_ENV, name, "nothing for it (names are like sqlite3, redis)")
+    wanted: list[str] = []
+    for raw in names:
+        name = raw.strip().lower().replace("-", "_")
+        if not _NAME.fullmatch(name) or len(wanted) >= MAX_INSTRUMENTATIONS:
+            config.warn_once(INSTRUMENTATIONS_ENV, config.get_raw(INSTRUMENTATIONS_ENV) or "", _only(names))
             continue
+        if name not in wanted:
+            wanted.append(name)
+    for name in wanted:
         try:
             module = importlib.import_module(f"opentelemetry.instrumentation.{name}")
         except ImportError:
@@ -685,6 +691,11 @@ def run_instrumentations(names: list[str]) -> None:
             )
             continue
         _instrument(name, module)
+
+
+def _only(names: list[str]) -> str:
+    valid = [name for name in names if _NAME.fullmatch(name.strip().lower().replace("-", "_"))]
+    return f"only {', '.join(valid[:MAX_INSTRUMENTATIONS])}" if valid else "none"
 
 
 def _instrument(name: str, module: Any) -> None:

@@ -1,0 +1,287 @@
+"""The OpenTelemetry API through the built layer and the real runtime client, in both exporters: a function's OTel
+spans nest inside ours and ours inside them, get_current_span() has our ids, propagation headers reach a local
+HTTP stub, a user's own provider is kept, sqlite3 is traced (ours by default, the contrib instrumentation when
+listed) with every outcome as without the layer, and bad settings give one warning each.
+
+The function's OpenTelemetry packages come from the runtime's environment (requirements/dev.txt), as boto3 and
+requests do for the other e2e functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from http_stub import QuietHandler, serving
+
+from lambda_tracer_local.daemon import subsegments
+from lambda_tracer_local.runtime import LocalLambda
+
+from .otlp_support import OTLP_ENV, attributes, spans_of
+from .support import outcome, write_function
+
+
+class _Stub(QuietHandler):
+    """Keeps the trace headers each request carried, by path."""
+
+    seen: ClassVar[dict[str, dict[str, str | None]]] = {}
+
+    def do_GET(self) -> None:
+        type(self).seen[self.path] = {name: self.headers.get(name) for name in ("X-Amzn-Trace-Id", "traceparent")}
+        self.reply(200, b"{}")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with serving(_Stub) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+NESTED = """
+import sys
+
+import requests
+from opentelemetry import propagate, trace
+
+from lambda_tracer import Tracer
+
+otel = trace.get_tracer("app")
+ours = Tracer()
+
+
+@ours.capture_method
+def charge(url):
+    with otel.start_as_current_span("otel.in.ours", attributes={"item": "x"}) as span:
+        span.add_event("charged")
+        carrier = {}
+        propagate.inject(carrier)
+        requests.get(url)
+    return carrier
+
+
+def handler(event, context):
+    here = trace.get_current_span().get_span_context()
+    with otel.start_as_current_span("otel.outer", kind=trace.SpanKind.INTERNAL) as outer:
+        outer.set_attribute("order_id", event["n"])
+        outer.set_attribute("aws.xray.annotations", ["order_id"])
+        injected = charge(event["url"] + "/nested/" + event["n"])
+    return {
+        "ids": [format(here.trace_id, "032x"), format(here.span_id, "016x")],
+        "injected": injected,
+        "sdk": sorted(m for m in sys.modules if m.split(".")[0] in ("aws_xray_sdk", "wrapt")),
+    }
+"""
+
+
+def _tree(fn: LocalLambda, exporter: str, first: int, inv: Any) -> dict[str, dict[str, Any]]:
+    """name -> {id, parent, attributes/annotations}, from X-Ray documents or decoded OTLP spans."""
+    if exporter == "xray":
+        return {d["name"]: d for d in subsegments(inv.documents)}
+    fn.daemon.sync()
+    found = {}
+    for _, _, span in spans_of(fn.daemon.datagrams(first)):
+        found[span.name] = {
+            "id": span.span_id.hex(),
+            "parent_id": span.parent_span_id.hex(),
+            "trace": span.trace_id.hex(),
+            "attributes": attributes(span),
+            "kind": span.kind,
+        }
+    return found
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_otel_spans_nest_both_ways_with_our_ids_and_headers(
+    layer_dir: Path, tmp_path: Path, endpoint: str, exporter: str
+) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": NESTED})
+    env = {**(OTLP_ENV if exporter == "otlp" else {"LAMBDA_TRACER_PROPAGATORS": "xray,tracecontext"})}
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        for n in ("cold", "warm"):
+            first = len(fn.daemon.datagrams())
+            inv = fn.invoke({"url": endpoint, "n": n})
+            assert inv.status == "response", fn.output[-3000:]
+            tree = _tree(fn, exporter, first, inv)
+            handler, outer = tree["## handler"], tree["otel.outer"]
+            charge, inner = tree["## app.charge"], tree["otel.in.ours"]
+            [call] = [span for name, span in tree.items() if name == "127.0.0.1"]
+            assert outer["parent_id"] == handler["id"]
+            assert charge["parent_id"] == outer["id"]  # ours inside theirs
+            assert inner["parent_id"] == charge["id"]  # theirs inside ours
+            assert call["parent_id"] == inner["id"]  # our instrumentation inside theirs
+            digits = str(inv.trace_id)[2:].replace("-", "")
+            assert inv.payload["ids"] == [digits, handler["id"]]
+            assert inv.payload["sdk"] == []
+            root = str(inv.trace_id)
+            assert inv.payload["injected"] == {
+                "X-Amzn-Trace-Id": f"Root={root};Parent={inner['id']};Sampled=1",
+                "traceparent": f"00-{digits}-{inner['id']}-01",
+            }
+            assert _Stub.seen[f"/nested/{n}"] == {
+                "X-Amzn-Trace-Id": f"Root={root};Parent={call['id']};Sampled=1",
+                "traceparent": f"00-{digits}-{call['id']}-01",
+            }
+            if exporter == "xray":
+                assert outer["annotations"] == {"order_id": n}
+                assert inner["metadata"]["default"]["item"] == "x"
+                assert [e["name"] for e in inner["metadata"]["default"]["events"]] == ["charged"]
+            else:
+                assert outer["trace"] == digits
+                assert outer["attributes"]["order_id"] == n
+                assert "order_id" in outer["attributes"]["aws.xray.annotations"]
+
+
+USERS_PROVIDER = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+tracer = trace.get_tracer("app")
+
+
+def handler(event, context):
+    exporter.clear()
+    with tracer.start_as_current_span("theirs"):
+        with tracer.start_as_current_span("theirs.child"):
+            pass
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    return {
+        "kept": trace.get_tracer_provider() is provider,
+        "parent": format(spans["theirs"].parent.span_id, "016x"),
+        "trace": format(spans["theirs"].context.trace_id, "032x"),
+        "nested": spans["theirs.child"].parent.span_id == spans["theirs"].context.span_id,
+    }
+"""
+
+
+def test_a_provider_the_user_set_is_kept_and_its_spans_join_our_trace(layer_dir: Path, tmp_path: Path) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": USERS_PROVIDER})
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True) as fn:
+        inv = fn.invoke({})
+    assert inv.status == "response", fn.output[-3000:]
+    [handler] = subsegments(inv.documents)  # their spans go to their exporter, not to ours
+    assert handler["name"] == "## handler"
+    assert inv.payload == {
+        "kept": True,
+        "parent": handler["id"],
+        "trace": str(inv.trace_id)[2:].replace("-", ""),
+        "nested": True,
+    }
+
+
+USES_SQLITE3 = """
+import sqlite3
+
+
+def handler(event, context):
+    source = sqlite3.connect(":memory:")
+    source.execute("create table t (x)")
+    source.executemany("insert into t values (?)", [(1,), (2,)])
+    source.commit()
+    result = {"counted": source.cursor().execute("select count(*) from t").fetchone()[0]}
+    if event.get("c_api"):
+        target = sqlite3.connect(":memory:")
+        source.backup(target)
+        plain = sqlite3.Cursor(source)
+        result["backup"] = target.execute("select sum(x) from t").fetchone()[0]
+        result["plain"] = plain.execute("select max(x) from t").fetchone()[0]
+    try:
+        source.execute("select * from missing")
+    except sqlite3.OperationalError as error:
+        result["error"] = type(error).__name__
+    return result
+"""
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_sqlite3_by_default_every_outcome_as_without_the_layer(layer_dir: Path, tmp_path: Path, exporter: str) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": USES_SQLITE3})
+    with LocalLambda(fn_dir) as plain:
+        without = outcome(plain.invoke({"c_api": True}))
+    env = OTLP_ENV if exporter == "otlp" else {}
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        first = len(fn.daemon.datagrams())
+        inv = fn.invoke({"c_api": True})
+        tree = _tree(fn, exporter, first, inv)
+    assert outcome(inv) == without
+    assert without["payload"] == {"counted": 2, "backup": 3, "plain": 2, "error": "OperationalError"}
+    statements = [span for name, span in tree.items() if name == ":memory:"]
+    assert statements, tree.keys()
+    handler = tree["## handler"]
+    if exporter == "xray":
+        statements = [d for d in subsegments(inv.documents) if d["name"] == ":memory:"]
+        # create, executemany, count, backup target's sum, the failing select (sqlite3.Cursor(conn) is not traced)
+        assert len(statements) == 5
+        assert all(d["parent_id"] == handler["id"] and d["sql"]["database_type"] == "sqlite3" for d in statements)
+        assert sum(1 for d in statements if d.get("fault")) == 1
+    else:
+        assert all(span["parent_id"] == handler["id"] for span in statements)
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_sqlite3_through_the_contrib_instrumentation_under_our_provider(
+    layer_dir: Path, tmp_path: Path, exporter: str
+) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": USES_SQLITE3})
+    env = {**(OTLP_ENV if exporter == "otlp" else {}), "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS": "sqlite3"}
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        first = len(fn.daemon.datagrams())
+        inv = fn.invoke({})
+        tree = _tree(fn, exporter, first, inv)
+    assert inv.status == "response", fn.output[-3000:]
+    assert inv.payload == {"counted": 2, "error": "OperationalError"}
+    handler = tree["## handler"]
+    assert ":memory:" not in tree  # ours stood aside
+    count = tree["select"]  # the contrib's span name: the statement's first word
+    assert count["parent_id"] == handler["id"]
+    if exporter == "xray":
+        assert count["namespace"] == "remote"
+        assert count["sql"] == {"database_type": "sqlite", "sanitized_query": "select count(*) from t"}
+    else:
+        assert count["attributes"]["db.system"] == "sqlite"
+
+
+IMPORTS_NOTHING = """
+import sys
+
+import requests
+
+
+def handler(event, context):
+    requests.get(event["url"] + "/plain")
+    return sorted(m for m in sys.modules if m.startswith(("opentelemetry", "lambda_tracer.otel")))
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "warning"),
+    [
+        ({}, None),
+        ({"LAMBDA_TRACER_PROPAGATORS": "b3,jaeger"}, "LAMBDA_TRACER_PROPAGATORS"),
+        ({"LAMBDA_TRACER_PROPAGATORS": "x" * 100_000}, "LAMBDA_TRACER_PROPAGATORS"),
+        ({"LAMBDA_TRACER_OTEL_INSTRUMENTATIONS": "../etc,$(reboot)"}, "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"),
+        ({"LAMBDA_TRACER_OTEL_INSTRUMENTATIONS": "nonexistent"}, "opentelemetry-instrumentation-nonexistent"),
+    ],
+)
+def test_without_opentelemetry_nothing_of_it_loads_and_bad_settings_warn_once(
+    layer_dir: Path, tmp_path: Path, endpoint: str, env: dict[str, str], warning: str | None
+) -> None:
+    fn_dir = write_function(tmp_path / "fn", {"app.py": IMPORTS_NOTHING})
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        first, second = fn.invoke({"url": endpoint}), fn.invoke({"url": endpoint})
+        output = fn.output
+    assert first.status == second.status == "response", output[-3000:]
+    if "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS" not in env:
+        assert first.payload == []  # never imported on our path
+    assert _Stub.seen["/plain"]["traceparent"] is None  # the default, xray only
+    assert _Stub.seen["/plain"]["X-Amzn-Trace-Id"] is not None
+    if warning is not None:
+        assert len([line for line in output.splitlines() if warning in line]) == 1, output[-3000:]
+        assert "x" * 30 not in output
+    assert "Traceback" not in output
