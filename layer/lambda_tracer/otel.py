@@ -650,7 +650,15 @@ def install_propagator(module: Any = None) -> None:
         return  # the user chose their propagators
     from opentelemetry import propagate
 
+    current = propagate.get_global_textmap()
+    chosen = [type(each).__name__ for each in getattr(current, "_propagators", None) or ()]
+    if type(current).__name__ != "CompositePropagator" or chosen != _DEFAULT_PROPAGATORS:
+        return  # set by the user's code before ours was installed: theirs is kept
     propagate.set_global_textmap(_propagator())
+
+
+#: What ``opentelemetry.propagate`` sets up without OTEL_PROPAGATORS (its default, ``tracecontext,baggage``).
+_DEFAULT_PROPAGATORS = ["TraceContextTextMapPropagator", "W3CBaggagePropagator"]
 
 
 # -- contrib instrumentations ----------------------------------------------------------------------------------------

@@ -246,3 +246,33 @@ def test_a_provider_the_user_sets_is_kept_and_joins_our_trace() -> None:
     found = _run(USERS_PROVIDER)
     assert found["kept"] and found["inner"] and found["ours"] == "## handler"
     assert found["their_parent"] == found["our_id"] and found["their_trace"] == found["our_trace"]
+
+
+PROPAGATORS = """
+import json, os
+from lambda_tracer import Tracer
+
+if os.environ.get("USERS_FIRST"):
+    from opentelemetry import propagate
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    mine = TraceContextTextMapPropagator()
+    propagate.set_global_textmap(mine)
+Tracer(service="svc").backend
+from opentelemetry import propagate
+
+print(json.dumps({"ours": type(propagate.get_global_textmap()).__qualname__}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "ours"),
+    [
+        ({}, True),
+        ({"OTEL_PROPAGATORS": "tracecontext"}, False),  # the user chose
+        ({"USERS_FIRST": "1"}, False),  # set in code before we were installed: kept
+    ],
+)
+def test_propagate_uses_ours_unless_the_user_chose(env: dict[str, str], ours: bool) -> None:
+    found = _run(PROPAGATORS, **env)
+    assert (found["ours"] == "_propagator.<locals>.Propagator") is ours, found

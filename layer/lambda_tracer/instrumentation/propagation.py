@@ -13,8 +13,6 @@ The same setting chooses what ``opentelemetry.propagate.inject`` writes when OTE
 
 from __future__ import annotations
 
-import os
-
 from .. import config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -30,7 +28,7 @@ XRAY_HEADER = "X-Amzn-Trace-Id"
 TRACEPARENT_HEADER = "traceparent"
 
 #: (raw LAMBDA_TRACER_PROPAGATORS, raw LAMBDA_TRACER_EXPORTER) -> what they mean: parsed once per value.
-_parsed: dict[tuple[str | None, str | None], frozenset[str]] = {}
+_parsed: dict[tuple[object, object], frozenset[str]] = {}
 
 
 def default(exporter: str | None) -> frozenset[str]:
@@ -40,12 +38,17 @@ def default(exporter: str | None) -> frozenset[str]:
     return frozenset((XRAY,))
 
 
+_PROPAGATORS_KEY = config.environ_key(PROPAGATORS_ENV)
+_EXPORTER_KEY = config.environ_key(EXPORTER_ENV)
+
+
 def enabled() -> frozenset[str]:
     """The propagators in force now (the environment is read at every call; its parse is cached per value)."""
-    key = (os.environ.get(PROPAGATORS_ENV), os.environ.get(EXPORTER_ENV))
+    key = (config.ENVIRON.get(_PROPAGATORS_KEY), config.ENVIRON.get(_EXPORTER_KEY))
     found = _parsed.get(key)
     if found is None:
-        found = _parse(*key)
+        raw, exporter = (None if value is None else config.decoded(value) for value in key)
+        found = _parse(raw, exporter)
         if len(_parsed) < 16:
             _parsed[key] = found
     return found
