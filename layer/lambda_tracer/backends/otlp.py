@@ -456,12 +456,12 @@ def _build(
 ) -> bytes:
     """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record."""
     root = root or str(trace.root)
-    trace_id = _trace_ids.get(root)
-    if trace_id is None:
-        trace_id = bytes.fromhex(root[2:10] + root[11:])
+    framed_trace = _trace_ids.get(root)
+    if framed_trace is None:
+        framed_trace = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])  # Span.trace_id, 16 bytes
         if len(_trace_ids) >= 16:
             _trace_ids.clear()
-        _trace_ids[root] = trace_id
+        _trace_ids[root] = framed_trace
     values: dict[str, Any] = {}
     encoded = b""
     kind = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
@@ -486,14 +486,11 @@ def _build(
     flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
     if parent_id == trace.parent:
         flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
-    return proto.span(
-        trace_id,
-        bytes.fromhex(span_id),
-        bytes.fromhex(parent_id) if isinstance(parent_id, str) and len(parent_id) == 16 else b"",
+    # Span.span_id and parent_span_id (8 bytes each, the parent left out when there is none) in one call.
+    ids = "1208" + span_id + ("2208" + parent_id if isinstance(parent_id, str) and len(parent_id) == 16 else "")
+    return proto.span_from_head(
+        framed_trace + bytes.fromhex(ids) + proto.kind_and_times(kind, start_nano, end_nano),
         name,
-        kind,
-        start_nano,
-        end_nano,
         values,
         events,
         proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
@@ -505,7 +502,7 @@ def _build(
 
 _CALL_NAMESPACES = frozenset(("aws", "remote"))
 _NO_EVENTS: list[bytes] = []
-#: X-Ray trace id -> OTLP's 16 bytes, for the few traces alive at once.
+#: X-Ray trace id -> OTLP's 16 bytes as the Span.trace_id field, for the few traces alive at once.
 _trace_ids: dict[str, bytes] = {}
 _FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
 

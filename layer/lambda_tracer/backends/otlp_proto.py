@@ -9,8 +9,6 @@ span once, when it ends, and put it in as many requests as it likes.
 
 from __future__ import annotations
 
-import struct
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
@@ -26,13 +24,9 @@ FLAG_IS_REMOTE = 0x200
 #: Nesting kept in an attribute value (arrays and key-value lists); deeper values become strings.
 MAX_DEPTH = 16
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-_DOUBLE = struct.Struct("<d")
-_FIXED64 = struct.Struct("<Q")
-_FIXED32 = struct.Struct("<I")
-#: Fields 1, 2, 4 (ids), 6 (kind, one byte), 7 and 8 (times): each a tag, then a length and bytes, or its value.
-#: Protobuf takes fields in any order, so the name (5) follows them.
-_IDS_KIND_TIMES = struct.Struct("<BB16sBB8sBB8sBBBQBQ")
-_KIND_TIMES = struct.Struct("<BBBQBQ")
+_U64 = (1 << 64) - 1
+#: Span.kind fields (field 6, a varint of one byte), by kind.
+_KINDS = [b"\x30" + bytes((kind,)) for kind in range(6)]
 #: Span names as ``Span.name`` fields, remembered (names repeat: ``## handler``, a host, a method).
 _names: dict[str, bytes] = {}
 
@@ -81,7 +75,9 @@ def any_value(value: Any, depth: int = 0) -> bytes:
             return b"\x18" + varint(value)
         return field(0x0A, str(value).encode())  # beyond int64: exact, as text
     if isinstance(value, float):
-        return b"\x21" + _DOUBLE.pack(value)
+        import struct  # only for a double: struct costs ~1 M instructions to import, at a cold start
+
+        return b"\x21" + struct.pack("<d", value)
     if value is None:
         return b""
     if isinstance(value, (bytes, bytearray)):
@@ -147,7 +143,7 @@ def _framed_key(key: str) -> bytes:
 
 def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
     """A ``Span.Event``: time 1 (fixed64), name 2, attributes 3."""
-    return b"\x09" + _FIXED64.pack(time_unix_nano) + field(0x12, text(name)) + attributes(0x1A, values)
+    return b"\x09" + time_unix_nano.to_bytes(8, "little") + field(0x12, text(name)) + attributes(0x1A, values)
 
 
 def span(
@@ -168,33 +164,35 @@ def span(
     """A ``Span``: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9,
     events 11, status 15, flags 16 (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``),
     put before ``values``."""
-    if len(trace_id) == 16 and len(span_id) == 8 and len(parent_span_id) == 8:  # ours: one C call
-        head = _IDS_KIND_TIMES.pack(
-            0x0A,
-            16,
-            trace_id,
-            0x12,
-            8,
-            span_id,
-            0x22,
-            8,
-            parent_span_id,
-            0x30,
-            kind,
-            0x39,
-            start_unix_nano,
-            0x41,
-            end_unix_nano,
+    head = b"".join(
+        (
+            field(0x0A, trace_id),
+            field(0x12, span_id),
+            field(0x22, parent_span_id) if parent_span_id else b"",  # no parent: the field is left out
+            kind_and_times(kind, start_unix_nano, end_unix_nano) if 0 <= kind < 0x80 else b"",
         )
-    else:
-        head = b"".join(
-            (
-                field(0x0A, trace_id),
-                field(0x12, span_id),
-                field(0x22, parent_span_id) if parent_span_id else b"",  # no parent: the field is left out
-                _KIND_TIMES.pack(0x30, kind, 0x39, start_unix_nano, 0x41, end_unix_nano),  # a kind is one byte
-            )
-        )
+    )
+    return span_from_head(head, name, values, events, status_code, status_message, flags, encoded)
+
+
+def kind_and_times(kind: int, start_unix_nano: int, end_unix_nano: int) -> bytes:
+    """Fields 6 (kind, a one-byte varint), 7 and 8 (fixed64 times) in one ``int.to_bytes``: 20 bytes."""
+    return (
+        0x30 | kind << 8 | 0x39 << 16 | (start_unix_nano & _U64) << 24 | 0x41 << 88 | (end_unix_nano & _U64) << 96
+    ).to_bytes(20, "little")
+
+
+def span_from_head(
+    head: bytes,
+    name: str,
+    values: dict[str, Any],
+    events: list[bytes],
+    status_code: int = STATUS_UNSET,
+    status_message: str = "",
+    flags: int = 0,
+    encoded: bytes = b"",
+) -> bytes:
+    """``span`` with its ids, kind and times already encoded (``head``): protobuf takes fields in any order."""
     framed_name = _names.get(name)
     if framed_name is None:
         framed_name = field(0x2A, text(name))
@@ -210,7 +208,7 @@ def span(
         status = (field(0x12, text(status_message)) if status_message else b"") + bytes((0x18, status_code))
         parts.append(field(0x7A, status))
     if flags:
-        parts.append(b"\x85\x01" + _FIXED32.pack(flags))  # field 16, wire type 5: tag 0x85 0x01
+        parts.append(b"\x85\x01" + flags.to_bytes(4, "little"))  # field 16, wire type 5: tag 0x85 0x01
     return b"".join(parts)
 
 
