@@ -276,3 +276,34 @@ print(json.dumps({"ours": type(propagate.get_global_textmap()).__qualname__}))
 def test_propagate_uses_ours_unless_the_user_chose(env: dict[str, str], ours: bool) -> None:
     found = _run(PROPAGATORS, **env)
     assert (found["ours"] == "_propagator.<locals>.Propagator") is ours, found
+
+
+def test_concurrent_tasks_each_nest_under_their_own_span() -> None:
+    import asyncio
+
+    @_tracer.capture_method
+    async def step(n: int) -> str:
+        await asyncio.sleep(0)
+        return _hex_ids(trace.get_current_span())[1]
+
+    @otel_tracer.start_as_current_span("decorated")
+    async def decorated() -> str:
+        return _hex_ids(trace.get_current_span())[1]
+
+    async def task(n: int) -> list[str]:
+        with otel_tracer.start_as_current_span(f"task {n}") as span:
+            await asyncio.sleep(0)
+            return [_hex_ids(span)[1], await step(n)]
+
+    @_tracer.capture_lambda_handler
+    async def handler(event: Any, context: Any) -> Any:
+        return [*(await asyncio.gather(task(1), task(2))), await decorated()]
+
+    call = invoke(lambda event, context: asyncio.run(handler(event, context)), expect=6)
+    assert call.error is None, call.error
+    docs = _by_name(call)
+    handler_id = docs["## handler"]["id"]
+    step_parents = sorted(d["parent_id"] for d in subsegments(call.documents) if d["name"].endswith("step"))
+    assert step_parents == sorted([docs["task 1"]["id"], docs["task 2"]["id"]])
+    assert docs["task 1"]["parent_id"] == docs["task 2"]["parent_id"] == handler_id
+    assert docs["decorated"]["parent_id"] == handler_id and call.result[2] == docs["decorated"]["id"]
