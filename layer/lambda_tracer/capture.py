@@ -25,6 +25,7 @@ import binascii
 import decimal
 import enum
 import json
+import marshal
 import math
 import sys
 
@@ -393,45 +394,46 @@ def _mask_leaves(value: Any, depth: int) -> Any:
     return value if value is None or isinstance(value, bool) else REDACTED
 
 
-def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None = None) -> Any:
-    """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret)."""
+def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None = None, copy: bool = True) -> Any:
+    """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret).
+
+    ``copy=False`` when the value cannot change before the document is sent (a response, recorded as its
+    function returns); otherwise what is recorded is a copy, because put_metadata's caller may change its dict
+    before the subsegment is sent.
+    """
     secret_key = key is not None and policy.verdict(key) != PLAIN
-    if not secret_key and _is_small_flat(value, policy, max_bytes):
-        # The common response: already JSON, nothing to redact, far under the cap. A copy, because
-        # put_metadata's caller may change its dict before the subsegment is sent.
-        return dict(value) if type(value) is dict else value
+    if not secret_key:
+        unchanged = _as_it_is(value, policy, max_bytes, copy)
+        if unchanged is not _CONVERT:
+            return unchanged
     converter = _Converter(policy, max_bytes)
     converted = converter._under(key, value, -1) if secret_key else converter.convert(value)
     return _finish(converter, converted, max_bytes)
 
 
-def _is_small_flat(value: object, policy: Policy, max_bytes: int) -> bool:
-    """A plain str, or a dict of up to 32 plain str keys to JSON scalars, nothing to mask, sure to fit ``max_bytes``.
+#: What ``_as_it_is`` returns for a value that needs converting.
+_CONVERT: Any = object()
+_STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
-    Such a value needs no conversion: a shallow copy of it is all that is recorded.
+
+def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
+    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT``: a few passes in C.
+
+    That holds when ``marshal`` takes it (only exact dicts, lists, tuples, strings, numbers, booleans and None:
+    no namedtuple, whose field names may say what is secret, no object, no subclass), it is strict JSON, its JSON
+    fits ``max_bytes`` and is ASCII (keys are normalised before they are judged), and its JSON text holds nothing
+    any redaction rule needs (``Policy.needs_mask``: every key and every string appears in it, JSON held in
+    strings included). Most responses are such values. Unlike the converter, nothing in them is cut (they fit),
+    and an integer past 2**53 stays a number.
     """
-    if type(value) is str:
-        return 6 * len(value) + 2 <= max_bytes and not _may_hide_secrets(value, policy)
-    if type(value) is not dict or len(value) > 32 or any(key in value for key in _VALUE_KEYS):
-        return False
-    budget = max_bytes
-    for key, item in value.items():
-        if type(key) is not str or policy.verdict(key) or policy.key_needs_mask(key):  # keys hold URLs too
-            return False
-        kind = type(item)
-        if kind is str:
-            if _may_hide_secrets(item, policy):
-                return False
-            budget -= 6 * (len(key) + len(item)) + 8
-        elif item is None or kind is bool or kind is int or (kind is float and math.isfinite(item)):
-            if kind is int and not -_SAFE_INT <= item <= _SAFE_INT:
-                return False
-            budget -= 6 * len(key) + 30
-        else:
-            return False
-        if budget < 0:
-            return False
-    return True
+    try:
+        packed = marshal.dumps(value) if copy and type(value) is not str else b""  # type: ignore[arg-type]
+        text = _STRICT_JSON.encode(value)
+    except (ValueError, TypeError, RecursionError, OverflowError):
+        return _CONVERT
+    if len(text) > max_bytes or not text.isascii() or policy.needs_mask(text):
+        return _CONVERT
+    return marshal.loads(packed) if packed else value
 
 
 def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
@@ -453,11 +455,6 @@ def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
         if isinstance(name, str):
             return value_key if policy.is_secret_name(name.rstrip("/").rsplit("/", 1)[-1]) else None
     return None
-
-
-def _may_hide_secrets(text: str, policy: Policy) -> bool:
-    """Whether a string could be recorded other than as it is: JSON with escapes may hide names."""
-    return policy.needs_mask(text) or ("\\" in text and text[:64].lstrip()[:1] in (*_JSON_STARTS, '"'))
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:

@@ -21,7 +21,7 @@ Secrets arrive in three shapes, so there are three kinds of rule:
 redaction off (``none``). The policy is built once per value of the variable.
 
 Cost is paid only where a secret can be. Every rule needs some lower-case substring to be present (a fragment of
-a secret name, a token's prefix), so a text is lower-cased once and searched for all of them at once: a text
+a secret name, a token's prefix: ``_NEEDLES``), so a text is lower-cased once and searched for each: a text
 without any is returned as it is, and each mask runs only when its own substrings are there. Key verdicts are
 cached for text keys only (never objects, so nothing a user passes is kept alive), bounded and never cleared.
 Every pattern runs in linear time: a pattern can only start where a lookbehind allows, repeats are bounded, and
@@ -128,7 +128,7 @@ _JWT = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-
 _PRIVATE_KEY = r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)[^\-]*"
 #: Token formats, after gitleaks' rules and detect-secrets' plugins: AWS access key ids, GitHub, GitLab, Slack
 #: (tokens and webhooks), Stripe secret and restricted keys, Google API keys, npm, PyPI, SendGrid, OpenAI and
-#: Anthropic keys, Square. Each starts with a fixed prefix, which is also its gate (``_TOKEN_PREFIXES``).
+#: Anthropic keys, Square. Each starts with a fixed prefix, which its gate looks for (``_TOKEN_NEEDLES``).
 _TOKENS = (
     r"(?<![A-Za-z0-9_\-])(?:"
     r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
@@ -144,25 +144,23 @@ _TOKENS = (
     r"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,60}"
     r")"
 )
-_TOKEN_PREFIXES = (
-    "a3t", "akia", "asia", "abia", "acca", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-",
-    "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "aiza", "npm_", "pypi-", "sg.", "sk-",
-    "sq0",
-)  # fmt: skip
-_TOKEN_GATE = (
-    r"a3t|akia|asia|abia|acca|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt)-|xox|xapp-|hooks\.slack\.com|k_live_|k_test_"
-    r"|aiza|npm_|pypi-|sg\.|sk-|sq0"
-)
-#: Fragments (lower case) of the default secret names, chosen to survive the separators a text may put inside a
-#: name (``pass_word``, ``x-api-key``, ``Api Key``): a name-based mask can only apply when one is present. ``%``
-#: for percent-encoded names (``api%5Fkey``), which no fragment survives.
-_NAME_FRAGMENTS = (
+#: Lower-case substrings without which no rule can apply to a text, each checked with ``in`` (much cheaper per
+#: character than one regex of alternatives): fragments of the default secret names that survive any separator a
+#: text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``; ``\\u`` for
+#: ``\\u0070assword`` in JSON), the base64 flag, and what every text form and token format begins with.
+_NEEDLES = (
     "pass", "pwd", "secret", "token", "jwt", "bearer", "auth", "cred", "sig", "csrf", "xsrf", "session", "sid",
-    "dsn", "cookie", "query", "apikey", "api_key", "api-key", "api key", "api.key", "privatekey", "private_key",
-    "private-key", "private key", "accesskey", "access_key", "access-key", "access key", "accountkey", "account_key",
-    "account-key", "connectionstring", "connection_string", "connection-string", "connection string", "connstr",
-    "conn_str", "inputvalue", "input_value", "securestring", "%",
+    "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', "%", "\\u",
+    "eyj", "-----begin", "basic", "akia", "asia", "abia", "acca", "a3t", "gh", "gl", "xox", "xapp", "slack",
+    "_live_", "_test_", "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
 )  # fmt: skip
+#: The token formats' own gate (a text may hold a secret name and no token).
+_TOKEN_NEEDLES = (
+    "akia", "asia", "abia", "acca", "a3t", "gh", "gl", "xox", "xapp", "slack", "_live_", "_test_", "aiza", "npm_",
+    "pypi-", "sg.", "sk-", "sq0",
+)  # fmt: skip
+#: URL credentials: ``//`` then an authority ending at ``@``.
+_USERINFO_GATE = r"//[^\s/?#@]{0,512}@"
 #: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
 _BARE_END = frozenset(" \t\r\n&;,\"'<>)]}")
 #: Credential schemes whose next word is the credential (``Authorization: Bearer abc``).
@@ -176,7 +174,7 @@ _LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
 
 
 @functools.cache
-def _regex(pattern: str) -> re.Pattern[str]:
+def compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
@@ -185,7 +183,7 @@ def words(key: str) -> tuple[str, ...]:
     key = key[:MAX_KEY_CHARS]
     if not key.isascii():
         key = _normalized(key)
-    return tuple(word.lower() for word in _regex(_WORD).findall(key))
+    return tuple(word.lower() for word in compiled(_WORD).findall(key))
 
 
 def _normalized(key: str) -> str:
@@ -200,7 +198,7 @@ def _joined(key: str) -> str:
     """The key's words run together (``"X-Api-Key"`` -> ``"xapikey"``), cheaply for ASCII keys."""
     key = key[:MAX_KEY_CHARS]
     if key.isascii():
-        return _regex(_NOT_ALNUM).sub("", key).lower()
+        return compiled(_NOT_ALNUM).sub("", key).lower()
     return "".join(words(key))
 
 
@@ -218,6 +216,13 @@ def _key_text(key: object) -> str | None:
 
 def _alternation(items: Iterable[str]) -> str:
     return "|".join(re.escape(item) for item in sorted(set(items), key=len, reverse=True))
+
+
+def _has_any(lowered: str, needles: tuple[str, ...]) -> bool:
+    for needle in needles:  # noqa: SIM110 (a loop: any() over a generator costs twice as much here)
+        if needle in lowered:
+            return True
+    return False
 
 
 class Policy:
@@ -241,14 +246,10 @@ class Policy:
         self._verdicts: dict[str, int] = {}
         #: A key can only be other than PLAIN when its joined words hold one of these.
         self._key_gate = _alternation([*self.secret_words, *self.stems, "query", *self.extra])
-        # A name in text: the default fragments, and each extra name's longest word (``account`` of
+        # A name in text: the default needles, and each extra name's longest word (``account`` of
         # ``account_number``), which survives any separator the text puts between its words.
-        extra_fragments = [max(name, key=len) for name in extra_words if name]
-        self._name_gate = _alternation([*_NAME_FRAGMENTS, *extra_fragments])
-        #: Every other mask needs one of these (``//`` and ``@`` for URL credentials are tested apart).
-        self._text_gate = _alternation(
-            [*_NAME_FRAGMENTS, *extra_fragments, *_TOKEN_PREFIXES, "eyj", "-----begin", "basic"]
-        )
+        extra_needles = {max(name, key=len) for name in extra_words if name}
+        self._needles = _NEEDLES + tuple(sorted(extra_needles - set(_NEEDLES)))
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ class Policy:
         return found
 
     def _judge_text(self, key: str) -> int:
-        if not self.enabled or not _regex(self._key_gate).search(_joined(key)):
+        if not self.enabled or not compiled(self._key_gate).search(_joined(key)):
             return PLAIN
         return self._judge(words(key))
 
@@ -313,9 +314,9 @@ class Policy:
 
     def names_secret_key(self, text: str) -> bool:
         """Whether JSON-like text has a quoted key (``"password":``) that is not plain."""
-        if not _regex(self._name_gate).search(text.lower()):
+        if not _has_any(text.lower(), self._needles):
             return False
-        return any(self.verdict(match.group(1)) != PLAIN for match in _regex(_JSON_KEY).finditer(text))
+        return any(self.verdict(match.group(1)) != PLAIN for match in compiled(_JSON_KEY).finditer(text))
 
     # -- text ------------------------------------------------------------------------------------
 
@@ -323,7 +324,7 @@ class Policy:
         """Whether ``mask_text`` could change ``text``: one search of the lower-cased text for every substring
         some mask needs (a fragment of a secret name, a token's prefix, ``//``); most texts answer no."""
         return self.enabled and (
-            ("@" in text and "//" in text) or _regex(self._text_gate).search(text.lower()) is not None
+            _has_any(text.lower(), self._needles) or ("@" in text and compiled(_USERINFO_GATE).search(text) is not None)
         )
 
     def mask_text(self, text: str) -> str:
@@ -331,20 +332,21 @@ class Policy:
         if not self.enabled:
             return text
         lowered = text.lower()
-        userinfo = "@" in text and "//" in text
-        if not userinfo and not _regex(self._text_gate).search(lowered):
+        named = _has_any(lowered, self._needles)
+        userinfo = "@" in text and compiled(_USERINFO_GATE).search(text) is not None
+        if not named and not userinfo:
             return text
-        if _regex(_TOKEN_GATE).search(lowered):
-            text = _regex(_TOKENS).sub(REDACTED, text)
+        if _has_any(lowered, _TOKEN_NEEDLES):
+            text = compiled(_TOKENS).sub(REDACTED, text)
         if "eyj" in lowered:
-            text = _regex(_JWT).sub(REDACTED, text)
+            text = compiled(_JWT).sub(REDACTED, text)
         if "-----begin" in lowered:
-            text = _regex(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
+            text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
         if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
-            text = _regex(_BEARER).sub(_mask_credential, text)
+            text = compiled(_BEARER).sub(_mask_credential, text)
         if userinfo:
-            text = _regex(_URL_USERINFO).sub(_mask_userinfo, text)
-        if _regex(self._name_gate).search(lowered):
+            text = compiled(_URL_USERINFO).sub(_mask_userinfo, text)
+        if named:
             text = self._mask_names(text)
         return text
 
@@ -365,7 +367,7 @@ class Policy:
 
     def _pair_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = []
-        for match in _regex(_PAIR).finditer(text):
+        for match in compiled(_PAIR).finditer(text):
             escapes, quote, quoted_name, quoted_sep, dashes, name, equals, colon = match.groups()
             name = quoted_name if quote else f"{dashes}{name}"
             if not self._names_secret(name):
@@ -385,7 +387,7 @@ class Policy:
 
     def _named_value_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = []
-        for match in _regex(_NAMED_VALUE).finditer(text):
+        for match in compiled(_NAMED_VALUE).finditer(text):
             named = match.group(3)
             secret = named == "SecureString" or self._names_secret(named.rstrip("/").rsplit("/", 1)[-1])
             found = _value_span(text, match.end(), False, False, match.group(1)) if secret else None
@@ -395,7 +397,7 @@ class Policy:
 
     def _botocore_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = []
-        for match in _regex(_BOTOCORE_PARAMETER).finditer(text):
+        for match in compiled(_BOTOCORE_PARAMETER).finditer(text):
             name = re.split(r"[.\[\]]+", match.group(1).strip(".[]"))[-1]
             if self._names_secret(name):
                 start = match.end()
@@ -407,7 +409,7 @@ class Policy:
     def _element_spans(self, text: str) -> list[tuple[int, int, str]]:
         """``<password>x</password>``, ``<wsse:Password Type="…">x</wsse:Password>``, CDATA: the content."""
         spans = []
-        for match in _regex(_XML_OPEN).finditer(text):
+        for match in compiled(_XML_OPEN).finditer(text):
             if not self._names_secret(match.group(2)):
                 continue
             start = match.end()
@@ -425,7 +427,7 @@ class Policy:
     def _flag_spans(self, text: str) -> list[tuple[int, int, str]]:
         return [
             (*match.span(3), REDACTED)
-            for match in _regex(_FLAG_VALUE).finditer(text)
+            for match in compiled(_FLAG_VALUE).finditer(text)
             if self.is_secret_name(match.group(1))
         ]
 
@@ -444,14 +446,14 @@ class Policy:
     def _starts_line(text: str, position: int) -> bool:
         """Whether only indentation, a YAML list dash or ``export`` stand before ``position`` on its line."""
         line_start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
-        return _regex(_LINE_START).fullmatch(text, line_start, position) is not None
+        return compiled(_LINE_START).fullmatch(text, line_start, position) is not None
 
     def mask_message(self, text: str, limit: int) -> str:
         """An exception message or any text quoting a URL: masked like any text, every URL query value masked
         too (names kept), then cut to ``limit`` (masking first, so that no secret is cut in two)."""
         window = text[: limit + _MASK_MARGIN]
         if self.enabled and "://" in window and "?" in window:
-            window = _regex(_URL_QUERY).sub(_mask_url_query, window)
+            window = compiled(_URL_QUERY).sub(_mask_url_query, window)
         return self.mask_text(window)[:limit]
 
     def mask_cut(self, text: str, limit: int) -> str:
@@ -597,7 +599,7 @@ def _mask_credential(match: re.Match[str]) -> str:
     """``Bearer <token>``; ``Basic <credential>`` only when the word looks like one (base64 has digits, ``+/=``
     or capitals inside), so ``basic information`` stays as it is."""
     scheme, space, credential = match.groups()
-    if scheme.lower() == "basic" and not _regex(_CREDENTIAL_LIKE).search(credential[1:]):
+    if scheme.lower() == "basic" and not compiled(_CREDENTIAL_LIKE).search(credential[1:]):
         return match.group(0)
     return f"{scheme}{space}{REDACTED}"
 
@@ -608,12 +610,12 @@ def mask_cookies(text: str) -> str:
     The first part is always the cookie, even one named like an attribute; a part without ``=`` that is
     not an attribute (``"abc"`` alone) is masked whole.
     """
-    parts = _regex(_COOKIE_SPLIT).split(text)
+    parts = compiled(_COOKIE_SPLIT).split(text)
     for index in range(0, len(parts), 2):
         name, equals, value = parts[index].partition("=")
         attribute = name.strip().lower()
         if index > 0 and (
-            (equals and attribute in COOKIE_ATTRIBUTES and _regex(COOKIE_ATTRIBUTES[attribute]).fullmatch(value))
+            (equals and attribute in COOKIE_ATTRIBUTES and compiled(COOKIE_ATTRIBUTES[attribute]).fullmatch(value))
             or (not equals and attribute in COOKIE_FLAGS)
         ):
             continue

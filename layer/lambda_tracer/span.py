@@ -105,7 +105,7 @@ class Span:
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
-            data = capture.to_metadata(value, redaction.current(), capture_limit())
+            data = capture.to_metadata(value, redaction.current(), capture_limit(), copy=False)
             self._metadata(f"{name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)

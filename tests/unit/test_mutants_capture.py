@@ -167,10 +167,11 @@ def test_item_caps() -> None:
 
 
 def test_preview_of_a_list_past_the_item_cap() -> None:
-    result = meta(list(range(1500)), 60000)
+    assert meta(list(range(1500)), 60000) == list(range(1500))  # fits, nothing to convert: recorded whole
+    result = meta(list(range(1500)) + [object()], 60000)
     assert result["truncated"] is True
     assert result["original_bytes_at_least"] == 3912
-    assert result["preview"].endswith('999,"... 500 more items"]')
+    assert result["preview"].endswith('999,"... 501 more items"]')
 
 
 def test_node_cap() -> None:
@@ -200,8 +201,10 @@ def test_depth_cap() -> None:
         inner: list[Any] = []
         current.append(inner)
         current = inner
-    assert json.dumps(meta(deep)) == "[" * 32 + '"<too deep>"' + "]" * 32
-    deep_dict: dict[str, Any] = {}
+    assert meta(deep) == deep  # plain JSON that fits is recorded as it is
+    deep.append(b"")  # a value to convert: the walk stops at the depth cap
+    assert json.dumps(meta(deep)) == "[" + "[" * 31 + '"<too deep>"' + "]" * 31 + ', "<bytes: 0>"]'
+    deep_dict: dict[str, Any] = {"x": b""}
     node = deep_dict
     for _ in range(40):
         node["k"] = {}
@@ -474,34 +477,23 @@ def test_clean_name() -> None:
     assert capture.clean_name("x" * 300) == "x" * 250
 
 
-def test_small_flat_values_are_copied() -> None:
-    value = {"a": 1, "b": "text", "c": None, "d": True, "e": 1.5}
+def test_values_recorded_as_they_are_are_copies() -> None:
+    value = {"a": 1, "b": "text", "c": None, "d": True, "e": 1.5, "f": [1, {"g": "h"}]}
     out = meta(value)
-    assert out == value and out is not value
-    assert capture._is_small_flat(value, Policy(), 16384) is True
-    assert capture._is_small_flat({"a": 2**53 + 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({"a": float("inf")}, Policy(), 16384) is False
-    assert capture._is_small_flat({"Value": 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({str(n): n for n in range(33)}, Policy(), 16384) is False
-    assert capture._is_small_flat({str(n): n for n in range(32)}, Policy(), 16384) is True
-    assert capture._is_small_flat({"password": 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({1: 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({"a": "x=1"}, Policy(), 16384) is True
-    assert capture._is_small_flat({"a": "token=1"}, Policy(), 16384) is False
-    assert capture._is_small_flat({"https://u:p@h": 1}, Policy(), 16384) is False
-    assert capture._is_small_flat({"a": [1]}, Policy(), 16384) is False
-    assert capture._is_small_flat({"ab": "cd"}, Policy(), 32) is True  # 6 * 4 + 8
-    assert capture._is_small_flat({"ab": "cde"}, Policy(), 32) is False
-    assert capture._is_small_flat({"abc": 1}, Policy(), 48) is True  # 6 * 3 + 30
-    assert capture._is_small_flat({"abc": 1}, Policy(), 47) is False
-    assert capture._is_small_flat("abc", Policy(), 20) is True
-    assert capture._is_small_flat("abc", Policy(), 19) is False
-    assert capture._is_small_flat(" {", Policy(), 100) is True  # JSON without escapes: nothing to look into
-    assert capture._is_small_flat(' {"a\\"', Policy(), 100) is False  # escapes may hide a name
-    assert capture._is_small_flat("a:b", Policy(), 100) is True
-    assert capture._is_small_flat("a:secret", Policy(), 100) is False
-    assert capture._is_small_flat(["a"], Policy(), 100) is False
-
+    assert out == value and out is not value and out["f"][1] is not value["f"][1]
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
+    policy = Policy()
+    assert capture._as_it_is(value, policy, 16384, True) == value
+    for converted in (
+        {"a": float("inf")}, {"password": 1}, {"a": "token=1"}, {"https://u:p@h": 1}, {1: b""}, {"a": {1, 2}},
+        ' {"a\\u0070"', "a:secret", "é", {"a": "x" * 100}, collections.OrderedDict(a=1),
+        collections.namedtuple("Pair", "user password")("ann", "hunter2"), {"isBase64Encoded": True, "body": "eA=="},
+    ):
+        assert capture._as_it_is(converted, policy, 64, True) is capture._CONVERT, converted
+    for kept in ({"a": "x=1"}, "a:b", " {", {"isBase64Encoded": False, "body": "eA=="}, ("a", 1), 2**60):
+        assert capture._as_it_is(kept, policy, 64, True) == kept
+    assert capture._as_it_is({"ab": "cd"}, policy, 11, True) == {"ab": "cd"}  # {"ab":"cd"}: 11 bytes
+    assert capture._as_it_is({"ab": "cd"}, policy, 10, True) is capture._CONVERT
 
 def test_json_text_is_parsed_only_when_a_rule_could_apply() -> None:
     body = json.dumps({"a": [1, "x"], "when": "2024-01-01T00:00:00Z", "url": "https://h/p?page=2"})
@@ -789,7 +781,7 @@ def test_size_bound_formula() -> None:
 
 
 def test_mapping_cut_at_the_item_cap_is_marked() -> None:
-    out = meta({str(n): 0 for n in range(1001)}, 60000)
+    out = meta({**{str(n): 0 for n in range(1001)}, "x": b""}, 60000)
     assert out["truncated"] is True
     assert "original_bytes_at_least" in out
 
@@ -818,15 +810,6 @@ def test_named_secret_uses_the_last_path_segment() -> None:
     assert meta({"Name": "/password/host", "Value": "v"}) == {"Name": "/password/host", "Value": "v"}
     assert meta({"Name": "/password/X", "Value": "v"}) == {"Name": "/password/X", "Value": "v"}
     assert meta({"Name": "/a/b/token//", "Value": "v"}) == {"Name": "/a/b/token//", "Value": R}
-
-
-def test_small_flat_bounds() -> None:
-    policy = Policy()
-    assert capture._is_small_flat({"a": 2**53}, policy, 16384) is True
-    assert capture._is_small_flat({"a": -(2**53)}, policy, 16384) is True
-    assert capture._is_small_flat({"a": -(2**53) - 1}, policy, 16384) is False
-    assert capture._is_small_flat(" {a\\", policy, 100) is False
-    assert capture._is_small_flat("\\", policy, 100) is True
 
 
 class _ListValue(enum.Enum):
