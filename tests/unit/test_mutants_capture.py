@@ -168,7 +168,7 @@ def test_item_caps() -> None:
 
 def test_preview_of_a_list_past_the_item_cap() -> None:
     assert meta(list(range(1500)), 60000) == list(range(1500))  # fits, nothing to convert: recorded whole
-    result = meta(list(range(1500)) + [object()], 60000)
+    result = meta([*range(1500), object()], 60000)
     assert result["truncated"] is True
     assert result["original_bytes_at_least"] == 3912
     assert result["preview"].endswith('999,"... 501 more items"]')
