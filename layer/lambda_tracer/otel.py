@@ -125,7 +125,7 @@ def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
     system = attributes.get("db.system.name", attributes.get("db.system"))
     if not isinstance(system, str):
         return False
-    sql: dict[str, Any] = {"database_type": system}
+    sql: dict[str, Any] = {"database_type": system[: capture.MAX_NAME_CHARS]}
     policy = redaction.current()
     fields = (("db.user", "user"), ("db.query.text", "sanitized_query"), ("db.statement", "sanitized_query"))
     for source, target in fields:
@@ -468,11 +468,11 @@ class RuntimeContext(_RuntimeContext):
             span = trace.get_current_span(context)
             entry = entry_of(span)
             if isinstance(entry, xray.XRaySpan):
-                if not entry.ended:
-                    _, stack = xray.current()
-                    if entry not in stack:
-                        xray.attach(entry)
-                        pushed = entry
+                current, stack = xray.current()
+                # Never into another invocation's trace (a context kept from an earlier one).
+                if not entry.ended and entry.trace.root == current.root and entry not in stack:
+                    xray.attach(entry)
+                    pushed = entry
             elif span.get_span_context().is_valid:
                 _, stack = xray.current()
                 mark = _foreign_top.set(stack[-1] if stack else None)
