@@ -289,21 +289,25 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     or twice: the last one counts, and it is empty as without them). Base64 costs ~19 instructions a byte, and
     the resource is about half of a handler's datagram."""
     resource_field, scope_field = prefix
-    parts = [b"", scope_field]
-    size = len(scope_field)
-    for item in spans:
-        length = len(item)
-        framing = bytes((0x12, length)) if length < 0x80 else b"\x12" + proto.varint(length)
-        parts += (framing, item)
-        size += len(framing) + length
-    parts[0] = b"\x12" + proto.varint(size)
-    scope_spans = b"".join(parts)  # the ScopeSpans field of the ResourceSpans
+    varint = proto.varint
+    if len(spans) == 1:
+        body = b"".join((scope_field, b"\x12", varint(len(spans[0])), spans[0]))
+    else:
+        parts = [scope_field]
+        for item in spans:
+            parts += (b"\x12", varint(len(item)), item)
+        body = b"".join(parts)
+    scope_spans = b"\x12" + varint(len(body)) + body  # the ScopeSpans field of the ResourceSpans
+    size = len(scope_spans)
+    inner = size + len(resource_field)
     for pad in _PADS:
-        inner = len(pad) + len(scope_spans) + len(resource_field)
-        head = b"\x0a" + proto.varint(inner)
-        if (len(head) + len(pad) + len(scope_spans)) % 3 == 0:
-            return binascii.b2a_base64(head + pad + scope_spans, newline=False) + _base64_of(resource_field)
-    return binascii.b2a_base64(head + scope_spans + resource_field, newline=False)  # (a length at a varint edge)
+        total = inner + len(pad)
+        head_size = 2 if total < 0x80 else 3 if total < 0x4000 else 4 if total < 0x200000 else 5
+        if (head_size + len(pad) + size) % 3 == 0:
+            head = b"".join((b"\x0a", varint(total), pad, scope_spans))
+            return binascii.b2a_base64(head, newline=False) + _base64_of(resource_field)
+    head = b"\x0a" + varint(inner) + scope_spans  # a total at a varint edge (rare): the whole in base64
+    return binascii.b2a_base64(head + resource_field, newline=False)
 
 
 def request_prefix() -> tuple[bytes, bytes]:
