@@ -307,3 +307,27 @@ def test_concurrent_tasks_each_nest_under_their_own_span() -> None:
     assert step_parents == sorted([docs["task 1"]["id"], docs["task 2"]["id"]])
     assert docs["task 1"]["parent_id"] == docs["task 2"]["parent_id"] == handler_id
     assert docs["decorated"]["parent_id"] == handler_id and call.result[2] == docs["decorated"]["id"]
+
+
+def test_a_context_kept_from_an_earlier_invocation_stays_out_of_the_next_one() -> None:
+    kept: dict[str, Any] = {}
+
+    @_tracer.capture_lambda_handler
+    def first(event: Any, context: Any) -> None:
+        kept["span"] = otel_tracer.start_span("left open")  # never ended: a bug in user code
+        kept["context"] = trace.set_span_in_context(kept["span"])
+
+    @_tracer.capture_lambda_handler
+    def second(event: Any, context: Any) -> None:
+        token = otel_context.attach(kept["context"])
+        try:
+            with otel_tracer.start_as_current_span("next"):
+                pass
+        finally:
+            otel_context.detach(token)
+
+    invoke(first, expect=1)
+    call = invoke(second, expect=2)
+    docs = _by_name(call)
+    assert docs["next"]["parent_id"] == docs["## second"]["id"]
+    assert docs["next"]["trace_id"] == call.trace_id
