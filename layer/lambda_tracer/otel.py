@@ -44,7 +44,11 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 from opentelemetry.util import types
-from opentelemetry.util._decorator import _agnosticcontextmanager
+
+try:  # opentelemetry-api 1.24+: a context manager that also decorates coroutines
+    from opentelemetry.util._decorator import _agnosticcontextmanager
+except ImportError:  # pragma: no cover - older APIs decorate plain functions only, as their own SDK does
+    from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
 
 from . import capture, config, redaction
 from .backends import xray
