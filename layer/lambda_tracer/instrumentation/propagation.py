@@ -31,26 +31,40 @@ TRACEPARENT_HEADER = "traceparent"
 _parsed: dict[tuple[object, object], frozenset[str]] = {}
 
 
+_XRAY_ONLY = frozenset((XRAY,))
+_BOTH = frozenset(KNOWN)
+
+
 def default(exporter: str | None) -> frozenset[str]:
     """``xray,tracecontext`` when spans go out as OTLP (OpenTelemetry's world reads ``traceparent``), else ``xray``."""
     if exporter is not None and exporter.strip().lower() == "otlp":
-        return frozenset(KNOWN)
-    return frozenset((XRAY,))
+        return _BOTH
+    return _XRAY_ONLY
 
 
 _PROPAGATORS_KEY = config.environ_key(PROPAGATORS_ENV)
 _EXPORTER_KEY = config.environ_key(EXPORTER_ENV)
 
 
+#: The last (raw propagators, raw exporter, what they mean): the values ``os.environ`` holds stay the same objects
+#: while unchanged, so the common case is two lookups and two identity checks.
+_last: tuple[object, object, frozenset[str]] = (None, None, _XRAY_ONLY)
+
+
 def enabled() -> frozenset[str]:
     """The propagators in force now (the environment is read at every call; its parse is cached per value)."""
-    key = (config.ENVIRON.get(_PROPAGATORS_KEY), config.ENVIRON.get(_EXPORTER_KEY))
-    found = _parsed.get(key)
+    global _last
+    environ = config.ENVIRON
+    raw, exporter = environ.get(_PROPAGATORS_KEY), environ.get(_EXPORTER_KEY)
+    last = _last
+    if raw is last[0] and exporter is last[1]:
+        return last[2]
+    found = _parsed.get((raw, exporter))
     if found is None:
-        raw, exporter = (None if value is None else config.decoded(value) for value in key)
-        found = _parse(raw, exporter)
+        found = _parse(*(None if value is None else config.decoded(value) for value in (raw, exporter)))
         if len(_parsed) < 16:
-            _parsed[key] = found
+            _parsed[(raw, exporter)] = found
+    _last = (raw, exporter, found)
     return found
 
 
@@ -64,7 +78,8 @@ def _parse(raw: str | None, exporter: str | None) -> frozenset[str]:
     if any(name not in KNOWN for name in names):
         config.warn_once(PROPAGATORS_ENV, raw, f"the default, {','.join(sorted(fallback, key=KNOWN.index))}")
         return fallback
-    return frozenset(names)
+    chosen = frozenset(names)
+    return _XRAY_ONLY if chosen == _XRAY_ONLY else _BOTH if chosen == _BOTH else chosen
 
 
 def traceparent(root: str, span_id: str) -> str:
@@ -79,6 +94,8 @@ def headers(span: XRaySpan) -> list[tuple[str, str]]:
     if span.trace.sampled != "1":
         return []  # recorded for OTLP's unsampled spans (T1U) only: nothing is propagated, as without the layer
     names = enabled()
+    if names is _XRAY_ONLY:
+        return [(XRAY_HEADER, span.outgoing_header())]
     found: list[tuple[str, str]] = []
     if XRAY in names:
         found.append((XRAY_HEADER, span.outgoing_header()))
