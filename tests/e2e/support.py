@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from secret_scan import assert_no_detected_secrets
+
 from lambda_env import assert_datagrams_follow_xray_rules, assert_follows_xray_rules
 from lambda_tracer_local import otlp
 from lambda_tracer_local.daemon import subsegments
@@ -60,11 +62,13 @@ def checked_invoke(fn: LocalLambda, invoke: Callable[..., Invocation], event: An
 def assert_valid(fn: LocalLambda, inv: Invocation, first: int, rejected: int, requested: Any = FRESH) -> None:
     """Fail unless what ``fn``'s daemon received for ``inv`` (from its ``first``-th datagram on) keeps every
     error-level rule of X-Ray, for the trace header the invocation got (``requested``: the ``trace_header`` asked
-    for, used when the runtime died before the invocation could say which header it sent)."""
+    for, used when the runtime died before the invocation could say which header it sent), and detect-secrets'
+    plugins find no secret in it (tests/secret_scan.py)."""
     header, known = inv.trace_header, True
     if header is None and inv.status == "exited" and requested is not None:
         header, known = (requested, True) if isinstance(requested, str) else (None, False)
     assert_follows_xray_rules(fn.daemon, first, rejected, header, known_header=known)
+    assert_no_detected_secrets(fn.daemon.datagrams(first))  # a second opinion, which knows nothing of our rules
 
 
 def assert_each_trace_valid(
@@ -89,3 +93,4 @@ def assert_each_trace_valid(
     for trace_id, header in headers.items():
         assert_datagrams_follow_xray_rules(by_trace.pop(trace_id, []), fn.daemon.rejected, header)
     assert not by_trace, f"documents of no invocation's trace: {sorted(by_trace)}"
+    assert_no_detected_secrets(fn.daemon.datagrams())
