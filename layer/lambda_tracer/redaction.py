@@ -151,13 +151,13 @@ _TOKENS = (
 _NEEDLES = (
     "pass", "pwd", "secret", "token", "jwt", "bearer", "auth", "cred", "sig", "csrf", "xsrf", "session", "sid",
     "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', "%", "\\u",
-    "eyj", "-----begin", "basic", "akia", "asia", "abia", "acca", "a3t", "gh", "gl", "xox", "xapp", "slack",
-    "_live_", "_test_", "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
+    "eyj", "-----begin", "basic", "akia", "asia", "abia", "acca", "a3t", "gh", "github_pat_", "gl", "xox", "xapp",
+    "slack", "_live_", "_test_", "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
 )  # fmt: skip
 #: The token formats' own gate (a text may hold a secret name and no token).
 _TOKEN_NEEDLES = (
-    "akia", "asia", "abia", "acca", "a3t", "gh", "gl", "xox", "xapp", "slack", "_live_", "_test_", "aiza", "npm_",
-    "pypi-", "sg.", "sk-", "sq0",
+    "akia", "asia", "abia", "acca", "a3t", "gh", "github_pat_", "gl", "xox", "xapp", "slack", "_live_", "_test_",
+    "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
 )  # fmt: skip
 #: URL credentials: ``//`` then an authority ending at ``@``.
 _USERINFO_GATE = r"//[^\s/?#@]{0,512}@"
