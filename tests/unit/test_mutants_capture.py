@@ -485,15 +485,26 @@ def test_values_recorded_as_they_are_are_copies() -> None:
     policy = Policy()
     assert capture._as_it_is(value, policy, 16384, True) == value
     for converted in (
-        {"a": float("inf")}, {"password": 1}, {"a": "token=1"}, {"https://u:p@h": 1}, {1: b""}, {"a": {1, 2}},
-        ' {"a\\u0070"', "a:secret", "é", {"a": "x" * 100}, collections.OrderedDict(a=1),
-        collections.namedtuple("Pair", "user password")("ann", "hunter2"), {"isBase64Encoded": True, "body": "eA=="},
+        {"a": float("inf")},
+        {"password": 1},
+        {"a": "token=1"},
+        {"https://u:p@h": 1},
+        {1: b""},
+        {"a": {1, 2}},
+        ' {"a\\u0070"',
+        "a:secret",
+        "é",
+        {"a": "x" * 100},
+        collections.OrderedDict(a=1),
+        collections.namedtuple("Pair", "user password")("ann", "hunter2"),
+        {"isBase64Encoded": True, "body": "eA=="},
     ):
         assert capture._as_it_is(converted, policy, 64, True) is capture._CONVERT, converted
     for kept in ({"a": "x=1"}, "a:b", " {", {"isBase64Encoded": False, "body": "eA=="}, ("a", 1), 2**60):
         assert capture._as_it_is(kept, policy, 64, True) == kept
     assert capture._as_it_is({"ab": "cd"}, policy, 11, True) == {"ab": "cd"}  # {"ab":"cd"}: 11 bytes
     assert capture._as_it_is({"ab": "cd"}, policy, 10, True) is capture._CONVERT
+
 
 def test_json_text_is_parsed_only_when_a_rule_could_apply() -> None:
     body = json.dumps({"a": [1, "x"], "when": "2024-01-01T00:00:00Z", "url": "https://h/p?page=2"})
