@@ -59,6 +59,8 @@ ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+pytestmark = pytest.mark.properties
+
 
 @dataclass
 class Marks:
