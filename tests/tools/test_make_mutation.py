@@ -2,7 +2,8 @@
 
 It once stopped at mutmut's baseline run on every fresh clone (a unit test that measures imports saw the
 trampolines' own), and nothing noticed. This runs the real target on ``endpoints`` (the smallest module under
-mutation, about 130 mutants, a minute or two of CPU): the mutation venv is built when missing, the stage is
+mutation, about 130 mutants; 5 minutes of CPU, most of it the unit suite's two baseline runs, which are what
+rotted): the mutation venv is built when missing, the stage is
 laid out from nothing, the unit suite must pass unmutated, and the module must score at least 90 % with an
 equivalent list that is current (no stale entry), exactly as a maintainer's ``make mutation`` would check it.
 """
@@ -19,7 +20,7 @@ from tools_support import ROOT
 MODULE = "endpoints"
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3000)
 def test_make_mutation_runs_and_passes_on_the_smallest_module() -> None:
     env = {
         k: v
@@ -32,7 +33,7 @@ def test_make_mutation_runs_and_passes_on_the_smallest_module() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=1700,
+        timeout=2900,
         check=False,
     )
     output = done.stdout + done.stderr
@@ -42,5 +43,8 @@ def test_make_mutation_runs_and_passes_on_the_smallest_module() -> None:
     assert score, tail
     mutants, _, killed, _, percent = score.groups()
     assert int(mutants) > 50 and int(killed) > 0 and float(percent) >= 90, tail
-    assert "is listed as equivalent but" not in output, tail  # the list follows the code
+    # The list follows the code: no listed mutant killed by a test, none gone. (One that timed out is not
+    # evidence: on a loaded machine an equivalent mutant can run past mutmut's time limit.)
+    assert "is listed as equivalent but was killed" not in output, tail
+    assert "is listed as equivalent but no longer exists" not in output, tail
     assert "not checked" not in output, tail
