@@ -37,7 +37,7 @@ logger = logging.getLogger("lambda_tracer")
 
 REDIRECT = "lambda_tracer.handler.handler"
 #: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
-INIT_TRACE_DEFAULT = False
+INIT_TRACE_DEFAULT = True
 
 
 def _start_tracer() -> Any:

@@ -12,7 +12,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from lambda_tracer_local.runtime import Invocation, LocalLambda
 
 HEADER = b'{"format":"json","version":1}\n'
-OTLP_ENV = {"LAMBDA_TRACER_EXPORTER": "otlp"}
+#: The cold start's init trace (its own spans, in the same batch) is tested in test_e2e_init_trace.py.
+OTLP_ENV = {"LAMBDA_TRACER_EXPORTER": "otlp", "LAMBDA_TRACER_INIT_TRACE": "false"}
 
 
 def decode(datagram: bytes) -> tuple[str, ExportTraceServiceRequest]:

@@ -39,7 +39,7 @@ import pytest
 from lambda_tracer_local.daemon import subsegments
 from lambda_tracer_local.runtime import Invocation, LocalLambda
 
-from .support import write_function
+from .support import names, write_function
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing")
 
@@ -400,7 +400,7 @@ def test_a_function_without_the_durable_sdk_ignores_the_variable(layer_dir: Path
     with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir]) as fn:
         inv = fn.invoke({})
     assert (inv.status, inv.payload) == ("response", "lambda_tracer")
-    assert [doc["name"] for doc in inv.documents] == ["## handler"]
+    assert names(inv.documents) == ["## handler"]
 
 
 # -- the pieces the zero-code path is made of, one at a time -----------------------------------------------------

@@ -292,3 +292,22 @@ class TestSnapStart:
         assert inits[0]["id"] != inits[1]["id"] and inits[0]["trace_id"] != inits[1]["trace_id"]
         first_ids = {doc["id"] for doc in imports(sandboxes[0][0])}
         assert first_ids and first_ids.isdisjoint({doc["id"] for doc in imports(sandboxes[1][0])})
+
+
+def test_under_otlp_the_same_tree_goes_out_as_spans(fn_dir: Path, layer_dir: Path) -> None:
+    from .otlp_support import invoke, spans_of
+
+    env = {**ON, "LAMBDA_TRACER_EXPORTER": "otlp"}
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env=env) as fn:
+        first, datagrams = invoke(fn, {"n": 0})
+        second, later = invoke(fn, {"n": 1})
+    assert first.status == second.status == "response"
+    spans = {span.name: span for _, _, span in spans_of(datagrams)}
+    init, handler, app = spans["## init"], spans["## handler"], spans["import app"]
+    assert init.parent_span_id == handler.parent_span_id and init.trace_id == handler.trace_id
+    assert app.parent_span_id == init.span_id
+    assert spans["import slowmod"].parent_span_id == app.span_id
+    assert spans["import optional_feature"].status.code == 2  # ERROR: it raised
+    assert init.start_time_unix_nano <= app.start_time_unix_nano <= app.end_time_unix_nano <= init.end_time_unix_nano
+    assert init.end_time_unix_nano <= handler.start_time_unix_nano
+    assert [span.name for _, _, span in spans_of(later)] == ["## handler"]

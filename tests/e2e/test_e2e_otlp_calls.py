@@ -213,7 +213,8 @@ def test_a_batch_beyond_64_kb_is_split_across_datagrams(layer_dir: Path, tmp_pat
 
 def test_an_exporter_not_understood_warns_once_and_sends_xray_documents(layer_dir: Path, tmp_path: Path) -> None:
     fn_dir = write_function(tmp_path / "fn", {"app.py": "def handler(event, context):\n    return 1\n"})
-    with LocalLambda(fn_dir, opt_dirs=[layer_dir], env={"LAMBDA_TRACER_EXPORTER": "zipkin"}) as fn:
+    env = {"LAMBDA_TRACER_EXPORTER": "zipkin", "LAMBDA_TRACER_INIT_TRACE": "false"}  # one document: ## handler
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], env=env) as fn:
         first, first_datagrams = invoke(fn, {})
         second, _ = invoke(fn, {})
     output = (first.init_output or "") + first.output + second.output

@@ -111,7 +111,8 @@ def run_cli(layer_zip: Path, function_dir: Path, out: Path) -> subprocess.Comple
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT / "layer")])
     return subprocess.run(
         [sys.executable, "-m", "lambda_tracer_local.cli", str(function_dir), "--layer", str(layer_zip),
-         "--event", "{}", "--event", '{"fail": true}', "--html", str(out)],
+         "--event", "{}", "--event", '{"fail": true}', "--html", str(out),
+         "--env", "LAMBDA_TRACER_INIT_TRACE=false"],  # ## init on the page: test_html_init_timeline.py
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -38,6 +38,7 @@ OURS = {
     "lambda_tracer.coldstart",
     "lambda_tracer.config",
     "lambda_tracer.handler",
+    "lambda_tracer.init_trace",  # the cold start's import timing (LAMBDA_TRACER_INIT_TRACE, on by default)
     "lambda_tracer.redaction",
     "lambda_tracer.span",
     "lambda_tracer.tracer",
