@@ -16,9 +16,10 @@ right after, so the hook sees the user's module and everything it imports, and w
 * **What is kept** is decided when init ends (off the first invocation's path): imports whose time is at least
   ``LAMBDA_TRACER_INIT_MIN_MS`` (default 1 ms) or that raised, at most ``MAX_SPANS`` spans with ``## init``, the
   slowest first (failures before them), each with its ancestors so the tree stays whole.
-* **The first invocation** of the process (coldstart.py calls ``send`` before its handler span opens) records
-  ``## init`` with the same parent as the handler, through the Tracer's backend (``start_span_at``), with init's
-  real times: from the tracer's start to the end of the handler's resolution. A SnapStart sandbox restored from
+* **The first invocation** of the process (the handler wrapper, through ``coldstart.send_pending_init``, before
+  its handler span opens) records ``## init`` with the same parent as the handler, through the Tracer's backend
+  (``start_span_at``, then ``child_at`` for the imports: spans recorded after the fact, never current), with
+  init's real times: from the tracer's start to the end of the handler's resolution. A SnapStart sandbox restored from
   the snapshot holds the init that ran before it: its first invocation sends it, with those times.
 """
 
@@ -121,10 +122,13 @@ class _Loader:
 
     def exec_module(self, module: Any) -> None:
         loader = self._loader
-        module.__loader__ = loader
-        spec = module.__spec__
-        if spec is not None and spec.loader is self:
-            spec.loader = loader
+        try:  # as the import system sets them: a module object that refuses attributes keeps what it has
+            module.__loader__ = loader
+            spec = module.__spec__
+            if spec is not None and spec.loader is self:
+                spec.loader = loader
+        except AttributeError:
+            pass
         recording = _active
         if recording is None or get_ident() != recording.thread:
             loader.exec_module(module)
