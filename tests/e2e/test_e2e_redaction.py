@@ -53,6 +53,8 @@ from http_stub import QuietHandler, serving
 from lambda_tracer_local.daemon import XRayDaemon, subsegments
 from lambda_tracer_local.runtime import Invocation, LocalLambda
 
+from .support import without_init
+
 PAYLOADS = Path(__file__).parent / "payloads"
 MARKER = "[REDACTED]"
 SECRET_PATTERN = re.compile(r"SECRET-[A-Za-z0-9-]+")
@@ -386,7 +388,7 @@ def subsegment(run: Run, name: str) -> dict[str, Any]:
 def recorded_exception(run: Run) -> dict[str, Any]:
     """The exception X-Ray records (``cause.exceptions``) where it was raised; in code that is the traced
     method's subsegment, and the handler's ``cause`` is only that exception's id."""
-    for doc in subsegments(run.documents):
+    for doc in subsegments(without_init(run.documents)):  # a failed optional import in ## init is not it
         cause = doc.get("cause")
         if isinstance(cause, dict) and cause.get("exceptions"):
             return dict(cause["exceptions"][0])
