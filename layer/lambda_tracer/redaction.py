@@ -128,7 +128,7 @@ _JWT = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-
 _PRIVATE_KEY = r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)[^\-]*"
 #: Token formats, after gitleaks' rules and detect-secrets' plugins: AWS access key ids, GitHub, GitLab, Slack
 #: (tokens and webhooks), Stripe secret and restricted keys, Google API keys, npm, PyPI, SendGrid, OpenAI and
-#: Anthropic keys, Square. Each starts with a fixed prefix, which its gate looks for (``_TOKEN_NEEDLES``).
+#: Anthropic keys, Square. Each starts with a fixed prefix, which its gate looks for (``_FORM_NEEDLES``).
 _TOKENS = (
     r"(?<![A-Za-z0-9_\-])(?:"
     r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
@@ -144,20 +144,20 @@ _TOKENS = (
     r"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,60}"
     r")"
 )
-#: Lower-case substrings without which no rule can apply to a text, each checked with ``in`` (much cheaper per
-#: character than one regex of alternatives): fragments of the default secret names that survive any separator a
-#: text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``; ``\\u`` for
-#: ``\\u0070assword`` in JSON), the base64 flag, and what every text form and token format begins with.
+#: Substrings without which no rule can apply to a text, each checked with ``in`` (much cheaper per character
+#: than one regex of alternatives). In the lower-cased text: fragments of the default secret names that survive any
+#: separator a text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``;
+#: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes and the base64 flag.
 _NEEDLES = (
-    "pass", "pwd", "secret", "token", "jwt", "bearer", "auth", "cred", "sig", "csrf", "xsrf", "session", "sid",
-    "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', "%", "\\u",
-    "eyj", "-----begin", "basic", "akia", "asia", "abia", "acca", "a3t", "gh", "github_pat_", "gl", "xox", "xapp",
-    "slack", "_live_", "_test_", "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
+    "pass", "pwd", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
+    "sid", "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', "%", "\\u",
 )  # fmt: skip
-#: The token formats' own gate (a text may hold a secret name and no token).
-_TOKEN_NEEDLES = (
-    "akia", "asia", "abia", "acca", "a3t", "gh", "github_pat_", "gl", "xox", "xapp", "slack", "_live_", "_test_",
-    "aiza", "npm_", "pypi-", "sg.", "sk-", "sq0",
+#: In the text as it is (the patterns are case-sensitive, so ``Asia/Tokyo`` or ``through`` trigger nothing): what
+#: every token format, JWT and private-key block begins with.
+_FORM_NEEDLES = (
+    "eyJ", "-----BEGIN", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    "glpat-", "gldt-", "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "AIza", "npm_",
+    "pypi-", "SG.", "sk-", "sq0",
 )  # fmt: skip
 #: URL credentials: ``//`` then an authority ending at ``@``.
 _USERINFO_GATE = r"//[^\s/?#@]{0,512}@"
@@ -321,10 +321,12 @@ class Policy:
     # -- text ------------------------------------------------------------------------------------
 
     def needs_mask(self, text: str) -> bool:
-        """Whether ``mask_text`` could change ``text``: one search of the lower-cased text for every substring
-        some mask needs (a fragment of a secret name, a token's prefix, ``//``); most texts answer no."""
+        """Whether ``mask_text`` could change ``text``: a search for each substring some mask needs (a fragment of
+        a secret name, a token's prefix, ``//`` and ``@``); most texts answer no."""
         return self.enabled and (
-            _has_any(text.lower(), self._needles) or ("@" in text and compiled(_USERINFO_GATE).search(text) is not None)
+            _has_any(text.lower(), self._needles)
+            or _has_any(text, _FORM_NEEDLES)
+            or ("@" in text and compiled(_USERINFO_GATE).search(text) is not None)
         )
 
     def mask_text(self, text: str) -> str:
@@ -333,15 +335,16 @@ class Policy:
             return text
         lowered = text.lower()
         named = _has_any(lowered, self._needles)
+        forms = _has_any(text, _FORM_NEEDLES)
         userinfo = "@" in text and compiled(_USERINFO_GATE).search(text) is not None
-        if not named and not userinfo:
+        if not named and not forms and not userinfo:
             return text
-        if _has_any(lowered, _TOKEN_NEEDLES):
+        if forms:
             text = compiled(_TOKENS).sub(REDACTED, text)
-        if "eyj" in lowered:
-            text = compiled(_JWT).sub(REDACTED, text)
-        if "-----begin" in lowered:
-            text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
+            if "eyJ" in text:
+                text = compiled(_JWT).sub(REDACTED, text)
+            if "-----BEGIN" in text:
+                text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
         if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
             text = compiled(_BEARER).sub(_mask_credential, text)
         if userinfo:

@@ -267,6 +267,8 @@ def test_names_secret_key() -> None:
         ("xoxb-", True),
         ("sk_live_", True),
         ("AIza", True),
+        ("Asia/Tokyo, through the night, a global high", False),  # token prefixes are matched case-sensitively
+        ("aiza akia eyj -----begin", False),
     ],
 )
 def test_needs_mask(text: str, needed: bool) -> None:
