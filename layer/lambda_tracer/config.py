@@ -119,7 +119,7 @@ def environ_key(name: str) -> Any:
 
 def decoded(value: Any) -> str:
     """A value of ``ENVIRON`` as ``os.environ`` gives it."""
-    return value.decode(_ENCODING, "surrogateescape") if isinstance(value, bytes) else value
+    return value.decode(_ENCODING, "surrogateescape") if _BYTES_KEYS else value  # type: ignore[no-any-return]
 
 
 def get_raw(name: str) -> str | None:

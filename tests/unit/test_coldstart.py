@@ -261,3 +261,24 @@ def test_watching_restores_twice_registers_the_hook_once(
     coldstart.watch_restores()
     coldstart.watch_restores()
     assert [entry[0] for entry in restore_hooks].count(coldstart.restored) == 1
+
+
+def test_the_init_type_is_parsed_once_per_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda sets it once per sandbox: each invocation after the first reads it without parsing it again."""
+    monkeypatch.setenv(INIT_TYPE, "snap-start")
+    assert coldstart.init_type() == "snap-start"
+
+    def no_parsing(value: object) -> str:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(config, "decoded", no_parsing)
+    assert coldstart.init_type() == "snap-start"
+    assert coldstart.take() == (False, "snap-start")
+
+
+def test_environment_values_are_read_as_os_environ_gives_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in ["plain", "é ü 日本", "", " spaced "]:
+        monkeypatch.setenv("LAMBDA_TRACER_TEST_VALUE", value)
+        assert config.get_raw("LAMBDA_TRACER_TEST_VALUE") == os.environ["LAMBDA_TRACER_TEST_VALUE"] == value
+    monkeypatch.delenv("LAMBDA_TRACER_TEST_VALUE")
+    assert config.get_raw("LAMBDA_TRACER_TEST_VALUE") is None
