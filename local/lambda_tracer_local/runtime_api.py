@@ -88,7 +88,7 @@ class RuntimeAPI:
         self.first_next_at: float | None = None
         #: Called by the server when the runtime asks for its first event and when it answers one, before
         #: anything else happens: returns how much output the runtime process has written so far (see
-        #: ``LocalLambda._mark``). What the runtime wrote before it sent a request is already in the pipe then.
+        #: ``ProcessOutput.mark``). What the runtime wrote before it sent a request is already in the pipe then.
         self.mark: Callable[[], int] = lambda: 0
         #: ``mark()`` at the first ``/next``: where init's output ends.
         self.init_output_at: int | None = None

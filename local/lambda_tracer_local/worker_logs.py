@@ -5,7 +5,7 @@ and stderr to the Unix socket named by ``_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKE
 The local SnapStart simulation sends each restored sandbox's output here too. The kernel says which process
 connected (``SO_PEERCRED``), so each process's output is kept apart, in the order it arrived.
 
-``mark()`` is the pipe trick of ``LocalLambda._mark`` for many sockets: called when a request reaches the Runtime
+``mark()`` is the pipe trick of ``ProcessOutput.mark`` for many sockets: called when a request reaches the Runtime
 API, it reads what every process had written by then, so output splits exactly at that request.
 
 stdout and stderr are two connections, so their relative order is known only per line: each connection's
