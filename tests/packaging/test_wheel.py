@@ -156,7 +156,13 @@ def test_wheel_contents(wheel: Path) -> None:
         if "__pycache__" not in path.parts
     }
     assert {name for name in names if name.endswith(".py")} == expected
-    for data in ("lambda_tracer/py.typed", "lambda_tracer_local/bootstrap/bootstrap"):
+    for data in (
+        "lambda_tracer/py.typed",
+        "lambda_tracer_local/bootstrap/bootstrap",
+        "lambda_tracer_local/page/timeline.html",
+        "lambda_tracer_local/page/timeline.css",
+        "lambda_tracer_local/page/timeline.js",
+    ):
         assert data in names, data
     assert not [
         name for name in names if not name.startswith(("lambda_tracer/", "lambda_tracer_local/", "lambda_tracer-0"))
