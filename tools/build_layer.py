@@ -14,7 +14,7 @@ Why it is built this way:
 
 * One zip for all runtimes and both architectures: wrapt's extension file names carry the Python version
   and the architecture, so they never collide, and every other file is checked byte-identical across the
-  ten installs before they are merged.
+  ten installs before they are merged (tools/layer_deps.py).
 * Bytecode compiled with ``--invalidation-mode unchecked-hash`` by each interpreter found here: /opt is
   read-only in Lambda, so without a usable .pyc every cold start compiles the sources again, and the zip
   timestamps would invalidate ordinary (timestamp-based) .pyc files. Without a Python 3.14 (pyenv, PATH,
@@ -23,7 +23,7 @@ Why it is built this way:
   ``make publish`` refuses such a zip unless told otherwise.
 * The debug sections of the shipped ELF files (wrapt's wheels are "with debug_info, not stripped") are
   overwritten with zeros in place, in pure Python: the loader never reads them, the file layout stays the
-  same, and zeros deflate to almost nothing (``zero_debug_sections``).
+  same, and zeros deflate to almost nothing (``zero_debug_sections``, in tools/elf_debug.py).
 * Only the standard library and pip are needed (not the dev venv), so ``sam build`` can run it too (plus
   apt-get and dpkg-deb, and Debian's mirror, to fetch a Python 3.14 the first time, when there is none).
 * Deterministic (sorted entries, fixed timestamps and modes), so that two builds can be compared byte for
@@ -39,26 +39,41 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import fcntl
 import functools
-import hashlib
 import importlib.util
 import json
 import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+_TOOLS = str(Path(__file__).resolve().parent)
+if _TOOLS not in sys.path:  # the sibling modules, also when this script is imported by path (the tests do)
+    sys.path.insert(0, _TOOLS)
+
+from elf_debug import zero_debug_sections as zero_debug_sections  # noqa: E402  (re-exported: the tests use it)
+from elf_debug import zero_layer_debug_sections  # noqa: E402
+from layer_deps import (  # noqa: E402
+    ARCHITECTURES,
+    PYTHON_VERSIONS,
+    RUNTIME_PROVIDED,
+    BuildError,
+    all_targets,
+    installed_targets,
+    log,
+    merge_targets,
+    read_requirements,
+    run,
+    top_level_name,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "dist" / "lambda-tracer-layer.zip"
@@ -71,55 +86,17 @@ PYTHON314_MODULE = ROOT / "tools" / "python314.py"
 
 WRAPPER_NAME = "lambda-tracer"
 MANIFEST_NAME = "lambda-tracer-layer.json"
-# Lambda's Python runtimes this layer is built for (template.yaml lists the same ones).
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
-# Lambda architecture name -> (pip platform tag, architecture in extension module file names).
-ARCHITECTURES = {"x86_64": ("manylinux2014_x86_64", "x86_64"), "arm64": ("manylinux2014_aarch64", "aarch64")}
-# Every Lambda Python runtime ships these (boto3 and its dependencies); a copy in the layer would shadow
-# the runtime's, so the build fails if one slips in.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil", "six")
-# dist-info files kept: METADATA keeps importlib.metadata working, and the licences (Apache-2.0 NOTICE for
-# aws-xray-sdk, BSD for wrapt) must travel with the code. RECORD, WHEEL, INSTALLER and REQUESTED describe
-# one per-target install (WHEEL's tags differ per target, RECORD lists the hashes of that install) and would
-# be wrong for the merged tree.
-DIST_INFO_DROP = {"RECORD", "WHEEL", "INSTALLER", "REQUESTED", "direct_url.json"}
-# Dropped anywhere in the dependencies: test suites and whatever bytecode pip may have written.
-DROP_DIRS = {"__pycache__", "tests", "test"}
 # Budget for the zipped layer, to catch bloat early (Lambda's own limits, 50 MB zipped and 250 MB unzipped
 # for a function and its layers, are far away). Measured: 2.04 MiB zipped (6.5 MiB unzipped) with bytecode
 # for all 5 Pythons (3.14's adds 0.36 MiB) and wrapt's debug sections zeroed (they were 0.40 MiB more zipped,
 # see zero_debug_sections). 2.5 MiB leaves room for the package to grow, and still fails on any stray
 # dependency (botocore alone is over 10 MiB zipped).
 DEFAULT_MAX_ZIPPED = 5 * 1024 * 1024 // 2
-# Bump to invalidate the cached per-target installs when the way they are made changes.
-CACHE_FORMAT = "1"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 # Where Lambda mounts layers: compiled into the bytecode as the source path, so tracebacks of a module
 # that is never re-read show /opt/python/..., and the .pyc bytes do not depend on the build directory.
 OPT_PYTHON = "/opt/python"
 HASH_SEED = "0"
-DOWNLOAD_LOCK = threading.Lock()
-
-
-class BuildError(Exception):
-    """A build step failed; the message says which and why (printed without a traceback)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """One (Python version, architecture) pair that pip installs the dependencies for."""
-
-    python: str
-    arch: str
-
-    @property
-    def tag(self) -> str:
-        return f"cp{self.python.replace('.', '')}-{ARCHITECTURES[self.arch][1]}"
-
-    @property
-    def extension_suffix(self) -> str:
-        """The suffix CPython on Lambda (Linux, glibc) looks for, e.g. ``.cpython-312-aarch64-linux-gnu.so``."""
-        return f".cpython-{self.python.replace('.', '')}-{ARCHITECTURES[self.arch][1]}-linux-gnu.so"
 
 
 @dataclass(frozen=True)
@@ -129,201 +106,6 @@ class Interpreter:
     minor: str
     version: str
     path: str
-
-
-def log(message: str) -> None:
-    print(f"build_layer: {message}", file=sys.stderr, flush=True)
-
-
-def all_targets() -> list[Target]:
-    return [Target(py, arch) for py in PYTHON_VERSIONS for arch in ARCHITECTURES]
-
-
-# ---------------------------------------------------------------- requirements and the per-target installs
-
-
-def read_requirements(path: Path) -> dict[str, str]:
-    """Exact pins only (``name==version``): anything looser would make the layer depend on the day it is built."""
-    pins: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!-]+)", line)
-        if not match:
-            raise BuildError(f"{path}: {line!r} is not an exact pin (name==version)")
-        pins[canonical_name(match[1])] = match[2]
-    if not pins:
-        raise BuildError(f"{path}: no requirements")
-    return pins
-
-
-def canonical_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pip_command(target: Target, requirements: list[str], *args: str) -> list[str]:
-    """pip restricted to prebuilt wheels for the target, so nothing is ever built for the host by accident."""
-    return [
-        sys.executable,
-        "-m",
-        "pip",
-        *args,
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--platform",
-        ARCHITECTURES[target.arch][0],
-        "--python-version",
-        target.python,
-        "--implementation",
-        "cp",
-        *requirements,
-    ]
-
-
-def run(
-    cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        raise BuildError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{output}")
-    return proc
-
-
-def install_target(target: Target, requirements: list[str], wheels: Path, dest: Path, offline: bool) -> None:
-    """Install one target into ``dest`` from the wheel cache, downloading the wheels first when missing."""
-    install = pip_command(
-        target,
-        requirements,
-        "install",
-        "--quiet",
-        "--no-compile",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "--target",
-        str(dest),
-    )
-    if subprocess.run(install, capture_output=True, check=False).returncode == 0:
-        return
-    if offline:
-        raise BuildError(f"{target.tag}: wheels not in the cache {wheels} and --offline was given")
-    # One download at a time: targets share the pure-Python wheels, and an install must never read a wheel
-    # that another thread's pip is still writing (once a wheel is there, pip download leaves it alone).
-    with DOWNLOAD_LOCK:
-        log(f"{target.tag}: downloading {' '.join(requirements)}")
-        download = pip_command(target, requirements, "download", "--quiet", "--dest", str(wheels))
-        run(download, f"{target.tag}: pip download")
-    shutil.rmtree(dest, ignore_errors=True)
-    run(install, f"{target.tag}: pip install")
-
-
-def check_target(target: Target, tree: Path) -> None:
-    """Fail if pip gave this target anything that is not for it (a wrong-platform or host-built extension)."""
-    for path in tree.rglob("*"):
-        if path.suffix in {".so", ".pyd", ".dylib"} and not path.name.endswith(target.extension_suffix):
-            raise BuildError(f"{target.tag}: unexpected extension module {path.relative_to(tree)}")
-    for wheel in tree.glob("*.dist-info/WHEEL"):
-        tags = re.findall(r"^Tag: (\S+)$", wheel.read_text(), re.M)
-        py = f"cp{target.python.replace('.', '')}"
-        arch = ARCHITECTURES[target.arch][1]
-        ok = [t for t in tags if t.split("-")[2] == "any" or (t.startswith(py + "-") and t.endswith(arch))]
-        if not tags or len(ok) != len(tags):
-            raise BuildError(f"{target.tag}: {wheel.parent.name} has wheel tags {tags}, not for this target")
-    found = sorted(p.name for p in tree.iterdir() if top_level_name(p.name) in RUNTIME_PROVIDED)
-    if found:
-        raise BuildError(f"{target.tag}: runtime-provided packages were installed: {found}")
-
-
-def top_level_name(name: str) -> str:
-    """``botocore-1.2.dist-info`` -> ``botocore``, ``six.py`` -> ``six``, ``python_dateutil-...`` -> ``dateutil``."""
-    if name.endswith((".dist-info", ".egg-info")):
-        name = canonical_name(name.rsplit("-", 1)[0]).replace("python-", "")
-    return name.removesuffix(".py").replace("-", "_")
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Serialise cache fills: tests and ``make`` may build at the same time."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def installed_targets(pins: dict[str, str], cache: Path, offline: bool) -> dict[Target, Path]:
-    """One installed tree per target, cached under ``cache`` by the hash of the pins (no network when cached)."""
-    requirements = [f"{name}=={version}" for name, version in sorted(pins.items())]
-    key = hashlib.sha256("\n".join([CACHE_FORMAT, *requirements]).encode()).hexdigest()[:16]
-    trees = cache / "targets" / key
-    wheels = cache / "wheels"
-    result = {target: trees / target.tag for target in all_targets()}
-    with locked(cache):
-        missing = [t for t, tree in result.items() if not (tree / ".complete").exists()]
-        if missing:
-            wheels.mkdir(parents=True, exist_ok=True)
-            log(f"installing {', '.join(requirements)} for {len(missing)} targets into {trees}")
-
-            def fill(target: Target) -> None:
-                tmp = trees / f".{target.tag}.tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                install_target(target, requirements, wheels, tmp, offline)
-                check_target(target, tmp)
-                (tmp / ".complete").write_text("\n".join(requirements) + "\n")
-                shutil.rmtree(result[target], ignore_errors=True)
-                tmp.rename(result[target])
-
-            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-                for future in [pool.submit(fill, t) for t in missing]:
-                    future.result()
-    return result
-
-
-# ---------------------------------------------------------------- merging the targets
-
-
-def dependency_files(tree: Path) -> dict[str, Path]:
-    """The files of one install that go into the layer, by path relative to ``python/``."""
-    files: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(tree):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if d not in DROP_DIRS and not d.endswith(".data") and d != "bin")
-        in_dist_info = any(part.endswith(".dist-info") for part in here.relative_to(tree).parts)
-        for name in filenames:
-            if here == tree and name == ".complete":
-                continue
-            if name.endswith((".pyc", ".pyo")) or (in_dist_info and name in DIST_INFO_DROP):
-                continue
-            path = here / name
-            files[path.relative_to(tree).as_posix()] = path
-    return files
-
-
-def merge_targets(trees: dict[Target, Path]) -> dict[str, bytes]:
-    """Merge the installs; every file but the per-target extension modules must be identical in all of them."""
-    merged: dict[str, bytes] = {}
-    origin: dict[str, Target] = {}
-    common: set[str] | None = None
-    for target, tree in sorted(trees.items(), key=lambda item: item[0].tag):
-        files = dependency_files(tree)
-        shared = {rel for rel in files if not rel.endswith(target.extension_suffix)}
-        if common is None:
-            common = shared
-        elif shared != common:
-            diff = sorted(shared ^ common)[:10]
-            raise BuildError(f"{target.tag}: its non-extension files differ from the other targets' (e.g. {diff})")
-        for rel, path in files.items():
-            data = path.read_bytes()
-            if rel in merged and merged[rel] != data:
-                raise BuildError(f"{rel} differs between {origin[rel].tag} and {target.tag}: refusing to merge")
-            merged.setdefault(rel, data)
-            origin.setdefault(rel, target)
-    return merged
 
 
 # ---------------------------------------------------------------- bytecode
@@ -444,110 +226,6 @@ def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(one, i) for i in interpreters.values()]:
             future.result()
-
-
-# ---------------------------------------------------------------- debug sections of the ELF files
-
-ELF_MAGIC = b"\x7fELF"
-ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")  # e_ident, e_type ... e_shstrndx
-ELF64_SECTION = struct.Struct("<IIQQQQIIQQ")  # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, ...
-ELF64_SEGMENT = struct.Struct("<IIQQQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, ...
-SHT_NOBITS = 8
-SHF_ALLOC = 0x2
-PT_LOAD = 1
-
-
-class UnsupportedElf(Exception):
-    """Why a file's debug sections are left as they are."""
-
-
-def debug_section_ranges(data: bytes) -> list[tuple[str, int, int]]:
-    """``(name, start, end)`` in the file of each non-allocated ``.debug*`` section with contents.
-
-    ELF64 little-endian only. Raises UnsupportedElf for anything else, and for headers that do not add up
-    (tables or sections past the end of the file, a debug section overlapping a PT_LOAD segment, the headers
-    or another section), so that only bytes nothing but a debugger reads are ever touched.
-    """
-    if data[:4] != ELF_MAGIC:
-        raise UnsupportedElf("not an ELF file")
-    if data[4:6] != b"\x02\x01":
-        raise UnsupportedElf(f"not ELF64 little-endian (EI_CLASS, EI_DATA: {data[4:6].hex() or 'none'})")
-    if len(data) < ELF64_HEADER.size:
-        raise UnsupportedElf("the ELF header is truncated")
-    *_, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = ELF64_HEADER.unpack_from(data)
-    if shoff == 0 or shnum == 0:  # also extended section numbering (e_shnum 0), which no wheel needs
-        raise UnsupportedElf("no section header table")
-    if shentsize < ELF64_SECTION.size or shoff + shnum * shentsize > len(data):
-        raise UnsupportedElf("the section header table is truncated")
-    if phnum and (phentsize < ELF64_SEGMENT.size or phoff + phnum * phentsize > len(data)):
-        raise UnsupportedElf("the program header table is truncated")
-    if shstrndx >= shnum:
-        raise UnsupportedElf(f"no section name table (e_shstrndx {shstrndx})")
-    sections = [ELF64_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
-    segments = [ELF64_SEGMENT.unpack_from(data, phoff + i * phentsize) for i in range(phnum)]
-    _, names_type, _, _, names_offset, names_size, *_ = sections[shstrndx]
-    if names_type == SHT_NOBITS or names_offset + names_size > len(data):
-        raise UnsupportedElf("the section name table is truncated")
-    names = data[names_offset : names_offset + names_size]
-    keep = [(0, ELF64_HEADER.size), (phoff, phoff + phnum * phentsize), (shoff, shoff + shnum * shentsize)]
-    keep += [(offset, offset + filesz) for kind, _, offset, _, _, filesz, *_ in segments if kind == PT_LOAD]
-    zero: list[tuple[str, int, int]] = []
-    for name_at, kind, flags, _, offset, size, *_ in sections:
-        if kind == SHT_NOBITS or size == 0:
-            continue
-        name_end = names.find(b"\0", name_at)
-        if name_at >= len(names) or name_end < 0:
-            raise UnsupportedElf(f"a section name is outside the name table (offset {name_at})")
-        name = names[name_at:name_end].decode("ascii", "replace")
-        if offset + size > len(data):
-            raise UnsupportedElf(f"section {name} ends past the end of the file")
-        if name.startswith(".debug") and not flags & SHF_ALLOC:
-            zero.append((name, offset, offset + size))
-        else:
-            keep.append((offset, offset + size))
-    for name, start, end in zero:
-        if any(start < keep_end and keep_start < end for keep_start, keep_end in keep):
-            raise UnsupportedElf(f"section {name} overlaps a loaded segment, the headers or another section")
-    return zero
-
-
-def zero_debug_sections(path: Path) -> int | None:
-    """Overwrite with zeros, in place, the debug sections of an ELF64 little-endian file; returns the bytes zeroed.
-
-    Why: PyPI ships wrapt's extension modules "with debug_info, not stripped", and ten of them (5 Pythons x 2
-    architectures) were a quarter of the zipped layer, DWARF being two thirds of each one zipped. ``strip`` would
-    need binutils (this build needs only python3 and pip, also under ``sam build``) and would move every
-    section after the removed ones. Zeroing only the contents of the non-allocated ``.debug*`` sections keeps
-    the file's layout and size: the dynamic loader maps only the PT_LOAD segments, which never hold them, so
-    the module runs exactly as before (only a debugger finds no DWARF), and zeros deflate to almost nothing.
-    Deterministic, and the same for every architecture. Anything else (not ELF64 little-endian, headers that
-    do not add up) is left untouched and logged, never failing the build: returns None.
-    """
-    original = path.read_bytes()
-    try:
-        ranges = debug_section_ranges(original)
-    except UnsupportedElf as why:
-        log(f"{path.name}: debug sections left as they are: {why}")
-        return None
-    data = bytearray(original)
-    for _, start, end in ranges:
-        data[start:end] = bytes(end - start)
-    if ranges:
-        path.write_bytes(data)
-    return sum(end - start for _, start, end in ranges)
-
-
-def zero_layer_debug_sections(root: Path) -> dict[str, int]:
-    """zero_debug_sections on every ELF file (or ``.so``) under ``root``: {path under root: bytes zeroed}."""
-    zeroed: dict[str, int] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        with open(path, "rb") as handle:
-            if handle.read(4) != ELF_MAGIC and not path.name.endswith(".so"):
-                continue
-        count = zero_debug_sections(path)
-        if count:
-            zeroed[path.relative_to(root).as_posix()] = count
-    return zeroed
 
 
 # ---------------------------------------------------------------- staging, zipping, checking

@@ -47,7 +47,7 @@ def _stale(zip_path: Path) -> bool:
     """Whether a source of the layer changed after the zip was built (``make layer`` would rebuild)."""
     built = zip_path.stat().st_mtime
     sources = [*(ROOT / "layer").rglob("*"), *(ROOT / "wrapper").rglob("*"), ROOT / "requirements" / "layer.txt"]
-    sources += [ROOT / "tools" / "build_layer.py", ROOT / "tools" / "python314.py"]
+    sources += [ROOT / "tools" / name for name in ("build_layer.py", "elf_debug.py", "layer_deps.py", "python314.py")]
     sources.append(ROOT / "build" / "python3.14" / "python314.json")  # fetched after the zip was built
     return any(path.stat().st_mtime > built for path in sources if path.is_file() and "__pycache__" not in path.parts)
 
