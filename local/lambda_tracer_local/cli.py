@@ -30,7 +30,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,11 +303,13 @@ class Session:
     timelines: list[dict[str, Any]] = field(default_factory=list)
     failed: bool = False
     init_failed: bool = False
+    #: A timeout killed the runtime process (and with it the workers or the snapshot): nothing more can run.
+    killed: bool = False
 
     def timed_out(self, error: LocalLambdaError) -> None:
         """A timeout (the process was killed), or a restored sandbox that never came."""
         print(textwrap.indent(str(error), "    "), flush=True)
-        self.failed = True
+        self.failed = self.killed = True
 
     def show(self, inv: Invocation, label: str, record: dict[str, Any]) -> bool:
         """Print one invocation (its ``---`` line is out already) and keep its records; False once nothing more
@@ -399,18 +401,26 @@ def run(args: argparse.Namespace) -> int:
     return 1 if session.failed else 0
 
 
-def run_in_turn(fn: LocalLambda, events: list[Event], invocations: int, session: Session) -> None:
-    """One sandbox, one invocation at a time (on-demand Lambda)."""
-    total = len(events) * invocations
+def invoke_in_turn(
+    fn: LocalLambda, events: list[Event], total: int, session: Session
+) -> Iterator[tuple[int, Event, str, Invocation]]:
+    """``total`` invocations one at a time, the events in turn, each announced by its ``---`` line: (index, event,
+    label, invocation). Ends early after a timeout (the process was killed: ``session.killed``)."""
     for index in range(total):
         event = events[index % len(events)]
         label = f"invocation {index + 1}/{total}: event {describe(event)}"
         print(f"\n--- {label}", flush=True)
         try:
             inv = fn.invoke(event.value)
-        except LocalLambdaError as error:  # a timeout: the process was killed
+        except LocalLambdaError as error:  # a timeout: the process (and a SnapStart snapshot with it) was killed
             session.timed_out(error)
             return
+        yield index, event, label, inv
+
+
+def run_in_turn(fn: LocalLambda, events: list[Event], invocations: int, session: Session) -> None:
+    """One sandbox, one invocation at a time (on-demand Lambda)."""
+    for index, event, label, inv in invoke_in_turn(fn, events, len(events) * invocations, session):
         if not session.show(inv, label, as_json(index + 1, event, inv)):
             return
 
@@ -457,15 +467,7 @@ def run_restored(fn: LocalLambda, events: list[Event], invocations: int, restore
             pid = None
         where = "none: init did not reach the snapshot" if pid is None else f"process {pid}"
         print(f"\n--- restored sandbox {sandbox}/{restores} ({where})", flush=True)
-        for index in range(total):
-            event = events[index % len(events)]
-            label = f"invocation {index + 1}/{total}: event {describe(event)}"
-            print(f"\n--- {label}", flush=True)
-            try:
-                inv = fn.invoke(event.value)
-            except LocalLambdaError as error:  # a timeout: the process, and so the snapshot, was killed
-                session.timed_out(error)
-                return
+        for index, event, label, inv in invoke_in_turn(fn, events, total, session):
             record = {
                 **as_json(index + 1, event, inv),
                 "restored_sandbox": sandbox,
@@ -478,6 +480,8 @@ def run_restored(fn: LocalLambda, events: list[Event], invocations: int, restore
                 if index + 1 < total:
                     print("\n    the restore failed: this sandbox's other invocations were not sent", flush=True)
                 break
+        if session.killed:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:

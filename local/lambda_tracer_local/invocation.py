@@ -12,7 +12,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime_api import Request
 
 
 class _Fresh(enum.Enum):
@@ -110,3 +113,20 @@ def fill_error(inv: Invocation, document: Mapping[str, Any]) -> None:
     inv.error_message = document.get("errorMessage")
     trace = document.get("stackTrace")
     inv.stack_trace = list(trace) if isinstance(trace, list) else None
+
+
+def posted(
+    status: str, request_id: str | None, request: Request, header: str | None, called_at: float | None, **fields: Any
+) -> Invocation:
+    """An Invocation for what the runtime posted to the Runtime API (its answer, or an error document), with
+    ``fields`` for the rest."""
+    return Invocation(
+        status=status,
+        request_id=request_id,
+        payload=parse_body(request.body),
+        body=request.body,
+        headers=request.headers,
+        trace_header=header,
+        round_trip_ms=None if called_at is None else (request.at - called_at) * 1000,
+        **fields,
+    )

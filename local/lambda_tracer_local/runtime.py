@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from .daemon import XRayDaemon, new_trace_header
-from .invocation import FRESH, Invocation, InvocationTimeout, LocalLambdaError, _Fresh, fill_error, parse_body
+from .invocation import FRESH, Invocation, InvocationTimeout, LocalLambdaError, _Fresh, fill_error, parse_body, posted
 from .process_output import ProcessOutput
 from .procfs import end_process, kill_group, owner_of_client_port, peak_rss_mb
 from .runtime_api import Pending, Request, RuntimeAPI
@@ -386,21 +386,18 @@ class LocalLambda:
         if pid is not None:  # the sandbox exits (awslambdaric: status 65); the next invoke restores
             self._end_process(pid)
         self.api.cancel(pending)
-        document = parse_body(request.body)
-        inv = Invocation(
-            status="restore_error",
-            request_id=pending.request_id,
-            payload=document,
-            body=request.body,
-            headers=request.headers,
-            trace_header=header,
-            round_trip_ms=(request.at - called_at) * 1000,
+        inv = posted(
+            "restore_error",
+            pending.request_id,
+            request,
+            header,
+            called_at,
             init_output=output,
             memory_size_mb=self.memory_mb,
             worker=pid,
             restore_duration_ms=restore_ms,
         )
-        fill_error(inv, document if isinstance(document, dict) else {})
+        fill_error(inv, inv.payload if isinstance(inv.payload, dict) else {})
         return inv
 
     # -- answers ---------------------------------------------------------------------------------
@@ -431,15 +428,12 @@ class LocalLambda:
                         restore_ms, init_ms = (pending.next_at - restored_at) * 1000, None
                     elif pending.next_at is not None and self.started_at is not None:
                         init_ms = (pending.next_at - self.started_at) * 1000
-        payload = parse_body(reply.body)
-        inv = Invocation(
-            status=pending.kind,
-            request_id=pending.request_id,
-            payload=payload,
-            body=reply.body,
-            headers=reply.headers,
-            trace_header=header,
-            round_trip_ms=(reply.at - called_at) * 1000,
+        inv = posted(
+            pending.kind,
+            pending.request_id,
+            reply,
+            header,
+            called_at,
             duration_ms=None if pending.delivered_at is None else (reply.at - pending.delivered_at) * 1000,
             output=output,
             init_output=init_output,
@@ -449,8 +443,8 @@ class LocalLambda:
             worker=worker,
             restore_duration_ms=restore_ms,
         )
-        if pending.kind == "error" and isinstance(payload, dict):
-            fill_error(inv, payload)
+        if pending.kind == "error" and isinstance(inv.payload, dict):
+            fill_error(inv, inv.payload)
         self._attach_trace(inv)
         return inv
 
@@ -473,7 +467,6 @@ class LocalLambda:
         assert request is not None
         if pending is not None:
             self.api.cancel(pending)
-        document = parse_body(request.body)
         with self._books_lock:  # concurrent invocations (Managed Instances) may all get the init error
             first = not self._output.init_given
             init_output, output = self._take_output(None)  # the process has exited (or is about to): all of it
@@ -482,14 +475,12 @@ class LocalLambda:
                 init_output = (init_output or "") + "".join(
                     self.worker_logs.text(pid) for pid in self.worker_logs.pids()
                 )
-        inv = Invocation(
-            status="init_error",
-            request_id=None if pending is None else pending.request_id,
-            payload=document,
-            body=request.body,
-            headers=request.headers,
-            trace_header=header,
-            round_trip_ms=None if called_at is None else (request.at - called_at) * 1000,
+        inv = posted(
+            "init_error",
+            None if pending is None else pending.request_id,
+            request,
+            header,
+            called_at,
             exit_code=self.exit_code,
             output=output,
             init_output=init_output,
