@@ -10,7 +10,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -100,6 +100,23 @@ def _is_number(value: Any) -> TypeGuard[float]:
 
 def _is_integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _typed(
+    rule: str, where: str, holder: Mapping[str, Any], fields: Iterable[str], check: Callable[[Any], bool], kind: str
+) -> Iterator[Violation]:
+    """``rule`` broken by each of ``fields`` that ``holder`` has and ``check`` refuses (``kind``: what it should be)."""
+    for field in fields:
+        if field in holder and not check(holder[field]):
+            yield violation(rule, f"{where}.{field}", f"not {kind}: {_shown(holder[field])}")
 
 
 def _is_hex16(value: Any) -> bool:
@@ -306,9 +323,7 @@ def _namespace(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _flags(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F9: error, fault, throttle, in_progress (and a subsegment's traced) are booleans."""
-    for field in _FLAGS:
-        if field in doc and not isinstance(doc[field], bool):
-            yield violation("F9", f"{path}.{field}", f"not a boolean: {_shown(doc[field])}")
+    yield from _typed("F9", path, doc, _FLAGS, _is_boolean, "a boolean")
 
 
 def _annotations(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
@@ -360,15 +375,9 @@ def _http(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     if not isinstance(response, Mapping):
         yield violation("F12", f"{path}.http.response", f"not an object: {_shown(response)}")
         response = {}
-    for field in _HTTP_REQUEST_STRINGS:
-        if field in request and not isinstance(request[field], str):
-            yield violation("F12", f"{path}.http.request.{field}", f"not a string: {_shown(request[field])}")
-    for field in _HTTP_REQUEST_BOOLEANS:
-        if field in request and not isinstance(request[field], bool):
-            yield violation("F12", f"{path}.http.request.{field}", f"not a boolean: {_shown(request[field])}")
-    for field in _HTTP_RESPONSE_NUMBERS:
-        if field in response and not _is_number(response[field]):
-            yield violation("F12", f"{path}.http.response.{field}", f"not a number: {_shown(response[field])}")
+    yield from _typed("F12", f"{path}.http.request", request, _HTTP_REQUEST_STRINGS, _is_string, "a string")
+    yield from _typed("F12", f"{path}.http.request", request, _HTTP_REQUEST_BOOLEANS, _is_boolean, "a boolean")
+    yield from _typed("F12", f"{path}.http.response", response, _HTTP_RESPONSE_NUMBERS, _is_number, "a number")
 
 
 def _http_lengths(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
@@ -391,9 +400,7 @@ def _aws(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     if not isinstance(aws, Mapping):
         yield violation("F13", f"{path}.aws", f"not an object: {_shown(aws)}")
         return
-    for field in _AWS_STRINGS:
-        if field in aws and not isinstance(aws[field], str):
-            yield violation("F13", f"{path}.aws.{field}", f"not a string: {_shown(aws[field])}")
+    yield from _typed("F13", f"{path}.aws", aws, _AWS_STRINGS, _is_string, "a string")
 
 
 def _cause(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
