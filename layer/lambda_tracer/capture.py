@@ -139,6 +139,8 @@ class _Converter:
         secret is cut in two and left half visible)."""
         self.original_chars += len(text) + 2
         if self.policy.enabled:
+            if len(text) > self.limit + MASK_MARGIN:
+                self.cut = True  # only the window is masked and kept, however short masking makes it
             text = self._masked(text)
         if len(text) > self.limit:
             text = text[: self.limit]
@@ -177,8 +179,6 @@ class _Converter:
                     redacted = inner.convert(parsed)
                     self.scanned = inner.scanned
                     return text if redacted == parsed else json.dumps(redacted, separators=(",", ":"))
-            if self.policy.names_secret_key(text):
-                return f"<JSON text of {len(text)} characters: not recorded, it names secrets and cannot be parsed>"
         return self.policy.mask_text(window)
 
     def _base64_body(self, text: str) -> str:
@@ -226,6 +226,10 @@ class _Converter:
             self.size_bound += len(REDACTED) + 2
             return _shape_only(item, self.limit) if isinstance(item, str) else REDACTED
         if verdict in (COOKIE, QUERY):
+            self.scanned += _rough_size(item, self.limit)
+            if self.scanned > self.budget:
+                self.cut = True
+                return REDACTED
             masked = self.policy.mask_under(verdict, item, self.limit)
             return masked if masked is REDACTED else self.convert(masked, depth + 1)
         return self.convert(item, depth + 1)
@@ -288,7 +292,7 @@ class _Converter:
                     self.cut = True
                     break
                 name = self._key(key)
-                if key == named_secret and item is not None and not isinstance(item, bool):
+                if type(key) is str and key == named_secret and item is not None and not isinstance(item, bool):
                     out[name] = REDACTED
                 elif key == "body" and base64_body and isinstance(item, str):
                     out[name] = self._base64_body(item)
@@ -363,6 +367,15 @@ class _Converter:
             self.seen.discard(id(value))
 
 
+def _rough_size(value: object, limit: int) -> int:
+    """Characters a cookie or query-string value holds, as mask_under will look at them (cut to ``limit``)."""
+    if isinstance(value, str):
+        return min(len(value), limit)
+    if isinstance(value, (list, tuple)):
+        return sum(min(len(item), limit) for item in value[:1000] if isinstance(item, str))
+    return 0
+
+
 def _utf8(raw: bytes, cut: bool) -> str:
     """``raw`` as UTF-8 text (ValueError if it is not), forgiving a character split by the cut at its end."""
     try:
@@ -426,14 +439,34 @@ def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
     strings included). Most responses are such values. Unlike the converter, nothing in them is cut (they fit),
     and an integer past 2**53 stays a number.
     """
+    if _surely_too_big(value, max_bytes):
+        return _CONVERT
     try:
-        packed = marshal.dumps(value) if copy and type(value) is not str else b""  # type: ignore[arg-type]
+        packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
         text = _STRICT_JSON.encode(value)
-    except (ValueError, TypeError, RecursionError, OverflowError):
+    except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT
     if len(text) > max_bytes or not text.isascii() or policy.needs_mask(text):
         return _CONVERT
-    return marshal.loads(packed) if packed else value
+    return marshal.loads(packed) if packed and copy else value
+
+
+def _surely_too_big(value: object, max_bytes: int) -> bool:
+    """A cheap look at the top level, so that a value of megabytes is not encoded whole only to be converted."""
+    kind = type(value)
+    if kind is str:
+        return len(value) > max_bytes  # type: ignore[arg-type]
+    if kind is dict:
+        items: Any = value
+        if len(items) > max_bytes // 4:
+            return True
+        return any(
+            (type(item) is str and len(item) > max_bytes) or (type(key) is str and len(key) > max_bytes)
+            for key, item in items.items()
+        )
+    if kind is list or kind is tuple:
+        return len(value) > max_bytes // 2  # type: ignore[arg-type]
+    return False
 
 
 def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
@@ -547,7 +580,10 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
         return {}
     found: dict[str, Any] = {}
     for key, item in list(attributes.items())[:_MAX_ITEMS]:
-        if not isinstance(key, str) or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
+        try:
+            if type(key) is not str or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
+                continue
+        except Exception:
             continue
         short_text = isinstance(item, str) and len(item) <= MAX_ATTRIBUTE_CHARS
         if item is None or isinstance(item, (bool, int, float)) or short_text:
@@ -561,8 +597,20 @@ def _is_annotation_key(key: str) -> bool:
 
 
 _NAME_DELETIONS = str.maketrans("", "", "?;*()!$~^<>")
+#: The longest name looked into before it is masked and cut (a URL's length).
+_MAX_NAME_WINDOW = 2048
 #: X-Ray's limit on (sub)segment names, metadata namespaces and metadata keys.
 MAX_NAME_CHARS = 250
+
+
+def masked_name(name: str, policy: Policy) -> str:
+    """A name someone else gave (the escape hatch, a library patch), masked and made valid for X-Ray.
+
+    Masked as given, then again once the characters X-Ray rejects are gone, so that what is sent is what was
+    masked: ``x?(api_key)=S`` is sent as ``xapi_key=[REDACTED]``, ``x?sig=S`` as ``xsig=[REDACTED]``.
+    """
+    masked = policy.mask_cut(name, _MAX_NAME_WINDOW)
+    return clean_name(policy.mask_text(masked.translate(_NAME_DELETIONS)))
 
 
 def clean_name(name: str) -> str:

@@ -49,9 +49,9 @@ PLAIN, SECRET, COOKIE, QUERY, COUNTS = 0, 1, 2, 3, 4
 #: Whole words that name a secret.
 SECRET_WORDS = frozenset(
     {
-        "password", "passwords", "passwd", "pwd", "passphrase", "passcode",
+        "password", "passwords", "passwd", "pwd", "pass", "pw", "passphrase", "passcode",
         "secret", "secrets", "token", "jwt", "bearer", "auth", "authorization",
-        "credential", "credentials", "creds", "signature", "sig", "csrf", "xsrf", "session", "sid", "dsn",
+        "credential", "credentials", "creds", "signature", "sig", "csrf", "xsrf", "session", "dsn",
     }
 )  # fmt: skip
 #: Stems that name a secret anywhere in the key's joined words (``dbpassword``, ``pass_word``, ``api_key``).
@@ -64,9 +64,14 @@ DESCRIPTORS = frozenset(
     {
         "type", "types", "count", "length", "len", "size", "expires", "expiry", "expiration", "ttl",
         "policy", "required", "enabled", "name", "arn", "hint", "format", "version", "at", "url", "uri",
-        "duration", "timeout", "status",
+        "duration", "timeout", "status", "time", "use", "used", "source", "units", "scope", "start", "tags",
+        "context", "issuer", "method", "provider", "list", "stages",
     }
 )  # fmt: skip
+#: Words that hold a secret word's letters and name no secret (``tokenizer``, ``secretary``).
+NOT_SECRET_WORDS = frozenset(
+    {"tokenizer", "tokenizers", "tokenize", "tokenized", "tokenization", "secretary", "secretariat"}
+)
 #: Words that make a key hold cookies (values masked one by one, names kept).
 COOKIE_WORDS = frozenset({"cookie", "cookies"})
 #: Last words that, after ``query``, make a key hold a whole query string (``rawQueryString``,
@@ -101,15 +106,15 @@ MAX_VALUE_CHARS = 65_536
 _WORD = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+"
 _NOT_ALNUM = r"[^A-Za-z0-9]+"
 #: ``https://user:password@host``, ``//user@host``: the user part up to the last ``@`` of the authority.
-_URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?//)([^\s/?#]{1,512})@"
+_URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))([^\s/?#\\]{1,512})@"
 #: A name and what separates it from its value; the value itself is scanned by ``_value_end``. Quoted names
 #: (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take ``:``, ``=``, ``=>`` or ``,``
 #: (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any spacing, ``:`` before a
 #: space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
 _PAIR = (
-    r"(?<![\w.%\-:/@\\])(?:"
-    r"(\\{0,3})([\"'])(-{0,2}[A-Za-z_%][\w.%\- \[\]]{0,63})\1\2[ \t]*(=>|[:=,])[ \t]*"
-    r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?:[ \t]+|(?=[\"'\[{(])))"
+    r"(?:(?<![\w.%\\])[bBuUrR]?|(?<![\w.%\-\\]))(?:"
+    r"(\\{0,3})([\"'])(-{0,2}[^\"'\\\r\n]{1,128})\1\2[ \t]*(=>|[:=,])\s{0,16}"
+    r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?![:/])[ \t]*)"
     r")"
 )
 #: ``--password value``: a flag and the word after it.
@@ -117,8 +122,11 @@ _FLAG_VALUE = r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})([ \t]+)([^\s\"'\-]
 #: Name/value pairs held as two fields (``"name": "DB_PASSWORD", "value": …``; SSM's ``SecureString``), in JSON
 #: or a repr: up to the value's start.
 _NAMED_VALUE = (
-    r"(\\{0,3})([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
+    r"(\\{0,3})(?:([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
     r"([^\"'\\\r\n]{1,256})\1[\"']\s*,\s*\1[\"'](?:Value|value|ParameterValue)\1[\"']\s*[:=]\s*"
+    # XML attributes (``<add key="ApiKey" value="…"/>``) and YAML pairs (Kubernetes' ``- name: X\n  value: …``)
+    r"|\s(?:key|name)=([\"'])([^\"'<>\r\n]{1,256})\4\s+value="
+    r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
 )
 #: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
 _BOTOCORE_PARAMETER = r"parameter ([\w.\[\]\-]{1,256}), value: "
@@ -149,8 +157,9 @@ _TOKENS = (
 #: separator a text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``;
 #: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes and the base64 flag.
 _NEEDLES = (
-    "pass", "pwd", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
-    "sid", "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', "%", "\\u",
+    "pass", "pw", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
+    "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', 'isbase64encoded": true',
+    'isbase64encoded\\":true', 'isbase64encoded\\": true', "%", "\\u",
 )  # fmt: skip
 #: In the text as it is (the patterns are case-sensitive, so ``Asia/Tokyo`` or ``through`` trigger nothing): what
 #: every token format, JWT and private-key block begins with.
@@ -160,16 +169,20 @@ _FORM_NEEDLES = (
     "pypi-", "SG.", "sk-", "sq0",
 )  # fmt: skip
 #: URL credentials: ``//`` then an authority ending at ``@``.
-_USERINFO_GATE = r"//[^\s/?#@]{0,512}@"
+_USERINFO_GATE = r"(?://|\\/\\/)[^\s/?#@\\]{0,512}@"
 #: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
-_BARE_END = frozenset(" \t\r\n&;,\"'<>)]}")
+_BARE_END = r'[ \t\r\n&;,"(]'
+_BARE_END_IN_STRUCTURE = r"[ \t\r\n&;,\"(')\]}>]"
+_BARE_END_IN_CONNECTION = r'[\r\n&;"(]'
+_BRACKET_CHARS = r"[\"'\[\](){}\\]"
 #: Credential schemes whose next word is the credential (``Authorization: Bearer abc``).
 _SCHEMES = frozenset({"bearer", "basic", "digest", "token", "apikey", "negotiate", "aws4-hmac-sha256", "sharedkey"})
 _KEPT_VALUES = frozenset({"null", "none", "true", "false", "nil", "undefined", "[redacted]", ""})
 _XML_OPEN = r"<((?:[A-Za-z_][\w.\-]{0,63}:)?([A-Za-z_][\w.\-]{0,63}))(?:\s[^<>]{0,1024})?>"
-_URL_QUERY = r"(?<![\w+.\-])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
+_XML_NAME_ATTRIBUTE = r"\s(?:key|name)\s*=\s*[\"']([^\"'<>]{1,256})[\"']"
+_URL_QUERY = r"(?<![\w+.\-/:])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
 _COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
-_JSON_KEY = r'"((?:[^"\\]|\\.){1,128})"\s*:'
+_JSON_KEY = r'(?:^|[{,])\s*"((?:[^"\\]|\\.){1,128})"\s*:'
 _LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
 
 
@@ -299,6 +312,9 @@ class Policy:
             return COOKIE
         if joined.endswith("querystring") or ("query" in key_words[:-1] and key_words[-1] in QUERY_LAST_WORDS):
             return QUERY
+        if NOT_SECRET_WORDS.intersection(key_words):
+            key_words = tuple(word for word in key_words if word not in NOT_SECRET_WORDS)
+            joined = "".join(key_words)
         if any(word in self.secret_words for word in key_words) or any(stem in joined for stem in self.stems):
             return COUNTS if key_words[-1].endswith("tokens") else SECRET
         return PLAIN
@@ -339,18 +355,20 @@ class Policy:
         userinfo = "@" in text and compiled(_USERINFO_GATE).search(text) is not None
         if not named and not forms and not userinfo:
             return text
+        if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
+            text = compiled(_BEARER).sub(_mask_credential, text)
+        # Names before token formats: a value is masked whole, whatever token it starts with
+        # (``credentials=AKIA…:secret``).
+        if named:
+            text = self._mask_names(text)
         if forms:
             text = compiled(_TOKENS).sub(REDACTED, text)
             if "eyJ" in text:
                 text = compiled(_JWT).sub(REDACTED, text)
             if "-----BEGIN" in text:
                 text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
-        if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
-            text = compiled(_BEARER).sub(_mask_credential, text)
         if userinfo:
             text = compiled(_URL_USERINFO).sub(_mask_userinfo, text)
-        if named:
-            text = self._mask_names(text)
         return text
 
     def _mask_names(self, text: str) -> str:
@@ -369,59 +387,71 @@ class Policy:
         return _replaced(text, spans)
 
     def _pair_spans(self, text: str) -> list[tuple[int, int, str]]:
-        spans = []
-        for match in compiled(_PAIR).finditer(text):
+        spans: list[tuple[int, int, str]] = []
+        resume = 0  # names inside a value already masked are not looked at again: linear in the text
+        lines = _Lines(text)
+        pattern = compiled(_PAIR)
+        while (match := pattern.search(text, resume)) is not None:
+            resume = match.end()
             escapes, quote, quoted_name, quoted_sep, dashes, name, equals, colon = match.groups()
             name = quoted_name if quote else f"{dashes}{name}"
+            if colon and text[match.start() - 1 : match.start()] in (":", "/", "@"):
+                continue  # ``arn:aws:secretsmanager:…:secret:prod/db``, a path: not a name and its value
             if not self._names_secret(name):
                 continue
             start = match.end()
             if quote and quoted_sep == ",":
                 # An argument list (``'--password', 's'``) or a pair (``("api_key", k)``): a string must follow.
                 paired = text[match.start() - 1 : match.start()] in ("(", "[")
-                if not (name.startswith("-") or paired) or text[start : start + 1] not in ('"', "'"):
+                string_follows = text[start : start + 2].lstrip("bBuUrR")[:1] in ('"', "'")
+                if not (name.startswith("-") or paired) or not string_follows:
                     continue
-            line = not quote and self._starts_line(text, match.start()) and bool(colon or " " in match.group(0))
-            found = _value_span(text, start, line, equals is not None and not quote, escapes or "")
+            line = not quote and bool(colon or " " in match.group(0)) and lines.starts_line(match.start())
+            if colon and not quote and line and text[start : start + 1] in ("", "\n", "\r", "|", ">"):
+                found = lines.block_after(start)  # YAML: ``password: |`` or ``password:`` and indented lines
+            else:
+                equals_sign = equals is not None and not quote
+                found = _value_span(text, start, line, equals_sign, escapes or "", lines, closers=bool(quote))
             if found is not None and not self._kept_value(name, text[found[0] : found[1]]):
                 # A number, list or dict after a quoted name becomes a string, so JSON stays JSON.
                 spans.append((found[0], found[1], REDACTED if found[2] or not quote else f"{quote}{REDACTED}{quote}"))
+                resume = found[1]
         return spans
 
     def _named_value_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = []
         for match in compiled(_NAMED_VALUE).finditer(text):
-            named = match.group(3)
+            named = match.group(3) or match.group(5) or match.group(6)
             secret = named == "SecureString" or self._names_secret(named.rstrip("/").rsplit("/", 1)[-1])
-            found = _value_span(text, match.end(), False, False, match.group(1)) if secret else None
+            found = _value_span(text, match.end(), False, False, match.group(1), _Lines(text)) if secret else None
             if found is not None and text[found[0] : found[1]].lower() not in _KEPT_VALUES:
                 spans.append((found[0], found[1], REDACTED))
         return spans
 
     def _botocore_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = []
+        lines = _Lines(text)
         for match in compiled(_BOTOCORE_PARAMETER).finditer(text):
             name = re.split(r"[.\[\]]+", match.group(1).strip(".[]"))[-1]
             if self._names_secret(name):
                 start = match.end()
-                ends = [text.find(tail, start) for tail in (", type: ", ", valid ", "\n")]
-                end = min([found for found in ends if found >= 0], default=len(text))
+                end = min(lines.next(", type: ", start), lines.next(", valid ", start), lines.line_end(start))
                 spans.append((start, min(end, start + MAX_VALUE_CHARS), REDACTED))
         return spans
 
     def _element_spans(self, text: str) -> list[tuple[int, int, str]]:
         """``<password>x</password>``, ``<wsse:Password Type="…">x</wsse:Password>``, CDATA: the content."""
         spans = []
+        lines = _Lines(text)
         for match in compiled(_XML_OPEN).finditer(text):
-            if not self._names_secret(match.group(2)):
+            named = compiled(_XML_NAME_ATTRIBUTE).search(match.group(0))  # <entry key="password">, <param name=…>
+            if not self._names_secret(match.group(2)) and not (named and self._names_secret(named.group(1))):
                 continue
             start = match.end()
             if text.startswith("<![CDATA[", start):
-                end = text.find("]]>", start)
-                end = len(text) if end < 0 else end + 3
+                end = min(lines.next("]]>", start) + 3, len(text))
             else:
-                end = text.find("<", start)
-                end = len(text) if end < 0 else end
+                end = lines.next("<", start)
             end = min(end, start + MAX_VALUE_CHARS)
             if end > start and not text.startswith(REDACTED, start):
                 spans.append((start, end, REDACTED))
@@ -444,12 +474,6 @@ class Policy:
         if bare in _KEPT_VALUES:
             return True
         return self.verdict(name.lstrip("-").strip()) == COUNTS and _is_number(bare)
-
-    @staticmethod
-    def _starts_line(text: str, position: int) -> bool:
-        """Whether only indentation, a YAML list dash or ``export`` stand before ``position`` on its line."""
-        line_start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
-        return compiled(_LINE_START).fullmatch(text, line_start, position) is not None
 
     def mask_message(self, text: str, limit: int) -> str:
         """An exception message or any text quoting a URL: masked like any text, every URL query value masked
@@ -490,7 +514,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _value_span(text: str, start: int, line: bool, equals: bool, escapes: str) -> tuple[int, int, bool] | None:
+def _value_span(
+    text: str, start: int, line: bool, equals: bool, escapes: str, lines: _Lines, closers: bool = False
+) -> tuple[int, int, bool] | None:
     """Where the value that starts at ``start`` ends: ``(start, end, quoted)``, or None for no value.
 
     A quoted value (``\\"`` in JSON held in JSON too) runs to its closing quote, a bracketed one (a list, a dict,
@@ -514,25 +540,74 @@ def _value_span(text: str, start: int, line: bool, equals: bool, escapes: str) -
         return (start + 1, _closing_quote(text, start + 1, first, 0, limit), True)
     if first in "[({":
         return (start, _closing_bracket(text, start, limit), False)
+    line_end = min(lines.line_end(start), limit)
     if line:
-        end = start
-        while end < limit and text[end] not in "\r\n":
-            end += 1
-        return (start, end, False) if end > start else None
-    line_end = text.find("\n", start)
-    semicolons = equals and ";" in text[start : size if line_end < 0 else line_end]
-    end = start
-    while end < limit and (text[end] not in _BARE_END or (semicolons and text[end] in " \t,)]}")):
-        end += 1
+        return (start, line_end, False) if line_end > start else None
+    semicolons = equals and lines.next(";", start) < line_end
+    # After a quoted name (JSON, a repr) a closing bracket ends it too; in a connection string, only ``;`` does.
+    ends = _BARE_END_IN_STRUCTURE if closers else _BARE_END_IN_CONNECTION if semicolons else _BARE_END
+    found = compiled(ends).search(text, start, line_end)
+    end = line_end if found is None else found.start()
     if end == start:
         return None
+    if text[end : end + 1] == "(":  # a call in a repr: ``SecretStr('…')``, ``bytearray(b'…')``
+        end = _closing_bracket(text, end, limit)
     if text[start:end].lower() in _SCHEMES and text[end : end + 1] == " ":  # ``Authorization: Bearer abc``
-        if text.startswith(REDACTED, end + 1):
-            return None  # the credential is already masked; the scheme is kept
-        end += 1
-        while end < limit and text[end] not in _BARE_END:
-            end += 1
+        credential = end + 1
+        if text.startswith(REDACTED, credential):
+            return None  # the credential is already masked
+        end = credential
+        found = compiled(_BARE_END).search(text, credential, line_end)
+        end = line_end if found is None else found.start()
+        return (credential, end, False) if end > credential else None  # the scheme is kept
     return (start, end, False)
+
+
+class _Lines:
+    """Positions in one text found once and reused, so that masking stays linear however many names it has."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._found: dict[str, int] = {}
+        self._line_end = -1
+
+    def next(self, needle: str, start: int) -> int:
+        """Index of the next ``needle`` at or after ``start``, or the text's length."""
+        found = self._found.get(needle, -1)
+        if found < start:
+            found = self.text.find(needle, start)
+            found = len(self.text) if found < 0 else found
+            self._found[needle] = found
+        return found
+
+    def line_end(self, start: int) -> int:
+        if self._line_end < start:
+            self._line_end = min(self.next("\n", start), self.next("\r", start))
+        return self._line_end
+
+    def starts_line(self, position: int) -> bool:
+        """Whether only indentation, a YAML list dash or ``export`` stand before ``position`` on its line."""
+        line_start = max(self.text.rfind("\n", max(0, position - 256), position), -1)
+        line_start = max(line_start, self.text.rfind("\r", max(0, position - 256), position)) + 1
+        if position - line_start >= 256:
+            return False
+        return compiled(_LINE_START).fullmatch(self.text, line_start, position) is not None
+
+    def block_after(self, start: int) -> tuple[int, int, bool] | None:
+        """The indented lines after a YAML ``name:`` or ``name: |`` (a block scalar or a nested value)."""
+        text = self.text
+        end = self.line_end(start)
+        line_start = max(text.rfind("\n", 0, start), 0)
+        indent = len(text[line_start:start]) - len(text[line_start:start].lstrip("\n\r \t-"))
+        position = end
+        while position < len(text) and position - start < MAX_VALUE_CHARS:
+            following = text.find("\n", position + 1)
+            following = len(text) if following < 0 else following
+            line = text[position + 1 : following]
+            if line.strip() and len(line) - len(line.lstrip(" \t")) <= indent:
+                break
+            position = following
+        return (start, position, False) if position > start else None
 
 
 def _closing_quote(text: str, start: int, quote: str, escapes: int, limit: int) -> int:
@@ -552,13 +627,19 @@ def _closing_quote(text: str, start: int, quote: str, escapes: int, limit: int) 
 
 
 def _closing_bracket(text: str, start: int, limit: int) -> int:
-    """Index just past the bracket that closes the one at ``start`` (quotes inside skipped), or ``limit``."""
-    depth, position, quote = 0, start, ""
-    while position < limit:
+    """Index just past the bracket that closes the one at ``start`` (quotes inside skipped), or ``limit``.
+
+    Only brackets, quotes and backslashes are looked at (found in C), so a long value costs little.
+    """
+    depth, quote, skip = 0, "", -1
+    for match in compiled(_BRACKET_CHARS).finditer(text, start, limit):
+        position = match.start()
+        if position == skip:
+            continue
         char = text[position]
         if quote:
             if char == "\\":
-                position += 1
+                skip = position + 1
             elif char == quote:
                 quote = ""
         elif char in "\"'":
@@ -569,7 +650,6 @@ def _closing_bracket(text: str, start: int, limit: int) -> int:
             depth -= 1
             if depth == 0:
                 return position + 1
-        position += 1
     return limit
 
 

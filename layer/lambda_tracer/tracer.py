@@ -208,10 +208,10 @@ class Tracer:
             return
         try:
             key = str(key)
-            checked = metadata_namespace(namespace or self.service)
+            policy = redaction.current()
+            checked = metadata_namespace(policy.mask_cut(str(namespace), MAX_NAME_CHARS) if namespace else self.service)
             if checked is None:
                 return
-            policy = redaction.current()
             data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
             if not self.backend.add_metadata_current(checked, policy.mask_cut(key, MAX_NAME_CHARS), data):
                 _outside_a_span()

@@ -537,7 +537,7 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
     broken = '{"private_key": "' + "Zk9q" * 7000 + '", "pad": "' + "x" * 20_000
     assert "Zk9q" not in json.dumps(_meta({"body": broken}))
     unparsable = '{"private_key": "' + "Zk9q" * 70
-    assert _meta({"body": unparsable})["body"].startswith("<JSON text of")
+    assert _meta({"body": unparsable})["body"] == '{"private_key": "[REDACTED]'  # masked as text, not dropped
     near_cut = "x" * 986 + f"https://user:{S}@h"
     assert S not in json.dumps(capture.error_metadata(ValueError(near_cut), POLICY, 16 * 1024))
 
@@ -605,7 +605,8 @@ def test_huge_keys_are_neither_cached_nor_kept() -> None:
         "\uff30\uff21\uff33\uff33\uff37\uff2f\uff32\uff24",
         "pass\u200bword",
         "session",
-        "sid",
+        "DB_PASS",
+        "db_pw",
     ],
 )
 def test_unusual_spellings_are_secret(key: str) -> None:
@@ -704,3 +705,77 @@ def test_keys_of_small_flat_dicts_and_mixed_case_schemes_are_masked() -> None:
     assert _meta({f"https://u:{S}@h": 1}) == {"https://u:[REDACTED]@h": 1}
     assert POLICY.mask_text("BeArEr abcdefgh1234") == "BeArEr [REDACTED]"
     assert POLICY.mask_text("BASIc abcdefgh1234") == "BASIc [REDACTED]"
+
+
+# -- the review of the second round -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"credentials=AKIAIOSFODNN7EXAMPLE:{S}",  # a token at the start of a value: the value is masked whole
+        f"password=ghp_{'a' * 36}-{S}",
+        f"ERROR:db:password={S}",  # logging's LEVEL:logger:message
+        f"error:api_key={S}",
+        f"{{b'password': b'{S}'}}",
+        f"[(b'x-api-key', b'{S}')]",
+        f"{{'password': bytearray(b'{S}')}}",
+        f"Config(password=SecretStr('{S}'))",
+        f"{{'/prod/db/password': '{S}'}}",
+        f'{{"db:password": "{S}"}}',
+        f'<add key="ApiKey" value="{S}"/>',
+        f'<entry key="password">{S}</entry>',
+        f'<input name="password" value="{S}">',
+        f"password: |\n  {S}\nuser: bob",
+        f"password:\n  {S}\n",
+        f"- name: DB_PASSWORD\n  value: {S}\n- name: HOST\n  value: db",
+        f"https:\\/\\/ann:{S}@h",
+        f"password=It's{S}",
+        f"password=<{S}>",
+        f"DB_PASS={S}",
+        f"passwd:{S}",
+        f'"password":\n  "{S}"',
+    ],
+)
+def test_review_leaks_are_masked(text: str) -> None:
+    assert S not in POLICY.mask_text(text)
+    assert S not in POLICY.mask_message(text, 1000)
+
+
+def test_review_leaks_through_values() -> None:
+    import base64
+    from typing import NamedTuple
+
+    class Login(NamedTuple):
+        user: str
+        password: str
+
+    assert capture.to_metadata({"login": Login("ann", S)}, POLICY, 16384, copy=False) == {"login": ["ann", R]}
+    event = {"isBase64Encoded": True, "body": base64.b64encode(f"password={S}".encode()).decode()}
+    assert S not in json.dumps(capture.to_metadata({"body": json.dumps(event)}, POLICY, 16384))
+    assert S not in json.dumps(capture.to_metadata({"body": json.dumps(event, separators=(",", ":"))}, POLICY, 16384))
+
+
+def test_review_silences_are_kept() -> None:
+    kept = {
+        "Sid": "AllowRead", "auth_time": 1700000000, "token_use": "id", "apiKeySource": "HEADER", "tokenizer": "bpe",
+        "secretary": "ann", "session_start": "t", "authMethod": "pw", "credentialScope": "20260101/us-east-1/s3",
+        "TokenValidityUnits": {"AccessToken": "hours"}, "tokens_used": 12,
+    }  # fmt: skip
+    assert _meta(kept) == {**kept, "TokenValidityUnits": {"AccessToken": R}}
+    assert POLICY.mask_text("secretary: ann") == "secretary: ann"
+
+
+def test_review_names_and_namespaces_are_masked() -> None:
+    assert capture.masked_name(f"GET https://h/x?(api_key)={S}", POLICY) == f"GET https://h/xapi_key={R}"
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_metadata("k", 1, namespace=f"https://ann:{S}@h")
+        return "ok"
+
+    assert S not in json.dumps(invoke(handler).documents)
+
+
+R = redaction.REDACTED

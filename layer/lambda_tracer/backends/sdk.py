@@ -17,7 +17,7 @@ This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
 from __future__ import annotations
 
 from .. import capture, endpoints, redaction
-from . import sdk_patches, xray, xray_documents
+from . import sdk_patches, xray
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _masking_names(begin: Any) -> Any:
 
     def begin_with_masked_name(name: Any = None, *args: Any, **kwargs: Any) -> Any:
         if isinstance(name, str):
-            name = capture.clean_name(redaction.current().mask_cut(name, xray_documents.MAX_URL_CHARS))
+            name = capture.masked_name(name, redaction.current())
         return begin(name, *args, **kwargs)
 
     return begin_with_masked_name

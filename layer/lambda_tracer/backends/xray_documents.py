@@ -132,11 +132,11 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
     """Redact a document someone else wrote and hold it to X-Ray's rules, in place (embedded ones too)."""
     name = document.get("name")
     if isinstance(name, str):
-        document["name"] = capture.clean_name(policy.mask_cut(name, MAX_URL_CHARS))
+        document["name"] = capture.masked_name(name, policy)
     metadata = document.get("metadata")
     if isinstance(metadata, dict):
         document["metadata"] = {
-            str(namespace)[:MAX_NAME_CHARS]: _metadata_namespace(values, policy, max_bytes)
+            policy.mask_cut(str(namespace), MAX_NAME_CHARS): _metadata_namespace(values, policy, max_bytes)
             for namespace, values in metadata.items()
             if isinstance(values, dict) and not str(namespace).startswith("AWS.")
         }
