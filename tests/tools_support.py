@@ -38,6 +38,17 @@ def load_tool(name: str) -> ModuleType:
     return module
 
 
+def fake_venv(tmp_path: Path) -> Path:
+    """A venv for the Makefile that is this interpreter, already "installed" (so make builds nothing)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    (venv / ".installed").touch()
+    return venv
+
+
 #: ``tools/publish.py`` (``make publish``).
 publish = load_tool("publish")
 #: PublishLayerVersion is ``POST /2018-10-31/layers/<name>/versions``.

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import Browser, Page, install_chromium
+from browser_support import Browser, Page
 from test_html_timeline import COLOURS, ROWS_JS
 from tools_support import ROOT
 
@@ -30,14 +30,6 @@ FILES = {
     "slowmod.py": "import time\n\ntime.sleep(0.03)\n",
     "optional_feature.py": "import lambda_tracer_test_not_installed\n",
 }
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path, why = install_chromium(ROOT / "build" / "chromium-install.lock")
-    if path is None:
-        pytest.skip(f"no headless Chromium for the page test: {why}")
-    return path
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import Browser, Page, install_chromium
+from browser_support import Browser, Page
 from test_html_page import HOSTILE_KEY, QUOTED_NAME, SCRIPT_BREAK, hostile_documents
 from tools_support import ROOT
 
@@ -89,15 +89,6 @@ ROWS_JS = """
             row_colour: getComputedStyle(row).backgroundColor};
   }))
 """
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """/usr/bin/chromium, installed from Debian's packages the first time (skips if that cannot be done)."""
-    path, why = install_chromium(ROOT / "build" / "chromium-install.lock")
-    if path is None:
-        pytest.skip(f"no headless Chromium for the page test: {why}")
-    return path
 
 
 @pytest.fixture

@@ -14,20 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools_support import ROOT, Proxy
+from tools_support import ROOT, Proxy, fake_venv
 
 PUBLISH = ROOT / "tools" / "publish.py"
-
-
-def fake_venv(tmp_path: Path) -> Path:
-    """A venv for the Makefile that is this interpreter, already "installed" (so make builds nothing)."""
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    python = venv / "bin" / "python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    python.chmod(0o755)
-    (venv / ".installed").touch()
-    return venv
 
 
 def make_publish(tmp_path: Path, zip_path: Path, *variables: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tools_support import ROOT, Proxy, publish
+from tools_support import ROOT, Proxy, fake_venv, publish
 
 RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
 
@@ -335,12 +334,8 @@ def test_make_publish_runs_the_module_with_regions_and_public(
     aws_env: Proxy, moto_url: str, layer_zip: Path, tmp_path: Path
 ) -> None:
     """The real target, with the venv swapped for this interpreter and the zip for a copy (so make builds nothing)."""
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
+    venv = fake_venv(tmp_path)
     python = venv / "bin" / "python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    python.chmod(0o755)
-    (venv / ".installed").touch()
     zip_copy = shutil.copy(layer_zip, tmp_path / "layer.zip")
     name = unique_name()
     done = subprocess.run(
