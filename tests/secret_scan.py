@@ -33,7 +33,7 @@ EXCLUDED = {"IPPublicDetector"}
 MASK = "REDACTED"
 
 
-def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+def strings_of(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Every string of a decoded document, keys too, descending into strings that are JSON themselves."""
     if isinstance(value, str):
         yield path, value
@@ -42,14 +42,14 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 inner = json.loads(value)
             except ValueError:
                 return
-            yield from _strings(inner, f"{path}<json>")
+            yield from strings_of(inner, f"{path}<json>")
     elif isinstance(value, dict):
         for key, item in value.items():
             yield f"{path}/{key}", str(key)
-            yield from _strings(item, f"{path}/{key}")
+            yield from strings_of(item, f"{path}/{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]")
+            yield from strings_of(item, f"{path}[{index}]")
 
 
 def _own_ids(document: Any) -> set[str]:
@@ -127,7 +127,7 @@ def detected(datagrams: Iterable[bytes], allow: Iterable[str] = ()) -> list[str]
             lines: list[tuple[str, str]] = []
             for body, document in _documents(data):
                 ids |= _own_ids(document)
-                strings = _strings(document) if document is not None else iter(())
+                strings = strings_of(document) if document is not None else iter(())
                 lines.append(("<document>", body))
                 lines += [(place, line) for place, text in strings for line in text.splitlines()]
             seen: set[tuple[str, str]] = set()

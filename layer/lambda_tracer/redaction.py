@@ -182,7 +182,6 @@ _XML_OPEN = r"<((?:[A-Za-z_][\w.\-]{0,63}:)?([A-Za-z_][\w.\-]{0,63}))(?:\s[^<>]{
 _XML_NAME_ATTRIBUTE = r"\s(?:key|name)\s*=\s*[\"']([^\"'<>]{1,256})[\"']"
 _URL_QUERY = r"(?<![\w+.\-/:])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
 _COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
-_JSON_KEY = r'(?:^|[{,])\s*"((?:[^"\\]|\\.){1,128})"\s*:'
 _LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
 
 
@@ -327,12 +326,6 @@ class Policy:
 
             name = unquote(name)
         return self.verdict(name) != PLAIN
-
-    def names_secret_key(self, text: str) -> bool:
-        """Whether JSON-like text has a quoted key (``"password":``) that is not plain."""
-        if not _has_any(text.lower(), self._needles):
-            return False
-        return any(self.verdict(match.group(1)) != PLAIN for match in compiled(_JSON_KEY).finditer(text))
 
     # -- text ------------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import pytest
 from http_stub import QuietHandler, serving
+from secret_scan import strings_of
 
 from lambda_tracer_local.daemon import XRayDaemon, subsegments
 from lambda_tracer_local.runtime import Invocation, LocalLambda
@@ -405,25 +406,6 @@ def remote(run: Run) -> dict[str, Any]:
     return found[0]
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a decoded document (keys too), descending into strings that are JSON themselves."""
-    if isinstance(value, str):
-        yield path, value
-        if value.strip()[:1] in ("{", "["):
-            try:
-                inner = json.loads(value)
-            except ValueError:
-                return
-            yield from _strings(inner, f"{path}<json>")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"{path}/{key}", str(key)
-            yield from _strings(item, f"{path}/{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]")
-
-
 def _forms(secret: str) -> set[str]:
     """How a secret can be spelled in a datagram or a log line."""
     return {
@@ -465,7 +447,7 @@ class Findings:
         for index, data in enumerate(run.datagrams):
             text = data.decode("utf-8", "replace")
             try:
-                decoded = list(_strings(json.loads(text.split("\n", 1)[1]), ""))
+                decoded = list(strings_of(json.loads(text.split("\n", 1)[1])))
             except (ValueError, IndexError):
                 decoded = [("<undecodable datagram>", text)]
             for label, secret in secrets.items():

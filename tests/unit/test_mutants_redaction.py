@@ -226,17 +226,6 @@ def test_is_secret_name() -> None:
     assert policy.is_secret_name("--max_tokens") is True  # COUNTS is not PLAIN
 
 
-def test_names_secret_key() -> None:
-    policy = Policy()
-    assert policy.names_secret_key('{"a": 1, "password" : 2}') is True
-    assert policy.names_secret_key('{"a": 1, "b":2}') is False
-    assert policy.names_secret_key('"password"') is False
-    assert policy.names_secret_key('{"a\\"b": 1, "x": 2}') is False
-    assert policy.names_secret_key('{"a\\"token": 1}') is True
-    assert policy.names_secret_key('{"' + "a" * 128 + '": 1}') is False
-    assert policy.names_secret_key('{"' + "a" * 120 + 'token": 1}') is True
-
-
 @pytest.mark.parametrize(
     ("text", "needed"),
     [
