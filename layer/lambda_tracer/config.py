@@ -47,7 +47,6 @@ DEFAULT_MAX_CAPTURE_BYTES = 16 * 1024
 LIMIT_MAX_CAPTURE_BYTES = 60 * 1024
 _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
 _FALSE = frozenset({"0", "n", "no", "f", "false", "off"})
-_warned: set[tuple[str, str]] = set()
 
 
 #: Distinct warnings logged per process; past it, warnings are only counted (bad input must not flood logs).
@@ -93,7 +92,7 @@ def report_once(key: tuple[str, ...], message: str) -> None:
 
 
 def error_place(error: BaseException) -> str:
-    """``"ValueError at udp_emitter.py:42"``: an exception's type and where it was raised, never its message.
+    """``"ValueError at udp.py:42"``: an exception's type and where it was raised, never its message.
 
     A message can quote the value being worked on: the event, the response, a setting.
     """

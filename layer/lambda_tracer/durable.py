@@ -50,8 +50,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-#: The name in DURABLE_EXECUTION_PLUGINS (the entry point the layer ships) that selects this plugin.
-PLUGIN_NAME = "lambda_tracer"
 #: Metadata namespace of everything recorded here.
 NAMESPACE = "durable"
 EXECUTION_ANNOTATION = "DurableExecution"

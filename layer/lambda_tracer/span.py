@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from . import capture, config, redaction
 from .backends import BackendSpan
+from .backends.xray_documents import MAX_NAME_CHARS, RESERVED_NAMESPACE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
 
     from .tracer import Tracer
-
-MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 
 
 def report(phase: str, error: BaseException) -> None:
@@ -40,7 +39,7 @@ def capture_limit() -> int:
 
 def metadata_namespace(namespace: str) -> str | None:
     """The namespace as X-Ray takes it (cut to 250), or None for one it rejects (``AWS.``), reported once."""
-    if namespace.startswith("AWS."):
+    if namespace.startswith(RESERVED_NAMESPACE):
         config.report_once(("namespace",), "metadata in a namespace starting with 'AWS.' dropped (reserved by X-Ray)")
         return None
     return namespace[:MAX_NAME_CHARS]

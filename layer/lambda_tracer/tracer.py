@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from . import capture, coldstart, config, redaction
 from .backends import Backend
+from .backends.xray_documents import MAX_NAME_CHARS
 from .span import Span, metadata_namespace, report
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lambda_tracer")
 
-MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
 HANDLER_MARKER = "__lambda_tracer_handler__"
 

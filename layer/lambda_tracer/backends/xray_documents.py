@@ -19,6 +19,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
+# -- X-Ray's limits and rules, written once: the encoder here, span.py, and instrumentation/ read them from here
+# (capture.py holds those of values: names, annotations, messages).
+
 #: X-Ray documents "up to 64 kB": the body of each datagram stays under this.
 MAX_DOCUMENT_BYTES = 64_000
 #: X-Ray's limit on names and metadata keys; the longest URL looked into before masking.
@@ -26,8 +29,10 @@ MAX_NAME_CHARS = capture.MAX_NAME_CHARS
 MAX_URL_CHARS = 2048
 #: Stack frames recorded per exception, innermost first (the SDK's default).
 MAX_STACK_FRAMES = 10
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: Metadata namespaces starting with this are X-Ray's own: X-Ray rejects a document that writes one.
+RESERVED_NAMESPACE = "AWS."
+#: Frames in files under this directory are the tracer's own, left out of recorded stacks.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
 #: ``json_string(text)``: a str as the encoder writes one (quoted, escaped, ASCII).
 json_string = json.encoder.encode_basestring_ascii
@@ -68,7 +73,7 @@ def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
     frames = [
         {"path": os.path.basename(code.co_filename), "line": line or 0, "label": code.co_name}
         for code, line in ((frame.f_code, line) for frame, line in traceback.walk_tb(error.__traceback__))
-        if not code.co_filename.startswith(_PACKAGE_DIR)
+        if not code.co_filename.startswith(PACKAGE_DIR)
     ]
     message = capture.exception_message(error, redaction.current())
     return {
@@ -138,7 +143,7 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
         document["metadata"] = {
             policy.mask_cut(str(namespace), MAX_NAME_CHARS): _metadata_namespace(values, policy, max_bytes)
             for namespace, values in metadata.items()
-            if isinstance(values, dict) and not str(namespace).startswith("AWS.")
+            if isinstance(values, dict) and not str(namespace).startswith(RESERVED_NAMESPACE)
         }
     annotations = document.get("annotations")
     if isinstance(annotations, dict):

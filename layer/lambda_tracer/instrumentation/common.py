@@ -20,6 +20,8 @@ from types import FrameType
 
 from .. import capture, config, endpoints, redaction
 from ..backends import xray
+from ..backends.xray_documents import MAX_STACK_FRAMES, PACKAGE_DIR
+from ..backends.xray_documents import MAX_URL_CHARS as MAX_URL_CHARS  # otel.py reads it here
 from . import propagation
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -33,11 +35,6 @@ CALL_NAMESPACES = frozenset({"aws", "remote"})
 IGNORED: Any = object()
 #: The SDK's name for a call whose URL has no host.
 UNKNOWN_HOST = "UNKNOWN HOST"
-#: Stack frames recorded per exception, innermost first (the SDK's default), and the longest URL looked at.
-MAX_STACK_FRAMES = 10
-MAX_URL_CHARS = 2048
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def report(what: str, error: BaseException) -> None:
@@ -160,7 +157,7 @@ def stack_of(error: BaseException) -> list[dict[str, Any]]:
 
 
 def _ours(frame: FrameType) -> bool:
-    return bool(frame.f_code.co_filename.startswith(_PACKAGE_DIR))
+    return bool(frame.f_code.co_filename.startswith(PACKAGE_DIR))
 
 
 def end(span: xray.XRaySpan) -> None:
