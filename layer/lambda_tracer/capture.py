@@ -187,9 +187,10 @@ class _Converter:
         Kept as it is when nothing in it is secret; recorded decoded and masked when something was; a binary
         body is recorded as its size.
         """
+        window = (self.limit + MASK_MARGIN) // 3 * 4
+        partial = len(text) > window
         try:
-            raw = binascii.a2b_base64(text[: (self.limit + MASK_MARGIN) // 3 * 4])
-            decoded = _utf8(raw, cut=len(text) > (self.limit + MASK_MARGIN) // 3 * 4)
+            decoded = _utf8(binascii.a2b_base64(text[:window]), cut=partial)
         except (binascii.Error, ValueError):
             self.size_bound += 40
             return f"<base64 body of {len(text)} characters, not text>"
@@ -199,6 +200,7 @@ class _Converter:
             self.cut = cut_before
             self.size_bound -= 6 * len(masked) + 2
             return self._plain_text(text)
+        self.cut = self.cut or partial  # the body past the decoded window is not in the record
         return masked
 
     def _plain_text(self, text: str) -> str:

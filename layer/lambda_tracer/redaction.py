@@ -590,8 +590,9 @@ class _Lines:
         """The indented lines after a YAML ``name:`` or ``name: |`` (a block scalar or a nested value)."""
         text = self.text
         end = self.line_end(start)
-        line_start = max(text.rfind("\n", 0, start), 0)
-        indent = len(text[line_start:start]) - len(text[line_start:start].lstrip("\n\r \t-"))
+        line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+        prefix = text[line_start:start]
+        indent = len(prefix) - len(prefix.lstrip(" \t-"))
         position = end
         while position < len(text) and position - start < MAX_VALUE_CHARS:
             following = text.find("\n", position + 1)

@@ -828,3 +828,38 @@ def test_enum_with_a_container_value_and_cut_cookie_headers() -> None:
     converter = capture._Converter(Policy(), 40)
     # The header is cut to the limit before it is masked: the cut name has no "=" left and is masked whole.
     assert converter.convert({"Cookie": "a=1; " + "b" * 60 + "=1"}) == {"Cookie": f"a={R}; {R}"}
+
+
+def _b64(raw: bytes | str) -> str:
+    import base64
+
+    return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+
+
+_WINDOW_100 = (100 + capture.MASK_MARGIN) // 3 * 4  # base64 characters decoded for a limit of 100
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "recorded", "cut", "size_bound"),
+    [
+        (_b64("password=hunter2&x=1"), 16384, f"password={R}&x=1", False, 306),
+        (_b64("plain"), 16384, "cGxhaW4=", False, 216),  # nothing secret: kept encoded, as sent
+        ("!!", 16384, "!!", False, 180),
+        (_b64(b"\xff"), 16384, "<base64 body of 4 characters, not text>", False, 206),
+        (_b64('{"password": "p", "a": 1}'), 16384, f'{{"password":"{R}","a":1}}', False, 354),
+        (_b64("x" * 5000), 100, _b64("x" * 5000)[:100], True, 768),
+        # Past the decoded window: recorded masked, and marked as cut (the rest of the body is not in it).
+        (_b64("password=" + "x" * 5000), 100, f"password={R}", True, 282),
+        # A character split by the window's end is forgiven (up to 3 bytes of it), nothing else is.
+        (_b64(b"a" * 4191 + "\U0001f600".encode() + b"a" * 10), 100, None, True, 768),
+        (_b64(b"a" * 4190 + b"\xff" + b"a" * 10), 100, "<base64 body of 5604 characters, not text>", False, 206),
+        (_b64(b"a" * 4193 + b"\xc3"), 100, "<base64 body of 5592 characters, not text>", False, 206),
+        (_b64(b"a" * 4193 + "\u00e9".encode()), 100, None, True, 768),
+    ],
+)
+def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut: bool, size_bound: int) -> None:
+    converter = capture._Converter(Policy(), limit)
+    out = converter.convert({"isBase64Encoded": True, "body": body})
+    assert out == {"isBase64Encoded": True, "body": body[:limit] if recorded is None else recorded}
+    assert (converter.cut, converter.size_bound) == (cut, size_bound)
+    assert len(_b64(b"a" * 4193 + b"\xc3")) == _WINDOW_100

@@ -438,3 +438,108 @@ def test_query_and_allowed_multi_word_keys() -> None:
     assert policy.verdict("query_params_x") == PLAIN
     assert redaction.from_setting(["-api_key"]).verdict("my_api_key") == PLAIN  # the stem "apikey" is dropped
     assert redaction.from_setting(["-api_key"]).stems == tuple(s for s in redaction.SECRET_STEMS if s != "apikey")
+
+
+_LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # botocore's validation messages name the parameter, then quote its value.
+        (
+            "Invalid type for parameter SecretString, value: abc123, type: <class 'int'>, valid types: <class 'str'>",
+            f"Invalid type for parameter SecretString, value: {R}, type: <class 'int'>, valid types: <class 'str'>",
+        ),
+        (
+            "Invalid length for parameter Credentials.SecretAccessKey, value: 3, valid min length: 16",
+            f"Invalid length for parameter Credentials.SecretAccessKey, value: {R}, valid min length: 16",
+        ),
+        (
+            "Invalid type for parameter Items[0].password, value: {'a': 1}, type: <class 'dict'>",
+            f"Invalid type for parameter Items[0].password, value: {R}, type: <class 'dict'>",
+        ),
+        ("parameter [password]., value: xyz, type: t", f"parameter [password]., value: {R}, type: t"),
+        ("parameter password, value: hunter2\nnext password2", f"parameter password, value: {R}\nnext password2"),
+        ("parameter InputValue, value: xyz", f"parameter InputValue, value: {R}"),  # always masked
+        ("Invalid type for parameter Bucket, value: b, type: <class 'int'>", None),
+        ("parameter Tags[1].Value, value: xyz, type: t", None),
+        ("parameter token, value: " + _LONG, f"parameter token, value: {R}" + "a" * 100),  # at most MAX_VALUE_CHARS
+        # YAML: a name alone on its line, its value on the indented lines below (block scalars too).
+        ("db:\n  password: |\n    line1\n    line2\n  user: bob\n", f"db:\n  password: {R}\n  user: bob\n"),
+        ("db:\n  password:\n   hunter2\n  user: bob\n", f"db:\n  password:{R}\n  user: bob\n"),
+        ("x: 1\npassword:\n hunter2\nuser: bob", f"x: 1\npassword:{R}\nuser: bob"),
+        ("x: 1\rpassword:\r hunter2\ruser: bob", f"x: 1\rpassword:{R}"),  # lines end at "\n" only: the rest
+        ("password:\n  - a\n  - b\nuser: bob", f"password:{R}\nuser: bob"),
+        ("- password: >\n    folded\n  other: x", f"- password: {R}\n  other: x"),
+        ("- password:\n  x\n", "- password:\n  x\n"),  # the list item's dash is indentation: x is not its value
+        ("password:\n\n  after-blank\nkept: 1", f"password:{R}\nkept: 1"),
+        ("password:\n  last", f"password:{R}"),
+        ("password:", "password:"),
+        ("password:\nkept: 1", "password:\nkept: 1"),
+        ("  password:\n\tdeep\n  kept: 1", "  password:\n\tdeep\n  kept: 1"),  # a tab is one column
+        ("password:\n" + "  x\n" * 30_000, f"password:{R}" + "\n  x" * 13_616 + "\n"),  # MAX_VALUE_CHARS
+        # XML: the element's content, CDATA whole, elements named by a key/name attribute too.
+        ("<password>hunter2</password>", f"<password>{R}</password>"),
+        (
+            '<wsse:Password Type="PasswordText">hunter2</wsse:Password>',
+            f'<wsse:Password Type="PasswordText">{R}</wsse:Password>',
+        ),
+        ("<password><![CDATA[a<b]]></password>", f"<password>{R}</password>"),
+        ("<password><![CDATA[a<b]]>tail", f"<password>{R}tail"),
+        ("<password><![CDATA[unterminated", f"<password>{R}"),
+        ('<entry key="password">hunter2</entry>', f'<entry key="password">{R}</entry>'),
+        ("<param name='api_key' >k1</param>", f"<param name='api_key' >{R}</param>"),
+        ('<entry key="color">blue</entry>', None),
+        ("<password></password>", None),
+        (f"<password>{R}</password>", None),
+        ("<password>" + _LONG, f"<password>{R}" + "a" * 100),
+        ("<user>bob</user><Password>x</Password>", f"<user>bob</user><Password>{R}</Password>"),
+        ('<password attr="1">x', f'<password attr="1">{R}'),
+        # Authorization schemes: the credential after Bearer always; after Basic when it looks like one.
+        ("basic information here", None),
+        ("Basic dXNlcjpwYXNz", f"Basic {R}"),
+        ("Basic abcdefgh", None),
+        ("basic aBcdefgh", f"basic {R}"),
+        ("basic a1cdefgh", f"basic {R}"),
+        ("basic abcd+fgh", f"basic {R}"),
+        ("basic abcdefg=", f"basic {R}"),
+        ("basic Abcdefgh", None),  # only the first character is a capital
+        ("bearer short", None),
+        ("BEARER abcdefgh", f"BEARER {R}"),
+        ("say bearer\tabcdefgh", f"say bearer\t{R}"),
+        ("authorization = tok abcdef1", f"authorization = {R}"),
+        # Where a line starts: indentation, a YAML dash, `export`, within 256 characters.
+        ("  - export password=abc", f"  - export password={R}"),
+        ("-  password: x y", f"-  password: {R}"),
+        ("x password: y z", f"x password: {R} z"),
+        (" " * 300 + "password: x y", " " * 300 + f"password: {R} y"),
+        (" " * 254 + "password: x y", " " * 254 + f"password: {R}"),
+        ("\tpassword: a b\n", f"\tpassword: {R}\n"),
+        # A bracketed value runs to its closing bracket; brackets inside quotes (escaped quotes too) do not count.
+        ("password=[1, [2, 3], 4] tail", f"password={R} tail"),
+        ("password=(a, 'x)', \"y]\") tail", f"password={R} tail"),
+        ("password={'a': '}\\'', 'b': 2} tail", f"password={R} tail"),
+        ("{'password': ['a', 'b'], 'x': 1}", f"{{'password': '{R}', 'x': 1}}"),
+        ("password=SecretStr('abc') tail", f"password={R} tail"),
+        ("password=bytearray(b'a)b') tail", f"password={R} tail"),
+        ("password=[unclosed tail", f"password={R}"),
+        ("password=['a\\'] b'] tail", f"password={R} tail"),
+        ('password=["a\\"]"] tail', f"password={R} tail"),
+        ('password=["a\\\\"] tail', f"password={R} tail"),
+        ("password=[[[]]] tail", f"password={R} tail"),
+        ("password=[] tail", f"password={R} tail"),
+        ("password=[(]) tail", f"password={R} tail"),
+        ("password=[" + _LONG, f"password={R}" + "a" * 101),
+        # Counts under a ...tokens name are kept; anything else under it is masked.
+        ("max_tokens=5", None),
+        ("max_tokens: 5.5", None),
+        ("max_tokens=-1e3", None),
+        ("max_tokens=abc", f"max_tokens={R}"),
+        ("access_token=123", f"access_token={R}"),
+        ("password=null", None),
+        ("password='None'", None),
+    ],
+)
+def test_text_forms_exactly(text: str, expected: str | None) -> None:
+    assert Policy().mask_text(text) == (text if expected is None else expected)
