@@ -113,7 +113,7 @@ _URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://
 #: space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
 _PAIR = (
     r"(?:(?<![\w.%\\])[bBuUrR]?|(?<![\w.%\-\\]))(?:"
-    r"(\\{0,3})([\"'])(-{0,2}[^\"'\\\r\n]{1,128})\1\2[ \t]*(=>|[:=,])\s{0,16}"
+    r"(\\{0,15})([\"'])(-{0,2}[^\"'\\\r\n]{1,128})\1\2[ \t]*(=>|[:=,])\s{0,16}"
     r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?![:/])[ \t]*)"
     r")"
 )
@@ -122,7 +122,7 @@ _FLAG_VALUE = r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})([ \t]+)([^\s\"'\-]
 #: Name/value pairs held as two fields (``"name": "DB_PASSWORD", "value": …``; SSM's ``SecureString``), in JSON
 #: or a repr: up to the value's start.
 _NAMED_VALUE = (
-    r"(\\{0,3})(?:([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
+    r"(\\{0,15})(?:([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
     r"([^\"'\\\r\n]{1,256})\1[\"']\s*,\s*\1[\"'](?:Value|value|ParameterValue)\1[\"']\s*[:=]\s*"
     # XML attributes (``<add key="ApiKey" value="…"/>``) and YAML pairs (Kubernetes' ``- name: X\n  value: …``)
     r"|\s(?:key|name)=([\"'])([^\"'<>\r\n]{1,256})\4\s+value="
@@ -407,7 +407,8 @@ class Policy:
                 found = _value_span(text, start, line, equals_sign, escapes or "", lines, closers=bool(quote))
             if found is not None and not self._kept_value(name, text[found[0] : found[1]]):
                 # A number, list or dict after a quoted name becomes a string, so JSON stays JSON.
-                spans.append((found[0], found[1], REDACTED if found[2] or not quote else f"{quote}{REDACTED}{quote}"))
+                quoted = f"{escapes or ''}{quote}"  # JSON held in JSON escapes its quotes: so does the mask
+                spans.append((found[0], found[1], REDACTED if found[2] or not quote else f"{quoted}{REDACTED}{quoted}"))
                 resume = found[1]
         return spans
 
@@ -416,9 +417,15 @@ class Policy:
         for match in compiled(_NAMED_VALUE).finditer(text):
             named = match.group(3) or match.group(5) or match.group(6)
             secret = named == "SecureString" or self._names_secret(named.rstrip("/").rsplit("/", 1)[-1])
-            found = _value_span(text, match.end(), False, False, match.group(1), _Lines(text)) if secret else None
+            # After a quoted pair (JSON, a repr) a closing bracket ends a bare value (``"Value": null}``).
+            closers = match.group(2) is not None
+            found = (
+                _value_span(text, match.end(), False, False, match.group(1), _Lines(text), closers) if secret else None
+            )
             if found is not None and text[found[0] : found[1]].lower() not in _KEPT_VALUES:
-                spans.append((found[0], found[1], REDACTED))
+                # A number, list or dict after a quoted pair becomes a string, so JSON stays JSON.
+                quoted = f"{match.group(1)}{match.group(2)}" if closers and not found[2] else ""
+                spans.append((found[0], found[1], f"{quoted}{REDACTED}{quoted}"))
         return spans
 
     def _botocore_spans(self, text: str) -> list[tuple[int, int, str]]:
@@ -532,7 +539,7 @@ def _value_span(
     if first in "\"'":
         return (start + 1, _closing_quote(text, start + 1, first, 0, limit), True)
     if first in "[({":
-        return (start, _closing_bracket(text, start, limit), False)
+        return (start, _closing_bracket(text, start, limit, len(escapes)), False)
     line_end = min(lines.line_end(start), limit)
     if line:
         return (start, line_end, False) if line_end > start else None
@@ -544,7 +551,7 @@ def _value_span(
     if end == start:
         return None
     if text[end : end + 1] == "(":  # a call in a repr: ``SecretStr('…')``, ``bytearray(b'…')``
-        end = _closing_bracket(text, end, limit)
+        end = _closing_bracket(text, end, limit, len(escapes))
     if text[start:end].lower() in _SCHEMES and text[end : end + 1] == " ":  # ``Authorization: Bearer abc``
         credential = end + 1
         if text.startswith(REDACTED, credential):
@@ -614,27 +621,42 @@ def _closing_quote(text: str, start: int, quote: str, escapes: int, limit: int) 
         backslashes = 0
         while found - backslashes - 1 >= start and text[found - backslashes - 1] == "\\":
             backslashes += 1
-        if backslashes == escapes or (backslashes > escapes and (backslashes - escapes) % (2 ** (escapes + 1)) == 0):
+        if _quote_at_level(backslashes, escapes):
             return found - escapes
         position = found + 1
     return limit
 
 
-def _closing_bracket(text: str, start: int, limit: int) -> int:
-    """Index just past the bracket that closes the one at ``start`` (quotes inside skipped), or ``limit``.
+def _quote_at_level(backslashes: int, escapes: int) -> bool:
+    """Whether a quote after ``backslashes`` backslashes opens or closes a string of a text escaped ``escapes``
+    times (JSON held in JSON: one level is ``\\"``, an escaped backslash before it doubles at each level)."""
+    return backslashes >= escapes and (backslashes - escapes) % (2 * escapes + 2) == 0
 
-    Only brackets, quotes and backslashes are looked at (found in C), so a long value costs little.
+
+def _closing_bracket(text: str, start: int, limit: int, escapes: int = 0) -> int:
+    """Index just past the bracket that closes the one at ``start`` (strings inside skipped), or ``limit``.
+
+    In a text escaped ``escapes`` times a string's quotes carry that many backslashes; any other quote is
+    content. Only brackets, quotes and backslashes are looked at (found in C), so a long value costs little.
     """
-    depth, quote, skip = 0, "", -1
+    depth, quote, resume = 0, "", start
     for match in compiled(_BRACKET_CHARS).finditer(text, start, limit):
         position = match.start()
-        if position == skip:
-            continue
+        if position < resume:
+            continue  # inside a run of backslashes already counted
         char = text[position]
+        if char == "\\":
+            run = position
+            while run < limit and text[run] == "\\":
+                run += 1
+            resume = run + 1
+            if run == limit or text[run] not in "\"'" or not _quote_at_level(run - position, escapes):
+                continue  # an escaped character opens or closes nothing
+            char = text[run]
+        elif escapes and char in "\"'":
+            continue  # an unescaped quote in JSON held in JSON: part of a string
         if quote:
-            if char == "\\":
-                skip = position + 1
-            elif char == quote:
+            if char == quote:
                 quote = ""
         elif char in "\"'":
             quote = char

@@ -543,3 +543,80 @@ _LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
 )
 def test_text_forms_exactly(text: str, expected: str | None) -> None:
     assert Policy().mask_text(text) == (text if expected is None else expected)
+
+
+_NESTED_VALUES = [
+    {"password": 12, "a": [1]},
+    {"password": ['a"]\\', 1, "'"], "b": 1},
+    {"password": {"x": ')\\\\"'}, "c": 2},
+    {"password": "x\\", "d": "e"},
+    {"password": 'x\\"', "d": "e"},
+    [{"Key": "token", "Value": 12}, {"Key": "token", "Value": [1, {"a": "2]"}]}, {"Key": "x", "Value": 3}],
+    [{"name": "DB_PASSWORD", "value": None}, {"name": "api_key", "value": True}, {"name": "secret", "value": {}}],
+]
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("value", _NESTED_VALUES)
+def test_json_in_json_stays_json_at_every_level(value: Any, levels: int) -> None:
+    """Masking JSON held in JSON (held in JSON...) as text keeps it parseable, each secret masked whole."""
+    import json
+
+    text = json.dumps(value)
+    for _ in range(levels):
+        text = json.dumps(text)
+    masked: Any = Policy().mask_text(text)
+    for _ in range(levels + 1):
+        masked = json.loads(masked)
+    expected = json.loads(json.dumps(value))
+    if isinstance(expected, dict):
+        expected["password"] = R
+    else:
+        for pair in expected:
+            pair_value = pair.get("Value", pair.get("value"))
+            if pair.get("Key", pair.get("name")) != "x" and pair_value not in (None, True):
+                pair["Value" if "Value" in pair else "value"] = R
+    assert masked == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[{"name": "DB_PASSWORD", "value": "hunter2"}, {"name": "COLOR", "value": "blue"}]',
+            f'[{{"name": "DB_PASSWORD", "value": "{R}"}}, {{"name": "COLOR", "value": "blue"}}]',
+        ),
+        (
+            "[{'name': 'DB_PASSWORD', 'value': 'hunter2'}, {'name': 'COLOR', 'value': 'blue'}]",
+            f"[{{'name': 'DB_PASSWORD', 'value': '{R}'}}, {{'name': 'COLOR', 'value': 'blue'}}]",
+        ),
+        (
+            '{"Name": "/prod/db/password", "Value": "hunter2", "Type": "String"}',
+            f'{{"Name": "/prod/db/password", "Value": "{R}", "Type": "String"}}',
+        ),
+        ('{"Name": "/prod/db/host", "Value": "h", "Type": "SecureString"}', None),  # the type comes after
+        ('{"Type": "SecureString", "Value": "s3cr3t"}', f'{{"Type": "SecureString", "Value": "{R}"}}'),
+        (
+            '{"ParameterKey": "DbPassword", "ParameterValue": "pw"}',
+            f'{{"ParameterKey": "DbPassword", "ParameterValue": "{R}"}}',
+        ),
+        ('{"OptionName": "API_KEY", "Value": "k"}', f'{{"OptionName": "API_KEY", "Value": "{R}"}}'),
+        ('{"Key": "token", "Value": null}', None),
+        ('{"Key": "token", "Value": 12}', f'{{"Key": "token", "Value": "{R}"}}'),
+        ('{"Key": "token", "Value": abc, "x": 1}', f'{{"Key": "token", "Value": "{R}", "x": 1}}'),
+        ("{'Key': 'token', 'Value': None}", None),
+        (f'{{"Key": "token", "Value": "{R}"}}', None),
+        ('<add key="ApiKey" value="k1"/>', f'<add key="ApiKey" value="{R}"/>'),
+        ("<add name='Password' value='p'/>", f"<add name='Password' value='{R}'/>"),
+        ("<add name='color' value='c'/>", None),
+        (
+            "- name: DB_PASSWORD\n  value: hunter2\n- name: X\n  value: y",
+            f"- name: DB_PASSWORD\n  value: {R}\n- name: X\n  value: y",
+        ),
+        ('name: "API_KEY"\n  - value: abc', f'name: "API_KEY"\n  - value: {R}'),
+        ("env:\n- name: secret/\n  value: v", f"env:\n- name: secret/\n  value: {R}"),
+        ("x-name: password\nvalue: v", None),
+    ],
+)
+def test_name_value_pairs_exactly(text: str, expected: str | None) -> None:
+    assert Policy().mask_text(text) == (text if expected is None else expected)
