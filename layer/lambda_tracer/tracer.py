@@ -367,7 +367,7 @@ class Tracer:
         name = sanitize_name(f"{module}.{qualname}")
         from .wrappers import wrap_method  # imported with the first capture_method: zero-code functions need none
 
-        return wrap_method(self, method, f"## {name}", name, response_on, error_on)
+        return wrap_method(self, method, kind_of(method), f"## {name}", name, response_on, error_on)
 
 
 def _outside_a_span() -> None:

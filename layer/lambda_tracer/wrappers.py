@@ -1,8 +1,10 @@
-"""Wrappers for ``capture_method``, one per kind of callable, each keeping that kind.
+"""Wrappers for ``capture_method``, one named function per kind of callable, each keeping that kind.
 
 A coroutine function stays a coroutine function, a generator stays a generator (delegated by hand so
 that ``send``/``throw``/``close`` behave exactly as without tracing, and so that its subsegment is the
-current one only while its own code runs), a context manager stays a context manager.
+current one only while its own code runs), a context manager stays a context manager. ``wrap_method``
+picks the wrapper from ``WRAPPERS`` by the kind ``tracer.kind_of`` gave (this module never imports the
+Tracer: it sits below it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from .span import Span
-from .tracer import kind_of
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
     from .tracer import Tracer
 
-__all__ = ["kind_of", "wrap_method"]
+    Wrapper = Callable[[Tracer, Callable[..., Any], str, str, bool, bool], Callable[..., Any]]
+
+__all__ = ["WRAPPERS", "wrap_method"]
 
 
 def _code_of(factory: Callable[..., Any]) -> Any:
@@ -37,166 +40,21 @@ _ASYNCCONTEXTMANAGER_CODE = _code_of(contextlib.asynccontextmanager)
 
 
 def wrap_method(
-    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+    tracer: Tracer, method: Callable[..., Any], kind: str, title: str, name: str, response_on: bool, error_on: bool
 ) -> Callable[..., Any]:
-    """Pick the wrapper that keeps the method's kind (coroutine, generator, context manager, ...)."""
-
-    def finish(span: Span, result: Any, error: BaseException | None) -> None:
-        span.close(name, result, error, response_on, error_on)
-
+    """The wrapper that keeps the method's kind: ``kind`` is ``tracer.kind_of(method)``, and a function made by
+    ``contextlib.(async)contextmanager`` is recognised here, by its code."""
     code = getattr(method, "__code__", None)
     if code is not None and code is _CONTEXTMANAGER_CODE:
+        kind = "context manager"
+    elif code is not None and code is _ASYNCCONTEXTMANAGER_CODE:
+        kind = "async context manager"
+    return WRAPPERS[kind](tracer, method, title, name, response_on, error_on)
 
-        @functools.wraps(method)
-        @contextlib.contextmanager
-        def traced_cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            if not tracer._traces():
-                with method(*args, **kwargs) as value:
-                    yield value
-                return
-            span = Span.start(tracer, title)
-            try:
-                with method(*args, **kwargs) as value:
-                    yield value
-            except BaseException as error:
-                finish(span, None, error)
-                raise
-            finish(span, value, None)
 
-        return traced_cm
-
-    if code is not None and code is _ASYNCCONTEXTMANAGER_CODE:
-
-        @functools.wraps(method)
-        @contextlib.asynccontextmanager
-        async def traced_acm(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            if not tracer._traces():
-                async with method(*args, **kwargs) as value:
-                    yield value
-                return
-            span = Span.start(tracer, title)
-            try:
-                async with method(*args, **kwargs) as value:
-                    yield value
-            except BaseException as error:
-                finish(span, None, error)
-                raise
-            finish(span, value, None)
-
-        return traced_acm
-
-    kind = kind_of(method)
-    if kind == "coroutine":
-
-        @functools.wraps(method)
-        async def traced_async(*args: Any, **kwargs: Any) -> Any:
-            if not tracer._traces():
-                return await method(*args, **kwargs)
-            span = await Span.start_async(tracer, title)
-            try:
-                result = await method(*args, **kwargs)
-            except BaseException as error:
-                await span.close_async(name, None, error, response_on, error_on)
-                raise
-            await span.close_async(name, result, None, response_on, error_on)
-            return result
-
-        return traced_async
-
-    if kind == "async generator":
-
-        @functools.wraps(method)
-        async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            # Delegate by hand (there is no `yield from` for async generators) so that asend(),
-            # athrow() and aclose() reach the user's generator exactly as without tracing (also when
-            # tracing is off), and so that our subsegment is the current one only while the
-            # generator's own code runs.
-            generator = method(*args, **kwargs)
-            span = Span.start(tracer, title) if tracer._traces() else None
-
-            def done(error: BaseException | None) -> None:
-                if span is not None:
-                    finish(span, None, error)
-
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                try:
-                    if thrown is not None:
-                        error, thrown = thrown, None
-                        item = await generator.athrow(error)
-                    else:
-                        item = await generator.asend(sent)
-                except StopAsyncIteration:
-                    done(None)
-                    return
-                except BaseException as error:
-                    done(error)
-                    raise
-                if span is not None:
-                    span.suspend()
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    if span is not None:
-                        span.resume()
-                    try:
-                        await generator.aclose()
-                    except BaseException as error:
-                        done(error)
-                        raise
-                    done(None)
-                    raise
-                except BaseException as error:
-                    thrown, sent = error, None
-                if span is not None:
-                    span.resume()
-
-        return traced_async_gen
-
-    if kind == "generator":
-
-        @functools.wraps(method)
-        def traced_gen(*args: Any, **kwargs: Any) -> Any:
-            if not tracer._traces():
-                return (yield from method(*args, **kwargs))
-            # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
-            # code runs, not while its consumer runs between two items.
-            generator = method(*args, **kwargs)
-            span = Span.start(tracer, title)
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                try:
-                    if thrown is not None:
-                        error, thrown = thrown, None
-                        item = generator.throw(error)
-                    else:
-                        item = generator.send(sent)
-                except StopIteration as stop:
-                    finish(span, stop.value, None)
-                    return stop.value
-                except BaseException as error:
-                    finish(span, None, error)
-                    raise
-                span.suspend()
-                try:
-                    sent = yield item
-                except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
-                    span.resume()
-                    try:
-                        generator.close()
-                    except BaseException as error:
-                        finish(span, None, error)
-                        raise
-                    finish(span, None, None)
-                    raise
-                except BaseException as error:
-                    thrown, sent = error, None
-                span.resume()
-
-        return traced_gen
-
+def wrap_function(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
     @functools.wraps(method)
     def traced(*args: Any, **kwargs: Any) -> Any:
         if not tracer._traces():
@@ -205,9 +63,181 @@ def wrap_method(
         try:
             result = method(*args, **kwargs)
         except BaseException as error:
-            finish(span, None, error)
+            span.close(name, None, error, response_on, error_on)
             raise
-        finish(span, result, None)
+        span.close(name, result, None, response_on, error_on)
         return result
 
     return traced
+
+
+def wrap_coroutine(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def traced_async(*args: Any, **kwargs: Any) -> Any:
+        if not tracer._traces():
+            return await method(*args, **kwargs)
+        span = await Span.start_async(tracer, title)
+        try:
+            result = await method(*args, **kwargs)
+        except BaseException as error:
+            await span.close_async(name, None, error, response_on, error_on)
+            raise
+        await span.close_async(name, result, None, response_on, error_on)
+        return result
+
+    return traced_async
+
+
+def wrap_generator(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def traced_gen(*args: Any, **kwargs: Any) -> Any:
+        if not tracer._traces():
+            return (yield from method(*args, **kwargs))
+        # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
+        # code runs, not while its consumer runs between two items.
+        generator = method(*args, **kwargs)
+        span = Span.start(tracer, title)
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                if thrown is not None:
+                    error, thrown = thrown, None
+                    item = generator.throw(error)
+                else:
+                    item = generator.send(sent)
+            except StopIteration as stop:
+                span.close(name, stop.value, None, response_on, error_on)
+                return stop.value
+            except BaseException as error:
+                span.close(name, None, error, response_on, error_on)
+                raise
+            span.suspend()
+            try:
+                sent = yield item
+            except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
+                span.resume()
+                try:
+                    generator.close()
+                except BaseException as error:
+                    span.close(name, None, error, response_on, error_on)
+                    raise
+                span.close(name, None, None, response_on, error_on)
+                raise
+            except BaseException as error:
+                thrown, sent = error, None
+            span.resume()
+
+    return traced_gen
+
+
+def wrap_async_generator(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def traced_async_gen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        # Delegate by hand (there is no `yield from` for async generators) so that asend(),
+        # athrow() and aclose() reach the user's generator exactly as without tracing (also when
+        # tracing is off), and so that our subsegment is the current one only while the
+        # generator's own code runs.
+        generator = method(*args, **kwargs)
+        span = Span.start(tracer, title) if tracer._traces() else None
+
+        def done(error: BaseException | None) -> None:
+            if span is not None:
+                span.close(name, None, error, response_on, error_on)
+
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                if thrown is not None:
+                    error, thrown = thrown, None
+                    item = await generator.athrow(error)
+                else:
+                    item = await generator.asend(sent)
+            except StopAsyncIteration:
+                done(None)
+                return
+            except BaseException as error:
+                done(error)
+                raise
+            if span is not None:
+                span.suspend()
+            try:
+                sent = yield item
+            except GeneratorExit:
+                if span is not None:
+                    span.resume()
+                try:
+                    await generator.aclose()
+                except BaseException as error:
+                    done(error)
+                    raise
+                done(None)
+                raise
+            except BaseException as error:
+                thrown, sent = error, None
+            if span is not None:
+                span.resume()
+
+    return traced_async_gen
+
+
+def wrap_context_manager(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    @contextlib.contextmanager
+    def traced_cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        if not tracer._traces():
+            with method(*args, **kwargs) as value:
+                yield value
+            return
+        span = Span.start(tracer, title)
+        try:
+            with method(*args, **kwargs) as value:
+                yield value
+        except BaseException as error:
+            span.close(name, None, error, response_on, error_on)
+            raise
+        span.close(name, value, None, response_on, error_on)
+
+    return traced_cm
+
+
+def wrap_async_context_manager(
+    tracer: Tracer, method: Callable[..., Any], title: str, name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    @contextlib.asynccontextmanager
+    async def traced_acm(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        if not tracer._traces():
+            async with method(*args, **kwargs) as value:
+                yield value
+            return
+        span = Span.start(tracer, title)
+        try:
+            async with method(*args, **kwargs) as value:
+                yield value
+        except BaseException as error:
+            span.close(name, None, error, response_on, error_on)
+            raise
+        span.close(name, value, None, response_on, error_on)
+
+    return traced_acm
+
+
+#: The wrapper for each kind of callable (``tracer.kind_of``'s answers, and the two kinds of context manager).
+WRAPPERS: dict[str, Wrapper] = {
+    "plain": wrap_function,
+    "coroutine": wrap_coroutine,
+    "generator": wrap_generator,
+    "async generator": wrap_async_generator,
+    "context manager": wrap_context_manager,
+    "async context manager": wrap_async_context_manager,
+}

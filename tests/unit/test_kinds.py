@@ -13,7 +13,7 @@ import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer
-from lambda_tracer.wrappers import kind_of
+from lambda_tracer.tracer import kind_of
 from lambda_tracer_local.daemon import by_name, subsegments
 
 PREFIX = "## test_kinds"
