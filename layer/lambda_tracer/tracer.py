@@ -251,93 +251,8 @@ class Tracer:
         response_on = _first(capture_response, config.capture_response_default())
         error_on = _first(capture_error, config.capture_error_default())
         name = sanitize_name(getattr(lambda_handler, "__name__", "handler"))
-        title = f"## {name}"
-        tracer = self
-        handler = lambda_handler
-
-        def opened(span: Span) -> tuple[Span, contextvars.Token[bool]]:
-            """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
-            try:
-                cold, init_type = coldstart.take()
-                if tracer.backend.records_extras:
-                    span.annotate_handler(cold, tracer.service, init_type, coldstart.take_restored())
-                else:
-                    span.annotate_handler(cold, tracer.service)
-            except Exception as error:
-                report("reading the cold start", error)
-            return span, _handler_active.set(True)
-
-        def start() -> tuple[Span, contextvars.Token[bool]] | None:
-            """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or
-            already inside our handler subsegment (zero-code + in-code)."""
-            try:
-                if _handler_active.get() or not tracer._traces():
-                    return None
-                if coldstart.pending:  # the first invocation: init's own spans first
-                    coldstart.send_pending_init(tracer.backend)
-                return opened(Span.start(tracer, title))
-            except Exception as error:
-                report("starting the handler subsegment", error)
-                return None
-
-        async def start_async() -> tuple[Span, contextvars.Token[bool]] | None:
-            try:
-                if _handler_active.get() or not tracer._traces():
-                    return None
-                if coldstart.pending:  # the first invocation: init's own spans first
-                    coldstart.send_pending_init(tracer.backend)
-                return opened(await Span.start_async(tracer, title))
-            except Exception as error:
-                report("starting the handler subsegment", error)
-                return None
-
-        def done(trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None) -> None:
-            trace[0].close(name, result, error, response_on, error_on)
-            try:
-                _handler_active.reset(trace[1])
-            except Exception as failure:
-                report("ending the handler subsegment", failure)
-
-        async def done_async(
-            trace: tuple[Span, contextvars.Token[bool]], result: Any, error: BaseException | None
-        ) -> None:
-            await trace[0].close_async(name, result, error, response_on, error_on)
-            try:
-                _handler_active.reset(trace[1])
-            except Exception as failure:
-                report("ending the handler subsegment", failure)
-
-        if kind_of(handler) == "coroutine":
-
-            @functools.wraps(handler)
-            async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-                trace = await start_async()
-                if trace is None:
-                    return await handler(event, context, **kwargs)
-                try:
-                    result = await handler(event, context, **kwargs)
-                except BaseException as error:
-                    await done_async(trace, None, error)
-                    raise
-                await done_async(trace, result, None)
-                return result
-
-            return _mark_handler(async_decorate)
-
-        @functools.wraps(handler)
-        def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-            trace = start()
-            if trace is None:
-                return handler(event, context, **kwargs) if kwargs else handler(event, context)
-            try:
-                result = handler(event, context, **kwargs) if kwargs else handler(event, context)
-            except BaseException as error:
-                done(trace, None, error)
-                raise
-            done(trace, result, None)
-            return result
-
-        return _mark_handler(decorate)
+        wrap = _wrap_async_handler if kind_of(lambda_handler) == "coroutine" else _wrap_handler
+        return _mark_handler(wrap(self, lambda_handler, name, response_on, error_on))
 
     if TYPE_CHECKING:  # the overloads exist for type checkers only (typing is not imported at run time)
 
@@ -368,6 +283,114 @@ class Tracer:
         from .wrappers import wrap_method  # imported with the first capture_method: zero-code functions need none
 
         return wrap_method(self, method, kind_of(method), f"## {name}", name, response_on, error_on)
+
+
+# -- the handler's wrappers (capture_lambda_handler): kept here, not in wrappers.py, because every zero-code
+# function needs them at its cold start, and wrappers.py is imported only with the first capture_method.
+
+if TYPE_CHECKING:
+    HandlerTrace = tuple[Span, contextvars.Token[bool]]
+
+
+def _wrap_handler(
+    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    title = f"## {name}"
+
+    @functools.wraps(handler)
+    def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
+        trace = _open_handler(tracer, title)
+        if trace is None:
+            return handler(event, context, **kwargs) if kwargs else handler(event, context)
+        try:
+            result = handler(event, context, **kwargs) if kwargs else handler(event, context)
+        except BaseException as error:
+            _close_handler(trace, name, None, error, response_on, error_on)
+            raise
+        _close_handler(trace, name, result, None, response_on, error_on)
+        return result
+
+    return decorate
+
+
+def _wrap_async_handler(
+    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
+) -> Callable[..., Any]:
+    title = f"## {name}"
+
+    @functools.wraps(handler)
+    async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
+        trace = await _open_handler_async(tracer, title)
+        if trace is None:
+            return await handler(event, context, **kwargs)
+        try:
+            result = await handler(event, context, **kwargs)
+        except BaseException as error:
+            await _close_handler_async(trace, name, None, error, response_on, error_on)
+            raise
+        await _close_handler_async(trace, name, result, None, response_on, error_on)
+        return result
+
+    return async_decorate
+
+
+def _open_handler(tracer: Tracer, title: str) -> HandlerTrace | None:
+    """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or already
+    inside our handler subsegment (zero-code + in-code)."""
+    try:
+        if _handler_active.get() or not tracer._traces():
+            return None
+        if coldstart.pending:  # the first invocation: init's own spans first
+            coldstart.send_pending_init(tracer.backend)
+        return _annotated(tracer, Span.start(tracer, title))
+    except Exception as error:
+        report("starting the handler subsegment", error)
+        return None
+
+
+async def _open_handler_async(tracer: Tracer, title: str) -> HandlerTrace | None:
+    try:
+        if _handler_active.get() or not tracer._traces():
+            return None
+        if coldstart.pending:  # the first invocation: init's own spans first
+            coldstart.send_pending_init(tracer.backend)
+        return _annotated(tracer, await Span.start_async(tracer, title))
+    except Exception as error:
+        report("starting the handler subsegment", error)
+        return None
+
+
+def _annotated(tracer: Tracer, span: Span) -> HandlerTrace:
+    """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
+    try:
+        cold, init_type = coldstart.take()
+        if tracer.backend.records_extras:
+            span.annotate_handler(cold, tracer.service, init_type, coldstart.take_restored())
+        else:
+            span.annotate_handler(cold, tracer.service)
+    except Exception as error:
+        report("reading the cold start", error)
+    return span, _handler_active.set(True)
+
+
+def _close_handler(
+    trace: HandlerTrace, name: str, result: Any, error: BaseException | None, response_on: bool, error_on: bool
+) -> None:
+    trace[0].close(name, result, error, response_on, error_on)
+    try:
+        _handler_active.reset(trace[1])
+    except Exception as failure:
+        report("ending the handler subsegment", failure)
+
+
+async def _close_handler_async(
+    trace: HandlerTrace, name: str, result: Any, error: BaseException | None, response_on: bool, error_on: bool
+) -> None:
+    await trace[0].close_async(name, result, error, response_on, error_on)
+    try:
+        _handler_active.reset(trace[1])
+    except Exception as failure:
+        report("ending the handler subsegment", failure)
 
 
 def _outside_a_span() -> None:
