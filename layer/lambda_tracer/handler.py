@@ -56,7 +56,7 @@ def _start_tracer() -> Any:
 
 def _patch_modules_from_env() -> list[str] | None:
     """``LAMBDA_TRACER_PATCH_MODULES``: None = all supported, [] = none; unknown names are warned about once."""
-    from .backends.sdk_patches import SUPPORTED
+    from .instrumentation import SUPPORTED
 
     modules = config.get_list(config.PATCH_MODULES)
     if modules is None or not modules:

@@ -225,7 +225,10 @@ class Tracer:
         if self.disabled:
             return
         try:
-            self.backend.instrument(modules)
+            if not self.backend.instrument(modules):
+                from . import instrumentation
+
+                instrumentation.patch(modules)
         except Exception as error:
             report("patching libraries", error)
 
@@ -410,9 +413,10 @@ def _backend_for(provider: Any) -> Backend:
         if backend is None or getattr(backend, "provider", None) is not provider:
             backend = _provider_backends[id(provider)] = ProviderBackend(provider)
         return backend
-    from .backends import sdk_patches, udp, xray
+    from . import instrumentation
+    from .backends import udp, xray
 
-    sdk_patches.watch_sdk()  # user code importing the SDK itself records into our trace too
+    instrumentation.watch_sdk()  # user code importing the SDK itself records into our trace too
     _watch_opentelemetry()
     coldstart.on_restore(udp.reset)  # a restored sandbox opens its own socket
     coldstart.watch_restores()
@@ -422,10 +426,10 @@ def _backend_for(provider: Any) -> Backend:
 def _watch_opentelemetry() -> None:
     """The OTel API records into our trace once user code imports it (otel.py); listed contrib instrumentations
     run now, before user code imports the libraries they patch."""
-    from .backends import sdk_patches
+    from . import instrumentation
 
-    sdk_patches.when_imported("opentelemetry.trace", _bridge)
-    sdk_patches.when_imported("opentelemetry.propagate", _bridge)
+    instrumentation.when_imported("opentelemetry.trace", _bridge)
+    instrumentation.when_imported("opentelemetry.propagate", _bridge)
     listed = config.get_list("LAMBDA_TRACER_OTEL_INSTRUMENTATIONS")
     if listed:
         import opentelemetry.trace  # noqa: F401  (installs ours, through the hook above, before any instrumentor)
@@ -517,6 +521,6 @@ def aiohttp_trace_config() -> Any:
 
     if _resolve_disabled(None):
         return aiohttp.TraceConfig()
-    from .backends import sdk_patches
+    from . import instrumentation
 
-    return sdk_patches.aiohttp_trace_config()
+    return instrumentation.aiohttp_trace_config()

@@ -238,9 +238,9 @@ def _header(sampling: str) -> tuple[str | None, str, str]:
 def main() -> None:
     config = json.loads(sys.argv[1])
     if config["mode"] == "sdk":
-        from lambda_tracer.backends import sdk_patches
+        from lambda_tracer import instrumentation
 
-        sdk_patches.OWN_INSTRUMENTATION.clear()
+        instrumentation.OWN_INSTRUMENTATION.clear()
     from lambda_tracer import Tracer
 
     Tracer(service="parity", patch_modules=MODULES)

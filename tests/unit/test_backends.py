@@ -259,6 +259,38 @@ def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() ->
     assert json.loads(done.stdout) == []
 
 
+def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
+    """The SDK's recorder is configured into our trace once: configured again at every ``tracer.provider``, its
+    methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
+    raised RecursionError."""
+    code = (
+        "import os\n"
+        "os.environ['_X_AMZN_TRACE_ID'] = "
+        "'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'\n"
+        "from lambda_tracer import Tracer\n"
+        "tracer = Tracer(service='svc')\n"
+        "@tracer.capture_lambda_handler\n"
+        "def handler(event, context):\n"
+        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
+        "        subsegment.put_annotation('n', event)\n"
+        "    return event\n"
+        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n"
+        "begin, depth = tracer.provider.begin_subsegment, 0\n"
+        "while getattr(begin, '__closure__', None):\n"
+        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
+        "print(depth)\n"
+    )
+    import subprocess
+
+    import lambda_tracer
+
+    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
+    env = {**os.environ, "LAMBDA_TASK_ROOT": "/tmp", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "PYTHONPATH": layer}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"  # our one name-masking wrapper around the SDK's own method
+
+
 # -- SnapStart ----------------------------------------------------------------------------------------------
 
 

@@ -25,12 +25,12 @@ HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "
 #: Also kept off that path: the resolver's IDNA codec (a numeric daemon address needs no getaddrinfo),
 #: fnmatch (ignore_endpoint rules), and contextvars.py (the C module is imported directly).
 NOT_IMPORTED = ["encodings.idna", "stringprep", "unicodedata", "fnmatch", "urllib.parse", "contextvars"]
-#: Every module of ours an empty function's cold start loads, through its first traced invocation. The SDK bridge,
-#: the instrumentation registry, endpoints, noop and the capture_method wrappers are imported when used.
+#: Every module of ours an empty function's cold start loads, through its first traced invocation: the registry of
+#: library tracing (instrumentation/__init__.py) is, our instrumentation of each library and the SDK's patches are
+#: not. The SDK bridge, endpoints, noop and the capture_method wrappers are imported when used.
 OURS = {
     "lambda_tracer",
     "lambda_tracer.backends",
-    "lambda_tracer.backends.sdk_patches",
     "lambda_tracer.backends.udp",
     "lambda_tracer.backends.xray",
     "lambda_tracer.backends.xray_documents",
@@ -38,6 +38,7 @@ OURS = {
     "lambda_tracer.coldstart",
     "lambda_tracer.config",
     "lambda_tracer.handler",
+    "lambda_tracer.instrumentation",
     "lambda_tracer.init_trace",  # the cold start's import timing (LAMBDA_TRACER_INIT_TRACE, on by default)
     "lambda_tracer.redaction",
     "lambda_tracer.span",
@@ -83,9 +84,12 @@ def test_a_zero_code_cold_start_imports_no_heavy_module(tmp_path: Path) -> None:
     assert [name for name in HEAVY + NOT_IMPORTED if name in report["new"]] == []
 
 
-def test_the_libraries_we_instrument_are_named_without_importing_the_registry() -> None:
-    """sdk_patches names them itself, so that the registry (instrumentation/__init__.py) loads only with a library."""
-    from lambda_tracer import instrumentation
-    from lambda_tracer.backends import sdk_patches
+def test_every_library_we_instrument_has_its_module() -> None:
+    """The registry names our instrumentation of each library without importing it: each name is a module."""
+    import importlib.util
 
-    assert set(instrumentation.MODULES) == sdk_patches.OWN_INSTRUMENTATION
+    from lambda_tracer import instrumentation
+
+    assert set(instrumentation.MODULES) == instrumentation.OWN_INSTRUMENTATION
+    for module in set(instrumentation.MODULES.values()):
+        assert importlib.util.find_spec(f"lambda_tracer.instrumentation.{module}") is not None, module

@@ -10,7 +10,8 @@ backends implement them:
 
 As in OpenTelemetry's API, every method has a default that does nothing, so a backend implements only
 what it records. Values reach a backend already checked and redacted (capture.py), and failures are
-caught one level up, in span.py: a backend may raise.
+caught one level up, in span.py: a backend may raise. Nothing in backends/ imports the Tracer, its
+wrappers or instrumentation/: they sit above it.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ class Backend:
         """Run a block whose calls must not be traced (``ignore_endpoint``)."""
         yield
 
-    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> None:
-        """Trace these libraries when user code imports them (None: every supported one)."""
+    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> bool:
+        """Trace these libraries (None: every supported one) in this backend's own way, and say so; False (the
+        default) leaves them to the registry (instrumentation/), which traces them for our X-Ray backend."""
+        return False
 
     def escape_hatch(self) -> Any:
         """What ``tracer.provider`` returns."""

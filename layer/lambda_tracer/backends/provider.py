@@ -73,7 +73,7 @@ class ProviderBackend(Backend):
         self.provider.put_metadata(key=key, value=value, namespace=namespace)
         return True
 
-    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> None:
+    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> bool:
         if modules is None:
             patch_all = getattr(self.provider, "patch_all", None)
             if patch_all is not None:
@@ -82,6 +82,7 @@ class ProviderBackend(Backend):
             patch = getattr(self.provider, "patch", None)
             if patch is not None:
                 patch(modules)
+        return True  # the provider patches as it does: the registry stays out of it
 
     def escape_hatch(self) -> Any:
         return self.provider

@@ -11,33 +11,47 @@ global ``xray_recorder`` is configured at once (an import hook) with:
   redacted and checked, as its own document when it ends.
 * ``BridgeEmitter``: anything the SDK still sends goes through the same checks and socket.
 
-This module and sdk_patches.py are the only ones that import ``aws_xray_sdk``.
+This module and instrumentation/sdk_patches.py are the only ones that import ``aws_xray_sdk``. It and xray.py
+import each other (the one import cycle of the package, with the OTLP exporter's): the SDK bridge is a plug-in of
+the X-Ray backend, imported by it only when the escape hatch is used.
 """
 
 from __future__ import annotations
 
 from .. import capture, endpoints, redaction
-from . import sdk_patches, xray
+from . import xray
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
 
 
+#: Set on the SDK's recorder once it records into our trace, so that it is configured once.
+_CONFIGURED = "_lambda_tracer_configured"
+
+
 def recorder() -> Any:
     """The SDK's global ``xray_recorder``, configured to record into our trace (imported on first use)."""
-    sdk_patches.watch_sdk()
     from aws_xray_sdk.core import xray_recorder
 
+    _configure(xray_recorder)  # done already when the SDK was imported after the Tracer started (the import hook)
     return xray_recorder
 
 
 def configure(package: Any) -> None:
-    """Make the SDK, just imported, record into our trace (sdk_patches.watch_sdk calls this)."""
-    recorder = package.xray_recorder
+    """Make the SDK, just imported, record into our trace (instrumentation.watch_sdk calls this)."""
+    _configure(package.xray_recorder)
+
+
+def _configure(recorder: Any) -> None:
+    """Once per recorder: configured again, it would wrap its methods again, a level deeper at every
+    ``tracer.provider`` (a RecursionError in the user's code after a thousand)."""
+    if getattr(recorder, _CONFIGURED, False):
+        return
     recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
     for method in ("begin_segment", "begin_subsegment", "begin_subsegment_without_sampling"):
         setattr(recorder, method, _masking_names(getattr(recorder, method)))
+    setattr(recorder, _CONFIGURED, True)
 
 
 def _masking_names(begin: Any) -> Any:

@@ -549,11 +549,6 @@ class XRayBackend(Backend):
         finally:
             _state.reset(token)
 
-    def instrument(self, modules: list[str] | tuple[str, ...] | None) -> None:
-        from . import sdk_patches
-
-        sdk_patches.patch(modules)
-
     def escape_hatch(self) -> Any:
         from . import sdk
 

@@ -1,21 +1,82 @@
-"""Our own instrumentation of botocore, the HTTP clients and sqlite3: no X-Ray SDK, no wrapt.
+"""The registry of library tracing: which libraries are traced, and by whom, the moment user code imports them.
 
-Each module traces one library, patched when user code imports it (backends/sdk_patches.py waits for the
-import with sdk_patches.when_imported and hands the module over here): botocore through a wrapper of
+The reference calls the SDK's ``patch_all()``, which *imports* botocore, requests, sqlite3, ...
+whether or not the function uses them (about 90 ms of cold start). We wait for each library instead
+(``when_imported``, at the end of this module): it is patched the moment user code imports it, and a library
+the user never imports is never loaded, nor is the SDK or wrapt. Libraries already imported are patched at once.
+The name tables below can be read for free: nothing is imported until a library is.
+
+botocore, requests, http.client, httpx, aiohttp and sqlite3 are traced by our own instrumentation (the modules of
+this package, MODULES below), with no X-Ray SDK and no wrapt: botocore through a wrapper of
 ``BaseClient._make_api_call`` and its clients' own ``before-send`` event, the HTTP clients by wrapping the one
 method every request goes through (functools.wraps) or, for aiohttp, with a ``TraceConfig``, sqlite3 with
 subclasses of its own connection and cursor classes (never a proxy). propagation.py says which trace headers
-outgoing calls carry.
+outgoing calls carry. Each call is one subsegment with the fields the X-Ray SDK writes for it
+(tests/unit/test_instrumentation_parity.py holds every client and outcome to the SDK's document, field by field),
+minus the SDK's quirks listed there.
 
-Each call is one subsegment with the fields the X-Ray SDK writes for it (tests/unit/test_instrumentation_parity.py
-holds every client and outcome to the SDK's document, field by field), minus the SDK's quirks listed there. The
-libraries we do not instrument ourselves (databases, aiobotocore, ...) keep the SDK's patches, loaded on demand.
+The other database clients and aiobotocore keep the SDK's patches (sdk_patches.py, loaded with the first one);
+LAMBDA_TRACER_OTEL_INSTRUMENTATIONS runs OpenTelemetry's contrib instrumentations instead (otel.py).
+
+This package sits above backends/ and imports it, never the reverse: the Tracer asks this registry to patch
+when its backend does not patch in its own way (``Backend.instrument``; a user's provider does).
 """
 
 from __future__ import annotations
 
-import importlib
+import logging
+import sys
+import threading
+from collections.abc import Callable
 from types import ModuleType
+
+from .. import config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+logger = logging.getLogger("lambda_tracer")
+
+#: Our name -> (SDK patch name, module whose import triggers the patch).
+SUPPORTED: dict[str, tuple[str, str]] = {
+    "botocore": ("botocore", "botocore.client"),
+    "boto3": ("botocore", "botocore.client"),
+    "aiobotocore": ("aiobotocore", "aiobotocore.client"),
+    "aioboto3": ("aiobotocore", "aiobotocore.client"),
+    "requests": ("requests", "requests"),
+    "httpx": ("httpx", "httpx"),
+    "httplib": ("httplib", "http.client"),
+    "sqlite3": ("sqlite3", "sqlite3"),
+    "pynamodb": ("pynamodb", "pynamodb"),
+    "pymongo": ("pymongo", "pymongo"),
+    "pymysql": ("pymysql", "pymysql"),
+    "mysql": ("mysql", "mysql.connector"),
+    "psycopg2": ("psycopg2", "psycopg2"),
+    "psycopg": ("psycopg", "psycopg"),
+    "pg8000": ("pg8000", "pg8000"),
+    "sqlalchemy_core": ("sqlalchemy_core", "sqlalchemy"),
+    # Not an SDK patch: every ClientSession gets a trace config (ours: instrumentation/aiohttp.py).
+    "aiohttp": ("aiohttp", "aiohttp"),
+}
+#: What ``auto_patch`` covers: every library that does not double-trace another (httplib would
+#: add a second subsegment under every botocore/requests call, as in the SDK's patch_all()).
+DEFAULT_MODULES = (
+    "aiohttp",
+    "botocore",
+    "aiobotocore",
+    "requests",
+    "httpx",
+    "sqlite3",
+    "pynamodb",
+    "pymongo",
+    "pymysql",
+    "mysql",
+    "psycopg2",
+    "psycopg",
+    "pg8000",
+    "sqlalchemy_core",
+)
 
 #: The SDK's patch name -> our module that instruments that library instead (``instrument(name, module)``).
 MODULES: dict[str, str] = {
@@ -26,9 +87,170 @@ MODULES: dict[str, str] = {
     "aiohttp": "aiohttp",
     "sqlite3": "sqlite3",
 }
+#: Marks the aiohttp trace configs made by us, so a session never gets two (in-code aiohttp_trace_config() +
+#: zero-code), whichever made them: aiohttp.py or, when aiohttp is left to the SDK, sdk_patches.py.
+TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
+#: SDK patch names traced by our own instrumentation rather than the SDK's patch: every one of MODULES.
+#: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
+#: subprocess to get the SDK's documents for the same calls.
+OWN_INSTRUMENTATION: set[str] = set(MODULES)
+#: The module whose import means user code uses the SDK itself (sdk.py is imported only then).
+SDK_PACKAGE = "aws_xray_sdk.core"
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+
+
+def patch(modules: list[str] | tuple[str, ...] | None) -> None:
+    """Trace ``modules`` (None: the default set) as soon as they are, or if they already are, imported."""
+    names = DEFAULT_MODULES if modules is None else tuple(modules)
+    for name in names:
+        if name not in SUPPORTED:
+            shown = config.shown(str(name))
+            config.report_once(("patch", shown), f"cannot patch {shown}: supported are {', '.join(sorted(SUPPORTED))}")
+            continue
+        sdk_name, trigger = SUPPORTED[name]
+        with _lock:
+            if sdk_name in _registered:
+                continue
+            _registered.add(sdk_name)
+        if modules is not None and trigger not in sys.modules and not _installed(trigger):
+            logger.warning("lambda_tracer: %s is not installed; it will be traced if it appears later", repr(name))
+        when_imported(trigger, _hook(sdk_name))
+
+
+def watch_sdk() -> None:
+    """Configure the SDK's recorder as soon as anyone imports the SDK (neither it nor sdk.py is imported here)."""
+    when_imported(SDK_PACKAGE, _sdk_imported)
+
+
+def _sdk_imported(package: Any) -> None:
+    from ..backends import sdk
+
+    sdk.configure(package)
+
+
+def _installed(module: str) -> bool:
+    import importlib.util  # only for modules named explicitly: kept off the cold-start path
+
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except Exception:
+        return False
+
+
+def _hook(sdk_name: str) -> Any:
+    def apply(module: Any) -> None:
+        try:
+            if sdk_name in OWN_INSTRUMENTATION:
+                instrument(sdk_name, module)  # ours: no SDK, no wrapt
+                return
+            from . import sdk_patches
+
+            sdk_patches.apply(sdk_name, module)
+        except Exception as error:  # a failed patch leaves the library untraced, never broken
+            logger.warning("lambda_tracer: could not trace %s: %s", sdk_name, config.error_place(error))
+
+    return apply
 
 
 def instrument(name: str, module: ModuleType) -> None:
     """Trace ``module``, just imported, the library the SDK calls ``name`` (one of MODULES)."""
+    import importlib  # with the first library we trace: kept off the cold-start path
+
     ours = importlib.import_module(f"{__name__}.{MODULES[name]}")
     ours.instrument(name, module)
+
+
+def aiohttp_trace_config() -> Any:
+    """Our aiohttp TraceConfig (the SDK's, marked as ours, when aiohttp is left to the SDK's patch)."""
+    if "aiohttp" in OWN_INSTRUMENTATION:
+        from . import aiohttp
+
+        return aiohttp.trace_config()
+    from . import sdk_patches
+
+    return sdk_patches.aiohttp_trace_config()
+
+
+# -- Running a function when a module is imported (at once, if it already is), without importing it ourselves.
+# One finder on ``sys.meta_path`` wraps the loader of the modules we wait for; the callback runs right after the
+# module's code, before the importer gets it. A callback that raises is reported once and never breaks the import.
+
+Callback = Callable[[ModuleType], None]
+
+_hooks_lock = threading.RLock()
+_waiting: dict[str, list[Callback]] = {}
+#: Modules whose spec our finder is looking up right now (it asks the other finders, not itself).
+_looking_up: set[str] = set()
+
+
+def when_imported(name: str, callback: Callback) -> None:
+    """Call ``callback(module)`` once ``name`` is imported: now if it already is, else right after."""
+    with _hooks_lock:
+        module = sys.modules.get(name)
+        if module is None:
+            _waiting.setdefault(name, []).append(callback)
+            if _FINDER not in sys.meta_path:
+                sys.meta_path.insert(0, _FINDER)
+            return
+    _run(callback, module)
+
+
+def _run(callback: Callback, module: ModuleType) -> None:
+    # The import system binds a submodule on its package only after its code ran; callbacks (and the
+    # patches they apply) read it from there, so bind it now, as importlib is about to.
+    parent, _, child = module.__name__.rpartition(".")
+    if parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+    try:
+        callback(module)
+    except Exception as error:
+        config.report_once(
+            ("import hook", module.__name__), f"could not trace {module.__name__}: {config.error_place(error)}"
+        )
+
+
+class _Finder:
+    """Finds nothing itself: gives the modules we wait for a loader that runs the callbacks after them."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in _waiting or fullname in _looking_up:
+            return None
+        import importlib.util
+
+        _looking_up.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            _looking_up.discard(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Loader(spec.loader, fullname)  # type: ignore[assignment]
+        return spec
+
+
+class _Loader:
+    """A module's own loader, followed by the callbacks waiting for it."""
+
+    def __init__(self, loader: Any, name: str) -> None:
+        self._loader = loader
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._loader, attribute)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader  # the module keeps its own loader, as without us
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        with _hooks_lock:
+            callbacks = _waiting.pop(self._name, [])
+        for callback in callbacks:
+            _run(callback, module)
+
+
+_FINDER = _Finder()

@@ -18,15 +18,13 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-from . import common
+from . import TRACE_CONFIG_MARKER, common
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
 
 MARKER = "__lambda_tracer_instrumented__"
-#: Set on the TraceConfigs we make: a session never gets two (in-code aiohttp_trace_config() + zero-code).
-TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
 
 
 def instrument(name: str, aiohttp: ModuleType) -> None:

@@ -1,0 +1,97 @@
+"""The X-Ray SDK's own patches, for the libraries we do not trace ourselves (the database clients other than
+sqlite3, aiobotocore): loaded with the first of them, never at a cold start.
+
+The registry (``__init__.py``) decides which library gets which; here the SDK's patch is applied, with the fixes
+it needs to run under our tracer (``ignore_endpoint`` for botocore, sqlite3's ``connect(database=...)``). This
+module and backends/sdk.py are the only ones that import ``aws_xray_sdk``.
+"""
+
+from __future__ import annotations
+
+from .. import config
+from . import TRACE_CONFIG_MARKER
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def apply(sdk_name: str, module: Any) -> None:
+    """Trace ``module``, just imported, with the SDK's patch ``sdk_name`` (may raise: the registry reports it)."""
+    if sdk_name == "aiohttp":
+        _trace_aiohttp_sessions()
+        return
+    from ..backends import sdk
+
+    sdk.recorder()  # the SDK's patches record through the global recorder: give it our context
+    from aws_xray_sdk.core import patcher
+
+    patcher.patch((sdk_name,), raise_errors=False)
+    if sdk_name == "botocore":
+        _ignore_in_botocore()
+    elif sdk_name == "sqlite3":
+        _database_by_position(module)
+
+
+def _ignore_in_botocore() -> None:
+    """botocore subsegments carry no URL, so decide before the call, from the client's endpoint."""
+    import botocore.client
+    import wrapt
+
+    from .. import endpoints
+    from ..backends import xray
+
+    def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            ignored = endpoints.is_ignored(instance.meta.endpoint_url)
+        except Exception:
+            ignored = False
+        if not ignored:
+            return wrapped(*args, **kwargs)
+        with xray.BACKEND.suppressed():
+            return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)
+
+
+def _database_by_position(sqlite3: Any) -> None:
+    """The SDK's sqlite3 patch reads the database from ``args[0]``: ``connect(database=…)`` would raise
+    IndexError in the user's code. Pass it by position, as the patch expects."""
+    import wrapt
+
+    def connect(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not args and "database" in kwargs:
+            kwargs = dict(kwargs)
+            args = (kwargs.pop("database"),)
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(sqlite3, "connect", connect)
+
+
+def aiohttp_trace_config() -> Any:
+    """The SDK's aiohttp TraceConfig, marked as ours (aiohttp left to the SDK's patch: tests compare the two)."""
+    from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
+
+    from ..backends import sdk
+
+    sdk.recorder()
+    trace_config = aws_xray_trace_config()
+    setattr(trace_config, TRACE_CONFIG_MARKER, True)
+    return trace_config
+
+
+def _trace_aiohttp_sessions() -> None:
+    """aiohttp has no global hook: add our trace config to every ClientSession that lacks one."""
+    import aiohttp
+    import wrapt
+
+    def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            configs = list(kwargs.get("trace_configs") or ())
+            if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
+                kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
+        except Exception as error:  # the session works untraced rather than not at all
+            config.report_once(("aiohttp session",), f"could not trace an aiohttp session: {config.error_place(error)}")
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(aiohttp, "ClientSession.__init__", init)
