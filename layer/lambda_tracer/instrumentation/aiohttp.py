@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-from . import TRACE_CONFIG_MARKER, common
+from . import TRACE_CONFIG_MARKER, aiohttp_trace_config, common
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ MARKER = "__lambda_tracer_instrumented__"
 
 
 def instrument(name: str, aiohttp: ModuleType) -> None:
-    """Every ClientSession gets our trace config (aiohttp has no global hook)."""
+    """Every ClientSession gets our trace config (aiohttp has no global hook); the SDK's, marked as ours, when
+    aiohttp is left to the SDK (the registry's ``aiohttp_trace_config`` chooses)."""
     session = aiohttp.ClientSession
     original = session.__init__
     if getattr(original, MARKER, False):
@@ -39,7 +40,7 @@ def instrument(name: str, aiohttp: ModuleType) -> None:
         try:
             configs = list(kwargs.get("trace_configs") or ())
             if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
-                kwargs["trace_configs"] = [*configs, trace_config()]
+                kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
         except Exception as error:  # the session works untraced rather than not at all
             common.report("an aiohttp session", error)
         original(self, *args, **kwargs)
@@ -62,23 +63,9 @@ def trace_config() -> Any:
 
 async def _on_request_start(session: Any, context: Any, params: Any) -> None:
     context.lambda_tracer_span = None
-    if not common.recording():
-        return
-    try:
-        url = str(params.url)
-    except Exception as error:
-        common.report("reading an aiohttp request", error)
-        return
-    span = common.start(url)
-    if span is None or span is common.IGNORED:
-        return
-    context.lambda_tracer_span = span
-    try:
-        common.set_request(span, str(params.method), url)
-        for header, value in common.trace_headers(span):
-            params.headers[header] = value
-    except Exception as error:
-        common.report("recording a request", error)
+    span = common.start_request(params, "aiohttp")
+    if span is not None and span is not common.IGNORED:
+        context.lambda_tracer_span = span
 
 
 async def _on_request_end(session: Any, context: Any, params: Any) -> None:

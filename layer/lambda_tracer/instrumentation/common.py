@@ -67,6 +67,28 @@ def start(url: str, namespace: str = "remote", name: str | None = None) -> Any:
         return None
 
 
+def start_request(request: Any, client: str) -> Any:
+    """The span of one request of an HTTP client whose request has a ``url``, a ``method`` and ``headers`` to add
+    to (httpx's request, aiohttp's trace parameters): method, URL and trace headers set; ``IGNORED``; or None."""
+    if not recording():
+        return None
+    try:
+        url = str(request.url)
+    except Exception as error:
+        report(f"reading an {client} request", error)
+        return None
+    span = start(url)
+    if span is None or span is IGNORED:
+        return span
+    try:
+        set_request(span, str(request.method), url)
+        for header, value in trace_headers(span):
+            request.headers[header] = value
+    except Exception as error:
+        report("recording a request", error)
+    return span
+
+
 def host_name(url: str) -> str:
     """The subsegment name of a call: the URL's host as the SDK names it, redacted and valid for X-Ray."""
     from urllib.parse import urlsplit

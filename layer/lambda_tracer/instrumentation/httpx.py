@@ -33,7 +33,7 @@ def instrument(name: str, httpx: ModuleType) -> None:
 
     @functools.wraps(handle)
     def handle_request(self: Any, request: Any) -> Any:
-        span = _start(request)
+        span = common.start_request(request, "httpx")
         if span is None:
             return handle(self, request)
         if span is common.IGNORED:
@@ -49,7 +49,7 @@ def instrument(name: str, httpx: ModuleType) -> None:
 
     @functools.wraps(handle_async)
     async def handle_async_request(self: Any, request: Any) -> Any:
-        span = _start(request)
+        span = common.start_request(request, "httpx")
         if span is None:
             return await handle_async(self, request)
         if span is common.IGNORED:
@@ -67,27 +67,6 @@ def instrument(name: str, httpx: ModuleType) -> None:
     setattr(handle_async_request, MARKER, True)
     sync_transport.handle_request = handle_request
     async_transport.handle_async_request = handle_async_request
-
-
-def _start(request: Any) -> Any:
-    """The span of one request (method, URL and trace header set), ``common.IGNORED``, or None."""
-    if not common.recording():
-        return None
-    try:
-        url = str(request.url)
-    except Exception as error:
-        common.report("reading an httpx request", error)
-        return None
-    span = common.start(url)
-    if span is None or span is common.IGNORED:
-        return span
-    try:
-        common.set_request(span, str(request.method), url)
-        for header, value in common.trace_headers(span):
-            request.headers[header] = value
-    except Exception as error:
-        common.report("recording a request", error)
-    return span
 
 
 def _content_length(response: Any) -> Any:

@@ -8,7 +8,6 @@ module and backends/sdk.py are the only ones that import ``aws_xray_sdk``.
 
 from __future__ import annotations
 
-from .. import config
 from . import TRACE_CONFIG_MARKER
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -18,8 +17,10 @@ if TYPE_CHECKING:
 
 def apply(sdk_name: str, module: Any) -> None:
     """Trace ``module``, just imported, with the SDK's patch ``sdk_name`` (may raise: the registry reports it)."""
-    if sdk_name == "aiohttp":
-        _trace_aiohttp_sessions()
+    if sdk_name == "aiohttp":  # not an SDK patch: our session hook, giving sessions the SDK's trace config
+        from . import aiohttp
+
+        aiohttp.instrument(sdk_name, module)
         return
     from ..backends import sdk
 
@@ -78,20 +79,3 @@ def aiohttp_trace_config() -> Any:
     trace_config = aws_xray_trace_config()
     setattr(trace_config, TRACE_CONFIG_MARKER, True)
     return trace_config
-
-
-def _trace_aiohttp_sessions() -> None:
-    """aiohttp has no global hook: add our trace config to every ClientSession that lacks one."""
-    import aiohttp
-    import wrapt
-
-    def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            configs = list(kwargs.get("trace_configs") or ())
-            if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
-                kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
-        except Exception as error:  # the session works untraced rather than not at all
-            config.report_once(("aiohttp session",), f"could not trace an aiohttp session: {config.error_place(error)}")
-        return wrapped(*args, **kwargs)
-
-    wrapt.wrap_function_wrapper(aiohttp, "ClientSession.__init__", init)
