@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -33,7 +32,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-logger = logging.getLogger("lambda_tracer")
 
 REDIRECT = "lambda_tracer.handler.handler"
 #: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
@@ -50,7 +48,9 @@ def _start_tracer() -> Any:
             return Tracer(auto_patch=False)
         return Tracer(patch_modules=modules)
     except Exception as error:
-        logger.warning("lambda_tracer: tracer not started, serving the handler untraced: %s", config.error_place(error))
+        config.report_once(
+            ("init", "tracer"), f"tracer not started, serving the handler untraced: {config.error_place(error)}"
+        )
         return None
 
 
@@ -117,7 +117,9 @@ def _wrap(tracer: Any, user_handler: Any) -> Any:
             return user_handler
         return tracer.capture_lambda_handler(user_handler)
     except Exception as error:
-        logger.warning("lambda_tracer: could not wrap the handler, serving it untraced: %s", config.error_place(error))
+        config.report_once(
+            ("init", "wrap"), f"could not wrap the handler, serving it untraced: {config.error_place(error)}"
+        )
         return user_handler
 
 
@@ -139,7 +141,7 @@ def _start_init_trace(handler_name: str) -> Any:
         init_trace.start(*STARTED, handler_name)
         return init_trace
     except Exception as error:
-        logger.warning("lambda_tracer: init not traced: %s", config.error_place(error))
+        config.report_once(("init", "init trace"), f"init not traced: {config.error_place(error)}")
         return None
 
 
@@ -154,7 +156,7 @@ def _freeze_init_objects(tracer: Any) -> None:
         if tracer is not None and not tracer.disabled and config.get_bool(config.GC_FREEZE, True):
             gc.freeze()
     except Exception as error:
-        logger.warning("lambda_tracer: gc.freeze() failed: %s", config.error_place(error))
+        config.report_once(("init", "gc.freeze"), f"gc.freeze() failed: {config.error_place(error)}")
 
 
 _tracer = _start_tracer()

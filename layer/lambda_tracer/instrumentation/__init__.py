@@ -24,7 +24,6 @@ when its backend does not patch in its own way (``Backend.instrument``; a user's
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -36,7 +35,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-logger = logging.getLogger("lambda_tracer")
 
 #: Our name -> (SDK patch name, module whose import triggers the patch).
 SUPPORTED: dict[str, tuple[str, str]] = {
@@ -115,7 +113,9 @@ def patch(modules: list[str] | tuple[str, ...] | None) -> None:
                 continue
             _registered.add(sdk_name)
         if modules is not None and trigger not in sys.modules and not _installed(trigger):
-            logger.warning("lambda_tracer: %s is not installed; it will be traced if it appears later", repr(name))
+            config.report_once(
+                ("not installed", name), f"{name!r} is not installed; it will be traced if it appears later"
+            )
         when_imported(trigger, _hook(sdk_name))
 
 
@@ -149,7 +149,7 @@ def _hook(sdk_name: str) -> Any:
 
             sdk_patches.apply(sdk_name, module)
         except Exception as error:  # a failed patch leaves the library untraced, never broken
-            logger.warning("lambda_tracer: could not trace %s: %s", sdk_name, config.error_place(error))
+            config.report_once(("patch failed", sdk_name), f"could not trace {sdk_name}: {config.error_place(error)}")
 
     return apply
 
