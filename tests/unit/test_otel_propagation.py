@@ -134,6 +134,29 @@ def test_by_default_only_the_xray_header(base: str, monkeypatch: pytest.MonkeyPa
     assert call.error is None
 
 
+def test_aws_calls_carry_only_the_xray_header_unless_tracecontext_is_named(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """otlp mode's default (xray,tracecontext) puts ``traceparent`` on HTTP calls, not on AWS SDK calls: AWS
+    services propagate only the X-Ray header (OpenTelemetry's compatibility/aws.md). Named, it goes on both."""
+    monkeypatch.delenv(propagation.PROPAGATORS_ENV, raising=False)
+    monkeypatch.setenv(propagation.EXPORTER_ENV, "otlp")
+    call = invoke(_traced(base, "otlp"), expect=1 + len(CLIENTS))
+    assert call.error is None
+    s3 = _span_of(call, "botocore", base, "otlp")
+    assert _seen("botocore", "otlp") == {
+        propagation.XRAY_HEADER: f"Root={call.trace_id};Parent={s3['id']};Sampled=1",
+        propagation.TRACEPARENT_HEADER: None,
+    }
+    for client in HTTP_CLIENTS:
+        assert _seen(client, "otlp")[propagation.TRACEPARENT_HEADER] is not None, client
+    monkeypatch.setenv(propagation.PROPAGATORS_ENV, "xray,tracecontext")
+    call = invoke(_traced(base, "named"), expect=1 + len(CLIENTS))
+    s3 = _span_of(call, "botocore", base, "named")
+    digits = call.trace_id.replace("-", "")[1:]
+    assert _seen("botocore", "named")[propagation.TRACEPARENT_HEADER] == f"00-{digits}-{s3['id']}-01"
+
+
 def test_tracecontext_alone_and_none(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(propagation.PROPAGATORS_ENV, "tracecontext")
     invoke(_traced(base, "w3c"), expect=1 + len(CLIENTS))

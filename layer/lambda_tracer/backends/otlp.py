@@ -152,7 +152,7 @@ def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
             encoded = _span(item, trace)
             if len(encoded) > _MAX_PLAIN_SPAN:
                 encoded = encode(item, trace)
-            _ship(encoded, trace)
+            _queue(encoded, trace)
     except Exception as error:
         config.report_once(
             ("otlp document", type(error).__name__),
@@ -177,40 +177,231 @@ def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def export_span(span: xray.XRaySpan, end_us: int) -> None:
-    """The seam's entry for our own spans: encoded from the span itself (no document is built)."""
+    """The seam's entry for our own spans: encoded from the span itself (no document is built), kept on its trace
+    while something of the ending task is still open (it ends later and sends them all), else sent with those
+    kept before it. This runs for every span, so the common case is written out in one function: the per-call
+    cost of a Python function is a good part of a span's."""
     if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
         export(span.document(end_us), span.trace)
         return
     trace = span.trace
-    encoded = _build(
-        trace,
-        span.id,
-        span.parent_id,
-        span.name,
-        span.namespace,
-        span.start_us * 1000,
-        end_us * 1000,
-        span.annotations,
-        span.metadata,
-        span.aws,
-        span.http,
-        span.sql,
-        span.fault or span.error,
-        span.cause,
-    )
+    encoded = _own(span, trace, end_us)
     if len(encoded) > _MAX_PLAIN_SPAN:
         encoded = encode(span.document(end_us), trace)
-    _ship(encoded, trace)
-
-
-def _ship(encoded: bytes, trace: xray.Trace) -> None:
-    """Keep a span on its trace while something of the ending task is still open (it ends later and sends them
-    all), else send it with those kept before it."""
     current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
-    keep = trace is current and bool(stack) and any(_open(entry) for entry in stack)
-    if not keep and trace.batch is None:  # alone: nothing kept before it (a handler without children)
-        send([encoded], trace.sampled == "1")
+    # A past span (init's imports) whose parent has not ended waits for it: a tree of a hundred imports goes in
+    # one or two datagrams, not a hundred.
+    keep = span.__class__ is _PastSpan and span.into is not None
+    if not keep and trace is current:
+        for entry in stack:
+            if (not entry.ended) if entry.__class__ is _XRaySpan else _open(entry):
+                keep = True
+                break
+    if keep or trace.batch is not None or SETTINGS.endpoint:
+        _ship(encoded, trace, keep)
         return
+    try:  # alone, over UDP: the common case (a handler without children)
+        sender = udp._sender or udp.sender()
+        if sender is not None:
+            marker = SAMPLED_MARKER if trace.sampled == "1" else UNSAMPLED_MARKER
+            sender.send(marker + udp_body(_prefix or request_prefix(), [encoded]))
+    except Exception as error:
+        _send_failed(error)
+
+
+def _queue(encoded: bytes, trace: xray.Trace) -> None:
+    """``export_span``'s last steps for a span encoded elsewhere (a document)."""
+    current, stack, _ = xray._state.get()
+    keep = trace is current and any(_open(entry) for entry in stack)
+    _ship(encoded, trace, keep)
+
+
+def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+    """One of our spans as a ``Span`` message. The common shapes (the handler, a ``capture_method``, an AWS or HTTP
+    call that succeeded) are written here with their repeating parts from caches; any other goes through
+    ``_build``, which handles everything."""
+    root, parent_id, annotations = trace.root, span.parent_id, span.annotations
+    if (
+        span.cause is not None
+        or span.fault
+        or span.error
+        or span.sql
+        or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan)
+        or root.__class__ is not str
+        or len(root) != 35
+        or parent_id.__class__ is not str
+        or len(parent_id) != 16
+    ):
+        return _build(
+            trace,
+            span.id,
+            parent_id,
+            span.name,
+            span.namespace,
+            span.start_us * 1000,
+            end_us * 1000,
+            annotations,
+            span.metadata,
+            span.aws,
+            span.http,
+            span.sql,
+            span.fault or span.error,
+            span.cause,
+            kind=getattr(span, "otlp_kind", 0),
+        )
+    name = span.name
+    # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
+    parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
+    kind = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND
+    tail = None
+    if annotations and HANDLER_ANNOTATION in annotations:
+        kind = _SERVER_KIND
+        context = _context
+        arn = getattr(context, "invoked_function_arn", None) if context is not None else None
+        last = _last_handler
+        if (
+            annotations == last[0]
+            and tuple(map(type, annotations.values())) == last[1]
+            and arn == last[2]
+            and name == last[3]
+        ):
+            tail = last[4]
+        else:
+            tail = _handler_block(annotations, name, arn)
+        request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+        if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
+            parts += (_INVOCATION_HEADS[len(request_id)], request_id.encode())
+        elif request_id.__class__ is str and 0 < len(request_id) <= 256:
+            parts.append(_string_attribute("faas.invocation_id", request_id))
+    else:
+        parts.append(proto._names.get(name) or proto.framed_name(name))
+        if annotations:
+            parts.append(_annotation_attributes(annotations))
+    parts[1] = (kind | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96).to_bytes(
+        20, "little"
+    )
+    values: dict[str, Any] | None = None
+    aws, http = span.aws, span.http
+    if aws:
+        values = {}
+        parts.append(_aws_attributes(values, aws, name))
+    if http:
+        if values is None:
+            values = {}
+        _http_attributes(values, http)
+    if values:
+        if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
+            return _build(
+                trace,
+                span.id,
+                parent_id,
+                name,
+                span.namespace,
+                span.start_us * 1000,
+                end_us * 1000,
+                annotations,
+                span.metadata,
+                aws,
+                http,
+                None,
+                False,
+                None,
+            )
+        parts.append(proto.attributes(0x4A, values))
+    metadata = span.metadata
+    if metadata:
+        for namespace_name, data in metadata.items():
+            parts.append(_string_attribute("aws.xray.metadata." + str(namespace_name), xray_documents.dumps(data)))
+    parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
+    if tail is None:
+        return b"".join(parts)
+    global _handler_tail
+    head = b"".join(parts)
+    encoded = head + tail
+    _handler_tail = (encoded, head, tail)
+    return encoded
+
+
+#: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
+#: same bytes from one invocation to the next), for udp_body to base64 the tail once.
+_handler_tail: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+
+_XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
+_U64 = (1 << 64) - 1
+#: Span.kind (field 6) and the tag of start_time_unix_nano (field 7, fixed64) as the low bytes of one integer; the
+#: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
+_INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (0x30 | kind << 8 | 0x39 << 16 for kind in (1, 2, 3))
+_END_TAG = 0x41 << 88
+#: Span.flags fields (16, fixed32), by [sampled][parent is the Lambda service's segment].
+_FLAG_FIELDS = [
+    [b"\x85\x01" + (flags | remote).to_bytes(4, "little") for remote in (0, proto.FLAG_IS_REMOTE)]
+    for flags in (proto.FLAG_HAS_IS_REMOTE, proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED)
+]
+#: The ``faas.invocation_id`` attribute up to its value, by the value's length (request ids are 36 characters).
+_INVOCATION_KEY = proto.field(0x0A, b"faas.invocation_id")
+_INVOCATION_HEADS = [
+    b"\x4a"
+    + proto.varint(len(_INVOCATION_KEY) + 2 + size + 2)
+    + _INVOCATION_KEY
+    + b"\x12"
+    + bytes((size + 2, 0x0A, size))
+    for size in range(0x60)
+]
+
+
+def _trace_field(root: str) -> bytes:
+    """``Span.trace_id`` (16 bytes) for an X-Ray Root, remembered for the few traces alive at once."""
+    framed = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])
+    if len(_trace_ids) >= 16:
+        _trace_ids.clear()
+    _trace_ids[root] = framed
+    return framed
+
+
+def _string_attribute(key: str, value: str) -> bytes:
+    """One string attribute of a span (field 9), its key's framing remembered."""
+    framed_key = proto._keys.get(key) or proto._framed_key(key)
+    raw = value.encode() if value.isascii() else proto.text(value)
+    size = len(raw)
+    inner = (b"\x0a" + proto._LENGTHS[size] if size < 0x80 else b"\x0a" + proto.varint(size)) + raw
+    size = len(inner)
+    pair = framed_key + (b"\x12" + proto._LENGTHS[size] if size < 0x80 else b"\x12" + proto.varint(size)) + inner
+    size = len(pair)
+    return (b"\x4a" + proto._LENGTHS[size] if size < 0x80 else b"\x4a" + proto.varint(size)) + pair
+
+
+#: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, the
+#: bytes).
+_last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, bytes] = ({}, (), None, "", b"")
+
+
+def _handler_block(annotations: dict[str, Any], name: str, arn: Any) -> bytes:
+    """The handler's name and annotations with its ``faas``/``cloud`` attributes, encoded and remembered: the
+    same as the last invocation's, most of the time (``_own`` compares them by value and type: True and 1 are
+    equal, not the same attribute)."""
+    global _last_handler
+    checked = _plain(arn) if _invoked(_context) else None
+    block = (proto._names.get(name) or proto.framed_name(name)) + _annotation_attributes(annotations, checked, True)
+    _last_handler = (dict(annotations), tuple(map(type, annotations.values())), arn, name, block)
+    return block
+
+
+def _invoked(context: Any) -> bool:
+    """Whether the runtime's last context is the running invocation's."""
+    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    return context is not None and getattr(context, "aws_request_id", None) == request_id
+
+
+def _send_failed(error: Exception) -> None:
+    config.report_once(
+        ("otlp send", type(error).__name__),
+        f"sending OTLP spans failed (the function is unaffected): {config.error_place(error)}",
+    )
+
+
+def _ship(encoded: bytes, trace: xray.Trace, keep: bool) -> None:
+    """Add a span to its trace's batch; send the batch when nothing of the ending task is open any more."""
     with _lock:
         batch: list[bytes] = trace.batch if trace.batch is not None else []
         batch.append(encoded)
@@ -237,19 +428,17 @@ def send(spans: list[bytes], sampled: bool) -> None:
             for request in requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
                 otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
             return
-        sender = udp.sender()
+        sender = udp._sender or udp.sender()
         if sender is not None:
             marker = SAMPLED_MARKER if sampled else UNSAMPLED_MARKER
-            if len(spans) == 1:  # the common case (a handler alone): a span alone always fits
+            # The common cases: a span alone always fits (``encode`` made sure), a few small ones too.
+            if len(spans) == 1 or sum(map(len, spans)) + 6 * len(spans) <= _ROOM - len(prefix[0]) - len(prefix[1]):
                 sender.send(marker + udp_body(prefix, spans))
                 return
             for group in groups(prefix, spans, MAX_UDP_REQUEST_BYTES - len(_PADS[-1])):
                 sender.send(marker + udp_body(prefix, group))
     except Exception as error:
-        config.report_once(
-            ("otlp send", type(error).__name__),
-            f"sending OTLP spans failed (the function is unaffected): {config.error_place(error)}",
-        )
+        _send_failed(error)
 
 
 def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
@@ -280,6 +469,8 @@ def groups(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[
 
 #: Empty ``schema_url`` fields (ResourceSpans' 3, then ScopeSpans' 3) that may precede the spans: see udp_body.
 _PADS = (b"", b"\x1a\x00", b"\x1a\x00\x1a\x00")
+#: What ``groups`` leaves for the spans of one datagram, less the resource and scope.
+_ROOM = MAX_UDP_REQUEST_BYTES - len(_PADS[-1]) - 16
 
 
 def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
@@ -287,27 +478,48 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     base64, made once, is appended as it is: base64 works on 3-byte groups, so what comes before the resource
     is made a multiple of 3 bytes long with up to two empty ``schema_url`` fields (the ResourceSpans' one, once
     or twice: the last one counts, and it is empty as without them). Base64 costs ~19 instructions a byte, and
-    the resource is about half of a handler's datagram."""
+    the resource is about half of a handler's datagram. The handler's span ends with its name and attributes that
+    repeat (``_own``): when it is the last span, their base64 is made once too, with the resource's."""
     resource_field, scope_field = prefix
-    varint = proto.varint
+    last = spans[-1]
+    memo = _handler_tail
+    tail = memo[2] if memo[0] is last else b""  # the handler's span: its repeating tail goes with the resource
+    size = len(last)
+    last_field = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + (memo[1] if tail else last)
     if len(spans) == 1:
-        body = b"".join((scope_field, b"\x12", varint(len(spans[0])), spans[0]))
+        body = scope_field + last_field
     else:
         parts = [scope_field]
-        for item in spans:
-            parts += (b"\x12", varint(len(item)), item)
+        for item in spans[:-1]:
+            size = len(item)
+            parts += (b"\x12", _LENGTHS[size] if size < 0x80 else _varint2(size), item)
+        parts.append(last_field)
         body = b"".join(parts)
-    scope_spans = b"\x12" + varint(len(body)) + body  # the ScopeSpans field of the ResourceSpans
+    size = len(body) + len(tail)
+    scope_spans = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + body
     size = len(scope_spans)
-    inner = size + len(resource_field)
+    inner = size + len(tail) + len(resource_field)
     for pad in _PADS:
         total = inner + len(pad)
         head_size = 2 if total < 0x80 else 3 if total < 0x4000 else 4 if total < 0x200000 else 5
         if (head_size + len(pad) + size) % 3 == 0:
-            head = b"".join((b"\x0a", varint(total), pad, scope_spans))
-            return binascii.b2a_base64(head, newline=False) + _base64_of(resource_field)
-    head = b"\x0a" + varint(inner) + scope_spans  # a total at a varint edge (rare): the whole in base64
-    return binascii.b2a_base64(head + resource_field, newline=False)
+            head = b"".join((b"\x0a", _LENGTHS[total] if total < 0x80 else _varint2(total), pad, scope_spans))
+            known = _resource_base64  # the base64 of the tail and the resource, made once per pair
+            if known[0] is not resource_field or known[1] is not tail:
+                known = _base64_of(resource_field, tail)
+            return binascii.b2a_base64(head, newline=False) + known[2]
+    # A total at a varint edge (rare): the whole in base64.
+    return binascii.b2a_base64(b"\x0a" + varint(inner) + scope_spans + tail + resource_field, newline=False)
+
+
+_LENGTHS = proto._LENGTHS
+
+
+def _varint2(value: int) -> bytes:
+    return bytes(((value & 0x7F) | 0x80, value >> 7)) if value < 0x4000 else varint(value)
+
+
+varint = proto.varint
 
 
 def request_prefix() -> tuple[bytes, bytes]:
@@ -318,15 +530,14 @@ def request_prefix() -> tuple[bytes, bytes]:
     return _prefix
 
 
-def _base64_of(resource_field: bytes) -> bytes:
-    """The base64 of the resource field, made once per resource (the last one asked for is kept)."""
+def _base64_of(resource_field: bytes, tail: bytes) -> tuple[bytes, bytes, bytes]:
+    """(resource field, tail, the base64 of the two), remembered for the next datagram."""
     global _resource_base64
-    if _resource_base64[0] is not resource_field:
-        _resource_base64 = (resource_field, binascii.b2a_base64(resource_field, newline=False))
-    return _resource_base64[1]
+    _resource_base64 = (resource_field, tail, binascii.b2a_base64(tail + resource_field, newline=False))
+    return _resource_base64
 
 
-_resource_base64 = (b"", b"")
+_resource_base64 = (b"", b"", b"")
 
 
 def _forget_prefix() -> None:
@@ -457,26 +668,24 @@ def _build(
     failed: bool,
     cause: Any,
     root: str | None = None,
+    kind: int = 0,
 ) -> bytes:
-    """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record."""
+    """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record (``kind``:
+    the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls)."""
     root = root or str(trace.root)
-    framed_trace = _trace_ids.get(root)
-    if framed_trace is None:
-        framed_trace = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])  # Span.trace_id, 16 bytes
-        if len(_trace_ids) >= 16:
-            _trace_ids.clear()
-        _trace_ids[root] = framed_trace
+    framed_trace = _trace_ids.get(root) or _trace_field(root)
     values: dict[str, Any] = {}
     encoded = b""
-    kind = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
+    inferred = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
     if annotations and isinstance(annotations, dict):
         if HANDLER_ANNOTATION in annotations:
-            kind = proto.SERVER
+            inferred = proto.SERVER
             encoded = _handler_attributes(values, annotations)
         else:
             encoded = _annotation_attributes(annotations)
+    kind = kind or inferred
     if aws:
-        _aws_attributes(values, aws, name)
+        encoded += _aws_attributes(values, aws, name)
     if http:
         _http_attributes(values, http)
     if sql:
@@ -627,23 +836,59 @@ _AWS_CONVENTIONS = {
 }
 
 
-def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> None:
-    """An AWS SDK call: ``rpc.*`` as the conventions name it, and each ``aws`` field as ``aws.<field>``."""
-    values["rpc.system"] = "aws-api"
-    values["rpc.service"] = name
-    operation = aws.get("operation")
-    if isinstance(operation, str):
-        values["rpc.method"] = operation
-    for key, value in aws.items():
-        attribute = _attribute_value(value)
+def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> bytes:
+    """An AWS SDK call: ``rpc.*`` as the conventions name it, and each ``aws`` field as ``aws.<field>``. What
+    repeats from call to call (service, operation, region) is returned encoded, once per distinct value; the rest
+    goes in ``values``."""
+    operation, region = aws.get("operation"), aws.get("region")
+    key: Any = (name, operation, region)
+    try:
+        block = _aws_blocks.get(key)
+    except TypeError:  # an unhashable value (the escape hatch lets anything in)
+        key, block = None, None
+    if block is None:
+        fixed: dict[str, Any] = {"rpc.system": "aws-api", "rpc.service": name}
+        if isinstance(operation, str):
+            fixed["rpc.method"] = operation
+        for field_name, value in (("operation", operation), ("region", region)):
+            attribute = _attribute_value(value)
+            if attribute is not None:
+                fixed["aws." + field_name] = attribute
+                if field_name in _AWS_CONVENTIONS:
+                    fixed[_AWS_CONVENTIONS[field_name]] = attribute
+        block = proto.attributes(0x4A, fixed)
+        if key is not None:
+            if len(_aws_blocks) >= MAX_BLOCKS:
+                _aws_blocks.clear()
+            _aws_blocks[key] = block
+    for field_name, value in aws.items():
+        if field_name in _FIXED_AWS_FIELDS:
+            continue
+        attribute = value if value.__class__ is str else _attribute_value(value)
         if attribute is None:
             continue
-        values["aws.xray.retries" if key == "retries" else "aws." + str(key)] = attribute
-        if key in _AWS_CONVENTIONS:
-            values[_AWS_CONVENTIONS[key]] = attribute
+        values[_AWS_NAMES.get(field_name) or "aws." + str(field_name)] = attribute
+        if field_name in _AWS_CONVENTIONS:
+            values[_AWS_CONVENTIONS[field_name]] = attribute
     table = aws.get("table_name")
     if isinstance(table, str):
         values["aws.dynamodb.table_names"] = [table]
+    return block
+
+
+#: Encoded ``rpc.*``/``aws.operation``/region attributes, by (service, operation, region).
+_aws_blocks: dict[Any, bytes] = {}
+_FIXED_AWS_FIELDS = frozenset(("operation", "region"))
+#: Attribute names of the ``aws`` fields our instrumentation always writes (others are ``aws.<field>``).
+_AWS_NAMES = {
+    "request_id": "aws.request_id",
+    "retries": "aws.xray.retries",
+    "id_2": "aws.id_2",
+    "bucket_name": "aws.bucket_name",
+    "key": "aws.key",
+    "queue_url": "aws.queue_url",
+    "table_name": "aws.table_name",
+}
 
 
 def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:

@@ -115,6 +115,8 @@ def attributes(tag: int, values: dict[str, Any]) -> bytes:
                 parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], raw)
                 continue
             inner = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
+        elif value.__class__ is int and 0 <= value < 0x4000:  # counts, statuses, sizes: a varint of one or two bytes
+            inner = b"\x18" + (_LENGTHS[value] if value < 0x80 else bytes(((value & 0x7F) | 0x80, value >> 7)))
         else:
             inner = any_value(value)
         size = len(inner)
@@ -193,13 +195,7 @@ def span_from_head(
     encoded: bytes = b"",
 ) -> bytes:
     """``span`` with its ids, kind and times already encoded (``head``): protobuf takes fields in any order."""
-    framed_name = _names.get(name)
-    if framed_name is None:
-        framed_name = field(0x2A, text(name))
-        if len(_names) >= MAX_KEYS:
-            _names.clear()
-        _names[name] = framed_name
-    parts = [head, framed_name, encoded]
+    parts = [head, _names.get(name) or framed_name(name), encoded]
     if values:
         parts.append(attributes(0x4A, values))
     for item in events:
@@ -210,6 +206,15 @@ def span_from_head(
     if flags:
         parts.append(b"\x85\x01" + flags.to_bytes(4, "little"))  # field 16, wire type 5: tag 0x85 0x01
     return b"".join(parts)
+
+
+def framed_name(name: str) -> bytes:
+    """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method)."""
+    framed = field(0x2A, text(name))
+    if len(_names) >= MAX_KEYS:
+        _names.clear()
+    _names[name] = framed
+    return framed
 
 
 def resource(values: dict[str, Any]) -> bytes:

@@ -290,7 +290,7 @@ def _before_call(params: Any = None, context: Any = None, **kwargs: Any) -> None
     if call is None:
         return
     call.context = context
-    for header, value in common.trace_headers(call.span):
+    for header, value in common.trace_headers(call.span, aws=True):
         try:
             params["headers"][header] = value
         except Exception as error:

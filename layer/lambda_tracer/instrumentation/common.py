@@ -208,10 +208,11 @@ def fail(span: xray.XRaySpan, error: BaseException) -> None:
     end(span)
 
 
-def trace_headers(span: xray.XRaySpan) -> list[tuple[str, str]]:
-    """The trace headers a call recorded as ``span`` carries (``LAMBDA_TRACER_PROPAGATORS``: propagation.py)."""
+def trace_headers(span: xray.XRaySpan, aws: bool = False) -> list[tuple[str, str]]:
+    """The trace headers a call recorded as ``span`` carries (``LAMBDA_TRACER_PROPAGATORS``: propagation.py;
+    ``aws``: a call to an AWS service)."""
     try:
-        return propagation.headers(span)
+        return propagation.headers(span, aws)
     except Exception as error:
         report("making the trace header", error)
         return []

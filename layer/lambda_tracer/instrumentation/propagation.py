@@ -5,8 +5,11 @@
   OpenTelemetry outside AWS (a collector, another vendor) to join the same trace.
 
 The default is ``xray,tracecontext`` with ``LAMBDA_TRACER_EXPORTER=otlp`` and ``xray`` otherwise; ``none`` sends
-neither. A value not understood is reported once and the default used. Headers are only ever written for a call
-recorded in a sampled trace: the span they name exists.
+neither. AWS SDK calls carry ``X-Amzn-Trace-Id`` alone unless the setting names ``tracecontext`` itself: AWS services
+propagate only the X-Ray header (OpenTelemetry's specification, compatibility/aws.md, and its botocore
+instrumentation do the same), and a ``traceparent`` would be one more header for botocore to sign on every call.
+A value not understood is reported once and the default used. Headers are only ever written for a call recorded
+in a sampled trace: the span they name exists.
 
 The same setting chooses what ``opentelemetry.propagate.inject`` writes when OTEL_PROPAGATORS is not set (otel.py).
 """
@@ -82,18 +85,24 @@ def _parse(raw: str | None, exporter: str | None) -> frozenset[str]:
     return _XRAY_ONLY if chosen == _XRAY_ONLY else _BOTH if chosen == _BOTH else chosen
 
 
+def _explicit(raw: object) -> bool:
+    """Whether LAMBDA_TRACER_PROPAGATORS, as ``os.environ`` holds it, says something."""
+    return isinstance(raw, (str, bytes)) and bool(raw.strip())
+
+
 def traceparent(root: str, span_id: str) -> str:
     """W3C ``traceparent`` for a span of a sampled X-Ray trace: the X-Ray Root's 32 hex digits as trace id."""
     return f"00-{root[2:10]}{root[11:]}-{span_id}-01"
 
 
-def headers(span: XRaySpan) -> list[tuple[str, str]]:
-    """The headers a call recorded as ``span`` (one of our sampled spans) carries, in the order written."""
+def headers(span: XRaySpan, aws: bool = False) -> list[tuple[str, str]]:
+    """The headers a call recorded as ``span`` (one of our sampled spans) carries, in the order written (``aws``: a
+    call to an AWS service, which gets ``traceparent`` only when LAMBDA_TRACER_PROPAGATORS asks for it)."""
     if span.trace.sampled != "1":
         return []  # an unsampled trace recorded for OTLP (LAMBDA_TRACER_OTLP_UNSAMPLED): no header, as always
-    if span.trace.sampled != "1":
-        return []  # recorded for OTLP's unsampled spans (T1U) only: nothing is propagated, as without the layer
     names = enabled()
+    if aws and names is _BOTH and not _explicit(_last[0]):  # the otlp default, not the user's choice
+        names = _XRAY_ONLY
     if names is _XRAY_ONLY:
         return [(XRAY_HEADER, span.outgoing_header())]
     found: list[tuple[str, str]] = []
