@@ -291,6 +291,31 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
     assert done.stdout.strip() == "1"  # our one name-masking wrapper around the SDK's own method
 
 
+def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -> None:
+    """Each Tracer given its own settings asks for the import hooks of the SDK and the OpenTelemetry API again;
+    they are waiting once, whatever the number of Tracers (a function that makes one per invocation)."""
+    code = (
+        "import os\n"
+        "os.environ['_X_AMZN_TRACE_ID'] = "
+        "'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'\n"
+        "from lambda_tracer import Tracer, instrumentation\n"
+        "for n in range(20):\n"
+        "    tracer = Tracer(service=f'svc{n}')\n"
+        "    tracer.capture_lambda_handler(lambda event, context: event)(n, None)\n"
+        "names = ('aws_xray_sdk.core', 'opentelemetry.trace', 'opentelemetry.propagate')\n"
+        "print([len(instrumentation._waiting[name]) for name in names])\n"
+    )
+    import subprocess
+
+    import lambda_tracer
+
+    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
+    env = {**os.environ, "LAMBDA_TASK_ROOT": "/tmp", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "PYTHONPATH": layer}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1, 1, 1]"
+
+
 # -- SnapStart ----------------------------------------------------------------------------------------------
 
 

@@ -186,11 +186,17 @@ _looking_up: set[str] = set()
 
 
 def when_imported(name: str, callback: Callback) -> None:
-    """Call ``callback(module)`` once ``name`` is imported: now if it already is, else right after."""
+    """Call ``callback(module)`` once ``name`` is imported: now if it already is, else right after.
+
+    A callback already waiting for ``name`` is not added again: every Tracer given its own settings asks for the
+    SDK's and the OpenTelemetry API's hooks anew, and a sandbox that makes one per invocation must not pile up
+    callbacks for a module that may never come."""
     with _hooks_lock:
         module = sys.modules.get(name)
         if module is None:
-            _waiting.setdefault(name, []).append(callback)
+            waiting = _waiting.setdefault(name, [])
+            if callback not in waiting:
+                waiting.append(callback)
             if _FINDER not in sys.meta_path:
                 sys.meta_path.insert(0, _FINDER)
             return
