@@ -46,27 +46,35 @@ def metadata_namespace(namespace: str) -> str | None:
 
 
 class Span:
-    """One open span of ``tracer``'s backend; ``inner`` is None when there is nothing to record into."""
+    """One open span of ``tracer``'s backend, bound when it starts to what its outcome records: the function's
+    ``name`` (its metadata keys), and whether its response and its error are recorded. ``inner`` is None when
+    there is nothing to record into. Ending it is ``close(result, error)``: the outcome, then ``end``."""
 
-    def __init__(self, tracer: Tracer, inner: BackendSpan | None) -> None:
+    __slots__ = ("errors", "inner", "name", "responses", "tracer")
+
+    def __init__(self, tracer: Tracer, inner: BackendSpan | None, name: str, responses: bool, errors: bool) -> None:
         self.tracer = tracer
         self.inner = inner
+        self.name = name
+        self.responses = responses
+        self.errors = errors
 
     @classmethod
-    def start(cls, tracer: Tracer, name: str) -> Span:
+    def start(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> Span:
+        """Open the span ``title`` (``## name``) under the current one."""
         try:
-            return cls(tracer, tracer.backend.start_span(name))
+            return cls(tracer, tracer.backend.start_span(title), name, responses, errors)
         except Exception as error:
             report("opening a subsegment", error)
-            return cls(tracer, None)
+            return cls(tracer, None, name, responses, errors)
 
     @classmethod
-    async def start_async(cls, tracer: Tracer, name: str) -> Span:
+    async def start_async(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> Span:
         try:
-            return cls(tracer, await tracer.backend.start_span_async(name))
+            return cls(tracer, await tracer.backend.start_span_async(title), name, responses, errors)
         except Exception as error:
             report("opening a subsegment", error)
-            return cls(tracer, None)
+            return cls(tracer, None, name, responses, errors)
 
     def annotate(self, key: str, value: Any) -> None:
         """``key`` and ``value`` are already valid (the tracer's own)."""
@@ -98,29 +106,29 @@ class Span:
         if self.inner is not None and checked is not None:
             self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
 
-    def response(self, name: str, value: Any) -> None:
+    def response(self, value: Any) -> None:
         if self.inner is None or value is None:
             return
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
             data = capture.to_metadata(value, redaction.current(), capture_limit(), copy=False)
-            self._metadata(f"{name} response", data, self.tracer.service)
+            self._metadata(f"{self.name} response", data, self.tracer.service)
         except Exception as error:
             report("serializing the response", error)
 
-    def error(self, name: str, error: BaseException, record_metadata: bool) -> None:
+    def error(self, error: BaseException) -> None:
         if self.inner is None:
             return
         try:
-            if record_metadata:
+            if self.errors:
                 data = capture.error_metadata(error, redaction.current(), capture_limit())
-                self._metadata(f"{name} error", data, self.tracer.service)
+                self._metadata(f"{self.name} error", data, self.tracer.service)
             self.inner.record_exception(error)
         except Exception as failure:
             report("recording an exception", failure)
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def end(self, error: BaseException | None = None) -> None:
         if self.inner is None:
             return
         try:
@@ -128,7 +136,7 @@ class Span:
         except Exception as failure:
             report("closing a subsegment", failure)
 
-    async def finish_async(self, error: BaseException | None = None) -> None:
+    async def end_async(self, error: BaseException | None = None) -> None:
         if self.inner is None:
             return
         try:
@@ -152,19 +160,17 @@ class Span:
             except Exception as failure:
                 report("attaching a subsegment", failure)
 
-    def _outcome(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
+    def _outcome(self, result: Any, error: BaseException | None) -> None:
         if error is not None:
-            self.error(name, error, errors)
-        elif responses:
-            self.response(name, result)
+            self.error(error)
+        elif self.responses:
+            self.response(result)
 
-    def close(self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool) -> None:
+    def close(self, result: Any, error: BaseException | None) -> None:
         """Record the outcome (response or error, as configured) and end the span."""
-        self._outcome(name, result, error, responses, errors)
-        self.finish(error)
+        self._outcome(result, error)
+        self.end(error)
 
-    async def close_async(
-        self, name: str, result: Any, error: BaseException | None, responses: bool, errors: bool
-    ) -> None:
-        self._outcome(name, result, error, responses, errors)
-        await self.finish_async(error)
+    async def close_async(self, result: Any, error: BaseException | None) -> None:
+        self._outcome(result, error)
+        await self.end_async(error)

@@ -302,15 +302,15 @@ def _wrap_handler(
 
     @functools.wraps(handler)
     def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-        trace = _open_handler(tracer, title)
+        trace = _open_handler(tracer, title, name, response_on, error_on)
         if trace is None:
             return handler(event, context, **kwargs) if kwargs else handler(event, context)
         try:
             result = handler(event, context, **kwargs) if kwargs else handler(event, context)
         except BaseException as error:
-            _close_handler(trace, name, None, error, response_on, error_on)
+            _close_handler(trace, None, error)
             raise
-        _close_handler(trace, name, result, None, response_on, error_on)
+        _close_handler(trace, result, None)
         return result
 
     return decorate
@@ -323,21 +323,21 @@ def _wrap_async_handler(
 
     @functools.wraps(handler)
     async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-        trace = await _open_handler_async(tracer, title)
+        trace = await _open_handler_async(tracer, title, name, response_on, error_on)
         if trace is None:
             return await handler(event, context, **kwargs)
         try:
             result = await handler(event, context, **kwargs)
         except BaseException as error:
-            await _close_handler_async(trace, name, None, error, response_on, error_on)
+            await _close_handler_async(trace, None, error)
             raise
-        await _close_handler_async(trace, name, result, None, response_on, error_on)
+        await _close_handler_async(trace, result, None)
         return result
 
     return async_decorate
 
 
-def _open_handler(tracer: Tracer, title: str) -> HandlerTrace | None:
+def _open_handler(tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool) -> HandlerTrace | None:
     """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or already
     inside our handler subsegment (zero-code + in-code)."""
     try:
@@ -345,19 +345,21 @@ def _open_handler(tracer: Tracer, title: str) -> HandlerTrace | None:
             return None
         if coldstart.pending:  # the first invocation: init's own spans first
             coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, Span.start(tracer, title))
+        return _annotated(tracer, Span.start(tracer, title, name, response_on, error_on))
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
 
 
-async def _open_handler_async(tracer: Tracer, title: str) -> HandlerTrace | None:
+async def _open_handler_async(
+    tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool
+) -> HandlerTrace | None:
     try:
         if _handler_active.get() or not tracer._traces():
             return None
         if coldstart.pending:  # the first invocation: init's own spans first
             coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, await Span.start_async(tracer, title))
+        return _annotated(tracer, await Span.start_async(tracer, title, name, response_on, error_on))
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
@@ -376,20 +378,16 @@ def _annotated(tracer: Tracer, span: Span) -> HandlerTrace:
     return span, _handler_active.set(True)
 
 
-def _close_handler(
-    trace: HandlerTrace, name: str, result: Any, error: BaseException | None, response_on: bool, error_on: bool
-) -> None:
-    trace[0].close(name, result, error, response_on, error_on)
+def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
+    trace[0].close(result, error)
     try:
         _handler_active.reset(trace[1])
     except Exception as failure:
         report("ending the handler subsegment", failure)
 
 
-async def _close_handler_async(
-    trace: HandlerTrace, name: str, result: Any, error: BaseException | None, response_on: bool, error_on: bool
-) -> None:
-    await trace[0].close_async(name, result, error, response_on, error_on)
+async def _close_handler_async(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
+    await trace[0].close_async(result, error)
     try:
         _handler_active.reset(trace[1])
     except Exception as failure:

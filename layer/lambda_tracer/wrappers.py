@@ -59,13 +59,13 @@ def wrap_function(
     def traced(*args: Any, **kwargs: Any) -> Any:
         if not tracer._traces():
             return method(*args, **kwargs)
-        span = Span.start(tracer, title)
+        span = Span.start(tracer, title, name, response_on, error_on)
         try:
             result = method(*args, **kwargs)
         except BaseException as error:
-            span.close(name, None, error, response_on, error_on)
+            span.close(None, error)
             raise
-        span.close(name, result, None, response_on, error_on)
+        span.close(result, None)
         return result
 
     return traced
@@ -78,13 +78,13 @@ def wrap_coroutine(
     async def traced_async(*args: Any, **kwargs: Any) -> Any:
         if not tracer._traces():
             return await method(*args, **kwargs)
-        span = await Span.start_async(tracer, title)
+        span = await Span.start_async(tracer, title, name, response_on, error_on)
         try:
             result = await method(*args, **kwargs)
         except BaseException as error:
-            await span.close_async(name, None, error, response_on, error_on)
+            await span.close_async(None, error)
             raise
-        await span.close_async(name, result, None, response_on, error_on)
+        await span.close_async(result, None)
         return result
 
     return traced_async
@@ -100,7 +100,7 @@ def wrap_generator(
         # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
         # code runs, not while its consumer runs between two items.
         generator = method(*args, **kwargs)
-        span = Span.start(tracer, title)
+        span = Span.start(tracer, title, name, response_on, error_on)
         sent: Any = None
         thrown: BaseException | None = None
         while True:
@@ -111,10 +111,10 @@ def wrap_generator(
                 else:
                     item = generator.send(sent)
             except StopIteration as stop:
-                span.close(name, stop.value, None, response_on, error_on)
+                span.close(stop.value, None)
                 return stop.value
             except BaseException as error:
-                span.close(name, None, error, response_on, error_on)
+                span.close(None, error)
                 raise
             span.suspend()
             try:
@@ -124,9 +124,9 @@ def wrap_generator(
                 try:
                     generator.close()
                 except BaseException as error:
-                    span.close(name, None, error, response_on, error_on)
+                    span.close(None, error)
                     raise
-                span.close(name, None, None, response_on, error_on)
+                span.close(None, None)
                 raise
             except BaseException as error:
                 thrown, sent = error, None
@@ -145,11 +145,11 @@ def wrap_async_generator(
         # tracing is off), and so that our subsegment is the current one only while the
         # generator's own code runs.
         generator = method(*args, **kwargs)
-        span = Span.start(tracer, title) if tracer._traces() else None
+        span = Span.start(tracer, title, name, response_on, error_on) if tracer._traces() else None
 
         def done(error: BaseException | None) -> None:
             if span is not None:
-                span.close(name, None, error, response_on, error_on)
+                span.close(None, error)
 
         sent: Any = None
         thrown: BaseException | None = None
@@ -198,14 +198,14 @@ def wrap_context_manager(
             with method(*args, **kwargs) as value:
                 yield value
             return
-        span = Span.start(tracer, title)
+        span = Span.start(tracer, title, name, response_on, error_on)
         try:
             with method(*args, **kwargs) as value:
                 yield value
         except BaseException as error:
-            span.close(name, None, error, response_on, error_on)
+            span.close(None, error)
             raise
-        span.close(name, value, None, response_on, error_on)
+        span.close(value, None)
 
     return traced_cm
 
@@ -220,14 +220,14 @@ def wrap_async_context_manager(
             async with method(*args, **kwargs) as value:
                 yield value
             return
-        span = Span.start(tracer, title)
+        span = Span.start(tracer, title, name, response_on, error_on)
         try:
             async with method(*args, **kwargs) as value:
                 yield value
         except BaseException as error:
-            span.close(name, None, error, response_on, error_on)
+            span.close(None, error)
             raise
-        span.close(name, value, None, response_on, error_on)
+        span.close(value, None)
 
     return traced_acm
 
