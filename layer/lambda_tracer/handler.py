@@ -32,13 +32,15 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
+    from .tracer import Tracer
+
 
 REDIRECT = "lambda_tracer.handler.handler"
 #: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
 INIT_TRACE_DEFAULT = True
 
 
-def _start_tracer() -> Any:
+def _start_tracer() -> Tracer | None:
     """A Tracer configured by env vars; None (with a warning) if it cannot start."""
     try:
         from .tracer import Tracer
@@ -107,7 +109,7 @@ def _resolve(handler: str) -> Any:
         raise HandlerError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'") from None
 
 
-def _wrap(tracer: Any, user_handler: Any) -> Any:
+def _wrap(tracer: Tracer | None, user_handler: Any) -> Any:
     if tracer is None or not callable(user_handler):
         return user_handler  # a fault handler from an older runtime is passed through as is
     try:
@@ -145,7 +147,7 @@ def _start_init_trace(handler_name: str) -> Any:
         return None
 
 
-def _freeze_init_objects(tracer: Any) -> None:
+def _freeze_init_objects(tracer: Tracer | None) -> None:
     """Move everything created so far (runtime, tracer, SDK) out of the garbage collector's way.
 
     These are module-level objects that live as long as the sandbox. Without this, every collection

@@ -45,7 +45,7 @@ def metadata_namespace(namespace: str) -> str | None:
     return namespace[:MAX_NAME_CHARS]
 
 
-class Span:
+class GuardedSpan:
     """One open span of ``tracer``'s backend, bound when it starts to what its outcome records: the function's
     ``name`` (its metadata keys), and whether its response and its error are recorded. ``inner`` is None when
     there is nothing to record into. Ending it is ``close(result, error)``: the outcome, then ``end``."""
@@ -60,7 +60,7 @@ class Span:
         self.errors = errors
 
     @classmethod
-    def start(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> Span:
+    def start(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> GuardedSpan:
         """Open the span ``title`` (``## name``) under the current one."""
         try:
             return cls(tracer, tracer.backend.start_span(title), name, responses, errors)
@@ -69,7 +69,7 @@ class Span:
             return cls(tracer, None, name, responses, errors)
 
     @classmethod
-    async def start_async(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> Span:
+    async def start_async(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> GuardedSpan:
         try:
             return cls(tracer, await tracer.backend.start_span_async(title), name, responses, errors)
         except Exception as error:

@@ -2,7 +2,7 @@
 
 Every decorator follows one rule: the user's function runs exactly once, and its return value or
 exception reaches the caller untouched, whatever happens inside the tracer. All tracer work is
-done in ``Span`` methods that never raise (failures are logged once at WARNING).
+done in ``GuardedSpan`` methods that never raise (failures are logged once at WARNING).
 
 When tracing is off (``POWERTOOLS_TRACE_DISABLED``, outside Lambda, SAM local, Chalice local) the
 X-Ray SDK is never imported and a decorated call is one attribute check away from a plain call.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from . import capture, coldstart, config, redaction
 from .backends import Backend
 from .backends.xray_documents import MAX_NAME_CHARS
-from .span import Span, metadata_namespace, report
+from .span import GuardedSpan, metadata_namespace, report
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ class Tracer:
 # function needs them at its cold start, and wrappers.py is imported only with the first capture_method.
 
 if TYPE_CHECKING:
-    HandlerTrace = tuple[Span, contextvars.Token[bool]]
+    HandlerTrace = tuple[GuardedSpan, contextvars.Token[bool]]
 
 
 def _wrap_handler(
@@ -345,7 +345,7 @@ def _open_handler(tracer: Tracer, title: str, name: str, response_on: bool, erro
             return None
         if coldstart.pending:  # the first invocation: init's own spans first
             coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, Span.start(tracer, title, name, response_on, error_on))
+        return _annotated(tracer, GuardedSpan.start(tracer, title, name, response_on, error_on))
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
@@ -359,13 +359,13 @@ async def _open_handler_async(
             return None
         if coldstart.pending:  # the first invocation: init's own spans first
             coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, await Span.start_async(tracer, title, name, response_on, error_on))
+        return _annotated(tracer, await GuardedSpan.start_async(tracer, title, name, response_on, error_on))
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
 
 
-def _annotated(tracer: Tracer, span: Span) -> HandlerTrace:
+def _annotated(tracer: Tracer, span: GuardedSpan) -> HandlerTrace:
     """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
     try:
         cold, init_type = coldstart.take()

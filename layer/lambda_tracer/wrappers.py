@@ -13,7 +13,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from .span import Span
+from .span import GuardedSpan
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def wrap_function(
     def traced(*args: Any, **kwargs: Any) -> Any:
         if not tracer._traces():
             return method(*args, **kwargs)
-        span = Span.start(tracer, title, name, response_on, error_on)
+        span = GuardedSpan.start(tracer, title, name, response_on, error_on)
         try:
             result = method(*args, **kwargs)
         except BaseException as error:
@@ -78,7 +78,7 @@ def wrap_coroutine(
     async def traced_async(*args: Any, **kwargs: Any) -> Any:
         if not tracer._traces():
             return await method(*args, **kwargs)
-        span = await Span.start_async(tracer, title, name, response_on, error_on)
+        span = await GuardedSpan.start_async(tracer, title, name, response_on, error_on)
         try:
             result = await method(*args, **kwargs)
         except BaseException as error:
@@ -100,7 +100,7 @@ def wrap_generator(
         # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
         # code runs, not while its consumer runs between two items.
         generator = method(*args, **kwargs)
-        span = Span.start(tracer, title, name, response_on, error_on)
+        span = GuardedSpan.start(tracer, title, name, response_on, error_on)
         sent: Any = None
         thrown: BaseException | None = None
         while True:
@@ -145,7 +145,7 @@ def wrap_async_generator(
         # tracing is off), and so that our subsegment is the current one only while the
         # generator's own code runs.
         generator = method(*args, **kwargs)
-        span = Span.start(tracer, title, name, response_on, error_on) if tracer._traces() else None
+        span = GuardedSpan.start(tracer, title, name, response_on, error_on) if tracer._traces() else None
 
         def done(error: BaseException | None) -> None:
             if span is not None:
@@ -198,7 +198,7 @@ def wrap_context_manager(
             with method(*args, **kwargs) as value:
                 yield value
             return
-        span = Span.start(tracer, title, name, response_on, error_on)
+        span = GuardedSpan.start(tracer, title, name, response_on, error_on)
         try:
             with method(*args, **kwargs) as value:
                 yield value
@@ -220,7 +220,7 @@ def wrap_async_context_manager(
             async with method(*args, **kwargs) as value:
                 yield value
             return
-        span = Span.start(tracer, title, name, response_on, error_on)
+        span = GuardedSpan.start(tracer, title, name, response_on, error_on)
         try:
             async with method(*args, **kwargs) as value:
                 yield value
