@@ -1,0 +1,96 @@
+"""The registry's import hook (``lambda_tracer.instrumentation.when_imported``): a callback runs once its module
+is imported, right after the module's own code and before the importer gets it, without the registry importing
+anything itself; a failing callback never breaks the import."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from lambda_tracer import config, instrumentation
+
+
+@pytest.fixture
+def modules(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh package ``<prefix>pkg`` with a submodule ``child`` (recording its import), on sys.path."""
+    prefix = f"lt_hook_{request.node.name.replace('[', '_').replace(']', '_')}_"
+    package = tmp_path / f"{prefix}pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("EVENTS = []\n")
+    (package / "child.py").write_text("import sys\nsys.modules[__name__.rpartition('.')[0]].EVENTS.append('ran')\n")
+    sys.path.insert(0, str(tmp_path))
+    importlib.invalidate_caches()
+    try:
+        yield f"{prefix}pkg"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.startswith(prefix)]:
+            del sys.modules[name]
+        for name in [name for name in instrumentation._waiting if name.startswith(prefix)]:
+            del instrumentation._waiting[name]
+
+
+def test_a_module_already_imported_gets_its_callback_at_once(modules: str) -> None:
+    package = importlib.import_module(modules)
+    seen: list[ModuleType] = []
+    instrumentation.when_imported(modules, seen.append)
+    assert seen == [package]
+
+
+def test_the_callback_runs_after_the_module_code_and_before_the_importer_gets_it(modules: str) -> None:
+    seen: list[tuple[str, list[str], bool]] = []
+
+    def callback(module: ModuleType) -> None:
+        package = sys.modules[modules]
+        seen.append((module.__name__, list(package.EVENTS), getattr(package, "child", None) is module))
+
+    instrumentation.when_imported(f"{modules}.child", callback)
+    assert f"{modules}.child" not in sys.modules  # waiting: nothing imported by the registry
+    child = importlib.import_module(f"{modules}.child")
+    # After its own code ran, and already bound on its package (patches read it from there).
+    assert seen == [(f"{modules}.child", ["ran"], True)]
+    assert type(child.__loader__).__module__ != instrumentation.__name__  # it keeps its own loader
+    assert child.__spec__ is not None and child.__spec__.loader is child.__loader__
+
+
+def test_a_failing_callback_is_reported_once_and_the_import_goes_on(
+    modules: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "_reported", set())  # earlier tests' warnings may have reached the limit
+
+    def broken(module: ModuleType) -> None:
+        raise RuntimeError("secret-value-from-the-event")
+
+    instrumentation.when_imported(modules, broken)
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        package = importlib.import_module(modules)
+    assert package.EVENTS == []
+    [record] = [record for record in caplog.records if modules in record.getMessage()]
+    assert f"could not trace {modules}: RuntimeError at " in record.getMessage()
+    assert "secret-value" not in caplog.text  # the type and place, never the message
+
+
+def test_the_same_callback_asked_for_twice_runs_once(modules: str) -> None:
+    seen: list[str] = []
+
+    def callback(module: ModuleType) -> None:
+        seen.append(module.__name__)
+
+    instrumentation.when_imported(modules, callback)
+    instrumentation.when_imported(modules, callback)
+    importlib.import_module(modules)
+    assert seen == [modules]
+
+
+def test_a_module_that_does_not_exist_is_not_found_through_the_hook(modules: str) -> None:
+    seen: list[ModuleType] = []
+    instrumentation.when_imported(f"{modules}.missing", seen.append)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"{modules}.missing")
+    assert seen == []
