@@ -233,11 +233,30 @@ def test_ids_are_fresh_in_a_forked_child() -> None:
     assert os.read(read, 16).decode() != xray.new_id()
 
 
+def _in_a_fresh_process(code: str) -> str:
+    """Run ``code`` in a new interpreter with a sampled trace header and the layer's package importable (the SDK,
+    wrapt and the import hooks as a cold start has them); its standard output."""
+    import subprocess
+
+    import lambda_tracer
+
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
+    env = {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": "/tmp",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+        "PYTHONPATH": layer,
+        "_X_AMZN_TRACE_ID": header,
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() -> None:
     code = (
-        "import json, os, sys\n"
-        "os.environ['_X_AMZN_TRACE_ID'] = "
-        "'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'\n"
+        "import json, sys\n"
         "from lambda_tracer import Tracer\n"
         "tracer = Tracer(service='svc')\n"
         "@tracer.capture_method\n"
@@ -248,15 +267,7 @@ def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() ->
         "handler({}, None)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('aws_xray_sdk', 'wrapt')))))\n"
     )
-    import subprocess
-
-    import lambda_tracer
-
-    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
-    env = {**os.environ, "LAMBDA_TASK_ROOT": "/tmp", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "PYTHONPATH": layer}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert json.loads(_in_a_fresh_process(code)) == []
 
 
 def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
@@ -264,9 +275,6 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
     methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
     raised RecursionError."""
     code = (
-        "import os\n"
-        "os.environ['_X_AMZN_TRACE_ID'] = "
-        "'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'\n"
         "from lambda_tracer import Tracer\n"
         "tracer = Tracer(service='svc')\n"
         "@tracer.capture_lambda_handler\n"
@@ -280,24 +288,13 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
         "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
         "print(depth)\n"
     )
-    import subprocess
-
-    import lambda_tracer
-
-    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
-    env = {**os.environ, "LAMBDA_TASK_ROOT": "/tmp", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "PYTHONPATH": layer}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "1"  # our one name-masking wrapper around the SDK's own method
+    assert _in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
 
 
 def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -> None:
     """Each Tracer given its own settings asks for the import hooks of the SDK and the OpenTelemetry API again;
     they are waiting once, whatever the number of Tracers (a function that makes one per invocation)."""
     code = (
-        "import os\n"
-        "os.environ['_X_AMZN_TRACE_ID'] = "
-        "'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1'\n"
         "from lambda_tracer import Tracer, instrumentation\n"
         "for n in range(20):\n"
         "    tracer = Tracer(service=f'svc{n}')\n"
@@ -305,15 +302,7 @@ def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -
         "names = ('aws_xray_sdk.core', 'opentelemetry.trace', 'opentelemetry.propagate')\n"
         "print([len(instrumentation._waiting[name]) for name in names])\n"
     )
-    import subprocess
-
-    import lambda_tracer
-
-    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
-    env = {**os.environ, "LAMBDA_TASK_ROOT": "/tmp", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "PYTHONPATH": layer}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[1, 1, 1]"
+    assert _in_a_fresh_process(code).strip() == "[1, 1, 1]"
 
 
 # -- SnapStart ----------------------------------------------------------------------------------------------
