@@ -137,7 +137,7 @@ def test_bound() -> None:
 
 
 def test_finish_measures_only_when_needed() -> None:
-    converter = capture._Converter(Policy(), 10)
+    converter = capture._Converter(Policy(), 1000)
     converter.size_bound = 10
     assert capture._finish(converter, ["x" * 50], 10) == ["x" * 50]
     converter.size_bound = 11
@@ -863,3 +863,25 @@ def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut:
     assert out == {"isBase64Encoded": True, "body": body[:limit] if recorded is None else recorded}
     assert (converter.cut, converter.size_bound) == (cut, size_bound)
     assert len(_b64(b"a" * 4193 + b"\xc3")) == _WINDOW_100
+
+
+def test_error_attributes_after_a_private_or_payload_one_are_kept() -> None:
+    error = ValueError("boom")
+    error._private = "x"  # type: ignore[attr-defined]
+    error.doc = "the payload"  # type: ignore[attr-defined]
+    error.code = 5  # type: ignore[attr-defined]
+    error.reason = "short"  # type: ignore[attr-defined]
+    assert capture._scalar_attributes(error) == {"code": 5, "reason": "short"}
+
+
+def test_cookie_and_query_values_cost_only_their_text() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget
+    assert converter.convert({"Cookie": 5}) == {"Cookie": R}
+    assert converter.cut is False  # a number holds no text to scan: the budget is not exceeded
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget - 1000
+    masked = converter.convert({"Cookie": ["a"] * 1001})
+    # At most 1000 items are looked at and counted, so the budget holds for them: masked item by item (until
+    # converting them spends the rest of the budget).
+    assert masked == {"Cookie": [R, "... 999 more items"]}
