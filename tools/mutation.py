@@ -51,6 +51,9 @@ TESTS = "tests/unit"
 #: mutmut's trampolines import typing and inspect into every mutated module, so it fails on every mutant alike;
 #: ``properties`` (Hypothesis) would run for a minute against every mutant of redaction and capture.
 DESELECT = "not imports and not properties"
+#: pytest plugins that no test of the run uses, kept from loading: each mutant runs a fresh pytest, and loading
+#: them (hypothesis' imports hypothesis whole) cost three times what a mutant's own tests usually do.
+UNUSED_PLUGINS = ("anyio", "hypothesispytest", "platformdirs")
 #: Top-level entries of the repository the stage does not link into mutants/: copied or made there, or output.
 NOT_LINKED = frozenset({"layer", "local", "tests", "pyproject.toml", "mutants", "build", "dist"})
 
@@ -69,13 +72,18 @@ only_mutate = [{only_mutate}]
 also_copy = ["local"]
 pytest_add_cli_args_test_selection = ["{tests}"]
 # Tests that measure what a process imports see the trampolines' own imports (typing, inspect): deselected.
-pytest_add_cli_args = ["-m", "{deselect}"]
+# Plugins no test uses are not loaded (each mutant starts a pytest).
+pytest_add_cli_args = ["-m", "{deselect}", {no_plugins}]
 # A fresh pytest per mutant, forked from a process that imported pytest only: the unit suite's conftest starts
 # an X-Ray daemon thread, which a worker forked after collection would not have.
 process_isolation = "forkserver"
 forkserver_warmup = "none"
 use_git_change_detection = false
 """
+
+
+def no_plugin_args() -> list[str]:
+    return [arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")]
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
@@ -98,7 +106,10 @@ def stage(modules: list[str], tests: list[str]) -> list[str]:
     if "[tool.mutmut]" in pyproject:
         raise SystemExit("mutation: pyproject.toml has a [tool.mutmut] table: tools/mutation.py makes its own")
     selection = '", "'.join(tests)
-    mutmut_config = MUTMUT_CONFIG.format(package=PACKAGE, only_mutate=only, tests=selection, deselect=DESELECT)
+    no_plugins = ", ".join(f'"-p", "no:{plugin}"' for plugin in UNUSED_PLUGINS)
+    mutmut_config = MUTMUT_CONFIG.format(
+        package=PACKAGE, only_mutate=only, tests=selection, deselect=DESELECT, no_plugins=no_plugins
+    )
     (WORK / "pyproject.toml").write_text(pyproject.rstrip("\n") + "\n" + mutmut_config)
     mutants = WORK / "mutants"
     (mutants / "layer").mkdir(parents=True)
@@ -141,7 +152,7 @@ def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str
 def explain_failure(tests: list[str]) -> None:
     """mutmut hides why its clean run failed: run the unit suite on the unmutated stage and show the end."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-m", DESELECT, *tests],
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-m", DESELECT, *no_plugin_args(), *tests],
         cwd=WORK / "mutants",
         env={k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"},
         capture_output=True,

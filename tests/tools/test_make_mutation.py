@@ -2,7 +2,7 @@
 
 It once stopped at mutmut's baseline run on every fresh clone (a unit test that measures imports saw the
 trampolines' own), and nothing noticed. This runs the real target on ``endpoints`` (the smallest module under
-mutation, about 130 mutants; 5 minutes of CPU, most of it the unit suite's two baseline runs, which are what
+mutation, about 130 mutants; a few minutes of CPU, most of it the unit suite's two baseline runs, which are what
 rotted): the mutation venv is built when missing, the stage is
 laid out from nothing, the unit suite must pass unmutated, and the module must score at least 90 % with an
 equivalent list that is current (no stale entry), exactly as a maintainer's ``make mutation`` would check it.
