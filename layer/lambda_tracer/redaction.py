@@ -633,7 +633,7 @@ def _quote_at_level(backslashes: int, escapes: int) -> bool:
     return backslashes >= escapes and (backslashes - escapes) % (2 * escapes + 2) == 0
 
 
-def _closing_bracket(text: str, start: int, limit: int, escapes: int = 0) -> int:
+def _closing_bracket(text: str, start: int, limit: int, escapes: int) -> int:
     """Index just past the bracket that closes the one at ``start`` (strings inside skipped), or ``limit``.
 
     In a text escaped ``escapes`` times a string's quotes carry that many backslashes; any other quote is

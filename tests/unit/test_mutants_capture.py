@@ -855,6 +855,7 @@ _WINDOW_100 = (100 + capture.MASK_MARGIN) // 3 * 4  # base64 characters decoded 
         (_b64(b"a" * 4190 + b"\xff" + b"a" * 10), 100, "<base64 body of 5604 characters, not text>", False, 206),
         (_b64(b"a" * 4193 + b"\xc3"), 100, "<base64 body of 5592 characters, not text>", False, 206),
         (_b64(b"a" * 4193 + "\u00e9".encode()), 100, None, True, 768),
+        (_b64("x" * 4500 + "&password=abc"), 100, None, True, 768),  # the secret is past the decoded window
     ],
 )
 def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut: bool, size_bound: int) -> None:

@@ -531,6 +531,27 @@ _LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
         ("password=[] tail", f"password={R} tail"),
         ("password=[(]) tail", f"password={R} tail"),
         ("password=[" + _LONG, f"password={R}" + "a" * 101),
+        ("password=[" + _LONG + "]", f"password={R}" + "a" * 101 + "]"),  # nothing is looked at past the limit
+        ("password=[a\\", f"password={R}"),
+        ("password=[a\\\\]b] tail", f"password={R} tail"),  # an escaped backslash, then an escaped bracket
+        # The value of a botocore parameter is judged on the parameter's last name.
+        ("parameter Password.Id, value: v, type: t", None),
+        ("parameter Password.X, value: v, type: t", None),
+        ("parameter X.Password, value: v, type: t", f"parameter X.Password, value: {R}, type: t"),
+        (f"{R}<password>x</password>", f"{R}<password>{R}</password>"),
+        # Where the line of a YAML name starts: after the last line break, any of them.
+        ("a\nb\npassword: x y", f"a\nb\n{'password'}: {R}"),
+        ("a\rb\rpassword: x y", f"a\rb\r{'password'}: {R}"),
+        ("\npassword: x y", f"\npassword: {R}"),
+        ("\rpassword: x y", f"\rpassword: {R}"),
+        ("a" * 300 + "\npassword: x y", "a" * 300 + f"\npassword: {R}"),
+        (" " * 255 + "password: x y", " " * 255 + f"password: {R}"),
+        (" " * 256 + "password: x y", " " * 256 + f"password: {R} y"),
+        ("\n  password:\n   x\n  k: v", f"\n  password:{R}\n  k: v"),
+        ("a\nb\n  password:\n   x\n  k: v", f"a\nb\n  password:{R}\n  k: v"),
+        ("\r  password:\n   x\n  k: v", f"\r  password:{R}\n  k: v"),
+        ("a\rb\r  password:\n   x\n  k: v", f"a\rb\r  password:{R}\n  k: v"),
+        ("  password: |\r\n    x\r\n  k: v", f"  password: {R}\n  k: v"),
         # Counts under a ...tokens name are kept; anything else under it is masked.
         ("max_tokens=5", None),
         ("max_tokens: 5.5", None),
