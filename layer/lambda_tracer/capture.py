@@ -519,14 +519,17 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
 
 
 def _preview(text: str, room: int) -> str:
-    """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``."""
+    """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``.
+
+    A character is 1 to 12 bytes of JSON (a non-BMP one is two ``\\u`` escapes), so cutting as many characters
+    as there are bytes in excess fits; when escapes make the excess longer than the text, the worst case does.
+    """
     preview = text[:room]
-    for _ in range(8):  # each step removes at least the excess: one or two steps unless escapes abound
-        excess = len(json.dumps(preview)) - room
-        if excess <= 0:
-            return preview
-        preview = preview[: len(preview) - excess]
-    return preview[: room // 6 - 2]  # 6 characters at most per escaped character, and the quotes
+    excess = len(json.dumps(preview)) - room
+    if excess <= 0:
+        return preview
+    keep = len(preview) - excess
+    return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:
@@ -582,11 +585,8 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
         return {}
     found: dict[str, Any] = {}
     for key, item in list(attributes.items())[:_MAX_ITEMS]:
-        try:
-            if type(key) is not str or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
-                continue
-        except Exception:
-            continue
+        if type(key) is not str or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
+            continue  # an exact str: its methods cannot be overridden to raise
         short_text = isinstance(item, str) and len(item) <= MAX_ATTRIBUTE_CHARS
         if item is None or isinstance(item, (bool, int, float)) or short_text:
             found[key] = item

@@ -886,3 +886,46 @@ def test_cookie_and_query_values_cost_only_their_text() -> None:
     # At most 1000 items are looked at and counted, so the budget holds for them: masked item by item (until
     # converting them spends the rest of the budget).
     assert masked == {"Cookie": [R, "... 999 more items"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ("a" * 10, 12, "a" * 10),
+        ("a" * 10, 11, "a" * 9),  # one byte over: one character less
+        ('a"b' * 10, 20, 'a"b' * 3 + 'a"'),  # 20 characters are 29 bytes: 9 characters fewer
+        ("\x00" * 200, 62, "\x00" * 5),  # escapes longer than the text: the worst case, 12 bytes a character
+        ("\x00" * 200, 64, "\x00" * 5),
+        ("\x00" * 200, 74, "\x00" * 6),
+        ("\U0001f600" * 200, 100, "\U0001f600" * 8),
+    ],
+)
+def test_preview_cuts_as_many_characters_as_bytes_in_excess(text: str, room: int, expected: str) -> None:
+    assert capture._preview(text, room) == expected
+    assert len(json.dumps(expected)) <= room
+
+
+def test_describe_never_raises() -> None:
+    class Meta(type):
+        @property
+        def __module__(cls) -> str:  # type: ignore[override]
+            raise RuntimeError("no module")
+
+    class Odd(metaclass=Meta):
+        pass
+
+    assert capture.describe(Odd()) == "<object>"
+    assert capture.describe(decimal.Decimal(1)) == "<decimal.Decimal>"
+    assert capture.describe(1) == "<int>"
+
+
+def test_types_of_a_module_not_imported_are_none() -> None:
+    assert capture._loaded_types("lambda_tracer_no_such_module", ("X",)) == ()
+    assert capture._loaded_types("decimal", ("Decimal",)) == (decimal.Decimal,)
+
+
+def test_a_cookie_past_the_budget_is_masked_whole_and_marked_cut() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget
+    assert converter.convert({"Cookie": "a=b"}) == {"Cookie": R}
+    assert converter.cut is True

@@ -641,6 +641,11 @@ def test_json_in_json_stays_json_at_every_level(value: Any, levels: int) -> None
         ('name: "API_KEY"\n  - value: abc', f'name: "API_KEY"\n  - value: {R}'),
         ("env:\n- name: secret/\n  value: v", f"env:\n- name: secret/\n  value: {R}"),
         ("x-name: password\nvalue: v", None),
+        ('{"Name": "/password/host", "Value": "v"}', None),  # judged on the last part of a path
+        ('{"Name": "/token/X", "Value": "v"}', None),
+        ('{"Name": "/host/token/", "Value": "v"}', f'{{"Name": "/host/token/", "Value": "{R}"}}'),
+        ("- name: password\n  value: a b;c", f"- name: password\n  value: {R} b;c"),
+        ('password="' + _LONG + '" tail', f'password="{R}' + "a" * 101 + '" tail'),  # at most MAX_VALUE_CHARS
     ],
 )
 def test_name_value_pairs_exactly(text: str, expected: str | None) -> None:
