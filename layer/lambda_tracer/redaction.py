@@ -470,10 +470,10 @@ class Policy:
 
     def _kept_value(self, name: str, value: str) -> bool:
         """``null``/``true`` after a secret name (that it is missing or set), and counts under ``…tokens``."""
-        bare = value.strip("\"'").lower()
+        bare = value.strip(" \t\"'").lower()
         if bare in _KEPT_VALUES:
             return True
-        return self.verdict(name.lstrip("-").strip()) == COUNTS and _is_number(bare)
+        return self.verdict(name) == COUNTS and _is_number(bare)  # dashes and spaces are not words: not judged
 
     def mask_message(self, text: str, limit: int) -> str:
         """An exception message or any text quoting a URL: masked like any text, every URL query value masked
@@ -515,7 +515,7 @@ def _is_number(text: str) -> bool:
 
 
 def _value_span(
-    text: str, start: int, line: bool, equals: bool, escapes: str, lines: _Lines, closers: bool = False
+    text: str, start: int, line: bool, equals: bool, escapes: str, lines: _Lines, closers: bool
 ) -> tuple[int, int, bool] | None:
     """Where the value that starts at ``start`` ends: ``(start, end, quoted)``, or None for no value.
 

@@ -552,6 +552,19 @@ _LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
         ("\r  password:\n   x\n  k: v", f"\r  password:{R}\n  k: v"),
         ("a\rb\r  password:\n   x\n  k: v", f"a\rb\r  password:{R}\n  k: v"),
         ("  password: |\r\n    x\r\n  k: v", f"  password: {R}\n  k: v"),
+        # Where a value starts and what it is: nothing, already masked, a prefixed string, a bare word.
+        ("x password=", None),
+        (f"{R} password=abc", f"{R} password={R}"),
+        ("password=X'abc' tail", f"password={R} tail"),
+        ("password=B'abc' tail", f"password=B'{R}' tail"),
+        ('password=b"abc" tail', f'password=b"{R}" tail'),
+        ("password=XabcX tail", f"password={R} tail"),
+        ('{\\"password\\": \\abc, \\"x\\": 1}', f'{{\\"password\\": \\"{R}\\", \\"x\\": 1}}'),
+        ('\\"password\\": \\Xa, b', f'\\"password\\": \\"{R}\\", b'),
+        ("a\rpassword: x y\rb: 1", f"a\rpassword: {R}\rb: 1"),
+        ("password: null  ", None),  # spaces around null, true or a count do not make it a secret
+        ("password: null'", None),
+        ("--max_tokens=5", None),
         # Counts under a ...tokens name are kept; anything else under it is masked.
         ("max_tokens=5", None),
         ("max_tokens: 5.5", None),
@@ -650,3 +663,10 @@ def test_json_in_json_stays_json_at_every_level(value: Any, levels: int) -> None
 )
 def test_name_value_pairs_exactly(text: str, expected: str | None) -> None:
     assert Policy().mask_text(text) == (text if expected is None else expected)
+
+
+def test_url_queries_are_left_alone_when_redaction_is_off() -> None:
+    url = "GET https://h/p?token=abc&x=1 failed"
+    assert redaction.from_setting(["none"]).mask_message(url, 100) == url
+    assert Policy().mask_message(url, 100) == f"GET https://h/p?token={R}&x={R} failed"
+    assert Policy().mask_message("what? no", 100) == "what? no"
