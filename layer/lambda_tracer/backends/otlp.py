@@ -60,15 +60,11 @@ MAX_HTTP_REQUEST_BYTES = 1024 * 1024
 #: OTLP/HTTP timeout in milliseconds: short by default, because the function waits for it.
 DEFAULT_TIMEOUT_MS = 500
 MAX_TIMEOUT_MS = 10_000
-#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
-MAX_EXCEPTIONS = 64
-MAX_STATUS_MESSAGE = 1024
 #: Annotation keys of the handler span that are ours (not the user's): all are listed in aws.xray.annotations.
 HANDLER_ANNOTATION = "ColdStart"
 SCOPE_NAME = "lambda_tracer"
 
 _lock = threading.Lock()
-_exceptions: dict[str, dict[str, Any]] = {}
 _prefix: tuple[bytes, bytes] | None = None
 
 
@@ -142,38 +138,22 @@ def configure() -> None:
 
 
 def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
-    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
-    ``trace`` (None: the current one). Subsegments held inline become spans of their own. A document that cannot
-    be read as a span is reported once and dropped: it never raises into the code that ended it."""
-    try:
-        if trace is None:
-            trace = xray.current()[0]
-        for item in _flattened(document):
-            encoded = _span(item, trace)
-            if len(encoded) > _MAX_PLAIN_SPAN:
-                encoded = encode(item, trace)
-            _queue(encoded, trace)
-    except Exception as error:
-        config.report_once(
-            ("otlp document", type(error).__name__),
-            f"a document could not be sent as an OTLP span (the function is unaffected): {config.error_place(error)}",
-        )
+    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on): see
+    otlp_documents.export."""
+    from . import otlp_documents
+
+    otlp_documents.export(document, trace)
 
 
-def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The document and the subsegments it holds inline (the SDK's shape), each with its parent's id and trace,
-    children first: a span for each, as X-Ray would show them."""
-    children = document.get("subsegments")
-    if not isinstance(children, list):
-        return [document]
-    found: list[dict[str, Any]] = []
-    for child in children:
-        if isinstance(child, dict) and isinstance(child.get("id"), str):
-            child = dict(child)
-            child.setdefault("parent_id", document.get("id"))
-            child.setdefault("trace_id", document.get("trace_id"))
-            found += _flattened(child)
-    return [*found, {key: value for key, value in document.items() if key != "subsegments"}]
+def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
+    """The document as an OTLP ``Span``, small enough for one datagram: see otlp_documents.encode."""
+    from . import otlp_documents
+
+    return otlp_documents.encode(document, trace)
+
+
+#: A span this small fits a datagram beside any resource (whose attributes are bounded): no need to look.
+_MAX_PLAIN_SPAN = MAX_UDP_REQUEST_BYTES // 2
 
 
 def export_span(span: xray.XRaySpan, end_us: int) -> None:
@@ -232,29 +212,17 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         or parent_id.__class__ is not str
         or len(parent_id) != 16
     ):
-        return _build(
-            trace,
-            span.id,
-            parent_id,
-            span.name,
-            span.namespace,
-            span.start_us * 1000,
-            end_us * 1000,
-            annotations,
-            span.metadata,
-            span.aws,
-            span.http,
-            span.sql,
-            span.fault or span.error,
-            span.cause,
-            kind=getattr(span, "otlp_kind", 0),
-        )
+        return _general(span, trace, end_us)
     name = span.name
     # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
     parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
     kind = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND
     tail = None
     if annotations and HANDLER_ANNOTATION in annotations:
+        cold = annotations[HANDLER_ANNOTATION]
+        if cold is not True and cold is not False:  # not ours (a user's annotation of that name)
+            return _general(span, trace, end_us)
+        parts.append(_COLD_ATTRIBUTES[cold])
         kind = _SERVER_KIND
         context = _context
         arn = getattr(context, "invoked_function_arn", None) if context is not None else None
@@ -270,7 +238,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
             tail = _handler_block(annotations, name, arn)
         request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
         if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
-            parts += (_INVOCATION_HEADS[len(request_id)], request_id.encode())
+            parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
         elif request_id.__class__ is str and 0 < len(request_id) <= 256:
             parts.append(_string_attribute("faas.invocation_id", request_id))
     else:
@@ -291,22 +259,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         _http_attributes(values, http)
     if values:
         if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
-            return _build(
-                trace,
-                span.id,
-                parent_id,
-                name,
-                span.namespace,
-                span.start_us * 1000,
-                end_us * 1000,
-                annotations,
-                span.metadata,
-                aws,
-                http,
-                None,
-                False,
-                None,
-            )
+            return _general(span, trace, end_us)
         parts.append(proto.attributes(0x4A, values))
     metadata = span.metadata
     if metadata:
@@ -320,6 +273,30 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
     encoded = head + tail
     _handler_tail = (encoded, head, tail)
     return encoded
+
+
+def _general(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+    """otlp_documents' ``_build`` for one of our spans: any shape (an exception, SQL, an OpenTelemetry API span's
+    kind)."""
+    from . import otlp_documents
+
+    return otlp_documents._build(
+        trace,
+        span.id,
+        span.parent_id,
+        span.name,
+        span.namespace,
+        span.start_us * 1000,
+        end_us * 1000,
+        span.annotations,
+        span.metadata,
+        span.aws,
+        span.http,
+        span.sql,
+        span.fault or span.error,
+        span.cause,
+        kind=getattr(span, "otlp_kind", 0),
+    )
 
 
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
@@ -340,14 +317,13 @@ _FLAG_FIELDS = [
 ]
 #: The ``faas.invocation_id`` attribute up to its value, by the value's length (request ids are 36 characters).
 _INVOCATION_KEY = proto.field(0x0A, b"faas.invocation_id")
-_INVOCATION_HEADS = [
-    b"\x4a"
-    + proto.varint(len(_INVOCATION_KEY) + 2 + size + 2)
-    + _INVOCATION_KEY
-    + b"\x12"
-    + bytes((size + 2, 0x0A, size))
-    for size in range(0x60)
-]
+_invocation_heads: dict[int, bytes] = {}
+
+
+def _invocation_head(size: int) -> bytes:
+    head = bytes((0x4A, len(_INVOCATION_KEY) + size + 4)) + _INVOCATION_KEY + bytes((0x12, size + 2, 0x0A, size))
+    _invocation_heads[size] = head
+    return head
 
 
 def _trace_field(root: str) -> bytes:
@@ -377,14 +353,26 @@ _last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, bytes] = ({}, (
 
 
 def _handler_block(annotations: dict[str, Any], name: str, arn: Any) -> bytes:
-    """The handler's name and annotations with its ``faas``/``cloud`` attributes, encoded and remembered: the
-    same as the last invocation's, most of the time (``_own`` compares them by value and type: True and 1 are
-    equal, not the same attribute)."""
+    """The handler's name and attributes but ``ColdStart``/``faas.coldstart`` (``_COLD_ATTRIBUTES``), encoded and
+    remembered with what they were made from: the same as the last invocation's, most of the time (``_own``
+    compares them by value and type: True and 1 are equal, not the same attribute). Kept as a warm invocation's
+    annotations are, so that the first warm invocation finds the cold one's."""
     global _last_handler
     checked = _plain(arn) if _invoked(_context) else None
-    block = (proto._names.get(name) or proto.framed_name(name)) + _annotation_attributes(annotations, checked, True)
-    _last_handler = (dict(annotations), tuple(map(type, annotations.values())), arn, name, block)
+    values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
+    values["aws.xray.annotations"] = list(annotations)
+    _cloud_attributes(values, checked)
+    block = (proto._names.get(name) or proto.framed_name(name)) + proto.attributes(0x4A, values)
+    kept = dict(annotations)
+    kept[HANDLER_ANNOTATION] = False
+    _last_handler = (kept, tuple(map(type, kept.values())), arn, name, block)
     return block
+
+
+#: ``ColdStart`` (an annotation: listed in aws.xray.annotations) and ``faas.coldstart``, by the value of both.
+_COLD_ATTRIBUTES = {
+    flag: proto.attributes(0x4A, {HANDLER_ANNOTATION: flag, "faas.coldstart": flag}) for flag in (False, True)
+}
 
 
 def _invoked(context: Any) -> bool:
@@ -589,135 +577,9 @@ def resource() -> dict[str, Any]:
 # -- one span ----------------------------------------------------------------------------------------------
 
 
-def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    """The document as an OTLP ``Span``, small enough for one datagram (shrunk as X-Ray mode shrinks)."""
-    encoded = _span(document, trace)
-    if len(encoded) > _MAX_PLAIN_SPAN:
-        prefix = _prefix or request_prefix()
-        room = MAX_UDP_REQUEST_BYTES - len(prefix[0]) - len(prefix[1]) - 32
-        if len(encoded) > room:
-            encoded = _shrunk(document, trace, len(encoded), room)
-    return encoded
-
-
-#: A span this small fits a datagram beside any resource (whose attributes are bounded): no need to look.
-_MAX_PLAIN_SPAN = MAX_UDP_REQUEST_BYTES // 2
-
-
-def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int) -> bytes:
-    """Metadata dropped first (saying so), then exception detail, then the other optional parts."""
-    document = dict(document)
-    if "metadata" in document:
-        document["metadata"] = {
-            "lambda_tracer": {"truncated": True, "reason": "span too large", "original_bytes": original}
-        }
-    encoded = _span(document, trace)
-    cause = document.get("cause")
-    if len(encoded) > room and isinstance(cause, dict):
-        exceptions = [
-            dict(item, stack=list(item.get("stack") or [])[:5], message=str(item.get("message", ""))[:1000])
-            for item in cause.get("exceptions") or ()
-            if isinstance(item, dict)
-        ]
-        document["cause"] = dict(cause, exceptions=exceptions)
-        encoded = _span(document, trace)
-    for optional in ("cause", "annotations", "http", "sql", "aws", "metadata"):
-        if len(encoded) <= room:
-            break
-        document.pop(optional, None)
-        encoded = _span(document, trace)
-    return encoded
-
-
-def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    """A document as an OTLP span (the general path: documents others wrote, or ours when shrunk)."""
-    end = document.get("end_time") or document["start_time"]
-    aws, http, sql = document.get("aws"), document.get("http"), document.get("sql")
-    return _build(
-        trace,
-        str(document["id"]),
-        document.get("parent_id"),
-        str(document.get("name", "")),
-        document.get("namespace"),
-        int(document["start_time"] * 1e9),
-        int(end * 1e9),
-        document.get("annotations"),
-        document.get("metadata"),
-        aws if isinstance(aws, dict) else None,
-        http if isinstance(http, dict) else None,
-        sql if isinstance(sql, dict) else None,
-        document.get("fault") is True or document.get("error") is True,
-        document.get("cause"),
-        str(document["trace_id"]),
-    )
-
-
-def _build(
-    trace: xray.Trace,
-    span_id: str,
-    parent_id: Any,
-    name: str,
-    namespace: Any,
-    start_nano: int,
-    end_nano: int,
-    annotations: Any,
-    metadata: Any,
-    aws: dict[str, Any] | None,
-    http: dict[str, Any] | None,
-    sql: dict[str, Any] | None,
-    failed: bool,
-    cause: Any,
-    root: str | None = None,
-    kind: int = 0,
-) -> bytes:
-    """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record (``kind``:
-    the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls)."""
-    root = root or str(trace.root)
-    framed_trace = _trace_ids.get(root) or _trace_field(root)
-    values: dict[str, Any] = {}
-    encoded = b""
-    inferred = proto.CLIENT if namespace in _CALL_NAMESPACES or sql else proto.INTERNAL
-    if annotations and isinstance(annotations, dict):
-        if HANDLER_ANNOTATION in annotations:
-            inferred = proto.SERVER
-            encoded = _handler_attributes(values, annotations)
-        else:
-            encoded = _annotation_attributes(annotations)
-    kind = kind or inferred
-    if aws:
-        encoded += _aws_attributes(values, aws, name)
-    if http:
-        _http_attributes(values, http)
-    if sql:
-        _sql_attributes(values, sql)
-    if metadata:
-        for namespace_name, data in metadata.items():
-            values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
-    events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
-    if failed and "error.type" not in values:
-        values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
-    flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
-    if parent_id == trace.parent:
-        flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
-    # Span.span_id and parent_span_id (8 bytes each, the parent left out when there is none) in one call.
-    ids = "1208" + span_id + ("2208" + parent_id if isinstance(parent_id, str) and len(parent_id) == 16 else "")
-    return proto.span_from_head(
-        framed_trace + bytes.fromhex(ids) + proto.kind_and_times(kind, start_nano, end_nano),
-        name,
-        values,
-        events,
-        proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
-        status_message[:MAX_STATUS_MESSAGE] if failed else "",
-        flags,
-        encoded,
-    )
-
-
 _CALL_NAMESPACES = frozenset(("aws", "remote"))
-_NO_EVENTS: list[bytes] = []
 #: X-Ray trace id -> OTLP's 16 bytes as the Span.trace_id field, for the few traces alive at once.
 _trace_ids: dict[str, bytes] = {}
-_FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
 
 
 #: Encoded attribute blocks that repeat from one invocation to the next (the handler's annotations, its
@@ -750,13 +612,19 @@ def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, 
     values["aws.xray.annotations"] = list(annotations)
     if handler:
         values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
-        if arn:
-            values["cloud.resource_id"] = resource_id(arn)
-            values["aws.lambda.invoked_arn"] = arn
-            fields = arn.split(":")
-            if len(fields) > 4 and fields[4].isdigit():
-                values["cloud.account.id"] = fields[4]
+        _cloud_attributes(values, arn)
     return proto.attributes(0x4A, values) if key is None else _remembered(key, values)
+
+
+def _cloud_attributes(values: dict[str, Any], arn: str | None) -> None:
+    """The handler's ``cloud.resource_id``, ``aws.lambda.invoked_arn`` and ``cloud.account.id``, from the invoked
+    ARN (checked: short, printable ASCII)."""
+    if arn:
+        values["cloud.resource_id"] = resource_id(arn)
+        values["aws.lambda.invoked_arn"] = arn
+        fields = arn.split(":")
+        if len(fields) > 4 and fields[4].isdigit():
+            values["cloud.account.id"] = fields[4]
 
 
 def resource_id(arn: str) -> str:
@@ -768,27 +636,6 @@ def resource_id(arn: str) -> str:
         fields[7] = version
         return ":".join(fields)
     return arn
-
-
-def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> bytes:
-    """The handler's attributes: its annotations and ``faas``/``cloud`` ones encoded, the invocation id in
-    ``values`` (it changes every time)."""
-    request_id, arn = invocation()
-    if request_id:
-        values["faas.invocation_id"] = request_id
-    return _annotation_attributes(annotations, arn, True)
-
-
-def invocation() -> tuple[str | None, str | None]:
-    """(request id, invoked function ARN) of the invocation running now, from the context the runtime client
-    made for it (``watch_contexts``); the request id alone when no context was seen for this invocation."""
-    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
-    if request_id.__class__ is not str or not 0 < len(request_id) <= 256:
-        return None, None
-    context = _context
-    if context is not None and getattr(context, "aws_request_id", None) == request_id:
-        return request_id, _plain(getattr(context, "invoked_function_arn", None))
-    return request_id, None
 
 
 RUNTIME_MODULE = "awslambdaric.bootstrap"
@@ -923,23 +770,6 @@ def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
             values["http.response.body.size"] = length
 
 
-def _sql_attributes(values: dict[str, Any], sql: dict[str, Any]) -> None:
-    """An SDK patch's ``sql`` block (a database call): the database conventions, under both the names the
-    collector's X-Ray translator reads (``db.system``, ``db.statement``, ``db.connection_string``, ``db.user``)
-    and the current ones (``db.system.name``, ``db.query.text``)."""
-    for key, attributes in (
-        ("database_type", ("db.system", "db.system.name")),
-        ("sanitized_query", ("db.statement", "db.query.text")),
-        ("url", ("db.connection_string",)),
-        ("user", ("db.user",)),
-        ("database_version", ("db.version",)),
-    ):
-        value = sql.get(key)
-        if isinstance(value, str) and value:
-            for attribute in attributes:
-                values[attribute] = value.lower() if key == "database_type" else value
-
-
 def _attribute_value(value: Any) -> Any:
     """A scalar, or a list of strings, as it is; anything else as JSON text."""
     if value is None:
@@ -949,44 +779,3 @@ def _attribute_value(value: Any) -> Any:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value
     return xray_documents.dumps(value)  # strict JSON, as the translator parses it
-
-
-def _exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
-    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
-
-    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
-    child's event again, as OpenTelemetry records an exception on every span it ends."""
-    found: list[dict[str, Any]] = []
-    if isinstance(cause, str):
-        known = _exceptions.get(cause)
-        if known is not None:
-            found.append(known)
-    elif isinstance(cause, dict):
-        for entry in cause.get("exceptions") or ():
-            if not isinstance(entry, dict):
-                continue
-            event = {
-                "exception.type": str(entry.get("type") or "Exception"),
-                "exception.message": str(entry.get("message") or ""),
-                "exception.stacktrace": _stacktrace(entry),
-            }
-            found.append(event)
-            record = entry.get("id")
-            if isinstance(record, str):
-                if len(_exceptions) >= MAX_EXCEPTIONS:
-                    _exceptions.clear()
-                _exceptions[record] = event
-    events = [proto.event(time_nano, "exception", event) for event in found]
-    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
-    return events, message
-
-
-def _stacktrace(entry: dict[str, Any]) -> str:
-    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
-    lines = ["Traceback (most recent call last):"]
-    for frame in entry.get("stack") or ():
-        if isinstance(frame, dict):
-            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
-    message = entry.get("message")
-    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
-    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""Any span as OTLP: X-Ray documents others wrote (an SDK subsegment, a span the escape hatch wrote on), spans too
+big for a datagram (shrunk as X-Ray mode shrinks them), and our spans of the rarer shapes (an exception, SQL, an
+OpenTelemetry API span's own kind).
+
+otlp.py writes the common shapes itself; this module is imported the first time one of these comes, so that a cold
+start without one does not load it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import config
+from . import otlp, xray, xray_documents
+from . import otlp_proto as proto
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
+MAX_EXCEPTIONS = 64
+
+
+MAX_STATUS_MESSAGE = 1024
+
+
+_exceptions: dict[str, dict[str, Any]] = {}
+
+
+def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
+    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
+    ``trace`` (None: the current one). Subsegments held inline become spans of their own. A document that cannot
+    be read as a span is reported once and dropped: it never raises into the code that ended it."""
+    try:
+        if trace is None:
+            trace = xray.current()[0]
+        for item in _flattened(document):
+            encoded = _span(item, trace)
+            if len(encoded) > otlp._MAX_PLAIN_SPAN:
+                encoded = encode(item, trace)
+            otlp._queue(encoded, trace)
+    except Exception as error:
+        config.report_once(
+            ("otlp document", type(error).__name__),
+            f"a document could not be sent as an OTLP span (the function is unaffected): {config.error_place(error)}",
+        )
+
+
+def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document and the subsegments it holds inline (the SDK's shape), each with its parent's id and trace,
+    children first: a span for each, as X-Ray would show them."""
+    children = document.get("subsegments")
+    if not isinstance(children, list):
+        return [document]
+    found: list[dict[str, Any]] = []
+    for child in children:
+        if isinstance(child, dict) and isinstance(child.get("id"), str):
+            child = dict(child)
+            child.setdefault("parent_id", document.get("id"))
+            child.setdefault("trace_id", document.get("trace_id"))
+            found += _flattened(child)
+    return [*found, {key: value for key, value in document.items() if key != "subsegments"}]
+
+
+def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
+    """The document as an OTLP ``Span``, small enough for one datagram (shrunk as X-Ray mode shrinks)."""
+    encoded = _span(document, trace)
+    if len(encoded) > otlp._MAX_PLAIN_SPAN:
+        prefix = otlp._prefix or otlp.request_prefix()
+        room = otlp.MAX_UDP_REQUEST_BYTES - len(prefix[0]) - len(prefix[1]) - 32
+        if len(encoded) > room:
+            encoded = _shrunk(document, trace, len(encoded), room)
+    return encoded
+
+
+def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int) -> bytes:
+    """Metadata dropped first (saying so), then exception detail, then the other optional parts."""
+    document = dict(document)
+    if "metadata" in document:
+        document["metadata"] = {
+            "lambda_tracer": {"truncated": True, "reason": "span too large", "original_bytes": original}
+        }
+    encoded = _span(document, trace)
+    cause = document.get("cause")
+    if len(encoded) > room and isinstance(cause, dict):
+        exceptions = [
+            dict(item, stack=list(item.get("stack") or [])[:5], message=str(item.get("message", ""))[:1000])
+            for item in cause.get("exceptions") or ()
+            if isinstance(item, dict)
+        ]
+        document["cause"] = dict(cause, exceptions=exceptions)
+        encoded = _span(document, trace)
+    for optional in ("cause", "annotations", "http", "sql", "aws", "metadata"):
+        if len(encoded) <= room:
+            break
+        document.pop(optional, None)
+        encoded = _span(document, trace)
+    return encoded
+
+
+def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
+    """A document as an OTLP span (the general path: documents others wrote, or ours when shrunk)."""
+    end = document.get("end_time") or document["start_time"]
+    aws, http, sql = document.get("aws"), document.get("http"), document.get("sql")
+    return _build(
+        trace,
+        str(document["id"]),
+        document.get("parent_id"),
+        str(document.get("name", "")),
+        document.get("namespace"),
+        int(document["start_time"] * 1e9),
+        int(end * 1e9),
+        document.get("annotations"),
+        document.get("metadata"),
+        aws if isinstance(aws, dict) else None,
+        http if isinstance(http, dict) else None,
+        sql if isinstance(sql, dict) else None,
+        document.get("fault") is True or document.get("error") is True,
+        document.get("cause"),
+        str(document["trace_id"]),
+    )
+
+
+def _build(
+    trace: xray.Trace,
+    span_id: str,
+    parent_id: Any,
+    name: str,
+    namespace: Any,
+    start_nano: int,
+    end_nano: int,
+    annotations: Any,
+    metadata: Any,
+    aws: dict[str, Any] | None,
+    http: dict[str, Any] | None,
+    sql: dict[str, Any] | None,
+    failed: bool,
+    cause: Any,
+    root: str | None = None,
+    kind: int = 0,
+) -> bytes:
+    """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record (``kind``:
+    the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls)."""
+    root = root or str(trace.root)
+    framed_trace = otlp._trace_ids.get(root) or otlp._trace_field(root)
+    values: dict[str, Any] = {}
+    encoded = b""
+    inferred = proto.CLIENT if namespace in otlp._CALL_NAMESPACES or sql else proto.INTERNAL
+    if annotations and isinstance(annotations, dict):
+        if otlp.HANDLER_ANNOTATION in annotations:
+            inferred = proto.SERVER
+            encoded = _handler_attributes(values, annotations)
+        else:
+            encoded = otlp._annotation_attributes(annotations)
+    kind = kind or inferred
+    if aws:
+        encoded += otlp._aws_attributes(values, aws, name)
+    if http:
+        otlp._http_attributes(values, http)
+    if sql:
+        _sql_attributes(values, sql)
+    if metadata:
+        for namespace_name, data in metadata.items():
+            values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
+    events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
+    if failed and "error.type" not in values:
+        values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
+    flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
+    if parent_id == trace.parent:
+        flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
+    # Span.span_id and parent_span_id (8 bytes each, the parent left out when there is none) in one call.
+    ids = "1208" + span_id + ("2208" + parent_id if isinstance(parent_id, str) and len(parent_id) == 16 else "")
+    return proto.span_from_head(
+        framed_trace + bytes.fromhex(ids) + proto.kind_and_times(kind, start_nano, end_nano),
+        name,
+        values,
+        events,
+        proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
+        status_message[:MAX_STATUS_MESSAGE] if failed else "",
+        flags,
+        encoded,
+    )
+
+
+_NO_EVENTS: list[bytes] = []
+
+
+_FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
+
+
+def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> bytes:
+    """The handler's attributes: its annotations and ``faas``/``cloud`` ones encoded, the invocation id in
+    ``values`` (it changes every time)."""
+    request_id, arn = invocation()
+    if request_id:
+        values["faas.invocation_id"] = request_id
+    return otlp._annotation_attributes(annotations, arn, True)
+
+
+def invocation() -> tuple[str | None, str | None]:
+    """(request id, invoked function ARN) of the invocation running now, from the context the runtime client
+    made for it (``watch_contexts``); the request id alone when no context was seen for this invocation."""
+    request_id = getattr(sys.modules.get(otlp.RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    if request_id.__class__ is not str or not 0 < len(request_id) <= 256:
+        return None, None
+    context = otlp._context
+    if context is not None and getattr(context, "aws_request_id", None) == request_id:
+        return request_id, otlp._plain(getattr(context, "invoked_function_arn", None))
+    return request_id, None
+
+
+def _sql_attributes(values: dict[str, Any], sql: dict[str, Any]) -> None:
+    """An SDK patch's ``sql`` block (a database call): the database conventions, under both the names the
+    collector's X-Ray translator reads (``db.system``, ``db.statement``, ``db.connection_string``, ``db.user``)
+    and the current ones (``db.system.name``, ``db.query.text``)."""
+    for key, attributes in (
+        ("database_type", ("db.system", "db.system.name")),
+        ("sanitized_query", ("db.statement", "db.query.text")),
+        ("url", ("db.connection_string",)),
+        ("user", ("db.user",)),
+        ("database_version", ("db.version",)),
+    ):
+        value = sql.get(key)
+        if isinstance(value, str) and value:
+            for attribute in attributes:
+                values[attribute] = value.lower() if key == "database_type" else value
+
+
+def _exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
+    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
+
+    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
+    child's event again, as OpenTelemetry records an exception on every span it ends."""
+    found: list[dict[str, Any]] = []
+    if isinstance(cause, str):
+        known = _exceptions.get(cause)
+        if known is not None:
+            found.append(known)
+    elif isinstance(cause, dict):
+        for entry in cause.get("exceptions") or ():
+            if not isinstance(entry, dict):
+                continue
+            event = {
+                "exception.type": str(entry.get("type") or "Exception"),
+                "exception.message": str(entry.get("message") or ""),
+                "exception.stacktrace": _stacktrace(entry),
+            }
+            found.append(event)
+            record = entry.get("id")
+            if isinstance(record, str):
+                if len(_exceptions) >= MAX_EXCEPTIONS:
+                    _exceptions.clear()
+                _exceptions[record] = event
+    events = [proto.event(time_nano, "exception", event) for event in found]
+    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
+    return events, message
+
+
+def _stacktrace(entry: dict[str, Any]) -> str:
+    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
+    lines = ["Traceback (most recent call last):"]
+    for frame in entry.get("stack") or ():
+        if isinstance(frame, dict):
+            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
+    message = entry.get("message")
+    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
+    return "\n".join(lines)
