@@ -128,22 +128,6 @@ class GuardedSpan:
         except Exception as failure:
             report("recording an exception", failure)
 
-    def end(self, error: BaseException | None = None) -> None:
-        if self.inner is None:
-            return
-        try:
-            self.inner.end(error)
-        except Exception as failure:
-            report("closing a subsegment", failure)
-
-    async def end_async(self, error: BaseException | None = None) -> None:
-        if self.inner is None:
-            return
-        try:
-            await self.inner.end_async(error)
-        except Exception as failure:
-            report("closing a subsegment", failure)
-
     def suspend(self) -> None:
         """No longer the current span (a traced generator yields to its consumer)."""
         if self.inner is not None:
@@ -160,17 +144,30 @@ class GuardedSpan:
             except Exception as failure:
                 report("attaching a subsegment", failure)
 
-    def _outcome(self, result: Any, error: BaseException | None) -> None:
+    def close(self, result: Any, error: BaseException | None) -> None:
+        """Record the outcome (response or error, as configured) and end the span (in one method: this is every
+        traced call's path)."""
+        inner = self.inner
+        if inner is None:
+            return
         if error is not None:
             self.error(error)
         elif self.responses:
             self.response(result)
-
-    def close(self, result: Any, error: BaseException | None) -> None:
-        """Record the outcome (response or error, as configured) and end the span."""
-        self._outcome(result, error)
-        self.end(error)
+        try:
+            inner.end(error)
+        except Exception as failure:
+            report("closing a subsegment", failure)
 
     async def close_async(self, result: Any, error: BaseException | None) -> None:
-        self._outcome(result, error)
-        await self.end_async(error)
+        inner = self.inner
+        if inner is None:
+            return
+        if error is not None:
+            self.error(error)
+        elif self.responses:
+            self.response(result)
+        try:
+            await inner.end_async(error)
+        except Exception as failure:
+            report("closing a subsegment", failure)
