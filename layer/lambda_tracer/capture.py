@@ -515,21 +515,28 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
         if original_at_least is None
         else {"original_bytes_at_least": max(original_at_least, len(text))}
     )
-    return {"truncated": True, **size, "preview": _preview(text, max(max_bytes - 200, 64))}
+    return {"truncated": True, **size, "preview": _preview(text, max(max_bytes - 200, 64), printable=True)}
 
 
-def _preview(text: str, room: int) -> str:
+def _preview(text: str, room: int, printable: bool = False) -> str:
     """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``.
 
     A character is 1 to 12 bytes of JSON (a non-BMP one is two ``\\u`` escapes), so cutting as many characters
     as there are bytes in excess fits; when escapes make the excess longer than the text, the worst case does.
+    ``printable``: ``text`` is what ``json.dumps`` wrote (ASCII escapes on), so it is printable ASCII and its JSON
+    length is counted (``_json_length``) rather than encoded again.
     """
     preview = text[:room]
-    excess = len(json.dumps(preview)) - room
+    excess = (_json_length(preview) if printable else len(json.dumps(preview))) - room
     if excess <= 0:
         return preview
     keep = len(preview) - excess
     return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
+
+
+def _json_length(text: str) -> int:
+    """``len(json.dumps(text))`` for a text of printable ASCII (each quote and backslash takes two characters)."""
+    return len(text) + 2 + text.count('"') + text.count("\\")
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:

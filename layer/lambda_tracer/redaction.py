@@ -22,7 +22,9 @@ redaction off (``none``). The policy is built once per value of the variable.
 
 Cost is paid only where a secret can be. Every rule needs some lower-case substring to be present (a fragment of
 a secret name, a token's prefix: ``_NEEDLES``), so a text is lower-cased once and searched for each: a text
-without any is returned as it is, and each mask runs only when its own substrings are there. Key verdicts are
+without any is returned as it is, and each mask runs only when its own substrings are there. ``needs_mask`` first
+searches a short sketch of the text (``Policy._sketch_clear``), which answers no for most texts at a fraction of
+the cost, and searches the text itself only when the sketch may hold a needle. Key verdicts are
 cached for text keys only (never objects, so nothing a user passes is kept alive), bounded and never cleared.
 Every pattern runs in linear time: a pattern can only start where a lookbehind allows, repeats are bounded, and
 values are scanned by hand up to a bound, so no string a caller passes can stall the function.
@@ -168,6 +170,12 @@ _FORM_NEEDLES = (
     "glpat-", "gldt-", "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "AIza", "npm_",
     "pypi-", "SG.", "sk-", "sq0",
 )  # fmt: skip
+#: The prefilter of long texts (``Policy._sketch_clear``): digits and lower-case hex letters become ``#`` (so ids,
+#: times and hashes read alike), and then, for the case-blind needles, capitals too (hex ones ``#``, others lower case).
+_SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
+_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
+#: Pieces of sketches remembered as holding no needle, and the longest remembered (bounding the memory to ~300 KB).
+_CLEAN_PIECES, _CLEAN_PIECE_CHARS = 2048, 128
 #: URL credentials: ``//`` then an authority ending at ``@``.
 _USERINFO_GATE = r"(?://|\\/\\/)[^\s/?#@\\]{0,512}@"
 #: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
@@ -230,6 +238,34 @@ def _alternation(items: Iterable[str]) -> str:
     return "|".join(re.escape(item) for item in sorted(set(items), key=len, reverse=True))
 
 
+_Sketched = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _sketch_needles(needles: tuple[str, ...]) -> _Sketched:
+    """The needles as ``Policy._sketch_clear`` searches them: (form needles and case-blind needles as they read in a
+    sketch, then those searched in the text itself because their sketch has fewer than two letters)."""
+
+    def sketched(needle: str, fold: bool) -> str:
+        image = needle.encode("ascii").translate(_SKETCH)
+        return (image.translate(_FOLD) if fold else image).decode("ascii")
+
+    def weak(image: str) -> bool:
+        return len(image) - image.count("#") < 2
+
+    # A needle that is not ASCII cannot be in an ASCII text (nor in it lower-cased): it is left out.
+    named = [sketched(needle, True) for needle in needles if needle.isascii()]
+    forms = [sketched(needle, False) for needle in _FORM_NEEDLES]
+    weak_named = [needle for needle in needles if needle.isascii() and weak(sketched(needle, True))]
+    # Weak needles without letters (``%``) are the same in the text and lower-cased: searched in the text.
+    caseless = tuple(needle for needle in weak_named if needle.lower() == needle.upper())
+    return (
+        tuple(dict.fromkeys(image for image in forms if not weak(image))),
+        tuple(dict.fromkeys(image for image in named if not weak(image))),
+        tuple(needle for needle in _FORM_NEEDLES if weak(sketched(needle, False))) + caseless,
+        tuple(needle for needle in weak_named if needle not in caseless),
+    )
+
+
 def _has_any(lowered: str, needles: tuple[str, ...]) -> bool:
     for needle in needles:  # noqa: SIM110 (a loop: any() over a generator costs twice as much here)
         if needle in lowered:
@@ -262,6 +298,10 @@ class Policy:
         # ``account_number``), which survives any separator the text puts between its words.
         extra_needles = {max(name, key=len) for name in extra_words if name}
         self._needles = _NEEDLES + tuple(sorted(extra_needles - set(_NEEDLES)))
+        #: What ``_sketch_clear`` searches for, built when a long text first comes.
+        self._sketch: _Sketched | None = None
+        #: Pieces of sketches that hold no needle: at most about ``_CLEAN_PIECES`` of them, never cleared.
+        self._clean: set[bytes] = set()
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -332,11 +372,43 @@ class Policy:
     def needs_mask(self, text: str) -> bool:
         """Whether ``mask_text`` could change ``text``: a search for each substring some mask needs (a fragment of
         a secret name, a token's prefix, ``//`` and ``@``); most texts answer no."""
-        return self.enabled and (
-            _has_any(text.lower(), self._needles)
-            or _has_any(text, _FORM_NEEDLES)
-            or ("@" in text and compiled(_USERINFO_GATE).search(text) is not None)
-        )
+        if not self.enabled:
+            return False
+        if (not text.isascii() or not self._sketch_clear(text)) and (
+            _has_any(text.lower(), self._needles) or _has_any(text, _FORM_NEEDLES)
+        ):
+            return True
+        return "@" in text and compiled(_USERINFO_GATE).search(text) is not None
+
+    def _sketch_clear(self, text: str) -> bool:
+        """True when no needle (of ``_needles`` in the lower-cased text, of ``_FORM_NEEDLES`` in the text) can be in
+        this ASCII text; False when one may be (the needles are then searched as they are).
+
+        The needles are searched in a sketch of the text rather than in the text: the text with digits and hex
+        letters as ``#`` (``_SKETCH``: ids, times and hashes read alike), cut at commas, each distinct piece once,
+        and only the pieces not already known to hold no needle (``_clean``: a response's keys, headers and the
+        shapes of its values come back on every invocation). A needle in the text is, mapped the same way, inside
+        one piece of its sketch (no needle holds a comma), so a needle absent from the new pieces is absent from
+        the text. Needles that the mapping leaves with fewer than two letters (``cred`` reads ``#r##``, as in
+        ``created``) would be in most sketches: they are searched in the text itself.
+        """
+        needles = self._sketch
+        if needles is None:
+            needles = self._sketch = _sketch_needles(self._needles)
+        forms, named, plain_forms, plain_named = needles
+        if (plain_named and _has_any(text.lower(), plain_named)) or _has_any(text, plain_forms):
+            return False
+        clean = self._clean
+        pieces = set(text.encode("ascii").translate(_SKETCH).split(b",")).difference(clean)
+        if not pieces:
+            return True
+        sketch = b",".join(pieces)
+        # Searched as str: ``needle in bytes`` first tries the needle as an integer, and pays for the TypeError.
+        if _has_any(sketch.decode("ascii"), forms) or _has_any(sketch.translate(_FOLD).decode("ascii"), named):
+            return False
+        if len(clean) < _CLEAN_PIECES:
+            clean.update(piece for piece in pieces if len(piece) <= _CLEAN_PIECE_CHARS)
+        return True
 
     def mask_text(self, text: str) -> str:
         """Mask every secret this policy can recognise in free text; the rest of it is kept."""

@@ -1,0 +1,122 @@
+"""The fast gates give exactly what the plain ones give: redaction's sketch prefilter (``Policy.needs_mask``) and the
+preview's counted JSON length (``capture._preview``).
+
+Each is compared with a plain reimplementation of what it replaced, on texts made to be near misses: needles in
+every case, hex and digits around them, commas inside them, and the same policy reused so that pieces remembered
+as clean (``Policy._clean``) are in play.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from lambda_tracer import capture, redaction
+from lambda_tracer.redaction import Policy, from_setting
+
+ALPHABET = 'abcdefABCDEF0123456789,"\\:%_-. ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ@/{}[]\n\t'
+EXTRA_NEEDLES = ["pin", "ssn", "account", "ab", "x9", "cred", "CrEd", "p1ss", "created", "aref"]
+
+
+def plain_needs_mask(policy: Policy, text: str) -> bool:
+    """``needs_mask`` as it was before the prefilter: every needle searched in the whole text."""
+    return policy.enabled and (
+        any(needle in text.lower() for needle in policy._needles)
+        or any(needle in text for needle in redaction._FORM_NEEDLES)
+        or ("@" in text and redaction.compiled(redaction._USERINFO_GATE).search(text) is not None)
+    )
+
+
+def records(rng: random.Random, count: int) -> str:
+    """JSON like an API's: ids, times and URLs, which the sketch reads alike."""
+    items = [
+        {
+            "id": f"{rng.getrandbits(128):032x}",
+            "createdAt": f"2026-{rng.randint(1, 12):02d}-01T{rng.randint(0, 23):02d}:00:00.000Z",
+            "url": f"https://api.example.com/v1/orders/{rng.getrandbits(64):016x}",
+            "status": rng.choice(["paid", "ordered", "delivered", "Credited", "secretary"]),
+        }
+        for _ in range(count)
+    ]
+    return json.dumps({"statusCode": 200, "body": json.dumps({"items": items})}, separators=(",", ":"))
+
+
+def texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    needles = [*redaction._NEEDLES, *redaction._FORM_NEEDLES, *EXTRA_NEEDLES]
+    made = []
+    for _ in range(count):
+        if rng.random() < 0.6:
+            text = records(rng, rng.randint(0, 12))
+        else:
+            text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 600)))
+        for _ in range(rng.randint(0, 2)):
+            needle = rng.choice(needles)
+            needle = "".join(c.upper() if rng.random() < 0.4 else c for c in needle)
+            at = rng.randint(0, len(text))
+            text = text[:at] + needle + text[at:]
+        made.append(text)
+    return made
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(), from_setting(["pin", "ssn", "account_number", "ab", "x9"]), from_setting(["-token_count"])],
+    ids=["default", "extra names", "allowed key"],
+)
+def test_needs_mask_is_the_plain_search(policy: Policy) -> None:
+    found = 0
+    for text in texts(18, 1500):
+        expected = plain_needs_mask(policy, text)
+        assert policy.needs_mask(text) is expected, text
+        found += expected
+    assert 0 < found < 1500  # both answers were exercised
+    assert policy._clean  # and pieces were remembered, then reused
+
+
+def test_a_needle_in_remembered_pieces_is_still_found() -> None:
+    policy = Policy()
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"p1ss"}') is False
+    # Every piece of these texts but the needle's own reads like one already seen.
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"pass"}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"cred","note":"p1ss"}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"p1ss","%":1}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"AKIA","note":"p1ss"}') is True
+
+
+def test_non_ascii_texts_take_the_plain_search() -> None:
+    policy = Policy()
+    assert policy.needs_mask("\u212aey=1, caf\u00e9") is True  # the Kelvin sign lower-cases to k
+    assert policy.needs_mask("caf\u00e9, na\u00efve") is False
+    assert not policy._clean
+
+
+def test_remembered_pieces_are_bounded() -> None:
+    policy = Policy()
+    rng = random.Random(7)
+    for _ in range(300):
+        policy.needs_mask(",".join("".join(rng.choice("ghlmrvwz") for _ in range(12)) for _ in range(50)))
+        policy.needs_mask("x" * 5000)
+    assert len(policy._clean) <= redaction._CLEAN_PIECES + 50
+    assert all(len(piece) <= redaction._CLEAN_PIECE_CHARS for piece in policy._clean)
+
+
+def plain_preview(text: str, room: int) -> str:
+    """``capture._preview`` with its length from ``json.dumps``."""
+    preview = text[:room]
+    excess = len(json.dumps(preview)) - room
+    if excess <= 0:
+        return preview
+    keep = len(preview) - excess
+    return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
+
+
+def test_preview_is_the_encoded_one() -> None:
+    rng = random.Random(3)
+    for _ in range(1500):
+        value = {"a": "".join(rng.choice('ab"\\\n\x7f\x01\u00e9\U0001f600 ') for _ in range(rng.randint(0, 2000)))}
+        text = json.dumps(value, separators=(",", ":"), default=str)
+        room = rng.randint(64, 3000)
+        assert capture._preview(text, room, printable=True) == plain_preview(text, room)
