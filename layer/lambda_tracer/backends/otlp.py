@@ -262,9 +262,15 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
             return _general(span, trace, end_us)
         parts.append(proto.attributes(0x4A, values))
     metadata = span.metadata
-    if metadata:
+    if metadata:  # each namespace as strict JSON in aws.xray.metadata.<namespace>, where X-Ray's translator reads it
         for namespace_name, data in metadata.items():
-            parts.append(_string_attribute("aws.xray.metadata." + str(namespace_name), xray_documents.dumps(data)))
+            framed_key = _metadata_keys.get(namespace_name) or _metadata_key(namespace_name)
+            text = xray_documents.dumps(data)
+            size = len(text)
+            if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
+                parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], text.encode())
+            else:
+                parts.append(_string_attribute("aws.xray.metadata." + str(namespace_name), text))
     parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
     if tail is None:
         return b"".join(parts)
@@ -345,6 +351,19 @@ def _string_attribute(key: str, value: str) -> bytes:
     pair = framed_key + (b"\x12" + proto._LENGTHS[size] if size < 0x80 else b"\x12" + proto.varint(size)) + inner
     size = len(pair)
     return (b"\x4a" + proto._LENGTHS[size] if size < 0x80 else b"\x4a" + proto.varint(size)) + pair
+
+
+_SPAN_ATTRIBUTES, _STRING_VALUES = proto._SPAN_ATTRIBUTES, proto._STRING_VALUES
+#: ``aws.xray.metadata.<namespace>`` as ``KeyValue.key`` fields, by namespace.
+_metadata_keys: dict[str, bytes] = {}
+
+
+def _metadata_key(namespace: Any) -> bytes:
+    framed = proto.field(0x0A, proto.text("aws.xray.metadata." + str(namespace)))
+    if len(_metadata_keys) >= proto.MAX_KEYS:
+        _metadata_keys.clear()
+    _metadata_keys[namespace] = framed
+    return framed
 
 
 #: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, the
