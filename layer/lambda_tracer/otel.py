@@ -322,6 +322,23 @@ class OTelSpan(OurSpan):
         return f"OTelSpan(name={self.name!r}, context={self._context!r})"
 
 
+class _ApiSpan(xray.XRaySpan):
+    """The record of a span started through the OTel API: an XRaySpan (the same slots, so an entry becomes one by
+    its class), telling the OTLP exporter the kind it was started with and that its ``default`` metadata holds the
+    span's own attributes and events (sent as such, not as X-Ray metadata)."""
+
+    __slots__ = ()
+    otlp_kind = 1  # INTERNAL
+    otel_api = True
+
+
+#: OTLP's Span.kind is the API's SpanKind + 1 (INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5).
+_KIND_CLASSES: dict[SpanKind, type[xray.XRaySpan]] = {
+    kind: type(f"_{kind.name.title()}ApiSpan", (_ApiSpan,), {"__slots__": (), "otlp_kind": kind.value + 1})
+    for kind in SpanKind
+}
+
+
 def entry_of(span: object) -> Any:
     """The entry of our stack behind an OTel span (None for a span that is not ours)."""
     return span.entry if isinstance(span, OurSpan) else None
@@ -393,6 +410,7 @@ class Tracer(trace.Tracer):
             entry.parent_id = f"{parent_context.span_id:016x}"  # a span of the user's own SDK, in our trace
         if start_time:
             entry.start_us = start_time // 1000
+        entry.__class__ = _KIND_CLASSES.get(kind, _ApiSpan)
         span = OTelSpan(entry, name, kind)
         if attributes:
             span.set_attributes(attributes)

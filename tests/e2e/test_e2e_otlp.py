@@ -82,6 +82,7 @@ def test_zero_code_handler_span_is_one_server_span_joined_to_lambdas_segment(lay
             "InitType": "on-demand",
             "aws.xray.annotations": ["ColdStart", "Service", "InitType"],
             "faas.coldstart": cold,
+            "faas.trigger": "other",  # a plain JSON event
             "faas.invocation_id": inv.request_id,
             "cloud.resource_id": arn,
             "aws.lambda.invoked_arn": arn,
@@ -141,3 +142,40 @@ def test_in_code_spans_nest_and_carry_annotations_and_metadata(layer_dir: Path, 
         "order": {"n": 21, "items": [1, 2.5, None, True]},
         "app.work response": 42,
     }
+
+
+TRIGGERS = [
+    (
+        {"resource": "/orders/{id}", "path": "/orders/42", "httpMethod": "GET", "requestContext": {"stage": "prod"}},
+        {"faas.trigger": "http", "http.request.method": "GET", "http.route": "/orders/{id}"},
+    ),
+    (
+        {"version": "2.0", "routeKey": "POST /pay", "rawPath": "/pay", "requestContext": {"http": {"method": "POST"}}},
+        {"faas.trigger": "http", "http.request.method": "POST", "http.route": "/pay"},
+    ),
+    ({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, {"faas.trigger": "pubsub"}),
+    ({"Records": [{"EventSource": "aws:sns", "Sns": {}}]}, {"faas.trigger": "pubsub"}),
+    ({"Records": [{"eventSource": "aws:s3", "s3": {}}]}, {"faas.trigger": "datasource"}),
+    ({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, {"faas.trigger": "timer"}),
+    ({"source": "my.app", "detail-type": "OrderPlaced", "detail": {}}, {"faas.trigger": "pubsub"}),
+    ([1, 2, 3], {"faas.trigger": "other"}),
+]
+
+
+def test_the_handler_span_says_what_triggered_it(layer_dir: Path, tmp_path: Path) -> None:
+    """``faas.trigger`` from the event the runtime decoded (and, for HTTP, the method and the route template,
+    never the path), the same in the handler span of a warm invocation as of a cold one and of a failed one."""
+    source = (
+        "def handler(event, context):\n"
+        "    if isinstance(event, dict) and event.get('fail'):\n"
+        "        raise ValueError\n"
+    )
+    fn_dir = write_function(tmp_path / "fn", {"app.py": source})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env=OTLP_ENV) as fn:
+        failing = ({"fail": 1, "Records": [{"eventSource": "aws:sqs"}]}, {"faas.trigger": "pubsub"})
+        for event, expected in [*TRIGGERS, failing]:
+            inv, datagrams = invoke(fn, event)
+            found = attributes(by_name(spans_of(datagrams), "## handler"))
+            assert {key: found.get(key) for key in expected} == expected, (event, found)
+            assert "url.path" not in found  # a path may hold ids and tokens: the route template only
+            assert (inv.status == "error") == ("fail" in str(event))

@@ -574,3 +574,84 @@ def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad
     assert spans[0].parent_span_id == spans[1].span_id and spans[1].parent_span_id == bytes.fromhex(parent)
     assert attributes(spans[0])["db.system.name"] == "sqlite3" and attributes(spans[0])["db.query.text"] == "SELECT 1"
     assert [record.getMessage() for record in caplog.records if "OTLP span" in record.getMessage()] != []
+
+
+def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode: None) -> None:
+    """A span the user starts with the OpenTelemetry API is sent with the kind it was started with, its own
+    attributes as attributes and its events as events (redacted as in xray mode), not as X-Ray metadata."""
+    tracer = Tracer(service="svc")
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    from lambda_tracer import otel
+
+    otel.install()
+    api = trace.get_tracer("app")
+    kinds = {
+        SpanKind.INTERNAL: Span.SPAN_KIND_INTERNAL,
+        SpanKind.SERVER: Span.SPAN_KIND_SERVER,
+        SpanKind.CLIENT: Span.SPAN_KIND_CLIENT,
+        SpanKind.PRODUCER: Span.SPAN_KIND_PRODUCER,
+        SpanKind.CONSUMER: Span.SPAN_KIND_CONSUMER,
+    }
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for kind in kinds:
+            with api.start_as_current_span(f"api.{kind.name.lower()}", kind=kind) as span:
+                span.set_attributes({"order.id": 7, "tags": ["a", "b"], "ratio": 0.5, "password": "hunter2"})
+                span.add_event("step", {"n": 1})
+
+    sent, _, _ = _invoke(handler)
+    spans = {span.name: span for span in spans_in(sent)}
+    for kind, expected in kinds.items():
+        span = spans[f"api.{kind.name.lower()}"]
+        assert span.kind == expected, kind
+        found = attributes(span)
+        assert found["order.id"] == 7 and found["tags"] == ["a", "b"] and found["ratio"] == 0.5
+        assert found["password"] != "hunter2" and "hunter2" not in str(found)
+        assert not [key for key in found if key.startswith("aws.xray.metadata.")]
+        [event] = span.events
+        assert event.name == "step" and attributes(event) == {"n": 1}
+        assert span.start_time_unix_nano <= event.time_unix_nano <= span.end_time_unix_nano
+
+
+@pytest.mark.parametrize(
+    ("event", "trigger"),
+    [
+        ({"httpMethod": "GET", "resource": "/x", "requestContext": {}}, "http"),
+        ({"requestContext": {"http": {"method": "GET"}}, "routeKey": "GET /x"}, "http"),
+        ({"requestContext": {"elb": {}}, "httpMethod": "GET"}, "http"),
+        ({"Records": [{"eventSource": "aws:sqs"}]}, "pubsub"),
+        ({"Records": [{"eventSource": "aws:dynamodb"}]}, "datasource"),
+        ({"Records": [{"eventSource": "aws:unknown"}]}, "other"),
+        ({"Records": [{"eventSource": None}]}, "other"),
+        ({"source": "aws.scheduler", "detail-type": "x"}, "timer"),
+        ({"source": "shop", "detail-type": "Paid"}, "pubsub"),
+        ({}, "other"),
+        ("text", "other"),
+        (None, None),
+    ],
+)
+def test_the_trigger_of_an_event(event: Any, trigger: str | None) -> None:
+    assert otlp._trigger(event) == trigger
+
+
+def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = Tracer(service="svc")
+    event = {"httpMethod": "PUT", "resource": "/items/{id}", "path": "/items/secret-42", "requestContext": {}}
+    monkeypatch.setattr(otlp, "_event", event)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        return None
+
+    for _ in range(2):  # the cold invocation and a warm one (from the remembered block)
+        sent, _, _ = _invoke(handler, event)
+        found = attributes(spans_in(sent)[-1])
+        assert (found["faas.trigger"], found["http.request.method"], found["http.route"]) == (
+            "http",
+            "PUT",
+            "/items/{id}",
+        )
+        assert "secret-42" not in str(found)

@@ -226,16 +226,21 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         kind = _SERVER_KIND
         context = _context
         arn = getattr(context, "invoked_function_arn", None) if context is not None else None
+        event = _event
+        trigger = _trigger(event)
         last = _last_handler
         if (
             annotations == last[0]
             and tuple(map(type, annotations.values())) == last[1]
             and arn == last[2]
             and name == last[3]
+            and trigger == last[4]
         ):
-            tail = last[4]
+            tail = last[5]
         else:
-            tail = _handler_block(annotations, name, arn)
+            tail = _handler_block(annotations, name, arn, trigger)
+        if trigger == "http":
+            parts.append(_http_trigger_attributes(event))
         request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
         if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
             parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
@@ -302,6 +307,7 @@ def _general(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         span.fault or span.error,
         span.cause,
         kind=getattr(span, "otlp_kind", 0),
+        otel_api=getattr(span, "otel_api", False),
     )
 
 
@@ -366,12 +372,12 @@ def _metadata_key(namespace: Any) -> bytes:
     return framed
 
 
-#: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, the
-#: bytes).
-_last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, bytes] = ({}, (), None, "", b"")
+#: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, its
+#: trigger, the bytes).
+_last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, Any, bytes] = ({}, (), None, "", None, b"")
 
 
-def _handler_block(annotations: dict[str, Any], name: str, arn: Any) -> bytes:
+def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
     """The handler's name and attributes but ``ColdStart``/``faas.coldstart`` (``_COLD_ATTRIBUTES``), encoded and
     remembered with what they were made from: the same as the last invocation's, most of the time (``_own``
     compares them by value and type: True and 1 are equal, not the same attribute). Kept as a warm invocation's
@@ -381,10 +387,12 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any) -> bytes:
     values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
     values["aws.xray.annotations"] = list(annotations)
     _cloud_attributes(values, checked)
+    if trigger is not None:
+        values["faas.trigger"] = trigger
     block = (proto._names.get(name) or proto.framed_name(name)) + proto.attributes(0x4A, values)
     kept = dict(annotations)
     kept[HANDLER_ANNOTATION] = False
-    _last_handler = (kept, tuple(map(type, kept.values())), arn, name, block)
+    _last_handler = (kept, tuple(map(type, kept.values())), arn, name, trigger, block)
     return block
 
 
@@ -685,6 +693,88 @@ def watch_contexts() -> None:
 
 
 watch_contexts()
+
+MARSHALLER_MODULE = "awslambdaric.lambda_runtime_marshaller"
+#: The event the runtime client decoded last (the running invocation's, or None when it could not decode one).
+_event: Any = None
+
+
+def watch_events() -> None:
+    """Remember each event awslambdaric decodes (``LambdaMarshaller.unmarshal_request``, called once per
+    invocation right before the handler): the handler span's ``faas.trigger`` says what kind of source sent it.
+    The wrapper returns what the original returns (or raises what it raises)."""
+    marshaller = getattr(sys.modules.get(MARSHALLER_MODULE), "LambdaMarshaller", None)
+    original = getattr(marshaller, "unmarshal_request", None)
+    if not callable(original) or getattr(original, "_lambda_tracer", False):
+        return
+
+    def unmarshal_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _event
+        _event = None
+        _event = event = original(self, *args, **kwargs)
+        return event
+
+    unmarshal_request._lambda_tracer = True  # type: ignore[attr-defined]
+    unmarshal_request.__wrapped__ = original  # type: ignore[attr-defined]
+    marshaller.unmarshal_request = unmarshal_request  # type: ignore[union-attr]
+
+
+watch_events()
+
+#: ``faas.trigger`` by a record's ``eventSource`` (the semantic conventions' values: a data source's change, a
+#: message).
+_RECORD_TRIGGERS = {
+    "aws:s3": "datasource",
+    "aws:dynamodb": "datasource",
+    "aws:sqs": "pubsub",
+    "aws:sns": "pubsub",
+    "aws:kinesis": "pubsub",
+    "aws:kafka": "pubsub",
+    "aws:mq": "pubsub",
+    "aws:rmq": "pubsub",
+    "aws:ses": "pubsub",
+}
+
+
+def _trigger(event: Any) -> str | None:
+    """``faas.trigger`` for an event: ``http`` (API Gateway, a function URL, an ALB), ``pubsub`` (SQS, SNS,
+    Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a schedule) or ``other``;
+    None when no event was seen (not run by awslambdaric)."""
+    if event is None:
+        return None
+    if event.__class__ is not dict:
+        return "other"
+    context = event.get("requestContext")
+    if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
+        return "http"
+    records = event.get("Records")
+    if records.__class__ is list and records and records[0].__class__ is dict:
+        first = records[0]
+        source = first.get("eventSource") or first.get("EventSource")
+        return _RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"
+    if event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
+        return "timer"
+    if "detail-type" in event and "source" in event:
+        return "pubsub"
+    return "other"
+
+
+def _http_trigger_attributes(event: dict[str, Any]) -> bytes:
+    """The HTTP server attributes of an HTTP-triggered invocation: its method and route (the route template,
+    never the path: a path may hold ids and tokens)."""
+    values: dict[str, Any] = {}
+    context = event.get("requestContext")
+    http = context.get("http") if context.__class__ is dict else None
+    method = event.get("httpMethod") or (http.get("method") if http.__class__ is dict else None)
+    if method.__class__ is str and 0 < len(method) <= 16 and method.isalpha():
+        values["http.request.method"] = method.upper()
+    route = event.get("resource")
+    if route.__class__ is not str:
+        key = event.get("routeKey")
+        route = key.partition(" ")[2] if key.__class__ is str and " " in key else None
+    if route.__class__ is str and route and len(route) <= 1024:
+        values["http.route"] = route
+    return proto.attributes(0x4A, values) if values else b""
 
 
 def _plain(value: Any) -> str | None:

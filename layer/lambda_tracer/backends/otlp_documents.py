@@ -139,9 +139,14 @@ def _build(
     cause: Any,
     root: str | None = None,
     kind: int = 0,
+    otel_api: bool = False,
 ) -> bytes:
     """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record (``kind``:
-    the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls)."""
+    the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls).
+
+    ``otel_api``: a span started through the OpenTelemetry API, whose own attributes and events otel.py recorded
+    (redacted and bounded) in the ``default`` metadata namespace, where X-Ray's translator puts them: they are sent
+    as the span's attributes and events again, as the user set them."""
     root = root or str(trace.root)
     framed_trace = otlp._trace_ids.get(root) or otlp._trace_field(root)
     values: dict[str, Any] = {}
@@ -160,10 +165,16 @@ def _build(
         otlp._http_attributes(values, http)
     if sql:
         _sql_attributes(values, sql)
+    own_events: list[bytes] = []
     if metadata:
         for namespace_name, data in metadata.items():
+            if otel_api and namespace_name == OTEL_NAMESPACE and isinstance(data, dict):
+                own_events = _otel_attributes(values, data)
+                continue
             values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
     events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
+    if own_events:
+        events = own_events + events
     if failed and "error.type" not in values:
         values["error.type"] = status_message.split(":", 1)[0] if status_message else "_OTHER"
     flags = _FLAGS_SAMPLED if trace.sampled == "1" else proto.FLAG_HAS_IS_REMOTE
@@ -184,6 +195,37 @@ def _build(
 
 
 _NO_EVENTS: list[bytes] = []
+#: otel.py's metadata namespace for an OTel API span's attributes and events (X-Ray's translator's ``default``).
+OTEL_NAMESPACE = "default"
+
+
+def _otel_attributes(values: dict[str, Any], data: dict[str, Any]) -> list[bytes]:
+    """An OTel API span's own attributes (as otel.py recorded them: checked, redacted) into ``values``; its events,
+    encoded."""
+    events: list[bytes] = []
+    for key, value in data.items():
+        if key == "events" and isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            for event in value:
+                if isinstance(event, dict) and isinstance(event.get("name"), str):
+                    timestamp = event.get("timestamp")
+                    nanos = int(timestamp * 1e9) if isinstance(timestamp, (int, float)) and timestamp > 0 else 0
+                    attributes = event.get("attributes")
+                    found: dict[str, Any] = {}
+                    if isinstance(attributes, dict):
+                        for name, item in attributes.items():
+                            found[str(name)] = _otel_value(item)
+                    events.append(proto.event(nanos & otlp._U64, event["name"], found))
+            continue
+        values[str(key)] = _otel_value(value)
+    return events
+
+
+def _otel_value(value: Any) -> Any:
+    """An attribute's value as OTel has it: a scalar, or a list of scalars; anything else (what redaction made of
+    a value, a nested structure) as JSON text."""
+    if isinstance(value, list) and all(isinstance(item, (str, bool, int, float)) for item in value):
+        return value
+    return otlp._attribute_value(value)
 
 
 _FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
@@ -195,7 +237,12 @@ def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> 
     request_id, arn = invocation()
     if request_id:
         values["faas.invocation_id"] = request_id
-    return otlp._annotation_attributes(annotations, arn, True)
+    event = otlp._event
+    trigger = otlp._trigger(event)
+    if trigger is not None:
+        values["faas.trigger"] = trigger
+    encoded = otlp._annotation_attributes(annotations, arn, True)
+    return encoded + otlp._http_trigger_attributes(event) if trigger == "http" else encoded
 
 
 def invocation() -> tuple[str | None, str | None]:
