@@ -468,7 +468,7 @@ class Policy:
             if quote and quoted_sep == ",":
                 # An argument list (``'--password', 's'``) or a pair (``("api_key", k)``): a string must follow.
                 paired = text[match.start() - 1 : match.start()] in ("(", "[")
-                string_follows = text[start : start + 2].lstrip("bBuUrR")[:1] in ('"', "'")
+                string_follows = text[start : start + 3].lstrip("bBuUrR")[:1] in ('"', "'")  # rb'…' too
                 if not (name.startswith("-") or paired) or not string_follows:
                     continue
             line = not quote and bool(colon or " " in match.group(0)) and lines.starts_line(match.start())
@@ -600,9 +600,11 @@ def _value_span(
     if start >= size or text.startswith(REDACTED, start):
         return None
     first = text[start]
-    if first in "bBrRuU" and text[start + 1 : start + 2] in ('"', "'"):
-        start += 1
-        first = text[start]
+    if first in "bBrRuU":  # a string prefix: b'…', r"…", rb'…'
+        quote_at = start + 1 + (text[start + 1 : start + 2] in ("b", "B", "r", "R"))
+        if text[quote_at : quote_at + 1] in ('"', "'"):
+            start = quote_at
+            first = text[start]
     limit = min(size, start + MAX_VALUE_CHARS)
     if escapes and text.startswith(escapes, start) and text[start + len(escapes) : start + len(escapes) + 1] in "\"'":
         quote_at = start + len(escapes)

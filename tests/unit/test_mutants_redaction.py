@@ -565,6 +565,25 @@ _LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
         ("password: null  ", None),  # spaces around null, true or a count do not make it a secret
         ("password: null'", None),
         ("--max_tokens=5", None),
+        # A name right after ":", "/" or "@" is part of an ARN, a path or an address, not a name.
+        ("see /secret: done", None),
+        ("user@password: x", None),
+        ("arn:aws:secretsmanager:us-east-1:1:secret:prod", None),
+        # Pairs in reprs: a list or tuple pair, any string prefix; a secret name with a number after it is not one.
+        ("['api_key', 'abc']", f"['api_key', '{R}']"),
+        ("('password', B'abc')", f"('password', B'{R}')"),
+        ("('password', X'abc')", None),
+        ("('password', b\"abc\")", f"('password', b\"{R}\")"),
+        ("('password', rb'x')", f"('password', rb'{R}')"),
+        ("password=Rb'a b' tail", f"password=Rb'{R}' tail"),
+        ("password=bb tail", f"password={R} tail"),
+        ("'password', 5, ('token', 'abc')", f"'password', 5, ('token', '{R}')"),
+        ("Xpw=abc tail", None),
+        ("-pw=abc tail", f"-pw={R} tail"),
+        # Connection strings: a value runs to the next ";" after "=", to the next space after ":".
+        ("Server=x;Password=a b;Database=d", f"Server=x;Password={R};Database=d"),
+        ("x password: a b; c", f"x password: {R} b; c"),
+        ("x 'password'='a b'; c", f"x 'password'='{R}'; c"),
         # Counts under a ...tokens name are kept; anything else under it is masked.
         ("max_tokens=5", None),
         ("max_tokens: 5.5", None),
@@ -670,3 +689,18 @@ def test_url_queries_are_left_alone_when_redaction_is_off() -> None:
     assert redaction.from_setting(["none"]).mask_message(url, 100) == url
     assert Policy().mask_message(url, 100) == f"GET https://h/p?token={R}&x={R} failed"
     assert Policy().mask_message("what? no", 100) == "what? no"
+
+
+def test_allowed_keys_are_matched_on_their_joined_words() -> None:
+    assert redaction.from_setting(["-token_count"]).verdict("token_count") == PLAIN
+    assert redaction.from_setting(["-token_count"]).verdict("Token-Count") == PLAIN
+    assert redaction.from_setting(["-api_key"]).verdict("API-Key") == PLAIN
+    assert Policy().verdict("API-Key") == SECRET
+
+
+def test_a_string_cut_after_masking_its_window_is_marked_cut() -> None:
+    from lambda_tracer import capture
+
+    converter = capture._Converter(Policy(), 100)
+    assert converter.convert("password=" + "a" * 5000) == f"password={R}"
+    assert converter.cut is True  # the text past the masked window is not in the record
