@@ -426,13 +426,31 @@ def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None =
     return _finish(converter, converted, max_bytes)
 
 
+def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[Any, str | None]:
+    """``to_metadata(value, policy, max_bytes, copy=False)``, and the JSON text of what it returns as the X-Ray
+    document's encoder writes it (compact, ASCII escapes on), when that text was written on the way (a value
+    recorded as it is); otherwise None."""
+    unchanged, text = _as_it_is_text(value, policy, max_bytes, False)
+    if unchanged is not _CONVERT:
+        # The encoders differ only on DEL, which the document's writes as ``\u007f`` (not ASCII: not as it is).
+        return unchanged, text if "\x7f" not in text else None
+    converter = _Converter(policy, max_bytes)
+    return _finish(converter, converter.convert(value), max_bytes), None
+
+
 #: What ``_as_it_is`` returns for a value that needs converting.
 _CONVERT: Any = object()
 _STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
-    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT``: a few passes in C.
+    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT`` (``_as_it_is_text``)."""
+    return _as_it_is_text(value, policy, max_bytes, copy)[0]
+
+
+def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) -> tuple[Any, str]:
+    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT``: a few passes in C; and
+    its compact JSON text (ASCII when it is recorded as it is).
 
     That holds when ``marshal`` takes it (only exact dicts, lists, tuples, strings, numbers, booleans and None:
     no namedtuple, whose field names may say what is secret, no object, no subclass), it is strict JSON, its JSON
@@ -442,15 +460,15 @@ def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
     and an integer past 2**53 stays a number.
     """
     if _surely_too_big(value, max_bytes):
-        return _CONVERT
+        return _CONVERT, ""
     try:
         packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
         text = _STRICT_JSON.encode(value)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
-        return _CONVERT
+        return _CONVERT, ""
     if len(text) > max_bytes or not text.isascii() or policy.needs_mask(text):
-        return _CONVERT
-    return marshal.loads(packed) if packed and copy else value
+        return _CONVERT, ""
+    return (marshal.loads(packed) if packed and copy else value), text
 
 
 def _surely_too_big(value: object, max_bytes: int) -> bool:

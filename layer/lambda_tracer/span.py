@@ -100,11 +100,14 @@ class GuardedSpan:
         except Exception as error:
             report("annotating", error)
 
-    def _metadata(self, key: str, data: Any, namespace: str) -> None:
-        """``data`` is already JSON-ready, bounded and redacted (capture.py)."""
+    def _metadata(self, key: str, data: Any, namespace: str, text: str | None = None) -> None:
+        """``data`` is already JSON-ready, bounded and redacted (capture.py); ``text``: its JSON, when known."""
         checked = metadata_namespace(namespace)
         if self.inner is not None and checked is not None:
-            self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
+            if text is None:
+                self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
+            else:
+                self.inner.add_encoded_metadata(checked, key[:MAX_NAME_CHARS], data, text)
 
     def response(self, value: Any) -> None:
         if self.inner is None or value is None:
@@ -112,8 +115,8 @@ class GuardedSpan:
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
-            data = capture.to_metadata(value, redaction.current(), capture_limit(), copy=False)
-            self._metadata(f"{self.name} response", data, self.tracer.service)
+            data, text = capture.response_metadata(value, redaction.current(), capture_limit())
+            self._metadata(f"{self.name} response", data, self.tracer.service, text)
         except Exception as error:
             report("serializing the response", error)
 

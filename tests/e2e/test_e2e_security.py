@@ -27,6 +27,7 @@ try:
         raise TypeError(f"cannot serialize {value!r}")
 
     _capture.to_metadata = _leaky
+    _capture.response_metadata = _leaky  # what a response is recorded through
 except ImportError:
     pass
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,54 @@ def test_preview_is_the_encoded_one() -> None:
         text = json.dumps(value, separators=(",", ":"), default=str)
         room = rng.randint(64, 3000)
         assert capture._preview(text, room, printable=True) == plain_preview(text, room)
+
+
+RESPONSES: list[Any] = [
+    {"statusCode": 200, "body": '{"items":[{"id":"a1","price":2.5}]}', "headers": {"Content-Type": "application/json"}},
+    {"ok": 1, "calls": None, "ratio": -0.0, "big": 2**70, "small": 1e-7, "t": [True, False], "n": (1, 2)},
+    {"text": 'quote " backslash \\ newline \n tab \t control \x01 del \x7f end'},
+    {"accent": "caf\u00e9"},  # not ASCII: converted, no text
+    {"password": "hunter2"},  # masked: converted, no text
+    {1: "int key", 2.5: "float key", None: "none key", False: "bool key"},
+    ["a", 1, 2.5, None],
+    "a plain string",
+    12345,
+]
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_a_response_spliced_in_is_the_document_encoded(seed: int) -> None:
+    from lambda_tracer.backends import xray, xray_documents
+
+    rng = random.Random(seed)
+    trace = xray.Trace(root="1-5759e988-bd862e3fe1be46a994272793", parent="53995c3f42cd8ad8", sampled="1", data={})
+    span = xray.XRaySpan("## handler", trace, "53995c3f42cd8ad8")
+    if rng.random() < 0.7:
+        span.annotate_all({"ColdStart": rng.random() < 0.5, "Service": "svc \u00e9", "InitType": "on-demand"})
+    value = rng.choice(RESPONSES)
+    data, text = capture.response_metadata(value, Policy(), 16384)
+    if text is not None:
+        assert text == xray_documents.dumps(data)
+        span.add_encoded_metadata("svc", "handler response", data, text)
+    else:
+        span.add_metadata("svc", "handler response", data)
+    if rng.random() < 0.2:
+        span.add_metadata(rng.choice(["svc", "other"]), "more", {"x": 1})  # more than the response: not spliced
+    if rng.random() < 0.1:
+        span.metadata["svc"]["handler response"] = {"replaced": True}  # not the value recorded: not spliced
+    if rng.random() < 0.3:
+        span.http = {"request": {"url": "https://example.com/", "method": "GET"}, "response": {"status": 200}}
+    span.error, span.fault, span.throttle = (rng.random() < 0.3 for _ in range(3))
+    if rng.random() < 0.3:
+        span.cause = rng.choice(["0123456789abcdef", {"working_directory": "/var/task", "exceptions": []}])
+    if rng.random() < 0.05:
+        span.add_encoded_metadata("svc", "handler response", "x" * 70_000, json.dumps("x" * 70_000))  # shrunk
+    end_us = span.start_us + rng.randint(0, 10**7)
+    assert span.encoded(end_us) == xray_documents.encode(span.document(end_us))
+
+
+def test_a_response_with_del_is_not_spliced() -> None:
+    value = {"text": "del \x7f"}
+    data, text = capture.response_metadata(value, Policy(), 16384)
+    assert data is value and text is None  # the document writes \u007f where the capture's text has it raw
+    assert capture.response_metadata({"text": "plain"}, Policy(), 16384)[1] == '{"text":"plain"}'

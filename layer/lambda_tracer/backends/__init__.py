@@ -38,6 +38,12 @@ class BackendSpan:
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
         """JSON-ready metadata (already bounded and redacted)."""
 
+    def add_encoded_metadata(self, namespace: str, key: str, value: Any, text: str) -> None:
+        """``add_metadata``, with ``text``: ``value`` as the X-Ray document's encoder writes it (a backend that
+        writes documents may use it instead of encoding ``value`` again; ``value`` does not change before the
+        span ends)."""
+        self.add_metadata(namespace, key, value)
+
     def record_exception(self, error: BaseException) -> None:
         """The exception that ends this span, as X-Ray's ``fault`` and ``cause``."""
 
