@@ -259,9 +259,23 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         values = {}
         parts.append(_aws_attributes(values, aws, name))
     if http:
-        if values is None:
-            values = {}
-        _http_attributes(values, http)
+        response = http.get("response")
+        if http.get("request") is not None or response.__class__ is not dict:
+            if values is None:
+                values = {}
+            _http_attributes(values, http)
+        else:  # a call's response alone (botocore's): its status, a few values, from a cache; its size
+            status, length = response.get("status"), response.get("content_length")
+            if status.__class__ is int:
+                if status >= 400:
+                    return _general(span, trace, end_us)
+                parts.append(
+                    _status_attributes.get(status) or _small_int_attribute(_status_attributes, _STATUS, status)
+                )
+            if length.__class__ is int and 0 <= length < 0x4000:
+                parts += (_BODY_SIZE_HEADS[length >= 0x80], _LENGTHS[length] if length < 0x80 else _varint2(length))
+            elif length.__class__ is int:
+                parts.append(proto.attributes(0x4A, {"http.response.body.size": length}))
     if values:
         if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
             return _general(span, trace, end_us)
@@ -360,6 +374,25 @@ def _string_attribute(key: str, value: str) -> bytes:
 
 
 _SPAN_ATTRIBUTES, _STRING_VALUES = proto._SPAN_ATTRIBUTES, proto._STRING_VALUES
+_STATUS, _RETRIES = "http.response.status_code", "aws.xray.retries"
+#: Encoded attributes whose values repeat from call to call (a status, a retry count), by value.
+_status_attributes: dict[int, bytes] = {}
+_retries_attributes: dict[int, bytes] = {}
+#: ``http.response.body.size`` up to its varint value, for a value of one byte and of two.
+_BODY_SIZE_HEADS = [
+    proto.attributes(0x4A, {"http.response.body.size": size})[:-width] for size, width in ((0, 1), (0x80, 2))
+]
+
+
+def _small_int_attribute(cache: dict[int, bytes], key: str, value: int) -> bytes:
+    """One attribute with an int value, encoded and remembered (at most MAX_BLOCKS values per cache)."""
+    encoded = proto.attributes(0x4A, {key: value})
+    if len(cache) >= MAX_BLOCKS:
+        cache.clear()
+    cache[value] = encoded
+    return encoded
+
+
 #: ``aws.xray.metadata.<namespace>`` as ``KeyValue.key`` fields, by namespace.
 _metadata_keys: dict[str, bytes] = {}
 
@@ -817,8 +850,12 @@ def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> b
             if len(_aws_blocks) >= MAX_BLOCKS:
                 _aws_blocks.clear()
             _aws_blocks[key] = block
+    retries = aws.get("retries")
+    if retries.__class__ is int:
+        block += _retries_attributes.get(retries) or _small_int_attribute(_retries_attributes, _RETRIES, retries)
+    skipped = _FIXED_AWS_FIELDS_AND_RETRIES if retries.__class__ is int else _FIXED_AWS_FIELDS
     for field_name, value in aws.items():
-        if field_name in _FIXED_AWS_FIELDS:
+        if field_name in skipped:
             continue
         attribute = value if value.__class__ is str else _attribute_value(value)
         if attribute is None:
@@ -835,6 +872,7 @@ def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> b
 #: Encoded ``rpc.*``/``aws.operation``/region attributes, by (service, operation, region).
 _aws_blocks: dict[Any, bytes] = {}
 _FIXED_AWS_FIELDS = frozenset(("operation", "region"))
+_FIXED_AWS_FIELDS_AND_RETRIES = frozenset(("operation", "region", "retries"))
 #: Attribute names of the ``aws`` fields our instrumentation always writes (others are ``aws.<field>``).
 _AWS_NAMES = {
     "request_id": "aws.request_id",
