@@ -443,6 +443,33 @@ _CONVERT: Any = object()
 _STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _c_strict() -> Any:
+    """The C encoder ``_STRICT_JSON.encode`` builds on every call, built once (~10,000 instructions less per
+    response); None where the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make({}, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+
+_strict = _c_strict()
+
+
+def _strict_json(value: Any) -> str:
+    """``_STRICT_JSON.encode(value)`` for the exact JSON types ``marshal`` let through, by the prebuilt encoder.
+
+    Whatever it raises on (NaN, a cycle, too deep) is raised again by ``_STRICT_JSON``, and the encoder is built anew:
+    one that stopped half-way keeps the containers it was inside as markers.
+    """
+    global _strict
+    if _strict is not None and type(value) is not str:
+        try:
+            return "".join(_strict(value, 0))
+        except Exception:
+            _strict = _c_strict()
+    return _STRICT_JSON.encode(value)
+
+
 def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
     """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT`` (``_as_it_is_text``)."""
     return _as_it_is_text(value, policy, max_bytes, copy)[0]
@@ -463,7 +490,7 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
         return _CONVERT, ""
     try:
         packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
-        text = _STRICT_JSON.encode(value)
+        text = _strict_json(value)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
     if len(text) > max_bytes or not text.isascii() or policy.needs_mask(text):
@@ -480,10 +507,10 @@ def _surely_too_big(value: object, max_bytes: int) -> bool:
         items: Any = value
         if len(items) > max_bytes // 4:
             return True
-        return any(
-            (type(item) is str and len(item) > max_bytes) or (type(key) is str and len(key) > max_bytes)
-            for key, item in items.items()
-        )
+        for key, item in items.items():  # a loop: any() over a generator costs twice as much here
+            if (type(item) is str and len(item) > max_bytes) or (type(key) is str and len(key) > max_bytes):
+                return True
+        return False
     if kind is list or kind is tuple:
         return len(value) > max_bytes // 2  # type: ignore[arg-type]
     return False

@@ -811,13 +811,17 @@ def mask_query_string(text: str) -> str:
     return "&".join(parts)
 
 
-_current: tuple[str | None, Policy] | None = None
+_current: tuple[Any, Policy] | None = None
+_REDACT_KEYS_KEY = config.environ_key(config.REDACT_KEYS)
 
 
 def current() -> Policy:
-    """The policy for ``LAMBDA_TRACER_REDACT_KEYS`` as it is now (built again only when it changes)."""
+    """The policy for ``LAMBDA_TRACER_REDACT_KEYS`` as it is now (built again only when it changes).
+
+    Compared as ``config.ENVIRON`` keeps the variable (decoded only when it changed): read on every invocation.
+    """
     global _current
-    raw = config.get_raw(config.REDACT_KEYS)
+    raw = config.ENVIRON.get(_REDACT_KEYS_KEY)
     if _current is None or _current[0] != raw:
         _current = (raw, from_setting(config.get_list(config.REDACT_KEYS)))
     return _current[1]
