@@ -174,8 +174,8 @@ _FORM_NEEDLES = (
 #: times and hashes read alike), and then, for the case-blind needles, capitals too (hex ones ``#``, others lower case).
 _SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
 _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
-#: Pieces of sketches remembered as holding no needle, and the longest remembered (bounding the memory to ~300 KB).
-_CLEAN_PIECES, _CLEAN_PIECE_CHARS = 2048, 128
+#: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
+_CLEAN_CHARS, _CLEAN_PIECE_CHARS = 262_144, 1024
 #: URL credentials: ``//`` then an authority ending at ``@``.
 _USERINFO_GATE = r"(?://|\\/\\/)[^\s/?#@\\]{0,512}@"
 #: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
@@ -242,27 +242,48 @@ _Sketched = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, 
 
 
 def _sketch_needles(needles: tuple[str, ...]) -> _Sketched:
-    """The needles as ``Policy._sketch_clear`` searches them: (form needles and case-blind needles as they read in a
-    sketch, then those searched in the text itself because their sketch has fewer than two letters)."""
+    """The needles as ``Policy._sketch_clear`` searches them: (what is searched in a sketch as it is, what in a sketch
+    with capitals folded, what in the text itself, what in the text lower-cased).
 
-    def sketched(needle: str, fold: bool) -> str:
+    A needle that the sketch leaves with fewer than two letters (``cred``: ``#r##``) is searched in the text: as it
+    is (``cred``), and each spelling with a capital through the sketch, from its first capital on (``Cr``, ``CR``,
+    ``#R``, ``#rE``, ``#r#D``: the capital is kept), so the text needs no lower-casing. A one-letter one is searched
+    in the text lower-cased.
+    """
+
+    def sketched(needle: str, fold: bool = False) -> str:
         image = needle.encode("ascii").translate(_SKETCH)
         return (image.translate(_FOLD) if fold else image).decode("ascii")
 
     def weak(image: str) -> bool:
         return len(image) - image.count("#") < 2
 
+    def capitalised(needle: str) -> list[str]:
+        """Sketches that every spelling of ``needle`` (lower case) with a capital holds."""
+        found = []
+        for index, char in enumerate(needle):
+            if char.isalpha():
+                if index == 0:
+                    found.append(char.upper() + sketched(needle[1]))
+                    found.append(char.upper() + needle[1].upper())
+                else:
+                    found.append(sketched(needle[:index]) + char.upper())
+        return found
+
     # A needle that is not ASCII cannot be in an ASCII text (nor in it lower-cased): it is left out.
-    named = [sketched(needle, True) for needle in needles if needle.isascii()]
-    forms = [sketched(needle, False) for needle in _FORM_NEEDLES]
-    weak_named = [needle for needle in needles if needle.isascii() and weak(sketched(needle, True))]
-    # Weak needles without letters (``%``) are the same in the text and lower-cased: searched in the text.
-    caseless = tuple(needle for needle in weak_named if needle.lower() == needle.upper())
+    ascii_needles = [needle for needle in needles if needle.isascii()]
+    weak_named = [needle for needle in ascii_needles if weak(sketched(needle, True))]
+    # Weak needles without letters (``%``) are the same in the text and lower-cased.
+    caseless = [needle for needle in weak_named if needle.lower() == needle.upper()]
+    cased = [needle for needle in weak_named if needle not in caseless and len(needle) > 1]
+    forms = [image for image in map(sketched, _FORM_NEEDLES) if not weak(image)]
+    forms += [image for needle in cased for image in capitalised(needle)]
+    named = [image for image in (sketched(needle, True) for needle in ascii_needles) if not weak(image)]
     return (
-        tuple(dict.fromkeys(image for image in forms if not weak(image))),
-        tuple(dict.fromkeys(image for image in named if not weak(image))),
-        tuple(needle for needle in _FORM_NEEDLES if weak(sketched(needle, False))) + caseless,
-        tuple(needle for needle in weak_named if needle not in caseless),
+        tuple(dict.fromkeys(forms)),
+        tuple(dict.fromkeys(named)),
+        tuple(needle for needle in _FORM_NEEDLES if weak(sketched(needle))) + tuple(caseless) + tuple(cased),
+        tuple(needle for needle in weak_named if needle not in caseless and needle not in cased),
     )
 
 
@@ -300,8 +321,9 @@ class Policy:
         self._needles = _NEEDLES + tuple(sorted(extra_needles - set(_NEEDLES)))
         #: What ``_sketch_clear`` searches for, built when a long text first comes.
         self._sketch: _Sketched | None = None
-        #: Pieces of sketches that hold no needle: at most about ``_CLEAN_PIECES`` of them, never cleared.
+        #: Pieces of sketches that hold no needle: about ``_CLEAN_CHARS`` characters of them, never cleared.
         self._clean: set[bytes] = set()
+        self._clean_chars = 0
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -385,30 +407,43 @@ class Policy:
         this ASCII text; False when one may be (the needles are then searched as they are).
 
         The needles are searched in a sketch of the text rather than in the text: the text with digits and hex
-        letters as ``#`` (``_SKETCH``: ids, times and hashes read alike), cut at commas, each distinct piece once,
-        and only the pieces not already known to hold no needle (``_clean``: a response's keys, headers and the
-        shapes of its values come back on every invocation). A needle in the text is, mapped the same way, inside
-        one piece of its sketch (no needle holds a comma), so a needle absent from the new pieces is absent from
-        the text. Needles that the mapping leaves with fewer than two letters (``cred`` reads ``#r##``, as in
-        ``created``) would be in most sketches: they are searched in the text itself.
+        letters as ``#`` (``_SKETCH``: ids, times and hashes read alike), cut into records at ``},`` and these at
+        commas, each distinct piece once, and only the pieces not already known to hold no needle (``_clean``: a
+        response's keys, headers and the shapes of its records come back on every invocation). A needle in the
+        text is, mapped the same way, inside one piece of its sketch (no needle holds a comma), so a needle absent
+        from the new pieces is absent from the text. Needles that the mapping leaves with fewer than two letters
+        (``cred`` reads ``#r##``, as in ``created``) would be in most sketches: they are searched in the text itself
+        (``_sketch_needles``). A record's piece is known clean only once each of its comma pieces is.
         """
         needles = self._sketch
         if needles is None:
             needles = self._sketch = _sketch_needles(self._needles)
-        forms, named, plain_forms, plain_named = needles
-        if (plain_named and _has_any(text.lower(), plain_named)) or _has_any(text, plain_forms):
+        forms, named, in_text, in_lowered = needles
+        if (in_lowered and _has_any(text.lower(), in_lowered)) or _has_any(text, in_text):
             return False
         clean = self._clean
-        pieces = set(text.encode("ascii").translate(_SKETCH).split(b",")).difference(clean)
-        if not pieces:
+        records = set(text.encode("ascii").translate(_SKETCH).split(b"},")).difference(clean)
+        if not records:
             return True
-        sketch = b",".join(pieces)
-        # Searched as str: ``needle in bytes`` first tries the needle as an integer, and pays for the TypeError.
-        if _has_any(sketch.decode("ascii"), forms) or _has_any(sketch.translate(_FOLD).decode("ascii"), named):
-            return False
-        if len(clean) < _CLEAN_PIECES:
-            clean.update(piece for piece in pieces if len(piece) <= _CLEAN_PIECE_CHARS)
+        pieces = set(b"},".join(records).split(b",")).difference(clean)
+        if pieces:
+            sketch = b",".join(pieces)
+            # Searched as str: ``needle in bytes`` first tries the needle as an integer, and pays for the TypeError.
+            if _has_any(sketch.decode("ascii"), forms) or _has_any(sketch.translate(_FOLD).decode("ascii"), named):
+                return False
+        if self._clean_chars < _CLEAN_CHARS:
+            self._remember(records, pieces)
         return True
+
+    def _remember(self, *found: set[bytes]) -> None:
+        """Keep pieces found clean, up to ``_CLEAN_CHARS`` characters in all."""
+        for pieces in found:
+            for piece in pieces:
+                if len(piece) <= _CLEAN_PIECE_CHARS:
+                    self._clean.add(piece)
+                    self._clean_chars += len(piece) + 1
+                    if self._clean_chars >= _CLEAN_CHARS:
+                        return
 
     def mask_text(self, text: str) -> str:
         """Mask every secret this policy can recognise in free text; the rest of it is kept."""
