@@ -533,6 +533,7 @@ def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None
         assert resource_spans.schema_url == ""
         assert [span.name for span in resource_spans.scope_spans[0].spans] == ["x" * size]
         assert attributes(resource_spans.resource) == expected
+        assert resource_spans.scope_spans[0].scope.name == ("lambda_tracer" if prefix is not mine else "s")
 
 
 def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad_one_never_raises(

@@ -522,42 +522,51 @@ _ROOM = MAX_UDP_REQUEST_BYTES - len(_PADS[-1]) - 16
 
 
 def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
-    """Base64 of a request holding ``spans``, with the resource (the same in every datagram) last, so that its
-    base64, made once, is appended as it is: base64 works on 3-byte groups, so what comes before the resource
-    is made a multiple of 3 bytes long with up to two empty ``schema_url`` fields (the ResourceSpans' one, once
-    or twice: the last one counts, and it is empty as without them). Base64 costs ~19 instructions a byte, and
-    the resource is about half of a handler's datagram. The handler's span ends with its name and attributes that
-    repeat (``_own``): when it is the last span, their base64 is made once too, with the resource's."""
-    resource_field, scope_field = prefix
+    """Base64 of a request holding ``spans``, with what is the same in every datagram last (the scope, then the
+    resource: protobuf takes fields in any order), so that its base64, made once, is appended as it is: base64
+    works on 3-byte groups, so what comes before it is made a multiple of 3 bytes long with up to two empty
+    ``schema_url`` fields (the ResourceSpans' one, once or twice: the last one counts, and it is empty as without
+    them). Base64 costs ~19 instructions a byte, and the resource is about half of a handler's datagram. The
+    handler's span ends with its name and attributes that repeat (``_own``): when it is the last span, that tail
+    goes in the base64 made once too."""
     last = spans[-1]
     memo = _handler_tail
-    tail = memo[2] if memo[0] is last else b""  # the handler's span: its repeating tail goes with the resource
-    size = len(last)
-    last_field = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + (memo[1] if tail else last)
-    if len(spans) == 1:
-        body = scope_field + last_field
+    if memo[0] is last:  # the handler's span: its repeating tail goes with the scope and the resource
+        tail, last_part = memo[2], memo[1]
     else:
-        parts = [scope_field]
+        tail, last_part = b"", last
+    size = len(last)
+    if len(spans) == 1:
+        body = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + last_part
+    else:
+        parts: list[bytes] = []
         for item in spans[:-1]:
-            size = len(item)
-            parts += (b"\x12", _LENGTHS[size] if size < 0x80 else _varint2(size), item)
-        parts.append(last_field)
+            length = len(item)
+            parts += (b"\x12", _LENGTHS[length] if length < 0x80 else _varint2(length), item)
+        parts += (b"\x12", _LENGTHS[size] if size < 0x80 else _varint2(size), last_part)
         body = b"".join(parts)
-    size = len(body) + len(tail)
-    scope_spans = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + body
-    size = len(scope_spans)
-    inner = size + len(tail) + len(resource_field)
+    known = _constant_base64
+    if known[0] is not prefix or known[1] is not tail:
+        known = _base64_of(prefix, tail)
+    size = len(body) + known[3]  # the ScopeSpans: the spans, then the tail and the scope
+    scope_head = b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)
+    before = len(scope_head) + len(body)  # what comes before the constant part, in the ResourceSpans
+    inner = before + known[4]
+    if 0x80 <= inner < 0x4000 - 4:  # the ResourceSpans' length takes two bytes whatever the padding
+        pad = _PADS[before % 3]
+        total = inner + len(pad)
+        head = b"".join((b"\x0a", bytes(((total & 0x7F) | 0x80, total >> 7)), pad, scope_head, body))
+        return binascii.b2a_base64(head, newline=False) + known[2]
     for pad in _PADS:
         total = inner + len(pad)
         head_size = 2 if total < 0x80 else 3 if total < 0x4000 else 4 if total < 0x200000 else 5
-        if (head_size + len(pad) + size) % 3 == 0:
-            head = b"".join((b"\x0a", _LENGTHS[total] if total < 0x80 else _varint2(total), pad, scope_spans))
-            known = _resource_base64  # the base64 of the tail and the resource, made once per pair
-            if known[0] is not resource_field or known[1] is not tail:
-                known = _base64_of(resource_field, tail)
+        if (head_size + len(pad) + before) % 3 == 0:
+            head = b"".join((b"\x0a", varint(total), pad, scope_head, body))
             return binascii.b2a_base64(head, newline=False) + known[2]
     # A total at a varint edge (rare): the whole in base64.
-    return binascii.b2a_base64(b"\x0a" + varint(inner) + scope_spans + tail + resource_field, newline=False)
+    resource_field, scope_field = prefix
+    whole = b"\x0a" + varint(inner) + scope_head + body + tail + scope_field + resource_field
+    return binascii.b2a_base64(whole, newline=False)
 
 
 _LENGTHS = proto._LENGTHS
@@ -578,14 +587,23 @@ def request_prefix() -> tuple[bytes, bytes]:
     return _prefix
 
 
-def _base64_of(resource_field: bytes, tail: bytes) -> tuple[bytes, bytes, bytes]:
-    """(resource field, tail, the base64 of the two), remembered for the next datagram."""
-    global _resource_base64
-    _resource_base64 = (resource_field, tail, binascii.b2a_base64(tail + resource_field, newline=False))
-    return _resource_base64
+def _base64_of(prefix: tuple[bytes, bytes], tail: bytes) -> tuple[Any, bytes, bytes, int, int]:
+    """(the prefix, the tail, the base64 of the tail, the scope and the resource, the size of the tail and the
+    scope, the size of all three), remembered for the next datagram."""
+    global _constant_base64
+    resource_field, scope_field = prefix
+    constant = tail + scope_field + resource_field
+    _constant_base64 = (
+        prefix,
+        tail,
+        binascii.b2a_base64(constant, newline=False),
+        len(tail) + len(scope_field),
+        len(constant),
+    )
+    return _constant_base64
 
 
-_resource_base64 = (b"", b"", b"")
+_constant_base64: tuple[Any, bytes, bytes, int, int] = (None, b"", b"", 0, 0)
 
 
 def _forget_prefix() -> None:
