@@ -493,7 +493,9 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
         text = _strict_json(value)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
-    if len(text) > max_bytes or not text.isascii() or policy.needs_mask(text):
+    # A string with a backslash (``\\\\`` once encoded) may be JSON whose escapes hide a name (``tok\\ben``): the
+    # converter parses it.
+    if len(text) > max_bytes or not text.isascii() or "\\\\" in text or policy.needs_mask(text):
         return _CONVERT, ""
     return (marshal.loads(packed) if packed and copy else value), text
 

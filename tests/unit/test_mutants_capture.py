@@ -929,3 +929,30 @@ def test_a_cookie_past_the_budget_is_masked_whole_and_marked_cut() -> None:
     converter.scanned = converter.budget
     assert converter.convert({"Cookie": "a=b"}) == {"Cookie": R}
     assert converter.cut is True
+
+
+def test_json_text_with_escapes_is_parsed_even_without_a_secret_word_in_sight() -> None:
+    # "tok\ben" names a token only once the escape is decoded: no substring of the text gives it away.
+    assert meta('{"tok\\ben": "s3cr3t", "a": 1}') == f'{{"tok\\ben":"{R}","a":1}}'
+
+
+def test_json_held_in_a_json_string_is_redacted_structurally() -> None:
+    inner = json.dumps({"SecretString": json.dumps({"a": 1}), "b": 2})
+    assert meta(json.dumps(inner)) == json.dumps(
+        json.dumps({"SecretString": json.dumps({"a": R}, separators=(",", ":")), "b": 2}, separators=(",", ":"))
+    )
+
+
+def test_json_after_64_characters_of_whitespace_is_text() -> None:
+    text = " " * 64 + '{"password": "x",  "a": 1}'
+    assert meta(text) == " " * 64 + f'{{"password": "{R}",  "a": 1}}'  # masked as text, its spacing kept
+    assert meta(" " * 63 + '{"password": "x",  "a": 1}') == f'{{"password":"{R}","a":1}}'
+
+
+@pytest.mark.parametrize(("over", "parsed"), [(0, True), (1, False)])
+def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> None:
+    text = json.dumps({"a": 1, "password": "x"})
+    converter = capture._Converter(Policy(), 16384)
+    converter.scanned = converter.budget - 2 * len(text) + over  # its window, then the parse, are counted
+    expected = f'{{"a":1,"password":"{R}"}}' if parsed else f'{{"a": 1, "password": "{R}"}}'
+    assert converter.convert(text) == expected

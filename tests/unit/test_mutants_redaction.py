@@ -704,3 +704,20 @@ def test_a_string_cut_after_masking_its_window_is_marked_cut() -> None:
     converter = capture._Converter(Policy(), 100)
     assert converter.convert("password=" + "a" * 5000) == f"password={R}"
     assert converter.cut is True  # the text past the masked window is not in the record
+
+
+def test_secret_stems_are_found_across_words_left_out() -> None:
+    assert Policy().verdict("tokenizer_api_key") == SECRET  # "tokenizer" is not a secret word; "apikey" is
+    assert Policy().verdict("tokenizer_name") == PLAIN
+
+
+def test_replaced_spans_touching_or_overlapping() -> None:
+    assert redaction._replaced("abcdef", [(3, 5, "Y"), (0, 3, "X")]) == "XYf"
+    assert redaction._replaced("abcdef", [(0, 3, "X"), (1, 4, "Y")]) == "Xef"
+    assert redaction._replaced("abcdef", [(0, 4, "X"), (1, 2, "Y")]) == "Xef"
+    assert redaction._replaced("abcdef", []) == "abcdef"
+
+
+def test_botocore_messages_and_pairs_in_one_text() -> None:
+    text = "parameter password, value: x, type: t and token=abc"
+    assert Policy().mask_text(text) == f"parameter password, value: {R}, type: t and token={R}"
