@@ -251,38 +251,40 @@ def _sketch_needles(needles: tuple[str, ...]) -> _Sketched:
     in the text lower-cased.
     """
 
-    def sketched(needle: str, fold: bool = False) -> str:
-        image = needle.encode("ascii").translate(_SKETCH)
-        return (image.translate(_FOLD) if fold else image).decode("ascii")
-
-    def weak(image: str) -> bool:
-        return len(image) - image.count("#") < 2
+    def sketched(needles: list[str], fold: bool = False) -> list[str]:
+        """Each needle's sketch, in one translation of them all (needles hold no newline)."""
+        image = "\n".join(needles).encode("ascii").translate(_SKETCH)
+        return (image.translate(_FOLD) if fold else image).decode("ascii").split("\n")
 
     def capitalised(needle: str) -> list[str]:
         """Sketches that every spelling of ``needle`` (lower case) with a capital holds."""
         found = []
+        prefixes = sketched([needle[:index] for index in range(len(needle))])
         for index, char in enumerate(needle):
             if char.isalpha():
                 if index == 0:
-                    found.append(char.upper() + sketched(needle[1]))
+                    found.append(char.upper() + sketched([needle[1]])[0])
                     found.append(char.upper() + needle[1].upper())
                 else:
-                    found.append(sketched(needle[:index]) + char.upper())
+                    found.append(prefixes[index] + char.upper())
         return found
 
     # A needle that is not ASCII cannot be in an ASCII text (nor in it lower-cased): it is left out.
     ascii_needles = [needle for needle in needles if needle.isascii()]
-    weak_named = [needle for needle in ascii_needles if weak(sketched(needle, True))]
+    folded = sketched(ascii_needles, True)
+    folded_weak = [len(image) - image.count("#") < 2 for image in folded]  # fewer than two letters
+    weak_named = [needle for needle, weak in zip(ascii_needles, folded_weak, strict=True) if weak]
     # Weak needles without letters (``%``) are the same in the text and lower-cased.
     caseless = [needle for needle in weak_named if needle.lower() == needle.upper()]
     cased = [needle for needle in weak_named if needle not in caseless and len(needle) > 1]
-    forms = [image for image in map(sketched, _FORM_NEEDLES) if not weak(image)]
+    form_images = sketched(list(_FORM_NEEDLES))
+    form_weak = [len(image) - image.count("#") < 2 for image in form_images]
+    forms = [image for image, weak in zip(form_images, form_weak, strict=True) if not weak]
     forms += [image for needle in cased for image in capitalised(needle)]
-    named = [image for image in (sketched(needle, True) for needle in ascii_needles) if not weak(image)]
     return (
         tuple(dict.fromkeys(forms)),
-        tuple(dict.fromkeys(named)),
-        tuple(needle for needle in _FORM_NEEDLES if weak(sketched(needle))) + tuple(caseless) + tuple(cased),
+        tuple(dict.fromkeys(image for image, weak in zip(folded, folded_weak, strict=True) if not weak)),
+        tuple(needle for needle, weak in zip(_FORM_NEEDLES, form_weak, strict=True) if weak) + tuple(caseless + cased),
         tuple(needle for needle in weak_named if needle not in caseless and needle not in cased),
     )
 
