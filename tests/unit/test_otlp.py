@@ -656,3 +656,29 @@ def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monk
             "/items/{id}",
         )
         assert "secret-42" not in str(found)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"a": "é ✓", "n": [1, 2.5, None, True], "nested": {"k": "v"}},
+        'text with DEL \x7f and a quote "',
+        {"statusCode": 200, "body": '{"items":[{"id":"a1"}]}', "headers": {"Content-Type": "application/json"}},
+        list(range(300)),
+    ],
+)
+def test_the_response_json_is_the_same_whether_spliced_or_encoded(otlp_mode: None, response: Any) -> None:
+    """The handler's response, recorded with its JSON text (capture.response_metadata), is sent as that text:
+    the same JSON xray mode's encoder writes for the namespace."""
+    from lambda_tracer.backends import xray_documents
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> Any:
+        return response
+
+    sent, _, _ = _invoke(handler)
+    found = attributes(spans_in(sent)[-1])["aws.xray.metadata.svc"]
+    assert found == xray_documents.dumps({"handler response": response})
+    assert json.loads(found) == {"handler response": response}

@@ -282,9 +282,18 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         parts.append(proto.attributes(0x4A, values))
     metadata = span.metadata
     if metadata:  # each namespace as strict JSON in aws.xray.metadata.<namespace>, where X-Ray's translator reads it
+        spliced = span.spliced  # a response recorded with its JSON text (capture.response_metadata)
         for namespace_name, data in metadata.items():
             framed_key = _metadata_keys.get(namespace_name) or _metadata_key(namespace_name)
-            text = xray_documents.dumps(data)
+            if (
+                spliced is not None
+                and spliced[0] == namespace_name
+                and len(data) == 1
+                and data.get(spliced[1], data) is spliced[2]
+            ):  # that text put in as it is, as xray mode does: the same JSON, not encoded again
+                text = "{" + _json_string(spliced[1]) + ":" + spliced[3] + "}"
+            else:
+                text = xray_documents.dumps(data)
             size = len(text)
             if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
                 parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], text.encode())
@@ -374,6 +383,7 @@ def _string_attribute(key: str, value: str) -> bytes:
 
 
 _SPAN_ATTRIBUTES, _STRING_VALUES = proto._SPAN_ATTRIBUTES, proto._STRING_VALUES
+_json_string = xray_documents.json_string
 _STATUS, _RETRIES = "http.response.status_code", "aws.xray.retries"
 #: Encoded attributes whose values repeat from call to call (a status, a retry count), by value.
 _status_attributes: dict[int, bytes] = {}
