@@ -956,3 +956,61 @@ def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> 
     converter.scanned = converter.budget - 2 * len(text) + over  # its window, then the parse, are counted
     expected = f'{{"a":1,"password":"{R}"}}' if parsed else f'{{"a": 1, "password": "{R}"}}'
     assert converter.convert(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ('"' * 62, 64, '"' * 5),  # the excess is the whole text: the worst case's prefix
+        ("a" + '"' * 61, 64, "a"),  # one character left after the excess
+        ('"' * 68, 70, '"' * 5),
+    ],
+)
+def test_preview_at_the_edge_of_the_excess(text: str, room: int, expected: str) -> None:
+    assert capture._preview(text, room) == expected
+
+
+_ODD_KEYS: dict[Any, Any] = {"b": 1, "a": [1.5, None, True, "\u00e9\u2028<>&'"], 3: {"z": {}, "y": []}}
+
+
+def test_the_prebuilt_strict_encoder_writes_what_the_stdlib_writes() -> None:
+    encode = capture._c_strict()
+    assert encode is not None  # CPython's C accelerator: built once, not at every response
+    expected = json.dumps(_ODD_KEYS, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert "".join(encode(_ODD_KEYS, 0)) == expected  # keys in their order, compact, not ASCII-escaped
+    assert capture._strict_json(_ODD_KEYS) == expected
+    assert capture._strict_json("plain") == '"plain"'
+    for bad in (float("nan"), {(1, 2): 1}):  # NaN and keys JSON has no form for are refused, not written
+        with pytest.raises((ValueError, TypeError)):
+            "".join(capture._c_strict()(bad, 0))
+        with pytest.raises((ValueError, TypeError)):
+            capture._strict_json(bad)
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        "".join(capture._c_strict()(cycle, 0))
+    assert capture._strict_json(_ODD_KEYS) == expected  # the encoder still works after a refusal
+
+
+def test_a_value_recorded_as_it_is_is_a_copy() -> None:
+    value = {"a": [1, {"b": "c"}]}
+    recorded = capture.to_metadata(value, Policy(), 16384)
+    assert recorded == value and recorded is not value and recorded["a"] is not value["a"]
+    assert capture.to_metadata("plain", Policy(), 16384) == "plain"
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
+
+
+def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_it_is() -> None:
+    assert capture.response_metadata({"a": 1, "b": "x"}, Policy(), 16384) == ({"a": 1, "b": "x"}, '{"a":1,"b":"x"}')
+    assert capture.response_metadata({"password": "x"}, Policy(), 16384) == ({"password": R}, None)
+    assert capture.response_metadata(["\x7f"], Policy(), 16384) == (["\x7f"], None)  # DEL: the document escapes it
+    assert capture.response_metadata(None, Policy(), 16384) == (None, "null")
+
+
+def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:
+    value = [2**60, "a"]
+    size = len(json.dumps(value, separators=(",", ":")))
+    value[1] = "a" * (100 - size + 1)
+    assert len(json.dumps(value, separators=(",", ":"))) == 100
+    assert capture.to_metadata(value, Policy(), 100) == value  # as it is: the big integer stays a number
+    assert capture.to_metadata(value, Policy(), 99) != value
