@@ -1,17 +1,28 @@
-"""Response capture never consumes, never explodes, stays bounded, and redacts secrets."""
+"""Response capture never consumes, never explodes, stays bounded, and redacts secrets.
+
+The second half pins exact outputs, one per rule and edge, written against the mutants `make mutation` left
+alive.
+"""
 
 from __future__ import annotations
 
+import collections
 import datetime
 import decimal
+import enum
 import io
 import json
+import logging
+import subprocess
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, config, redaction
+from lambda_tracer.redaction import REDACTED, Policy
 from lambda_tracer_local.daemon import by_name
 
 
@@ -218,3 +229,1000 @@ def test_flat_values_are_still_redacted_and_bounded() -> None:
     assert capture.to_metadata("z" * 5000, keys, 1024)["truncated"] is True
     flat = {"ok": 1, "name": "n", "none": None, "flag": True, "ratio": 0.5}
     assert capture.to_metadata(flat, keys, 4096) == flat
+
+
+# -- exact outputs, pinned against the mutants `make mutation` left alive ----------------------------------------
+
+R = REDACTED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(config, "_reported", set())
+    monkeypatch.setattr(config, "suppressed", 0)
+    yield
+
+
+def meta(value: object, max_bytes: int = 16384, key: str | None = None, policy: Policy | None = None) -> Any:
+    return capture.to_metadata(value, policy or Policy(), max_bytes, key)
+
+
+def test_keys_decide_what_is_redacted() -> None:
+    value = {
+        "a": 1,
+        "password": "x",
+        "n": None,
+        "flag": True,
+        "max_tokens": 5,
+        "Cookie": "s=1; Path=/",
+        "rawQueryString": "a=1&b",
+        "SecretString": '{"u":"x","p":[1,null,true]}',
+        "token": 7,
+        "secret": None,
+        "api_key": False,
+        "input_tokens": "12",
+    }
+    assert meta(value) == {
+        "a": 1,
+        "password": R,
+        "n": None,
+        "flag": True,
+        "max_tokens": 5,
+        "Cookie": f"s={R}; Path=/",
+        "rawQueryString": f"a={R}&{R}",
+        "SecretString": f'{{"u":"{R}","p":["{R}",null,true]}}',
+        "token": R,
+        "secret": None,
+        "api_key": False,
+        "input_tokens": R,
+    }
+
+
+def test_cookie_and_query_containers() -> None:
+    assert meta({"cookies": ["a=1", "b=2"], "queryStringParameters": {"q": "x", "page": "2"}, "Cookie": 5}) == {
+        "cookies": [f"a={R}", f"b={R}"],
+        "queryStringParameters": {"q": R, "page": R},
+        "Cookie": R,
+    }
+
+
+def test_shape_only() -> None:
+    assert (
+        capture._shape_only('{"a": {"b": [1, null, false, "x"]}}', 100) == f'{{"a":{{"b":["{R}",null,false,"{R}"]}}}}'
+    )
+    assert capture._shape_only("  [1]", 100) == f'["{R}"]'
+    assert capture._shape_only("[1]", 2) == R
+    assert capture._shape_only("[1]", 3) == f'["{R}"]'
+    assert capture._shape_only("plain", 100) == R
+    assert capture._shape_only("[1", 100) == R
+    assert capture._shape_only('"s"', 100) == R
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    masked = json.loads(capture._shape_only(json.dumps(deep), 10_000))
+    for _ in range(32):
+        masked = masked[0]
+    assert masked == R
+    wide = json.loads(capture._shape_only(json.dumps({str(n): n for n in range(1001)}), 100_000))
+    assert len(wide) == 1000 and "1000" not in wide
+    assert len(json.loads(capture._shape_only(json.dumps(list(range(1001))), 100_000))) == 1000
+
+
+def test_secret_key_for_the_whole_value() -> None:
+    assert meta("hunter2", key="password") == R
+    assert meta({"a": 1}, key="password") == R
+    assert meta('{"a": 1}', key="SecretString") == f'{{"a":"{R}"}}'
+    assert meta(None, key="password") is None
+    assert meta({"a": "b"}, key="response") == {"a": "b"}
+    assert meta(5, key="max_tokens") == 5
+
+
+def test_strings_cut_with_markers() -> None:
+    assert meta("x" * 300, 256) == {"truncated": True, "original_bytes_at_least": 302, "preview": '"' + "x" * 60}
+    assert meta({"k": "a" * 500}, 300) == {
+        "truncated": True,
+        "original_bytes_at_least": 505,
+        "preview": '{"k":"' + "a" * 89,
+    }
+    assert meta("x" * 256, 256) == {
+        "truncated": True,
+        "original_bytes": 258,
+        "preview": '"' + "x" * 60,
+    }
+    assert meta("x" * 254, 256) == "x" * 254
+
+
+def test_bound() -> None:
+    assert capture.bound({"a": "x" * 500}, 300) == {
+        "truncated": True,
+        "original_bytes": 508,
+        "preview": '{"a":"' + "x" * 89,
+    }
+    assert capture.bound([1], 300) == [1]
+    assert capture.bound([1], 3) == [1]
+    assert capture.bound([1], 2) == {"truncated": True, "original_bytes": 3, "preview": "[1]"}
+    assert capture.bound([1], 300, 7) == {"truncated": True, "original_bytes_at_least": 7, "preview": "[1]"}
+    assert capture.bound([1, 2], 300, 1) == {"truncated": True, "original_bytes_at_least": 5, "preview": "[1,2]"}
+    assert capture.bound(["x" * 1000], 1000)["preview"] == '["' + "x" * 795
+    assert capture.bound({(1, 2): 1}, 300) == {"truncated": True, "reason": "unserializable", "type": "<dict>"}
+    assert capture.bound({"d": datetime.date(2020, 1, 2)}, 300) == {"d": datetime.date(2020, 1, 2)}
+
+
+def test_finish_measures_only_when_needed() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    converter.size_bound = 10
+    assert capture._finish(converter, ["x" * 50], 10) == ["x" * 50]
+    converter.size_bound = 11
+    assert capture._finish(converter, ["x" * 50], 10) == {
+        "truncated": True,
+        "original_bytes": 54,
+        "preview": '["' + "x" * 50 + '"]',
+    }
+    converter.size_bound = 0
+    converter.cut = True
+    converter.original_chars = 99
+    assert capture._finish(converter, [1], 10) == {"truncated": True, "original_bytes_at_least": 99, "preview": "[1]"}
+
+
+def test_item_caps() -> None:
+    converter = capture._Converter(Policy(), 10**9)
+    items = converter.convert(list(range(1500)))
+    assert len(items) == 1001 and items[999] == 999 and items[-1] == "... 500 more items" and converter.cut
+    converter = capture._Converter(Policy(), 10**9)
+    mapping = converter.convert({str(n): n for n in range(1200)})
+    assert len(mapping) == 1001 and mapping["999"] == 999 and mapping["..."] == "200 more items"
+    converter = capture._Converter(Policy(), 10**9)
+    assert converter.convert(list(range(1000))) == list(range(1000))
+    assert converter.cut is False
+    Pair = collections.namedtuple("Pair", "a b")
+    assert meta(Pair(1, 2)) == [1, 2]
+
+
+def test_preview_of_a_list_past_the_item_cap() -> None:
+    assert meta(list(range(1500)), 60000) == list(range(1500))  # fits, nothing to convert: recorded whole
+    result = meta([*range(1500), object()], 60000)
+    assert result["truncated"] is True
+    assert result["original_bytes_at_least"] == 3912
+    assert result["preview"].endswith('999,"... 501 more items"]')
+
+
+def test_node_cap() -> None:
+    converter = capture._Converter(Policy(), 10**9)
+    out = converter.convert([[0] * 100 for _ in range(200)])
+    assert out == [[0] * 100] * 99 + [["... 100 more items"], "... 100 more items"]
+    assert converter.nodes == 10_001
+    assert converter.cut is True
+    converter = capture._Converter(Policy(), 10**9)
+    out = converter.convert([[0] * 99 for _ in range(100)])
+    assert out == [[0] * 99] * 100
+    assert converter.nodes == 10_001
+    assert converter.cut is False
+
+
+def test_size_cap_stops_walking() -> None:
+    converter = capture._Converter(Policy(), 100)
+    out = converter.convert(["abcdefghij"] * 50)
+    assert out == ["abcdefghij"] * 3 + ["... 47 more items"]
+    assert converter.cut is True
+
+
+def test_depth_cap() -> None:
+    deep: list[Any] = []
+    current = deep
+    for _ in range(40):
+        inner: list[Any] = []
+        current.append(inner)
+        current = inner
+    assert meta(deep) == deep  # plain JSON that fits is recorded as it is
+    deep.append(b"")  # a value to convert: the walk stops at the depth cap
+    assert json.dumps(meta(deep)) == "[" + "[" * 31 + '"<too deep>"' + "]" * 31 + ', "<bytes: 0>"]'
+    deep_dict: dict[str, Any] = {"x": b""}
+    node = deep_dict
+    for _ in range(40):
+        node["k"] = {}
+        node = node["k"]
+    out = meta(deep_dict)
+    for _ in range(32):
+        out = out["k"]
+    assert out == "<too deep>"
+
+
+def test_cycles() -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    assert meta(loop) == [1, "<cycle>"]
+    mapping: dict[str, Any] = {"a": 1}
+    mapping["self"] = mapping
+    assert meta(mapping) == {"a": 1, "self": "<cycle>"}
+    shared = [1]
+    assert meta([shared, shared]) == [[1], [1]]
+
+
+def test_named_secrets() -> None:
+    assert meta({"Name": "/prod/db/password/", "Value": "s"}) == {"Name": "/prod/db/password/", "Value": R}
+    assert meta({"Type": "SecureString", "value": "s"}) == {"Type": "SecureString", "value": R}
+    assert meta({"name": "HOST", "value": "h"}) == {"name": "HOST", "value": "h"}
+    assert meta({"Key": "api_key", "ParameterValue": "v", "x": None}) == {
+        "Key": "api_key",
+        "ParameterValue": R,
+        "x": None,
+    }
+    assert meta({"OptionName": "DB_PASSWORD", "Value": None}) == {"OptionName": "DB_PASSWORD", "Value": None}
+    assert meta({"name": 5, "key": "token", "value": "v"}) == {"name": 5, "key": "token", "value": R}
+    assert meta({"Name": "token", "Value": "v"}, policy=Policy(enabled=False)) == {"Name": "token", "Value": "v"}
+    assert meta({"Value": "v"}) == {"Value": "v"}
+
+
+def test_sequences_redact_after_a_secret_name() -> None:
+    assert meta(["--password", "s", None, "--token", True]) == ["--password", R, None, "--token", True]
+    assert meta(("api_key", "k")) == ["api_key", R]
+    assert meta(["x", "api_key"]) == ["x", "api_key"]
+    assert meta(["api_key", "k", "z"]) == ["api_key", "k", "z"]
+    assert meta(["a", "--password=x", "y"]) == ["a", f"--password={R}", "y"]
+    assert meta(["-", "x"]) == ["-", "x"]
+    assert meta(["--" + "x" * 57 + "token", "v"]) == ["--" + "x" * 57 + "token", R]
+    assert meta(["--" + "x" * 58 + "token", "v"]) == ["--" + "x" * 58 + "token", "v"]
+
+
+def test_named_tuple_fields() -> None:
+    Pair = collections.namedtuple("Pair", "user secret_key")
+    assert meta(Pair("u", "k")) == ["u", R]
+
+
+class Colour(enum.Enum):
+    A = "password=x"
+
+
+def test_scalars() -> None:
+    value = [
+        Colour.A,
+        decimal.Decimal("1.5"),
+        2**60,
+        -(2**53),
+        2**53,
+        float("inf"),
+        b"abc",
+        datetime.date(2020, 1, 2),
+        uuid.UUID(int=1),
+        datetime.timedelta(seconds=3),
+    ]
+    assert meta(value) == [
+        f"password={R}",
+        "1.5",
+        "1152921504606846976",
+        -(2**53),
+        2**53,
+        "inf",
+        "<bytes: 3>",
+        "2020-01-02",
+        "00000000-0000-0000-0000-000000000001",
+        "0:00:03",
+    ]
+
+
+class _Plain:
+    def __init__(self) -> None:
+        self.token = "t"
+        self._private = 1
+        self.method = lambda: 1
+        self.x = 2
+
+
+def test_objects() -> None:
+    assert meta(_Plain()) == {"token": R, "x": 2}
+    assert meta(object()) == "<object>"
+    assert meta(iter([])) == "<list_iterator>"
+    assert capture.describe(Policy()) == "<lambda_tracer.redaction.Policy>"
+
+
+def test_json_strings() -> None:
+    assert meta('{"password":"x","a":1}') == f'{{"password":"{R}","a":1}}'
+    assert meta('{"a": 1}') == '{"a": 1}'
+    assert meta('{"a":"b"') == '{"a":"b"'
+    assert meta('{"password": "x"') == '{"password": "[REDACTED]"'
+    assert meta('"{\\"password\\":\\"x\\"}"') == f'"{{\\"password\\":\\"{R}\\"}}"'
+    assert meta('"plain"') == '"plain"'
+    assert meta(' ["--password", "x"]') == f'["--password","{R}"]'
+
+
+def test_error_messages() -> None:
+    error = subprocess.CalledProcessError(1, ["ls", "--password", "x"])
+    assert capture.exception_message(error, Policy()) == f"Command {R} returned non-zero exit status 1."
+    assert capture.exception_message(ValueError("m" * 1500), Policy()) == "m" * 1000
+    # Masked, then cut: a secret across the cut is masked whole, and URL query values are all masked.
+    straddling = "m" * 985 + " password=" + "s" * 40
+    assert capture.exception_message(ValueError(straddling), Policy()) == "m" * 985 + f" password={R}"[:15]
+    assert capture.exception_message(ValueError("GET https://h/p?q=1&key=2 failed"), Policy()) == (
+        f"GET https://h/p?q={R}&key={R} failed"
+    )
+    assert capture.command_hidden("TimeoutExpired", "Command 'x' timed out after 3 seconds") == (
+        f"Command {R} timed out after 3 seconds"
+    )
+    assert capture.command_hidden("ValueError", "Command 'x' returned 1") == "Command 'x' returned 1"
+    assert capture.command_hidden("CalledProcessError", "Command 'x' died with <Signals.SIGKILL: 9>.") == (
+        f"Command {R} died with <Signals.SIGKILL: 9>."
+    )
+    assert (
+        capture.command_hidden("CalledProcessError", "Command 'a returned b' returned 2") == f"Command {R} returned 2"
+    )
+    assert capture.command_hidden("CalledProcessError", "Other 'x' returned 1") == "Other 'x' returned 1"
+    assert capture.command_hidden("CalledProcessError", "Command 'x' failed") == "Command 'x' failed"
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError
+
+    assert capture.exception_message(Unprintable(), Policy()) == "<str() of the exception raised>"
+
+
+class MyError(Exception):
+    pass
+
+
+def test_exception_info_and_error_metadata() -> None:
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as inner:
+            raise ValueError("v password=1") from inner
+    except ValueError as error:
+        assert capture.exception_info(error, Policy(enabled=False)) == {
+            "type": "ValueError",
+            "message": "v password=1",
+            "cause": {"type": "KeyError"},
+        }
+        assert capture.error_metadata(error, Policy(), 16384) == {
+            "type": "ValueError",
+            "message": f"v password={R}",
+            "cause": {"type": "KeyError"},
+        }
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            raise ValueError("v") from None
+    except ValueError as error:
+        assert capture.exception_info(error, Policy()) == {"type": "ValueError", "message": "v"}
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            raise OSError("v")
+    except OSError as error:
+        expected = {"type": "OSError", "message": "v", "cause": {"type": "KeyError"}}
+        assert capture.exception_info(error, Policy()) == expected
+    custom = MyError("m")
+    custom.code = 5  # type: ignore[attr-defined]
+    custom.body = "x"  # type: ignore[attr-defined]
+    custom.reason = "r" * 201  # type: ignore[attr-defined]
+    custom.short = "r" * 200  # type: ignore[attr-defined]
+    custom._private = 1  # type: ignore[attr-defined]
+    custom.Doc = "d"  # type: ignore[attr-defined]
+    custom.ok = None  # type: ignore[attr-defined]
+    custom.ratio = 0.5  # type: ignore[attr-defined]
+    custom.password = "p"  # type: ignore[attr-defined]
+    custom.items = [1]  # type: ignore[attr-defined]
+    assert capture.error_metadata(custom, Policy(), 16384) == {
+        "type": "MyError",
+        "message": "m",
+        "module": __name__,
+        "attributes": {"code": 5, "short": "r" * 200, "ok": None, "ratio": 0.5, "password": R},
+    }
+    assert capture.error_metadata(MyError("m"), Policy(), 16384) == {
+        "type": "MyError",
+        "message": "m",
+        "module": __name__,
+    }
+    assert capture.to_metadata(MyError("x"), Policy(), 16384) == {"type": "MyError", "message": "x", "module": __name__}
+
+
+def test_error_metadata_is_bounded() -> None:
+    big = capture.error_metadata(ValueError("x" * 900), Policy(), 300)
+    assert big["truncated"] is True
+    assert big["preview"] == '{"type":"ValueError","message":"' + "x" * 59
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("k", True, True),
+        ("password", False, False),
+        ("password", "x", R),
+        ("password", 5, R),
+        ("max_tokens", 5, 5),
+        ("max_tokens", 2.5, 2.5),
+        ("max_tokens", "5", R),
+        ("Cookie", "a", R),
+        ("k", "password=1", f"password={R}"),
+        ("k", 2**53, 2**53),
+        ("k", -(2**53), -(2**53)),
+        ("k", 2**53 + 1, str(2**53 + 1)),
+        ("k", -(2**53) - 1, str(-(2**53) - 1)),
+        ("k", 2**3299, str(2**3299)),
+        ("k", 1.5, 1.5),
+        ("a" * 500, 1, 1),
+        ("A_9", "v", "v"),
+    ],
+)
+def test_annotation_values(key: str, value: object, expected: object) -> None:
+    assert capture.annotation_value(key, value, Policy()) == expected
+
+
+def test_annotation_cut(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="lambda_tracer")
+    assert capture.annotation_value("k", "x" * 1001, Policy()) == "x" * 1000
+    assert capture.annotation_value("k", "x" * 1000, Policy()) == "x" * 1000
+    assert [r.getMessage() for r in caplog.records] == [
+        "lambda_tracer: annotation string values are cut to 1000 characters"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("k", 2**3300, "annotation 'k' dropped: out-of-range int values are not recorded (str, int, bool, float only)"),
+        (
+            "k",
+            float("nan"),
+            "annotation 'k' dropped: out-of-range float values are not recorded (str, int, bool, float only)",
+        ),
+        ("k", None, "annotation 'k' dropped: NoneType values are not recorded (str, int, bool, float only)"),
+        ("k", [1], "annotation 'k' dropped: list values are not recorded (str, int, bool, float only)"),
+        ("bad key", 1, "annotation 'bad key' dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
+        (5, 1, "annotation of type int dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
+        ("a" * 501, 1, "annotation <501 characters> dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
+        ("", 1, "annotation '' dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
+        ("\u00e9", 1, "annotation <1 characters> dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
+    ],
+)
+def test_annotation_dropped(caplog: pytest.LogCaptureFixture, key: object, value: object, message: str) -> None:
+    caplog.set_level(logging.WARNING, logger="lambda_tracer")
+    assert capture.annotation_value(key, value, Policy()) is capture.DROPPED
+    assert [r.getMessage() for r in caplog.records] == [f"lambda_tracer: {message}"]
+
+
+def test_clean_name() -> None:
+    assert capture.clean_name("a<locals>?;*()!$~^b") == "alocalsb"
+    assert capture.clean_name("?") == "unnamed"
+    assert capture.clean_name("x" * 300) == "x" * 250
+
+
+def test_values_recorded_as_they_are_are_copies() -> None:
+    value = {"a": 1, "b": "text", "c": None, "d": True, "e": 1.5, "f": [1, {"g": "h"}]}
+    out = meta(value)
+    assert out == value and out is not value and out["f"][1] is not value["f"][1]
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
+    policy = Policy()
+    assert capture._as_it_is(value, policy, 16384, True) == value
+    for converted in (
+        {"a": float("inf")},
+        {"password": 1},
+        {"a": "token=1"},
+        {"https://u:p@h": 1},
+        {1: b""},
+        {"a": {1, 2}},
+        ' {"a\\u0070"',
+        "a:secret",
+        "é",
+        {"a": "x" * 100},
+        collections.OrderedDict(a=1),
+        collections.namedtuple("Pair", "user password")("ann", "hunter2"),
+        {"isBase64Encoded": True, "body": "eA=="},
+    ):
+        assert capture._as_it_is(converted, policy, 64, True) is capture._CONVERT, converted
+    for kept in ({"a": "x=1"}, "a:b", " {", {"isBase64Encoded": False, "body": "eA=="}, ("a", 1), 2**60):
+        assert capture._as_it_is(kept, policy, 64, True) == kept
+    assert capture._as_it_is({"ab": "cd"}, policy, 11, True) == {"ab": "cd"}  # {"ab":"cd"}: 11 bytes
+    assert capture._as_it_is({"ab": "cd"}, policy, 10, True) is capture._CONVERT
+
+
+def test_json_text_is_parsed_only_when_a_rule_could_apply() -> None:
+    body = json.dumps({"a": [1, "x"], "when": "2024-01-01T00:00:00Z", "url": "https://h/p?page=2"})
+    assert meta([body]) == [body]  # kept byte for byte, not parsed
+    assert meta([json.dumps(["token", "x"])]) == [f'["token","{R}"]']
+    assert meta([json.dumps(["token", "x", "y"])]) == ['["token", "x", "y"]']
+    assert meta([json.dumps(["--token"])]) == ['["--token"]']
+
+
+class _Reader:
+    def read(self) -> bytes:
+        return b""
+
+
+class _AsyncIterator:
+    def __anext__(self) -> None:
+        return None
+
+
+class _BadDict(dict):  # type: ignore[type-arg]
+    def items(self) -> Any:
+        raise RuntimeError("no")
+
+
+class _Slots:
+    __slots__ = ("a",)
+
+    def __init__(self) -> None:
+        self.a = 1
+
+
+class _OnlyPrivate:
+    def __init__(self) -> None:
+        self._a = 1
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_is_not_looked_into() -> None:
+    module = __name__
+    assert meta([_Reader(), _AsyncIterator()]) == [f"<{module}._Reader>", f"<{module}._AsyncIterator>"]
+    assert meta([_BadDict(a=1)]) == [f"<{module}._BadDict>"]
+    assert meta([_Slots(), _OnlyPrivate(), int]) == [f"<{module}._Slots>", f"<{module}._OnlyPrivate>", "<type>"]
+    assert meta(_Loop()) == {"me": "<cycle>"}
+    credentials = type("Credentials", (), {"__module__": "botocore.credentials"})()
+    async_credentials = type("Credentials", (), {"__module__": "aiobotocore.credentials"})()
+    assert meta({"c": credentials, "d": [async_credentials]}) == {"c": R, "d": [R]}
+
+
+def test_more_scalars_and_containers() -> None:
+    class Number(enum.Enum):
+        ONE = 1
+
+    assert meta([Number.ONE, float("nan"), -(2**60), bytearray(b"ab"), memoryview(b"abc"), {3}, frozenset({4})]) == [
+        1,
+        "nan",
+        "-1152921504606846976",
+        "<bytes: 2>",
+        "<bytes: 3>",
+        [3],
+        [4],
+    ]
+    assert meta({1: "a", "https://u:p@h": 1, "a=b": 2}) == {"1": "a", f"https://u:{R}@h": 1, "a=b": 2}
+    assert meta({"password=x": 1}) == {f"password={R}": R}
+
+
+def test_keys_cut_to_the_limit() -> None:
+    out = meta({"k" * 300: 1}, 256)
+    assert out == {"truncated": True, "original_bytes_at_least": 302, "preview": '{"' + "k" * 59}
+
+
+def test_disabled_policy_masks_nothing() -> None:
+    off = Policy(enabled=False)
+    assert meta(["password=x", {"password": "y"}], policy=off) == ["password=x", {"password": "y"}]
+    assert meta(['{"password": "x"}'], policy=off) == ['{"password": "x"}']
+
+
+def test_to_metadata_copies_small_dicts_only() -> None:
+    value = {"a": 1}
+    out = meta(value)
+    assert out == {"a": 1} and out is not value
+    text = "plain"
+    assert meta(text) is text
+
+    class Sub(dict):  # type: ignore[type-arg]
+        pass
+
+    assert meta(Sub(a=1)) == {"a": 1}
+    assert type(meta(Sub(a=1))) is dict
+
+
+def test_json_string_bounds() -> None:
+    # Parsed whole up to the limit plus the margin; past it, masked as text and cut.
+    fits = '{"password": "' + "x" * (1000 + capture.MASK_MARGIN - 16) + '"}'
+    assert len(fits) == 1000 + capture.MASK_MARGIN
+    assert meta([fits], 1000) == [f'{{"password":"{R}"}}']
+    longer = '{"password": "' + "x" * (1000 + capture.MASK_MARGIN - 15) + '", "user": "bob"}'
+    assert capture._Converter(Policy(), 1000).convert([longer]) == [f'{{"password": "{R}"']
+    broken = '{"password": "x", ' + '"a": 1, ' * 10
+    assert meta([broken], 1000) == ['{"password": "[REDACTED]", ' + '"a": 1, ' * 10]  # masked as text
+    assert meta(['"{\\"a\\": 1}"']) == ['"{\\"a\\": 1}"']
+    assert meta(['["--password", "x", 1]']) == [f'["--password","{R}",1]']
+    assert meta(['["a", "b"]']) == ['["a", "b"]']
+
+
+def test_secrets_across_the_cut_are_masked() -> None:
+    text = "x" * 90 + " password=" + "s" * 50
+    assert meta([text], 100) == {
+        "truncated": True,
+        "original_bytes_at_least": 152,
+        "preview": '["' + "x" * 59,
+    }
+    converter = capture._Converter(Policy(), 100)
+    assert converter.convert(text) == "x" * 90 + " password="
+    converter = capture._Converter(Policy(), 105)
+    assert converter.convert(text) == "x" * 90 + " password=[REDA"
+
+
+def test_under_keys_sizes() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    assert converter.convert({"password": {"a": 1}, "token": ["x"], "max_tokens": 1.5}) == {
+        "password": R,
+        "token": R,
+        "max_tokens": 1.5,
+    }
+    converter = capture._Converter(Policy(), 1000)
+    assert converter.convert({"Cookie": 5, "rawQueryString": ["a=1"]}) == {"Cookie": R, "rawQueryString": [f"a={R}"]}
+
+
+def test_scalar_attributes_edge_cases() -> None:
+    error = MyError("m")
+    attributes: dict[Any, Any] = vars(error)
+    attributes[1] = 2  # a key that is not text
+    error.Body = "x"  # type: ignore[attr-defined]
+    error.flag = True  # type: ignore[attr-defined]
+    error.__cause__ = error
+    assert capture.error_metadata(error, Policy(), 16384) == {
+        "type": "MyError",
+        "message": "m",
+        "module": __name__,
+        "attributes": {"flag": True},
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("rawQueryString", 5, R),
+        ("Cookie", 1.5, R),
+        ("max_tokens", True, True),
+        ("k", -1.5, -1.5),
+        ("k", 0, 0),
+    ],
+)
+def test_annotation_verdicts(key: str, value: object, expected: object) -> None:
+    assert capture.annotation_value(key, value, Policy()) == expected
+
+
+class _NextWithData:
+    def __init__(self) -> None:
+        self.data = 1
+
+    def __next__(self) -> int:
+        return 1
+
+
+class _ReadWithData:
+    def __init__(self) -> None:
+        self.data = 1
+
+    def read(self) -> bytes:
+        return b""
+
+
+class _AnextWithData:
+    def __init__(self) -> None:
+        self.data = 1
+
+    def __anext__(self) -> None:
+        return None
+
+
+def test_stream_like_objects_with_attributes_are_only_described() -> None:
+    module = __name__
+    assert meta([_NextWithData(), _ReadWithData(), _AnextWithData()]) == [
+        f"<{module}._NextWithData>",
+        f"<{module}._ReadWithData>",
+        f"<{module}._AnextWithData>",
+    ]
+    assert meta([_Plain()]) == [{"token": R, "x": 2}]
+
+
+class _Recursing:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise RecursionError
+
+
+def test_recursion_error_is_too_deep() -> None:
+    assert meta(_Recursing()) == "<too deep>"
+
+
+def _nested_list(levels: int, leaf: Any) -> Any:
+    for _ in range(levels):
+        leaf = [leaf]
+    return leaf
+
+
+def test_named_tuples_depth_cycles_and_extra_items() -> None:
+    One = collections.namedtuple("One", "a")
+    expected = json.loads("[" * 32 + '"<too deep>"' + "]" * 32)
+    assert meta(One(_nested_list(40, 0))) == expected
+    assert meta(One(_nested_list(30, 0))) == [_nested_list(30, 0)]
+    cyclic = One([])
+    cyclic.a.append(cyclic)
+    assert meta(cyclic) == [["<cycle>"]]
+    shared = One(1)
+    assert meta([shared, shared, One(2)]) == [[1], [1], [2]]
+    Secret = collections.namedtuple("Secret", "password")
+    longer = tuple.__new__(Secret, ("s", "x", _nested_list(40, 0)))
+    assert meta(longer) == [R, "x", expected[0]]
+    assert meta(tuple.__new__(Secret, ("s", "x", _nested_list(30, 0)))) == [R, "x", _nested_list(30, 0)]
+
+
+def test_shared_values_are_not_cycles() -> None:
+    mapping = {"a": 1}
+    thing = _Plain()
+    assert meta([mapping, mapping]) == [{"a": 1}, {"a": 1}]
+    assert meta([thing, thing, _Plain()]) == [{"token": R, "x": 2}] * 3
+
+
+def _nested_dict(levels: int, leaf: Any) -> Any:
+    for _ in range(levels):
+        leaf = {"k": leaf}
+    return leaf
+
+
+def test_cookie_lists_at_the_depth_limit() -> None:
+    assert meta(_nested_dict(30, {"cookies": ["a=1"]})) == _nested_dict(30, {"cookies": [f"a={R}"]})
+    assert meta(_nested_dict(31, {"cookies": ["a=1"]})) == _nested_dict(31, {"cookies": "<too deep>"})
+
+
+def test_annotation_reports_are_keyed_by_kind(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="lambda_tracer")
+    policy = Policy()
+    assert capture.annotation_value("k", "x" * 1000, policy) == "x" * 1000
+    assert config._reported == set()
+    assert capture.annotation_value("bad key", 1, policy) is capture.DROPPED
+    assert capture.annotation_value("other key", 1, policy) is capture.DROPPED
+    assert capture.annotation_value("k", "x" * 1001, policy) == "x" * 1000
+    assert capture.annotation_value("k", None, policy) is capture.DROPPED
+    assert capture.annotation_value("k", [1], policy) is capture.DROPPED
+    assert config._reported == {
+        ("annotation key", "'bad key'"),
+        ("annotation key", "'other key'"),
+        ("annotation cut",),
+        ("annotation value", "NoneType"),
+        ("annotation value", "list"),
+    }
+    assert len(caplog.records) == 5
+
+
+class _Key(str):
+    def __str__(self) -> str:
+        return "changed"
+
+
+def test_key_details() -> None:
+    assert meta({_Key("a"): 1}) == {"a": 1}
+    assert meta({"a": "x" * 10, "b": "y" * 300}, 256)["original_bytes_at_least"] == 320
+    assert meta({"k" * 256: 1}, 256) == {"truncated": True, "original_bytes": 262, "preview": '{"' + "k" * 59}
+
+
+def test_size_bound_formula() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    assert converter.size_bound == 0
+    converter.convert({"ab": "cd", "password": "x", "n": 1})
+    # dict 24, "ab" 6*2+2, "cd" 6*2+2, "password" 6*8+2, [REDACTED] 10+2, "n" 6+2, 1: 24
+    assert converter.size_bound == 24 + 14 + 14 + 50 + 12 + 8 + 24
+
+
+def test_mapping_cut_at_the_item_cap_is_marked() -> None:
+    out = meta({**{str(n): 0 for n in range(1001)}, "x": b""}, 60000)
+    assert out["truncated"] is True
+    assert "original_bytes_at_least" in out
+
+
+def test_json_text_edge_cases() -> None:
+    assert meta(['"a:\\u0041"']) == ['"a:\\u0041"']
+    assert meta(['{"a": "x:y"}']) == ['{"a": "x:y"}']
+    deep = "[" * 40 + '"token"' + "]" * 40
+    assert meta([deep]) == ["[" * 32 + '"<too deep>"' + "]" * 32]
+    big = 2**60
+    assert meta(["[" * 9 + str(big) + "]" * 9]) == ["[" * 9 + str(big) + "]" * 9]  # nothing to mask: kept
+    secret_big = '{"token": 1, "a":' + '{"a":' * 8 + str(big) + "}" * 9
+    assert meta([secret_big]) == ['{"token":"' + R + '","a":' + '{"a":' * 8 + f'"{big}"' + "}" * 9]
+    off = Policy(enabled=False)
+    many = json.dumps(["["] + [0] * 1000)
+    assert meta([many], 10**6, policy=off) == [many]
+
+
+def test_shape_only_dict_depth() -> None:
+    masked = json.loads(capture._shape_only(json.dumps(_nested_dict(40, "x")), 10_000))
+    assert masked == _nested_dict(32, R)
+    assert json.loads(capture._shape_only(json.dumps(_nested_dict(31, "x")), 10_000)) == _nested_dict(31, R)
+
+
+def test_named_secret_uses_the_last_path_segment() -> None:
+    assert meta({"Name": "/password/host", "Value": "v"}) == {"Name": "/password/host", "Value": "v"}
+    assert meta({"Name": "/password/X", "Value": "v"}) == {"Name": "/password/X", "Value": "v"}
+    assert meta({"Name": "/a/b/token//", "Value": "v"}) == {"Name": "/a/b/token//", "Value": R}
+
+
+class _ListValue(enum.Enum):
+    ITEMS = ("a", "b")
+
+
+def test_enum_with_a_container_value_and_cut_cookie_headers() -> None:
+    assert meta([_ListValue.ITEMS]) == [["a", "b"]]
+    converter = capture._Converter(Policy(), 40)
+    # The header is cut to the limit before it is masked: the cut name has no "=" left and is masked whole.
+    assert converter.convert({"Cookie": "a=1; " + "b" * 60 + "=1"}) == {"Cookie": f"a={R}; {R}"}
+
+
+def _b64(raw: bytes | str) -> str:
+    import base64
+
+    return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+
+
+_WINDOW_100 = (100 + capture.MASK_MARGIN) // 3 * 4  # base64 characters decoded for a limit of 100
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "recorded", "cut", "size_bound"),
+    [
+        (_b64("password=hunter2&x=1"), 16384, f"password={R}&x=1", False, 306),
+        (_b64("plain"), 16384, "cGxhaW4=", False, 216),  # nothing secret: kept encoded, as sent
+        ("!!", 16384, "!!", False, 180),
+        (_b64(b"\xff"), 16384, "<base64 body of 4 characters, not text>", False, 206),
+        (_b64('{"password": "p", "a": 1}'), 16384, f'{{"password":"{R}","a":1}}', False, 354),
+        (_b64("x" * 5000), 100, _b64("x" * 5000)[:100], True, 768),
+        # Past the decoded window: recorded masked, and marked as cut (the rest of the body is not in it).
+        (_b64("password=" + "x" * 5000), 100, f"password={R}", True, 282),
+        # A character split by the window's end is forgiven (up to 3 bytes of it), nothing else is.
+        (_b64(b"a" * 4191 + "\U0001f600".encode() + b"a" * 10), 100, None, True, 768),
+        (_b64(b"a" * 4190 + b"\xff" + b"a" * 10), 100, "<base64 body of 5604 characters, not text>", False, 206),
+        (_b64(b"a" * 4193 + b"\xc3"), 100, "<base64 body of 5592 characters, not text>", False, 206),
+        (_b64(b"a" * 4193 + "\u00e9".encode()), 100, None, True, 768),
+        (_b64("x" * 4500 + "&password=abc"), 100, None, True, 768),  # the secret is past the decoded window
+    ],
+)
+def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut: bool, size_bound: int) -> None:
+    converter = capture._Converter(Policy(), limit)
+    out = converter.convert({"isBase64Encoded": True, "body": body})
+    assert out == {"isBase64Encoded": True, "body": body[:limit] if recorded is None else recorded}
+    assert (converter.cut, converter.size_bound) == (cut, size_bound)
+    assert len(_b64(b"a" * 4193 + b"\xc3")) == _WINDOW_100
+
+
+def test_error_attributes_after_a_private_or_payload_one_are_kept() -> None:
+    error = ValueError("boom")
+    error._private = "x"  # type: ignore[attr-defined]
+    error.doc = "the payload"  # type: ignore[attr-defined]
+    error.code = 5  # type: ignore[attr-defined]
+    error.reason = "short"  # type: ignore[attr-defined]
+    assert capture._scalar_attributes(error) == {"code": 5, "reason": "short"}
+
+
+def test_cookie_and_query_values_cost_only_their_text() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget
+    assert converter.convert({"Cookie": 5}) == {"Cookie": R}
+    assert converter.cut is False  # a number holds no text to scan: the budget is not exceeded
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget - 1000
+    masked = converter.convert({"Cookie": ["a"] * 1001})
+    # At most 1000 items are looked at and counted, so the budget holds for them: masked item by item (until
+    # converting them spends the rest of the budget).
+    assert masked == {"Cookie": [R, "... 999 more items"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ("a" * 10, 12, "a" * 10),
+        ("a" * 10, 11, "a" * 9),  # one byte over: one character less
+        ('a"b' * 10, 20, 'a"b' * 3 + 'a"'),  # 20 characters are 29 bytes: 9 characters fewer
+        ("\x00" * 200, 62, "\x00" * 5),  # escapes longer than the text: the worst case, 12 bytes a character
+        ("\x00" * 200, 64, "\x00" * 5),
+        ("\x00" * 200, 74, "\x00" * 6),
+        ("\U0001f600" * 200, 100, "\U0001f600" * 8),
+    ],
+)
+def test_preview_cuts_as_many_characters_as_bytes_in_excess(text: str, room: int, expected: str) -> None:
+    assert capture._preview(text, room) == expected
+    assert len(json.dumps(expected)) <= room
+
+
+def test_describe_never_raises() -> None:
+    class Meta(type):
+        @property
+        def __module__(cls) -> str:  # type: ignore[override]
+            raise RuntimeError("no module")
+
+    class Odd(metaclass=Meta):
+        pass
+
+    assert capture.describe(Odd()) == "<object>"
+    assert capture.describe(decimal.Decimal(1)) == "<decimal.Decimal>"
+    assert capture.describe(1) == "<int>"
+
+
+def test_types_of_a_module_not_imported_are_none() -> None:
+    assert capture._loaded_types("lambda_tracer_no_such_module", ("X",)) == ()
+    assert capture._loaded_types("decimal", ("Decimal",)) == (decimal.Decimal,)
+
+
+def test_a_cookie_past_the_budget_is_masked_whole_and_marked_cut() -> None:
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget
+    assert converter.convert({"Cookie": "a=b"}) == {"Cookie": R}
+    assert converter.cut is True
+
+
+def test_json_text_with_escapes_is_parsed_even_without_a_secret_word_in_sight() -> None:
+    # "tok\ben" names a token only once the escape is decoded: no substring of the text gives it away.
+    assert meta('{"tok\\ben": "s3cr3t", "a": 1}') == f'{{"tok\\ben":"{R}","a":1}}'
+
+
+def test_json_held_in_a_json_string_is_redacted_structurally() -> None:
+    inner = json.dumps({"SecretString": json.dumps({"a": 1}), "b": 2})
+    assert meta(json.dumps(inner)) == json.dumps(
+        json.dumps({"SecretString": json.dumps({"a": R}, separators=(",", ":")), "b": 2}, separators=(",", ":"))
+    )
+
+
+def test_json_after_64_characters_of_whitespace_is_text() -> None:
+    text = " " * 64 + '{"password": "x",  "a": 1}'
+    assert meta(text) == " " * 64 + f'{{"password": "{R}",  "a": 1}}'  # masked as text, its spacing kept
+    assert meta(" " * 63 + '{"password": "x",  "a": 1}') == f'{{"password":"{R}","a":1}}'
+
+
+@pytest.mark.parametrize(("over", "parsed"), [(0, True), (1, False)])
+def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> None:
+    text = json.dumps({"a": 1, "password": "x"})
+    converter = capture._Converter(Policy(), 16384)
+    converter.scanned = converter.budget - 2 * len(text) + over  # its window, then the parse, are counted
+    expected = f'{{"a":1,"password":"{R}"}}' if parsed else f'{{"a": 1, "password": "{R}"}}'
+    assert converter.convert(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ('"' * 62, 64, '"' * 5),  # the excess is the whole text: the worst case's prefix
+        ("a" + '"' * 61, 64, "a"),  # one character left after the excess
+        ('"' * 68, 70, '"' * 5),
+    ],
+)
+def test_preview_at_the_edge_of_the_excess(text: str, room: int, expected: str) -> None:
+    assert capture._preview(text, room) == expected
+
+
+_ODD_KEYS: dict[Any, Any] = {"b": 1, "a": [1.5, None, True, "\u00e9\u2028<>&'"], 3: {"z": {}, "y": []}}
+
+
+def test_the_prebuilt_strict_encoder_writes_what_the_stdlib_writes() -> None:
+    encode = capture._c_strict()
+    assert encode is not None  # CPython's C accelerator: built once, not at every response
+    expected = json.dumps(_ODD_KEYS, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert "".join(encode(_ODD_KEYS, 0)) == expected  # keys in their order, compact, not ASCII-escaped
+    assert capture._strict_json(_ODD_KEYS) == expected
+    assert capture._strict_json("plain") == '"plain"'
+    for bad in (float("nan"), {(1, 2): 1}):  # NaN and keys JSON has no form for are refused, not written
+        with pytest.raises((ValueError, TypeError)):
+            "".join(capture._c_strict()(bad, 0))
+        with pytest.raises((ValueError, TypeError)):
+            capture._strict_json(bad)
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        "".join(capture._c_strict()(cycle, 0))
+    assert capture._strict_json(_ODD_KEYS) == expected  # the encoder still works after a refusal
+
+
+def test_a_value_recorded_as_it_is_is_a_copy() -> None:
+    value = {"a": [1, {"b": "c"}]}
+    recorded = capture.to_metadata(value, Policy(), 16384)
+    assert recorded == value and recorded is not value and recorded["a"] is not value["a"]
+    assert capture.to_metadata("plain", Policy(), 16384) == "plain"
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
+
+
+def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_it_is() -> None:
+    assert capture.response_metadata({"a": 1, "b": "x"}, Policy(), 16384) == ({"a": 1, "b": "x"}, '{"a":1,"b":"x"}')
+    assert capture.response_metadata({"password": "x"}, Policy(), 16384) == ({"password": R}, None)
+    assert capture.response_metadata(["\x7f"], Policy(), 16384) == (["\x7f"], None)  # DEL: the document escapes it
+    assert capture.response_metadata(None, Policy(), 16384) == (None, "null")
+
+
+def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:
+    value = [2**60, "a"]
+    size = len(json.dumps(value, separators=(",", ":")))
+    value[1] = "a" * (100 - size + 1)
+    assert len(json.dumps(value, separators=(",", ":"))) == 100
+    assert capture.to_metadata(value, Policy(), 100) == value  # as it is: the big integer stays a number
+    assert capture.to_metadata(value, Policy(), 99) != value
