@@ -1358,6 +1358,19 @@ _LONG = "a" * (redaction.MAX_VALUE_CHARS + 100)
         ("Server=x;Password=a b;Database=d", f"Server=x;Password={R};Database=d"),
         ("x password: a b; c", f"x password: {R} b; c"),
         ("x 'password'='a b'; c", f"x 'password'='{R}'; c"),
+        # An authorization scheme in the middle of a text keeps its name; a credential too short or odd for the
+        # token pattern is masked as the scheme's value.
+        ("x Authorization: Token ab:cd ok", f"x Authorization: Token {R} ok"),
+        ("x Authorization: Token ab", f"x Authorization: Token {R}"),
+        (f"x Authorization: Token {R} ok", None),
+        ("x Authorization: Token  ok", None),
+        ("x password=Bearer ab:cd ok", f"x password=Bearer {R} ok"),
+        ("x password=abc\ndef ghi", f"x password={R}\ndef ghi"),  # a bare value ends at its line's end
+        ("password=SecretStr('a\\\\') tail", f"password={R} tail"),
+        ("password=rB'x' tail", f"password=rB'{R}' tail"),
+        ("password=Br'x' tail", f"password=Br'{R}' tail"),
+        ("password=bR'x' tail", f"password=bR'{R}' tail"),
+        ("password=BR'x' tail", f"password=BR'{R}' tail"),
         # Counts under a ...tokens name are kept; anything else under it is masked.
         ("max_tokens=5", None),
         ("max_tokens: 5.5", None),
