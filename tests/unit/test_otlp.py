@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 import lambda_env
 from lambda_tracer import Tracer, config
-from lambda_tracer.backends import otlp, udp, xray
+from lambda_tracer.backends import otlp, otlp_spans, udp, xray
 from lambda_tracer.backends import otlp_proto as proto
 from lambda_tracer_local import otlp as local_otlp
 from lambda_tracer_local import otlp_rules
@@ -515,7 +515,11 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
     ours = {name for name in imported if name.startswith("lambda_tracer.backends.otlp")}
     if exporter == "otlp":
         assert datagram.startswith(HEADER + b"T1S")
-        assert ours == {"lambda_tracer.backends.otlp", "lambda_tracer.backends.otlp_proto"}
+        assert ours == {
+            "lambda_tracer.backends.otlp",
+            "lambda_tracer.backends.otlp_proto",
+            "lambda_tracer.backends.otlp_spans",
+        }
     else:
         assert datagram.startswith(HEADER + b"{")
         assert ours == set()
@@ -635,13 +639,13 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
     ],
 )
 def test_the_trigger_of_an_event(event: Any, trigger: str | None) -> None:
-    assert otlp._trigger(event) == trigger
+    assert otlp_spans._trigger(event) == trigger
 
 
 def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:
     tracer = Tracer(service="svc")
     event = {"httpMethod": "PUT", "resource": "/items/{id}", "path": "/items/secret-42", "requestContext": {}}
-    monkeypatch.setattr(otlp, "_event", event)
+    monkeypatch.setattr(otlp_spans, "_event", event)
 
     @tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

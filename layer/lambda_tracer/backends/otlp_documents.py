@@ -2,7 +2,7 @@
 big for a datagram (shrunk as X-Ray mode shrinks them), and our spans of the rarer shapes (an exception, SQL, an
 OpenTelemetry API span's own kind).
 
-otlp.py writes the common shapes itself; this module is imported the first time one of these comes, so that a cold
+otlp_spans.py writes the common shapes itself; this module is imported the first time one of these comes, so that a cold
 start without one does not load it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from .. import config
-from . import otlp, xray, xray_documents
+from . import otlp, otlp_spans, xray, xray_documents
 from . import otlp_proto as proto
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -148,21 +148,21 @@ def _build(
     (redacted and bounded) in the ``default`` metadata namespace, where X-Ray's translator puts them: they are sent
     as the span's attributes and events again, as the user set them."""
     root = root or str(trace.root)
-    framed_trace = otlp._trace_ids.get(root) or otlp._trace_field(root)
+    framed_trace = otlp_spans._trace_ids.get(root) or otlp_spans._trace_field(root)
     values: dict[str, Any] = {}
     encoded = b""
-    inferred = proto.CLIENT if namespace in otlp._CALL_NAMESPACES or sql else proto.INTERNAL
+    inferred = proto.CLIENT if namespace in otlp_spans._CALL_NAMESPACES or sql else proto.INTERNAL
     if annotations and isinstance(annotations, dict):
-        if otlp.HANDLER_ANNOTATION in annotations:
+        if otlp_spans.HANDLER_ANNOTATION in annotations:
             inferred = proto.SERVER
             encoded = _handler_attributes(values, annotations)
         else:
-            encoded = otlp._annotation_attributes(annotations)
+            encoded = otlp_spans._annotation_attributes(annotations)
     kind = kind or inferred
     if aws:
-        encoded += otlp._aws_attributes(values, aws, name)
+        encoded += otlp_spans._aws_attributes(values, aws, name)
     if http:
-        otlp._http_attributes(values, http)
+        otlp_spans._http_attributes(values, http)
     if sql:
         _sql_attributes(values, sql)
     own_events: list[bytes] = []
@@ -214,7 +214,7 @@ def _otel_attributes(values: dict[str, Any], data: dict[str, Any]) -> list[bytes
                     if isinstance(attributes, dict):
                         for name, item in attributes.items():
                             found[str(name)] = _otel_value(item)
-                    events.append(proto.event(nanos & otlp._U64, event["name"], found))
+                    events.append(proto.event(nanos & otlp_spans._U64, event["name"], found))
             continue
         values[str(key)] = _otel_value(value)
     return events
@@ -225,7 +225,7 @@ def _otel_value(value: Any) -> Any:
     a value, a nested structure) as JSON text."""
     if isinstance(value, list) and all(isinstance(item, (str, bool, int, float)) for item in value):
         return value
-    return otlp._attribute_value(value)
+    return otlp_spans._attribute_value(value)
 
 
 _FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
@@ -237,23 +237,23 @@ def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> 
     request_id, arn = invocation()
     if request_id:
         values["faas.invocation_id"] = request_id
-    event = otlp._event
-    trigger = otlp._trigger(event)
+    event = otlp_spans._event
+    trigger = otlp_spans._trigger(event)
     if trigger is not None:
         values["faas.trigger"] = trigger
-    encoded = otlp._annotation_attributes(annotations, arn, True)
-    return encoded + otlp._http_trigger_attributes(event) if trigger == "http" else encoded
+    encoded = otlp_spans._annotation_attributes(annotations, arn, True)
+    return encoded + otlp_spans._http_trigger_attributes(event) if trigger == "http" else encoded
 
 
 def invocation() -> tuple[str | None, str | None]:
     """(request id, invoked function ARN) of the invocation running now, from the context the runtime client
     made for it (``watch_contexts``); the request id alone when no context was seen for this invocation."""
-    request_id = getattr(sys.modules.get(otlp.RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    request_id = getattr(sys.modules.get(otlp_spans.RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
     if request_id.__class__ is not str or not 0 < len(request_id) <= 256:
         return None, None
-    context = otlp._context
+    context = otlp_spans._context
     if context is not None and getattr(context, "aws_request_id", None) == request_id:
-        return request_id, otlp._plain(getattr(context, "invoked_function_arn", None))
+        return request_id, otlp_spans._plain(getattr(context, "invoked_function_arn", None))
     return request_id, None
 
 

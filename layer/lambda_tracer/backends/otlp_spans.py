@@ -1,0 +1,583 @@
+"""Our own spans as OTLP ``Span`` messages, for otlp.py: the common shapes (the handler, a ``capture_method``, an
+AWS or HTTP call that succeeded) written out from the span itself, their repeating parts from caches; any other
+shape goes to otlp_documents._build.
+
+* **Kinds**: SERVER for the handler (the span with ``ColdStart``), CLIENT for calls (namespace ``aws`` or
+  ``remote``, or SQL), INTERNAL otherwise.
+* **Attributes**: the semantic conventions (``faas.*``, ``cloud.*``, ``rpc.*``, ``http.*``, ``url.full``), the
+  annotations, listed in ``aws.xray.annotations`` so X-Ray indexes them, and each metadata namespace as a JSON
+  object in ``aws.xray.metadata.<namespace>``: where the collector's X-Ray translator reads them.
+* **The invocation**: the handler span's ``cloud.resource_id`` and ``faas.trigger`` come from the LambdaContext
+  and the event awslambdaric made last, remembered by wrapping its two factories (``watch_contexts``,
+  ``watch_events``), at one call per invocation.
+
+Imported with otlp.py at a cold start in otlp mode (never in xray mode).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from .. import config
+from . import otlp_proto as proto
+from . import xray, xray_documents
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
+
+#: Annotation keys of the handler span that are ours (not the user's): all are listed in aws.xray.annotations.
+HANDLER_ANNOTATION = "ColdStart"
+_LENGTHS = proto._LENGTHS
+varint = proto.varint
+
+
+def _varint2(value: int) -> bytes:
+    return bytes(((value & 0x7F) | 0x80, value >> 7)) if value < 0x4000 else varint(value)
+
+
+def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+    """One of our spans as a ``Span`` message. The common shapes (the handler, a ``capture_method``, an AWS or HTTP
+    call that succeeded) are written here with their repeating parts from caches; any other goes through
+    ``_build``, which handles everything."""
+    root, parent_id, annotations = trace.root, span.parent_id, span.annotations
+    if (
+        span.cause is not None
+        or span.fault
+        or span.error
+        or span.sql
+        or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan)
+        or root.__class__ is not str
+        or len(root) != 35
+        or parent_id.__class__ is not str
+        or len(parent_id) != 16
+    ):
+        return _general(span, trace, end_us)
+    name = span.name
+    # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
+    parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
+    kind = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND
+    tail = None
+    if annotations and HANDLER_ANNOTATION in annotations:
+        cold = annotations[HANDLER_ANNOTATION]
+        if cold is not True and cold is not False:  # not ours (a user's annotation of that name)
+            return _general(span, trace, end_us)
+        parts.append(_COLD_ATTRIBUTES[cold])
+        kind = _SERVER_KIND
+        context = _context
+        arn = getattr(context, "invoked_function_arn", None) if context is not None else None
+        event = _event
+        trigger = _trigger(event)
+        last = _last_handler
+        if (
+            annotations == last[0]
+            and tuple(map(type, annotations.values())) == last[1]
+            and arn == last[2]
+            and name == last[3]
+            and trigger == last[4]
+        ):
+            tail = last[5]
+        else:
+            tail = _handler_block(annotations, name, arn, trigger)
+        if trigger == "http":
+            parts.append(_http_trigger_attributes(event))
+        request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+        if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
+            parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
+        elif request_id.__class__ is str and 0 < len(request_id) <= 256:
+            parts.append(_string_attribute("faas.invocation_id", request_id))
+    else:
+        parts.append(proto._names.get(name) or proto.framed_name(name))
+        if annotations:
+            parts.append(_annotation_attributes(annotations))
+    parts[1] = (kind | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96).to_bytes(
+        20, "little"
+    )
+    values: dict[str, Any] | None = None
+    aws, http = span.aws, span.http
+    if aws:
+        values = {}
+        parts.append(_aws_attributes(values, aws, name))
+    if http:
+        response = http.get("response")
+        if http.get("request") is not None or response.__class__ is not dict:
+            if values is None:
+                values = {}
+            _http_attributes(values, http)
+        else:  # a call's response alone (botocore's): its status, a few values, from a cache; its size
+            status, length = response.get("status"), response.get("content_length")
+            if status.__class__ is int:
+                if status >= 400:
+                    return _general(span, trace, end_us)
+                parts.append(
+                    _status_attributes.get(status) or _small_int_attribute(_status_attributes, _STATUS, status)
+                )
+            if length.__class__ is int and 0 <= length < 0x4000:
+                parts += (_BODY_SIZE_HEADS[length >= 0x80], _LENGTHS[length] if length < 0x80 else _varint2(length))
+            elif length.__class__ is int:
+                parts.append(proto.attributes(0x4A, {"http.response.body.size": length}))
+    if values:
+        if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
+            return _general(span, trace, end_us)
+        parts.append(proto.attributes(0x4A, values))
+    metadata = span.metadata
+    if metadata:  # each namespace as strict JSON in aws.xray.metadata.<namespace>, where X-Ray's translator reads it
+        spliced = span.spliced  # a response recorded with its JSON text (capture.response_metadata)
+        for namespace_name, data in metadata.items():
+            framed_key = _metadata_keys.get(namespace_name) or _metadata_key(namespace_name)
+            if (
+                spliced is not None
+                and spliced[0] == namespace_name
+                and len(data) == 1
+                and data.get(spliced[1], data) is spliced[2]
+            ):  # that text put in as it is, as xray mode does: the same JSON, not encoded again
+                text = "{" + _json_string(spliced[1]) + ":" + spliced[3] + "}"
+            else:
+                text = xray_documents.dumps(data)
+            size = len(text)
+            if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
+                parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], text.encode())
+            else:
+                parts.append(_string_attribute("aws.xray.metadata." + str(namespace_name), text))
+    parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
+    if tail is None:
+        return b"".join(parts)
+    global _handler_tail
+    head = b"".join(parts)
+    encoded = head + tail
+    _handler_tail = (encoded, head, tail)
+    return encoded
+
+
+def _general(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+    """otlp_documents' ``_build`` for one of our spans: any shape (an exception, SQL, an OpenTelemetry API span's
+    kind)."""
+    from . import otlp_documents
+
+    return otlp_documents._build(
+        trace,
+        span.id,
+        span.parent_id,
+        span.name,
+        span.namespace,
+        span.start_us * 1000,
+        end_us * 1000,
+        span.annotations,
+        span.metadata,
+        span.aws,
+        span.http,
+        span.sql,
+        span.fault or span.error,
+        span.cause,
+        kind=getattr(span, "otlp_kind", 0),
+        otel_api=getattr(span, "otel_api", False),
+    )
+
+
+#: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
+#: same bytes from one invocation to the next), for udp_body to base64 the tail once.
+_handler_tail: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+
+_XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
+_U64 = (1 << 64) - 1
+#: Span.kind (field 6) and the tag of start_time_unix_nano (field 7, fixed64) as the low bytes of one integer; the
+#: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
+_INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (0x30 | kind << 8 | 0x39 << 16 for kind in (1, 2, 3))
+_END_TAG = 0x41 << 88
+#: Span.flags fields (16, fixed32), by [sampled][parent is the Lambda service's segment].
+_FLAG_FIELDS = [
+    [b"\x85\x01" + (flags | remote).to_bytes(4, "little") for remote in (0, proto.FLAG_IS_REMOTE)]
+    for flags in (proto.FLAG_HAS_IS_REMOTE, proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED)
+]
+#: The ``faas.invocation_id`` attribute up to its value, by the value's length (request ids are 36 characters).
+_INVOCATION_KEY = proto.field(0x0A, b"faas.invocation_id")
+_invocation_heads: dict[int, bytes] = {}
+
+
+def _invocation_head(size: int) -> bytes:
+    head = bytes((0x4A, len(_INVOCATION_KEY) + size + 4)) + _INVOCATION_KEY + bytes((0x12, size + 2, 0x0A, size))
+    _invocation_heads[size] = head
+    return head
+
+
+def _trace_field(root: str) -> bytes:
+    """``Span.trace_id`` (16 bytes) for an X-Ray Root, remembered for the few traces alive at once."""
+    framed = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])
+    if len(_trace_ids) >= 16:
+        _trace_ids.clear()
+    _trace_ids[root] = framed
+    return framed
+
+
+def _string_attribute(key: str, value: str) -> bytes:
+    """One string attribute of a span (field 9), its key's framing remembered."""
+    framed_key = proto._keys.get(key) or proto._framed_key(key)
+    raw = value.encode() if value.isascii() else proto.text(value)
+    size = len(raw)
+    inner = (b"\x0a" + proto._LENGTHS[size] if size < 0x80 else b"\x0a" + proto.varint(size)) + raw
+    size = len(inner)
+    pair = framed_key + (b"\x12" + proto._LENGTHS[size] if size < 0x80 else b"\x12" + proto.varint(size)) + inner
+    size = len(pair)
+    return (b"\x4a" + proto._LENGTHS[size] if size < 0x80 else b"\x4a" + proto.varint(size)) + pair
+
+
+_SPAN_ATTRIBUTES, _STRING_VALUES = proto._SPAN_ATTRIBUTES, proto._STRING_VALUES
+_json_string = xray_documents.json_string
+_STATUS, _RETRIES = "http.response.status_code", "aws.xray.retries"
+#: Encoded attributes whose values repeat from call to call (a status, a retry count), by value.
+_status_attributes: dict[int, bytes] = {}
+_retries_attributes: dict[int, bytes] = {}
+#: ``http.response.body.size`` up to its varint value, for a value of one byte and of two.
+_BODY_SIZE_HEADS = [
+    proto.attributes(0x4A, {"http.response.body.size": size})[:-width] for size, width in ((0, 1), (0x80, 2))
+]
+
+
+def _small_int_attribute(cache: dict[int, bytes], key: str, value: int) -> bytes:
+    """One attribute with an int value, encoded and remembered (at most MAX_BLOCKS values per cache)."""
+    encoded = proto.attributes(0x4A, {key: value})
+    if len(cache) >= MAX_BLOCKS:
+        cache.clear()
+    cache[value] = encoded
+    return encoded
+
+
+#: ``aws.xray.metadata.<namespace>`` as ``KeyValue.key`` fields, by namespace.
+_metadata_keys: dict[str, bytes] = {}
+
+
+def _metadata_key(namespace: Any) -> bytes:
+    framed = proto.field(0x0A, proto.text("aws.xray.metadata." + str(namespace)))
+    if len(_metadata_keys) >= proto.MAX_KEYS:
+        _metadata_keys.clear()
+    _metadata_keys[namespace] = framed
+    return framed
+
+
+#: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, its
+#: trigger, the bytes).
+_last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, Any, bytes] = ({}, (), None, "", None, b"")
+
+
+def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
+    """The handler's name and attributes but ``ColdStart``/``faas.coldstart`` (``_COLD_ATTRIBUTES``), encoded and
+    remembered with what they were made from: the same as the last invocation's, most of the time (``_own``
+    compares them by value and type: True and 1 are equal, not the same attribute). Kept as a warm invocation's
+    annotations are, so that the first warm invocation finds the cold one's."""
+    global _last_handler
+    checked = _plain(arn) if _invoked(_context) else None
+    values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
+    values["aws.xray.annotations"] = list(annotations)
+    _cloud_attributes(values, checked)
+    if trigger is not None:
+        values["faas.trigger"] = trigger
+    block = (proto._names.get(name) or proto.framed_name(name)) + proto.attributes(0x4A, values)
+    kept = dict(annotations)
+    kept[HANDLER_ANNOTATION] = False
+    _last_handler = (kept, tuple(map(type, kept.values())), arn, name, trigger, block)
+    return block
+
+
+#: ``ColdStart`` (an annotation: listed in aws.xray.annotations) and ``faas.coldstart``, by the value of both.
+_COLD_ATTRIBUTES = {
+    flag: proto.attributes(0x4A, {HANDLER_ANNOTATION: flag, "faas.coldstart": flag}) for flag in (False, True)
+}
+
+
+def _invoked(context: Any) -> bool:
+    """Whether the runtime's last context is the running invocation's."""
+    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    return context is not None and getattr(context, "aws_request_id", None) == request_id
+
+
+_CALL_NAMESPACES = frozenset(("aws", "remote"))
+#: X-Ray trace id -> OTLP's 16 bytes as the Span.trace_id field, for the few traces alive at once.
+_trace_ids: dict[str, bytes] = {}
+
+
+#: Encoded attribute blocks that repeat from one invocation to the next (the handler's annotations, its
+#: ``faas``/``cloud`` attributes), by what they encode; at most MAX_BLOCKS. Encoding is most of a span's cost.
+MAX_BLOCKS = 64
+_blocks: dict[Any, bytes] = {}
+
+
+def _remembered(key: Any, values: dict[str, Any]) -> bytes:
+    block = _blocks.get(key)
+    if block is None:
+        block = proto.attributes(0x4A, values)
+        if len(_blocks) >= MAX_BLOCKS:
+            _blocks.clear()
+        _blocks[key] = block
+    return block
+
+
+def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, handler: bool = False) -> bytes:
+    """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those); for the
+    handler, its ``faas.coldstart`` and ``cloud.*`` attributes too. Encoded once per distinct content."""
+    try:  # by value and type: True and 1 are equal, but not the same attribute
+        key: Any = (tuple(annotations.items()), tuple(map(type, annotations.values())), arn, handler)
+        block = _blocks.get(key)
+    except TypeError:  # an unhashable value (the escape hatch lets anything in)
+        key = block = None
+    if block is not None:
+        return block
+    values = dict(annotations)
+    values["aws.xray.annotations"] = list(annotations)
+    if handler:
+        values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
+        _cloud_attributes(values, arn)
+    return proto.attributes(0x4A, values) if key is None else _remembered(key, values)
+
+
+def _cloud_attributes(values: dict[str, Any], arn: str | None) -> None:
+    """The handler's ``cloud.resource_id``, ``aws.lambda.invoked_arn`` and ``cloud.account.id``, from the invoked
+    ARN (checked: short, printable ASCII)."""
+    if arn:
+        values["cloud.resource_id"] = resource_id(arn)
+        values["aws.lambda.invoked_arn"] = arn
+        fields = arn.split(":")
+        if len(fields) > 4 and fields[4].isdigit():
+            values["cloud.account.id"] = fields[4]
+
+
+def resource_id(arn: str) -> str:
+    """``cloud.resource_id`` as the conventions want it for Lambda: the invoked ARN with an alias replaced by the
+    version it resolved to (``AWS_LAMBDA_FUNCTION_VERSION``), since one sandbox serves several aliases."""
+    fields = arn.split(":")
+    version = config.get_str("AWS_LAMBDA_FUNCTION_VERSION")
+    if len(fields) == 8 and version and version != fields[7]:
+        fields[7] = version
+        return ":".join(fields)
+    return arn
+
+
+RUNTIME_MODULE = "awslambdaric.bootstrap"
+#: The last LambdaContext awslambdaric made (the current invocation's, when its request id is the current one).
+_context: Any = None
+
+
+def watch_contexts() -> None:
+    """Remember each LambdaContext awslambdaric makes, by wrapping its ``create_lambda_context`` (looked up by
+    ``handle_event_request`` at every invocation): the handler span's ``cloud.resource_id`` comes from it.
+
+    Walking the stack up to the runtime's frame for the same values costs ~20 k instructions per invocation;
+    this costs one call. The wrapper returns what the original returns and stores nothing else."""
+    bootstrap = sys.modules.get(RUNTIME_MODULE)
+    original = getattr(bootstrap, "create_lambda_context", None)
+    if not callable(original) or getattr(original, "_lambda_tracer", False):
+        return
+
+    def create_lambda_context(*args: Any, **kwargs: Any) -> Any:
+        global _context
+        context = original(*args, **kwargs)
+        _context = context
+        return context
+
+    create_lambda_context._lambda_tracer = True  # type: ignore[attr-defined]
+    create_lambda_context.__wrapped__ = original  # type: ignore[attr-defined]
+    bootstrap.create_lambda_context = create_lambda_context  # type: ignore[union-attr]
+
+
+watch_contexts()
+
+MARSHALLER_MODULE = "awslambdaric.lambda_runtime_marshaller"
+#: The event the runtime client decoded last (the running invocation's, or None when it could not decode one).
+_event: Any = None
+
+
+def watch_events() -> None:
+    """Remember each event awslambdaric decodes (``LambdaMarshaller.unmarshal_request``, called once per
+    invocation right before the handler): the handler span's ``faas.trigger`` says what kind of source sent it.
+    The wrapper returns what the original returns (or raises what it raises)."""
+    marshaller = getattr(sys.modules.get(MARSHALLER_MODULE), "LambdaMarshaller", None)
+    original = getattr(marshaller, "unmarshal_request", None)
+    if not callable(original) or getattr(original, "_lambda_tracer", False):
+        return
+
+    def unmarshal_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _event
+        _event = None
+        _event = event = original(self, *args, **kwargs)
+        return event
+
+    unmarshal_request._lambda_tracer = True  # type: ignore[attr-defined]
+    unmarshal_request.__wrapped__ = original  # type: ignore[attr-defined]
+    marshaller.unmarshal_request = unmarshal_request  # type: ignore[union-attr]
+
+
+watch_events()
+
+#: ``faas.trigger`` by a record's ``eventSource`` (the semantic conventions' values: a data source's change, a
+#: message).
+_RECORD_TRIGGERS = {
+    "aws:s3": "datasource",
+    "aws:dynamodb": "datasource",
+    "aws:sqs": "pubsub",
+    "aws:sns": "pubsub",
+    "aws:kinesis": "pubsub",
+    "aws:kafka": "pubsub",
+    "aws:mq": "pubsub",
+    "aws:rmq": "pubsub",
+    "aws:ses": "pubsub",
+}
+
+
+def _trigger(event: Any) -> str | None:
+    """``faas.trigger`` for an event: ``http`` (API Gateway, a function URL, an ALB), ``pubsub`` (SQS, SNS,
+    Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a schedule) or ``other``;
+    None when no event was seen (not run by awslambdaric)."""
+    if event is None:
+        return None
+    if event.__class__ is not dict:
+        return "other"
+    context = event.get("requestContext")
+    if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
+        return "http"
+    records = event.get("Records")
+    if records.__class__ is list and records and records[0].__class__ is dict:
+        first = records[0]
+        source = first.get("eventSource") or first.get("EventSource")
+        return _RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"
+    if event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
+        return "timer"
+    if "detail-type" in event and "source" in event:
+        return "pubsub"
+    return "other"
+
+
+def _http_trigger_attributes(event: dict[str, Any]) -> bytes:
+    """The HTTP server attributes of an HTTP-triggered invocation: its method and route (the route template,
+    never the path: a path may hold ids and tokens)."""
+    values: dict[str, Any] = {}
+    context = event.get("requestContext")
+    http = context.get("http") if context.__class__ is dict else None
+    method = event.get("httpMethod") or (http.get("method") if http.__class__ is dict else None)
+    if method.__class__ is str and 0 < len(method) <= 16 and method.isalpha():
+        values["http.request.method"] = method.upper()
+    route = event.get("resource")
+    if route.__class__ is not str:
+        key = event.get("routeKey")
+        route = key.partition(" ")[2] if key.__class__ is str and " " in key else None
+    if route.__class__ is str and route and len(route) <= 1024:
+        values["http.route"] = route
+    return proto.attributes(0x4A, values) if values else b""
+
+
+def _plain(value: Any) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= 256 and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+#: The X-Ray ``aws`` fields with a semantic-convention name (besides ``aws.<field>``, which the translator reads).
+_AWS_CONVENTIONS = {
+    "region": "cloud.region",
+    "queue_url": "aws.sqs.queue.url",
+    "bucket_name": "aws.s3.bucket",
+    "key": "aws.s3.key",
+}
+
+
+def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> bytes:
+    """An AWS SDK call: ``rpc.*`` as the conventions name it, and each ``aws`` field as ``aws.<field>``. What
+    repeats from call to call (service, operation, region) is returned encoded, once per distinct value; the rest
+    goes in ``values``."""
+    operation, region = aws.get("operation"), aws.get("region")
+    key: Any = (name, operation, region)
+    try:
+        block = _aws_blocks.get(key)
+    except TypeError:  # an unhashable value (the escape hatch lets anything in)
+        key, block = None, None
+    if block is None:
+        fixed: dict[str, Any] = {"rpc.system": "aws-api", "rpc.service": name}
+        if isinstance(operation, str):
+            fixed["rpc.method"] = operation
+        for field_name, value in (("operation", operation), ("region", region)):
+            attribute = _attribute_value(value)
+            if attribute is not None:
+                fixed["aws." + field_name] = attribute
+                if field_name in _AWS_CONVENTIONS:
+                    fixed[_AWS_CONVENTIONS[field_name]] = attribute
+        block = proto.attributes(0x4A, fixed)
+        if key is not None:
+            if len(_aws_blocks) >= MAX_BLOCKS:
+                _aws_blocks.clear()
+            _aws_blocks[key] = block
+    retries = aws.get("retries")
+    if retries.__class__ is int:
+        block += _retries_attributes.get(retries) or _small_int_attribute(_retries_attributes, _RETRIES, retries)
+    skipped = _FIXED_AWS_FIELDS_AND_RETRIES if retries.__class__ is int else _FIXED_AWS_FIELDS
+    for field_name, value in aws.items():
+        if field_name in skipped:
+            continue
+        attribute = value if value.__class__ is str else _attribute_value(value)
+        if attribute is None:
+            continue
+        values[_AWS_NAMES.get(field_name) or "aws." + str(field_name)] = attribute
+        if field_name in _AWS_CONVENTIONS:
+            values[_AWS_CONVENTIONS[field_name]] = attribute
+    table = aws.get("table_name")
+    if isinstance(table, str):
+        values["aws.dynamodb.table_names"] = [table]
+    return block
+
+
+#: Encoded ``rpc.*``/``aws.operation``/region attributes, by (service, operation, region).
+_aws_blocks: dict[Any, bytes] = {}
+_FIXED_AWS_FIELDS = frozenset(("operation", "region"))
+_FIXED_AWS_FIELDS_AND_RETRIES = frozenset(("operation", "region", "retries"))
+#: Attribute names of the ``aws`` fields our instrumentation always writes (others are ``aws.<field>``).
+_AWS_NAMES = {
+    "request_id": "aws.request_id",
+    "retries": "aws.xray.retries",
+    "id_2": "aws.id_2",
+    "bucket_name": "aws.bucket_name",
+    "key": "aws.key",
+    "queue_url": "aws.queue_url",
+    "table_name": "aws.table_name",
+}
+
+
+def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
+    request = http.get("request")
+    if isinstance(request, dict):
+        method = request.get("method")
+        if isinstance(method, str):
+            values["http.request.method"] = method
+        url = request.get("url")
+        if isinstance(url, str):
+            values["url.full"] = url
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(url)
+                if parts.hostname:
+                    values["server.address"] = parts.hostname
+                port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+                if port:
+                    values["server.port"] = port
+            except ValueError:
+                pass
+    response = http.get("response")
+    if isinstance(response, dict):
+        status = response.get("status")
+        if isinstance(status, int) and not isinstance(status, bool):
+            values["http.response.status_code"] = status
+            if status >= 400:
+                values["error.type"] = str(status)
+        length = response.get("content_length")
+        if isinstance(length, int) and not isinstance(length, bool):
+            values["http.response.body.size"] = length
+
+
+def _attribute_value(value: Any) -> Any:
+    """A scalar, or a list of strings, as it is; anything else as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bool, int)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return xray_documents.dumps(value)  # strict JSON, as the translator parses it
