@@ -15,9 +15,8 @@ Loaded only once user code (or a library) has imported ``opentelemetry.trace`` (
   ``aws.xray.annotations`` become annotations, ``db.*`` the ``sql`` block, ``http.*``/``url.full`` the ``http``
   block, everything else metadata in the ``default`` namespace; all of it redacted and bounded as ``put_metadata``
   is. CLIENT and PRODUCER spans are ``remote`` calls (our HTTP instrumentation records nothing under them).
-* **Propagation.** ``opentelemetry.propagate.inject`` writes ``X-Amzn-Trace-Id`` and, when
-  ``LAMBDA_TRACER_PROPAGATORS`` has it, ``traceparent`` (plus W3C baggage), unless OTEL_PROPAGATORS chose
-  otherwise.
+* **Propagation** is otel_propagation.py's, loaded once ``opentelemetry.propagate`` is imported; the contrib
+  instrumentations (``LAMBDA_TRACER_OTEL_INSTRUMENTATIONS``) are otel_instrumentations.py's.
 
 Nothing here raises into user code: a failure is reported once and the span records less.
 """
@@ -52,9 +51,8 @@ except ImportError:  # pragma: no cover - older APIs decorate plain functions on
 
 from . import capture, config, redaction
 from .backends import xray
-from .instrumentation import common, propagation
+from .instrumentation import common
 
-OTEL_PROPAGATORS_ENV = "OTEL_PROPAGATORS"
 #: The metadata namespace of OTel attributes and events, as X-Ray's OTLP translator writes them.
 NAMESPACE = "default"
 #: Attribute naming the attributes that become annotations (X-Ray's OTLP translator reads the same).
@@ -546,82 +544,6 @@ class RuntimeContext(_RuntimeContext):
 _SPAN_KEY: str = getattr(trace.propagation, "_SPAN_KEY", "current-span")
 
 
-# -- propagation -----------------------------------------------------------------------------------------------------
-
-
-def _xray_header(span: trace.Span) -> str | None:
-    span_context = span.get_span_context()
-    if not span_context.is_valid or not span_context.trace_flags.sampled:
-        return None
-    entry = entry_of(span)
-    if isinstance(entry, xray.XRaySpan):
-        return entry.outgoing_header()
-    return f"Root={_root(span_context.trace_id)};Parent={span_context.span_id:016x};Sampled=1"
-
-
-def _propagator() -> Any:
-    """Our TextMapPropagator: X-Ray and W3C trace context as LAMBDA_TRACER_PROPAGATORS says, and W3C baggage."""
-    from opentelemetry.baggage.propagation import W3CBaggagePropagator
-    from opentelemetry.propagators import textmap
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    tracecontext = TraceContextTextMapPropagator()
-    baggage = W3CBaggagePropagator()
-
-    class Propagator(textmap.TextMapPropagator):
-        def inject(
-            self,
-            carrier: textmap.CarrierT,
-            context: Context | None = None,
-            setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
-        ) -> None:
-            enabled = propagation.enabled()
-            span = trace.get_current_span(context)
-            if span.get_span_context().trace_flags.sampled:  # never a header without a sampled trace
-                if propagation.XRAY in enabled:
-                    header = _xray_header(span)
-                    if header is not None:
-                        setter.set(carrier, propagation.XRAY_HEADER, header)
-                if propagation.TRACECONTEXT in enabled:
-                    tracecontext.inject(carrier, context, setter)
-            baggage.inject(carrier, context, setter)
-
-        def extract(
-            self,
-            carrier: textmap.CarrierT,
-            context: Context | None = None,
-            getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
-        ) -> Context:
-            context = _extract_xray(carrier, context, getter)
-            context = tracecontext.extract(carrier, context, getter)
-            return baggage.extract(carrier, context, getter)
-
-        @property
-        def fields(self) -> set[str]:
-            return {propagation.XRAY_HEADER, *tracecontext.fields, *baggage.fields}
-
-    return Propagator()
-
-
-def _extract_xray(carrier: Any, context: Context | None, getter: Any) -> Context:
-    """An incoming ``X-Amzn-Trace-Id`` as the remote parent (the context unchanged if there is none valid)."""
-    if context is None:
-        context = Context()
-    values = getter.get(carrier, propagation.XRAY_HEADER) or getter.get(carrier, propagation.XRAY_HEADER.lower())
-    if not values:
-        return context
-    parsed = xray.parse_header(str(values[0])[:1024])
-    if not parsed.root or not parsed.parent:
-        return context
-    remote = SpanContext(
-        _trace_id(parsed.root),
-        int(parsed.parent, 16),
-        is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if parsed.sampled == "1" else TraceFlags.DEFAULT),
-    )
-    return trace.set_span_in_context(NonRecordingSpan(remote), context)
-
-
 # -- installing -----------------------------------------------------------------------------------------------------
 
 
@@ -660,101 +582,6 @@ def _install_fallback_provider() -> None:
 
     _tracer.__wrapped__ = getter  # type: ignore[attr-defined]
     proxy._tracer = property(_tracer)  # type: ignore[union-attr]
-
-
-def install_propagator(module: Any = None) -> None:
-    """``opentelemetry.propagate`` has just been imported: inject/extract ours, unless OTEL_PROPAGATORS is set."""
-    with _lock:
-        if "propagate" in _installed:
-            return
-        _installed.add("propagate")
-    if config.get_str(OTEL_PROPAGATORS_ENV) is not None:
-        return  # the user chose their propagators
-    from opentelemetry import propagate
-
-    current = propagate.get_global_textmap()
-    chosen = [type(each).__name__ for each in getattr(current, "_propagators", None) or ()]
-    if type(current).__name__ != "CompositePropagator" or chosen != _DEFAULT_PROPAGATORS:
-        return  # set by the user's code before ours was installed: theirs is kept
-    propagate.set_global_textmap(_propagator())
-
-
-#: What ``opentelemetry.propagate`` sets up without OTEL_PROPAGATORS (its default, ``tracecontext,baggage``).
-_DEFAULT_PROPAGATORS = ["TraceContextTextMapPropagator", "W3CBaggagePropagator"]
-
-
-# -- contrib instrumentations ----------------------------------------------------------------------------------------
-
-INSTRUMENTATIONS_ENV = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-MAX_INSTRUMENTATIONS = 32
-
-
-def run_instrumentations(names: list[str]) -> None:
-    """Run each listed OpenTelemetry contrib instrumentor (``opentelemetry-instrumentation-<name>``) under our
-    provider. Names not like ``sqlite3`` are reported once (the valid ones still run); one not installed, or
-    failing, is reported once and skipped. Never raises: the function runs, untraced by it if need be."""
-    import importlib
-
-    wanted: list[str] = []
-    for raw in names:
-        name = raw.strip().lower().replace("-", "_")
-        if not _NAME.fullmatch(name) or len(wanted) >= MAX_INSTRUMENTATIONS:
-            config.warn_once(INSTRUMENTATIONS_ENV, config.get_raw(INSTRUMENTATIONS_ENV) or "", _only(names))
-            continue
-        if name not in wanted:
-            wanted.append(name)
-    for name in wanted:
-        try:
-            module = importlib.import_module(f"opentelemetry.instrumentation.{name}")
-        except ImportError:
-            config.report_once(
-                ("otel instrumentation", name),
-                f"{INSTRUMENTATIONS_ENV}: {name!r} is not installed (pip install opentelemetry-instrumentation-"
-                f"{name.replace('_', '-')}); not traced",
-            )
-            continue
-        except Exception as error:
-            config.report_once(
-                ("otel instrumentation", name),
-                f"{INSTRUMENTATIONS_ENV}: importing {name!r} failed: {config.error_place(error)}; not traced",
-            )
-            continue
-        _instrument(name, module)
-
-
-def _only(names: list[str]) -> str:
-    valid = [name for name in names if _NAME.fullmatch(name.strip().lower().replace("-", "_"))]
-    return f"only {', '.join(valid[:MAX_INSTRUMENTATIONS])}" if valid else "none"
-
-
-def _instrument(name: str, module: Any) -> None:
-    import importlib
-
-    base: Any = importlib.import_module("opentelemetry.instrumentation.instrumentor").BaseInstrumentor
-
-    found = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, base)
-        and value is not base
-        and value.__module__.startswith(module.__name__)
-    ]
-    if len(found) != 1:
-        config.report_once(
-            ("otel instrumentation", name), f"{INSTRUMENTATIONS_ENV}: no single instrumentor in {name!r}; not traced"
-        )
-        return
-    try:
-        instrumentor = found[0]()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
-    except Exception as error:
-        config.report_once(
-            ("otel instrumentation", name),
-            f"{INSTRUMENTATIONS_ENV}: instrumenting {name!r} failed: {config.error_place(error)}; not traced",
-        )
 
 
 __all__ = ["PROVIDER", "TRACER", "OTelSpan", "OurSpan", "RuntimeContext", "TracerProvider", "install"]

@@ -432,15 +432,20 @@ def _watch_opentelemetry() -> None:
     if listed:
         import opentelemetry.trace  # noqa: F401  (installs ours, through the hook above, before any instrumentor)
 
-        from . import otel
+        from . import otel_instrumentations
 
-        otel.run_instrumentations(listed)
+        otel_instrumentations.run_instrumentations(listed)
 
 
 def _bridge(module: Any) -> None:
-    from . import otel
+    if module.__name__ == "opentelemetry.propagate":
+        from . import otel_propagation
 
-    (otel.install_propagator if module.__name__ == "opentelemetry.propagate" else otel.install)(module)
+        otel_propagation.install_propagator(module)
+    else:
+        from . import otel
+
+        otel.install(module)
 
 
 def _mark_handler(function: AnyCallableT) -> AnyCallableT:

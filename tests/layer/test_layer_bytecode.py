@@ -46,9 +46,9 @@ layer, task_root = sys.argv[1], sys.argv[2]
 sys.path[:0] = [task_root, layer]
 import lambda_tracer
 for info in pkgutil.iter_modules(lambda_tracer.__path__):
-    # handler: imported last, the way the runtime does (it resolves the user's handler); otel: loaded only once the
+    # handler: imported last, the way the runtime does (it resolves the user's handler); otel*: loaded only once the
     # function imports the OpenTelemetry API, its own dependency (its bytecode is checked like every module's above)
-    if info.name not in ("handler", "otel"):
+    if info.name != "handler" and not info.name.startswith("otel"):
         importlib.import_module("lambda_tracer." + info.name)
 import aws_xray_sdk.core, wrapt
 from aws_xray_sdk.core import xray_recorder  # lambda_tracer defers this package's init; run it too

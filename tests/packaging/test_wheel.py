@@ -38,7 +38,11 @@ OPTIONAL = {
 }
 #: Modules loaded only once the function has imported a library, which they may then import at the top: the
 #: OpenTelemetry bridge is loaded by the import hook on ``opentelemetry.trace`` (the function's dependency).
-LOADED_WITH = {"lambda_tracer/otel.py": "opentelemetry"}
+LOADED_WITH = {
+    "lambda_tracer/otel.py": "opentelemetry",
+    "lambda_tracer/otel_propagation.py": "opentelemetry",
+    "lambda_tracer/otel_instrumentations.py": "opentelemetry",
+}
 #: Not importable outside a sandbox: the runtime imports it at init (it resolves the user's handler then);
 #: the e2e suite runs it from the layer.
 RUNTIME_ONLY = {"lambda_tracer.handler"}
