@@ -10,15 +10,13 @@ function's init (docs/cold-start-anatomy.md).
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
-import shutil
 import statistics
 import sys
-import threading
 
 import instructions  # bench/ is on sys.path (this script's directory)
-import run  # bench/run.py puts local/ and layer/ on sys.path
+import layers
+import timing  # puts local/ and layer/ on sys.path
 
 LIMIT = 0.02
 
@@ -33,13 +31,8 @@ def main() -> int:
     if valgrind is None:
         print(f"no valgrind: {why}", file=sys.stderr)
         return 2
-    run.BUILD.mkdir(parents=True, exist_ok=True)
-    python = run._venv(run.BUILD / "runtime-venv", run.ROOT / "requirements" / "runtime.txt")
-    ours = run.BUILD / "init-trace-layer"
-    shutil.rmtree(ours, ignore_errors=True)
-    from lambda_tracer_local.layers import unpack_layer
-
-    unpack_layer(run.LAYER_ZIP, ours)
+    python = layers.runtime_python()
+    ours = layers.ours(layers.LAYER_ZIP, "init-trace-layer")
     on_env = dict(pair.split("=", 1) for pair in args.on_env)
     configs = [
         instructions.CountConfig("bare", sends=None),
@@ -53,10 +46,8 @@ def main() -> int:
             env={"LAMBDA_TRACER_INIT_TRACE": "true", **on_env},
         ),
     ]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), run._S3Stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    counter = instructions.Counter(valgrind, python, run.BUILD, endpoint, configs)
+    server, endpoint = timing.start_stub()
+    counter = instructions.Counter(valgrind, python, layers.BUILD, endpoint, configs)
     counts: dict[str, list[int]] = {"prefix": []} | {config.name: [] for config in configs}
     try:
         for repeat in range(args.repeats):

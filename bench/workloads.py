@@ -11,6 +11,8 @@ Three groups, each measured beside the bare function and the reference in one ru
   keys, long keys, deep nesting, many short strings, and a body the function echoes from its event. Each is
   reported against ``json.loads`` of that body.
 
+The wall-time runs (bench/timing.py) time a smaller set in real sandboxes: ``TIMED``, at the end of this module.
+
 Data is generated from fixed seeds, so every run counts the same bytes. A function loads its response from
 ``payload.json`` at init (bare and traced alike) and returns that object on every invocation.
 """
@@ -274,3 +276,45 @@ def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
+
+
+# -- timed in sandboxes (bench/timing.py: wall and CPU time, memory) ------------------------------------------
+
+# Function code per (configuration kind, timed workload). {init} and {call} are filled per workload.
+# boto3: a client made at init and one AWS call (S3 ListBuckets, against the local stub) per invocation;
+# boto3-idle: the same client, no call (what tracing costs a boto3 function that calls nothing this time).
+TIMED: dict[str, tuple[str, str]] = {
+    "empty": ("", "None"),
+    "boto3": (BOTO3_INIT, 's3.list_buckets()["Buckets"]'),
+    "boto3-idle": (BOTO3_INIT, "None"),
+}
+#: Timed workloads whose every invocation makes an AWS call a tracer must record.
+TIMED_AWS_CALLS = ("boto3",)
+TIMED_BARE = '{init}\ndef handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n'
+TIMED_IN_CODE = (
+    "from {package} import Tracer\n{init}\ntracer = Tracer()\n\n"
+    "@tracer.capture_lambda_handler\n"
+    'def handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n'
+)
+# OpenTelemetry: X-Ray ids and propagation, botocore spans, OTLP export; the Lambda instrumentation wraps the
+# handler named by _HANDLER once it exists, so it is instrumented at the end of the module.
+TIMED_OTEL = (
+    "import os\n"
+    "from opentelemetry import trace\n"
+    "from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter\n"
+    "from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor\n"
+    "from opentelemetry.instrumentation.botocore import BotocoreInstrumentor\n"
+    "from opentelemetry.propagate import set_global_textmap\n"
+    "from opentelemetry.propagators.aws import AwsXRayPropagator\n"
+    "from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator\n"
+    "from opentelemetry.sdk.trace import TracerProvider\n"
+    "from opentelemetry.sdk.trace.export import BatchSpanProcessor\n"
+    "provider = TracerProvider(id_generator=AwsXRayIdGenerator())\n"
+    'provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=os.environ["OTLP_ENDPOINT"])))\n'
+    "trace.set_tracer_provider(provider)\n"
+    "set_global_textmap(AwsXRayPropagator())\n"
+    "BotocoreInstrumentor().instrument()\n"
+    "{init}\n"
+    'def handler(event, context):\n    return {{"ok": 1, "calls": {call}}}\n\n'
+    "AwsLambdaInstrumentor().instrument()\n"
+)

@@ -1,4 +1,4 @@
-"""The bench's arithmetic on instruction counts (bench/instructions.py), on made-up counts: overheads against the
+"""The bench's arithmetic on instruction counts (bench/instructions_report.py), on made-up counts: overheads against the
 bare function, ratios to the reference and to ADOT, the cost shapes against json.loads, the targets' verdicts,
 and what counts as traced. The counting itself is exercised by test_bench_quick.py."""
 
@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import instructions  # noqa: E402
+import instructions_report  # noqa: E402
 from instructions import CountConfig, Job  # noqa: E402
 from workloads import WORKLOADS  # noqa: E402
 
@@ -58,7 +58,7 @@ def _summarize(done: dict[Job, tuple[int, list[bytes]]]) -> dict:
     warm_of = {w.name: w.warm for _, w in pairs}
     shell = {"ours-zero-code": [1_000_000, 1_000_000]}
     loads = {("uuid-keys", 1): int(30e6), ("uuid-keys", 3): int(30e6 + 2 * 20e6)}  # json.loads: 20 M
-    return instructions.summarize(pairs, CONFIGS, warm_of, done, shell, {}, loads, 1, quick=False)
+    return instructions_report.summarize(pairs, CONFIGS, warm_of, done, shell, {}, loads, 1, quick=False)
 
 
 def test_overheads_and_ratios_against_the_bare_function_and_the_reference() -> None:
@@ -112,7 +112,7 @@ def test_a_configuration_that_did_not_send_or_missed_the_aws_call_is_not_traced(
 
 def test_rendering_shows_every_row_and_verdict() -> None:
     result = {"status": "measured", "tool": "valgrind", "seconds": 1, **_summarize(_done())}
-    text = "\n".join(instructions.render(result))
+    text = "\n".join(instructions_report.render(result))
     assert "| ours-zero-code | empty | 21.0 | +11.0 | 0.022x | +26.0 |" in text
     assert "| ours-zero-code | uuid-keys | 20,000 | 40,000 | 2.00x | <= 3.0x | met |" in text
     assert "| 19 | cold, empty: otlp overhead / xray overhead | ours-otlp | 1.091x | <= 1.2x | met |" in text
