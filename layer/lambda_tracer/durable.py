@@ -48,7 +48,10 @@ from .span import report
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    _Hook = Callable[["Recorder", Any], None]
 
 #: Metadata namespace of everything recorded here.
 NAMESPACE = "durable"
@@ -167,6 +170,25 @@ class _Operation:
         self.error_recorded = False
 
 
+def _hook(doing: str) -> Callable[[_Hook], _Hook]:
+    """A plugin hook that does nothing unless the invocation is traced by us, and never raises: a failure inside
+    is reported (``span.report``) as ``doing``, the function and the SDK unaffected."""
+
+    def guard(method: _Hook) -> _Hook:
+        def hook(self: Recorder, info: Any) -> None:
+            if self._handler is None:
+                return
+            try:
+                method(self, info)
+            except Exception as error:
+                report(doing, error)
+
+        hook.__name__, hook.__qualname__, hook.__doc__ = method.__name__, method.__qualname__, method.__doc__
+        return hook
+
+    return guard
+
+
 class Recorder:
     """The plugin's hooks: one instance per invocation (``FACTORY.create_plugin``), its state that invocation's.
 
@@ -257,123 +279,103 @@ class Recorder:
 
     # -- operations ------------------------------------------------------------------------------
 
+    @_hook("starting a durable operation")
     def on_operation_start(self, info: Any) -> None:
-        if self._handler is None:
+        operation_id = str(getattr(info, "operation_id", ""))
+        kind = _text(getattr(info, "operation_type", None)) or "OPERATION"
+        status = _text(getattr(info, "status", None))
+        replayed = bool(getattr(info, "is_replayed", False))
+        if kind == "EXECUTION":
             return
-        try:
-            operation_id = str(getattr(info, "operation_id", ""))
-            kind = _text(getattr(info, "operation_type", None)) or "OPERATION"
-            status = _text(getattr(info, "status", None))
-            replayed = bool(getattr(info, "is_replayed", False))
-            if kind == "EXECUTION":
-                return
-            if replayed and (kind in _WAITING_KINDS or status == "PENDING"):
-                # Seen again while it still waits (a timer, a callback, a step's retry delay): no work here.
-                with self._lock:
-                    self._pending.append(info)
-                return
+        if replayed and (kind in _WAITING_KINDS or status == "PENDING"):
+            # Seen again while it still waits (a timer, a callback, a step's retry delay): no work here.
             with self._lock:
-                if operation_id in self._open:
-                    return
-                parent = self._open.get(str(getattr(info, "parent_id", None)))
-            span = _start_span(_span_name(info, kind), parent.span if parent is not None else None)
-            if span is None:
+                self._pending.append(info)
+            return
+        with self._lock:
+            if operation_id in self._open:
                 return
-            if kind in _WAITING_KINDS:
-                span.suspend()  # nothing runs inside it, and its end may be observed by another thread
-            record = {
-                "id": operation_id,
-                "name": getattr(info, "name", None),
-                "type": kind,
-                "subtype": _text(getattr(info, "sub_type", None)),
-                "parent_id": getattr(info, "parent_id", None),
-                "resumed": replayed,
-            }
-            with self._lock:
-                self._open[operation_id] = _Operation(span, kind, record)
-        except Exception as error:
-            report("starting a durable operation", error)
+            parent = self._open.get(str(getattr(info, "parent_id", None)))
+        span = _start_span(_span_name(info, kind), parent.span if parent is not None else None)
+        if span is None:
+            return
+        if kind in _WAITING_KINDS:
+            span.suspend()  # nothing runs inside it, and its end may be observed by another thread
+        record = {
+            "id": operation_id,
+            "name": getattr(info, "name", None),
+            "type": kind,
+            "subtype": _text(getattr(info, "sub_type", None)),
+            "parent_id": getattr(info, "parent_id", None),
+            "resumed": replayed,
+        }
+        with self._lock:
+            self._open[operation_id] = _Operation(span, kind, record)
 
+    @_hook("recording a durable attempt")
     def on_user_function_start(self, info: Any) -> None:
-        if self._handler is None:
-            return
-        try:
-            operation = self._get(info)
-            attempt = getattr(info, "attempt", None)
-            if operation is not None and attempt is not None:
-                operation.record["attempt"] = attempt
-        except Exception as error:
-            report("recording a durable attempt", error)
+        operation = self._get(info)
+        attempt = getattr(info, "attempt", None)
+        if operation is not None and attempt is not None:
+            operation.record["attempt"] = attempt
 
+    @_hook("recording a durable attempt")
     def on_user_function_end(self, info: Any) -> None:
-        if self._handler is None:
+        operation = self._get(info)
+        if operation is None:
             return
-        try:
-            operation = self._get(info)
-            if operation is None:
-                return
-            outcome = _text(getattr(info, "outcome", None))
-            operation.record["outcome"] = outcome
-            error = getattr(info, "error", None)
-            if outcome == "FAILED" and error is not None:
-                operation.record["error"] = _error_summary(error)
-                operation.span.record_exception(_live_exception(error) or rebuilt_exception(error))
-                operation.error_recorded = True
-        except Exception as failure:
-            report("recording a durable attempt", failure)
+        outcome = _text(getattr(info, "outcome", None))
+        operation.record["outcome"] = outcome
+        error = getattr(info, "error", None)
+        if outcome == "FAILED" and error is not None:
+            operation.record["error"] = _error_summary(error)
+            operation.span.record_exception(_live_exception(error) or rebuilt_exception(error))
+            operation.error_recorded = True
 
+    @_hook("ending a durable operation")
     def on_operation_end(self, info: Any) -> None:
-        if self._handler is None:
-            return
-        try:
-            operation_id = str(getattr(info, "operation_id", ""))
-            with self._lock:
-                operation = self._open.pop(operation_id, None)
-                if operation is None:
-                    kind = _text(getattr(info, "operation_type", None))
-                    if not getattr(info, "is_replayed", False) and kind in _WAITING_KINDS:
-                        # Completed while the execution was suspended (a timer, a callback, a chained invoke).
-                        self._elsewhere.append(info)
-                    return
-            status = _text(getattr(info, "status", None))
-            operation.record["status"] = status
-            if status in _FAILED or "outcome" not in operation.record:
-                operation.record["outcome"] = status
-            attempt = getattr(info, "attempt", None)
-            if attempt is not None:
-                operation.record.setdefault("attempt", attempt)
-            error = getattr(info, "error", None)
-            if status in _FAILED and error is not None and not operation.error_recorded:
+        operation_id = str(getattr(info, "operation_id", ""))
+        with self._lock:
+            operation = self._open.pop(operation_id, None)
+            if operation is None:
+                kind = _text(getattr(info, "operation_type", None))
+                if not getattr(info, "is_replayed", False) and kind in _WAITING_KINDS:
+                    # Completed while the execution was suspended (a timer, a callback, a chained invoke).
+                    self._elsewhere.append(info)
+                return
+        status = _text(getattr(info, "status", None))
+        operation.record["status"] = status
+        if status in _FAILED or "outcome" not in operation.record:
+            operation.record["outcome"] = status
+        attempt = getattr(info, "attempt", None)
+        if attempt is not None:
+            operation.record.setdefault("attempt", attempt)
+        error = getattr(info, "error", None)
+        if status in _FAILED and error is not None and not operation.error_recorded:
+            operation.record["error"] = _error_summary(error)
+            operation.span.record_exception(rebuilt_exception(error))
+        self._end(operation)
+
+    @_hook("recording a durable retry")
+    def on_operation_change(self, info: Any) -> None:
+        """A step whose attempt failed is ``PENDING`` once its retry is checkpointed: its work here is over."""
+        updated: Mapping[str, Any] = getattr(info, "updated_operations", None) or {}
+        ended: list[_Operation] = []
+        with self._lock:
+            for operation_id, now in updated.items():
+                operation = self._open.get(operation_id)
+                if operation is not None and operation.kind == "STEP" and _text(now.status) == "PENDING":
+                    del self._open[operation_id]
+                    ended.append(operation)
+        for operation in ended:
+            operation.record["status"] = "PENDING"
+            operation.record["outcome"] = "RETRY_SCHEDULED"
+            error = getattr(updated[str(operation.record["id"])], "error", None)
+            if error is not None and not operation.error_recorded:
+                # Not from the step's code (that was recorded as it failed): e.g. an interrupted attempt.
                 operation.record["error"] = _error_summary(error)
                 operation.span.record_exception(rebuilt_exception(error))
             self._end(operation)
-        except Exception as failure:
-            report("ending a durable operation", failure)
-
-    def on_operation_change(self, info: Any) -> None:
-        """A step whose attempt failed is ``PENDING`` once its retry is checkpointed: its work here is over."""
-        if self._handler is None:
-            return
-        try:
-            updated: Mapping[str, Any] = getattr(info, "updated_operations", None) or {}
-            ended: list[_Operation] = []
-            with self._lock:
-                for operation_id, now in updated.items():
-                    operation = self._open.get(operation_id)
-                    if operation is not None and operation.kind == "STEP" and _text(now.status) == "PENDING":
-                        del self._open[operation_id]
-                        ended.append(operation)
-            for operation in ended:
-                operation.record["status"] = "PENDING"
-                operation.record["outcome"] = "RETRY_SCHEDULED"
-                error = getattr(updated[str(operation.record["id"])], "error", None)
-                if error is not None and not operation.error_recorded:
-                    # Not from the step's code (that was recorded as it failed): e.g. an interrupted attempt.
-                    operation.record["error"] = _error_summary(error)
-                    operation.span.record_exception(rebuilt_exception(error))
-                self._end(operation)
-        except Exception as error:
-            report("recording a durable retry", error)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ def instrument(name: str, module: ModuleType) -> None:
     def traced_connect(*args: Any, **kwargs: Any) -> Any:
         positional = len(args) > _FACTORY_POSITION
         factory = args[_FACTORY_POSITION] if positional else kwargs.get("factory", base_connection)
-        traced = _connection_class(factory, base_connection, base_cursor, version)
+        traced = _traced_class(factory, base_connection, _connection_class, base_cursor, version)
         if traced is None:
             return connect(*args, **kwargs)
         if positional:
@@ -82,75 +82,68 @@ def _name_of(database: object) -> str:
     return capture.clean_name(redaction.current().mask_text(common.recorded_url(raw) or "sqlite3")) or "sqlite3"
 
 
-def _subclass(base: type, make: Any) -> type | None:
+def _traced_class(factory: object, base: type, make: Any, *args: Any) -> type | None:
+    """Our subclass of the class asked for, ``make(factory, *args)``, made once per class; the class itself when it
+    is one of ours already; None (not traced) for a factory that is not a subclass of ``base``."""
+    if not isinstance(factory, type) or not issubclass(factory, base):
+        return None
+    if getattr(factory, MARKER, False):
+        return factory
     with _lock:
-        found = _subclasses.get(base)
+        found = _subclasses.get(factory)
         if found is None:
-            found = make(base)
-            found.__name__, found.__qualname__, found.__module__ = base.__name__, base.__qualname__, base.__module__
+            found = make(factory, *args)
+            setattr(found, MARKER, True)
+            for attribute in ("__name__", "__qualname__", "__module__"):  # isinstance and repr as the user's
+                setattr(found, attribute, getattr(factory, attribute))
             if len(_subclasses) < 64:
-                _subclasses[base] = found
+                _subclasses[factory] = found
         return found
 
 
-def _connection_class(factory: object, base_connection: type, base_cursor: type, version: str) -> type | None:
-    """Our subclass of the connection class asked for; None (not traced) for a factory that is not one."""
-    if not isinstance(factory, type) or not issubclass(factory, base_connection):
-        return None
-    if getattr(factory, MARKER, False):
-        return factory
+def _connection_class(base: type, base_cursor: type, version: str) -> type:
+    """A connection class whose cursors are traced, the statements it runs itself included."""
 
-    def make(base: type) -> type:
-        class Connection(base):  # type: ignore[misc]
-            __slots__ = ("_lambda_tracer_database",)
+    class Connection(base):  # type: ignore[misc]
+        __slots__ = ("_lambda_tracer_database",)
 
-            def cursor(self, *args: Any, **kwargs: Any) -> Any:
-                asked = args[0] if args else kwargs.get("factory", base_cursor)
-                traced = _cursor_class(asked, base_cursor, version)
-                if traced is None:
-                    return super().cursor(*args, **kwargs)
-                return super().cursor(traced)
+        def cursor(self, *args: Any, **kwargs: Any) -> Any:
+            asked = args[0] if args else kwargs.get("factory", base_cursor)
+            traced = _traced_class(asked, base_cursor, _cursor_class, version)
+            if traced is None:
+                return super().cursor(*args, **kwargs)
+            return super().cursor(traced)
 
-            # Connection.execute* make a cursor in C and run the statement without calling its execute: the
-            # same, through cursor(), so the statement is traced once.
-            def execute(self, *args: Any, **kwargs: Any) -> Any:
-                return self.cursor().execute(*args, **kwargs)
+        # Connection.execute* make a cursor in C and run the statement without calling its execute: the
+        # same, through cursor(), so the statement is traced once.
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            return self.cursor().execute(*args, **kwargs)
 
-            def executemany(self, *args: Any, **kwargs: Any) -> Any:
-                return self.cursor().executemany(*args, **kwargs)
+        def executemany(self, *args: Any, **kwargs: Any) -> Any:
+            return self.cursor().executemany(*args, **kwargs)
 
-            def executescript(self, *args: Any, **kwargs: Any) -> Any:
-                return self.cursor().executescript(*args, **kwargs)
+        def executescript(self, *args: Any, **kwargs: Any) -> Any:
+            return self.cursor().executescript(*args, **kwargs)
 
-        setattr(Connection, MARKER, True)
-        return Connection
-
-    return _subclass(factory, make)
+    return Connection
 
 
-def _cursor_class(factory: object, base_cursor: type, version: str) -> type | None:
-    if not isinstance(factory, type) or not issubclass(factory, base_cursor):
-        return None
-    if getattr(factory, MARKER, False):
-        return factory
+def _cursor_class(base: type, version: str) -> type:
+    """A cursor class whose statements are traced."""
 
-    def make(base: type) -> type:
-        class Cursor(base):  # type: ignore[misc]
-            __slots__ = ()
+    class Cursor(base):  # type: ignore[misc]
+        __slots__ = ()
 
-            def execute(self, *args: Any, **kwargs: Any) -> Any:
-                return _traced(self, super().execute, args, kwargs, version)
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            return _traced(self, super().execute, args, kwargs, version)
 
-            def executemany(self, *args: Any, **kwargs: Any) -> Any:
-                return _traced(self, super().executemany, args, kwargs, version)
+        def executemany(self, *args: Any, **kwargs: Any) -> Any:
+            return _traced(self, super().executemany, args, kwargs, version)
 
-            def executescript(self, *args: Any, **kwargs: Any) -> Any:
-                return _traced(self, super().executescript, args, kwargs, version)
+        def executescript(self, *args: Any, **kwargs: Any) -> Any:
+            return _traced(self, super().executescript, args, kwargs, version)
 
-        setattr(Cursor, MARKER, True)
-        return Cursor
-
-    return _subclass(factory, make)
+    return Cursor
 
 
 def _start(cursor: Any, version: str) -> Any:
