@@ -10,7 +10,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -91,6 +91,20 @@ def errors(violations: Iterable[Violation]) -> list[Violation]:
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _member(
+    doc: Mapping[str, Any], key: str, rule: str, path: str, kind: type = Mapping
+) -> Generator[Violation, None, Any]:
+    """``doc[key]`` when it is there and an object (``kind=list``: an array); None when it is absent, and None with
+    a violation of ``rule`` when it is something else."""
+    if key not in doc:
+        return None
+    value = doc[key]
+    if not isinstance(value, kind):
+        yield violation(rule, f"{path}.{key}", f"not {'an array' if kind is list else 'an object'}: {_shown(value)}")
+        return None
+    return value
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
@@ -328,11 +342,8 @@ def _flags(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _annotations(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F10: an object of ^[A-Za-z0-9_]{1,500}$ keys to string|number|boolean; F10b: strings <= 1,000 chars."""
-    if "annotations" not in doc:
-        return
-    annotations = doc["annotations"]
-    if not isinstance(annotations, Mapping):
-        yield violation("F10", f"{path}.annotations", f"not an object: {_shown(annotations)}")
+    annotations = yield from _member(doc, "annotations", "F10", path)
+    if annotations is None:
         return
     for key, value in annotations.items():
         where = f"{path}.annotations.{key}"
@@ -346,11 +357,8 @@ def _annotations(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _metadata(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F11: an object of namespace -> object, no namespace starting with 'AWS.' (reserved for AWS)."""
-    if "metadata" not in doc:
-        return
-    metadata = doc["metadata"]
-    if not isinstance(metadata, Mapping):
-        yield violation("F11", f"{path}.metadata", f"not an object: {_shown(metadata)}")
+    metadata = yield from _member(doc, "metadata", "F11", path)
+    if metadata is None:
         return
     for namespace, values in metadata.items():
         where = f"{path}.metadata.{namespace}"
@@ -362,11 +370,8 @@ def _metadata(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _http(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F12: http.request strings and booleans, http.response numbers."""
-    if "http" not in doc:
-        return
-    http = doc["http"]
-    if not isinstance(http, Mapping):
-        yield violation("F12", f"{path}.http", f"not an object: {_shown(http)}")
+    http = yield from _member(doc, "http", "F12", path)
+    if http is None:
         return
     request, response = http.get("request", {}), http.get("response", {})
     if not isinstance(request, Mapping):
@@ -394,11 +399,8 @@ def _http_lengths(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _aws(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F13: an object; operation, account_id, region, request_id, queue_url, table_name are strings."""
-    if "aws" not in doc:
-        return
-    aws = doc["aws"]
-    if not isinstance(aws, Mapping):
-        yield violation("F13", f"{path}.aws", f"not an object: {_shown(aws)}")
+    aws = yield from _member(doc, "aws", "F13", path)
+    if aws is None:
         return
     yield from _typed("F13", f"{path}.aws", aws, _AWS_STRINGS, _is_string, "a string")
 
@@ -521,11 +523,8 @@ def _cause_has_flag(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
 
 def _subsegments(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
     """F16: an array of subsegment objects, each valid (embedded: no trace_id or type needed)."""
-    if "subsegments" not in doc:
-        return
-    children = doc["subsegments"]
-    if not isinstance(children, list):
-        yield violation("F16", f"{path}.subsegments", f"not an array: {_shown(children)}")
+    children = yield from _member(doc, "subsegments", "F16", path, list)
+    if children is None:
         return
     for index, child in enumerate(children):
         where = f"{path}.subsegments[{index}]"
