@@ -1,4 +1,4 @@
-"""capture_method on every kind of callable keeps that kind, and traces it with the right parent."""
+"""capture_method on every kind of callable (wrappers.py) keeps that kind, and traces it with the right parent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lambda_tracer import Tracer
 from lambda_tracer.tracer import kind_of
 from lambda_tracer_local.daemon import by_name, subsegments
 
-PREFIX = "## test_kinds"
+PREFIX = "## test_wrappers"
 
 
 def test_async_method() -> None:
@@ -37,7 +37,7 @@ def test_async_method() -> None:
     assert call.result == 2
     doc = by_name(call.documents, f"{PREFIX}.test_async_method.locals.fetch")
     assert doc["parent_id"] == by_name(call.documents, "## handler")["id"]
-    assert doc["metadata"]["svc"]["test_kinds.test_async_method.locals.fetch response"] == 2
+    assert doc["metadata"]["svc"]["test_wrappers.test_async_method.locals.fetch response"] == 2
 
 
 def test_gather_gives_each_task_its_own_subsegment_under_the_right_parent() -> None:
@@ -124,7 +124,7 @@ def test_generator_records_return_value_and_passes_items() -> None:
     doc = by_name(call.documents, f"{PREFIX}.test_generator_records_return_value_and_passes_items.locals.numbers")
     assert (
         doc["metadata"]["svc"][
-            "test_kinds.test_generator_records_return_value_and_passes_items.locals.numbers response"
+            "test_wrappers.test_generator_records_return_value_and_passes_items.locals.numbers response"
         ]
         == "finished"
     )
@@ -175,7 +175,7 @@ def test_context_manager_both_decorator_orders() -> None:
     assert one["annotations"] == {"PaymentId": "a"}
     two = by_name(call.documents, f"{PREFIX}.test_context_manager_both_decorator_orders.locals.outer_first")
     assert (
-        two["metadata"]["svc"]["test_kinds.test_context_manager_both_decorator_orders.locals.outer_first response"]
+        two["metadata"]["svc"]["test_wrappers.test_context_manager_both_decorator_orders.locals.outer_first response"]
         == "receipt-b"
     )
 
