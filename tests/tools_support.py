@@ -38,6 +38,21 @@ def load_tool(name: str) -> ModuleType:
     return module
 
 
+def local_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``lambda-tracer-local *args`` as a user runs it: a subprocess on this checkout's local/ and layer/, with none of
+    this process's Lambda, AWS or Powertools settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMBDA_", "AWS_", "POWERTOOLS_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT / "layer")])
+    return subprocess.run(
+        [sys.executable, "-m", "lambda_tracer_local.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def fake_venv(tmp_path: Path) -> Path:
     """A venv for the Makefile that is this interpreter, already "installed" (so make builds nothing)."""
     venv = tmp_path / "venv"

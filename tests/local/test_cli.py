@@ -7,32 +7,16 @@ read what the user reads (stdout, stderr, exit status) and the ``--json`` file.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tools_support import ROOT
+from tools_support import ROOT, local_cli
 
 EXAMPLES = ROOT / "examples" / "functions"
 ORDER = {"order_id": "o-1", "items": [{"sku": "tea", "price": 4, "qty": 3}]}
 TRACE_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
-
-
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMBDA_", "AWS_", "POWERTOOLS_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT / "layer")])
-    return subprocess.run(
-        [sys.executable, "-m", "lambda_tracer_local.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def handler_lines(stdout: str) -> list[str]:
@@ -43,7 +27,7 @@ def handler_lines(stdout: str) -> list[str]:
 
 def test_zero_code_shows_responses_and_traces_cold_then_warm(layer_zip: Path, tmp_path: Path) -> None:
     out_json = tmp_path / "traces.json"
-    done = cli(
+    done = local_cli(
         str(EXAMPLES / "zero_code"), "--layer", str(layer_zip), "--event", json.dumps(ORDER), "--invocations", "2",
         "--env", "POWERTOOLS_SERVICE_NAME=orders", "--json", str(out_json),
     )  # fmt: skip
@@ -73,7 +57,7 @@ def test_in_code_traces_the_decorated_functions_without_the_wrapper(layer_zip: P
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     first.write_text(json.dumps(ORDER))
     second.write_text(json.dumps({"order_id": "o-2", "items": [{"price": 999, "qty": 2}]}))
-    done = cli(
+    done = local_cli(
         str(EXAMPLES / "in_code"), "--in-code", "--layer", str(layer_zip),
         "--event-file", str(first), "--event-file", str(second),
     )  # fmt: skip
@@ -91,14 +75,14 @@ def test_in_code_traces_the_decorated_functions_without_the_wrapper(layer_zip: P
 
 def test_in_code_on_an_undecorated_function_traces_nothing_and_says_why(layer_zip: Path) -> None:
     """The control for zero-code: the same function without the wrapper sends no document."""
-    done = cli(str(EXAMPLES / "zero_code"), "--in-code", "--layer", str(layer_zip), "--event", json.dumps(ORDER))
+    done = local_cli(str(EXAMPLES / "zero_code"), "--in-code", "--layer", str(layer_zip), "--event", json.dumps(ORDER))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "## handler" not in done.stdout and "(no X-Ray documents)" in done.stdout
     assert "no traces: in-code mode traces only what your code decorates" in done.stdout
 
 
 def test_a_handler_error_is_shown_with_its_trace_and_exit_1(layer_zip: Path) -> None:
-    done = cli(str(EXAMPLES / "zero_code"), "--layer", str(layer_zip))  # default event {}: no order_id
+    done = local_cli(str(EXAMPLES / "zero_code"), "--layer", str(layer_zip))  # default event {}: no order_id
     assert done.returncode == 1
     assert "error  " in done.stdout and "-> ValueError: order_id is required" in done.stdout
     assert "## handler" in done.stdout and "FAULT" in done.stdout
@@ -107,7 +91,7 @@ def test_a_handler_error_is_shown_with_its_trace_and_exit_1(layer_zip: Path) -> 
 
 def test_an_init_error_is_shown_as_lambda_shows_it(layer_zip: Path, tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("import not_a_module_anywhere\n\ndef handler(event, context):\n    return 1\n")
-    done = cli(str(tmp_path), "--layer", str(layer_zip), "--invocations", "3")
+    done = local_cli(str(tmp_path), "--layer", str(layer_zip), "--invocations", "3")
     assert done.returncode == 1, done.stdout + done.stderr
     shown = done.stdout.split("the handler never ran; Lambda reports:", 1)[1]
     document = json.loads(shown[: shown.rindex("}") + 1])
@@ -157,7 +141,7 @@ ERROR_CASES = [
 @pytest.mark.parametrize("case", ERROR_CASES)
 def test_command_line_mistakes_are_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     args, message = _errors(tmp_path)[case]
-    done = cli(*args)
+    done = local_cli(*args)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr == f"lambda-tracer-local: error: {message}" + done.stderr.split(message, 1)[1]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -168,7 +152,7 @@ def test_command_line_mistakes_are_one_line_and_exit_2(case: str, tmp_path: Path
 
 def test_json_records_errors_with_their_documents(layer_zip: Path, tmp_path: Path) -> None:
     out_json = tmp_path / "out.json"
-    done = cli(str(EXAMPLES / "zero_code"), "--layer", str(layer_zip), "--event", "{}", "--json", str(out_json))
+    done = local_cli(str(EXAMPLES / "zero_code"), "--layer", str(layer_zip), "--event", "{}", "--json", str(out_json))
     assert done.returncode == 1
     (record,) = json.loads(out_json.read_text())["invocations"]
     error: dict[str, Any] = record["error"]
@@ -187,7 +171,7 @@ def test_a_failed_after_restore_hook_is_a_restore_error_of_each_sandbox_and_exit
         "register_after_restore(reconnect)\n\n\ndef handler(event, context):\n    return 1\n"
     )
     out_json = tmp_path / "out.json"
-    done = cli(
+    done = local_cli(
         str(tmp_path), "--layer", str(layer_zip), "--snap-start", "--restores", "2", "--invocations", "2",
         "--json", str(out_json),
     )  # fmt: skip

@@ -13,14 +13,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-from tools_support import ROOT
+from tools_support import ROOT, local_cli
 
 APP = """
 import logging
@@ -84,19 +81,6 @@ def handler(event, context):
 """
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMBDA_", "AWS_", "POWERTOOLS_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT / "layer")])
-    return subprocess.run(
-        [sys.executable, "-m", "lambda_tracer_local.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def blocks(stdout: str) -> list[list[str]]:
     """Each invocation's lines (after ``--- invocation``), unindented."""
     found: list[list[str]] = []
@@ -111,7 +95,7 @@ def blocks(stdout: str) -> list[list[str]]:
 def test_each_invocation_shows_its_output_between_start_and_end_then_report(layer_zip: Path, tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     out_json = tmp_path / "out.json"
-    done = cli(
+    done = local_cli(
         str(tmp_path), "--layer", str(layer_zip), "--event", '{"n": 1}', "--event", '{"n": 2, "bad": true}',
         "--json", str(out_json),
     )  # fmt: skip
@@ -153,7 +137,9 @@ def test_each_invocation_shows_its_output_between_start_and_end_then_report(laye
 def test_quiet_hides_the_log_but_not_the_trace(layer_zip: Path, tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     out_json = tmp_path / "out.json"
-    done = cli(str(tmp_path), "--layer", str(layer_zip), "--event", '{"n": 1}', "--quiet", "--json", str(out_json))
+    done = local_cli(
+        str(tmp_path), "--layer", str(layer_zip), "--event", '{"n": 1}', "--quiet", "--json", str(out_json)
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     for hidden in ("START RequestId", "END RequestId", "REPORT RequestId", "handler got 1", "init: importing app"):
         assert hidden not in done.stdout
@@ -172,7 +158,7 @@ def test_a_layer_without_the_package_says_why_there_is_no_trace(tmp_path: Path) 
     function = tmp_path / "fn"
     function.mkdir()
     (function / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    done = cli(str(function), "--layer", str(layer))
+    done = local_cli(str(function), "--layer", str(layer))
     assert done.returncode == 0, done.stdout + done.stderr
     (lines,) = blocks(done.stdout)
     start = next(i for i, line in enumerate(lines) if line.startswith("START RequestId: "))
@@ -199,7 +185,7 @@ def test_managed_instances_run_invocations_in_two_workers_each_with_its_own_outp
     (function / "app.py").write_text(CONCURRENT_APP)
     out_json = tmp_path / "out.json"
     events = [arg for n in range(1, 5) for arg in ("--event", json.dumps({"n": n}))]
-    done = cli(
+    done = local_cli(
         str(function), "--layer", str(layer_zip), "--max-concurrency", "2", *events,
         "--env", f"RENDEZVOUS={rendezvous}", "--json", str(out_json),
     )  # fmt: skip
@@ -230,7 +216,7 @@ def test_managed_instances_run_invocations_in_two_workers_each_with_its_own_outp
 def test_snap_start_restores_sandboxes_from_one_init_with_restore_duration(layer_zip: Path, tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(SNAP_START_APP)
     out_json = tmp_path / "out.json"
-    done = cli(
+    done = local_cli(
         str(tmp_path), "--layer", str(layer_zip), "--snap-start", "--restores", "2",
         "--event", '{"n": 1}', "--event", '{"n": 2}', "--json", str(out_json),
     )  # fmt: skip
