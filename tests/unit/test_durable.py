@@ -59,8 +59,19 @@ def run(app: Callable[..., Any], *, header: Callable[[], str] | None = None, **r
     """Run one durable execution of ``app`` (traced by ``capture_lambda_handler``, with our plugin), each invocation
     with a fresh sampled trace header as the runtime sets it; (the runner's result, the invocations' traces)."""
     daemon = lambda_env.install()
-    traced = Tracer().capture_lambda_handler(durable_execution(app, plugins=[durable.FACTORY]))
     trace_ids: list[str] = []
+    handler = traced_handler(app, trace_ids, header)
+    with DurableFunctionTestRunner(handler=handler, **runner) as test_runner:
+        result = test_runner.run(input="{}", execution_timeout=30)
+    return result, [Traced(trace_id, daemon.wait_for(trace_id, 0)) for trace_id in trace_ids if trace_id]
+
+
+def traced_handler(
+    app: Callable[..., Any], trace_ids: list[str], header: Callable[[], str] | None = None
+) -> Callable[[Any, Any], Any]:
+    """``app`` traced by ``capture_lambda_handler`` with our plugin, each invocation under a fresh sampled trace
+    header (or ``header()``) in the environment as the runtime sets it; its trace id appended to ``trace_ids``."""
+    traced = Tracer().capture_lambda_handler(durable_execution(app, plugins=[durable.FACTORY]))
 
     def handler(event: Any, context: Any) -> Any:
         value, trace_id, _ = new_trace_header() if header is None else (header(), "", "")
@@ -71,9 +82,7 @@ def run(app: Callable[..., Any], *, header: Callable[[], str] | None = None, **r
         finally:
             del os.environ["_X_AMZN_TRACE_ID"]
 
-    with DurableFunctionTestRunner(handler=handler, **runner) as test_runner:
-        result = test_runner.run(input="{}", execution_timeout=30)
-    return result, [Traced(trace_id, daemon.wait_for(trace_id, 0)) for trace_id in trace_ids if trace_id]
+    return handler
 
 
 def app(event: Any, context: DurableContext) -> Any:
@@ -99,21 +108,15 @@ def test_parallel_map_and_a_callback_nest_like_the_operations() -> None:
     ``InvocationStartInfo.updated_operations``: "a callback that was delivered"); the testing runner 1.4.0 lists
     elapsed waits there but not callbacks, so the handler adds it as the service would."""
     daemon = lambda_env.install()
-    traced = Tracer().capture_lambda_handler(durable_execution(app, plugins=[durable.FACTORY]))
     trace_ids: list[str] = []
+    traced = traced_handler(app, trace_ids)
 
     def handler(event: Any, context: Any) -> Any:
         for operation in event.initial_execution_state.operations:
             delivered = operation.operation_type.value == "CALLBACK" and operation.status.value == "SUCCEEDED"
             if delivered and operation.operation_id not in event.updated_operation_ids:
                 event.updated_operation_ids.append(operation.operation_id)
-        value, trace_id, _ = new_trace_header()
-        trace_ids.append(trace_id)
-        os.environ["_X_AMZN_TRACE_ID"] = value
-        try:
-            return traced(event, context)
-        finally:
-            del os.environ["_X_AMZN_TRACE_ID"]
+        return traced(event, context)
 
     with DurableFunctionTestRunner(handler=handler) as runner:
         arn = runner.run_async(input="{}", execution_timeout=30)
