@@ -200,6 +200,12 @@ class DurableService:
             assert time.monotonic() < deadline, f"execution {arn} still {described.get('Status')}: {self.fn.output}"
             time.sleep(0.05)
 
+    def __enter__(self) -> DurableService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         server = getattr(self.runner, "_server", None)
         if server is not None:
@@ -220,11 +226,8 @@ def _runner_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def service(layer_dir: Path, tmp_path: Path) -> Iterator[DurableService]:
-    durable = DurableService(write_function(tmp_path / "fn", {"app.py": APP}), layer_dir)
-    try:
+    with DurableService(write_function(tmp_path / "fn", {"app.py": APP}), layer_dir) as durable:
         yield durable
-    finally:
-        durable.close()
 
 
 def handler_doc(inv: Invocation) -> dict[str, Any]:
@@ -342,11 +345,8 @@ def test_a_failing_execution(service: DurableService) -> None:
 def test_the_users_own_plugins_are_kept_and_ours_is_not_named_twice(layer_dir: Path, tmp_path: Path) -> None:
     """A user's value is kept (ours after it); naming ours already is not an error (the SDK rejects duplicates)."""
     fn_dir = write_function(tmp_path / "fn", {"app.py": APP})
-    durable = DurableService(fn_dir, layer_dir, env={"DURABLE_EXECUTION_PLUGINS": " lambda_tracer "})
-    try:
+    with DurableService(fn_dir, layer_dir, env={"DURABLE_EXECUTION_PLUGINS": " lambda_tracer "}) as durable:
         described, invocations = durable.run({"order_id": "o-3"}, "order-o-3")
-    finally:
-        durable.close()
     assert described["Status"] == "SUCCEEDED", described
     assert json.loads(described["Result"])["plugins"] == " lambda_tracer "
     assert all(handler_doc(inv)["annotations"]["DurableExecution"] for inv in invocations)
@@ -354,11 +354,8 @@ def test_the_users_own_plugins_are_kept_and_ours_is_not_named_twice(layer_dir: P
 
 def test_switched_off_with_lambda_tracer_durable(layer_dir: Path, tmp_path: Path) -> None:
     fn_dir = write_function(tmp_path / "fn", {"app.py": APP})
-    durable = DurableService(fn_dir, layer_dir, env={"LAMBDA_TRACER_DURABLE": "false"})
-    try:
+    with DurableService(fn_dir, layer_dir, env={"LAMBDA_TRACER_DURABLE": "false"}) as durable:
         described, invocations = durable.run({"order_id": "o-4"}, "order-o-4")
-    finally:
-        durable.close()
     assert described["Status"] == "SUCCEEDED", described
     assert json.loads(described["Result"])["plugins"] is None
     for inv in invocations:
@@ -377,11 +374,8 @@ def test_an_older_lambda_tracer_bundled_in_the_function_breaks_nothing(layer_dir
     for pyc in (fn_dir / "lambda_tracer" / "__pycache__").glob("durable.*"):
         pyc.unlink()
     write_function(fn_dir, {"lambda_tracer-0.0.9.dist-info/METADATA": "Metadata-Version: 2.1\nName: lambda-tracer\n"})
-    durable = DurableService(fn_dir, layer_dir)
-    try:
+    with DurableService(fn_dir, layer_dir) as durable:
         described, invocations = durable.run({"order_id": "o-5"}, "order-o-5")
-    finally:
-        durable.close()
     assert described["Status"] == "SUCCEEDED", described
     assert "durable operations are not traced (ModuleNotFoundError)" in durable.fn.output
     assert "PluginLoadError" not in durable.fn.output

@@ -19,11 +19,8 @@ __all__ = ["_runner_credentials"]  # the durable tests' fixture (autouse), used 
 
 @pytest.fixture
 def service(layer_dir: Path, tmp_path: Path) -> Iterator[DurableService]:
-    durable = DurableService(write_function(tmp_path / "fn", {"app.py": APP}), layer_dir, env=dict(OTLP_ENV))
-    try:
+    with DurableService(write_function(tmp_path / "fn", {"app.py": APP}), layer_dir, env=dict(OTLP_ENV)) as durable:
         yield durable
-    finally:
-        durable.close()
 
 
 def test_durable_operations_are_otlp_spans_of_their_invocation(service: DurableService) -> None:

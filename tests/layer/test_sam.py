@@ -26,6 +26,13 @@ def offline_prefix() -> list[str]:
     return []
 
 
+def run_sam(sam: tuple[Path, dict[str, str]], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``sam *args`` from the repository's root, with no network where the kernel allows it."""
+    sam_exe, env = sam
+    command = [*offline_prefix(), str(sam_exe), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=False)
+
+
 def tree(root: Path) -> dict[str, tuple[int, bytes]]:
     """Files under ``root`` by relative path, with permission bits and content."""
     return {
@@ -41,33 +48,16 @@ def zip_tree(archive: Path) -> dict[str, tuple[int, bytes]]:
 
 
 def test_sam_validate_lint(sam: tuple[Path, dict[str, str]]) -> None:
-    sam_exe, env = sam
-    done = subprocess.run(
-        [*offline_prefix(), str(sam_exe), "validate", "--lint", "--template-file", str(TEMPLATE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+    done = run_sam(sam, "validate", "--lint", "--template-file", str(TEMPLATE))
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "is a valid SAM Template" in done.stdout + done.stderr
 
 
 def test_sam_lint_catches_a_broken_template(sam: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     """The lint step is live (this cfn-lint fails on a bad Tracing value), so the test above can fail."""
-    sam_exe, env = sam
     broken = tmp_path / "template.yaml"
     broken.write_text(TEMPLATE.read_text().replace("Tracing: Active", "Tracing: Bogus", 1))
-    done = subprocess.run(
-        [*offline_prefix(), str(sam_exe), "validate", "--lint", "--template-file", str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    done = run_sam(sam, "validate", "--lint", "--template-file", str(broken))
     assert done.returncode != 0
     assert "E3030" in done.stdout + done.stderr
 
@@ -91,25 +81,9 @@ def test_sam_build_offline_matches_make_layer(
     ``layer_zip`` filled the download cache, so the SAM build needs no network. The reference zip is built right
     after it from the same tree (other work may edit layer/ while a long session runs).
     """
-    sam_exe, env = sam
     build_dir = tmp_path / "sam-build"
-    done = subprocess.run(
-        [
-            *offline_prefix(),
-            str(sam_exe),
-            "build",
-            "TracerLayer",
-            "--template-file",
-            str(TEMPLATE),
-            "--build-dir",
-            str(build_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-        check=False,
+    done = run_sam(
+        sam, "build", "TracerLayer", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir), timeout=600
     )
     output = f"{done.stdout}\n{done.stderr}"
     assert done.returncode == 0, output
@@ -154,17 +128,8 @@ def test_example_functions_use_the_layer(function: str) -> None:
 
 def test_sam_build_whole_template_offline(sam: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     """Every resource builds without network: the functions' CodeUri exist and hold their handler module."""
-    sam_exe, env = sam
     build_dir = tmp_path / "sam-build"
-    done = subprocess.run(
-        [*offline_prefix(), str(sam_exe), "build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+    done = run_sam(sam, "build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir), timeout=600)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     zero_code = (build_dir / "ZeroCodeFunction" / "app.py").read_text()
     in_code = (build_dir / "InCodeFunction" / "app.py").read_text()
