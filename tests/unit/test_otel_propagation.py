@@ -18,7 +18,7 @@ import pytest
 from http_stub import QuietHandler, serving
 
 from lambda_env import invoke
-from lambda_tracer import Tracer
+from lambda_tracer import Tracer, config
 from lambda_tracer.instrumentation import propagation
 from lambda_tracer_local.daemon import subsegments
 
@@ -126,7 +126,7 @@ def test_every_client_sends_traceparent_naming_its_own_span(
 
 def test_by_default_only_the_xray_header(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(propagation.PROPAGATORS_ENV, raising=False)
-    monkeypatch.delenv(propagation.EXPORTER_ENV, raising=False)
+    monkeypatch.delenv(config.EXPORTER, raising=False)
     call = invoke(_traced(base, "default"), expect=1 + len(CLIENTS))
     for client in CLIENTS:
         assert _seen(client, "default")[propagation.TRACEPARENT_HEADER] is None, client
@@ -140,7 +140,7 @@ def test_aws_calls_carry_only_the_xray_header_unless_tracecontext_is_named(
     """otlp mode's default (xray,tracecontext) puts ``traceparent`` on HTTP calls, not on AWS SDK calls: AWS
     services propagate only the X-Ray header (OpenTelemetry's compatibility/aws.md). Named, it goes on both."""
     monkeypatch.delenv(propagation.PROPAGATORS_ENV, raising=False)
-    monkeypatch.setenv(propagation.EXPORTER_ENV, "otlp")
+    monkeypatch.setenv(config.EXPORTER, "otlp")
     call = invoke(_traced(base, "otlp"), expect=1 + len(CLIENTS))
     assert call.error is None
     s3 = _span_of(call, "botocore", base, "otlp")
@@ -196,7 +196,7 @@ def test_no_header_without_a_sampled_trace(base: str, monkeypatch: pytest.Monkey
 def test_setting_and_its_default(
     propagators: str | None, exporter: str | None, expected: set[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in ((propagation.PROPAGATORS_ENV, propagators), (propagation.EXPORTER_ENV, exporter)):
+    for name, value in ((propagation.PROPAGATORS_ENV, propagators), (config.EXPORTER, exporter)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
@@ -208,7 +208,7 @@ def test_a_bad_value_is_reported_once_naming_the_default(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(propagation.PROPAGATORS_ENV, "w3c,jaeger")
-    monkeypatch.delenv(propagation.EXPORTER_ENV, raising=False)
+    monkeypatch.delenv(config.EXPORTER, raising=False)
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         for _ in range(3):
             assert propagation.enabled() == {"xray"}

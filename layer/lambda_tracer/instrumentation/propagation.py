@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ..backends.xray import XRaySpan
 
 PROPAGATORS_ENV = "LAMBDA_TRACER_PROPAGATORS"
-EXPORTER_ENV = "LAMBDA_TRACER_EXPORTER"
 XRAY = "xray"
 TRACECONTEXT = "tracecontext"
 KNOWN = (XRAY, TRACECONTEXT)
@@ -46,7 +45,7 @@ def default(exporter: str | None) -> frozenset[str]:
 
 
 _PROPAGATORS_KEY = config.environ_key(PROPAGATORS_ENV)
-_EXPORTER_KEY = config.environ_key(EXPORTER_ENV)
+_EXPORTER_KEY = config.environ_key(config.EXPORTER)
 
 
 #: The last (raw propagators, raw exporter, what they mean): the values ``os.environ`` holds stay the same objects
