@@ -101,6 +101,24 @@ def run_python(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+#: The tools a user runs on a layer zip: build_layer.py --unpack (as ``sam build`` runs it, with a bare python3),
+#: lambda-tracer-local --layer and make demo.
+TOOLS = ["build_layer", "cli", "demo"]
+
+
+def run_tool(tool: str, archive: Path, dest: Path) -> tuple[int, str, str]:
+    """(exit status, stderr, the prefix the tool puts before the refusal)."""
+    if tool == "build_layer":
+        done = run_python(str(ROOT / "tools" / "build_layer.py"), "--unpack", str(archive), str(dest))
+        return done.returncode, done.stderr, "build_layer: FAILED: "
+    if tool == "cli":
+        function_dir = ROOT / "examples" / "functions" / "zero_code"
+        done = run_python("-m", "lambda_tracer_local.cli", str(function_dir), "--layer", str(archive))
+        return done.returncode, done.stderr, "lambda-tracer-local: error: "
+    done = run_python("-m", "lambda_tracer_local.demo", "--layer", str(archive))
+    return done.returncode, done.stderr, "demo: "
+
+
 def assert_one_clear_line(stderr: str, reason: str) -> None:
     assert "Traceback" not in stderr, stderr
     assert stderr.count("\n") == 1 and len(stderr) < 600, stderr[:2000]
@@ -217,17 +235,19 @@ def test_later_layers_overwrite_earlier_ones_without_touching_their_sources(outs
 # ---------------------------------------------------------------- the tools, as a user runs them
 
 
+@pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize(("case", "entries", "reason"), REFUSED, ids=IDS)
-def test_build_layer_unpack_refuses(
-    case: str, entries: list[Entry], reason: str, outside: Path, tmp_path: Path
+def test_the_tools_refuse_in_one_line_and_write_nothing(
+    case: str, entries: list[Entry], reason: str, tool: str, outside: Path, tmp_path: Path
 ) -> None:
-    """``sam build`` runs this with a bare python3: same checks, build_layer's "FAILED" line and exit 1."""
-    archive = write_zip(tmp_path / "layer.zip", entries, outside)
+    """Beside the exec wrapper, the unsafe entry alone gets the zip refused: build_layer with its "FAILED" line and
+    exit 1, lambda-tracer-local and the demo with exit 2."""
+    archive = write_zip(tmp_path / "layer.zip", [WRAPPER, *entries], outside)
     before = snapshot(tmp_path)
-    done = run_python(str(ROOT / "tools" / "build_layer.py"), "--unpack", str(archive), str(tmp_path / "dest"))
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith("build_layer: FAILED: refusing layer zip")
-    assert_one_clear_line(done.stderr, reason)
+    status, stderr, prefix = run_tool(tool, archive, tmp_path / "dest")
+    assert status == (1 if tool == "build_layer" else 2), stderr
+    assert stderr.startswith(prefix + "refusing layer zip")
+    assert_one_clear_line(stderr, reason)
     assert snapshot(tmp_path) == before
 
 
@@ -237,33 +257,6 @@ def test_build_layer_unpack_keeps_a_legit_zip(outside: Path, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE((tmp_path / "dest" / "lambda-tracer").stat().st_mode) == 0o755
     assert os.readlink(tmp_path / "dest" / "python" / "alias") == "pkg"
-
-
-@pytest.mark.parametrize(("case", "entries", "reason"), REFUSED, ids=IDS)
-def test_cli_layer_refuses_with_exit_status_2(
-    case: str, entries: list[Entry], reason: str, outside: Path, tmp_path: Path
-) -> None:
-    archive = write_zip(tmp_path / "layer.zip", [WRAPPER, *entries], outside)
-    before = snapshot(tmp_path)
-    function_dir = ROOT / "examples" / "functions" / "zero_code"
-    done = run_python("-m", "lambda_tracer_local.cli", str(function_dir), "--layer", str(archive))
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith("lambda-tracer-local: error: refusing layer zip")
-    assert_one_clear_line(done.stderr, reason)
-    assert snapshot(tmp_path) == before
-
-
-@pytest.mark.parametrize(("case", "entries", "reason"), REFUSED, ids=IDS)
-def test_demo_refuses_with_exit_status_2(
-    case: str, entries: list[Entry], reason: str, outside: Path, tmp_path: Path
-) -> None:
-    archive = write_zip(tmp_path / "layer.zip", [WRAPPER, *entries], outside)
-    before = snapshot(tmp_path)
-    done = run_python("-m", "lambda_tracer_local.demo", "--layer", str(archive))
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith("demo: refusing layer zip")
-    assert_one_clear_line(done.stderr, reason)
-    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize(("case", "entries", "reason"), REFUSED, ids=IDS)

@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_unsafe_zips import FILE, WRAPPER, assert_one_clear_line, legit_entries, run_python, snapshot, write_zip
+from test_unsafe_zips import (
+    FILE,
+    TOOLS,
+    WRAPPER,
+    assert_one_clear_line,
+    legit_entries,
+    run_python,
+    run_tool,
+    snapshot,
+    write_zip,
+)
 from tools_support import ROOT, Proxy, publish
 
 from lambda_tracer_local import layers
@@ -222,21 +232,6 @@ def test_a_legit_zip_with_a_big_compressible_file_is_fine(tmp_path: Path) -> Non
 
 
 # ---------------------------------------------------------------- the tools, as a user runs them
-
-TOOLS = ["build_layer", "cli", "demo"]
-
-
-def run_tool(tool: str, archive: Path, dest: Path) -> tuple[int, str, str]:
-    """(exit status, stderr, the prefix the tool puts before the refusal)."""
-    if tool == "build_layer":
-        done = run_python(str(ROOT / "tools" / "build_layer.py"), "--unpack", str(archive), str(dest))
-        return done.returncode, done.stderr, "build_layer: FAILED: "
-    if tool == "cli":
-        function_dir = ROOT / "examples" / "functions" / "zero_code"
-        done = run_python("-m", "lambda_tracer_local.cli", str(function_dir), "--layer", str(archive))
-        return done.returncode, done.stderr, "lambda-tracer-local: error: "
-    done = run_python("-m", "lambda_tracer_local.demo", "--layer", str(archive))
-    return done.returncode, done.stderr, "demo: "
 
 
 @pytest.mark.parametrize("tool", TOOLS)
