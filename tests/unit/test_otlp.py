@@ -133,6 +133,51 @@ def test_odd_values_stay_valid_protobuf() -> None:
     assert depth == proto.MAX_DEPTH and isinstance(item, str)  # cut, as text, not lost
 
 
+@pytest.mark.parametrize(
+    "number",
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -2.5,
+        0.1,
+        17.41,
+        5e-324,
+        -5e-324,
+        2.225073858507201e-308,
+        2.2250738585072014e-308,
+        1.7976931348623157e308,
+        -1e-300,
+        math.inf,
+        -math.inf,
+        math.nan,
+        -math.nan,
+    ],
+)
+def test_doubles_are_written_as_struct_writes_them_without_importing_it(number: float) -> None:
+    found = proto.double(number)
+    if math.isnan(number):  # a NaN: its sign kept (its payload need not be)
+        decoded = AnyValue.FromString(b"\x21" + found).double_value
+        assert math.isnan(decoded) and math.copysign(1, decoded) == math.copysign(1, number)
+    else:
+        import struct
+
+        assert found == struct.pack("<d", number)
+        assert AnyValue.FromString(proto.any_value(number)).double_value == number
+
+
+def test_doubles_of_every_bit_pattern_match_struct() -> None:
+    import random
+    import struct
+
+    rng = random.Random(19)
+    for _ in range(20_000):
+        raw = rng.getrandbits(64).to_bytes(8, "little")
+        number = struct.unpack("<d", raw)[0]
+        if not math.isnan(number):
+            assert proto.double(number) == raw
+
+
 def test_every_span_field_events_status_resource_and_scope() -> None:
     event = proto.event(1_700_000_000_123_456_789, "exception", {"exception.type": "ValueError", "n": 3})
     data = proto.span(
