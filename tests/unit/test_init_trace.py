@@ -143,6 +143,13 @@ def test_an_empty_init_keeps_the_root_only() -> None:
     assert kept == {id(tree)} and counts == {"modules": 0, "too_small": 0, "over_limit": 0}
 
 
+def test_span_names_are_ones_x_ray_takes() -> None:
+    assert init_trace._span_name("botocore.client") == "import botocore.client"
+    assert init_trace._span_name("odd<name>!") == "import oddname"  # a finder may answer for any name
+    assert init_trace._span_name("a" * 300) == ("import " + "a" * 300)[:250]
+    assert init_trace._span_name("\u00e9t\u00e9.mod") == "import \u00e9t\u00e9.mod"
+
+
 # -- the hook -------------------------------------------------------------------------------------------------
 
 
