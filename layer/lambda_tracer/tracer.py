@@ -414,11 +414,22 @@ def _backend_for(provider: Any) -> Backend:
     from . import instrumentation
     from .backends import udp, xray
 
+    _choose_exporter()
     instrumentation.watch_sdk()  # user code importing the SDK itself records into our trace too
     _watch_opentelemetry()
     coldstart.on_restore(udp.reset)  # a restored sandbox opens its own socket
     coldstart.watch_restores()
     return xray.BACKEND
+
+
+@functools.cache
+def _choose_exporter() -> None:
+    """``LAMBDA_TRACER_EXPORTER``, read once per process: chosen here, above both backends, so that xray.py and
+    otlp.py never import each other."""
+    if config.exporter() == "otlp":
+        from .backends import otlp
+
+        otlp.install()
 
 
 def _watch_opentelemetry() -> None:

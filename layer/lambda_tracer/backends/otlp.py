@@ -16,13 +16,14 @@ the spans join the Lambda service's own segment.
 
 Documents reach this module already redacted and bounded (capture.py, xray_documents.check_foreign). A span too
 big for one datagram loses its metadata first, then exception detail, then the rest, and says so; none is
-dropped silently. Settings are read once, when the exporter is chosen (init).
+dropped silently. Settings are read once, when the exporter is chosen (init): the Tracer calls ``install`` then.
 """
 
 from __future__ import annotations
 
 import binascii
 import os
+import sys
 import threading
 
 from .. import __version__, coldstart, config
@@ -133,19 +134,53 @@ def configure() -> None:
 # -- sending -----------------------------------------------------------------------------------------------
 
 
-def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
-    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on): see
-    otlp_documents.export."""
-    from . import otlp_documents
+def install() -> None:
+    """Make this the exporter of our X-Ray backend's spans (xray.py sends X-Ray documents while none is set).
+    Called when ``LAMBDA_TRACER_EXPORTER=otlp`` by the Tracer, above both backends: xray.py never imports this
+    module, and unsampled invocations are recorded too when ``LAMBDA_TRACER_OTLP_UNSAMPLED`` asks for ``T1U``."""
+    xray.RECORD_UNSAMPLED = config.get_bool(config.OTLP_UNSAMPLED, False)
+    xray.EXPORTER = sys.modules[__name__]
 
-    otlp_documents.export(document, trace)
+
+def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
+    """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
+    ``trace`` (None: the current one), encoded by otlp_documents.py and sent as ours are. A document that cannot be
+    read as a span is reported once and dropped: it never raises into the code that ended it."""
+    try:
+        from . import otlp_documents
+
+        if trace is None:
+            trace = xray.current()[0]
+        for encoded in otlp_documents.spans(document, trace, _room()):
+            _queue(encoded, trace)
+    except Exception as error:
+        config.report_once(
+            ("otlp document", type(error).__name__),
+            f"a document could not be sent as an OTLP span (the function is unaffected): {config.error_place(error)}",
+        )
 
 
 def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
     """The document as an OTLP ``Span``, small enough for one datagram: see otlp_documents.encode."""
     from . import otlp_documents
 
-    return otlp_documents.encode(document, trace)
+    return otlp_documents.encode(document, trace, _room())
+
+
+def _room() -> int:
+    """The most a span may take to fit one datagram beside the resource and the scope."""
+    prefix = _prefix or request_prefix()
+    return MAX_UDP_REQUEST_BYTES - len(prefix[0]) - len(prefix[1]) - 32
+
+
+def _other(span: xray.XRaySpan, trace: xray.Trace, end_us: int, encoded: bytes | None) -> bytes:
+    """One of our spans that ``_own`` left (None: a rarer shape) or wrote too big to be sure it fits a datagram:
+    written by otlp_documents.py, which handles any shape and shrinks what does not fit."""
+    from . import otlp_documents
+
+    if encoded is None:
+        encoded = otlp_documents.from_span(span, trace, end_us)
+    return encoded if len(encoded) <= _MAX_PLAIN_SPAN else encode(span.document(end_us), trace)
 
 
 _XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
@@ -163,8 +198,8 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
         return
     trace = span.trace
     encoded = _own(span, trace, end_us)
-    if len(encoded) > _MAX_PLAIN_SPAN:
-        encoded = encode(span.document(end_us), trace)
+    if encoded is None or len(encoded) > _MAX_PLAIN_SPAN:
+        encoded = _other(span, trace, end_us, encoded)
     current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
     # A past span (init's imports) whose parent has not ended waits for it: a tree of a hundred imports goes in
     # one or two datagrams, not a hundred.

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from .. import config
-from . import otlp, otlp_spans, xray, xray_documents
 from . import otlp_proto as proto
+from . import otlp_spans, xray, xray_documents
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -28,23 +27,33 @@ MAX_STATUS_MESSAGE = 1024
 _exceptions: dict[str, dict[str, Any]] = {}
 
 
-def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
+def spans(document: dict[str, Any], trace: xray.Trace, room: int) -> list[bytes]:
     """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
-    ``trace`` (None: the current one). Subsegments held inline become spans of their own. A document that cannot
-    be read as a span is reported once and dropped: it never raises into the code that ended it."""
-    try:
-        if trace is None:
-            trace = xray.current()[0]
-        for item in _flattened(document):
-            encoded = _span(item, trace)
-            if len(encoded) > otlp._MAX_PLAIN_SPAN:
-                encoded = encode(item, trace)
-            otlp._queue(encoded, trace)
-    except Exception as error:
-        config.report_once(
-            ("otlp document", type(error).__name__),
-            f"a document could not be sent as an OTLP span (the function is unaffected): {config.error_place(error)}",
-        )
+    ``trace``, as ``Span`` messages of at most ``room`` bytes: subsegments held inline become spans of their own."""
+    return [encode(item, trace, room) for item in _flattened(document)]
+
+
+def from_span(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+    """One of our spans of any shape (an exception, SQL, an OpenTelemetry API span's own kind) as a ``Span``
+    message: otlp_spans._own writes the common ones."""
+    return _build(
+        trace,
+        span.id,
+        span.parent_id,
+        span.name,
+        span.namespace,
+        span.start_us * 1000,
+        end_us * 1000,
+        span.annotations,
+        span.metadata,
+        span.aws,
+        span.http,
+        span.sql,
+        span.fault or span.error,
+        span.cause,
+        kind=getattr(span, "otlp_kind", 0),
+        otel_api=getattr(span, "otel_api", False),
+    )
 
 
 def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,14 +72,11 @@ def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [*found, {key: value for key, value in document.items() if key != "subsegments"}]
 
 
-def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    """The document as an OTLP ``Span``, small enough for one datagram (shrunk as X-Ray mode shrinks)."""
+def encode(document: dict[str, Any], trace: xray.Trace, room: int) -> bytes:
+    """The document as an OTLP ``Span`` of at most ``room`` bytes (shrunk as X-Ray mode shrinks)."""
     encoded = _span(document, trace)
-    if len(encoded) > otlp._MAX_PLAIN_SPAN:
-        prefix = otlp._prefix or otlp.request_prefix()
-        room = otlp.MAX_UDP_REQUEST_BYTES - len(prefix[0]) - len(prefix[1]) - 32
-        if len(encoded) > room:
-            encoded = _shrunk(document, trace, len(encoded), room)
+    if len(encoded) > room:
+        encoded = _shrunk(document, trace, len(encoded), room)
     return encoded
 
 

@@ -1,6 +1,6 @@
 """Our own spans as OTLP ``Span`` messages, for otlp.py: the common shapes (the handler, a ``capture_method``, an
 AWS or HTTP call that succeeded) written out from the span itself, their repeating parts from caches; any other
-shape goes to otlp_documents._build.
+shape is otlp_documents.from_span's.
 
 * **Kinds**: SERVER for the handler (the span with ``ColdStart``), CLIENT for calls (namespace ``aws`` or
   ``remote``, or SQL), INTERNAL otherwise.
@@ -37,10 +37,10 @@ def _varint2(value: int) -> bytes:
     return bytes(((value & 0x7F) | 0x80, value >> 7)) if value < 0x4000 else varint(value)
 
 
-def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
+def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     """One of our spans as a ``Span`` message. The common shapes (the handler, a ``capture_method``, an AWS or HTTP
-    call that succeeded) are written here with their repeating parts from caches; any other goes through
-    ``_build``, which handles everything."""
+    call that succeeded) are written here with their repeating parts from caches; None for any other (then
+    otlp_documents.from_span, which handles everything)."""
     root, parent_id, annotations = trace.root, span.parent_id, span.annotations
     if (
         span.cause is not None
@@ -53,7 +53,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         or parent_id.__class__ is not str
         or len(parent_id) != 16
     ):
-        return _general(span, trace, end_us)
+        return None
     name = span.name
     # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
     parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
@@ -62,7 +62,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
     if annotations and HANDLER_ANNOTATION in annotations:
         cold = annotations[HANDLER_ANNOTATION]
         if cold is not True and cold is not False:  # not ours (a user's annotation of that name)
-            return _general(span, trace, end_us)
+            return None
         parts.append(_COLD_ATTRIBUTES[cold])
         kind = _SERVER_KIND
         context = _context
@@ -109,7 +109,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
             status, length = response.get("status"), response.get("content_length")
             if status.__class__ is int:
                 if status >= 400:
-                    return _general(span, trace, end_us)
+                    return None
                 parts.append(
                     _status_attributes.get(status) or _small_int_attribute(_status_attributes, _STATUS, status)
                 )
@@ -119,7 +119,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
                 parts.append(proto.attributes(0x4A, {"http.response.body.size": length}))
     if values:
         if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
-            return _general(span, trace, end_us)
+            return None
         parts.append(proto.attributes(0x4A, values))
     metadata = span.metadata
     if metadata:  # each namespace as strict JSON in aws.xray.metadata.<namespace>, where X-Ray's translator reads it
@@ -148,31 +148,6 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
     encoded = head + tail
     _handler_tail = (encoded, head, tail)
     return encoded
-
-
-def _general(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
-    """otlp_documents' ``_build`` for one of our spans: any shape (an exception, SQL, an OpenTelemetry API span's
-    kind)."""
-    from . import otlp_documents
-
-    return otlp_documents._build(
-        trace,
-        span.id,
-        span.parent_id,
-        span.name,
-        span.namespace,
-        span.start_us * 1000,
-        end_us * 1000,
-        span.annotations,
-        span.metadata,
-        span.aws,
-        span.http,
-        span.sql,
-        span.fault or span.error,
-        span.cause,
-        kind=getattr(span, "otlp_kind", 0),
-        otel_api=getattr(span, "otel_api", False),
-    )
 
 
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the

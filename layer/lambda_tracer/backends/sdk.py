@@ -12,7 +12,7 @@ global ``xray_recorder`` is configured at once (an import hook) with:
 * ``BridgeEmitter``: anything the SDK still sends goes through the same checks and socket.
 
 This module and instrumentation/sdk_patches.py are the only ones that import ``aws_xray_sdk``. It and xray.py
-import each other (the one import cycle of the package, with the OTLP exporter's): the SDK bridge is a plug-in of
+import each other (the one import cycle of the package): the SDK bridge is a plug-in of
 the X-Ray backend, imported by it only when the escape hatch is used.
 """
 

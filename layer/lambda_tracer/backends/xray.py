@@ -610,16 +610,8 @@ class XRayBackend(Backend):
 BACKEND = XRayBackend()
 
 
-def _chosen_exporter() -> Any:
-    """The exporter ``LAMBDA_TRACER_EXPORTER`` names, read once at init: None sends X-Ray documents (the
-    default); ``otlp`` is imported only when chosen, so the default path's cold start is unchanged."""
-    if config.exporter() != "otlp":
-        return None
-    from . import otlp
-
-    return otlp
-
-
-EXPORTER: Any = _chosen_exporter()
+#: The exporter of our spans, set by otlp.install when ``LAMBDA_TRACER_EXPORTER=otlp`` (the Tracer chooses, above
+#: both backends: this module never imports otlp.py); None sends X-Ray documents, the default.
+EXPORTER: Any = None
 #: Unsampled invocations are recorded too, for the OTLP exporter to send as ``T1U`` (Transaction Search).
-RECORD_UNSAMPLED: bool = EXPORTER is not None and config.get_bool(config.OTLP_UNSAMPLED, False)
+RECORD_UNSAMPLED: bool = False
