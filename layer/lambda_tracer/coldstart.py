@@ -73,6 +73,22 @@ def take() -> tuple[bool, str]:
     return first and kind not in (PROVISIONED, SNAP_START), kind
 
 
+def handler_annotations(service: str, extras: bool) -> dict[str, str | int | float | bool]:
+    """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with
+    ``extras``): ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true."""
+    first = _first.pop("ticket", False)
+    kind = init_type()
+    recorded: dict[str, str | int | float | bool] = {
+        "ColdStart": first and kind not in (PROVISIONED, SNAP_START),
+        "Service": service,
+    }
+    if extras:
+        recorded["InitType"] = kind
+        if _restore.pop("pending", False):
+            recorded["Restored"] = True
+    return recorded
+
+
 def send_pending_init(backend: Any) -> None:
     """Record what init left for the first invocation (once; see ``pending``)."""
     send = pending.pop("init", None)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from .tracer import Tracer
 
+    Annotations = dict[str, str | int | float | bool] | None
+
 
 def report(phase: str, error: BaseException) -> None:
     """Log a failure inside the tracer once per (phase, error type); it never reaches user code."""
@@ -46,35 +48,55 @@ def metadata_namespace(namespace: str) -> str | None:
 
 
 class GuardedSpan:
-    """One open span of ``tracer``'s backend, bound when it starts to what its outcome records: the function's
-    ``name`` (its metadata keys), and whether its response and its error are recorded. ``inner`` is None when
-    there is nothing to record into. Ending it is ``close(result, error)``: the outcome, then ``end``."""
+    """One open span of a backend, bound when it starts to what its outcome records: the function's ``name`` (its
+    metadata keys), whether its response and its error are recorded, and the metadata ``namespace`` (the
+    Tracer's service when it started). ``inner`` is None when there is nothing to record into. Ending it is
+    ``close(result, error)``: the outcome, then ``end``."""
 
-    __slots__ = ("errors", "inner", "name", "responses", "tracer")
+    __slots__ = ("errors", "inner", "name", "namespace", "responses")
 
-    def __init__(self, tracer: Tracer, inner: BackendSpan | None, name: str, responses: bool, errors: bool) -> None:
-        self.tracer = tracer
+    def __init__(
+        self,
+        inner: BackendSpan | None,
+        name: str,
+        responses: bool,
+        errors: bool,
+        namespace: str,
+        annotations: dict[str, str | int | float | bool] | None = None,
+    ) -> None:
         self.inner = inner
         self.name = name
         self.responses = responses
         self.errors = errors
+        self.namespace = namespace
+        if inner is not None and annotations is not None:
+            try:
+                inner.annotate_all(annotations)
+            except Exception as error:
+                report("annotating", error)
 
     @classmethod
-    def start(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> GuardedSpan:
-        """Open the span ``title`` (``## name``) under the current one."""
+    def start(
+        cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool, annotations: Annotations = None
+    ) -> GuardedSpan:
+        """Open the span ``title`` (``## name``) under the current one in ``tracer``'s backend, ``annotations`` (the
+        handler's own) recorded on it. The backend is asked first: once it is, reading the service cannot fail."""
         try:
-            return cls(tracer, tracer.backend.start_span(title), name, responses, errors)
+            return cls(tracer.backend.start_span(title), name, responses, errors, tracer.service, annotations)
         except Exception as error:
             report("opening a subsegment", error)
-            return cls(tracer, None, name, responses, errors)
+            return cls(None, name, responses, errors, "")
 
     @classmethod
-    async def start_async(cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool) -> GuardedSpan:
+    async def start_async(
+        cls, tracer: Tracer, title: str, name: str, responses: bool, errors: bool, annotations: Annotations = None
+    ) -> GuardedSpan:
         try:
-            return cls(tracer, await tracer.backend.start_span_async(title), name, responses, errors)
+            inner = await tracer.backend.start_span_async(title)
+            return cls(inner, name, responses, errors, tracer.service, annotations)
         except Exception as error:
             report("opening a subsegment", error)
-            return cls(tracer, None, name, responses, errors)
+            return cls(None, name, responses, errors, "")
 
     def annotate(self, key: str, value: Any) -> None:
         """``key`` and ``value`` are already valid (the tracer's own)."""
@@ -85,24 +107,9 @@ class GuardedSpan:
         except Exception as error:
             report("annotating", error)
 
-    def annotate_handler(self, cold: bool, service: str, init_type: str | None = None, restored: bool = False) -> None:
-        """The handler's own annotations, in one step: ColdStart, Service, InitType, and Restored when true."""
-        inner = self.inner
-        if inner is None:
-            return
-        annotations: dict[str, str | int | float | bool] = {"ColdStart": cold, "Service": service}
-        if init_type is not None:
-            annotations["InitType"] = init_type
-        if restored:
-            annotations["Restored"] = True
-        try:
-            inner.annotate_all(annotations)
-        except Exception as error:
-            report("annotating", error)
-
-    def _metadata(self, key: str, data: Any, namespace: str, text: str | None = None) -> None:
+    def _metadata(self, key: str, data: Any, text: str | None = None) -> None:
         """``data`` is already JSON-ready, bounded and redacted (capture.py); ``text``: its JSON, when known."""
-        checked = metadata_namespace(namespace)
+        checked = metadata_namespace(self.namespace)
         if self.inner is not None and checked is not None:
             if text is None:
                 self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
@@ -116,7 +123,7 @@ class GuardedSpan:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
             data, text = capture.response_metadata(value, redaction.current(), capture_limit())
-            self._metadata(f"{self.name} response", data, self.tracer.service, text)
+            self._metadata(self.name + " response", data, text)
         except Exception as error:
             report("serializing the response", error)
 
@@ -126,7 +133,7 @@ class GuardedSpan:
         try:
             if self.errors:
                 data = capture.error_metadata(error, redaction.current(), capture_limit())
-                self._metadata(f"{self.name} error", data, self.tracer.service)
+                self._metadata(self.name + " error", data)
             self.inner.record_exception(error)
         except Exception as failure:
             report("recording an exception", failure)
@@ -147,30 +154,29 @@ class GuardedSpan:
             except Exception as failure:
                 report("attaching a subsegment", failure)
 
-    def close(self, result: Any, error: BaseException | None) -> None:
+    def close(self, result: Any, error: BaseException | None, end: bool = True) -> BackendSpan | None:
         """Record the outcome (response or error, as configured) and end the span (in one method: this is every
-        traced call's path)."""
+        traced call's path). ``end=False`` leaves the ending to the caller (``close_async``): the span to end is
+        returned then."""
         inner = self.inner
         if inner is None:
-            return
+            return None
         if error is not None:
             self.error(error)
         elif self.responses:
             self.response(result)
+        if not end:
+            return inner
         try:
             inner.end(error)
         except Exception as failure:
             report("closing a subsegment", failure)
+        return None
 
     async def close_async(self, result: Any, error: BaseException | None) -> None:
-        inner = self.inner
-        if inner is None:
-            return
-        if error is not None:
-            self.error(error)
-        elif self.responses:
-            self.response(result)
-        try:
-            await inner.end_async(error)
-        except Exception as failure:
-            report("closing a subsegment", failure)
+        inner = self.close(result, error, end=False)
+        if inner is not None:
+            try:
+                await inner.end_async(error)
+            except Exception as failure:
+                report("closing a subsegment", failure)

@@ -343,9 +343,11 @@ def _open_handler(tracer: Tracer, title: str, name: str, response_on: bool, erro
     try:
         if _handler_active.get() or not tracer._traces():
             return None
+        backend = tracer.backend
         if coldstart.pending:  # the first invocation: init's own spans first
-            coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, GuardedSpan.start(tracer, title, name, response_on, error_on))
+            coldstart.send_pending_init(backend)
+        annotations = _annotations(tracer, backend)
+        return GuardedSpan.start(tracer, title, name, response_on, error_on, annotations), _handler_active.set(True)
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
@@ -357,25 +359,24 @@ async def _open_handler_async(
     try:
         if _handler_active.get() or not tracer._traces():
             return None
+        backend = tracer.backend
         if coldstart.pending:  # the first invocation: init's own spans first
-            coldstart.send_pending_init(tracer.backend)
-        return _annotated(tracer, await GuardedSpan.start_async(tracer, title, name, response_on, error_on))
+            coldstart.send_pending_init(backend)
+        annotations = _annotations(tracer, backend)
+        span = await GuardedSpan.start_async(tracer, title, name, response_on, error_on, annotations)
+        return span, _handler_active.set(True)
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
 
 
-def _annotated(tracer: Tracer, span: GuardedSpan) -> HandlerTrace:
+def _annotations(tracer: Tracer, backend: Backend) -> dict[str, str | int | float | bool] | None:
     """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
     try:
-        cold, init_type = coldstart.take()
-        if tracer.backend.records_extras:
-            span.annotate_handler(cold, tracer.service, init_type, coldstart.take_restored())
-        else:
-            span.annotate_handler(cold, tracer.service)
+        return coldstart.handler_annotations(tracer.service, backend.records_extras)
     except Exception as error:
         report("reading the cold start", error)
-    return span, _handler_active.set(True)
+        return None
 
 
 def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:

@@ -33,7 +33,7 @@ class _BrokenSocket:
 # (description, object, attribute) of the tracer internals to break.
 PHASES = [
     ("opening the subsegment", xray.BACKEND, "start_span"),
-    ("reading the cold start", coldstart, "take"),
+    ("reading the cold start", coldstart, "handler_annotations"),
     ("serializing the response", capture, "response_metadata"),
     ("serializing the error", capture, "error_metadata"),
     ("recording the exception", xray.XRaySpan, "record_exception"),

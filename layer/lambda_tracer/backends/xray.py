@@ -45,9 +45,18 @@ _MAX_CAUSES = 64
 
 
 class Trace:
-    """One invocation's trace, from its header: what documents are sent under, and whether they are."""
+    """One invocation's trace, from its header: what documents are sent under, and whether they are.
 
-    __slots__ = ("batch", "causes", "data", "parent", "recording", "root", "sampled", "sdk_facade")
+    No ``__slots__``: what most invocations never set (``causes``, ``sdk_facade``, ``batch``) stays a class
+    default, so making one is four stores."""
+
+    #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's (made with
+    #: the first exception recorded).
+    causes: dict[int, tuple[BaseException, str]] | None = None
+    #: The SDK's view of this trace, made by the SDK backend when it is in use.
+    sdk_facade: Any = None
+    #: Spans ended but not yet sent, kept by an exporter that sends per invocation (otlp.py).
+    batch: Any = None
 
     def __init__(self, root: str | None, parent: str | None, sampled: str | None, data: dict[str, str]) -> None:
         self.root = root
@@ -58,12 +67,6 @@ class Trace:
         self.recording = bool(root and parent and (sampled == "1" or (sampled == "0" and RECORD_UNSAMPLED))) and (
             config.ENVIRON.get(_SDK_ENABLED_KEY) is None or config.get_bool(SDK_ENABLED_ENV, True)
         )
-        #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's.
-        self.causes: dict[int, tuple[BaseException, str]] = {}
-        #: The SDK's view of this trace, made by the SDK backend when it is in use.
-        self.sdk_facade: Any = None
-        #: Spans ended but not yet sent, kept by an exporter that sends per invocation (otlp.py).
-        self.batch: Any = None
 
 
 def _header_safe(value: str) -> bool:
@@ -238,8 +241,12 @@ def send_foreign(document: dict[str, Any]) -> None:
     send(document)
 
 
+_urandom = os.urandom
+_time_ns = time.time_ns
+
+
 def new_id() -> str:
-    return os.urandom(8).hex()
+    return _urandom(8).hex()
 
 
 def seconds(us: int) -> str:
@@ -254,55 +261,38 @@ def seconds(us: int) -> str:
 
 
 class XRaySpan(BackendSpan):
-    """One of our subsegments, while it is open."""
+    """One of our subsegments, while it is open.
 
-    __slots__ = (
-        "annotations",
-        "aws",
-        "cause",
-        "ended",
-        "error",
-        "fault",
-        "http",
-        "id",
-        "metadata",
-        "name",
-        "namespace",
-        "parent_id",
-        "sdk_view",
-        "spliced",
-        "sql",
-        "start_us",
-        "throttle",
-        "trace",
-    )  # fmt: skip
+    No ``__slots__`` (``BackendSpan`` has none, so there is an instance dict anyway): what most spans never set is a
+    class default, and opening one is six stores."""
+
     sampled = True
+    #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
+    http: dict[str, Any] | None = None
+    aws: dict[str, Any] | None = None
+    #: X-Ray's ``sql`` block (database calls: sqlite3, OTel spans with ``db.*`` attributes), already masked.
+    sql: dict[str, Any] | None = None
+    cause: dict[str, Any] | str | None = None
+    error = False
+    fault = False
+    throttle = False
+    #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
+    sdk_view: Any = None
+    ended = False
+    #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response).
+    spliced: tuple[str, str, Any, str] | None = None
 
     def __init__(self, name: str, trace: Trace, parent_id: str, namespace: str = "local") -> None:
         self.name = name
-        self.id = new_id()
+        self.id = _urandom(8).hex()  # new_id(), without the call
         self.parent_id = parent_id
         self.trace = trace
         #: Microseconds since the epoch: X-Ray's recommended resolution, and written as text without a float repr.
-        self.start_us = time.time_ns() // 1000
+        self.start_us = _time_ns() // 1000
         #: ``local`` for our functions; ``aws`` and ``remote`` for calls to AWS and to HTTP services.
         self.namespace = namespace
         self.annotations: dict[str, Any] = {}
         self.metadata: dict[str, dict[str, Any]] = {}
-        #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
-        self.http: dict[str, Any] | None = None
-        self.aws: dict[str, Any] | None = None
-        #: X-Ray's ``sql`` block (database calls: sqlite3, OTel spans with ``db.*`` attributes), already masked.
-        self.sql: dict[str, Any] | None = None
-        self.cause: dict[str, Any] | str | None = None
-        self.error = False
-        self.fault = False
-        self.throttle = False
-        #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
-        self.sdk_view: Any = None
-        self.ended = False
-        #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response).
-        self.spliced: tuple[str, str, Any, str] | None = None
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         self.annotations[key] = value
@@ -320,21 +310,24 @@ class XRaySpan(BackendSpan):
     def record_exception(self, error: BaseException) -> None:
         """X-Ray's ``fault`` and ``cause``; the same exception seen by an inner span is pointed at by id."""
         self.fault = True
-        recorded = self.trace.causes.get(id(error))
+        causes = self.trace.causes
+        if causes is None:
+            causes = self.trace.causes = {}
+        recorded = causes.get(id(error))
         if recorded is not None and recorded[0] is error:
             self.cause = recorded[1]
             return
         exception_id = new_id()
         entry = xray_documents.exception_entry(error, exception_id)
         self.cause = {"working_directory": os.getcwd(), "exceptions": [entry]}
-        if len(self.trace.causes) < _MAX_CAUSES:
-            self.trace.causes[id(error)] = (error, exception_id)
+        if len(causes) < _MAX_CAUSES:
+            causes[id(error)] = (error, exception_id)
 
     def end(self, error: BaseException | None = None) -> None:
         if self.ended:
             return
         self.ended = True
-        end_us = time.time_ns() // 1000
+        end_us = _time_ns() // 1000
         detach(self)
         export(self, end_us)
 
@@ -345,9 +338,9 @@ class XRaySpan(BackendSpan):
 
     def encoded(self, end_us: int) -> bytes:
         """``xray_documents.encode(self.document(end_us))``, the same bytes for less than half the cost: the fixed
-        part written as text (our id is hex, the times are written as the encoder writes them), the optional
-        parts in one call of the prebuilt encoder. A span the SDK wrote on, or one too large, takes the general
-        path (merging, shrinking)."""
+        part written as text (our id is hex, the times are written as the encoder writes them), each optional part
+        by the prebuilt encoder, and a response recorded with its text (``spliced``) put in as that text rather than
+        encoded again. A span the SDK wrote on, or one too large, takes the general path (merging, shrinking)."""
         if self.sdk_view is not None:
             return xray_documents.encode(self.document(end_us))
         string: Any = xray_documents.json_string  # raises TypeError for a None
@@ -359,30 +352,13 @@ class XRaySpan(BackendSpan):
             )
         except TypeError:  # not a str where ours always are (a trace without a Root): the encoder decides
             return xray_documents.encode(self.document(end_us))
-        optional: dict[str, Any] = {}
+        dumps = xray_documents.dumps
         if self.annotations:
-            optional["annotations"] = self.annotations
+            text += ',"annotations":' + dumps(self.annotations)
         if self.metadata:
-            metadata = self._spliced_metadata()
-            if metadata is not None:
-                return self._encoded_spliced(text, metadata, end_us)
-            optional["metadata"] = self.metadata
-        if self.http:
-            optional["http"] = self.http
-        if self.aws:
-            optional["aws"] = self.aws
-        if self.sql:
-            optional["sql"] = self.sql
-        if self.error:
-            optional["error"] = True
-        if self.fault:
-            optional["fault"] = True
-        if self.throttle:
-            optional["throttle"] = True
-        if self.cause is not None:
-            optional["cause"] = self.cause
-        if optional:
-            text += "," + xray_documents.dumps(optional)[1:]
+            text += ',"metadata":' + (self._spliced_metadata() or dumps(self.metadata))
+        if self.http or self.aws or self.sql or self.error or self.fault or self.throttle or self.cause is not None:
+            text += "," + dumps(self._blocks({}))[1:]
         else:
             text += "}"
         if len(text) > xray_documents.MAX_DOCUMENT_BYTES:  # ASCII: as many bytes as characters
@@ -393,43 +369,33 @@ class XRaySpan(BackendSpan):
         """The ``metadata`` block as text when it is only what was recorded with its text (a response): that text is
         put in as it is rather than encoded again, the same bytes at half the cost of a large response."""
         spliced = self.spliced
-        if spliced is None:
+        if spliced is None or len(self.metadata) != 1:
             return None
         namespace, key, value, encoded = spliced
-        metadata = self.metadata
-        if len(metadata) != 1:
-            return None
-        values = metadata.get(namespace)
+        values = self.metadata.get(namespace)
         if values is None or len(values) != 1 or values.get(key, values) is not value:
             return None
         string = xray_documents.json_string
         return f"{{{string(namespace)}:{{{string(key)}:{encoded}}}}}"
 
-    def _encoded_spliced(self, text: str, metadata: str, end_us: int) -> bytes:
-        """The rest of ``encoded`` with the metadata block given as text: the other optional parts encoded in two
-        calls of the prebuilt encoder, around it, in the order ``document`` gives them."""
-        if self.annotations:
-            text += ',"annotations":' + xray_documents.dumps(self.annotations)
-        text += ',"metadata":' + metadata
-        rest: dict[str, Any] = {}
+    def _blocks(self, document: dict[str, Any]) -> dict[str, Any]:
+        """X-Ray's blocks that follow the metadata (``http``, ``aws``, ``sql``, the flags, ``cause``), added to
+        ``document`` in the order X-Ray's documents give them."""
         if self.http:
-            rest["http"] = self.http
+            document["http"] = self.http
         if self.aws:
-            rest["aws"] = self.aws
+            document["aws"] = self.aws
         if self.sql:
-            rest["sql"] = self.sql
+            document["sql"] = self.sql
         if self.error:
-            rest["error"] = True
+            document["error"] = True
         if self.fault:
-            rest["fault"] = True
+            document["fault"] = True
         if self.throttle:
-            rest["throttle"] = True
+            document["throttle"] = True
         if self.cause is not None:
-            rest["cause"] = self.cause
-        text += "," + xray_documents.dumps(rest)[1:] if rest else "}"
-        if len(text) > xray_documents.MAX_DOCUMENT_BYTES:  # ASCII: as many bytes as characters
-            return xray_documents.encode(self.document(end_us))
-        return text.encode()
+            document["cause"] = self.cause
+        return document
 
     def document(self, end_us: int) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -446,20 +412,7 @@ class XRaySpan(BackendSpan):
             document["annotations"] = self.annotations
         if self.metadata:
             document["metadata"] = self.metadata
-        if self.http:
-            document["http"] = self.http
-        if self.aws:
-            document["aws"] = self.aws
-        if self.sql:
-            document["sql"] = self.sql
-        if self.error:
-            document["error"] = True
-        if self.fault:
-            document["fault"] = True
-        if self.throttle:
-            document["throttle"] = True
-        if self.cause is not None:
-            document["cause"] = self.cause
+        self._blocks(document)
         if self.sdk_view is not None:
             xray_documents.merge_foreign(document, self.sdk_view.to_dict())
         return document
