@@ -64,6 +64,25 @@ def spans_in(datagrams: list[bytes]) -> list[Span]:
     ]
 
 
+def _span(
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes,
+    name: str,
+    kind: int,
+    start: int,
+    end: int,
+    values: dict[str, Any],
+    events: list[bytes],
+    *rest: Any,
+    **options: Any,
+) -> bytes:
+    """A whole ``Span`` message, from its ids, kind and times as proto.span_from_head's head."""
+    head = proto.field(0x0A, trace_id) + proto.field(0x12, span_id)
+    head += (proto.field(0x22, parent_span_id) if parent_span_id else b"") + proto.kind_and_times(kind, start, end)
+    return proto.span_from_head(head, name, values, events, *rest, **options)
+
+
 # -- the encoder -----------------------------------------------------------------------------------------------
 
 EVERY_TYPE: dict[str, Any] = {
@@ -86,7 +105,7 @@ EVERY_TYPE: dict[str, Any] = {
 
 
 def test_every_any_value_type_decodes_as_opentelemetry_proto_reads_it() -> None:
-    data = proto.span(
+    data = _span(
         b"\x01" * 16, b"\x02" * 8, b"\x03" * 8, "name", proto.CLIENT, 1, 2, EVERY_TYPE, [], flags=proto.FLAG_SAMPLED
     )
     span = Span.FromString(data)
@@ -121,7 +140,7 @@ def test_odd_values_stay_valid_protobuf() -> None:
         "object": object,
         "deep": [[[[[[[[[[[[[[[[[["bottom"]]]]]]]]]]]]]]]]]],
     }
-    span = Span.FromString(proto.span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, odd, []))
+    span = Span.FromString(_span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, odd, []))
     found = attributes(span)
     assert found["beyond int64"] == str(1 << 70)
     assert math.isnan(found["nan"]) and found["infinity"] == math.inf
@@ -180,7 +199,7 @@ def test_doubles_of_every_bit_pattern_match_struct() -> None:
 
 def test_every_span_field_events_status_resource_and_scope() -> None:
     event = proto.event(1_700_000_000_123_456_789, "exception", {"exception.type": "ValueError", "n": 3})
-    data = proto.span(
+    data = _span(
         bytes(range(16)),
         bytes(range(8, 16)),
         bytes(range(16, 24)),
@@ -225,7 +244,7 @@ def test_every_span_field_events_status_resource_and_scope() -> None:
 
 
 def test_our_decoder_reads_every_any_value_type() -> None:
-    data = proto.span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, EVERY_TYPE, [])
+    data = _span(b"\x01" * 16, b"\x02" * 8, b"", "n", proto.INTERNAL, 1, 2, EVERY_TYPE, [])
     assert dict(local_otlp.decode_span(data)["attributes"]) == EVERY_TYPE
 
 
@@ -233,7 +252,7 @@ def test_our_decoder_reads_every_any_value_type() -> None:
 def test_requests_are_split_below_the_limit_and_keep_every_span_in_order(count: int, size: int) -> None:
     prefix = proto.request_prefix(proto.resource({"service.name": "svc"}), proto.scope("s", "1"))
     spans = [
-        proto.span(b"\x01" * 16, (n + 1).to_bytes(8, "big"), b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])
+        _span(b"\x01" * 16, (n + 1).to_bytes(8, "big"), b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])
         for n in range(count)
     ]
     bodies = otlp.requests(prefix, spans, otlp.MAX_UDP_REQUEST_BYTES)
@@ -496,7 +515,7 @@ def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
             proto.request(
                 proto.request_prefix(proto.resource({}), proto.scope("s", "1")),
                 [
-                    proto.span(
+                    _span(
                         b"\x01" * 16,
                         b"\x02" * 8,
                         b"\x03" * 8,
@@ -575,7 +594,7 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
 def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None:
     """The resource's base64 is made once and appended; whatever the spans' length, the request decodes."""
     mine = proto.request_prefix(proto.resource({"service.name": "svc", "n": 7}), proto.scope("s", "1"))
-    spans = [proto.span(b"\x01" * 16, b"\x02" * 8, b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])]
+    spans = [_span(b"\x01" * 16, b"\x02" * 8, b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])]
     for prefix, expected in ((otlp.request_prefix(), otlp.resource()), (mine, {"service.name": "svc", "n": 7})):
         body = base64.b64decode(otlp.udp_body(prefix, spans), validate=True)
         [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans

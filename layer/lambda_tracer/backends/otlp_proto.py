@@ -174,35 +174,6 @@ def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
     return b"\x09" + time_unix_nano.to_bytes(8, "little") + field(0x12, text(name)) + attributes(0x1A, values)
 
 
-def span(
-    trace_id: bytes,
-    span_id: bytes,
-    parent_span_id: bytes,
-    name: str,
-    kind: int,
-    start_unix_nano: int,
-    end_unix_nano: int,
-    values: dict[str, Any],
-    events: list[bytes],
-    status_code: int = STATUS_UNSET,
-    status_message: str = "",
-    flags: int = 0,
-    encoded: bytes = b"",
-) -> bytes:
-    """A ``Span``: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9,
-    events 11, status 15, flags 16 (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``),
-    put before ``values``."""
-    head = b"".join(
-        (
-            field(0x0A, trace_id),
-            field(0x12, span_id),
-            field(0x22, parent_span_id) if parent_span_id else b"",  # no parent: the field is left out
-            kind_and_times(kind, start_unix_nano, end_unix_nano) if 0 <= kind < 0x80 else b"",
-        )
-    )
-    return span_from_head(head, name, values, events, status_code, status_message, flags, encoded)
-
-
 def kind_and_times(kind: int, start_unix_nano: int, end_unix_nano: int) -> bytes:
     """Fields 6 (kind, a one-byte varint), 7 and 8 (fixed64 times) in one ``int.to_bytes``: 20 bytes."""
     return (
@@ -220,7 +191,9 @@ def span_from_head(
     flags: int = 0,
     encoded: bytes = b"",
 ) -> bytes:
-    """``span`` with its ids, kind and times already encoded (``head``): protobuf takes fields in any order."""
+    """A ``Span`` whose trace_id 1, span_id 2, parent_span_id 4, kind 6, start 7 and end 8 are already encoded
+    (``head``: protobuf takes fields in any order), with name 5, attributes 9, events 11, status 15 and flags 16
+    (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``), put before ``values``."""
     parts = [head, _names.get(name) or framed_name(name), encoded]
     if values:
         parts.append(attributes(0x4A, values))
