@@ -25,12 +25,13 @@ import binascii
 import decimal
 import enum
 import json
-import marshal
 import math
 import sys
 
 from . import config
-from .redaction import COOKIE, COUNTS, PLAIN, QUERY, REDACTED, SECRET, Policy
+from .capture_json import _CONVERT, _as_it_is, _as_it_is_text, bound, describe
+from .redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy
+from .redaction_text import REDACTED
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -68,17 +69,6 @@ MAX_MESSAGE_CHARS = 1000
 MAX_ATTRIBUTE_CHARS = 200
 #: Modules whose credential objects are never recorded, whatever their attributes are called.
 _CREDENTIAL_MODULES = ("botocore.credentials", "aiobotocore.credentials")
-
-
-def describe(value: object) -> str:
-    """A short description of a value that must not be looked into."""
-    try:
-        cls = type(value)
-        module = cls.__module__
-        name = cls.__qualname__ if module in ("builtins", None) else f"{module}.{cls.__qualname__}"
-        return f"<{name}>"
-    except Exception:
-        return "<object>"
 
 
 def _loaded_types(module: str, names: tuple[str, ...]) -> tuple[type, ...]:
@@ -142,11 +132,7 @@ class _Converter:
             if len(text) > self.limit + MASK_MARGIN:
                 self.cut = True  # only the window is masked and kept, however short masking makes it
             text = self._masked(text)
-        if len(text) > self.limit:
-            text = text[: self.limit]
-            self.cut = True
-        self.size_bound += 6 * len(text) + 2
-        return text
+        return self._plain_text(text)
 
     def _masked(self, text: str) -> str:
         """The text with its secrets masked, at most ``limit + MASK_MARGIN`` characters of it.
@@ -438,86 +424,6 @@ def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[An
     return _finish(converter, converter.convert(value), max_bytes), None
 
 
-#: What ``_as_it_is`` returns for a value that needs converting.
-_CONVERT: Any = object()
-_STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _c_strict() -> Any:
-    """The C encoder ``_STRICT_JSON.encode`` builds on every call, built once (~10,000 instructions less per
-    response); None where the C accelerator is missing."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    return make({}, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-
-
-_strict = _c_strict()
-
-
-def _strict_json(value: Any) -> str:
-    """``_STRICT_JSON.encode(value)`` for the exact JSON types ``marshal`` let through, by the prebuilt encoder.
-
-    Whatever it raises on (NaN, a cycle, too deep) is raised again by ``_STRICT_JSON``, and the encoder is built anew:
-    one that stopped half-way keeps the containers it was inside as markers.
-    """
-    global _strict
-    if _strict is not None and type(value) is not str:
-        try:
-            return "".join(_strict(value, 0))
-        except Exception:
-            _strict = _c_strict()
-    return _STRICT_JSON.encode(value)
-
-
-def _as_it_is(value: object, policy: Policy, max_bytes: int, copy: bool) -> Any:
-    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT`` (``_as_it_is_text``)."""
-    return _as_it_is_text(value, policy, max_bytes, copy)[0]
-
-
-def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) -> tuple[Any, str]:
-    """``value`` (or a copy) when it would be recorded exactly as it is, else ``_CONVERT``: a few passes in C; and
-    its compact JSON text (ASCII when it is recorded as it is).
-
-    That holds when ``marshal`` takes it (only exact dicts, lists, tuples, strings, numbers, booleans and None:
-    no namedtuple, whose field names may say what is secret, no object, no subclass), it is strict JSON, its JSON
-    fits ``max_bytes`` and is ASCII (keys are normalised before they are judged), and its JSON text holds nothing
-    any redaction rule needs (``Policy.needs_mask``: every key and every string appears in it, JSON held in
-    strings included). Most responses are such values. Unlike the converter, nothing in them is cut (they fit),
-    and an integer past 2**53 stays a number.
-    """
-    if _surely_too_big(value, max_bytes):
-        return _CONVERT, ""
-    try:
-        packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
-        text = _strict_json(value)
-    except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
-        return _CONVERT, ""
-    # A string with a backslash (``\\\\`` once encoded) may be JSON whose escapes hide a name (``tok\\ben``): the
-    # converter parses it.
-    if len(text) > max_bytes or not text.isascii() or "\\\\" in text or policy.needs_mask(text):
-        return _CONVERT, ""
-    return (marshal.loads(packed) if packed and copy else value), text
-
-
-def _surely_too_big(value: object, max_bytes: int) -> bool:
-    """A cheap look at the top level, so that a value of megabytes is not encoded whole only to be converted."""
-    kind = type(value)
-    if kind is str:
-        return len(value) > max_bytes  # type: ignore[arg-type]
-    if kind is dict:
-        items: Any = value
-        if len(items) > max_bytes // 4:
-            return True
-        for key, item in items.items():  # a loop: any() over a generator costs twice as much here
-            if (type(item) is str and len(item) > max_bytes) or (type(key) is str and len(key) > max_bytes):
-                return True
-        return False
-    if kind is list or kind is tuple:
-        return len(value) > max_bytes // 2  # type: ignore[arg-type]
-    return False
-
-
 def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
     """The key of a value that a sibling key names as a secret, or None.
 
@@ -543,47 +449,6 @@ def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:
     if not converter.cut and converter.size_bound <= max_bytes:
         return converted
     return bound(converted, max_bytes, None if not converter.cut else converter.original_chars)
-
-
-def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) -> Any:
-    """Keep a JSON-ready value under ``max_bytes`` of JSON (as the SDK will encode it), saying so when cut.
-
-    ``original_at_least``: the value was already cut while converting, so its full size is unknown;
-    this many bytes is what is known of it.
-    """
-    try:
-        text = json.dumps(converted, separators=(",", ":"), default=str)
-    except Exception:
-        return {"truncated": True, "reason": "unserializable", "type": describe(converted)}
-    if original_at_least is None and len(text) <= max_bytes:
-        return converted
-    size: dict[str, Any] = (
-        {"original_bytes": len(text)}
-        if original_at_least is None
-        else {"original_bytes_at_least": max(original_at_least, len(text))}
-    )
-    return {"truncated": True, **size, "preview": _preview(text, max(max_bytes - 200, 64), printable=True)}
-
-
-def _preview(text: str, room: int, printable: bool = False) -> str:
-    """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``.
-
-    A character is 1 to 12 bytes of JSON (a non-BMP one is two ``\\u`` escapes), so cutting as many characters
-    as there are bytes in excess fits; when escapes make the excess longer than the text, the worst case does.
-    ``printable``: ``text`` is what ``json.dumps`` wrote (ASCII escapes on), so it is printable ASCII and its JSON
-    length is counted (``_json_length``) rather than encoded again.
-    """
-    preview = text[:room]
-    excess = (_json_length(preview) if printable else len(json.dumps(preview))) - room
-    if excess <= 0:
-        return preview
-    keep = len(preview) - excess
-    return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
-
-
-def _json_length(text: str) -> int:
-    """``len(json.dumps(text))`` for a text of printable ASCII (each quote and backslash takes two characters)."""
-    return len(text) + 2 + text.count('"') + text.count("\\")
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:

@@ -27,22 +27,49 @@ searches a short sketch of the text (``Policy._sketch_clear``), which answers no
 the cost, and searches the text itself only when the sketch may hold a needle. Key verdicts are
 cached for text keys only (never objects, so nothing a user passes is kept alive), bounded and never cleared.
 Every pattern runs in linear time: a pattern can only start where a lookbehind allows, repeats are bounded, and
-values are scanned by hand up to a bound, so no string a caller passes can stall the function.
+values are scanned by hand up to a bound, so no string a caller passes can stall the function. The patterns and
+that scanning, which know nothing of the policy, are in redaction_text.py.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable
 
 from . import config
+from .redaction_text import (
+    _BEARER,
+    _BOTOCORE_PARAMETER,
+    _FLAG_VALUE,
+    _JWT,
+    _KEPT_VALUES,
+    _MASK_MARGIN,
+    _NAMED_VALUE,
+    _PAIR,
+    _PRIVATE_KEY,
+    _TOKENS,
+    _URL_QUERY,
+    _URL_USERINFO,
+    _USERINFO_GATE,
+    _XML_NAME_ATTRIBUTE,
+    _XML_OPEN,
+    MAX_VALUE_CHARS,
+    REDACTED,
+    _is_number,
+    _Lines,
+    _mask_credential,
+    _mask_url_query,
+    _mask_userinfo,
+    _replaced,
+    _value_span,
+    compiled,
+    mask_cookies,
+    mask_query_string,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
-
-REDACTED = "[REDACTED]"
 
 #: What a key can hold, as far as redaction goes. COUNTS: a secret, unless the value is a number
 #: (``max_tokens``, ``input_tokens``: the token counts of language-model APIs).
@@ -81,79 +108,16 @@ COOKIE_WORDS = frozenset({"cookie", "cookies"})
 QUERY_LAST_WORDS = frozenset({"string", "parameters", "params"})
 #: Parameter names whose value is always user input, whatever field it was for (pydantic's messages).
 ALWAYS_MASKED_PARAMETERS = frozenset({"inputvalue"})
-#: Cookie attributes (after the cookie itself, in Set-Cookie) and what their values look like: kept,
-#: because they describe the cookie; anything else, a cookie named ``path`` in a Cookie header included,
-#: is masked.
-COOKIE_ATTRIBUTES: dict[str, str] = {
-    "path": r"/[\w/.\-~%]{0,200}",
-    "domain": r"\.?[\w\-]{1,63}(\.[\w\-]{1,63}){0,10}",
-    "expires": r"[\w, :\-]{1,40}",
-    "max-age": r"-?[0-9]{1,12}",
-    "samesite": r"(?i:strict|lax|none)",
-    "priority": r"(?i:low|medium|high)",
-}
-#: Cookie attributes that are flags: no value.
-COOKIE_FLAGS = frozenset({"secure", "httponly", "partitioned"})
 #: Longest key judged (longer ones are judged on this prefix and not cached) and text masked at once.
 MAX_KEY_CHARS = 256
 _CACHE_SIZE = 4096
 #: A cached key's facts: its verdict in the low bits, and whether its own text needs masking.
 _VERDICT_BITS, _MASKABLE = 7, 8
 
-#: Longest value looked at after a secret name: a longer one is masked this far (and the text is cut before that).
-MAX_VALUE_CHARS = 65_536
-
 # Patterns are compiled on first use (``_regex``): compiling all of them costs more at import than most cold
 # starts ever use, and texts that none of them could change never reach them (``Policy.needs_mask``).
 _WORD = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+"
 _NOT_ALNUM = r"[^A-Za-z0-9]+"
-#: ``https://user:password@host``, ``//user@host``: the user part up to the last ``@`` of the authority.
-_URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))([^\s/?#\\]{1,512})@"
-#: A name and what separates it from its value; the value itself is scanned by ``_value_end``. Quoted names
-#: (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take ``:``, ``=``, ``=>`` or ``,``
-#: (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any spacing, ``:`` before a
-#: space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
-_PAIR = (
-    r"(?:(?<![\w.%\\])[bBuUrR]?|(?<![\w.%\-\\]))(?:"
-    r"(\\{0,15})([\"'])(-{0,2}[^\"'\\\r\n]{1,128})\1\2[ \t]*(=>|[:=,])\s{0,16}"
-    r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?![:/])[ \t]*)"
-    r")"
-)
-#: ``--password value``: a flag and the word after it.
-_FLAG_VALUE = r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})([ \t]+)([^\s\"'\-][^\s\"']*)"
-#: Name/value pairs held as two fields (``"name": "DB_PASSWORD", "value": …``; SSM's ``SecureString``), in JSON
-#: or a repr: up to the value's start.
-_NAMED_VALUE = (
-    r"(\\{0,15})(?:([\"'])(?:Name|name|Key|key|ParameterKey|ParameterName|OptionName|Type)\1\2\s*[:=]\s*\1[\"']"
-    r"([^\"'\\\r\n]{1,256})\1[\"']\s*,\s*\1[\"'](?:Value|value|ParameterValue)\1[\"']\s*[:=]\s*"
-    # XML attributes (``<add key="ApiKey" value="…"/>``) and YAML pairs (Kubernetes' ``- name: X\n  value: …``)
-    r"|\s(?:key|name)=([\"'])([^\"'<>\r\n]{1,256})\4\s+value="
-    r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
-)
-#: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
-_BOTOCORE_PARAMETER = r"parameter ([\w.\[\]\-]{1,256}), value: "
-_BEARER = r"(?i)\b(bearer|basic|authorization\s*[:=]\s*\w+)(\s+)([A-Za-z0-9._~+/=\-]{6,})"
-_CREDENTIAL_LIKE = r"[0-9+/=A-Z]"
-_JWT = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
-_PRIVATE_KEY = r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)[^\-]*"
-#: Token formats, after gitleaks' rules and detect-secrets' plugins: AWS access key ids, GitHub, GitLab, Slack
-#: (tokens and webhooks), Stripe secret and restricted keys, Google API keys, npm, PyPI, SendGrid, OpenAI and
-#: Anthropic keys, Square. Each starts with a fixed prefix, which its gate looks for (``_FORM_NEEDLES``).
-_TOKENS = (
-    r"(?<![A-Za-z0-9_\-])(?:"
-    r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
-    r"|gh[pousr]_[A-Za-z0-9_]{30,255}|github_pat_[A-Za-z0-9_]{22,255}"
-    r"|gl(?:pat|dt|ptt|rt)-[A-Za-z0-9_\-]{20,255}"
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,255}|xapp-[0-9]-[A-Za-z0-9\-]{10,255}"
-    r"|(?:hooks\.slack\.com/(?:services|workflows)/)[A-Za-z0-9_/]{20,200}"
-    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}"
-    r"|AIza[0-9A-Za-z_\-]{35}"
-    r"|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,255}"
-    r"|SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"
-    r"|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,255}"
-    r"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,60}"
-    r")"
-)
 #: Substrings without which no rule can apply to a text, each checked with ``in`` (much cheaper per character
 #: than one regex of alternatives). In the lower-cased text: fragments of the default secret names that survive any
 #: separator a text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``;
@@ -176,26 +140,6 @@ _SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
 _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
 #: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
 _CLEAN_CHARS, _CLEAN_PIECE_CHARS = 262_144, 1024
-#: URL credentials: ``//`` then an authority ending at ``@``.
-_USERINFO_GATE = r"(?://|\\/\\/)[^\s/?#@\\]{0,512}@"
-#: What a bare value after a name ends at (outside a line of its own, where it runs to the line's end).
-_BARE_END = r'[ \t\r\n&;,"(]'
-_BARE_END_IN_STRUCTURE = r"[ \t\r\n&;,\"(')\]}>]"
-_BARE_END_IN_CONNECTION = r'[\r\n&;"(]'
-_BRACKET_CHARS = r"[\"'\[\](){}\\]"
-#: Credential schemes whose next word is the credential (``Authorization: Bearer abc``).
-_SCHEMES = frozenset({"bearer", "basic", "digest", "token", "apikey", "negotiate", "aws4-hmac-sha256", "sharedkey"})
-_KEPT_VALUES = frozenset({"null", "none", "true", "false", "nil", "undefined", "[redacted]", ""})
-_XML_OPEN = r"<((?:[A-Za-z_][\w.\-]{0,63}:)?([A-Za-z_][\w.\-]{0,63}))(?:\s[^<>]{0,1024})?>"
-_XML_NAME_ATTRIBUTE = r"\s(?:key|name)\s*=\s*[\"']([^\"'<>]{1,256})[\"']"
-_URL_QUERY = r"(?<![\w+.\-/:])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
-_COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
-_LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
-
-
-@functools.cache
-def compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def words(key: str) -> tuple[str, ...]:
@@ -609,243 +553,6 @@ class Policy:
         if isinstance(value, dict):  # queryStringParameters, a cookie jar
             return {str(name)[:MAX_KEY_CHARS]: REDACTED for name in list(value)[:1000]}
         return REDACTED
-
-
-#: Characters past a cut that are masked before cutting, so a secret across the cut is masked whole.
-_MASK_MARGIN = 4096
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _value_span(
-    text: str, start: int, line: bool, equals: bool, escapes: str, lines: _Lines, closers: bool
-) -> tuple[int, int, bool] | None:
-    """Where the value that starts at ``start`` ends: ``(start, end, quoted)``, or None for no value.
-
-    A quoted value (``\\"`` in JSON held in JSON too) runs to its closing quote, a bracketed one (a list, a dict,
-    a tuple) to its closing bracket, anything else to a separator: the line's end for a line of its own (YAML,
-    INI, headers), the next ``;`` for ``name=value`` in a connection string, else a space or punctuation.
-    Nothing is looked at past ``MAX_VALUE_CHARS``.
-    """
-    size = len(text)
-    if start >= size or text.startswith(REDACTED, start):
-        return None
-    first = text[start]
-    if first in "bBrRuU":  # a string prefix: b'…', r"…", rb'…'
-        quote_at = start + 1 + (text[start + 1 : start + 2] in ("b", "B", "r", "R"))
-        if text[quote_at : quote_at + 1] in ('"', "'"):
-            start = quote_at
-            first = text[start]
-    limit = min(size, start + MAX_VALUE_CHARS)
-    if escapes and text.startswith(escapes, start) and text[start + len(escapes) : start + len(escapes) + 1] in "\"'":
-        quote_at = start + len(escapes)
-        end = _closing_quote(text, quote_at + 1, text[quote_at], len(escapes), limit)
-        return (quote_at + 1, end, True)
-    if first in "\"'":
-        return (start + 1, _closing_quote(text, start + 1, first, 0, limit), True)
-    if first in "[({":
-        return (start, _closing_bracket(text, start, limit, len(escapes)), False)
-    line_end = min(lines.line_end(start), limit)
-    if line:
-        return (start, line_end, False) if line_end > start else None
-    semicolons = equals and lines.next(";", start) < line_end
-    # After a quoted name (JSON, a repr) a closing bracket ends it too; in a connection string, only ``;`` does.
-    ends = _BARE_END_IN_STRUCTURE if closers else _BARE_END_IN_CONNECTION if semicolons else _BARE_END
-    found = compiled(ends).search(text, start, line_end)
-    end = line_end if found is None else found.start()
-    if end == start:
-        return None
-    if text[end : end + 1] == "(":  # a call in a repr: ``SecretStr('…')``, ``bytearray(b'…')``
-        end = _closing_bracket(text, end, limit, len(escapes))
-    if text[start:end].lower() in _SCHEMES and text[end : end + 1] == " ":  # ``Authorization: Bearer abc``
-        credential = end + 1
-        if text.startswith(REDACTED, credential):
-            return None  # the credential is already masked
-        end = credential
-        found = compiled(_BARE_END).search(text, credential, line_end)
-        end = line_end if found is None else found.start()
-        return (credential, end, False) if end > credential else None  # the scheme is kept
-    return (start, end, False)
-
-
-class _Lines:
-    """Positions in one text found once and reused, so that masking stays linear however many names it has."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._found: dict[str, int] = {}
-        self._line_end = -1
-
-    def next(self, needle: str, start: int) -> int:
-        """Index of the next ``needle`` at or after ``start``, or the text's length."""
-        found = self._found.get(needle, -1)
-        if found < start:
-            found = self.text.find(needle, start)
-            found = len(self.text) if found < 0 else found
-            self._found[needle] = found
-        return found
-
-    def line_end(self, start: int) -> int:
-        if self._line_end < start:
-            self._line_end = min(self.next("\n", start), self.next("\r", start))
-        return self._line_end
-
-    def starts_line(self, position: int) -> bool:
-        """Whether only indentation, a YAML list dash or ``export`` stand before ``position`` on its line."""
-        line_start = max(self.text.rfind("\n", max(0, position - 256), position), -1)
-        line_start = max(line_start, self.text.rfind("\r", max(0, position - 256), position)) + 1
-        if position - line_start >= 256:
-            return False
-        return compiled(_LINE_START).fullmatch(self.text, line_start, position) is not None
-
-    def block_after(self, start: int) -> tuple[int, int, bool] | None:
-        """The indented lines after a YAML ``name:`` or ``name: |`` (a block scalar or a nested value)."""
-        text = self.text
-        end = self.line_end(start)
-        line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-        prefix = text[line_start:start]
-        indent = len(prefix) - len(prefix.lstrip(" \t-"))
-        position = end
-        while position < len(text) and position - start < MAX_VALUE_CHARS:
-            following = text.find("\n", position + 1)
-            following = len(text) if following < 0 else following
-            line = text[position + 1 : following]
-            if line.strip() and len(line) - len(line.lstrip(" \t")) <= indent:
-                break
-            position = following
-        return (start, position, False) if position > start else None
-
-
-def _closing_quote(text: str, start: int, quote: str, escapes: int, limit: int) -> int:
-    """Index of the quote that closes a string opened before ``start`` (escaped ``escapes`` times), or ``limit``."""
-    position = start
-    while position < limit:
-        found = text.find(quote, position, limit)
-        if found < 0:
-            return limit
-        backslashes = 0
-        while found - backslashes - 1 >= start and text[found - backslashes - 1] == "\\":
-            backslashes += 1
-        if _quote_at_level(backslashes, escapes):
-            return found - escapes
-        position = found + 1
-    return limit
-
-
-def _quote_at_level(backslashes: int, escapes: int) -> bool:
-    """Whether a quote after ``backslashes`` backslashes opens or closes a string of a text escaped ``escapes``
-    times (JSON held in JSON: one level is ``\\"``, an escaped backslash before it doubles at each level)."""
-    return backslashes >= escapes and (backslashes - escapes) % (2 * escapes + 2) == 0
-
-
-def _closing_bracket(text: str, start: int, limit: int, escapes: int) -> int:
-    """Index just past the bracket that closes the one at ``start`` (strings inside skipped), or ``limit``.
-
-    In a text escaped ``escapes`` times a string's quotes carry that many backslashes; any other quote is
-    content. Only brackets, quotes and backslashes are looked at (found in C), so a long value costs little.
-    """
-    depth, quote, resume = 0, "", start
-    for match in compiled(_BRACKET_CHARS).finditer(text, start, limit):
-        position = match.start()
-        if position < resume:
-            continue  # inside a run of backslashes already counted
-        char = text[position]
-        if char == "\\":
-            run = position
-            while run < limit and text[run] == "\\":
-                run += 1
-            resume = run + 1
-            if run == limit or text[run] not in "\"'" or not _quote_at_level(run - position, escapes):
-                continue  # an escaped character opens or closes nothing
-            char = text[run]
-        elif escapes and char in "\"'":
-            continue  # an unescaped quote in JSON held in JSON: part of a string
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "[({":
-            depth += 1
-        elif char in "])}":
-            depth -= 1
-            if depth == 0:
-                return position + 1
-    return limit
-
-
-def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
-    """``text`` with each span replaced; overlapping spans merge into one, so every secret part is covered."""
-    if not spans:
-        return text
-    spans.sort()
-    parts, position = [], 0
-    for start, end, replacement in spans:
-        if start >= position:
-            parts += [text[position:start], replacement]
-            position = end
-        elif end > position:  # overlaps the previous span and runs past it: cover the rest too
-            position = end
-    return "".join(parts) + text[position:]
-
-
-def _mask_userinfo(match: re.Match[str]) -> str:
-    scheme, userinfo = match.groups()
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}{user}:{REDACTED}@" if colon else f"{scheme}{REDACTED}@"
-
-
-def _mask_url_query(match: re.Match[str]) -> str:
-    return match.group(0)[: match.start(1) - match.start()] + mask_query_string(match.group(1))
-
-
-def _mask_credential(match: re.Match[str]) -> str:
-    """``Bearer <token>``; ``Basic <credential>`` only when the word looks like one (base64 has digits, ``+/=``
-    or capitals inside), so ``basic information`` stays as it is."""
-    scheme, space, credential = match.groups()
-    if scheme.lower() == "basic" and not compiled(_CREDENTIAL_LIKE).search(credential[1:]):
-        return match.group(0)
-    return f"{scheme}{space}{REDACTED}"
-
-
-def mask_cookies(text: str) -> str:
-    """``"session=abc; Path=/; HttpOnly"`` -> ``"session=[REDACTED]; Path=/; HttpOnly"``.
-
-    The first part is always the cookie, even one named like an attribute; a part without ``=`` that is
-    not an attribute (``"abc"`` alone) is masked whole.
-    """
-    parts = compiled(_COOKIE_SPLIT).split(text)
-    for index in range(0, len(parts), 2):
-        name, equals, value = parts[index].partition("=")
-        attribute = name.strip().lower()
-        if index > 0 and (
-            (equals and attribute in COOKIE_ATTRIBUTES and compiled(COOKIE_ATTRIBUTES[attribute]).fullmatch(value))
-            or (not equals and attribute in COOKIE_FLAGS)
-        ):
-            continue
-        if equals and value:
-            parts[index] = f"{name}={REDACTED}"
-        elif not equals and name.strip():
-            parts[index] = f"{name[: len(name) - len(name.lstrip())]}{REDACTED}"
-    return "".join(parts)
-
-
-def mask_query_string(text: str) -> str:
-    """``"page=2&api_key=x&flag"`` -> ``"page=[REDACTED]&api_key=[REDACTED]&[REDACTED]"``: names kept."""
-    parts = text.split("&")
-    for index, part in enumerate(parts):
-        name, equals, value = part.partition("=")
-        if equals:
-            parts[index] = f"{name}={REDACTED}" if value else part
-        elif part:
-            parts[index] = REDACTED  # a bare part can be a token (``?abc123``)
-    return "&".join(parts)
 
 
 _current: tuple[Any, Policy] | None = None

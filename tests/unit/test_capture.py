@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, config, redaction
+from lambda_tracer import Tracer, capture, capture_json, config, redaction
 from lambda_tracer.redaction import REDACTED, Policy
 from lambda_tracer_local.daemon import by_name
 
@@ -332,22 +332,6 @@ def test_strings_cut_with_markers() -> None:
     assert meta("x" * 254, 256) == "x" * 254
 
 
-def test_bound() -> None:
-    assert capture.bound({"a": "x" * 500}, 300) == {
-        "truncated": True,
-        "original_bytes": 508,
-        "preview": '{"a":"' + "x" * 89,
-    }
-    assert capture.bound([1], 300) == [1]
-    assert capture.bound([1], 3) == [1]
-    assert capture.bound([1], 2) == {"truncated": True, "original_bytes": 3, "preview": "[1]"}
-    assert capture.bound([1], 300, 7) == {"truncated": True, "original_bytes_at_least": 7, "preview": "[1]"}
-    assert capture.bound([1, 2], 300, 1) == {"truncated": True, "original_bytes_at_least": 5, "preview": "[1,2]"}
-    assert capture.bound(["x" * 1000], 1000)["preview"] == '["' + "x" * 795
-    assert capture.bound({(1, 2): 1}, 300) == {"truncated": True, "reason": "unserializable", "type": "<dict>"}
-    assert capture.bound({"d": datetime.date(2020, 1, 2)}, 300) == {"d": datetime.date(2020, 1, 2)}
-
-
 def test_finish_measures_only_when_needed() -> None:
     converter = capture._Converter(Policy(), 1000)
     converter.size_bound = 10
@@ -512,7 +496,7 @@ def test_objects() -> None:
     assert meta(_Plain()) == {"token": R, "x": 2}
     assert meta(object()) == "<object>"
     assert meta(iter([])) == "<list_iterator>"
-    assert capture.describe(Policy()) == "<lambda_tracer.redaction.Policy>"
+    assert capture_json.describe(Policy()) == "<lambda_tracer.redaction.Policy>"
 
 
 def test_json_strings() -> None:
@@ -685,35 +669,6 @@ def test_clean_name() -> None:
     assert capture.clean_name("a<locals>?;*()!$~^b") == "alocalsb"
     assert capture.clean_name("?") == "unnamed"
     assert capture.clean_name("x" * 300) == "x" * 250
-
-
-def test_values_recorded_as_they_are_are_copies() -> None:
-    value = {"a": 1, "b": "text", "c": None, "d": True, "e": 1.5, "f": [1, {"g": "h"}]}
-    out = meta(value)
-    assert out == value and out is not value and out["f"][1] is not value["f"][1]
-    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
-    policy = Policy()
-    assert capture._as_it_is(value, policy, 16384, True) == value
-    for converted in (
-        {"a": float("inf")},
-        {"password": 1},
-        {"a": "token=1"},
-        {"https://u:p@h": 1},
-        {1: b""},
-        {"a": {1, 2}},
-        ' {"a\\u0070"',
-        "a:secret",
-        "é",
-        {"a": "x" * 100},
-        collections.OrderedDict(a=1),
-        collections.namedtuple("Pair", "user password")("ann", "hunter2"),
-        {"isBase64Encoded": True, "body": "eA=="},
-    ):
-        assert capture._as_it_is(converted, policy, 64, True) is capture._CONVERT, converted
-    for kept in ({"a": "x=1"}, "a:b", " {", {"isBase64Encoded": False, "body": "eA=="}, ("a", 1), 2**60):
-        assert capture._as_it_is(kept, policy, 64, True) == kept
-    assert capture._as_it_is({"ab": "cd"}, policy, 11, True) == {"ab": "cd"}  # {"ab":"cd"}: 11 bytes
-    assert capture._as_it_is({"ab": "cd"}, policy, 10, True) is capture._CONVERT
 
 
 def test_json_text_is_parsed_only_when_a_rule_could_apply() -> None:
@@ -1100,37 +1055,6 @@ def test_cookie_and_query_values_cost_only_their_text() -> None:
     assert masked == {"Cookie": [R, "... 999 more items"]}
 
 
-@pytest.mark.parametrize(
-    ("text", "room", "expected"),
-    [
-        ("a" * 10, 12, "a" * 10),
-        ("a" * 10, 11, "a" * 9),  # one byte over: one character less
-        ('a"b' * 10, 20, 'a"b' * 3 + 'a"'),  # 20 characters are 29 bytes: 9 characters fewer
-        ("\x00" * 200, 62, "\x00" * 5),  # escapes longer than the text: the worst case, 12 bytes a character
-        ("\x00" * 200, 64, "\x00" * 5),
-        ("\x00" * 200, 74, "\x00" * 6),
-        ("\U0001f600" * 200, 100, "\U0001f600" * 8),
-    ],
-)
-def test_preview_cuts_as_many_characters_as_bytes_in_excess(text: str, room: int, expected: str) -> None:
-    assert capture._preview(text, room) == expected
-    assert len(json.dumps(expected)) <= room
-
-
-def test_describe_never_raises() -> None:
-    class Meta(type):
-        @property
-        def __module__(cls) -> str:  # type: ignore[override]
-            raise RuntimeError("no module")
-
-    class Odd(metaclass=Meta):
-        pass
-
-    assert capture.describe(Odd()) == "<object>"
-    assert capture.describe(decimal.Decimal(1)) == "<decimal.Decimal>"
-    assert capture.describe(1) == "<int>"
-
-
 def test_types_of_a_module_not_imported_are_none() -> None:
     assert capture._loaded_types("lambda_tracer_no_such_module", ("X",)) == ()
     assert capture._loaded_types("decimal", ("Decimal",)) == (decimal.Decimal,)
@@ -1168,40 +1092,6 @@ def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> 
     converter.scanned = converter.budget - 2 * len(text) + over  # its window, then the parse, are counted
     expected = f'{{"a":1,"password":"{R}"}}' if parsed else f'{{"a": 1, "password": "{R}"}}'
     assert converter.convert(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "room", "expected"),
-    [
-        ('"' * 62, 64, '"' * 5),  # the excess is the whole text: the worst case's prefix
-        ("a" + '"' * 61, 64, "a"),  # one character left after the excess
-        ('"' * 68, 70, '"' * 5),
-    ],
-)
-def test_preview_at_the_edge_of_the_excess(text: str, room: int, expected: str) -> None:
-    assert capture._preview(text, room) == expected
-
-
-_ODD_KEYS: dict[Any, Any] = {"b": 1, "a": [1.5, None, True, "\u00e9\u2028<>&'"], 3: {"z": {}, "y": []}}
-
-
-def test_the_prebuilt_strict_encoder_writes_what_the_stdlib_writes() -> None:
-    encode = capture._c_strict()
-    assert encode is not None  # CPython's C accelerator: built once, not at every response
-    expected = json.dumps(_ODD_KEYS, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    assert "".join(encode(_ODD_KEYS, 0)) == expected  # keys in their order, compact, not ASCII-escaped
-    assert capture._strict_json(_ODD_KEYS) == expected
-    assert capture._strict_json("plain") == '"plain"'
-    for bad in (float("nan"), {(1, 2): 1}):  # NaN and keys JSON has no form for are refused, not written
-        with pytest.raises((ValueError, TypeError)):
-            "".join(capture._c_strict()(bad, 0))
-        with pytest.raises((ValueError, TypeError)):
-            capture._strict_json(bad)
-    cycle: list[Any] = []
-    cycle.append(cycle)
-    with pytest.raises(ValueError):
-        "".join(capture._c_strict()(cycle, 0))
-    assert capture._strict_json(_ODD_KEYS) == expected  # the encoder still works after a refusal
 
 
 def test_a_value_recorded_as_it_is_is_a_copy() -> None:

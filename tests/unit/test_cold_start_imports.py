@@ -35,12 +35,14 @@ OURS = {
     "lambda_tracer.backends.xray",
     "lambda_tracer.backends.xray_documents",
     "lambda_tracer.capture",
+    "lambda_tracer.capture_json",
     "lambda_tracer.coldstart",
     "lambda_tracer.config",
     "lambda_tracer.handler",
     "lambda_tracer.instrumentation",
     "lambda_tracer.init_trace",  # the cold start's import timing (LAMBDA_TRACER_INIT_TRACE, on by default)
     "lambda_tracer.redaction",
+    "lambda_tracer.redaction_text",
     "lambda_tracer.span",
     "lambda_tracer.tracer",
 }

@@ -1,0 +1,145 @@
+"""capture_json.py: what is recorded as it is (exactly, and a copy), the strict encoder, and the bound and preview of
+a value too big to record whole."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import decimal
+import json
+import random
+from typing import Any
+
+import pytest
+
+from lambda_tracer import capture, capture_json
+from lambda_tracer.redaction import Policy
+
+
+def test_bound() -> None:
+    assert capture_json.bound({"a": "x" * 500}, 300) == {
+        "truncated": True,
+        "original_bytes": 508,
+        "preview": '{"a":"' + "x" * 89,
+    }
+    assert capture_json.bound([1], 300) == [1]
+    assert capture_json.bound([1], 3) == [1]
+    assert capture_json.bound([1], 2) == {"truncated": True, "original_bytes": 3, "preview": "[1]"}
+    assert capture_json.bound([1], 300, 7) == {"truncated": True, "original_bytes_at_least": 7, "preview": "[1]"}
+    assert capture_json.bound([1, 2], 300, 1) == {"truncated": True, "original_bytes_at_least": 5, "preview": "[1,2]"}
+    assert capture_json.bound(["x" * 1000], 1000)["preview"] == '["' + "x" * 795
+    assert capture_json.bound({(1, 2): 1}, 300) == {"truncated": True, "reason": "unserializable", "type": "<dict>"}
+    assert capture_json.bound({"d": datetime.date(2020, 1, 2)}, 300) == {"d": datetime.date(2020, 1, 2)}
+
+
+def test_values_recorded_as_they_are_are_copies() -> None:
+    value = {"a": 1, "b": "text", "c": None, "d": True, "e": 1.5, "f": [1, {"g": "h"}]}
+    out = capture.to_metadata(value, Policy(), 16384)
+    assert out == value and out is not value and out["f"][1] is not value["f"][1]
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
+    policy = Policy()
+    assert capture_json._as_it_is(value, policy, 16384, True) == value
+    for converted in (
+        {"a": float("inf")},
+        {"password": 1},
+        {"a": "token=1"},
+        {"https://u:p@h": 1},
+        {1: b""},
+        {"a": {1, 2}},
+        ' {"a\\u0070"',
+        "a:secret",
+        "é",
+        {"a": "x" * 100},
+        collections.OrderedDict(a=1),
+        collections.namedtuple("Pair", "user password")("ann", "hunter2"),
+        {"isBase64Encoded": True, "body": "eA=="},
+    ):
+        assert capture_json._as_it_is(converted, policy, 64, True) is capture_json._CONVERT, converted
+    for kept in ({"a": "x=1"}, "a:b", " {", {"isBase64Encoded": False, "body": "eA=="}, ("a", 1), 2**60):
+        assert capture_json._as_it_is(kept, policy, 64, True) == kept
+    assert capture_json._as_it_is({"ab": "cd"}, policy, 11, True) == {"ab": "cd"}  # {"ab":"cd"}: 11 bytes
+    assert capture_json._as_it_is({"ab": "cd"}, policy, 10, True) is capture_json._CONVERT
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ("a" * 10, 12, "a" * 10),
+        ("a" * 10, 11, "a" * 9),  # one byte over: one character less
+        ('a"b' * 10, 20, 'a"b' * 3 + 'a"'),  # 20 characters are 29 bytes: 9 characters fewer
+        ("\x00" * 200, 62, "\x00" * 5),  # escapes longer than the text: the worst case, 12 bytes a character
+        ("\x00" * 200, 64, "\x00" * 5),
+        ("\x00" * 200, 74, "\x00" * 6),
+        ("\U0001f600" * 200, 100, "\U0001f600" * 8),
+    ],
+)
+def test_preview_cuts_as_many_characters_as_bytes_in_excess(text: str, room: int, expected: str) -> None:
+    assert capture_json._preview(text, room) == expected
+    assert len(json.dumps(expected)) <= room
+
+
+def test_describe_never_raises() -> None:
+    class Meta(type):
+        @property
+        def __module__(cls) -> str:  # type: ignore[override]
+            raise RuntimeError("no module")
+
+    class Odd(metaclass=Meta):
+        pass
+
+    assert capture_json.describe(Odd()) == "<object>"
+    assert capture_json.describe(decimal.Decimal(1)) == "<decimal.Decimal>"
+    assert capture_json.describe(1) == "<int>"
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        ('"' * 62, 64, '"' * 5),  # the excess is the whole text: the worst case's prefix
+        ("a" + '"' * 61, 64, "a"),  # one character left after the excess
+        ('"' * 68, 70, '"' * 5),
+    ],
+)
+def test_preview_at_the_edge_of_the_excess(text: str, room: int, expected: str) -> None:
+    assert capture_json._preview(text, room) == expected
+
+
+_ODD_KEYS: dict[Any, Any] = {"b": 1, "a": [1.5, None, True, "\u00e9\u2028<>&'"], 3: {"z": {}, "y": []}}
+
+
+def test_the_prebuilt_strict_encoder_writes_what_the_stdlib_writes() -> None:
+    encode = capture_json._c_strict()
+    assert encode is not None  # CPython's C accelerator: built once, not at every response
+    expected = json.dumps(_ODD_KEYS, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert "".join(encode(_ODD_KEYS, 0)) == expected  # keys in their order, compact, not ASCII-escaped
+    assert capture_json._strict_json(_ODD_KEYS) == expected
+    assert capture_json._strict_json("plain") == '"plain"'
+    for bad in (float("nan"), {(1, 2): 1}):  # NaN and keys JSON has no form for are refused, not written
+        with pytest.raises((ValueError, TypeError)):
+            "".join(capture_json._c_strict()(bad, 0))
+        with pytest.raises((ValueError, TypeError)):
+            capture_json._strict_json(bad)
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        "".join(capture_json._c_strict()(cycle, 0))
+    assert capture_json._strict_json(_ODD_KEYS) == expected  # the encoder still works after a refusal
+
+
+def plain_preview(text: str, room: int) -> str:
+    """``capture_json._preview`` with its length from ``json.dumps``."""
+    preview = text[:room]
+    excess = len(json.dumps(preview)) - room
+    if excess <= 0:
+        return preview
+    keep = len(preview) - excess
+    return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
+
+
+def test_preview_is_the_encoded_one() -> None:
+    rng = random.Random(3)
+    for _ in range(1500):
+        value = {"a": "".join(rng.choice('ab"\\\n\x7f\x01\u00e9\U0001f600 ') for _ in range(rng.randint(0, 2000)))}
+        text = json.dumps(value, separators=(",", ":"), default=str)
+        room = rng.randint(64, 3000)
+        assert capture_json._preview(text, room, printable=True) == plain_preview(text, room)
