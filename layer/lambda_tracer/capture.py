@@ -21,7 +21,6 @@ Nothing here raises: any failure while looking at a value becomes a short descri
 
 from __future__ import annotations
 
-import binascii
 import decimal
 import enum
 import json
@@ -173,6 +172,8 @@ class _Converter:
         Kept as it is when nothing in it is secret; recorded decoded and masked when something was; a binary
         body is recorded as its size.
         """
+        import binascii  # a C extension (0.57 M instructions to load): only for base64 bodies, not at every cold start
+
         window = (self.limit + MASK_MARGIN) // 3 * 4
         partial = len(text) > window
         try:

@@ -23,8 +23,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "importlib.util", "asyncio"]
 #: Also kept off that path: the resolver's IDNA codec (a numeric daemon address needs no getaddrinfo),
-#: fnmatch (ignore_endpoint rules), and contextvars.py (the C module is imported directly).
-NOT_IMPORTED = ["encodings.idna", "stringprep", "unicodedata", "fnmatch", "urllib.parse", "contextvars"]
+#: fnmatch (ignore_endpoint rules), contextvars.py (the C module is imported directly), and binascii (a C extension
+#: that only base64 bodies need).
+NOT_IMPORTED = ["encodings.idna", "stringprep", "unicodedata", "fnmatch", "urllib.parse", "contextvars", "binascii"]
 #: Every module of ours an empty function's cold start loads, through its first traced invocation: the registry of
 #: library tracing (instrumentation/__init__.py) is, our instrumentation of each library and the SDK's patches are
 #: not. The SDK bridge, endpoints, noop and the capture_method wrappers are imported when used.
