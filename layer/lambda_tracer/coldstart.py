@@ -77,7 +77,7 @@ def handler_annotations(service: str, extras: bool) -> dict[str, str | int | flo
     """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with
     ``extras``): ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true."""
     first = _first.pop("ticket", False)
-    kind = init_type()
+    kind = _known[1] if config.ENVIRON.get(_INIT_TYPE_KEY) == _known[0] else init_type()  # parsed once
     recorded: dict[str, str | int | float | bool] = {
         "ColdStart": first and kind not in (PROVISIONED, SNAP_START),
         "Service": service,

@@ -109,12 +109,15 @@ class GuardedSpan:
 
     def _metadata(self, key: str, data: Any, text: str | None = None) -> None:
         """``data`` is already JSON-ready, bounded and redacted (capture.py); ``text``: its JSON, when known."""
-        checked = metadata_namespace(self.namespace)
-        if self.inner is not None and checked is not None:
+        namespace = self.namespace
+        if namespace.startswith(RESERVED_NAMESPACE):  # metadata_namespace's check, without the call
+            metadata_namespace(namespace)  # reported there
+            return
+        if self.inner is not None:
             if text is None:
-                self.inner.add_metadata(checked, key[:MAX_NAME_CHARS], data)
+                self.inner.add_metadata(namespace[:MAX_NAME_CHARS], key[:MAX_NAME_CHARS], data)
             else:
-                self.inner.add_encoded_metadata(checked, key[:MAX_NAME_CHARS], data, text)
+                self.inner.add_encoded_metadata(namespace[:MAX_NAME_CHARS], key[:MAX_NAME_CHARS], data, text)
 
     def response(self, value: Any) -> None:
         if self.inner is None or value is None:

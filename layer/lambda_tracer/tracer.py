@@ -341,13 +341,11 @@ def _open_handler(tracer: Tracer, title: str, name: str, response_on: bool, erro
     """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or already
     inside our handler subsegment (zero-code + in-code)."""
     try:
-        if _handler_active.get() or not tracer._traces():
+        ready = _handler_ready(tracer)
+        if ready is None:
             return None
-        backend = tracer.backend
-        if coldstart.pending:  # the first invocation: init's own spans first
-            coldstart.send_pending_init(backend)
-        annotations = _annotations(tracer, backend)
-        return GuardedSpan.start(tracer, title, name, response_on, error_on, annotations), _handler_active.set(True)
+        span = GuardedSpan(ready[0].start_span(title), name, response_on, error_on, tracer._service, ready[1])
+        return span, _handler_active.set(True)
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
@@ -357,26 +355,31 @@ async def _open_handler_async(
     tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool
 ) -> HandlerTrace | None:
     try:
-        if _handler_active.get() or not tracer._traces():
+        ready = _handler_ready(tracer)
+        if ready is None:
             return None
-        backend = tracer.backend
-        if coldstart.pending:  # the first invocation: init's own spans first
-            coldstart.send_pending_init(backend)
-        annotations = _annotations(tracer, backend)
-        span = await GuardedSpan.start_async(tracer, title, name, response_on, error_on, annotations)
-        return span, _handler_active.set(True)
+        inner = await ready[0].start_span_async(title)
+        return GuardedSpan(inner, name, response_on, error_on, tracer._service, ready[1]), _handler_active.set(True)
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
 
 
-def _annotations(tracer: Tracer, backend: Backend) -> dict[str, str | int | float | bool] | None:
-    """The handler's annotations: ColdStart, Service, and (beyond the reference) InitType and Restored."""
-    try:
-        return coldstart.handler_annotations(tracer.service, backend.records_extras)
-    except Exception as error:
-        report("reading the cold start", error)
+def _handler_ready(tracer: Tracer) -> tuple[Backend, dict[str, str | int | float | bool]] | None:
+    """What opening the handler subsegment needs: the backend, and the handler's annotations (ColdStart, Service,
+    and beyond the reference InitType and Restored); None when the handler is not traced. The Tracer's settings
+    are read here as ``service``, ``disabled`` and ``backend`` read them, once (this is every invocation's path).
+    """
+    if _handler_active.get():
         return None
+    if tracer._generation != _generation:
+        tracer._refresh()
+    if tracer._disabled and tracer._custom_provider is None:
+        return None
+    backend = tracer._backend or tracer.backend
+    if coldstart.pending:  # the first invocation: init's own spans first
+        coldstart.send_pending_init(backend)
+    return backend, coldstart.handler_annotations(tracer._service, backend.records_extras)
 
 
 def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:

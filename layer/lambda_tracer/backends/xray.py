@@ -328,7 +328,11 @@ class XRaySpan(BackendSpan):
             return
         self.ended = True
         end_us = _time_ns() // 1000
-        detach(self)
+        trace, stack, seen = _state.get()
+        if stack and stack[-1] is self:  # detach(self), the common case inlined: the innermost ends
+            _state.set((trace, stack[:-1], seen))
+        else:
+            detach(self)
         export(self, end_us)
 
     @property
@@ -511,7 +515,7 @@ class XRayBackend(Backend):
         trace, stack, seen = _state.get()
         raw = config.ENVIRON.get(_HEADER_KEY)
         if raw != seen:  # a new invocation: current() inlined, so the state is set once
-            trace = _trace_of(raw)
+            trace = (raw.__class__ is bytes and _lambda_trace(raw)) or _trace_of(raw)
             stack, seen = (), raw
             if not trace.recording:
                 _state.set((trace, (), raw))
