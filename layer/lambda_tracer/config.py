@@ -147,35 +147,43 @@ def get_explicit_bool(name: str, default: bool | None = None) -> bool | None:
     return None
 
 
-def get_int(name: str, default: int, low: int, high: int) -> int:
+def _number(name: str, parse: Any) -> tuple[str, Any] | None:
+    """(the variable as set, ``parse`` of it or None when it does not parse); None when it is unset or blank."""
     raw = get_raw(name)
     if raw is None or raw.strip() == "":
-        return default
+        return None
     try:
-        value = int(raw.strip())
+        return raw, parse(raw.strip())
     except ValueError:
+        return raw, None
+
+
+def get_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer; out of [low, high] the nearest bound, anything else ``default`` (each reported once)."""
+    found = _number(name, int)
+    if found is None:
+        return default
+    raw, value = found
+    if value is None:
         warn_once(name, raw, f"the default, {default}")
         return default
     if not low <= value <= high:
-        clamped = min(max(value, low), high)
+        clamped: int = min(max(value, low), high)
         warn_once(name, raw, f"the nearest allowed value, {clamped} (allowed: {low} to {high})")
         return clamped
-    return value
+    return int(value)
 
 
 def get_float(name: str, default: float, low: float, high: float) -> float:
     """A finite number in [low, high]; anything else is reported once and ``default`` is used."""
-    raw = get_raw(name)
-    if raw is None or raw.strip() == "":
+    found = _number(name, float)
+    if found is None:
         return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails this too
+    raw, value = found
+    if value is None or not low <= value <= high:  # NaN fails this too
         warn_once(name, raw, f"the default, {default:g} (allowed: {low:g} to {high:g})")
         return default
-    return value
+    return float(value)
 
 
 def get_str(name: str) -> str | None:

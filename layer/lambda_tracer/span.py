@@ -143,19 +143,18 @@ class GuardedSpan:
 
     def suspend(self) -> None:
         """No longer the current span (a traced generator yields to its consumer)."""
-        if self.inner is not None:
-            try:
-                self.inner.suspend()
-            except Exception as failure:
-                report("detaching a subsegment", failure)
+        self._switch("suspend", "detaching a subsegment")
 
     def resume(self) -> None:
         """The current span again (the generator resumes)."""
+        self._switch("resume", "attaching a subsegment")
+
+    def _switch(self, method: str, phase: str) -> None:
         if self.inner is not None:
             try:
-                self.inner.resume()
+                getattr(self.inner, method)()
             except Exception as failure:
-                report("attaching a subsegment", failure)
+                report(phase, failure)
 
     def close(self, result: Any, error: BaseException | None, end: bool = True) -> BackendSpan | None:
         """Record the outcome (response or error, as configured) and end the span (in one method: this is every

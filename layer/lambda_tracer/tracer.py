@@ -85,6 +85,25 @@ _shared: dict[str, Any] = {
 _generation = 0
 
 
+class _Setting:
+    """A Tracer setting read and written as an attribute (``service``, ``disabled``): resolved by ``Tracer._refresh``
+    from the explicit value, the environment and the shared settings, and again whenever those changed."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.resolved, self.explicit = f"_{name}", f"_explicit_{name}"
+
+    def __get__(self, tracer: Tracer | None, owner: type | None = None) -> Any:
+        if tracer is None:
+            return self
+        if tracer._generation != _generation:
+            tracer._refresh()
+        return getattr(tracer, self.resolved)
+
+    def __set__(self, tracer: Tracer, value: Any) -> None:
+        setattr(tracer, self.explicit, value)  # "" means "not given" for the service: _resolve_service says so
+        tracer._refresh()
+
+
 class Tracer:
     """Trace a Lambda function with AWS X-Ray (API-compatible with the Powertools Tracer).
 
@@ -130,29 +149,14 @@ class Tracer:
         self._backend: Backend | None = None
         self._generation = _generation
 
-    @property
-    def service(self) -> str:
-        """The ``Service`` annotation and default metadata namespace."""
-        if self._generation != _generation:
-            self._refresh()
-        return self._service
-
-    @service.setter
-    def service(self, value: str) -> None:
-        self._explicit_service = value or None
-        self._refresh()
-
-    @property
-    def disabled(self) -> bool:
-        """Whether this Tracer records nothing (then decorated calls go straight through)."""
-        if self._generation != _generation:
-            self._refresh()
-        return self._disabled
-
-    @disabled.setter
-    def disabled(self, value: bool) -> None:
-        self._explicit_disabled = value
-        self._refresh()
+    if TYPE_CHECKING:
+        #: The ``Service`` annotation and default metadata namespace.
+        service: str
+        #: Whether this Tracer records nothing (then decorated calls go straight through).
+        disabled: bool
+    else:
+        service = _Setting()
+        disabled = _Setting()
 
     # -- escape hatch -------------------------------------------------------------------------
 
@@ -187,7 +191,9 @@ class Tracer:
     def _traces(self) -> bool:
         """Whether decorated calls open spans: when enabled, and always with a custom provider (as the
         reference: disabled only stops X-Ray emission)."""
-        return not self.disabled or self._custom_provider is not None
+        if self._generation != _generation:
+            self._refresh()
+        return not self._disabled or self._custom_provider is not None
 
     # -- annotations and metadata ---------------------------------------------------------------
 

@@ -218,9 +218,7 @@ def export(span: XRaySpan, end_us: int) -> None:
     OTLP exporter takes the document instead."""
     if EXPORTER is not None:
         EXPORTER.export_span(span, end_us)
-        return
-    sender = udp.sender()
-    if sender is not None:
+    elif (sender := udp.sender()) is not None:
         sender.send(span.encoded(end_us))
 
 
@@ -229,9 +227,7 @@ def send(document: dict[str, Any], trace: Trace | None = None) -> None:
     mode the OTLP exporter takes the document instead (``trace``: the one it was recorded in, if known)."""
     if EXPORTER is not None:
         EXPORTER.export(document, trace)
-        return
-    sender = udp.sender()
-    if sender is not None:
+    elif (sender := udp.sender()) is not None:
         sender.send(xray_documents.encode(document))
 
 
