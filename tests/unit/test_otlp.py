@@ -594,14 +594,16 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
 def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None:
     """The resource's base64 is made once and appended; whatever the spans' length, the request decodes."""
     mine = proto.request_prefix(proto.resource({"service.name": "svc", "n": 7}), proto.scope("s", "1"))
-    spans = [_span(b"\x01" * 16, b"\x02" * 8, b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])]
-    for prefix, expected in ((otlp.request_prefix(), otlp.resource()), (mine, {"service.name": "svc", "n": 7})):
-        body = base64.b64decode(otlp.udp_body(prefix, spans), validate=True)
-        [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
-        assert resource_spans.schema_url == ""
-        assert [span.name for span in resource_spans.scope_spans[0].spans] == ["x" * size]
-        assert attributes(resource_spans.resource) == expected
-        assert resource_spans.scope_spans[0].scope.name == ("lambda_tracer" if prefix is not mine else "s")
+    for count in (1, 3):
+        names = [str(n) + "x" * size for n in range(count)]
+        spans = [_span(b"\x01" * 16, b"\x02" * 8, b"", name, proto.INTERNAL, 1, 2, {}, []) for name in names]
+        for prefix, expected in ((otlp.request_prefix(), otlp.resource()), (mine, {"service.name": "svc", "n": 7})):
+            body = base64.b64decode(otlp.udp_body(prefix, spans), validate=True)
+            [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
+            assert resource_spans.schema_url == ""
+            assert [span.name for span in resource_spans.scope_spans[0].spans] == names
+            assert attributes(resource_spans.resource) == expected
+            assert resource_spans.scope_spans[0].scope.name == ("lambda_tracer" if prefix is not mine else "s")
 
 
 def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad_one_never_raises(
@@ -750,3 +752,54 @@ def test_the_response_json_is_the_same_whether_spliced_or_encoded(otlp_mode: Non
     found = attributes(spans_in(sent)[-1])["aws.xray.metadata.svc"]
     assert found == xray_documents.dumps({"handler response": response})
     assert json.loads(found) == {"handler response": response}
+
+
+def _fields(data: bytes) -> dict[str, Any]:
+    """A span's fields as a reader sees them (attributes as a map: their order carries no meaning)."""
+    span = Span.FromString(data)
+    return {
+        "ids": (span.trace_id, span.span_id, span.parent_span_id),
+        "name": span.name,
+        "kind": span.kind,
+        "times": (span.start_time_unix_nano, span.end_time_unix_nano),
+        "attributes": attributes(span),
+        "events": [(event.time_unix_nano, event.name, attributes(event)) for event in span.events],
+        "status": (span.status.code, span.status.message),
+        "flags": span.flags,
+    }
+
+
+@pytest.mark.parametrize("namespace", ["local", "aws"])
+def test_a_failure_of_a_common_shape_has_the_fields_otlp_documents_gives_it(
+    namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written by ``_own`` and ``failure`` (no otlp_documents import at a cold start for init's failed imports),
+    a failed span has exactly the fields of the general path: the child's exception, its parent's (the same
+    exception, pointed at by record id), a fault without a cause."""
+    from lambda_tracer.backends import otlp_documents
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    trace, _ = xray.current()
+    parent = xray.XRaySpan("parent", trace, str(trace.parent))
+    child = xray.XRaySpan("child", trace, parent.id, namespace)
+    if namespace == "aws":
+        child.aws = {"operation": "GetItem", "region": "us-east-1", "request_id": "R1", "retries": 0}
+        child.http = {"response": {"status": 200, "content_length": 12}}
+    child.add_metadata("svc", "inputs", {"a": [1, "x"]})
+    try:
+        raise ValueError("boom ✓")
+    except ValueError as error:
+        child.record_exception(error)
+        parent.record_exception(error)
+    faulty = xray.XRaySpan("faulty", trace, parent.id)
+    faulty.fault = True
+    assert isinstance(parent.cause, str)  # the child's record, by id
+    for span in (child, parent, faulty):
+        end_us = span.start_us + 1234
+        own = otlp_spans._own(span, trace, end_us)
+        assert own is not None
+        written = own + otlp_spans.failure(span.cause, end_us * 1000, True)
+        general = otlp_documents.from_span(span, trace, end_us)
+        assert _fields(written) == _fields(general), span.name
+        assert _fields(written)["status"][0] == Status.STATUS_CODE_ERROR
+    assert [name for _, name, _ in _fields(written)["events"]] == []  # a fault without a cause: no event

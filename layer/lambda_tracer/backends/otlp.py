@@ -174,11 +174,16 @@ def _room() -> int:
 
 
 def _other(span: xray.XRaySpan, trace: xray.Trace, end_us: int, encoded: bytes | None) -> bytes:
-    """One of our spans that ``_own`` left (None: a rarer shape) or wrote too big to be sure it fits a datagram:
-    written by otlp_documents.py, which handles any shape and shrinks what does not fit."""
-    from . import otlp_documents
-
+    """One of our spans that ``_own`` left (None: a failure, or a rarer shape) or wrote too big to be sure it fits a
+    datagram. A failure of a common shape is ``_own``'s with ``failure``'s part; the rest is written by
+    otlp_documents.py, which handles any shape and shrinks what does not fit."""
+    if encoded is None and (span.cause is not None or span.fault or span.error):  # a failure: of a common shape?
+        encoded = _own(span, trace, end_us)
+        if encoded is not None:
+            encoded += otlp_spans.failure(span.cause, end_us * 1000, bool(span.fault or span.error))
     if encoded is None:
+        from . import otlp_documents
+
         encoded = otlp_documents.from_span(span, trace, end_us)
     return encoded if len(encoded) <= _MAX_PLAIN_SPAN else encode(span.document(end_us), trace)
 
@@ -197,7 +202,7 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
         export(span.document(end_us), span.trace)
         return
     trace = span.trace
-    encoded = _own(span, trace, end_us)
+    encoded = _own(span, trace, end_us) if span.cause is None and not span.fault and not span.error else None
     if encoded is None or len(encoded) > _MAX_PLAIN_SPAN:
         encoded = _other(span, trace, end_us, encoded)
     current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
@@ -323,36 +328,48 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     else:
         tail, last_part = b"", last
     size = len(last)
-    if len(spans) == 1:
-        body = (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)) + last_part
+    if len(spans) == 1:  # the common case, once per invocation: lengths written inline (a call costs ~400)
+        if size < 0x80:
+            body = b"\x12" + _LENGTHS[size]
+        elif size < 0x4000:  # the tag and a two-byte varint, in one to_bytes
+            body = (0x8012 | (size & 0x7F) << 8 | size >> 7 << 16).to_bytes(3, "little")
+        else:
+            body = b"\x12" + varint(size)
     else:
         parts: list[bytes] = []
         for item in spans[:-1]:
             length = len(item)
             parts += (b"\x12", _LENGTHS[length] if length < 0x80 else _varint2(length), item)
-        parts += (b"\x12", _LENGTHS[size] if size < 0x80 else _varint2(size), last_part)
+        parts += (b"\x12", _LENGTHS[size] if size < 0x80 else _varint2(size))
         body = b"".join(parts)
+    # ``body`` is all the spans but the last one's part (``last_part``, put in as it is: no copy).
     known = _constant_base64
     if known[0] is not prefix or known[1] is not tail:
         known = _base64_of(prefix, tail)
-    size = len(body) + known[3]  # the ScopeSpans: the spans, then the tail and the scope
-    scope_head = b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + _varint2(size)
-    before = len(scope_head) + len(body)  # what comes before the constant part, in the ResourceSpans
+    size = len(body) + len(last_part) + known[3]  # the ScopeSpans: the spans, then the tail and the scope
+    if size < 0x80:
+        scope_head = b"\x12" + _LENGTHS[size]
+    elif size < 0x4000:
+        scope_head = (0x8012 | (size & 0x7F) << 8 | size >> 7 << 16).to_bytes(3, "little")
+    else:
+        scope_head = b"\x12" + varint(size)
+    before = len(scope_head) + len(body) + len(last_part)  # what precedes the constant part in the ResourceSpans
     inner = before + known[4]
     if 0x80 <= inner < 0x4000 - 4:  # the ResourceSpans' length takes two bytes whatever the padding
         pad = _PADS[before % 3]
         total = inner + len(pad)
-        head = b"".join((b"\x0a", bytes(((total & 0x7F) | 0x80, total >> 7)), pad, scope_head, body))
+        resource_head = (0x800A | (total & 0x7F) << 8 | total >> 7 << 16).to_bytes(3, "little")
+        head = b"".join((resource_head, pad, scope_head, body, last_part))
         return binascii.b2a_base64(head, newline=False) + known[2]
     for pad in _PADS:
         total = inner + len(pad)
         head_size = 2 if total < 0x80 else 3 if total < 0x4000 else 4 if total < 0x200000 else 5
         if (head_size + len(pad) + before) % 3 == 0:
-            head = b"".join((b"\x0a", varint(total), pad, scope_head, body))
+            head = b"".join((b"\x0a", varint(total), pad, scope_head, body, last_part))
             return binascii.b2a_base64(head, newline=False) + known[2]
     # A total at a varint edge (rare): the whole in base64.
     resource_field, scope_field = prefix
-    whole = b"\x0a" + varint(inner) + scope_head + body + tail + scope_field + resource_field
+    whole = b"\x0a" + varint(inner) + scope_head + body + last_part + tail + scope_field + resource_field
     return binascii.b2a_base64(whole, newline=False)
 
 

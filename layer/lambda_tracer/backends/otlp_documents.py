@@ -17,15 +17,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
-MAX_EXCEPTIONS = 64
-
-
-MAX_STATUS_MESSAGE = 1024
-
-
-_exceptions: dict[str, dict[str, Any]] = {}
-
 
 def spans(document: dict[str, Any], trace: xray.Trace, room: int) -> list[bytes]:
     """One finished span as its X-Ray document (an SDK subsegment, a span the escape hatch wrote on), recorded in
@@ -154,7 +145,7 @@ def _build(
     (redacted and bounded) in the ``default`` metadata namespace, where X-Ray's translator puts them: they are sent
     as the span's attributes and events again, as the user set them."""
     root = root or str(trace.root)
-    framed_trace = otlp_spans._trace_ids.get(root) or otlp_spans._trace_field(root)
+    framed_trace = _trace_ids.get(root) or _trace_field(root)
     values: dict[str, Any] = {}
     encoded = b""
     inferred = proto.CLIENT if namespace in otlp_spans._CALL_NAMESPACES or sql else proto.INTERNAL
@@ -178,7 +169,7 @@ def _build(
                 own_events = _otel_attributes(values, data)
                 continue
             values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
-    events, status_message = _exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
+    events, status_message = otlp_spans.exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
     if own_events:
         events = own_events + events
     if failed and "error.type" not in values:
@@ -194,7 +185,7 @@ def _build(
         values,
         events,
         proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
-        status_message[:MAX_STATUS_MESSAGE] if failed else "",
+        status_message[: otlp_spans.MAX_STATUS_MESSAGE] if failed else "",
         flags,
         encoded,
     )
@@ -280,42 +271,14 @@ def _sql_attributes(values: dict[str, Any], sql: dict[str, Any]) -> None:
                 values[attribute] = value.lower() if key == "database_type" else value
 
 
-def _exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
-    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
-
-    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
-    child's event again, as OpenTelemetry records an exception on every span it ends."""
-    found: list[dict[str, Any]] = []
-    if isinstance(cause, str):
-        known = _exceptions.get(cause)
-        if known is not None:
-            found.append(known)
-    elif isinstance(cause, dict):
-        for entry in cause.get("exceptions") or ():
-            if not isinstance(entry, dict):
-                continue
-            event = {
-                "exception.type": str(entry.get("type") or "Exception"),
-                "exception.message": str(entry.get("message") or ""),
-                "exception.stacktrace": _stacktrace(entry),
-            }
-            found.append(event)
-            record = entry.get("id")
-            if isinstance(record, str):
-                if len(_exceptions) >= MAX_EXCEPTIONS:
-                    _exceptions.clear()
-                _exceptions[record] = event
-    events = [proto.event(time_nano, "exception", event) for event in found]
-    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
-    return events, message
+#: X-Ray trace id -> OTLP's 16 bytes as the Span.trace_id field, for the few traces alive at once.
+_trace_ids: dict[str, bytes] = {}
 
 
-def _stacktrace(entry: dict[str, Any]) -> str:
-    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
-    lines = ["Traceback (most recent call last):"]
-    for frame in entry.get("stack") or ():
-        if isinstance(frame, dict):
-            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
-    message = entry.get("message")
-    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
-    return "\n".join(lines)
+def _trace_field(root: str) -> bytes:
+    """``Span.trace_id`` (16 bytes) for an X-Ray Root, remembered for the few traces alive at once."""
+    framed = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])
+    if len(_trace_ids) >= 16:
+        _trace_ids.clear()
+    _trace_ids[root] = framed
+    return framed

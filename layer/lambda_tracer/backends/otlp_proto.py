@@ -169,6 +169,18 @@ def _framed_key(key: str) -> bytes:
     return framed
 
 
+def string_attribute(key: str, value: str) -> bytes:
+    """One string attribute of a span (field 9), its key's framing remembered."""
+    framed_key = _keys.get(key) or _framed_key(key)
+    raw = value.encode() if value.isascii() else text(value)
+    size = len(raw)
+    inner = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
+    size = len(inner)
+    pair = framed_key + (b"\x12" + _LENGTHS[size] if size < 0x80 else b"\x12" + varint(size)) + inner
+    size = len(pair)
+    return (b"\x4a" + _LENGTHS[size] if size < 0x80 else b"\x4a" + varint(size)) + pair
+
+
 def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
     """A ``Span.Event``: time 1 (fixed64), name 2, attributes 3."""
     return b"\x09" + time_unix_nano.to_bytes(8, "little") + field(0x12, text(name)) + attributes(0x1A, values)

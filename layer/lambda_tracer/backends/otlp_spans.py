@@ -39,14 +39,11 @@ def _varint2(value: int) -> bytes:
 
 def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     """One of our spans as a ``Span`` message. The common shapes (the handler, a ``capture_method``, an AWS or HTTP
-    call that succeeded) are written here with their repeating parts from caches; None for any other (then
-    otlp_documents.from_span, which handles everything)."""
+    call that succeeded) are written here with their repeating parts from caches (a failure's part by ``failure``);
+    None for any other (then otlp_documents.from_span, which handles everything)."""
     root, parent_id, annotations = trace.root, span.parent_id, span.annotations
     if (
-        span.cause is not None
-        or span.fault
-        or span.error
-        or span.sql
+        span.sql
         or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan)
         or root.__class__ is not str
         or len(root) != 35
@@ -86,7 +83,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
         if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
             parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
         elif request_id.__class__ is str and 0 < len(request_id) <= 256:
-            parts.append(_string_attribute("faas.invocation_id", request_id))
+            parts.append(proto.string_attribute("faas.invocation_id", request_id))
     else:
         parts.append(proto._names.get(name) or proto.framed_name(name))
         if annotations:
@@ -139,7 +136,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
             if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
                 parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], text.encode())
             else:
-                parts.append(_string_attribute("aws.xray.metadata." + str(namespace_name), text))
+                parts.append(proto.string_attribute("aws.xray.metadata." + str(namespace_name), text))
     parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
     if tail is None:
         return b"".join(parts)
@@ -148,6 +145,67 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     encoded = head + tail
     _handler_tail = (encoded, head, tail)
     return encoded
+
+
+#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
+MAX_EXCEPTIONS = 64
+MAX_STATUS_MESSAGE = 1024
+_exceptions: dict[str, dict[str, Any]] = {}
+
+
+def failure(cause: Any, end_nano: int, failed: bool) -> bytes:
+    """What a span with an exception or a fault adds to its common shape, as otlp_documents writes it: the
+    ``exception`` events, and when it failed ``error.type`` and status ERROR (protobuf takes fields in any order).
+    Init's imports that raised (optional modules a library tries) are such spans: written here, a cold start does
+    not load otlp_documents.py for them."""
+    events, message = exception_events(cause, end_nano) if cause is not None else ((), "")
+    parts = [proto.field(0x5A, event) for event in events]
+    if failed:
+        parts.append(proto.attributes(0x4A, {"error.type": message.split(":", 1)[0] if message else "_OTHER"}))
+        status = proto.field(0x12, proto.text(message[:MAX_STATUS_MESSAGE])) if message else b""
+        parts.append(proto.field(0x7A, status + bytes((0x18, proto.STATUS_ERROR))))
+    return b"".join(parts)
+
+
+def exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
+    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
+
+    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
+    child's event again, as OpenTelemetry records an exception on every span it ends."""
+    found: list[dict[str, Any]] = []
+    if isinstance(cause, str):
+        known = _exceptions.get(cause)
+        if known is not None:
+            found.append(known)
+    elif isinstance(cause, dict):
+        for entry in cause.get("exceptions") or ():
+            if not isinstance(entry, dict):
+                continue
+            event = {
+                "exception.type": str(entry.get("type") or "Exception"),
+                "exception.message": str(entry.get("message") or ""),
+                "exception.stacktrace": _stacktrace(entry),
+            }
+            found.append(event)
+            record = entry.get("id")
+            if isinstance(record, str):
+                if len(_exceptions) >= MAX_EXCEPTIONS:
+                    _exceptions.clear()
+                _exceptions[record] = event
+    events = [proto.event(time_nano, "exception", event) for event in found]
+    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
+    return events, message
+
+
+def _stacktrace(entry: dict[str, Any]) -> str:
+    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
+    lines = ["Traceback (most recent call last):"]
+    for frame in entry.get("stack") or ():
+        if isinstance(frame, dict):
+            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
+    message = entry.get("message")
+    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
+    return "\n".join(lines)
 
 
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
@@ -175,27 +233,6 @@ def _invocation_head(size: int) -> bytes:
     head = bytes((0x4A, len(_INVOCATION_KEY) + size + 4)) + _INVOCATION_KEY + bytes((0x12, size + 2, 0x0A, size))
     _invocation_heads[size] = head
     return head
-
-
-def _trace_field(root: str) -> bytes:
-    """``Span.trace_id`` (16 bytes) for an X-Ray Root, remembered for the few traces alive at once."""
-    framed = b"\x0a\x10" + bytes.fromhex(root[2:10] + root[11:])
-    if len(_trace_ids) >= 16:
-        _trace_ids.clear()
-    _trace_ids[root] = framed
-    return framed
-
-
-def _string_attribute(key: str, value: str) -> bytes:
-    """One string attribute of a span (field 9), its key's framing remembered."""
-    framed_key = proto._keys.get(key) or proto._framed_key(key)
-    raw = value.encode() if value.isascii() else proto.text(value)
-    size = len(raw)
-    inner = (b"\x0a" + proto._LENGTHS[size] if size < 0x80 else b"\x0a" + proto.varint(size)) + raw
-    size = len(inner)
-    pair = framed_key + (b"\x12" + proto._LENGTHS[size] if size < 0x80 else b"\x12" + proto.varint(size)) + inner
-    size = len(pair)
-    return (b"\x4a" + proto._LENGTHS[size] if size < 0x80 else b"\x4a" + proto.varint(size)) + pair
 
 
 _SPAN_ATTRIBUTES, _STRING_VALUES = proto._SPAN_ATTRIBUTES, proto._STRING_VALUES
@@ -268,8 +305,6 @@ def _invoked(context: Any) -> bool:
 
 
 _CALL_NAMESPACES = frozenset(("aws", "remote"))
-#: X-Ray trace id -> OTLP's 16 bytes as the Span.trace_id field, for the few traces alive at once.
-_trace_ids: dict[str, bytes] = {}
 
 
 #: Encoded attribute blocks that repeat from one invocation to the next (the handler's annotations, its
