@@ -275,7 +275,8 @@ class XRaySpan(BackendSpan):
     #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
     sdk_view: Any = None
     ended = False
-    #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response).
+    #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response), while it is the only
+    #: metadata.
     spliced: tuple[str, str, Any, str] | None = None
 
     def __init__(self, name: str, trace: Trace, parent_id: str, namespace: str = "local") -> None:
@@ -298,10 +299,12 @@ class XRaySpan(BackendSpan):
 
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
         self.metadata.setdefault(namespace, {})[key] = value
+        self.spliced = None  # no longer the only metadata
 
     def add_encoded_metadata(self, namespace: str, key: str, value: Any, text: str) -> None:
+        """Kept as ``spliced`` while it is the span's only metadata (every write goes through these two methods)."""
+        self.spliced = None if self.metadata else (namespace, key, value, text)
         self.metadata.setdefault(namespace, {})[key] = value
-        self.spliced = (namespace, key, value, text)
 
     def record_exception(self, error: BaseException) -> None:
         """X-Ray's ``fault`` and ``cause``; the same exception seen by an inner span is pointed at by id."""
@@ -355,8 +358,11 @@ class XRaySpan(BackendSpan):
         dumps = xray_documents.dumps
         if self.annotations:
             text += ',"annotations":' + dumps(self.annotations)
-        if self.metadata:
-            text += ',"metadata":' + (self._spliced_metadata() or dumps(self.metadata))
+        spliced = self.spliced
+        if spliced is not None:  # only a response recorded with its text: put in as it is, not encoded again
+            text += f',"metadata":{{{string(spliced[0])}:{{{string(spliced[1])}:{spliced[3]}}}}}'
+        elif self.metadata:
+            text += ',"metadata":' + dumps(self.metadata)
         if self.http or self.aws or self.sql or self.error or self.fault or self.throttle or self.cause is not None:
             text += "," + dumps(self._blocks({}))[1:]
         else:
@@ -364,19 +370,6 @@ class XRaySpan(BackendSpan):
         if len(text) > xray_documents.MAX_DOCUMENT_BYTES:  # ASCII: as many bytes as characters
             return xray_documents.encode(self.document(end_us))
         return text.encode()
-
-    def _spliced_metadata(self) -> str | None:
-        """The ``metadata`` block as text when it is only what was recorded with its text (a response): that text is
-        put in as it is rather than encoded again, the same bytes at half the cost of a large response."""
-        spliced = self.spliced
-        if spliced is None or len(self.metadata) != 1:
-            return None
-        namespace, key, value, encoded = spliced
-        values = self.metadata.get(namespace)
-        if values is None or len(values) != 1 or values.get(key, values) is not value:
-            return None
-        string = xray_documents.json_string
-        return f"{{{string(namespace)}:{{{string(key)}:{encoded}}}}}"
 
     def _blocks(self, document: dict[str, Any]) -> dict[str, Any]:
         """X-Ray's blocks that follow the metadata (``http``, ``aws``, ``sql``, the flags, ``cause``), added to
