@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -72,20 +71,3 @@ def extract(archive: Path, dest: Path) -> Path:
             zf.extract(info, dest)
             os.chmod(dest / info.filename, (info.external_attr >> 16) & 0o777)
     return dest
-
-
-def pyenv_pythons() -> dict[str, Path]:
-    """The newest final release per minor version under ``$(pyenv root)/versions``, e.g. {"3.12": .../python3.12}."""
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    if not (root / "versions").is_dir() and shutil.which("pyenv"):
-        root = Path(subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip())
-    found: dict[str, tuple[tuple[int, ...], Path]] = {}
-    for version_dir in (root / "versions").glob("3.*") if (root / "versions").is_dir() else []:
-        if not re.fullmatch(r"3\.\d+\.\d+", version_dir.name):
-            continue
-        minor = ".".join(version_dir.name.split(".")[:2])
-        exe = version_dir / "bin" / f"python{minor}"
-        key = tuple(int(x) for x in version_dir.name.split("."))
-        if exe.is_file() and (minor not in found or key > found[minor][0]):
-            found[minor] = (key, exe)
-    return {minor: exe for minor, (_, exe) in found.items()}

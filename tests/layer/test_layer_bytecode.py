@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from layer_support import build_layer, pyenv_pythons
+from layer_support import build_layer
 
-PYTHONS = pyenv_pythons()
+from tests.e2e.conftest import interpreter_for
 
 CHECK_PYCS = r"""
 import importlib.util, json, os, sys
@@ -62,21 +62,6 @@ print(json.dumps({"modules": from_layer, "wrapt_c": "wrapt._wrappers" in sys.mod
 USER_APP = "def handler(event, context):\n    return event\n"
 
 
-def interpreter(minor: str) -> Path:
-    """pyenv's; for 3.14 without one, Debian's that the build fetched (tools/python314.py, build/python3.14)."""
-    if minor in PYTHONS:
-        return PYTHONS[minor]
-    python314 = build_layer.python314_module()
-    if minor != python314.MINOR:
-        pytest.skip(f"no pyenv Python {minor} on this machine")
-    try:
-        return Path(python314.ensure(retry_failed=False))
-    except python314.Unavailable as error:
-        if error.unsupported:
-            pytest.skip(f"no Python {minor} here, and Debian's cannot be used on this machine: {error}")
-        pytest.fail(f"no Python {minor}: fetching Debian's failed (the layer has no {minor} bytecode): {error}")
-
-
 def isolated_env(task_root: Path) -> dict[str, str]:
     """Like a Lambda sandbox, minus the runtime: only the variables the package reads at import."""
     return {
@@ -93,7 +78,7 @@ def isolated_env(task_root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("minor", build_layer.PYTHON_VERSIONS)
 def test_pycs_match_interpreter_and_sources(minor: str, layer_dir: Path, manifest: dict[str, object]) -> None:
-    python = interpreter(minor)
+    python = interpreter_for(minor)  # pyenv's; for 3.14 without one, Debian's (tools/python314.py)
     bytecode = manifest["bytecode"]
     assert isinstance(bytecode, dict)
     assert minor in bytecode["compiled_by"], f"Python {minor} is here but the build did not compile for it"
@@ -112,7 +97,7 @@ def test_pycs_match_interpreter_and_sources(minor: str, layer_dir: Path, manifes
 
 @pytest.mark.parametrize("minor", build_layer.PYTHON_VERSIONS)
 def test_imports_from_bytecode_only(minor: str, layer_dir: Path, tmp_path: Path) -> None:
-    python = interpreter(minor)
+    python = interpreter_for(minor)  # pyenv's; for 3.14 without one, Debian's (tools/python314.py)
     opt = tmp_path / "opt"
     shutil.copytree(layer_dir, opt)
     sources = list((opt / "python").rglob("*.py"))

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 from layer_support import build_layer
-from test_layer_bytecode import interpreter
+
+from tests.e2e.conftest import interpreter_for
 
 SHF_ALLOC = 0x2
 SHT_NOBITS = 8
@@ -209,7 +210,7 @@ def test_layer_extensions_compress_smaller(layer_zip: Path, pip_extensions: dict
 @pytest.mark.parametrize("minor", build_layer.PYTHON_VERSIONS)
 def test_zeroed_extension_loads_and_works(minor: str, layer_dir: Path) -> None:
     """On each Python here, wrapt's (zeroed) C extension for this machine loads from the layer and does its job."""
-    python = interpreter(minor)
+    python = interpreter_for(minor)
     code = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
