@@ -704,8 +704,9 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
         (None, None),
     ],
 )
-def test_the_trigger_of_an_event(event: Any, trigger: str | None) -> None:
-    assert otlp_spans._trigger(event) == trigger
+def test_the_trigger_of_an_event(event: Any, trigger: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(otlp_spans, "_event", event)
+    assert otlp_spans._invocation([]) == trigger
 
 
 def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -229,17 +229,13 @@ _FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED
 
 
 def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> bytes:
-    """The handler's attributes: its annotations and ``faas``/``cloud`` ones encoded, the invocation id in
-    ``values`` (it changes every time)."""
-    request_id, arn = invocation()
-    if request_id:
-        values["faas.invocation_id"] = request_id
-    event = otlp_spans._event
-    trigger = otlp_spans._trigger(event)
+    """The handler's attributes: its annotations and ``faas``/``cloud`` ones, the invocation's own (its id, its HTTP
+    request's) encoded; ``faas.trigger`` in ``values``."""
+    parts: list[bytes] = []
+    trigger = otlp_spans._invocation(parts)
     if trigger is not None:
         values["faas.trigger"] = trigger
-    encoded = otlp_spans._annotation_attributes(annotations, arn, True)
-    return encoded + otlp_spans._http_trigger_attributes(event) if trigger == "http" else encoded
+    return otlp_spans._annotation_attributes(annotations, invocation()[1], True) + b"".join(parts)
 
 
 def invocation() -> tuple[str | None, str | None]:

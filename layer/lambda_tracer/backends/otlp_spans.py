@@ -38,59 +38,34 @@ def _varint2(value: int) -> bytes:
 
 
 def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
-    """One of our spans as a ``Span`` message. The common shapes (the handler, a ``capture_method``, an AWS or HTTP
-    call that succeeded) are written here with their repeating parts from caches (a failure's part by ``failure``);
-    None for any other (then otlp_documents.from_span, which handles everything)."""
+    """One of our spans as a ``Span`` message, the common shapes (the handler, a ``capture_method``, a call that
+    succeeded) from caches (a failure's part: ``failure``); None for any other (otlp_documents.from_span's)."""
     root, parent_id, annotations = trace.root, span.parent_id, span.annotations
     if (
         span.sql
         or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan)
-        or root.__class__ is not str
-        or len(root) != 35
-        or parent_id.__class__ is not str
-        or len(parent_id) != 16
+        or (root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16)
     ):
         return None
     name = span.name
     # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
     parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
-    kind = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND
-    tail = None
+    kind, tail = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND, None
     if annotations and HANDLER_ANNOTATION in annotations:
-        cold = annotations[HANDLER_ANNOTATION]
-        if cold is not True and cold is not False:  # not ours (a user's annotation of that name)
+        if (cold := annotations[HANDLER_ANNOTATION]) is not True and cold is not False:  # a user's, of that name
             return None
         parts.append(_COLD_ATTRIBUTES[cold])
         kind = _SERVER_KIND
-        context = _context
-        arn = getattr(context, "invoked_function_arn", None) if context is not None else None
-        event = _event
-        trigger = _trigger(event)
-        last = _last_handler
-        if (
-            annotations == last[0]
-            and tuple(map(type, annotations.values())) == last[1]
-            and arn == last[2]
-            and name == last[3]
-            and trigger == last[4]
-        ):
-            tail = last[5]
-        else:
-            tail = _handler_block(annotations, name, arn, trigger)
-        if trigger == "http":
-            parts.append(_http_trigger_attributes(event))
-        request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
-        if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
-            parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
-        elif request_id.__class__ is str and 0 < len(request_id) <= 256:
-            parts.append(proto.string_attribute("faas.invocation_id", request_id))
+        arn = getattr(_context, "invoked_function_arn", None)
+        trigger = _invocation(parts)
+        key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
+        tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
     else:
         parts.append(proto._names.get(name) or proto.framed_name(name))
         if annotations:
             parts.append(_annotation_attributes(annotations))
-    parts[1] = (kind | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96).to_bytes(
-        20, "little"
-    )
+    start, end = span.start_us * 1000 & _U64, end_us * 1000 & _U64
+    parts[1] = (kind | start << 24 | _END_TAG | end << 96).to_bytes(20, "little")
     values: dict[str, Any] | None = None
     aws, http = span.aws, span.http
     if aws:
@@ -99,17 +74,13 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     if http:
         response = http.get("response")
         if http.get("request") is not None or response.__class__ is not dict:
-            if values is None:
-                values = {}
-            _http_attributes(values, http)
+            values = _http_attributes({} if values is None else values, http)
         else:  # a call's response alone (botocore's): its status, a few values, from a cache; its size
             status, length = response.get("status"), response.get("content_length")
             if status.__class__ is int:
                 if status >= 400:
                     return None
-                parts.append(
-                    _status_attributes.get(status) or _small_int_attribute(_status_attributes, _STATUS, status)
-                )
+                parts.append(_status_attributes.get(status) or _int_attribute(_status_attributes, _STATUS, status))
             if length.__class__ is int and 0 <= length < 0x4000:
                 parts += (_BODY_SIZE_HEADS[length >= 0x80], _LENGTHS[length] if length < 0x80 else _varint2(length))
             elif length.__class__ is int:
@@ -127,7 +98,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
                 spliced is not None
                 and spliced[0] == namespace_name
                 and len(data) == 1
-                and data.get(spliced[1], data) is spliced[2]
+                and (data.get(spliced[1], data) is spliced[2])
             ):  # that text put in as it is, as xray mode does: the same JSON, not encoded again
                 text = "{" + _json_string(spliced[1]) + ":" + spliced[3] + "}"
             else:
@@ -247,7 +218,7 @@ _BODY_SIZE_HEADS = [
 ]
 
 
-def _small_int_attribute(cache: dict[int, bytes], key: str, value: int) -> bytes:
+def _int_attribute(cache: dict[int, bytes], key: str, value: int) -> bytes:
     """One attribute with an int value, encoded and remembered (at most MAX_BLOCKS values per cache)."""
     encoded = proto.attributes(0x4A, {key: value})
     if len(cache) >= MAX_BLOCKS:
@@ -268,9 +239,9 @@ def _metadata_key(namespace: Any) -> bytes:
     return framed
 
 
-#: The last handler's name and attributes, encoded: (its annotations, their types, the invoked ARN, its name, its
-#: trigger, the bytes).
-_last_handler: tuple[dict[str, Any], tuple[type, ...], Any, str, Any, bytes] = ({}, (), None, "", None, b"")
+#: The last handler's name and attributes, encoded: ((its annotations, their types, the invoked ARN, its name, its
+#: trigger), the bytes).
+_last_handler: tuple[tuple[Any, ...], bytes] = ((), b"")
 
 
 def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
@@ -288,7 +259,7 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: st
     block = (proto._names.get(name) or proto.framed_name(name)) + proto.attributes(0x4A, values)
     kept = dict(annotations)
     kept[HANDLER_ANNOTATION] = False
-    _last_handler = (kept, tuple(map(type, kept.values())), arn, name, trigger, block)
+    _last_handler = ((kept, tuple(map(type, kept.values())), arn, name, trigger), block)
     return block
 
 
@@ -434,27 +405,35 @@ _RECORD_TRIGGERS = {
 }
 
 
-def _trigger(event: Any) -> str | None:
-    """``faas.trigger`` for an event: ``http`` (API Gateway, a function URL, an ALB), ``pubsub`` (SQS, SNS,
-    Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a schedule) or ``other``;
-    None when no event was seen (not run by awslambdaric)."""
+def _invocation(parts: list[bytes]) -> str | None:
+    """The running invocation's parts of the handler's span, appended to ``parts``: its HTTP server attributes
+    when an HTTP request triggered it, and ``faas.invocation_id``; and its ``faas.trigger``, returned (it is part
+    of the handler's block, remembered from one invocation to the next): ``http`` (API Gateway, a function URL, an
+    ALB), ``pubsub`` (SQS, SNS, Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a
+    schedule) or ``other``, from the event awslambdaric decoded last; None when none was seen (not run by
+    awslambdaric). One call per invocation, written out: a call costs ~0.4 K instructions."""
+    event = _event
+    trigger: str | None = "other"
     if event is None:
-        return None
-    if event.__class__ is not dict:
-        return "other"
-    context = event.get("requestContext")
-    if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
-        return "http"
-    records = event.get("Records")
-    if records.__class__ is list and records and records[0].__class__ is dict:
-        first = records[0]
-        source = first.get("eventSource") or first.get("EventSource")
-        return _RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"
-    if event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
-        return "timer"
-    if "detail-type" in event and "source" in event:
-        return "pubsub"
-    return "other"
+        trigger = None
+    elif event.__class__ is dict:
+        context, records = event.get("requestContext"), event.get("Records")
+        if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
+            trigger = "http"
+            parts.append(_http_trigger_attributes(event))
+        elif records.__class__ is list and records and records[0].__class__ is dict:
+            source = records[0].get("eventSource") or records[0].get("EventSource")
+            trigger = _RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"
+        elif event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
+            trigger = "timer"
+        elif "detail-type" in event and "source" in event:
+            trigger = "pubsub"
+    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
+        parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
+    elif request_id.__class__ is str and 0 < len(request_id) <= 256:
+        parts.append(proto.string_attribute("faas.invocation_id", request_id))
+    return trigger
 
 
 def _http_trigger_attributes(event: dict[str, Any]) -> bytes:
@@ -517,7 +496,7 @@ def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> b
             _aws_blocks[key] = block
     retries = aws.get("retries")
     if retries.__class__ is int:
-        block += _retries_attributes.get(retries) or _small_int_attribute(_retries_attributes, _RETRIES, retries)
+        block += _retries_attributes.get(retries) or _int_attribute(_retries_attributes, _RETRIES, retries)
     skipped = _FIXED_AWS_FIELDS_AND_RETRIES if retries.__class__ is int else _FIXED_AWS_FIELDS
     for field_name, value in aws.items():
         if field_name in skipped:
@@ -550,7 +529,8 @@ _AWS_NAMES = {
 }
 
 
-def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
+def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP call's request and response as the conventions name them, into ``values`` (returned)."""
     request = http.get("request")
     if isinstance(request, dict):
         method = request.get("method")
@@ -580,6 +560,7 @@ def _http_attributes(values: dict[str, Any], http: dict[str, Any]) -> None:
         length = response.get("content_length")
         if isinstance(length, int) and not isinstance(length, bool):
             values["http.response.body.size"] = length
+    return values
 
 
 def _attribute_value(value: Any) -> Any:
