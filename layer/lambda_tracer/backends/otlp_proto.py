@@ -162,11 +162,15 @@ _keys: dict[str, bytes] = {}
 
 
 def _framed_key(key: str) -> bytes:
-    framed = field(0x0A, text(key))
-    if len(_keys) >= MAX_KEYS:
-        _keys.clear()
-    _keys[key] = framed
-    return framed
+    return remembered(_keys, key, field(0x0A, text(key)))
+
+
+def remembered(cache: dict[Any, bytes], key: Any, encoded: bytes) -> bytes:
+    """``encoded``, kept in ``cache`` under ``key`` (emptied when it holds MAX_KEYS: what repeats is few)."""
+    if len(cache) >= MAX_KEYS:
+        cache.clear()
+    cache[key] = encoded
+    return encoded
 
 
 def string_attribute(key: str, value: str) -> bytes:
@@ -221,11 +225,7 @@ def span_from_head(
 
 def framed_name(name: str) -> bytes:
     """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method)."""
-    framed = field(0x2A, text(name))
-    if len(_names) >= MAX_KEYS:
-        _names.clear()
-    _names[name] = framed
-    return framed
+    return remembered(_names, name, field(0x2A, text(name)))
 
 
 def resource(values: dict[str, Any]) -> bytes:
