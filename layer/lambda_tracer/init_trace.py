@@ -46,7 +46,8 @@ NAMESPACE = "init"
 #: What the import system recognises as its own frames (Python/import.c, remove_importlib_frames).
 _IMPORTLIB_FILE = "<frozen importlib._bootstrap>"
 
-# A node: [name, start (perf_counter), end, children, the exception it raised or None].
+# A node: [name, start (perf_counter), end, children (a list, or () while there are none), the exception it raised
+# or None].
 NAME, START, END, CHILDREN, ERROR = range(5)
 
 #: The recording in progress (between start and stop), read by the loaders.
@@ -133,9 +134,13 @@ class _Loader:
         if recording is None or get_ident() != recording.thread:
             loader.exec_module(module)
             return
-        node = [self._name, self._created or perf_counter(), 0.0, [], None]
+        node = [self._name, self._created or perf_counter(), 0.0, (), None]
         stack = recording.stack
-        stack[-1][CHILDREN].append(node)
+        parent = stack[-1]
+        if parent[CHILDREN]:
+            parent[CHILDREN].append(node)
+        else:  # its first child: most imports have none, so their node gets no list of its own
+            parent[CHILDREN] = [node]
         stack.append(node)
         try:
             loader.exec_module(module)
