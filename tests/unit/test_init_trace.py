@@ -200,6 +200,21 @@ def test_the_hook_is_gone_when_init_ends_and_modules_keep_their_own_loaders(modu
         assert module.__spec__ is not None and module.__spec__.loader is module.__loader__
 
 
+def test_code_that_looks_for_the_path_finder_finds_it_while_init_is_traced() -> None:
+    from importlib.machinery import PathFinder
+
+    before = list(sys.meta_path)
+    init_trace.start(time.time(), time.perf_counter(), "itrace_app.handler")
+    try:
+        at = sys.meta_path.index(PathFinder)
+        assert PathFinder in sys.meta_path and sys.meta_path[at] is not PathFinder  # the hook stands in for it
+        assert sys.meta_path[:at] == before[:at]  # the finders before it are left as they are
+        assert sys.meta_path[at].invalidate_caches == PathFinder.invalidate_caches  # and it answers for it
+    finally:
+        init_trace.stop(RuntimeError("not resolved"))
+    assert [id(f) for f in sys.meta_path] == [id(f) for f in before]  # the very same finders again
+
+
 def test_other_threads_imports_are_not_timed(modules: Path) -> None:
     init_trace.start(0.0, 0.0, "itrace_app.handler")
     worker = threading.Thread(target=importlib.import_module, args=(f"{PACKAGE}.a",))
