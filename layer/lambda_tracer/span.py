@@ -32,10 +32,14 @@ def report(phase: str, error: BaseException) -> None:
 _LIMIT_KEY = config.environ_key(config.MAX_CAPTURE_BYTES)
 
 
+DEFAULT_LIMIT = config.DEFAULT_MAX_CAPTURE_BYTES
+
+
 def capture_limit() -> int:
-    """``config.max_capture_bytes()``; when the variable is unset (nearly always), without parsing anything."""
+    """``config.max_capture_bytes()``; when the variable is unset (nearly always), without parsing anything (what
+    ``GuardedSpan.response`` does inline: every invocation's path)."""
     if config.ENVIRON.get(_LIMIT_KEY) is None:
-        return config.DEFAULT_MAX_CAPTURE_BYTES
+        return DEFAULT_LIMIT
     return config.max_capture_bytes()
 
 
@@ -125,7 +129,8 @@ class GuardedSpan:
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
-            data, text = capture.response_metadata(value, redaction.current(), capture_limit())
+            limit = DEFAULT_LIMIT if config.ENVIRON.get(_LIMIT_KEY) is None else config.max_capture_bytes()
+            data, text = capture.response_metadata(value, redaction.current(), limit)
             self._metadata(self.name + " response", data, text)
         except Exception as error:
             report("serializing the response", error)

@@ -213,15 +213,6 @@ def attach(entry: Any) -> None:
         _state.set((trace, (*stack, entry), seen))
 
 
-def export(span: XRaySpan, end_us: int) -> None:
-    """The one place a finished span of ours leaves: its document, encoded, in one datagram; in ``otlp`` mode the
-    OTLP exporter takes the document instead."""
-    if EXPORTER is not None:
-        EXPORTER.export_span(span, end_us)
-    elif (sender := udp.sender()) is not None:
-        sender.send(span.encoded(end_us))
-
-
 def send(document: dict[str, Any], trace: Trace | None = None) -> None:
     """Encode and send one document (nothing if the daemon address is unusable). The export seam: in ``otlp``
     mode the OTLP exporter takes the document instead (``trace``: the one it was recorded in, if known)."""
@@ -254,6 +245,17 @@ def seconds(us: int) -> str:
         return repr(us / 1_000_000)
     digits = str(us)
     return f"{digits[:-6]}.{digits[-6:].rstrip('0') or '0'}"
+
+
+def times(start_us: int, end_us: int) -> str:
+    """``"start_time":<seconds(start_us)>,"end_time":<seconds(end_us)>``, both written in one call."""
+    if 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:
+        start, end = str(start_us), str(end_us)
+        return (
+            f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+            f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}'
+        )
+    return f'"start_time":{seconds(start_us)},"end_time":{seconds(end_us)}'
 
 
 class XRaySpan(BackendSpan):
@@ -332,7 +334,11 @@ class XRaySpan(BackendSpan):
             _state.set((trace, stack[:-1], seen))
         else:
             detach(self)
-        export(self, end_us)
+        # The one place a finished span of ours leaves: its document in one datagram, or to the OTLP exporter.
+        if EXPORTER is not None:
+            EXPORTER.export_span(self, end_us)
+        elif (sender := udp.sender()) is not None:
+            sender.send(self.encoded(end_us))
 
     @property
     def start_time(self) -> float:
@@ -349,8 +355,8 @@ class XRaySpan(BackendSpan):
         string: Any = xray_documents.json_string  # raises TypeError for a None
         try:
             text = (
-                f'{{"id":"{self.id}","name":{string(self.name)},"start_time":{seconds(self.start_us)},'
-                f'"end_time":{seconds(end_us)},"type":"subsegment","trace_id":{string(self.trace.root)},'
+                f'{{"id":"{self.id}","name":{string(self.name)},{times(self.start_us, end_us)},'
+                f'"type":"subsegment","trace_id":{string(self.trace.root)},'
                 f'"parent_id":{string(self.parent_id)},"namespace":{string(self.namespace)}'
             )
         except TypeError:  # not a str where ours always are (a trace without a Root): the encoder decides
