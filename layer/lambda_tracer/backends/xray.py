@@ -419,7 +419,8 @@ class XRaySpan(BackendSpan):
     def outgoing_header(self) -> str:
         """The ``X-Amzn-Trace-Id`` for a call made inside this span: the invocation's Root, this span as
         Parent, the same sampling decision, and the fields Lambda passed on (``Lineage``)."""
-        extra = "".join(f";{key}={value}" for key, value in self.trace.data.items())
+        data = self.trace.data
+        extra = "".join([f";{key}={value}" for key, value in data.items()]) if data else ""  # Lambda's: none
         return f"Root={self.trace.root};Parent={self.id};Sampled=1{extra}"
 
     def suspend(self) -> None:
