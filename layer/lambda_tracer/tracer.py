@@ -316,7 +316,11 @@ def _wrap_handler(
         except BaseException as error:
             _close_handler(trace, None, error)
             raise
-        _close_handler(trace, result, None)
+        trace[0].close(result, None)  # _close_handler(trace, result, None), without the call: every invocation's path
+        try:
+            _handler_active.reset(trace[1])
+        except Exception as failure:
+            report("ending the handler subsegment", failure)
         return result
 
     return decorate

@@ -337,7 +337,7 @@ class XRaySpan(BackendSpan):
         # The one place a finished span of ours leaves: its document in one datagram, or to the OTLP exporter.
         if EXPORTER is not None:
             EXPORTER.export_span(self, end_us)
-        elif (sender := udp.sender()) is not None:
+        elif (sender := udp._sender or udp.sender()) is not None:  # the sender once made, else made now
             sender.send(self.encoded(end_us))
 
     @property
@@ -521,7 +521,7 @@ class XRayBackend(Backend):
         parent = stack[-1] if stack else None
         if parent is not None and not parent.sampled:
             return None  # under a suppressed call, or an unsampled SDK subsegment
-        if udp.sender() is None:
+        if (udp._sender or udp.sender()) is None:
             _state.set((trace, stack, seen))
             return None  # the daemon address is unusable (reported once)
         span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace)
