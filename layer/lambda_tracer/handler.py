@@ -21,7 +21,6 @@ If the tracer cannot start or wrap, the user's handler is served as is.
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -74,39 +73,15 @@ def _patch_modules_from_env() -> list[str] | None:
 
 
 def _runtime_resolver() -> Callable[[str], Any]:
-    """awslambdaric's resolver when it is the running runtime; an equivalent otherwise."""
+    """awslambdaric's resolver when it is the running runtime; an equivalent otherwise (resolver.py, imported only
+    then)."""
     runtime = sys.modules.get("awslambdaric.bootstrap")
     resolver = getattr(runtime, "_get_handler", None)
-    return resolver if callable(resolver) else _resolve
+    if callable(resolver):
+        return resolver  # type: ignore[no-any-return]
+    from .resolver import resolve
 
-
-class HandlerError(Exception):
-    """Raised by the fallback resolver; mirrors awslambdaric's FaultException fields."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.exception_type = error_type
-        self.msg = message
-
-
-def _resolve(handler: str) -> Any:
-    """The runtime's handler rules (split at the last dot, ``/`` for packages), for non-awslambdaric runtimes."""
-    try:
-        modname, fname = handler.rsplit(".", 1)
-    except ValueError as error:
-        raise HandlerError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}") from None
-    if modname.split(".")[0] in sys.builtin_module_names:
-        raise HandlerError("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
-    try:
-        module = importlib.import_module(modname.replace("/", "."))
-    except ImportError as error:
-        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {error}") from None
-    except SyntaxError as error:
-        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {error}") from None
-    try:
-        return getattr(module, fname)
-    except AttributeError:
-        raise HandlerError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'") from None
+    return resolve
 
 
 def _wrap(tracer: Tracer | None, user_handler: Any) -> Any:
