@@ -225,7 +225,13 @@ def span_from_head(
 
 def framed_name(name: str) -> bytes:
     """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method)."""
-    return remembered(_names, name, field(0x2A, text(name)))
+    raw = name.encode() if name.isascii() else text(name)  # written out: init's imports each have a new name
+    size = len(raw)
+    framed = (b"\x2a" + _LENGTHS[size] if size < 0x80 else b"\x2a" + varint(size)) + raw
+    if len(_names) >= MAX_KEYS:
+        _names.clear()
+    _names[name] = framed
+    return framed
 
 
 def resource(values: dict[str, Any]) -> bytes:
