@@ -28,7 +28,7 @@ import math
 import sys
 
 from . import config
-from .capture_json import _CONVERT, _as_it_is, _as_it_is_text, bound, describe
+from .capture_json import _CONVERT, _as_it_is, _as_it_is_text, bound_text, describe
 from .redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy
 from .redaction_text import REDACTED
 
@@ -416,13 +416,13 @@ def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None =
 def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[Any, str | None]:
     """``to_metadata(value, policy, max_bytes, copy=False)``, and the JSON text of what it returns as the X-Ray
     document's encoder writes it (compact, ASCII escapes on), when that text was written on the way (a value
-    recorded as it is); otherwise None."""
+    recorded as it is, or a preview of a value too big); otherwise None."""
     unchanged, text = _as_it_is_text(value, policy, max_bytes, False)
     if unchanged is not _CONVERT:
         # The encoders differ only on DEL, which the document's writes as ``\u007f`` (not ASCII: not as it is).
         return unchanged, text if "\x7f" not in text else None
     converter = _Converter(policy, max_bytes)
-    return _finish(converter, converter.convert(value), max_bytes), None
+    return _finish_text(converter, converter.convert(value), max_bytes)
 
 
 def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
@@ -447,9 +447,14 @@ def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:
+    return _finish_text(converter, converted, max_bytes)[0]
+
+
+def _finish_text(converter: _Converter, converted: Any, max_bytes: int) -> tuple[Any, str | None]:
+    """The converted value, bounded, and its JSON text when ``bound_text`` wrote it (a preview)."""
     if not converter.cut and converter.size_bound <= max_bytes:
-        return converted
-    return bound(converted, max_bytes, None if not converter.cut else converter.original_chars)
+        return converted, None
+    return bound_text(converted, max_bytes, None if not converter.cut else converter.original_chars)
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:

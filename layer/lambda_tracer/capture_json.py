@@ -115,36 +115,54 @@ def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) 
     ``original_at_least``: the value was already cut while converting, so its full size is unknown;
     this many bytes is what is known of it.
     """
+    return bound_text(converted, max_bytes, original_at_least)[0]
+
+
+def bound_text(converted: Any, max_bytes: int, original_at_least: int | None = None) -> tuple[Any, str | None]:
+    """``bound(converted, max_bytes, original_at_least)``, and the JSON text of what it returns as the X-Ray
+    document's encoder writes it (compact, ASCII escapes on) when that is a preview, else None.
+
+    The preview's own JSON form is written here, where its escapes are counted anyway (``_preview``), so a response
+    of megabytes is not encoded a second time, whole, by the document's encoder.
+    """
     try:
         text = json.dumps(converted, separators=(",", ":"), default=str)
     except Exception:
-        return {"truncated": True, "reason": "unserializable", "type": describe(converted)}
+        return {"truncated": True, "reason": "unserializable", "type": describe(converted)}, None
     if original_at_least is None and len(text) <= max_bytes:
-        return converted
-    size: dict[str, Any] = (
-        {"original_bytes": len(text)}
+        return converted, None
+    name, size = (
+        ("original_bytes", len(text))
         if original_at_least is None
-        else {"original_bytes_at_least": max(original_at_least, len(text))}
+        else ("original_bytes_at_least", max(original_at_least, len(text)))
     )
-    return {"truncated": True, **size, "preview": _preview(text, max(max_bytes - 200, 64), printable=True)}
+    preview, escaped = _preview(text, max(max_bytes - 200, 64))
+    bounded = {"truncated": True, name: size, "preview": preview}
+    return bounded, f'{{"truncated":true,"{name}":{size},"preview":"{escaped}"}}'
 
 
-def _preview(text: str, room: int, printable: bool = False) -> str:
-    """The start of ``text`` whose own JSON form (quotes and backslashes escaped again) fits in ``room``.
+def _preview(text: str, room: int) -> tuple[str, str]:
+    """The start of ``text`` whose own JSON form fits in ``room``, and that form without its quotes.
 
-    A character is 1 to 12 bytes of JSON (a non-BMP one is two ``\\u`` escapes), so cutting as many characters
-    as there are bytes in excess fits; when escapes make the excess longer than the text, the worst case does.
-    ``printable``: ``text`` is what ``json.dumps`` wrote (ASCII escapes on), so it is printable ASCII and its JSON
-    length is counted (``_json_length``) rather than encoded again.
+    ``text`` is what ``json.dumps`` wrote (ASCII escapes on), so it is printable ASCII: its JSON form escapes its
+    quotes and backslashes only, each then two characters. Cutting as many characters as there are bytes in excess
+    fits; when escapes make the excess longer than the text, the worst case (12 bytes a character) does. The form
+    is escaped once, for the whole first ``room`` characters (bytes' ``replace``: in C, and twice as fast as the
+    encoder); the cut's is its start, less what the characters cut off took.
     """
     preview = text[:room]
-    excess = (_json_length(preview) if printable else len(json.dumps(preview))) - room
+    escaped = _escaped(preview)
+    excess = len(escaped) + 2 - room
     if excess <= 0:
-        return preview
+        return preview, escaped
     keep = len(preview) - excess
-    return preview[:keep] if keep > 0 else preview[: (room - 2) // 12]
+    if keep <= 0:
+        preview = preview[: (room - 2) // 12]
+        return preview, _escaped(preview)
+    cut = preview[keep:]
+    return preview[:keep], escaped[: len(escaped) - len(cut) - cut.count('"') - cut.count("\\")]
 
 
-def _json_length(text: str) -> int:
-    """``len(json.dumps(text))`` for a text of printable ASCII (each quote and backslash takes two characters)."""
-    return len(text) + 2 + text.count('"') + text.count("\\")
+def _escaped(text: str) -> str:
+    """The inside of the JSON string of a printable ASCII ``text``: its backslashes and quotes escaped."""
+    return text.encode("ascii").replace(b"\\", b"\\\\").replace(b'"', b'\\"').decode("ascii")

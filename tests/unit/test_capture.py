@@ -22,6 +22,7 @@ import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, capture_json, config, redaction
+from lambda_tracer.backends import xray_documents
 from lambda_tracer.redaction import REDACTED, Policy
 from lambda_tracer_local.daemon import by_name
 
@@ -1102,11 +1103,15 @@ def test_a_value_recorded_as_it_is_is_a_copy() -> None:
     assert capture.to_metadata(value, Policy(), 16384, copy=False) is value
 
 
-def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_it_is() -> None:
+def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_it_is_or_previewed() -> None:
     assert capture.response_metadata({"a": 1, "b": "x"}, Policy(), 16384) == ({"a": 1, "b": "x"}, '{"a":1,"b":"x"}')
     assert capture.response_metadata({"password": "x"}, Policy(), 16384) == ({"password": R}, None)
     assert capture.response_metadata(["\x7f"], Policy(), 16384) == (["\x7f"], None)  # DEL: the document escapes it
     assert capture.response_metadata(None, Policy(), 16384) == (None, "null")
+    big = {"statusCode": 200, "body": json.dumps({"items": [{"id": 'a"1'}] * 3000})}  # cut: a preview
+    data, text = capture.response_metadata(big, Policy(), 1000)
+    assert data == capture.to_metadata(big, Policy(), 1000) and data["original_bytes_at_least"] == 48_031
+    assert text == xray_documents.dumps(data) and text.startswith('{"truncated":true,"original_bytes_at_least":48031,')
 
 
 def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:

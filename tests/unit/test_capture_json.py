@@ -67,14 +67,21 @@ def test_values_recorded_as_they_are_are_copies() -> None:
         ("a" * 10, 12, "a" * 10),
         ("a" * 10, 11, "a" * 9),  # one byte over: one character less
         ('a"b' * 10, 20, 'a"b' * 3 + 'a"'),  # 20 characters are 29 bytes: 9 characters fewer
-        ("\x00" * 200, 62, "\x00" * 5),  # escapes longer than the text: the worst case, 12 bytes a character
-        ("\x00" * 200, 64, "\x00" * 5),
-        ("\x00" * 200, 74, "\x00" * 6),
-        ("\U0001f600" * 200, 100, "\U0001f600" * 8),
+        ("a\\b" * 10, 20, "a\\b" * 3 + "a\\"),  # backslashes count as quotes do
+        ('a"b' * 10, 31, 'a"b' * 6 + "a"),  # the cut's form is the start of the whole's
+        ('a"b' * 30, 40, 'a"b' * 8 + "a"),
+        ('"' * 200, 62, '"' * 5),  # escapes longer than the text: the worst case, 12 bytes a character
+        ('"' * 200, 64, '"' * 5),
+        ('"' * 200, 74, '"' * 6),
+        ('"' * 10, 12, ""),  # the excess equals the text: the worst case, none of it
+        ('"' * 10, 13, '"'),  # one character left after the excess
+        ("", 64, ""),
     ],
 )
 def test_preview_cuts_as_many_characters_as_bytes_in_excess(text: str, room: int, expected: str) -> None:
-    assert capture_json._preview(text, room) == expected
+    preview, escaped = capture_json._preview(text, room)
+    assert preview == expected
+    assert f'"{escaped}"' == json.dumps(expected)  # its JSON form, quotes and backslashes escaped
     assert len(json.dumps(expected)) <= room
 
 
@@ -101,7 +108,7 @@ def test_describe_never_raises() -> None:
     ],
 )
 def test_preview_at_the_edge_of_the_excess(text: str, room: int, expected: str) -> None:
-    assert capture_json._preview(text, room) == expected
+    assert capture_json._preview(text, room) == (expected, json.dumps(expected)[1:-1])
 
 
 _ODD_KEYS: dict[Any, Any] = {"b": 1, "a": [1.5, None, True, "\u00e9\u2028<>&'"], 3: {"z": {}, "y": []}}
@@ -127,7 +134,7 @@ def test_the_prebuilt_strict_encoder_writes_what_the_stdlib_writes() -> None:
 
 
 def plain_preview(text: str, room: int) -> str:
-    """``capture_json._preview`` with its length from ``json.dumps``."""
+    """``capture_json._preview``'s cut, with its length from ``json.dumps``."""
     preview = text[:room]
     excess = len(json.dumps(preview)) - room
     if excess <= 0:
@@ -142,4 +149,39 @@ def test_preview_is_the_encoded_one() -> None:
         value = {"a": "".join(rng.choice('ab"\\\n\x7f\x01\u00e9\U0001f600 ') for _ in range(rng.randint(0, 2000)))}
         text = json.dumps(value, separators=(",", ":"), default=str)
         room = rng.randint(64, 3000)
-        assert capture_json._preview(text, room, printable=True) == plain_preview(text, room)
+        preview = plain_preview(text, room)
+        assert capture_json._preview(text, room) == (preview, json.dumps(preview)[1:-1])
+
+
+def test_a_preview_is_written_with_its_json_text() -> None:
+    value = {"a": 'x"\\y' * 100}  # 608 bytes of JSON: x\"\\y a hundred times
+    preview = '{"a":"' + 'x\\"\\\\y' * 4 + "x\\"  # 100 bytes of room: 32 characters and their 68 of escapes
+    assert capture_json.bound_text(value, 300) == (
+        {"truncated": True, "original_bytes": 608, "preview": preview},
+        '{"truncated":true,"original_bytes":608,"preview":"{\\"a\\":\\"' + 'x\\\\\\"\\\\\\\\y' * 4 + 'x\\\\"}',
+    )
+    assert capture_json.bound_text([1, 2], 300, 9) == (
+        {"truncated": True, "original_bytes_at_least": 9, "preview": "[1,2]"},
+        '{"truncated":true,"original_bytes_at_least":9,"preview":"[1,2]"}',
+    )
+    assert capture_json.bound_text([1], 300) == ([1], None)  # fits: no preview, no text
+    assert capture_json.bound_text({(1, 2): 1}, 300) == (
+        {"truncated": True, "reason": "unserializable", "type": "<dict>"},
+        None,
+    )
+    assert capture_json.bound([1, 2], 300, 9) == capture_json.bound_text([1, 2], 300, 9)[0]
+
+
+@pytest.mark.parametrize("limit", [10, 64, 300, 1000, 16384])
+def test_a_preview_text_is_what_the_document_encoder_writes(limit: int) -> None:
+    from lambda_tracer.backends import xray_documents
+
+    rng = random.Random(limit)
+    for _ in range(40):
+        text = "".join(rng.choice('ab"\\\n\x7f\x01\u00e9\U0001f600 {}[]:,') for _ in range(rng.randint(0, 3 * limit)))
+        value = rng.choice([text, {"body": text, "n": 1}, [text, None, 2.5], {"k" * 20: [text]}])
+        for at_least in (None, rng.randint(0, 5 * limit)):
+            bounded, written = capture_json.bound_text(value, limit, at_least)
+            if written is not None:
+                assert written == xray_documents.dumps(bounded)
+                assert len(bounded["preview"]) == 0 or len(json.dumps(bounded["preview"])) <= max(limit - 200, 64)

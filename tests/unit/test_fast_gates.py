@@ -118,6 +118,8 @@ RESPONSES: list[Any] = [
     ["a", 1, 2.5, None],
     "a plain string",
     12345,
+    {"statusCode": 200, "body": json.dumps({"items": [{"id": 'a"1\\', "n": 2}] * 3000})},  # cut: a preview
+    ["\u00e9" * 20_000],  # cut, escapes in the preview
 ]
 
 
