@@ -28,7 +28,19 @@ import math
 import sys
 
 from . import config
-from .capture_json import _CONVERT, _as_it_is, _as_it_is_text, bound_text, describe
+from .capture_json import (
+    _CONVERT,
+    _JSON_STARTS,
+    _MAX_DEPTH,
+    _MAX_ITEMS,
+    _SAFE_INT,
+    _as_it_is,
+    _as_it_is_text,
+    _named_secret,
+    _shape_only,
+    bound_text,
+    describe,
+)
 from .redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy
 from .redaction_text import REDACTED
 
@@ -36,20 +48,13 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-_MAX_DEPTH = 32
-_MAX_ITEMS = 1000
 _MAX_NODES = 10_000
-_SAFE_INT = 2**53
-_JSON_STARTS = ("{", "[")
 #: Characters past the limit that are masked before a string is cut, so a secret across the cut is masked; JSON
 #: held in a string is parsed whole up to the limit plus this, and masked as text past it (a cut document loses
 #: its structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
 #: Characters scanned (masked or parsed) per captured value, as a multiple of its byte limit.
 _SCAN_FACTOR = 16
-#: Keys of a dict that hold a value named by a sibling key (``{"Name": "db_password", "Value": "…"}``).
-_NAME_KEYS = ("Name", "name", "Key", "key", "ParameterKey", "ParameterName", "OptionName")
-_VALUE_KEYS = ("Value", "value", "ParameterValue")
 MAX_ANNOTATION_CHARS = 1000
 #: Bits of the largest integer recorded as digits: its ~1,000 digits are the annotation limit.
 _MAX_DIGIT_BITS = 3300
@@ -375,27 +380,6 @@ def _utf8(raw: bytes, cut: bool) -> str:
         raise
 
 
-def _shape_only(text: str, limit: int) -> str:
-    """A secret held as JSON (Secrets Manager's ``SecretString``): its keys kept, every value masked."""
-    if text.lstrip()[:1] not in _JSON_STARTS or len(text) > limit:
-        return REDACTED
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return REDACTED
-    if not isinstance(parsed, (dict, list)):
-        return REDACTED
-    return json.dumps(_mask_leaves(parsed, 0), separators=(",", ":"))
-
-
-def _mask_leaves(value: Any, depth: int) -> Any:
-    if isinstance(value, dict) and depth < _MAX_DEPTH:
-        return {key: _mask_leaves(item, depth + 1) for key, item in list(value.items())[:_MAX_ITEMS]}
-    if isinstance(value, list) and depth < _MAX_DEPTH:
-        return [_mask_leaves(item, depth + 1) for item in value[:_MAX_ITEMS]]
-    return value if value is None or isinstance(value, bool) else REDACTED
-
-
 def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None = None, copy: bool = True) -> Any:
     """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret).
 
@@ -423,27 +407,6 @@ def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[An
         return unchanged, text if "\x7f" not in text else None
     converter = _Converter(policy, max_bytes)
     return _finish_text(converter, converter.convert(value), max_bytes)
-
-
-def _named_secret(value: dict[Any, Any], policy: Policy) -> object:
-    """The key of a value that a sibling key names as a secret, or None.
-
-    SSM parameters (``{"Name": "/prod/db/password", "Type": "SecureString", "Value": …}``), environment lists
-    (``{"name": "DB_PASSWORD", "value": …}``) and CloudFormation parameters hold the name and the secret in
-    two keys, neither of which is secret by itself.
-    """
-    if not policy.enabled:
-        return None
-    value_key = next((key for key in _VALUE_KEYS if key in value), None)
-    if value_key is None:
-        return None
-    if value.get("Type") == "SecureString":
-        return value_key
-    for name_key in _NAME_KEYS:
-        name = value.get(name_key)
-        if isinstance(name, str):
-            return value_key if policy.is_secret_name(name.rstrip("/").rsplit("/", 1)[-1]) else None
-    return None
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:

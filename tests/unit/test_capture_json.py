@@ -14,6 +14,9 @@ import pytest
 
 from lambda_tracer import capture, capture_json
 from lambda_tracer.redaction import Policy
+from lambda_tracer.redaction_text import REDACTED
+
+R = REDACTED
 
 
 def test_bound() -> None:
@@ -185,3 +188,71 @@ def test_a_preview_text_is_what_the_document_encoder_writes(limit: int) -> None:
             if written is not None:
                 assert written == xray_documents.dumps(bounded)
                 assert len(bounded["preview"]) == 0 or len(json.dumps(bounded["preview"])) <= max(limit - 200, 64)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"statusCode": 200, "body": 'say "hi" \\ bye ' * 100},  # escaped by bytes' replace: the same text
+        {"body": "a" * 1024, "b": "c" * 1023, "n": [1.5, None, True]},
+        {"body": "line\n" * 300},  # a control character: the encoder writes it
+        {"body": "caf\u00e9 " * 300},  # not ASCII: the encoder
+        {"body": "del \x7f " * 300},  # DEL is escaped: the encoder
+        {1: "a" * 2000},  # a key JSON turns into text: the encoder
+        {f"k{i}": "a" * 2000 for i in range(17)},  # more items than the few: the encoder
+        ["a" * 2000],
+        "a" * 2000,
+    ],
+)
+def test_json_text_is_what_the_encoder_writes(value: Any) -> None:
+    assert capture_json._json_text(value) == json.dumps(value, separators=(",", ":"), default=str)
+
+
+def test_json_text_on_random_dicts() -> None:
+    rng = random.Random(5)
+    alphabets = ['ab"\\ {}x', 'ab"\\\n\x7f\x01 {}:,\u00e9\U0001f600~', "abc"]
+    for _ in range(300):
+        value: dict[Any, Any] = {}
+        for index in range(rng.randint(0, 18)):
+            alphabet = rng.choice(alphabets)
+            text = "".join(rng.choice(alphabet) for _ in range(rng.choice([5, 1023, 1024, 3000])))
+            key = rng.choice([f"k{index}", f'q"{index}', f"\u00e9{index}"])
+            value[key] = rng.choice([text, text, 2.5, None, [text]])
+        assert capture_json._json_text(value) == json.dumps(value, separators=(",", ":"), default=str)
+    with pytest.raises(TypeError):
+        capture_json._json_text({"a": "x" * 2000, "b": {(1, 2): 1}})  # refused as the encoder refuses it
+
+
+def test_shape_only() -> None:
+    assert (
+        capture_json._shape_only('{"a": {"b": [1, null, false, "x"]}}', 100)
+        == f'{{"a":{{"b":["{R}",null,false,"{R}"]}}}}'
+    )
+    assert capture_json._shape_only("  [1]", 100) == f'["{R}"]'
+    assert capture_json._shape_only("[1]", 2) == R
+    assert capture_json._shape_only("[1]", 3) == f'["{R}"]'
+    assert capture_json._shape_only("plain", 100) == R
+    assert capture_json._shape_only("[1", 100) == R
+    assert capture_json._shape_only('"s"', 100) == R
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    masked = json.loads(capture_json._shape_only(json.dumps(deep), 10_000))
+    for _ in range(32):
+        masked = masked[0]
+    assert masked == R
+    wide = json.loads(capture_json._shape_only(json.dumps({str(n): n for n in range(1001)}), 100_000))
+    assert len(wide) == 1000 and "1000" not in wide
+    assert len(json.loads(capture_json._shape_only(json.dumps(list(range(1001))), 100_000))) == 1000
+
+
+def _nested_dict(levels: int, leaf: Any) -> Any:
+    for _ in range(levels):
+        leaf = {"k": leaf}
+    return leaf
+
+
+def test_shape_only_dict_depth() -> None:
+    masked = json.loads(capture_json._shape_only(json.dumps(_nested_dict(40, "x")), 10_000))
+    assert masked == _nested_dict(32, R)
+    assert json.loads(capture_json._shape_only(json.dumps(_nested_dict(31, "x")), 10_000)) == _nested_dict(31, R)
