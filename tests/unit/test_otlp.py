@@ -24,6 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 import lambda_env
 from lambda_tracer import Tracer, config
+from lambda_tracer import tracer as tracer_module
 from lambda_tracer.backends import otlp, otlp_spans, udp, xray
 from lambda_tracer.backends import otlp_proto as proto
 from lambda_tracer_local import otlp as local_otlp
@@ -705,14 +706,13 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
     ],
 )
 def test_the_trigger_of_an_event(event: Any, trigger: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(otlp_spans, "_event", event)
+    monkeypatch.setattr(tracer_module, "invocation", (event, None))
     assert otlp_spans._invocation([]) == trigger
 
 
 def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:
     tracer = Tracer(service="svc")
     event = {"httpMethod": "PUT", "resource": "/items/{id}", "path": "/items/secret-42", "requestContext": {}}
-    monkeypatch.setattr(otlp_spans, "_event", event)
 
     @tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

@@ -8,8 +8,8 @@ shape is otlp_documents.from_span's.
   annotations, listed in ``aws.xray.annotations`` so X-Ray indexes them, and each metadata namespace as a JSON
   object in ``aws.xray.metadata.<namespace>``: where the collector's X-Ray translator reads them.
 * **The invocation**: the handler span's ``cloud.resource_id`` and ``faas.trigger`` come from the LambdaContext
-  and the event awslambdaric made last, remembered by wrapping its two factories (``watch_contexts``,
-  ``watch_events``), at one call per invocation.
+  and the event the handler got (``tracer.invocation``, set by the handler's wrapper: no call of ours around
+  awslambdaric's factories, which cost ~8 K instructions a warm invocation).
 
 Imported with otlp.py at a cold start in otlp mode (never in xray mode).
 """
@@ -20,6 +20,7 @@ import math
 import sys
 
 from .. import config
+from .. import tracer as _tracer
 from . import otlp_proto as proto
 from . import xray, xray_documents
 
@@ -56,7 +57,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
             return None
         parts.append(_COLD_ATTRIBUTES[cold])
         kind = _SERVER_KIND
-        arn = getattr(_context, "invoked_function_arn", None)
+        arn = getattr(_tracer.invocation[1], "invoked_function_arn", None)
         trigger = _invocation(parts)
         key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
         tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
@@ -250,7 +251,7 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: st
     compares them by value and type: True and 1 are equal, not the same attribute). Kept as a warm invocation's
     annotations are, so that the first warm invocation finds the cold one's."""
     global _last_handler
-    checked = _plain(arn) if _invoked(_context) else None
+    checked = _plain(arn) if _invoked(_tracer.invocation[1]) else None
     values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
     values["aws.xray.annotations"] = list(annotations)
     _cloud_attributes(values, checked)
@@ -335,60 +336,6 @@ def resource_id(arn: str) -> str:
 
 
 RUNTIME_MODULE = "awslambdaric.bootstrap"
-#: The last LambdaContext awslambdaric made (the current invocation's, when its request id is the current one).
-_context: Any = None
-
-
-def watch_contexts() -> None:
-    """Remember each LambdaContext awslambdaric makes, by wrapping its ``create_lambda_context`` (looked up by
-    ``handle_event_request`` at every invocation): the handler span's ``cloud.resource_id`` comes from it.
-
-    Walking the stack up to the runtime's frame for the same values costs ~20 k instructions per invocation;
-    this costs one call. The wrapper returns what the original returns and stores nothing else."""
-    bootstrap = sys.modules.get(RUNTIME_MODULE)
-    original = getattr(bootstrap, "create_lambda_context", None)
-    if not callable(original) or getattr(original, "_lambda_tracer", False):
-        return
-
-    def create_lambda_context(*args: Any, **kwargs: Any) -> Any:
-        global _context
-        context = original(*args, **kwargs)
-        _context = context
-        return context
-
-    create_lambda_context._lambda_tracer = True  # type: ignore[attr-defined]
-    create_lambda_context.__wrapped__ = original  # type: ignore[attr-defined]
-    bootstrap.create_lambda_context = create_lambda_context  # type: ignore[union-attr]
-
-
-watch_contexts()
-
-MARSHALLER_MODULE = "awslambdaric.lambda_runtime_marshaller"
-#: The event the runtime client decoded last (the running invocation's, or None when it could not decode one).
-_event: Any = None
-
-
-def watch_events() -> None:
-    """Remember each event awslambdaric decodes (``LambdaMarshaller.unmarshal_request``, called once per
-    invocation right before the handler): the handler span's ``faas.trigger`` says what kind of source sent it.
-    The wrapper returns what the original returns (or raises what it raises)."""
-    marshaller = getattr(sys.modules.get(MARSHALLER_MODULE), "LambdaMarshaller", None)
-    original = getattr(marshaller, "unmarshal_request", None)
-    if not callable(original) or getattr(original, "_lambda_tracer", False):
-        return
-
-    def unmarshal_request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _event
-        _event = None
-        _event = event = original(self, *args, **kwargs)
-        return event
-
-    unmarshal_request._lambda_tracer = True  # type: ignore[attr-defined]
-    unmarshal_request.__wrapped__ = original  # type: ignore[attr-defined]
-    marshaller.unmarshal_request = unmarshal_request  # type: ignore[union-attr]
-
-
-watch_events()
 
 #: ``faas.trigger`` by a record's ``eventSource`` (the semantic conventions' values: a data source's change, a
 #: message).
@@ -410,9 +357,9 @@ def _invocation(parts: list[bytes]) -> str | None:
     when an HTTP request triggered it, and ``faas.invocation_id``; and its ``faas.trigger``, returned (it is part
     of the handler's block, remembered from one invocation to the next): ``http`` (API Gateway, a function URL, an
     ALB), ``pubsub`` (SQS, SNS, Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a
-    schedule) or ``other``, from the event awslambdaric decoded last; None when none was seen (not run by
-    awslambdaric). One call per invocation, written out: a call costs ~0.4 K instructions."""
-    event = _event
+    schedule) or ``other``, from the event the handler got; None for an event of None. One call per invocation,
+    written out: a call costs ~0.4 K instructions."""
+    event = _tracer.invocation[0]
     trigger: str | None = "other"
     if event is None:
         trigger = None
