@@ -607,6 +607,20 @@ def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None
             assert resource_spans.scope_spans[0].scope.name == ("lambda_tracer" if prefix is not mine else "s")
 
 
+@pytest.mark.parametrize("size", [10, 125, 300])
+def test_lone_spans_of_one_length_reuse_the_heads_and_each_decodes_to_itself(size: int) -> None:
+    """A lone span as long as the last one takes that one's heads (``_lone``): the bytes are its own request's."""
+    prefix = otlp.request_prefix()
+    for name in ("a" * size, "b" * size, "c" * (size + 1), "d" * (size + 1), "e" * size):
+        span = _span(b"\x01" * 16, b"\x02" * 8, b"", name, proto.INTERNAL, 1, 2, {}, [])
+        body = base64.b64decode(otlp.udp_body(prefix, [span]), validate=True)
+        assert body == proto.request(prefix, [span]) or ExportTraceServiceRequest.FromString(body) == (
+            ExportTraceServiceRequest.FromString(proto.request(prefix, [span]))
+        )
+        [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
+        assert [span.name for span in resource_spans.scope_spans[0].spans] == [name]
+
+
 def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad_one_never_raises(
     otlp_mode: None, caplog: pytest.LogCaptureFixture
 ) -> None:
