@@ -53,6 +53,9 @@ _MAX_NODES = 10_000
 #: held in a string is parsed whole up to the limit plus this, and masked as text past it (a cut document loses
 #: its structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
+#: How far past a cut a needle can start and still mask what is kept before it: a token's prefix (at most 24
+#: characters) that straddles the cut, or the ``@`` that ends URL credentials (``//`` and 512 characters before it).
+_GATE_REACH = 1024
 #: Characters scanned (masked or parsed) per captured value, as a multiple of its byte limit.
 _SCAN_FACTOR = 16
 MAX_ANNOTATION_CHARS = 1000
@@ -150,7 +153,10 @@ class _Converter:
         self.scanned += len(window)
         start = text[:1] if text[:1] not in " \t\r\n" else text[:64].lstrip()[:1]
         looks_like_json = start in _JSON_STARTS or start == '"'
-        if not self.policy.needs_mask(window) and not (looks_like_json and "\\" in window):
+        # Of a text longer than the window only the first ``limit`` characters are kept, which a mask changes only
+        # from a needle before the cut or at most ``_GATE_REACH`` past it: that far is looked at.
+        gate = window if len(text) == len(window) else window[: self.limit + _GATE_REACH]
+        if not self.policy.needs_mask(gate) and not (looks_like_json and "\\" in window):
             return window  # nothing any rule needs (JSON with escapes may hide names: it is parsed)
         parse = looks_like_json and len(text) == len(window) and self.scanned + len(text) <= self.budget
         if parse:

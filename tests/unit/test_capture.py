@@ -13,6 +13,7 @@ import enum
 import io
 import json
 import logging
+import random
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -1093,3 +1094,41 @@ def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:
     assert len(json.dumps(value, separators=(",", ":"))) == 100
     assert capture.to_metadata(value, Policy(), 100) == value  # as it is: the big integer stays a number
     assert capture.to_metadata(value, Policy(), 99) != value
+
+
+_AROUND_THE_CUT = [
+    "AKIAABCDEFGHIJKLMNOP",
+    "https://user:pw-" + "x" * 480 + "@host/",
+    "//" + "u" * 500 + "@h",
+    "password=hunter2 ",
+    "Authorization: Bearer abcdefghijk ",
+    "eyJhbGciOi.eyJzdWIiOi.c2ln ",
+    "-----BEGIN PRIVATE KEY-----abc",
+    "ghp_" + "a" * 36,
+    "hooks.slack.com/services/" + "T" * 30,
+    '"api_key": "k3y", ',
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_cut_text_is_masked_as_its_whole_window_would_be(seed: int) -> None:
+    """Of a text longer than its window only the first ``limit`` characters are kept: the gate looks at them and
+    ``_GATE_REACH`` past them, and what is kept is what masking the whole window and cutting it would keep."""
+    rng = random.Random(seed)
+    limit = rng.choice([200, 1000])
+    text = list("ab cd-ef/gh" * 600)
+    for _ in range(rng.randint(1, 3)):
+        secret = rng.choice(_AROUND_THE_CUT)
+        at = limit + rng.randint(-len(secret), capture._GATE_REACH + 50)
+        text[at : at + len(secret)] = secret
+    joined = "".join(text)
+    assert len(joined) > limit + capture.MASK_MARGIN
+    expected = Policy().mask_text(joined[: limit + capture.MASK_MARGIN])[:limit]
+    assert capture._Converter(Policy(), limit)._text(joined) == expected
+
+
+def test_a_secret_straddling_the_cut_is_masked_from_its_start() -> None:
+    text = "x" * 97 + " AKIAABCDEFGHIJKLMNOP" + "y" * 10_000  # the token's prefix straddles the cut at 100
+    assert capture._Converter(Policy(), 100)._text(text) == "x" * 97 + " " + R[:2]
+    text = "x" * 85 + " https://u:" + "p" * 500 + "@h" + "y" * 10_000  # the @ is 500 characters past the cut
+    assert capture._Converter(Policy(), 100)._text(text) == "x" * 85 + " https://u:" + R[:4]
