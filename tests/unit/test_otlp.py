@@ -769,6 +769,24 @@ def test_the_response_json_is_the_same_whether_spliced_or_encoded(otlp_mode: Non
     assert json.loads(found) == {"handler response": response}
 
 
+def test_a_response_like_the_last_one_reuses_its_bytes_and_another_gets_its_own(otlp_mode: None) -> None:
+    """The last response's attribute is remembered (``_spliced``): the same response again, then another one,
+    another service's, and a long one (not from the tables) each decode to what that invocation returned."""
+    responses = iter([{"ok": 1}, {"ok": 1}, {"ok": 2}, {"ok": 2}, "x" * 200, "x" * 200, {"ok": 1}])
+    for service, count in (("svc", 3), ("other", 2), ("svc", 2)):
+        tracer = Tracer(service=service)
+
+        @tracer.capture_lambda_handler
+        def handler(event: Any, context: Any) -> Any:
+            return event  # the response: what this invocation was sent
+
+        for _ in range(count):
+            response = next(responses)
+            sent, _, _ = _invoke(handler, response)
+            found = attributes(spans_in(sent)[-1])
+            assert json.loads(found[f"aws.xray.metadata.{service}"]) == {"handler response": response}
+
+
 def _fields(data: bytes) -> dict[str, Any]:
     """A span's fields as a reader sees them (attributes as a map: their order carries no meaning)."""
     span = Span.FromString(data)

@@ -100,10 +100,11 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
                 and spliced[0] == namespace_name
                 and len(data) == 1
                 and (data.get(spliced[1], data) is spliced[2])
-            ):  # that text put in as it is, as xray mode does: the same JSON, not encoded again
-                text = "{" + _json_string(spliced[1]) + ":" + spliced[3] + "}"
-            else:
-                text = xray_documents.dumps(data)
+            ):  # that text put in as it is, as xray mode does (the last one's bytes when it is the same)
+                said = (framed_key, spliced[1], spliced[3])
+                parts.append(_spliced[1] if _spliced[0] == said else _spliced_attribute(said, namespace_name))
+                continue
+            text = xray_documents.dumps(data)
             size = len(text)
             if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
                 parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], text.encode())
@@ -179,6 +180,24 @@ def _stacktrace(entry: dict[str, Any]) -> str:
     lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
     return "\n".join(lines)
 
+
+def _spliced_attribute(key: tuple[bytes, str, str], namespace: Any) -> bytes:
+    """A response recorded with its JSON text (``span.spliced``) as its metadata attribute, that text put in as it
+    is (the same JSON as xray mode's, not encoded again); remembered, for a handler's response is often the same
+    from one invocation to the next. ``key``: the framed attribute key, the response's key, its JSON text."""
+    global _spliced
+    framed_key, text = key[0], "{" + _json_string(key[1]) + ":" + key[2] + "}"
+    size = len(text)
+    if size + len(framed_key) < 0x7B and text.isascii():  # all lengths one byte: from tables
+        attribute = _SPAN_ATTRIBUTES[size + len(framed_key) + 4] + framed_key + _STRING_VALUES[size] + text.encode()
+    else:
+        attribute = proto.string_attribute("aws.xray.metadata." + str(namespace), text)
+    _spliced = (key, attribute)
+    return attribute
+
+
+#: The last response attribute ``_spliced_attribute`` made: (its key, its bytes).
+_spliced: tuple[tuple[bytes, str, str] | None, bytes] = (None, b"")
 
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
 #: same bytes from one invocation to the next), for udp_body to base64 the tail once.
