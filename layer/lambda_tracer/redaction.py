@@ -67,10 +67,6 @@ from .redaction_text import (
     mask_query_string,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
-if TYPE_CHECKING:
-    from typing import Any
-
 #: What a key can hold, as far as redaction goes. COUNTS: a secret, unless the value is a number
 #: (``max_tokens``, ``input_tokens``: the token counts of language-model APIs).
 PLAIN, SECRET, COOKIE, QUERY, COUNTS = 0, 1, 2, 3, 4
@@ -540,7 +536,7 @@ class Policy:
         """``text`` masked, then cut to ``limit``: the part past the cut is masked too, so no secret straddles it."""
         return self.mask_text(text[: limit + _MASK_MARGIN])[:limit]
 
-    def mask_under(self, verdict: int, value: Any, limit: int) -> Any:
+    def mask_under(self, verdict: int, value: object, limit: int) -> object:
         """What a value under a COOKIE or QUERY key becomes: names kept, every value masked.
 
         Strings are cut to ``limit`` first, so a huge header costs no more than a small one.
@@ -555,7 +551,7 @@ class Policy:
         return REDACTED
 
 
-_current: tuple[Any, Policy] | None = None
+_current: tuple[object, Policy] | None = None
 _REDACT_KEYS_KEY = config.environ_key(config.REDACT_KEYS)
 
 
