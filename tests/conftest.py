@@ -10,10 +10,30 @@ import lambda_env
 
 lambda_env.install()
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from memory_sender import MemorySender
+
 
 @pytest.fixture
 def daemon() -> lambda_env.XRayDaemon:
     return lambda_env.install()
+
+
+@pytest.fixture
+def memory_sender() -> Iterator[MemorySender]:
+    """The sender seam (memory_sender.py): what the tracer sends during the test is kept in memory, not sent over UDP;
+    ``invoke()`` reads it, and what no ``invoke()`` took must keep X-Ray's rules too."""
+    import memory_sender
+
+    sender = lambda_env.SINK = memory_sender.install()
+    try:
+        yield sender
+        lambda_env.assert_other_datagrams_follow_xray_rules(0, sender)
+    finally:
+        lambda_env.SINK = None
+        lambda_env._INVOKED_IN.pop(sender, None)
+        memory_sender.uninstall()
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,19 @@ from typing import Any
 from lambda_tracer_local import otlp, otlp_rules, xray_rules
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from memory_sender import MemorySender
+
 DAEMON: XRayDaemon | None = None
+#: Where invoke() reads what was sent: the in-memory sender while a test uses one (memory_sender.py), else DAEMON.
+SINK: XRayDaemon | MemorySender | None = None
 #: Every (sub)segment id that a checked invocation of this process sent: no later invocation may reuse one (X3).
 SENT_IDS: set[str] = set()
 #: Indexes of the DAEMON datagrams that invoke() took as one invocation's (checked there, or deliberately not).
 _INVOKED: set[int] = set()
+#: The same for each in-memory sender.
+_INVOKED_IN: dict[object, set[int]] = {}
 
 
 def install() -> XRayDaemon:
@@ -36,6 +44,11 @@ def install() -> XRayDaemon:
             if name.startswith(("POWERTOOLS_", "LAMBDA_TRACER_")) or name in ("AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
                 del os.environ[name]
     return DAEMON
+
+
+def sink() -> XRayDaemon | MemorySender:
+    """What this test's datagrams reach: the in-memory sender if the test installed one, else the daemon stand-in."""
+    return SINK if SINK is not None else install()
 
 
 @dataclass
@@ -73,7 +86,7 @@ def invoke(
     Every datagram sent meanwhile is held against X-Ray's rules (``assert_follows_xray_rules``);
     ``check_rules=False`` is for a test that expects the tracer to break them.
     """
-    daemon = install()
+    daemon = sink()
     header, trace_id, parent = new_trace_header()
     first, rejected = len(daemon.datagrams()), len(daemon.rejected)
     os.environ["_X_AMZN_TRACE_ID"] = header
@@ -87,7 +100,7 @@ def invoke(
     # The handler has returned, so everything it sent is on its way: wait_for's barrier makes it arrive.
     outcome.documents = daemon.wait_for(trace_id, count=expect, timeout=2.0)
     sent = daemon.datagrams(first)
-    _INVOKED.update(range(first, first + len(sent)))
+    _invoked(daemon).update(range(first, first + len(sent)))
     if check_rules:
         assert_datagrams_follow_xray_rules(sent, daemon.rejected[rejected:], header)
     return outcome
@@ -104,14 +117,19 @@ def assert_follows_xray_rules(
     )
 
 
-def assert_other_datagrams_follow_xray_rules(first: int) -> None:
-    """The DAEMON datagrams from the ``first``-th on that no invoke() took (a test calling a handler itself):
-    their trace header is not known here, so the rules on each datagram and document apply."""
-    daemon = install()
+def assert_other_datagrams_follow_xray_rules(first: int, daemon: XRayDaemon | MemorySender | None = None) -> None:
+    """The datagrams of ``daemon`` (DAEMON by default) from the ``first``-th on that no invoke() took (a test calling
+    a handler itself): their trace header is not known here, so the rules on each datagram and document apply."""
+    daemon = daemon or install()
     daemon.sync()
-    others = [data for index, data in enumerate(daemon.datagrams(first), first) if index not in _INVOKED]
+    invoked = _invoked(daemon)
+    others = [data for index, data in enumerate(daemon.datagrams(first), first) if index not in invoked]
     if others:
         assert_datagrams_follow_xray_rules(others, [], None, known_header=False)
+
+
+def _invoked(daemon: XRayDaemon | MemorySender) -> set[int]:
+    return _INVOKED if daemon is DAEMON else _INVOKED_IN.setdefault(daemon, set())
 
 
 def assert_datagrams_follow_xray_rules(

@@ -100,17 +100,8 @@ class XRayDaemon:
     def _parse_pending(self) -> None:
         """Parse what arrived since the last look (the caller holds the lock)."""
         for data in self._pending:
-            if otlp.is_otlp(data):  # OTLP spans (T1S/T1U): one document per span, as X-Ray would show them
-                try:
-                    self._documents.extend(otlp.documents_of(data))
-                except ValueError:
-                    self._rejected.append(data)
-                continue
             try:
-                header, body = data.split(b"\n", 1)
-                if json.loads(header) != HEADER:
-                    raise ValueError("bad header")
-                self._documents.append(json.loads(body))
+                self._documents.extend(decode(data))
             except ValueError:
                 self._rejected.append(data)
         self._pending.clear()
@@ -219,6 +210,17 @@ class XRayDaemon:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def decode(data: bytes) -> list[dict[str, Any]]:
+    """The documents of one datagram: an X-Ray document after the header, or one per OTLP span (``T1S``/``T1U``), as
+    X-Ray would show it. ValueError when it is neither (the daemon keeps it in ``rejected``)."""
+    if otlp.is_otlp(data):
+        return otlp.documents_of(data)
+    header, body = data.split(b"\n", 1)
+    if json.loads(header) != HEADER:
+        raise ValueError("bad header")
+    return [json.loads(body)]
 
 
 def new_trace_header() -> tuple[str, str, str]:

@@ -1,4 +1,4 @@
-"""The wire contract: what the X-Ray daemon receives for traced handlers and methods."""
+"""The wire contract: what the X-Ray daemon would receive for traced handlers and methods."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import pytest
 from lambda_env import invoke
 from lambda_tracer import Tracer
 from lambda_tracer_local.daemon import by_name, subsegments
+from memory_sender import MemorySender
+
+pytestmark = pytest.mark.usefixtures("memory_sender")  # read what was sent in memory (tests/memory_sender.py)
 
 
 def test_handler_subsegment_shape() -> None:
@@ -220,7 +223,7 @@ def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fi
 
 
 def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_header_goes(
-    monkeypatch: pytest.MonkeyPatch, daemon: object
+    monkeypatch: pytest.MonkeyPatch, memory_sender: MemorySender
 ) -> None:
     """The SDK keeps the previous context for a repeated Root or a missing header; we never do."""
     tracer = Tracer(service="svc")
@@ -231,5 +234,5 @@ def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_head
     handler({}, None)
     monkeypatch.delenv("_X_AMZN_TRACE_ID")
     handler({}, None)  # no header (PassThrough without an incoming trace): nothing to record into
-    docs = daemon.wait_for(first.trace_id, count=2)  # type: ignore[attr-defined]
+    docs = memory_sender.for_trace(first.trace_id)
     assert sorted(d["parent_id"] for d in docs) == sorted([first.parent_id, "1111111111111111"])
