@@ -51,6 +51,11 @@ class MemorySender:
         with self._sent:
             return self._datagrams[start:]
 
+    @property
+    def datagram_sizes(self) -> list[int]:
+        """The size of each datagram sent, header included (what a UDP datagram's limit applies to)."""
+        return [len(data) for data in self.datagrams()]
+
     def _decoded(self) -> tuple[list[dict[str, Any]], list[bytes]]:
         documents: list[dict[str, Any]] = []
         rejected: list[bytes] = []

@@ -22,6 +22,8 @@ from lambda_tracer import Tracer, config
 from lambda_tracer.instrumentation import propagation
 from lambda_tracer_local.daemon import subsegments
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 HTTP_CLIENTS = ("requests", "httpx", "httpx_async", "aiohttp", "httplib")
 CLIENTS = (*HTTP_CLIENTS, "botocore")
 

@@ -13,6 +13,8 @@ from lambda_env import invoke
 from lambda_tracer import Tracer
 from lambda_tracer_local.daemon import subsegments
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 tracer = Tracer(service="svc", patch_modules=["sqlite3"])
 
 

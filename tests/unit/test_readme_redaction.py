@@ -7,9 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lambda_env import invoke
 from lambda_tracer import Tracer
 from lambda_tracer_local.daemon import by_name
+
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "redaction.md"
 

@@ -16,6 +16,8 @@ from lambda_tracer import Tracer
 from lambda_tracer.tracer import kind_of
 from lambda_tracer_local.daemon import by_name, subsegments
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 PREFIX = "## test_wrappers"
 
 
