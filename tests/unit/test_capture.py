@@ -26,6 +26,9 @@ from lambda_tracer import Tracer, capture, capture_json, config, redaction
 from lambda_tracer.backends import xray_documents
 from lambda_tracer.redaction import REDACTED, Policy
 from lambda_tracer_local.daemon import by_name
+from memory_sender import MemorySender
+
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 
 
 def _captured(value: Any, expect: int = 1) -> tuple[Any, dict[str, Any]]:
@@ -146,7 +149,7 @@ def test_max_capture_bytes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert doc["metadata"]["svc"]["handler response"]["truncated"] is True
 
 
-def test_whole_document_stays_under_one_datagram(daemon: Any) -> None:
+def test_whole_document_stays_under_one_datagram(memory_sender: MemorySender) -> None:
     """Many medium metadata entries each under the cap still overflow 64 KB together: shrink, don't drop."""
     tracer = Tracer(service="svc")
 
@@ -160,7 +163,7 @@ def test_whole_document_stays_under_one_datagram(daemon: Any) -> None:
     doc = by_name(call.documents, "## handler")
     assert doc["metadata"]["lambda_tracer"]["truncated"] is True
     assert doc["annotations"]["ColdStart"] is True
-    assert max(daemon.datagram_sizes) <= 65_507
+    assert max(memory_sender.datagram_sizes) <= 65_507
 
 
 def test_redaction_of_responses_errors_and_metadata() -> None:

@@ -20,6 +20,8 @@ import pytest
 from lambda_env import invoke
 from lambda_tracer import Tracer, config
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 LAYER = str(Path(__file__).resolve().parents[2] / "layer")
 
 

@@ -22,6 +22,8 @@ from lambda_env import invoke
 from lambda_tracer import Tracer, coldstart, config, init_trace
 from lambda_tracer.init_trace import CHILDREN, END, ERROR, NAME, START
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 #: A name no other test imports: each test writes its own modules under it.
 PACKAGE = "itrace_pkg"
 

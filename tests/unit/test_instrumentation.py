@@ -23,6 +23,8 @@ from lambda_tracer.backends import xray
 from lambda_tracer.instrumentation import common
 from lambda_tracer_local.daemon import subsegments
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -29,6 +29,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: E402
 
 from lambda_tracer import otel  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 otel_tracer = trace.get_tracer("tests.otel")
 
 

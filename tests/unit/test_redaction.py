@@ -21,6 +21,8 @@ from lambda_tracer import Tracer, capture, config, redaction, redaction_text
 from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy
 from lambda_tracer_local.daemon import by_name, new_trace_header
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 S = "s3cr3t-value-9f2"
 POLICY = redaction.Policy()
 
@@ -402,15 +404,14 @@ def test_odd_annotations_are_cut_converted_or_dropped_and_the_subsegment_is_sent
 
 
 def _invoke_with_header(handler: Any, header: str, trace_id: str) -> list[dict[str, Any]]:
-    from lambda_env import DAEMON, FakeContext
+    from lambda_env import FakeContext, sink
 
-    assert DAEMON is not None
     os.environ["_X_AMZN_TRACE_ID"] = header
     try:
         handler({}, FakeContext())
     finally:
         del os.environ["_X_AMZN_TRACE_ID"]
-    return DAEMON.wait_for(trace_id, count=1, timeout=2.0)
+    return sink().wait_for(trace_id, count=1, timeout=2.0)
 
 
 def test_absurd_trace_headers_are_cut_not_fatal(caplog: pytest.LogCaptureFixture) -> None:

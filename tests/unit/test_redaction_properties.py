@@ -59,7 +59,8 @@ ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
-pytestmark = pytest.mark.properties
+# What was sent, read in memory (tests/memory_sender.py).
+pytestmark = [pytest.mark.properties, pytest.mark.usefixtures("memory_sender")]
 
 
 @dataclass
