@@ -33,7 +33,7 @@ def memory_sender() -> Iterator[MemorySender]:
     finally:
         lambda_env.SINK = None
         lambda_env._INVOKED_IN.pop(sender, None)
-        memory_sender.uninstall()
+        memory_sender.uninstall(sender)
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,8 @@ class MemorySender:
 
     def __init__(self) -> None:
         self._datagrams: list[bytes] = []
+        #: The process's sender before this one (``install``), put back by ``uninstall``.
+        self.replaced: udp.Sender | None = None
         self._sent = threading.Condition()
 
     # The sender's side: what udp.Sender offers the layer.
@@ -106,11 +108,13 @@ class MemorySender:
 
 
 def install() -> MemorySender:
-    """Make a fresh ``MemorySender`` the process's sender; ``uninstall()`` goes back to the UDP one."""
+    """Make a fresh ``MemorySender`` the process's sender; ``uninstall(it)`` puts back the one it replaced."""
     sender = MemorySender()
+    sender.replaced = udp._sender
     udp._sender = sender  # type: ignore[assignment]  # the seam: udp.sender() returns it, every send path uses it
     return sender
 
 
-def uninstall() -> None:
-    udp.reset()  # the next send makes a UDP sender again, to AWS_XRAY_DAEMON_ADDRESS
+def uninstall(sender: MemorySender) -> None:
+    """The UDP sender again: the same object as before (a test holding it, to break its socket, still has it)."""
+    udp._sender = sender.replaced

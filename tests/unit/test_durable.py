@@ -1,5 +1,5 @@
 """lambda_tracer.durable, in process: the durable SDK 3.0.0 and its testing runner (aws-durable-execution-sdk-python-
-testing 1.4.0) drive a traced handler; the documents are the real UDP datagrams (lambda_env's daemon stand-in).
+testing 1.4.0) drive a traced handler; the documents are what it sent (the memory sender, tests/memory_sender.py).
 
 The zero-code path (wrapper, entry point, runtime) is tests/e2e/test_e2e_durable.py; here the plugin is passed in
 code (``plugins=[FACTORY]``), which is the same factory the entry point resolves to. The runner's in-process mode
@@ -30,6 +30,8 @@ from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 
 @dataclass
 class Traced:
@@ -58,7 +60,7 @@ class Traced:
 def run(app: Callable[..., Any], *, header: Callable[[], str] | None = None, **runner: Any) -> tuple[Any, list[Traced]]:
     """Run one durable execution of ``app`` (traced by ``capture_lambda_handler``, with our plugin), each invocation
     with a fresh sampled trace header as the runtime sets it; (the runner's result, the invocations' traces)."""
-    daemon = lambda_env.install()
+    daemon = lambda_env.sink()
     trace_ids: list[str] = []
     handler = traced_handler(app, trace_ids, header)
     with DurableFunctionTestRunner(handler=handler, **runner) as test_runner:
@@ -107,7 +109,7 @@ def test_parallel_map_and_a_callback_nest_like_the_operations() -> None:
     Simulated: the service lists a delivered callback in the next invocation's ``UpdatedOperationIds`` (the SDK's
     ``InvocationStartInfo.updated_operations``: "a callback that was delivered"); the testing runner 1.4.0 lists
     elapsed waits there but not callbacks, so the handler adds it as the service would."""
-    daemon = lambda_env.install()
+    daemon = lambda_env.sink()
     trace_ids: list[str] = []
     traced = traced_handler(app, trace_ids)
 
@@ -177,7 +179,7 @@ def test_a_branch_resumed_in_the_same_invocation_stays_under_its_branch() -> Non
 
 def test_untraced_invocations_record_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unsampled, or tracing off: the plugin finds no span of ours and sends nothing; the execution is unchanged."""
-    daemon = lambda_env.install()
+    daemon = lambda_env.sink()
     first = len(daemon.datagrams())
     result, _ = run(
         app_with_a_wait, header=lambda: "Root=1-6b0f2f7d-3ed862529d375a7ebba3eb94;Parent=1bc5755f0b8225c7;Sampled=0"

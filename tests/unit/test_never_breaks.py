@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+import lambda_env
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, coldstart, config
 from lambda_tracer.backends import udp, xray
+
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 
 
 class Boom(Exception):
@@ -30,6 +33,14 @@ class _BrokenSocket:
         raise OSError(90, "Message too long")
 
 
+def _broken_sender() -> udp.Sender:
+    """The UDP sender, to the daemon stand-in, with a socket that refuses every datagram."""
+    assert lambda_env.DAEMON is not None
+    sender = udp.Sender(lambda_env.DAEMON.address)
+    sender._socket = _BrokenSocket()  # type: ignore[assignment]
+    return sender
+
+
 # (description, object, attribute) of the tracer internals to break.
 PHASES = [
     ("opening the subsegment", xray.BACKEND, "start_span"),
@@ -38,7 +49,7 @@ PHASES = [
     ("serializing the error", capture, "error_metadata"),
     ("recording the exception", xray.XRaySpan, "record_exception"),
     ("closing and emitting", xray.XRaySpan, "end"),
-    ("sending the datagram", udp.sender(), "_socket"),
+    ("sending the datagram", udp, "_sender"),  # a real UDP sender whose socket fails (_broken_sender)
 ]
 
 
@@ -68,7 +79,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     tracer = Tracer(service="svc")
     calls: list[str] = []
     ok, failing = _handlers(tracer, calls)
-    monkeypatch.setattr(owner, attribute, _raise if attribute != "_socket" else _BrokenSocket())
+    monkeypatch.setattr(owner, attribute, _raise if attribute != "_sender" else _broken_sender())
 
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         success = invoke(ok, {"n": 3}, expect=0)
