@@ -19,6 +19,8 @@ from lambda_env import invoke
 from lambda_tracer import Tracer, aiohttp_trace_config
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header, subsegments
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
