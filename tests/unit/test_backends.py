@@ -122,6 +122,7 @@ def test_a_custom_provider_sees_exceptions_and_patching() -> None:
 # -- our own backend ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 def test_a_span_whose_parent_ended_first_is_still_sent_complete() -> None:
     """A generator first advanced inside a traced function that returns it outlives that function's span."""
     tracer = Tracer(service="svc")
