@@ -10,10 +10,11 @@ from time import perf_counter, time
 
 #: When the tracer started (time(), perf_counter()): zero-code, where ``## init`` begins (init_trace.py).
 STARTED = (time(), perf_counter())
+#: Set before the tracer loads, so that a module below it may read it at any time (otlp.py's scope version).
+__version__ = "0.1.0"
 
 from .tracer import Tracer, aiohttp_trace_config  # noqa: E402 (STARTED is taken before the tracer loads)
 
 del perf_counter, time
 
 __all__ = ["Tracer", "aiohttp_trace_config"]
-__version__ = "0.1.0"

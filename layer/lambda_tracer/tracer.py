@@ -16,7 +16,7 @@ import logging
 import types
 from collections.abc import Callable
 
-from . import capture, coldstart, config, redaction
+from . import backends, capture, coldstart, config, redaction
 from .backends import Backend
 from .backends.xray_documents import MAX_NAME_CHARS
 from .span import GuardedSpan, metadata_namespace, report
@@ -301,11 +301,6 @@ if TYPE_CHECKING:
     HandlerTrace = tuple[GuardedSpan, contextvars.Token[bool]]
 
 
-#: The running invocation's (event, context) as the handler got them (the last set: awslambdaric runs one at a
-#: time): the otlp exporter's handler span reads ``faas.trigger`` and ``cloud.resource_id`` from them.
-invocation: tuple[Any, Any] = (None, None)
-
-
 def _wrap_handler(
     tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
 ) -> Callable[..., Any]:
@@ -313,8 +308,7 @@ def _wrap_handler(
 
     @functools.wraps(handler)
     def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-        global invocation
-        invocation = event, context
+        backends.invocation = event, context
         trace = _open_handler(tracer, title, name, response_on, error_on)
         if trace is None:
             return handler(event, context, **kwargs) if kwargs else handler(event, context)
@@ -340,8 +334,7 @@ def _wrap_async_handler(
 
     @functools.wraps(handler)
     async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
-        global invocation
-        invocation = event, context
+        backends.invocation = event, context
         trace = await _open_handler_async(tracer, title, name, response_on, error_on)
         if trace is None:
             return await handler(event, context, **kwargs)

@@ -23,8 +23,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 import lambda_env
-from lambda_tracer import Tracer, config
-from lambda_tracer import tracer as tracer_module
+from lambda_tracer import Tracer, backends, config
 from lambda_tracer.backends import otlp, otlp_spans, udp, xray
 from lambda_tracer.backends import otlp_proto as proto
 from lambda_tracer_local import otlp as local_otlp
@@ -720,7 +719,7 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
     ],
 )
 def test_the_trigger_of_an_event(event: Any, trigger: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tracer_module, "invocation", (event, None))
+    monkeypatch.setattr(backends, "invocation", (event, None))
     assert otlp_spans._invocation([]) == trigger
 
 

@@ -23,6 +23,11 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
+#: The running invocation's (event, context) as the handler got them (the last set: awslambdaric runs one at a
+#: time), written by the handler's wrapper (tracer.py): the otlp exporter's handler span reads ``faas.trigger``
+#: and ``cloud.resource_id`` from them. Here, in the seam, so that no backend imports the Tracer's module.
+invocation: tuple[Any, Any] = (None, None)
+
 
 class BackendSpan:
     """One open span (an X-Ray subsegment): what can be recorded on it while it is open."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from .. import tracer
+from .. import backends as _seam
 from . import otlp_proto as proto
 from . import otlp_spans, xray, xray_documents
 
@@ -240,12 +240,12 @@ def _handler_attributes(values: dict[str, Any], annotations: dict[str, Any]) -> 
 
 
 def invocation() -> tuple[str | None, str | None]:
-    """(request id, invoked function ARN) of the invocation running now, from the context the runtime client
-    as the handler got it (``tracer.invocation``); the request id alone when no context was seen for this invocation."""
+    """(request id, invoked function ARN) of the invocation running now: the id from the runtime client, the ARN
+    from the context the handler got (``backends.invocation``) when it is this invocation's, else None."""
     request_id = getattr(sys.modules.get(otlp_spans.RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
     if request_id.__class__ is not str or not 0 < len(request_id) <= 256:
         return None, None
-    context = tracer.invocation[1]
+    context = _seam.invocation[1]
     if context is not None and getattr(context, "aws_request_id", None) == request_id:
         return request_id, otlp_spans._plain(getattr(context, "invoked_function_arn", None))
     return request_id, None

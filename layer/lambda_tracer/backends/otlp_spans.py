@@ -8,7 +8,7 @@ shape is otlp_documents.from_span's.
   annotations, listed in ``aws.xray.annotations`` so X-Ray indexes them, and each metadata namespace as a JSON
   object in ``aws.xray.metadata.<namespace>``: where the collector's X-Ray translator reads them.
 * **The invocation**: the handler span's ``cloud.resource_id`` and ``faas.trigger`` come from the LambdaContext
-  and the event the handler got (``tracer.invocation``, set by the handler's wrapper: no call of ours around
+  and the event the handler got (``backends.invocation``, set by the handler's wrapper: no call of ours around
   awslambdaric's factories, which cost ~8 K instructions a warm invocation).
 
 Imported with otlp.py at a cold start in otlp mode (never in xray mode).
@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import sys
 
+from .. import backends as _seam
 from .. import config
-from .. import tracer as _tracer
 from . import otlp_proto as proto
 from . import xray, xray_documents
 
@@ -57,7 +57,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
             return None
         parts.append(_COLD_ATTRIBUTES[cold])
         kind = _SERVER_KIND
-        arn = getattr(_tracer.invocation[1], "invoked_function_arn", None)
+        arn = getattr(_seam.invocation[1], "invoked_function_arn", None)
         trigger = _invocation(parts)
         key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
         tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
@@ -270,7 +270,7 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: st
     compares them by value and type: True and 1 are equal, not the same attribute). Kept as a warm invocation's
     annotations are, so that the first warm invocation finds the cold one's."""
     global _last_handler
-    checked = _plain(arn) if _invoked(_tracer.invocation[1]) else None
+    checked = _plain(arn) if _invoked(_seam.invocation[1]) else None
     values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
     values["aws.xray.annotations"] = list(annotations)
     _cloud_attributes(values, checked)
@@ -378,7 +378,7 @@ def _invocation(parts: list[bytes]) -> str | None:
     ALB), ``pubsub`` (SQS, SNS, Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a
     schedule) or ``other``, from the event the handler got; None for an event of None. One call per invocation,
     written out: a call costs ~0.4 K instructions."""
-    event = _tracer.invocation[0]
+    event = _seam.invocation[0]
     trigger: str | None = "other"
     if event is None:
         trigger = None

@@ -85,9 +85,6 @@ MODULES: dict[str, str] = {
     "aiohttp": "aiohttp",
     "sqlite3": "sqlite3",
 }
-#: Marks the aiohttp trace configs made by us, so a session never gets two (in-code aiohttp_trace_config() +
-#: zero-code), whichever made them: aiohttp.py or, when aiohttp is left to the SDK, sdk_patches.py.
-TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
 #: SDK patch names traced by our own instrumentation rather than the SDK's patch: every one of MODULES.
 #: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
 #: subprocess to get the SDK's documents for the same calls.

@@ -18,18 +18,23 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-from . import TRACE_CONFIG_MARKER, aiohttp_trace_config, common
+from . import common
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 MARKER = "__lambda_tracer_instrumented__"
+#: Marks the aiohttp trace configs made by us, so a session never gets two (in-code aiohttp_trace_config() +
+#: zero-code), whichever made them: this module or, when aiohttp is left to the SDK, sdk_patches.py.
+TRACE_CONFIG_MARKER = "_lambda_tracer_trace_config"
 
 
-def instrument(name: str, aiohttp: ModuleType) -> None:
-    """Every ClientSession gets our trace config (aiohttp has no global hook); the SDK's, marked as ours, when
-    aiohttp is left to the SDK (the registry's ``aiohttp_trace_config`` chooses)."""
+def instrument(name: str, aiohttp: ModuleType, make_config: Callable[[], Any] | None = None) -> None:
+    """Every ClientSession gets our trace config (aiohttp has no global hook), or what ``make_config`` makes:
+    sdk_patches passes the SDK's, marked as ours, when aiohttp is left to the SDK."""
+    new_config = make_config or trace_config
     session = aiohttp.ClientSession
     original = session.__init__
     if getattr(original, MARKER, False):
@@ -40,7 +45,7 @@ def instrument(name: str, aiohttp: ModuleType) -> None:
         try:
             configs = list(kwargs.get("trace_configs") or ())
             if not any(getattr(config, TRACE_CONFIG_MARKER, False) for config in configs):
-                kwargs["trace_configs"] = [*configs, aiohttp_trace_config()]
+                kwargs["trace_configs"] = [*configs, new_config()]
         except Exception as error:  # the session works untraced rather than not at all
             common.report("an aiohttp session", error)
         original(self, *args, **kwargs)

@@ -8,8 +8,6 @@ module and backends/sdk.py are the only ones that import ``aws_xray_sdk``.
 
 from __future__ import annotations
 
-from . import TRACE_CONFIG_MARKER
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
@@ -20,7 +18,7 @@ def apply(sdk_name: str, module: Any) -> None:
     if sdk_name == "aiohttp":  # not an SDK patch: our session hook, giving sessions the SDK's trace config
         from . import aiohttp
 
-        aiohttp.instrument(sdk_name, module)
+        aiohttp.instrument(sdk_name, module, aiohttp_trace_config)
         return
     from ..backends import sdk
 
@@ -74,6 +72,7 @@ def aiohttp_trace_config() -> Any:
     from aws_xray_sdk.ext.aiohttp.client import aws_xray_trace_config
 
     from ..backends import sdk
+    from .aiohttp import TRACE_CONFIG_MARKER
 
     sdk.recorder()
     trace_config = aws_xray_trace_config()
