@@ -29,6 +29,8 @@ from lambda_tracer.backends import otlp_proto as proto
 from lambda_tracer_local import otlp as local_otlp
 from lambda_tracer_local import otlp_rules
 
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = b'{"format":"json","version":1}\n'
 
@@ -283,7 +285,7 @@ def otlp_mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _invoke(handler: Any, event: Any = None, header: str | None = None) -> tuple[list[bytes], str, str]:
     """Call a handler under a fresh trace header; (datagrams it sent, trace id, parent id)."""
-    daemon = lambda_env.install()
+    daemon = lambda_env.sink()
     fresh, trace_id, parent = lambda_env.new_trace_header()
     first, rejected = len(daemon.datagrams()), len(daemon.rejected)
     os.environ["_X_AMZN_TRACE_ID"] = header or fresh
@@ -293,7 +295,7 @@ def _invoke(handler: Any, event: Any = None, header: str | None = None) -> tuple
         del os.environ["_X_AMZN_TRACE_ID"]
     daemon.sync()
     sent = daemon.datagrams(first)
-    lambda_env._INVOKED.update(range(first, first + len(sent)))
+    lambda_env._invoked(daemon).update(range(first, first + len(sent)))
     lambda_env.assert_datagrams_follow_xray_rules(sent, daemon.rejected[rejected:], header or fresh)
     return sent, trace_id, parent
 
@@ -341,7 +343,7 @@ def test_a_thread_span_ending_with_nothing_open_is_sent_at_once(otlp_mode: None)
 
     @tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:
-        daemon = lambda_env.install()
+        daemon = lambda_env.sink()
         first = len(daemon.datagrams())
         worker = threading.Thread(target=background)
         worker.start()
@@ -623,7 +625,7 @@ def test_lone_spans_of_one_length_reuse_the_heads_and_each_decodes_to_itself(siz
 def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad_one_never_raises(
     otlp_mode: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    daemon = lambda_env.install()
+    daemon = lambda_env.sink()
     header, trace_id, parent = lambda_env.new_trace_header()
     first = len(daemon.datagrams())
     os.environ["_X_AMZN_TRACE_ID"] = header
@@ -650,7 +652,7 @@ def test_a_foreign_document_with_inline_children_becomes_one_span_each_and_a_bad
         del os.environ["_X_AMZN_TRACE_ID"]
     daemon.sync()
     sent = daemon.datagrams(first)
-    lambda_env._INVOKED.update(range(first, first + len(sent)))
+    lambda_env._invoked(daemon).update(range(first, first + len(sent)))
     spans = spans_in(sent)
     assert [(span.name, span.kind) for span in spans] == [
         ("db", Span.SPAN_KIND_CLIENT),
