@@ -75,9 +75,9 @@ def test_method_subsegment_is_child_of_handler() -> None:
 
     call = invoke(handler, expect=2)
     handler_doc = by_name(call.documents, "## handler")
-    method_doc = by_name(call.documents, "## test_trace_shape.helper_method")
+    method_doc = by_name(call.documents, "## test_tracer.helper_method")
     assert method_doc["parent_id"] == handler_doc["id"]
-    assert method_doc["metadata"] == {"svc": {"test_trace_shape.helper_method response": 42}}
+    assert method_doc["metadata"] == {"svc": {"test_tracer.helper_method response": 42}}
 
 
 def test_locals_in_method_name_are_sanitized() -> None:
@@ -93,7 +93,7 @@ def test_locals_in_method_name_are_sanitized() -> None:
 
     call = invoke(handler, expect=2)
     names = {doc["name"] for doc in subsegments(call.documents)}
-    assert "## test_trace_shape.test_locals_in_method_name_are_sanitized.locals.inner" in names
+    assert "## test_tracer.test_locals_in_method_name_are_sanitized.locals.inner" in names
 
 
 class PaymentError(Exception):
@@ -185,7 +185,7 @@ def test_annotations_and_metadata_land_on_current_subsegment() -> None:
 
     call = invoke(handler, expect=2)
     method_doc = by_name(
-        call.documents, "## test_trace_shape.test_annotations_and_metadata_land_on_current_subsegment.locals.collect"
+        call.documents, "## test_tracer.test_annotations_and_metadata_land_on_current_subsegment.locals.collect"
     )
     assert method_doc["annotations"] == {"PaymentId": "ch_1"}
     assert method_doc["metadata"]["billing"] == {"detail": {"charge": "ch_1"}}
