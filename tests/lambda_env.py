@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,3 +169,22 @@ def _log_violations(violations: list[xray_rules.Violation], documents: list[dict
         for found in violations:
             log.write(json.dumps({"test": test, **vars(found), "report": xray_rules.describe([found], documents)}))
             log.write("\n")
+
+
+def in_a_fresh_process(code: str) -> str:
+    """Run ``code`` in a new interpreter with a sampled trace header and the layer's package importable (the SDK,
+    wrapt and the import hooks as a cold start has them); its standard output."""
+    import lambda_tracer
+
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
+    env = {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": "/tmp",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+        "PYTHONPATH": layer,
+        "_X_AMZN_TRACE_ID": header,
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

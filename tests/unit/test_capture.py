@@ -1135,3 +1135,10 @@ def test_a_secret_straddling_the_cut_is_masked_from_its_start() -> None:
     assert capture._Converter(Policy(), 100)._text(text) == "x" * 97 + " " + R[:2]
     text = "x" * 85 + " https://u:" + "p" * 500 + "@h" + "y" * 10_000  # the @ is 500 characters past the cut
     assert capture._Converter(Policy(), 100)._text(text) == "x" * 85 + " https://u:" + R[:4]
+
+
+def test_a_response_with_del_is_not_spliced() -> None:
+    value = {"text": "del \x7f"}
+    data, text = capture.response_metadata(value, Policy(), 16384)
+    assert data is value and text is None  # the document writes \u007f where the capture's text has it raw
+    assert capture.response_metadata({"text": "plain"}, Policy(), 16384)[1] == '{"text":"plain"}'

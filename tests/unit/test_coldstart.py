@@ -1,8 +1,8 @@
 """Cold-start bookkeeping (coldstart.py): the first-invocation flag, AWS_LAMBDA_INITIALIZATION_TYPE, and
 SnapStart restores (the runtime's after-restore hooks of snapshot_restore_py, run by awslambdaric).
 
-The annotations on the wire are checked in test_trace_shape.py and test_backends.py; these pin the rules
-themselves. The root conftest makes each test start with a first invocation pending and no restore.
+The annotations on the wire are checked in test_tracer.py and, after a restore, at the end of this file; the rest pin
+the rules themselves. The root conftest makes each test start with a first invocation pending and no restore.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import os
 import threading
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import snapshot_restore_py
 from awslambdaric import lambda_runtime_hooks_runner
 
-from lambda_tracer import coldstart, config
+from lambda_env import invoke
+from lambda_tracer import Tracer, coldstart, config
+from lambda_tracer.backends import udp
 
 INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 
@@ -282,3 +285,25 @@ def test_environment_values_are_read_as_os_environ_gives_them(monkeypatch: pytes
         assert config.get_raw("LAMBDA_TRACER_TEST_VALUE") == os.environ["LAMBDA_TRACER_TEST_VALUE"] == value
     monkeypatch.delenv("LAMBDA_TRACER_TEST_VALUE")
     assert config.get_raw("LAMBDA_TRACER_TEST_VALUE") is None
+
+
+def test_the_first_invocation_after_each_snapstart_restore_says_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """awslambdaric runs the after-restore hooks registered with snapshot_restore_py; ours arms Restored."""
+    from awslambdaric import lambda_runtime_hooks_runner
+
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        return "ok"
+
+    before = udp.sender()
+    lambda_runtime_hooks_runner.run_after_restore()  # what the runtime does once restored
+    assert udp._sender is None  # the restored sandbox opens its own socket
+    first, second = invoke(handler).documents[0], invoke(handler).documents[0]
+    assert first["annotations"] == {"ColdStart": False, "Service": "svc", "InitType": "snap-start", "Restored": True}
+    assert "Restored" not in second["annotations"]
+    assert udp.sender() is not before
+    lambda_runtime_hooks_runner.run_after_restore()  # another restore of the same snapshot: a new sandbox
+    assert invoke(handler).documents[0]["annotations"]["Restored"] is True

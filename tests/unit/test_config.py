@@ -149,26 +149,6 @@ def test_non_utf8_env_value_is_tolerated() -> None:
     assert isinstance(probe["service"], str)
 
 
-def test_one_invocation_does_not_import_the_sdk_until_the_escape_hatch_is_used() -> None:
-    """Our backend needs nothing of the SDK; ``tracer.provider`` is the SDK's recorder, recording into our trace."""
-    code = """
-import json, os, sys
-os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-from lambda_tracer import Tracer
-tracer = Tracer(service="svc")
-handler = tracer.capture_lambda_handler(lambda event, context: 1)
-handler({}, None)
-before = "aws_xray_sdk" in sys.modules or "wrapt" in sys.modules
-recorder = tracer.provider
-from aws_xray_sdk.core import xray_recorder
-print(json.dumps({"before": before, "after": "aws_xray_sdk.core.recorder" in sys.modules,
-                  "same": recorder is xray_recorder,
-                  "context": type(xray_recorder.context).__name__}))
-"""
-    probe = _run(code, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9")
-    assert probe == {"before": False, "after": True, "same": True, "context": "BridgeContext"}
-
-
 def test_zero_code_tracer_follows_settings_given_later_in_code() -> None:
     """The redirect's Tracer exists before the user's module runs; what that module sets must still apply."""
     zero_code = Tracer()  # as lambda_tracer.handler creates it, from the environment only

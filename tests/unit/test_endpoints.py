@@ -1,6 +1,6 @@
 """ignore_endpoint rules (endpoints.py): which URLs and finished HTTP subsegments they match.
 
-The HTTP clients are exercised end to end in test_patching.py; these pin the matching itself, rule by rule.
+The HTTP clients are exercised end to end in test_instrumentation.py; these pin the matching itself, rule by rule.
 The root conftest clears the rules before each test.
 """
 

@@ -1,4 +1,5 @@
-"""Our own instrumentation beyond what the SDK does: ignore_endpoint across layers, faults of our own never reaching
+"""Our own instrumentation (instrumentation/): every client traced, and beyond what the SDK does: ignore_endpoint
+across clients and layers, aiohttp sessions without code changes, faults of our own never reaching
 the call, one subsegment per call whoever else patched the library, and no SDK for aiohttp_trace_config()."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from http_stub import QuietHandler, serving
 
 from lambda_env import invoke
-from lambda_tracer import Tracer
+from lambda_tracer import Tracer, aiohttp_trace_config
 from lambda_tracer.backends import xray
 from lambda_tracer.instrumentation import common
 from lambda_tracer_local.daemon import subsegments
@@ -301,3 +302,137 @@ def test_one_subsegment_per_call_when_user_code_also_applies_the_sdks_patches(or
     """User code calling the SDK's patch() (migrating from it) before or after our Tracer: never two subsegments."""
     env_code = f"import sys; sys.argv[1:] = [{order!r}]\n" + COUNT_SUBSEGMENTS
     assert _run(env_code) == ["127.0.0.1", "s3"]
+
+
+class _PathHandler(QuietHandler):
+    def _reply(self) -> None:
+        body = b'<?xml version="1.0"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>'
+        if not self.path.startswith("/?") and self.path != "/":
+            body = json.dumps({"path": self.path}).encode()
+        self.reply(200, body, "application/json" if body.startswith(b"{") else "application/xml")
+
+    do_GET = do_POST = _reply
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    with serving(_PathHandler) as port:
+        yield port
+
+
+def _calls(port: int, host: str) -> dict[str, Any]:
+    """One call per client to http://<host>:<port>; returns what each got back."""
+    import boto3
+    import httpx
+    import requests
+
+    base = f"http://{host}:{port}"
+    s3 = boto3.client(
+        "s3", endpoint_url=base, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    connection = http.client.HTTPConnection(host, port)
+    connection.request("GET", "/raw")
+    raw = connection.getresponse().read()
+    return {
+        "requests": requests.get(f"{base}/requests").json(),
+        "httpx": httpx.get(f"{base}/httpx").json(),
+        "botocore": s3.list_buckets()["Buckets"],
+        "http.client": json.loads(raw),
+    }
+
+
+def test_clients_are_traced_and_ignore_endpoint_applies_to_all(server: int) -> None:
+    tracer = Tracer(service="svc", patch_modules=["requests", "httpx", "botocore", "httplib"])
+    tracer.ignore_endpoint(hostname="local*")  # "localhost" is ignored, "127.0.0.1" is not
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, str], context: object) -> dict[str, Any]:
+        return _calls(server, event["host"])
+
+    traced = invoke(handler, {"host": "127.0.0.1"}, expect=5)
+    assert traced.error is None, traced.error
+    names = [d["name"] for d in subsegments(traced.documents)]
+    assert "s3" in names and names.count("127.0.0.1") >= 3, names
+
+    ignored = invoke(handler, {"host": "localhost"}, expect=1)
+    assert ignored.error is None and ignored.result == traced.result
+    names = [d["name"] for d in subsegments(ignored.documents)]
+    assert names == ["## handler"], names
+
+
+def test_url_globs_are_ignored(server: int) -> None:
+    import requests
+
+    tracer = Tracer(service="svc", patch_modules=["requests"])
+    tracer.ignore_endpoint(urls=["/health*"])
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, str], context: object) -> int:
+        requests.get(f"http://127.0.0.1:{server}/healthcheck")
+        requests.get(f"http://127.0.0.1:{server}/orders")
+        return 2
+
+    call = invoke(handler, expect=2)
+    urls = [d.get("http", {}).get("request", {}).get("url", "") for d in subsegments(call.documents)]
+    assert any(u.endswith("/orders") for u in urls)
+    assert not any("health" in u for u in urls)
+
+
+def test_aiohttp_trace_config(server: int) -> None:
+    import aiohttp
+
+    tracer = Tracer(service="svc")
+
+    async def fetch() -> Any:
+        async with aiohttp.ClientSession(trace_configs=[aiohttp_trace_config()]) as session:
+            async with session.get(f"http://127.0.0.1:{server}/aio") as response:
+                return await response.json()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, str], context: object) -> Any:
+        return asyncio.run(fetch())
+
+    call = invoke(handler, expect=2)
+    assert call.result == {"path": "/aio"}
+    remote = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert len(remote) == 1 and remote[0]["parent_id"] == next(
+        d["id"] for d in call.documents if d["name"] == "## handler"
+    )
+
+
+def test_boto3_calls_at_init_are_dropped_quietly(server: int) -> None:
+    """No trace header during init: the SDK has nothing to attach to; the call still works."""
+    tracer = Tracer(service="svc", patch_modules=["botocore"])
+    import boto3
+
+    os.environ.pop("_X_AMZN_TRACE_ID", None)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{server}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+    )
+    assert s3.list_buckets()["Buckets"] == []
+    assert tracer.provider.current_subsegment() is None
+
+
+def test_aiohttp_sessions_are_traced_without_code_changes(server: int) -> None:
+    import aiohttp
+
+    tracer = Tracer(service="svc", patch_modules=["aiohttp"])
+
+    async def fetch(configs: list[Any]) -> Any:
+        async with aiohttp.ClientSession(trace_configs=configs) as session:
+            async with session.get(f"http://127.0.0.1:{server}/zero") as response:
+                return await response.json()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, str], context: object) -> Any:
+        # Once without any trace config, once with ours given explicitly: one subsegment each, never two.
+        return [asyncio.run(fetch([])), asyncio.run(fetch([aiohttp_trace_config()]))]
+
+    call = invoke(handler, expect=3)
+    assert call.result == [{"path": "/zero"}, {"path": "/zero"}]
+    remote = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
+    assert len(remote) == 2

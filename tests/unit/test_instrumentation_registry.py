@@ -1,11 +1,15 @@
-"""The registry's import hook (``lambda_tracer.instrumentation.when_imported``): a callback runs once its module
-is imported, right after the module's own code and before the importer gets it, without the registry importing
-anything itself; a failing callback never breaks the import."""
+"""The registry (instrumentation/__init__.py): only the libraries user code imports are loaded and patched, as
+``patch_modules`` limits; and its import hook (``when_imported``): a callback runs once its module is imported, right
+after the module's own code and before the importer gets it, without the registry importing anything itself; a
+failing callback never breaks the import."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,9 @@ from types import ModuleType
 
 import pytest
 
-from lambda_tracer import config, instrumentation
+from lambda_tracer import Tracer, config, instrumentation
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -94,3 +100,32 @@ def test_a_module_that_does_not_exist_is_not_found_through_the_hook(modules: str
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(f"{modules}.missing")
     assert seen == []
+
+
+LAZY_PROBE = """
+import json, sys
+from lambda_tracer import Tracer
+tracer = Tracer()
+before = sorted(m for m in ("botocore", "requests", "httpx", "sqlite3", "aiohttp") if m in sys.modules)
+import requests
+print(json.dumps({"before": before, "traced": getattr(requests.Session.send, "__lambda_tracer_instrumented__", False),
+                  "sdk": sorted(m for m in sys.modules if m.split(".")[0] in ("aws_xray_sdk", "wrapt")),
+                  "after": sorted(m for m in ("botocore", "requests", "httpx", "sqlite3") if m in sys.modules)}))
+"""
+
+
+def test_only_imported_libraries_are_loaded_and_patched() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_TRACER"))}
+    env.update(LAMBDA_TASK_ROOT="/tmp", PYTHONPATH=str(ROOT / "layer"))
+    out = subprocess.run([sys.executable, "-c", LAZY_PROBE], env=env, capture_output=True, text=True, check=True)
+    probe = json.loads(out.stdout.splitlines()[-1])
+    assert probe["before"] == []
+    assert probe["traced"] is True  # our own instrumentation: neither the SDK nor wrapt is loaded for it
+    assert probe["sdk"] == []
+    assert "botocore" not in probe["after"] and "sqlite3" not in probe["after"]
+
+
+def test_patch_modules_limits_patching_and_unknown_names_warn(caplog: pytest.LogCaptureFixture) -> None:
+    tracer = Tracer(service="svc", patch_modules=["requests", "not_a_library"])
+    assert tracer.auto_patch is True
+    assert any("not_a_library" in r.getMessage() for r in caplog.records)

@@ -10,6 +10,7 @@ import collections
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, config, redaction, redaction_text
-from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy
+from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy, from_setting
 from lambda_tracer_local.daemon import by_name, new_trace_header
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
@@ -1460,3 +1461,96 @@ def test_secret_stems_are_found_across_words_left_out() -> None:
 def test_botocore_messages_and_pairs_in_one_text() -> None:
     text = "parameter password, value: x, type: t and token=abc"
     assert Policy().mask_text(text) == f"parameter password, value: {R}, type: t and token={R}"
+
+
+ALPHABET = 'abcdefABCDEF0123456789,"\\:%_-. ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ@/{}[]\n\t'
+
+
+EXTRA_NEEDLES = ["pin", "ssn", "account", "ab", "x9", "cred", "CrEd", "p1ss", "created", "aref"]
+
+
+def plain_needs_mask(policy: Policy, text: str) -> bool:
+    """``needs_mask`` as it was before the prefilter: every needle searched in the whole text."""
+    return policy.enabled and (
+        any(needle in text.lower() for needle in policy._needles)
+        or any(needle in text for needle in redaction._FORM_NEEDLES)
+        or ("@" in text and redaction_text.compiled(redaction_text._USERINFO_GATE).search(text) is not None)
+    )
+
+
+def records(rng: random.Random, count: int) -> str:
+    """JSON like an API's: ids, times and URLs, which the sketch reads alike."""
+    items = [
+        {
+            "id": f"{rng.getrandbits(128):032x}",
+            "createdAt": f"2026-{rng.randint(1, 12):02d}-01T{rng.randint(0, 23):02d}:00:00.000Z",
+            "url": f"https://api.example.com/v1/orders/{rng.getrandbits(64):016x}",
+            "status": rng.choice(["paid", "ordered", "delivered", "Credited", "secretary"]),
+        }
+        for _ in range(count)
+    ]
+    return json.dumps({"statusCode": 200, "body": json.dumps({"items": items})}, separators=(",", ":"))
+
+
+def texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    needles = [*redaction._NEEDLES, *redaction._FORM_NEEDLES, *EXTRA_NEEDLES]
+    made = []
+    for _ in range(count):
+        if rng.random() < 0.6:
+            text = records(rng, rng.randint(0, 12))
+        else:
+            text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 600)))
+        for _ in range(rng.randint(0, 2)):
+            needle = rng.choice(needles)
+            needle = "".join(c.upper() if rng.random() < 0.4 else c for c in needle)
+            at = rng.randint(0, len(text))
+            text = text[:at] + needle + text[at:]
+        made.append(text)
+    return made
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(), from_setting(["pin", "ssn", "account_number", "ab", "x9"]), from_setting(["-token_count"])],
+    ids=["default", "extra names", "allowed key"],
+)
+def test_needs_mask_is_the_plain_search(policy: Policy) -> None:
+    found = 0
+    for text in texts(18, 1500):
+        expected = plain_needs_mask(policy, text)
+        assert policy.needs_mask(text) is expected, text
+        found += expected
+    assert 0 < found < 1500  # both answers were exercised
+    assert policy._clean  # and pieces were remembered, then reused
+
+
+def test_a_needle_in_remembered_pieces_is_still_found() -> None:
+    policy = Policy()
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"p1ss"}') is False
+    # Every piece of these texts but the needle's own reads like one already seen.
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"pass"}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"cred","note":"p1ss"}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"p1ss","%":1}') is True
+    assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"AKIA","note":"p1ss"}') is True
+    # ``cred`` reads ``#r##`` in a sketch, as ``created`` does: each of its spellings is still found.
+    assert policy.needs_mask('{"createdAt":"2026-01-01","ref":"a1b2","note":"p1ss"}') is False
+    for spelling in ("cred", "Cred", "cRed", "crEd", "creD", "CRED", "cREd", "CrEd"):
+        assert policy.needs_mask(f'{{"createdAt":"2026-01-01","ref":"{spelling}","note":"p1ss"}}') is True
+
+
+def test_non_ascii_texts_take_the_plain_search() -> None:
+    policy = Policy()
+    assert policy.needs_mask("\u212aey=1, caf\u00e9") is True  # the Kelvin sign lower-cases to k
+    assert policy.needs_mask("caf\u00e9, na\u00efve") is False
+    assert not policy._clean
+
+
+def test_remembered_pieces_are_bounded() -> None:
+    policy = Policy()
+    rng = random.Random(7)
+    for _ in range(600):
+        policy.needs_mask(",".join("".join(rng.choice("ghlmrvwz") for _ in range(12)) for _ in range(50)))
+        policy.needs_mask("x" * 5000)
+    assert redaction._CLEAN_CHARS <= sum(len(piece) + 1 for piece in policy._clean) < redaction._CLEAN_CHARS + 1100
+    assert all(len(piece) <= redaction._CLEAN_PIECE_CHARS for piece in policy._clean)

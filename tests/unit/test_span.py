@@ -214,3 +214,14 @@ def test_unreachable_daemon_address(monkeypatch: pytest.MonkeyPatch) -> None:
         return "x" * 100
 
     assert invoke(handler, expect=0).result == "x" * 100
+
+
+@pytest.mark.parametrize("raw", [None, "", "4096", "100", "10000000", "junk", " 2048 "])
+def test_the_capture_limit_is_the_settings(monkeypatch: pytest.MonkeyPatch, raw: str | None) -> None:
+    from lambda_tracer import config, span
+
+    if raw is None:
+        monkeypatch.delenv(config.MAX_CAPTURE_BYTES, raising=False)
+    else:
+        monkeypatch.setenv(config.MAX_CAPTURE_BYTES, raw)
+    assert span.capture_limit() == config.max_capture_bytes()

@@ -6,10 +6,9 @@ import os
 
 import pytest
 
-from lambda_env import invoke
+from lambda_env import in_a_fresh_process, invoke
 from lambda_tracer import Tracer
 from lambda_tracer_local.daemon import by_name, subsegments
-from memory_sender import MemorySender
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # read what was sent in memory (tests/memory_sender.py)
 
@@ -205,34 +204,15 @@ def test_default_service_is_the_function_name() -> None:
     assert doc["metadata"] == {os.environ["AWS_LAMBDA_FUNCTION_NAME"]: {"handler response": 1}}
 
 
-def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fields_leak() -> None:
-    tracer = Tracer(service="svc")
-
-    class Order:
-        def __init__(self) -> None:
-            self.total = 3
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict, context: object) -> str:
-        tracer.provider.current_subsegment().put_metadata("order", Order(), "shop")
-        return "ok"
-
-    doc = by_name(invoke(handler).documents, "## handler")
-    assert doc["metadata"]["shop"] == {"order": {"total": 3}}
-    assert not [key for key in doc if key.startswith("_")]
-
-
-def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_header_goes(
-    monkeypatch: pytest.MonkeyPatch, memory_sender: MemorySender
-) -> None:
-    """The SDK keeps the previous context for a repeated Root or a missing header; we never do."""
-    tracer = Tracer(service="svc")
-    handler = tracer.capture_lambda_handler(lambda event, context: 1)
-    first = invoke(handler)
-    same_root = f"Root={first.trace_id};Parent=1111111111111111;Sampled=1"
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", same_root)
-    handler({}, None)
-    monkeypatch.delenv("_X_AMZN_TRACE_ID")
-    handler({}, None)  # no header (PassThrough without an incoming trace): nothing to record into
-    docs = memory_sender.for_trace(first.trace_id)
-    assert sorted(d["parent_id"] for d in docs) == sorted([first.parent_id, "1111111111111111"])
+def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -> None:
+    """Each Tracer given its own settings asks for the import hooks of the SDK and the OpenTelemetry API again;
+    they are waiting once, whatever the number of Tracers (a function that makes one per invocation)."""
+    code = (
+        "from lambda_tracer import Tracer, instrumentation\n"
+        "for n in range(20):\n"
+        "    tracer = Tracer(service=f'svc{n}')\n"
+        "    tracer.capture_lambda_handler(lambda event, context: event)(n, None)\n"
+        "names = ('aws_xray_sdk.core', 'opentelemetry.trace', 'opentelemetry.propagate')\n"
+        "print([len(instrumentation._waiting[name]) for name in names])\n"
+    )
+    assert in_a_fresh_process(code).strip() == "[1, 1, 1]"

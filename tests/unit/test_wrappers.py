@@ -83,29 +83,6 @@ def test_gather_gives_each_task_its_own_subsegment_under_the_right_parent() -> N
     assert slowest["end_time"] - slowest["start_time"] > fastest["end_time"] - fastest["start_time"]
 
 
-def test_escape_hatch_in_subsegment_async_with_gather() -> None:
-    tracer = Tracer(service="svc")
-
-    async def one(name: str) -> None:
-        async with tracer.provider.in_subsegment_async(name) as subsegment:
-            subsegment.put_annotation(key="key", value=name)
-            await asyncio.sleep(0.01 if name == "## a" else 0)
-
-    async def both() -> None:
-        await asyncio.gather(one("## a"), one("## b"))
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict, context: object) -> str:
-        asyncio.run(both())
-        return "done"
-
-    call = invoke(handler, expect=3)
-    assert call.error is None
-    handler_id = by_name(call.documents, "## handler")["id"]
-    assert by_name(call.documents, "## a")["parent_id"] == handler_id
-    assert by_name(call.documents, "## b")["parent_id"] == handler_id
-
-
 def test_generator_records_return_value_and_passes_items() -> None:
     tracer = Tracer(service="svc")
 

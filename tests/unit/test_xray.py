@@ -1,125 +1,26 @@
-"""The recording seam: our own X-Ray backend's documents, the daemon address, and a user's provider called
-exactly as the reference calls it."""
+"""Our own X-Ray backend (backends/xray.py): spans sent complete when they end, the trace from each invocation's
+header, ids, and the fast paths checked against the code they replaced (the one-shot encoder, the float's repr, the
+regexes), byte for byte and field for field, on many varied inputs.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import socket
-import sys
-from collections.abc import AsyncIterator, Iterator
+import random
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from reference_encoder import old_encode, random_value
 
 from lambda_env import invoke
-from lambda_tracer import Tracer
-from lambda_tracer.backends import udp, xray, xray_documents
+from lambda_tracer import Tracer, capture
+from lambda_tracer.backends import xray, xray_documents
+from lambda_tracer.redaction import Policy
 from lambda_tracer_local.daemon import by_name
-
-# -- a user's provider -------------------------------------------------------------------------------
-
-
-class RecordingSegment:
-    def __init__(self, calls: list[tuple[Any, ...]], name: str) -> None:
-        self.calls, self.name = calls, name
-
-    def put_annotation(self, key: str, value: Any) -> None:
-        self.calls.append(("segment.put_annotation", self.name, key, value))
-
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        self.calls.append(("segment.put_metadata", self.name, key, value, namespace))
-
-
-class RecordingProvider:
-    """A duck-typed provider, as users write them to unit-test or to trace to another vendor."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    @contextlib.contextmanager
-    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[RecordingSegment]:
-        self.calls.append(("in_subsegment", name))
-        try:
-            yield RecordingSegment(self.calls, str(name))
-        except BaseException as error:
-            self.calls.append(("exit", name, type(error).__name__))
-            raise
-        self.calls.append(("exit", name, None))
-
-    @contextlib.asynccontextmanager
-    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncIterator[RecordingSegment]:
-        self.calls.append(("in_subsegment_async", name))
-        yield RecordingSegment(self.calls, str(name))
-        self.calls.append(("exit_async", name, None))
-
-    def put_annotation(self, key: str, value: Any) -> None:
-        self.calls.append(("put_annotation", key, value))
-
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        self.calls.append(("put_metadata", key, value, namespace))
-
-    def patch(self, modules: Any) -> None:
-        self.calls.append(("patch", list(modules)))
-
-    def patch_all(self) -> None:
-        self.calls.append(("patch_all",))
-
-
-@pytest.mark.parametrize("disabled", [False, True])
-def test_a_custom_provider_is_called_as_the_reference_calls_it(disabled: bool) -> None:
-    provider = RecordingProvider()
-    tracer = Tracer(service="booking", provider=provider, disabled=disabled, auto_patch=False)
-
-    @tracer.capture_method
-    async def fetch() -> str:
-        return "fetched"
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> str:
-        tracer.put_annotation("customer", "c-1")
-        tracer.put_metadata("cart", {"items": 2})
-        return asyncio.run(fetch())
-
-    assert handler({}, None) == "fetched"
-    calls = provider.calls
-    assert calls[0] == ("in_subsegment", "## handler")  # called while disabled too: disabled stops X-Ray only
-    assert ("segment.put_annotation", "## handler", "ColdStart", True) in calls
-    assert ("segment.put_annotation", "## handler", "Service", "booking") in calls
-    assert not any(call[2:3] == ("InitType",) for call in calls)  # exactly the reference's annotations
-    assert (
-        "in_subsegment_async",
-        f"## {__name__}.test_a_custom_provider_is_called_as_the_reference_calls_it.locals.fetch",
-    ) in calls
-    assert ("segment.put_metadata", "## handler", "handler response", "fetched", "booking") in calls
-    if disabled:  # the reference drops these when disabled
-        assert not any(call[0] in ("put_annotation", "put_metadata") for call in calls)
-    else:
-        assert ("put_annotation", "customer", "c-1") in calls
-        assert ("put_metadata", "cart", {"items": 2}, "booking") in calls
-    assert calls[-1] == ("exit", "## handler", None)
-
-
-def test_a_custom_provider_sees_exceptions_and_patching() -> None:
-    provider = RecordingProvider()
-    tracer = Tracer(service="booking", provider=provider)  # auto_patch: patch_all(), as the reference
-    tracer.patch(["boto3", "requests"])
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> None:
-        raise KeyError("missing")
-
-    with pytest.raises(KeyError):
-        handler({}, None)
-    assert ("patch_all",) in provider.calls and ("patch", ["boto3", "requests"]) in provider.calls
-    assert provider.calls[-1] == ("exit", "## handler", "KeyError")
-    errors = [call for call in provider.calls if call[0] == "segment.put_metadata" and call[2] == "handler error"]
-    assert errors and errors[0][3]["type"] == "KeyError"
-
-
-# -- our own backend ---------------------------------------------------------------------------------------
+from memory_sender import MemorySender
 
 
 @pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
@@ -155,75 +56,6 @@ def test_a_span_whose_parent_ended_first_is_still_sent_complete() -> None:
     assert gen["end_time"] > starter["end_time"]
 
 
-def test_documents_stay_under_64000_bytes(daemon: Any) -> None:
-    tracer = Tracer(service="svc")
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> str:
-        for n in range(10):
-            tracer.put_metadata(f"chunk{n}", "z" * 15_000)
-        raise ValueError("x" * 900)
-
-    call = invoke(handler)
-    assert max(daemon.datagram_sizes) <= 64_000 + len(udp.HEADER)
-    doc = by_name(call.documents, "## handler")
-    assert (
-        doc["metadata"]["lambda_tracer"]["truncated"] is True and doc["cause"]["exceptions"][0]["type"] == "ValueError"
-    )
-
-
-def test_the_encoder_never_writes_nan_tokens() -> None:
-    body = xray_documents.encode({"a": float("nan"), "b": [float("inf"), 1.5], "c": {"d": -float("inf")}})
-    assert json.loads(body) == {"a": None, "b": [None, 1.5], "c": {"d": None}}
-    assert b"NaN" not in body and b"Infinity" not in body
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (None, ("127.0.0.1", 2000)),
-        ("", ("127.0.0.1", 2000)),
-        ("127.0.0.2:3000", ("127.0.0.2", 3000)),
-        ("udp:10.0.0.1:2000", ("10.0.0.1", 2000)),
-        ("tcp:10.0.0.1:2000 udp:10.0.0.2:2001", ("10.0.0.2", 2001)),
-        ("udp:10.0.0.2:2001 tcp:10.0.0.1:2000", ("10.0.0.2", 2001)),
-        ("xray-daemon:2000", ("xray-daemon", 2000)),
-        ("[::1]:2000", ("::1", 2000)),
-    ],
-)
-def test_daemon_address_forms(raw: str | None, expected: tuple[str, int]) -> None:
-    assert udp.parse_address(raw) == expected
-
-
-@pytest.mark.parametrize(
-    "raw", ["not an address", "host", "host:0", "host:99999", "tcp:h:1", "udp:h:1 udp:h:2", ":2000"]
-)
-def test_bad_daemon_addresses_are_refused(raw: str) -> None:
-    with pytest.raises(udp.AddressError):
-        udp.parse_address(raw)
-
-
-def test_a_forked_child_sends_through_its_own_socket() -> None:
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(5)
-    sender = udp.Sender(f"127.0.0.1:{receiver.getsockname()[1]}")
-    sender.send(b"{}")
-    parent_socket = sender._socket
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report whether it got a new socket, then send through it
-        udp._sender = sender
-        udp._after_fork()  # what os.register_at_fork runs in a real fork (run here for the copy we use)
-        sender.send(b'{"child":1}')
-        os.write(write, b"new" if sender._socket is not parent_socket else b"shared")
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 16) == b"new"
-    received = {receiver.recv(65_535) for _ in range(2)}
-    assert received == {udp.HEADER + b"{}", udp.HEADER + b'{"child":1}'}
-
-
 def test_ids_are_fresh_in_a_forked_child() -> None:
     read, write = os.pipe()
     pid = os.fork()
@@ -234,98 +66,176 @@ def test_ids_are_fresh_in_a_forked_child() -> None:
     assert os.read(read, 16).decode() != xray.new_id()
 
 
-def _in_a_fresh_process(code: str) -> str:
-    """Run ``code`` in a new interpreter with a sampled trace header and the layer's package importable (the SDK,
-    wrapt and the import hooks as a cold start has them); its standard output."""
-    import subprocess
-
-    import lambda_tracer
-
-    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-    layer = os.path.dirname(os.path.dirname(lambda_tracer.__file__))
-    env = {
-        **os.environ,
-        "LAMBDA_TASK_ROOT": "/tmp",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
-        "PYTHONPATH": layer,
-        "_X_AMZN_TRACE_ID": header,
-    }
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() -> None:
-    code = (
-        "import json, sys\n"
-        "from lambda_tracer import Tracer\n"
-        "tracer = Tracer(service='svc')\n"
-        "@tracer.capture_method\n"
-        "def f(x):\n"
-        "    tracer.put_annotation('k', 1)\n"
-        "    return x\n"
-        "handler = tracer.capture_lambda_handler(lambda event, context: f(event))\n"
-        "handler({}, None)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('aws_xray_sdk', 'wrapt')))))\n"
-    )
-    assert json.loads(_in_a_fresh_process(code)) == []
-
-
-def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
-    """The SDK's recorder is configured into our trace once: configured again at every ``tracer.provider``, its
-    methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
-    raised RecursionError."""
-    code = (
-        "from lambda_tracer import Tracer\n"
-        "tracer = Tracer(service='svc')\n"
-        "@tracer.capture_lambda_handler\n"
-        "def handler(event, context):\n"
-        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
-        "        subsegment.put_annotation('n', event)\n"
-        "    return event\n"
-        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n"
-        "begin, depth = tracer.provider.begin_subsegment, 0\n"
-        "while getattr(begin, '__closure__', None):\n"
-        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
-        "print(depth)\n"
-    )
-    assert _in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
-
-
-def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -> None:
-    """Each Tracer given its own settings asks for the import hooks of the SDK and the OpenTelemetry API again;
-    they are waiting once, whatever the number of Tracers (a function that makes one per invocation)."""
-    code = (
-        "from lambda_tracer import Tracer, instrumentation\n"
-        "for n in range(20):\n"
-        "    tracer = Tracer(service=f'svc{n}')\n"
-        "    tracer.capture_lambda_handler(lambda event, context: event)(n, None)\n"
-        "names = ('aws_xray_sdk.core', 'opentelemetry.trace', 'opentelemetry.propagate')\n"
-        "print([len(instrumentation._waiting[name]) for name in names])\n"
-    )
-    assert _in_a_fresh_process(code).strip() == "[1, 1, 1]"
-
-
-# -- SnapStart ----------------------------------------------------------------------------------------------
-
-
-def test_the_first_invocation_after_each_snapstart_restore_says_restored(monkeypatch: pytest.MonkeyPatch) -> None:
-    """awslambdaric runs the after-restore hooks registered with snapshot_restore_py; ours arms Restored."""
-    from awslambdaric import lambda_runtime_hooks_runner
-
-    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_header_goes(
+    monkeypatch: pytest.MonkeyPatch, memory_sender: MemorySender
+) -> None:
+    """The SDK keeps the previous context for a repeated Root or a missing header; we never do."""
     tracer = Tracer(service="svc")
+    handler = tracer.capture_lambda_handler(lambda event, context: 1)
+    first = invoke(handler)
+    same_root = f"Root={first.trace_id};Parent=1111111111111111;Sampled=1"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", same_root)
+    handler({}, None)
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    handler({}, None)  # no header (PassThrough without an incoming trace): nothing to record into
+    docs = memory_sender.for_trace(first.trace_id)
+    assert sorted(d["parent_id"] for d in docs) == sorted([first.parent_id, "1111111111111111"])
 
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> str:
-        return "ok"
 
-    before = udp.sender()
-    lambda_runtime_hooks_runner.run_after_restore()  # what the runtime does once restored
-    assert udp._sender is None  # the restored sandbox opens its own socket
-    first, second = invoke(handler).documents[0], invoke(handler).documents[0]
-    assert first["annotations"] == {"ColdStart": False, "Service": "svc", "InitType": "snap-start", "Restored": True}
-    assert "Restored" not in second["annotations"]
-    assert udp.sender() is not before
-    lambda_runtime_hooks_runner.run_after_restore()  # another restore of the same snapshot: a new sandbox
-    assert invoke(handler).documents[0]["annotations"]["Restored"] is True
+_OLD_LAMBDA = re.compile(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])")
+
+
+_OLD_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+
+
+_OLD_PARENT = re.compile(r"[0-9a-fA-F]{16}")
+
+
+_OLD_DATA_KEY = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+
+
+def old_parse(raw: str | None) -> tuple[Any, ...]:
+    exact = _OLD_LAMBDA.fullmatch(raw) if raw else None
+    if exact is not None:
+        return exact.group(1), exact.group(2), exact.group(3), {}
+    fields: dict[str, str] = {}
+    data: dict[str, str] = {}
+    for part in (raw or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        value = value.strip()
+        if key in ("Root", "Parent", "Sampled"):
+            fields.setdefault(key, value)
+        elif key != "Self" and len(data) < 8 and _OLD_DATA_KEY.fullmatch(key) and xray._header_safe(value):
+            data[key] = value
+    root = _OLD_ROOT.match(fields.get("Root", ""))
+    parent = _OLD_PARENT.match(fields.get("Parent", ""))
+    return (
+        root.group(0).lower() if root else None,
+        parent.group(0).lower() if parent else None,
+        fields.get("Sampled", "")[:1] or None,
+        data,
+    )
+
+
+def _span(rng: random.Random) -> xray.XRaySpan:
+    trace = xray.Trace(
+        root=rng.choice(["1-5759e988-bd862e3fe1be46a994272793", None]),
+        parent="53995c3f42cd8ad8",
+        sampled="1",
+        data={},
+    )
+    name = rng.choice(["## handler", "## app.fn", 'é 🙂 "quoted" \\ \n', "x" * 300, "\ud800"])
+    span = xray.XRaySpan(name, trace, rng.choice(["53995c3f42cd8ad8", ""]), rng.choice(["local", "aws", "remote"]))
+    span.start_us = rng.choice([1_733_480_000_000_000, 1_733_480_000_123_456, rng.randint(0, 2**52)])
+    for index in range(rng.randint(0, 3)):
+        span.annotate(f"a{index}", rng.choice(["v", 1, 2.5, True, float("nan"), "🙂"]))
+    for index in range(rng.randint(0, 3)):
+        span.add_metadata(rng.choice(["svc", "ns é"]), f"m{index}", random_value(rng))
+    if rng.random() < 0.3:
+        span.http = {"request": {"url": "https://example.com/é", "method": "GET"}, "response": {"status": 200}}
+    if rng.random() < 0.3:
+        span.aws = {"operation": "ListBuckets", "region": "us-east-1", "retries": 0}
+    span.error, span.fault, span.throttle = (rng.random() < 0.3 for _ in range(3))
+    if rng.random() < 0.3:
+        span.cause = rng.choice(["0123456789abcdef", {"working_directory": "/var/task", "exceptions": []}])
+    if rng.random() < 0.05:  # too large: the general path shrinks it
+        span.add_metadata("svc", "big", "x" * 70_000)
+    return span
+
+
+@pytest.mark.parametrize("seed", range(400))
+def test_a_span_is_sent_as_the_old_encoder_wrote_its_document(seed: int) -> None:
+    rng = random.Random(seed)
+    span = _span(rng)
+    end_us = span.start_us + rng.choice([0, 1, 999_999, 1_000_000, rng.randint(0, 10**9)])
+    expected = old_encode(span.document(end_us))
+    assert span.encoded(end_us) == expected
+    assert xray_documents.encode(span.document(end_us)) == expected
+
+
+def test_times_are_written_as_the_floats_repr() -> None:
+    rng = random.Random(0)
+    year_2242 = 8_589_934_592_000_000  # 2**33 seconds, and beyond
+    beyond = year_2242 * 2
+    samples = [0, 1, 10, 999_999, 1_000_000, 1_100_000, 1_733_480_000_000_000, 1_733_480_000_000_001, year_2242]
+    samples += [rng.randint(0, beyond) for _ in range(20_000)] + [-1, 99, 100, year_2242 - 1]
+    samples += [1_733_480_000_000_000 + rng.randint(0, 10**6) for _ in range(20_000)]
+    for us in samples:
+        assert xray.seconds(us) == repr(us / 1_000_000), us
+    for start, end in zip(samples, samples[1:] + samples[:1], strict=True):  # ordered, reversed, out of range
+        assert xray.times(start, end) == f'"start_time":{start / 1_000_000!r},"end_time":{end / 1_000_000!r}'
+
+
+LAMBDA_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+HEADER_CHARS = "0123456789abcdefABCDEFxg-;= \x00\x01é"
+
+
+def _header_variants() -> list[str]:
+    rng = random.Random(1)
+    variants = [LAMBDA_HEADER, LAMBDA_HEADER[:-1] + "0", LAMBDA_HEADER + ";Lineage=a:1", LAMBDA_HEADER.upper()]
+    variants += [LAMBDA_HEADER[:-1] + "2", LAMBDA_HEADER[:-1], " " + LAMBDA_HEADER[1:], "", "Root=", "Sampled=1"]
+    for _ in range(3000):
+        chars = list(LAMBDA_HEADER)
+        for _ in range(rng.randint(1, 3)):
+            chars[rng.randrange(len(chars))] = rng.choice(HEADER_CHARS)
+        variants.append("".join(chars))
+    return variants
+
+
+def test_lambdas_header_is_read_by_its_shape_as_the_regexes_read_it() -> None:
+    for raw in _header_variants():
+        trace = xray.parse_header(raw)
+        assert (trace.root, trace.parent, trace.sampled, trace.data) == old_parse(raw), raw
+        fast = xray._lambda_trace(raw.encode("utf-8", "surrogateescape"))
+        if fast is not None:
+            assert (fast.root, fast.parent, fast.sampled, fast.data) == old_parse(raw), raw
+        else:
+            assert _OLD_LAMBDA.fullmatch(raw) is None, raw
+
+
+RESPONSES: list[Any] = [
+    {"statusCode": 200, "body": '{"items":[{"id":"a1","price":2.5}]}', "headers": {"Content-Type": "application/json"}},
+    {"ok": 1, "calls": None, "ratio": -0.0, "big": 2**70, "small": 1e-7, "t": [True, False], "n": (1, 2)},
+    {"text": 'quote " backslash \\ newline \n tab \t control \x01 del \x7f end'},
+    {"accent": "caf\u00e9"},  # not ASCII: converted, no text
+    {"password": "hunter2"},  # masked: converted, no text
+    {1: "int key", 2.5: "float key", None: "none key", False: "bool key"},
+    ["a", 1, 2.5, None],
+    "a plain string",
+    12345,
+    {"statusCode": 200, "body": json.dumps({"items": [{"id": 'a"1\\', "n": 2}] * 3000})},  # cut: a preview
+    ["\u00e9" * 20_000],  # cut, escapes in the preview
+]
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_a_response_spliced_in_is_the_document_encoded(seed: int) -> None:
+    from lambda_tracer.backends import xray, xray_documents
+
+    rng = random.Random(seed)
+    trace = xray.Trace(root="1-5759e988-bd862e3fe1be46a994272793", parent="53995c3f42cd8ad8", sampled="1", data={})
+    span = xray.XRaySpan("## handler", trace, "53995c3f42cd8ad8")
+    if rng.random() < 0.7:
+        span.annotate_all({"ColdStart": rng.random() < 0.5, "Service": "svc \u00e9", "InitType": "on-demand"})
+    value = rng.choice(RESPONSES)
+    data, text = capture.response_metadata(value, Policy(), 16384)
+    if text is not None:
+        assert text == xray_documents.dumps(data)
+        span.add_encoded_metadata("svc", "handler response", data, text)
+    else:
+        span.add_metadata("svc", "handler response", data)
+    if rng.random() < 0.2:
+        span.add_metadata(rng.choice(["svc", "other"]), "more", {"x": 1})  # more than the response: not spliced
+    if rng.random() < 0.1:
+        span.add_metadata("svc", "handler response", {"replaced": True})  # written again: not spliced
+    if rng.random() < 0.3:
+        span.http = {"request": {"url": "https://example.com/", "method": "GET"}, "response": {"status": 200}}
+    span.error, span.fault, span.throttle = (rng.random() < 0.3 for _ in range(3))
+    if rng.random() < 0.3:
+        span.cause = rng.choice(["0123456789abcdef", {"working_directory": "/var/task", "exceptions": []}])
+    if rng.random() < 0.05:
+        span.add_encoded_metadata("svc", "handler response", "x" * 70_000, json.dumps("x" * 70_000))  # shrunk
+    end_us = span.start_us + rng.randint(0, 10**7)
+    assert span.encoded(end_us) == xray_documents.encode(span.document(end_us))

@@ -1,0 +1,112 @@
+"""The SDK bridge (backends/sdk.py): aws-xray-sdk imported only with the escape hatch, its recorder configured once
+into our trace, and what it writes on our spans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from lambda_env import in_a_fresh_process, invoke
+from lambda_tracer import Tracer
+from lambda_tracer_local.daemon import by_name
+
+pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
+
+
+def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() -> None:
+    code = (
+        "import json, sys\n"
+        "from lambda_tracer import Tracer\n"
+        "tracer = Tracer(service='svc')\n"
+        "@tracer.capture_method\n"
+        "def f(x):\n"
+        "    tracer.put_annotation('k', 1)\n"
+        "    return x\n"
+        "handler = tracer.capture_lambda_handler(lambda event, context: f(event))\n"
+        "handler({}, None)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('aws_xray_sdk', 'wrapt')))))\n"
+    )
+    assert json.loads(in_a_fresh_process(code)) == []
+
+
+def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
+    """The SDK's recorder is configured into our trace once: configured again at every ``tracer.provider``, its
+    methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
+    raised RecursionError."""
+    code = (
+        "from lambda_tracer import Tracer\n"
+        "tracer = Tracer(service='svc')\n"
+        "@tracer.capture_lambda_handler\n"
+        "def handler(event, context):\n"
+        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
+        "        subsegment.put_annotation('n', event)\n"
+        "    return event\n"
+        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n"
+        "begin, depth = tracer.provider.begin_subsegment, 0\n"
+        "while getattr(begin, '__closure__', None):\n"
+        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
+        "print(depth)\n"
+    )
+    assert in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
+
+
+def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fields_leak() -> None:
+    tracer = Tracer(service="svc")
+
+    class Order:
+        def __init__(self) -> None:
+            self.total = 3
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        tracer.provider.current_subsegment().put_metadata("order", Order(), "shop")
+        return "ok"
+
+    doc = by_name(invoke(handler).documents, "## handler")
+    assert doc["metadata"]["shop"] == {"order": {"total": 3}}
+    assert not [key for key in doc if key.startswith("_")]
+
+
+def test_escape_hatch_in_subsegment_async_with_gather() -> None:
+    tracer = Tracer(service="svc")
+
+    async def one(name: str) -> None:
+        async with tracer.provider.in_subsegment_async(name) as subsegment:
+            subsegment.put_annotation(key="key", value=name)
+            await asyncio.sleep(0.01 if name == "## a" else 0)
+
+    async def both() -> None:
+        await asyncio.gather(one("## a"), one("## b"))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        asyncio.run(both())
+        return "done"
+
+    call = invoke(handler, expect=3)
+    assert call.error is None
+    handler_id = by_name(call.documents, "## handler")["id"]
+    assert by_name(call.documents, "## a")["parent_id"] == handler_id
+    assert by_name(call.documents, "## b")["parent_id"] == handler_id
+
+
+def test_one_invocation_does_not_import_the_sdk_until_the_escape_hatch_is_used() -> None:
+    """Our backend needs nothing of the SDK; ``tracer.provider`` is the SDK's recorder, recording into our trace."""
+    code = """
+import json, os, sys
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+from lambda_tracer import Tracer
+tracer = Tracer(service="svc")
+handler = tracer.capture_lambda_handler(lambda event, context: 1)
+handler({}, None)
+before = "aws_xray_sdk" in sys.modules or "wrapt" in sys.modules
+recorder = tracer.provider
+from aws_xray_sdk.core import xray_recorder
+print(json.dumps({"before": before, "after": "aws_xray_sdk.core.recorder" in sys.modules,
+                  "same": recorder is xray_recorder,
+                  "context": type(xray_recorder.context).__name__}))
+"""
+    probe = json.loads(in_a_fresh_process(code).splitlines()[-1])
+    assert probe == {"before": False, "after": True, "same": True, "context": "BridgeContext"}

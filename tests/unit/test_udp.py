@@ -1,0 +1,82 @@
+"""The daemon's address and the socket (backends/udp.py): AWS_XRAY_DAEMON_ADDRESS's forms, one socket per process
+(a new one in a forked child), and documents reaching the address from another process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambda_tracer.backends import udp
+from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, ("127.0.0.1", 2000)),
+        ("", ("127.0.0.1", 2000)),
+        ("127.0.0.2:3000", ("127.0.0.2", 3000)),
+        ("udp:10.0.0.1:2000", ("10.0.0.1", 2000)),
+        ("tcp:10.0.0.1:2000 udp:10.0.0.2:2001", ("10.0.0.2", 2001)),
+        ("udp:10.0.0.2:2001 tcp:10.0.0.1:2000", ("10.0.0.2", 2001)),
+        ("xray-daemon:2000", ("xray-daemon", 2000)),
+        ("[::1]:2000", ("::1", 2000)),
+    ],
+)
+def test_daemon_address_forms(raw: str | None, expected: tuple[str, int]) -> None:
+    assert udp.parse_address(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["not an address", "host", "host:0", "host:99999", "tcp:h:1", "udp:h:1 udp:h:2", ":2000"]
+)
+def test_bad_daemon_addresses_are_refused(raw: str) -> None:
+    with pytest.raises(udp.AddressError):
+        udp.parse_address(raw)
+
+
+def test_a_forked_child_sends_through_its_own_socket() -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    sender = udp.Sender(f"127.0.0.1:{receiver.getsockname()[1]}")
+    sender.send(b"{}")
+    parent_socket = sender._socket
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got a new socket, then send through it
+        udp._sender = sender
+        udp._after_fork()  # what os.register_at_fork runs in a real fork (run here for the copy we use)
+        sender.send(b'{"child":1}')
+        os.write(write, b"new" if sender._socket is not parent_socket else b"shared")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"new"
+    received = {receiver.recv(65_535) for _ in range(2)}
+    assert received == {udp.HEADER + b"{}", udp.HEADER + b'{"child":1}'}
+
+
+def test_daemon_sees_documents_from_other_process() -> None:
+    """Sanity check of the stand-in itself, so a silent daemon cannot make tests pass."""
+    with XRayDaemon() as other:
+        header, trace_id, parent = new_trace_header()
+        code = (
+            "import os\n"
+            f"os.environ['_X_AMZN_TRACE_ID'] = {header!r}\n"
+            "from lambda_tracer import Tracer\n"
+            "t = Tracer(service='x')\n"
+            "print(t.capture_lambda_handler(lambda e, c: 1)({}, None))\n"
+        )
+        env = dict(
+            os.environ, LAMBDA_TASK_ROOT="/tmp", AWS_XRAY_DAEMON_ADDRESS=other.address, PYTHONPATH=str(ROOT / "layer")
+        )
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+        [doc] = other.wait_for(trace_id)
+        assert doc["parent_id"] == parent and doc["name"] == "## <lambda>".replace("<", "").replace(">", "")
