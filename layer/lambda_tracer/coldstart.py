@@ -73,20 +73,46 @@ def take() -> tuple[bool, str]:
     return first and kind not in (PROVISIONED, SNAP_START), kind
 
 
-def handler_annotations(service: str, extras: bool) -> dict[str, str | int | float | bool]:
-    """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with
-    ``extras``): ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true."""
+def handler_annotations(service: str, extras: bool) -> tuple[dict[str, str | int | float | bool], str]:
+    """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with ``extras``):
+    ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true; and the document's
+    text of them (``,"annotations":{...}``), written once for each set of values (warm invocations share one)."""
     first = _first.pop("ticket", False)
     kind = _known[1] if config.ENVIRON.get(_INIT_TYPE_KEY) == _known[0] else init_type()  # parsed once
-    recorded: dict[str, str | int | float | bool] = {
-        "ColdStart": first and kind not in (PROVISIONED, SNAP_START),
-        "Service": service,
-    }
+    cold = first and kind not in (PROVISIONED, SNAP_START)
+    restored = extras and _restore.pop("pending", False)
+    known = _annotations.get((cold, service, extras, kind, restored))
+    if known is None:
+        known = _written(cold, service, extras, kind, restored)
+    return known[0].copy(), known[1]
+
+
+#: (ColdStart, Service, extras, InitType, Restored) -> (the annotations, their text): a few sets, never cleared.
+_annotations: dict[tuple[Any, ...], tuple[dict[str, str | int | float | bool], str]] = {}
+_MAX_ANNOTATION_SETS = 16
+
+
+def _written(
+    cold: bool, service: str, extras: bool, kind: str, restored: bool
+) -> tuple[dict[str, str | int | float | bool], str]:
+    """The handler's annotations and their text as the document's encoder writes it (compact, strings by the same C
+    function: ASCII escapes). The first invocation writes the warm ones' too, so no warm invocation has to."""
+    from json.encoder import encode_basestring_ascii as string  # json is loaded at init (the document's encoder)
+
+    recorded: dict[str, str | int | float | bool] = {"ColdStart": cold, "Service": service}
+    text = f'"ColdStart":{"true" if cold else "false"},"Service":{string(service)}'
     if extras:
         recorded["InitType"] = kind
-        if _restore.pop("pending", False):
+        text += f',"InitType":{string(kind)}'
+        if restored:
             recorded["Restored"] = True
-    return recorded
+            text += ',"Restored":true'
+    known = (recorded, ',"annotations":{' + text + "}")
+    if len(_annotations) < _MAX_ANNOTATION_SETS:
+        _annotations[(cold, service, extras, kind, restored)] = known
+        if cold or restored:
+            _written(False, service, extras, kind, False)
+    return known
 
 
 def send_pending_init(backend: Any) -> None:

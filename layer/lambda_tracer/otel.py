@@ -119,7 +119,10 @@ def _annotation(entry: Any, key: str, value: object) -> None:
     key = _NOT_ANNOTATION_CHARS.sub("_", key)[:500]
     checked = capture.annotation_value(key, value, redaction.current())
     if checked is not capture.DROPPED:
-        entry.annotations[key] = checked
+        if isinstance(entry, xray.XRaySpan):
+            entry.annotate(key, checked)  # (drops the handler's annotations text, which no longer says it all)
+        else:  # an X-Ray SDK subsegment on our stack
+            entry.annotations[key] = checked
 
 
 def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:

@@ -136,6 +136,9 @@ _SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
 _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
 #: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
 _CLEAN_CHARS, _CLEAN_PIECE_CHARS = 262_144, 1024
+#: Short texts found clean are remembered whole, the first ``_CLEAN_TEXTS`` of them (a small response that comes back
+#: every invocation, ``{"statusCode": 200}``, is then one set lookup).
+_CLEAN_TEXTS, _CLEAN_TEXT_CHARS = 256, 1024
 
 
 def words(key: str) -> tuple[str, ...]:
@@ -266,6 +269,8 @@ class Policy:
         #: Pieces of sketches that hold no needle: about ``_CLEAN_CHARS`` characters of them, never cleared.
         self._clean: set[bytes] = set()
         self._clean_chars = 0
+        #: Whole texts that need no mask (``needs_mask``): at most ``_CLEAN_TEXTS``, never cleared.
+        self._clean_texts: set[str] = set()
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -336,13 +341,17 @@ class Policy:
     def needs_mask(self, text: str) -> bool:
         """Whether ``mask_text`` could change ``text``: a search for each substring some mask needs (a fragment of
         a secret name, a token's prefix, ``//`` and ``@``); most texts answer no."""
-        if not self.enabled:
+        if not self.enabled or text in self._clean_texts:
             return False
         if (not text.isascii() or not self._sketch_clear(text)) and (
             _has_any(text.lower(), self._needles) or _has_any(text, _FORM_NEEDLES)
         ):
             return True
-        return "@" in text and compiled(_USERINFO_GATE).search(text) is not None
+        if "@" in text and compiled(_USERINFO_GATE).search(text) is not None:
+            return True
+        if len(text) <= _CLEAN_TEXT_CHARS and len(self._clean_texts) < _CLEAN_TEXTS:
+            self._clean_texts.add(text)
+        return False
 
     def _sketch_clear(self, text: str) -> bool:
         """True when no needle (of ``_needles`` in the lower-cased text, of ``_FORM_NEEDLES`` in the text) can be in

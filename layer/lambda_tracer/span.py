@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .tracer import Tracer
 
-    Annotations = dict[str, str | int | float | bool] | None
+    Annotations = tuple[dict[str, str | int | float | bool], str] | None
 
 
 def report(phase: str, error: BaseException) -> None:
@@ -66,7 +66,7 @@ class GuardedSpan:
         responses: bool,
         errors: bool,
         namespace: str,
-        annotations: dict[str, str | int | float | bool] | None = None,
+        annotations: tuple[dict[str, str | int | float | bool], str] | None = None,
     ) -> None:
         self.inner = inner
         self.name = name
@@ -75,7 +75,7 @@ class GuardedSpan:
         self.namespace = namespace
         if inner is not None and annotations is not None:
             try:
-                inner.annotate_all(annotations)
+                inner.annotate_all(*annotations)
             except Exception as error:
                 report("annotating", error)
 

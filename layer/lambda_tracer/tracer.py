@@ -377,7 +377,7 @@ async def _open_handler_async(
         return None
 
 
-def _handler_ready(tracer: Tracer) -> tuple[Backend, dict[str, str | int | float | bool]] | None:
+def _handler_ready(tracer: Tracer) -> tuple[Backend, tuple[dict[str, str | int | float | bool], str]] | None:
     """What opening the handler subsegment needs: the backend, and the handler's annotations (ColdStart, Service,
     and beyond the reference InitType and Restored); None when the handler is not traced. The Tracer's settings
     are read here as ``service``, ``disabled`` and ``backend`` read them, once (this is every invocation's path).

@@ -307,3 +307,25 @@ def test_the_first_invocation_after_each_snapstart_restore_says_restored(monkeyp
     assert udp.sender() is not before
     lambda_runtime_hooks_runner.run_after_restore()  # another restore of the same snapshot: a new sandbox
     assert invoke(handler).documents[0]["annotations"]["Restored"] is True
+
+
+def test_the_handler_annotations_text_is_the_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written once per set of values (the first invocation writes the warm one's too), as the encoder writes them."""
+    from lambda_tracer.backends import xray_documents
+
+    monkeypatch.setattr(coldstart, "_annotations", {})
+    coldstart.reset()
+    coldstart.restored()
+    for service in ("svc", 'caf\u00e9 "q" \x7f'):
+        for extras in (True, False):
+            annotations, text = coldstart.handler_annotations(service, extras)
+            assert text == ',"annotations":' + xray_documents.dumps(annotations)
+    first = {key[0] for key in coldstart._annotations}
+    assert first == {True, False} and len(coldstart._annotations) == 5  # cold+restored, warm, warm x3 services/extras
+    copy, _ = coldstart.handler_annotations("svc", True)
+    copy["user"] = 1  # each invocation gets its own dict
+    assert "user" not in coldstart.handler_annotations("svc", True)[0]
+    monkeypatch.setattr(coldstart, "_annotations", {})
+    for index in range(coldstart._MAX_ANNOTATION_SETS + 3):
+        coldstart.handler_annotations(f"svc{index}", True)
+    assert len(coldstart._annotations) == coldstart._MAX_ANNOTATION_SETS

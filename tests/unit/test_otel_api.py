@@ -95,6 +95,22 @@ def test_start_span_is_not_current_and_use_span_makes_it_so() -> None:
     assert docs["detached"]["parent_id"] == docs["## handler"]["id"]
 
 
+def test_annotations_set_through_otel_on_the_handler_span_are_in_its_document() -> None:
+    """The handler's own annotations are written once for all warm invocations; one added or written again
+    through the OTel API is in the document too."""
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        entry = trace.get_current_span().entry  # type: ignore[attr-defined]  (ours: the handler's XRaySpan)
+        otel.record_attributes(
+            entry, {"order_id": "o-1", "Service": "renamed", otel.ANNOTATIONS_KEY: ["order_id", "Service"]}
+        )
+
+    for _ in range(2):  # the first invocation and a warm one
+        annotations = _by_name(invoke(handler, expect=1))["## handler"]["annotations"]
+        assert annotations["order_id"] == "o-1" and annotations["Service"] == "renamed"
+
+
 def test_attributes_events_status_and_exceptions_as_xray_records_them() -> None:
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

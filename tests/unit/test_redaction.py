@@ -1525,6 +1525,33 @@ def test_needs_mask_is_the_plain_search(policy: Policy) -> None:
     assert policy._clean  # and pieces were remembered, then reused
 
 
+def test_texts_found_clean_are_remembered_whole_and_only_those() -> None:
+    policy = Policy()
+    made = texts(19, 400)
+    for text in made + made:  # the second pass answers the short clean ones from the memo
+        assert policy.needs_mask(text) is plain_needs_mask(policy, text), text
+    remembered = policy._clean_texts
+    assert remembered and all(not plain_needs_mask(policy, text) for text in remembered)
+    assert all(len(text) <= redaction._CLEAN_TEXT_CHARS for text in remembered)
+    assert policy.needs_mask("x" * redaction._CLEAN_TEXT_CHARS) is False
+    assert "x" * redaction._CLEAN_TEXT_CHARS in remembered
+    assert policy.needs_mask("x" * (redaction._CLEAN_TEXT_CHARS + 1)) is False
+    assert "x" * (redaction._CLEAN_TEXT_CHARS + 1) not in remembered
+    assert policy.needs_mask("mail me@example.com") is False and "mail me@example.com" in remembered
+    assert policy.needs_mask("https://user:pw@example.com") is True and "https://user:pw@example.com" not in remembered
+    off = Policy(enabled=False)
+    assert off.needs_mask("password") is False and not off._clean_texts
+
+
+def test_remembered_texts_are_bounded() -> None:
+    policy = Policy()
+    for index in range(redaction._CLEAN_TEXTS + 50):
+        assert policy.needs_mask(f"plain text number {index}") is False
+    assert len(policy._clean_texts) == redaction._CLEAN_TEXTS
+    assert "plain text number 0" in policy._clean_texts
+    assert f"plain text number {redaction._CLEAN_TEXTS}" not in policy._clean_texts
+
+
 def test_a_needle_in_remembered_pieces_is_still_found() -> None:
     policy = Policy()
     assert policy.needs_mask('{"orderedAt":"2026-01-01","ref":"a1b2","note":"p1ss"}') is False

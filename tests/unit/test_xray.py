@@ -16,7 +16,7 @@ import pytest
 from reference_encoder import old_encode, random_value
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture
+from lambda_tracer import Tracer, capture, coldstart
 from lambda_tracer.backends import xray, xray_documents
 from lambda_tracer.redaction import Policy
 from lambda_tracer_local.daemon import by_name
@@ -219,6 +219,15 @@ def test_a_response_spliced_in_is_the_document_encoded(seed: int) -> None:
     span = xray.XRaySpan("## handler", trace, "53995c3f42cd8ad8")
     if rng.random() < 0.7:
         span.annotate_all({"ColdStart": rng.random() < 0.5, "Service": "svc \u00e9", "InitType": "on-demand"})
+    elif rng.random() < 0.8:  # the handler's own, with their text
+        cold, extras, restored = (rng.random() < 0.5 for _ in range(3))
+        service = rng.choice(["svc", 'svc \u00e9 \x7f"'])
+        annotations, text = coldstart._written(cold, service, extras, rng.choice(["on-demand", "snap-start"]), restored)
+        span.annotate_all(annotations.copy(), text)
+        if rng.random() < 0.3:  # a user's annotation, or one of the handler's written again: its text no longer holds
+            span.annotate(rng.choice(["ColdStart", "Service", "user"]), rng.choice([0, 1, 1.0, -0.0, "x", False]))
+        if rng.random() < 0.2:
+            span.annotate_all({"more": 1})
     value = rng.choice(RESPONSES)
     data, text = capture.response_metadata(value, Policy(), 16384)
     if text is not None:

@@ -35,8 +35,9 @@ class BackendSpan:
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         """A searchable annotation (already valid for X-Ray)."""
 
-    def annotate_all(self, annotations: dict[str, str | int | float | bool]) -> None:
-        """Several annotations at once, in order (the handler's own)."""
+    def annotate_all(self, annotations: dict[str, str | int | float | bool], text: str | None = None) -> None:
+        """Several annotations at once, in order (the handler's own; ``text``: how a document writes them, for a
+        backend that writes documents)."""
         for key, value in annotations.items():
             self.annotate(key, value)
 

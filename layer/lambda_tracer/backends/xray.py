@@ -280,6 +280,9 @@ class XRaySpan(BackendSpan):
     #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response), while it is the only
     #: metadata.
     spliced: tuple[str, str, Any, str] | None = None
+    #: ``,"annotations":{...}`` while the annotations are only the handler's own, whose text was written once
+    #: (``annotate_all``); every write through ``annotate`` and ``annotate_all`` drops it.
+    annotations_text: str | None = None
 
     def __init__(self, name: str, trace: Trace, parent_id: str, namespace: str = "local") -> None:
         self.name = name
@@ -295,9 +298,17 @@ class XRaySpan(BackendSpan):
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         self.annotations[key] = value
+        self.annotations_text = None
 
-    def annotate_all(self, annotations: dict[str, str | int | float | bool]) -> None:
-        self.annotations.update(annotations)
+    def annotate_all(self, annotations: dict[str, str | int | float | bool], text: str | None = None) -> None:
+        """``text`` (``,"annotations":{...}``, the handler's, written once for all warm invocations) is kept while
+        these are the span's only annotations; ``annotations`` is then the span's own (a copy made for it)."""
+        if text is not None and not self.annotations:
+            self.annotations = annotations
+            self.annotations_text = text
+        else:
+            self.annotations.update(annotations)
+            self.annotations_text = None
 
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
         self.metadata.setdefault(namespace, {})[key] = value
@@ -362,7 +373,9 @@ class XRaySpan(BackendSpan):
         except TypeError:  # not a str where ours always are (a trace without a Root): the encoder decides
             return xray_documents.encode(self.document(end_us))
         dumps = xray_documents.dumps
-        if self.annotations:
+        if self.annotations_text is not None:
+            text += self.annotations_text
+        elif self.annotations:
             text += ',"annotations":' + dumps(self.annotations)
         spliced = self.spliced
         if spliced is not None:  # only a response recorded with its text: put in as it is, not encoded again
