@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 import lambda_env
 from lambda_tracer import Tracer, backends, config
-from lambda_tracer.backends import otlp, otlp_spans, udp, xray
+from lambda_tracer.backends import otlp, otlp_documents, otlp_spans, otlp_split, udp, xray
 from lambda_tracer.backends import otlp_proto as proto
 from lambda_tracer_local import otlp as local_otlp
 from lambda_tracer_local import otlp_rules
@@ -79,10 +79,12 @@ def _span(
     *rest: Any,
     **options: Any,
 ) -> bytes:
-    """A whole ``Span`` message, from its ids, kind and times as proto.span_from_head's head."""
+    """A whole ``Span`` message, from its ids, kind and times as otlp_documents.span_from_head's head."""
     head = proto.field(0x0A, trace_id) + proto.field(0x12, span_id)
-    head += (proto.field(0x22, parent_span_id) if parent_span_id else b"") + proto.kind_and_times(kind, start, end)
-    return proto.span_from_head(head, name, values, events, *rest, **options)
+    head += (proto.field(0x22, parent_span_id) if parent_span_id else b"") + otlp_documents.kind_and_times(
+        kind, start, end
+    )
+    return otlp_documents.span_from_head(head, name, values, events, *rest, **options)
 
 
 # -- the encoder -----------------------------------------------------------------------------------------------
@@ -216,7 +218,7 @@ def test_every_span_field_events_status_resource_and_scope() -> None:
         proto.FLAG_SAMPLED | proto.FLAG_HAS_IS_REMOTE | proto.FLAG_IS_REMOTE,
     )
     prefix = proto.request_prefix(proto.resource({"service.name": "svc", "n": 1}), proto.scope("lambda_tracer", "1.2"))
-    request = ExportTraceServiceRequest.FromString(proto.request(prefix, [data, data]))
+    request = ExportTraceServiceRequest.FromString(otlp_split.request(prefix, [data, data]))
     [resource_spans] = request.resource_spans
     assert attributes(resource_spans.resource) == {"service.name": "svc", "n": 1}
     [scope_spans] = resource_spans.scope_spans
@@ -238,7 +240,7 @@ def test_every_span_field_events_status_resource_and_scope() -> None:
     ]
     assert attributes(span.events[0]) == {"exception.type": "ValueError", "n": 3}
     # Our own decoder (the local tools') reads the same.
-    decoded = local_otlp.decode_request(proto.request(prefix, [data]))
+    decoded = local_otlp.decode_request(otlp_split.request(prefix, [data]))
     [(resource, mine)] = local_otlp.spans_of(decoded)
     assert dict(resource) == {"service.name": "svc", "n": 1}
     assert mine["flags"] == 0x301 and mine["status"] == {"code": 2, "message": "ValueError: boom"}
@@ -257,7 +259,7 @@ def test_requests_are_split_below_the_limit_and_keep_every_span_in_order(count: 
         _span(b"\x01" * 16, (n + 1).to_bytes(8, "big"), b"", "x" * size, proto.INTERNAL, 1, 2, {}, [])
         for n in range(count)
     ]
-    bodies = otlp.requests(prefix, spans, otlp.MAX_UDP_REQUEST_BYTES)
+    bodies = otlp_split.requests(prefix, spans, otlp.MAX_UDP_REQUEST_BYTES)
     assert all(len(body) <= otlp.MAX_UDP_REQUEST_BYTES for body in bodies)
     names = [
         span.span_id
@@ -514,7 +516,7 @@ def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
         udp.HEADER
         + b"T1S"
         + base64.b64encode(
-            proto.request(
+            otlp_split.request(
                 proto.request_prefix(proto.resource({}), proto.scope("s", "1")),
                 [
                     _span(
@@ -592,6 +594,40 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
     assert [name for name in imported if name.split(".")[0] in ("google", "opentelemetry", "http")] == []
 
 
+def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
+    """otlp_spans writes a few fields as bytes rather than encoding them at import (a cold start's cost): each is
+    the encoder's output, byte for byte."""
+    flags = [proto.FLAG_HAS_IS_REMOTE, proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED]
+    assert [
+        [b"\x85\x01" + (flag | remote).to_bytes(4, "little") for remote in (0, proto.FLAG_IS_REMOTE)] for flag in flags
+    ] == otlp_spans._FLAG_FIELDS
+    assert [
+        proto.attributes(0x4A, {"http.response.body.size": size})[:-width] for size, width in ((0, 1), (0x80, 2))
+    ] == otlp_spans._BODY_SIZE_HEADS
+    for cold in (False, True):
+        encoded = proto.attributes(0x4A, {otlp_spans.HANDLER_ANNOTATION: cold, "faas.coldstart": cold})
+        assert otlp_spans._COLD_ATTRIBUTES[cold] == encoded
+        decoded = Span.FromString(encoded)
+        assert [(item.key, item.value.bool_value) for item in decoded.attributes] == [
+            ("ColdStart", cold),
+            ("faas.coldstart", cold),
+        ]
+    assert [bytes((size,)) for size in range(0x80)] == proto._LENGTHS
+    assert [bytes((0x4A, size)) for size in range(0x80)] == proto._SPAN_ATTRIBUTES
+    assert [bytes((0x12, size + 2, 0x0A, size)) for size in range(0x7E)] == proto._STRING_VALUES
+
+
+def test_a_batch_beyond_one_datagram_is_split_by_the_module_loaded_then() -> None:
+    """Splitting (otlp_split) is imported only for a batch beyond one datagram or for OTLP/HTTP: a cold start that
+    sends a datagram does without it; a batch of 200 KB still goes whole, in requests that each fit."""
+    prefix = otlp.request_prefix()
+    spans = [bytes(3000) for _ in range(70)]
+    groups = otlp_split.groups(prefix, spans, otlp.MAX_UDP_REQUEST_BYTES)
+    assert [span for group in groups for span in group] == spans
+    assert all(len(otlp_split.request(prefix, group)) <= otlp.MAX_UDP_REQUEST_BYTES for group in groups)
+    assert len(groups) > 1
+
+
 @pytest.mark.parametrize("size", [1, 50, 100, 120, 125, 126, 127, 128, 129, 130, 300, 16_250, 16_370, 16_380, 16_400])
 def test_a_datagram_body_with_the_resource_last_decodes_whole(size: int) -> None:
     """The resource's base64 is made once and appended; whatever the spans' length, the request decodes."""
@@ -615,8 +651,8 @@ def test_lone_spans_of_one_length_reuse_the_heads_and_each_decodes_to_itself(siz
     for name in ("a" * size, "b" * size, "c" * (size + 1), "d" * (size + 1), "e" * size):
         span = _span(b"\x01" * 16, b"\x02" * 8, b"", name, proto.INTERNAL, 1, 2, {}, [])
         body = base64.b64decode(otlp.udp_body(prefix, [span]), validate=True)
-        assert body == proto.request(prefix, [span]) or ExportTraceServiceRequest.FromString(body) == (
-            ExportTraceServiceRequest.FromString(proto.request(prefix, [span]))
+        assert body == otlp_split.request(prefix, [span]) or ExportTraceServiceRequest.FromString(body) == (
+            ExportTraceServiceRequest.FromString(otlp_split.request(prefix, [span]))
         )
         [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
         assert [span.name for span in resource_spans.scope_spans[0].spans] == [name]

@@ -22,16 +22,18 @@ dropped silently. Settings are read once, when the exporter is chosen (init): th
 from __future__ import annotations
 
 import binascii
-import os
 import sys
 import threading
 
 from .. import __version__, coldstart, config
 from . import otlp_proto as proto
 from . import otlp_spans, udp, xray
-from .otlp_spans import _LENGTHS, _own, _varint2, varint
-from .otlp_spans import HANDLER_ANNOTATION as HANDLER_ANNOTATION  # public names, where they were
-from .otlp_spans import resource_id as resource_id
+
+# Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
+# system's Python code at a cold start.
+_LENGTHS, _own, _varint2, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans._varint2, otlp_spans.varint
+HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
+resource_id = otlp_spans.resource_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -72,7 +74,12 @@ class Settings:
 
     def __init__(self) -> None:
         self.endpoint = _endpoint()
-        self.headers = _headers() if self.endpoint else {}
+        if self.endpoint:  # the HTTP transport, and its headers, only then
+            from . import otlp_http
+
+            self.headers = otlp_http.headers(config.get_raw(TRACES_HEADERS) or config.get_raw(HEADERS) or "")
+        else:
+            self.headers = {}
         self.timeout = _timeout_ms() / 1000
 
 
@@ -93,27 +100,6 @@ def _endpoint() -> str | None:
             ("otlp protocol",), f"OTLP protocol {config.shown(protocol)} is not supported; sending http/protobuf"
         )
     return url
-
-
-def _headers() -> dict[str, str]:
-    """``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``: ``key=value`` pairs, comma-separated, values percent-decoded."""
-    raw = config.get_raw(TRACES_HEADERS) or config.get_raw(HEADERS) or ""
-    found: dict[str, str] = {}
-    for pair in raw.split(","):
-        key, equals, value = pair.partition("=")
-        key, value = key.strip(), value.strip()
-        if not pair.strip():
-            continue
-        if not equals or not key or not key.isascii() or not key.replace("-", "").isalnum():
-            config.report_once(("otlp headers",), "ignoring a malformed entry of the OTLP headers setting")
-            continue
-        if "%" in value:
-            from urllib.parse import unquote
-
-            value = unquote(value)
-        if value.isprintable():
-            found[key] = value
-    return found
 
 
 def _timeout_ms() -> int:
@@ -263,9 +249,9 @@ def send(spans: list[bytes], sampled: bool) -> None:
         prefix = _prefix or request_prefix()
         endpoint = SETTINGS.endpoint
         if endpoint:
-            from . import otlp_http
+            from . import otlp_http, otlp_split
 
-            for request in requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
+            for request in otlp_split.requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
                 otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
             return
         sender = udp._sender or udp.sender()
@@ -275,36 +261,12 @@ def send(spans: list[bytes], sampled: bool) -> None:
             if len(spans) == 1 or sum(map(len, spans)) + 6 * len(spans) <= _ROOM - len(prefix[0]) - len(prefix[1]):
                 sender.send(marker + udp_body(prefix, spans))
                 return
-            for group in groups(prefix, spans, MAX_UDP_REQUEST_BYTES - len(_PADS[-1])):
+            from . import otlp_split
+
+            for group in otlp_split.groups(prefix, spans, MAX_UDP_REQUEST_BYTES - len(_PADS[-1])):
                 sender.send(marker + udp_body(prefix, group))
     except Exception as error:
         _send_failed(error)
-
-
-def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
-    """``ExportTraceServiceRequest`` bodies of at most ``limit`` bytes holding every span, in order."""
-    return [proto.request(prefix, group) for group in groups(prefix, spans, limit)]
-
-
-def groups(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[list[bytes]]:
-    """The spans, in order, in groups whose request is at most ``limit`` bytes (a span alone always fits:
-    ``encode`` made sure)."""
-    room = limit - len(prefix[0]) - len(prefix[1]) - 16  # two length-delimited wrappers and their tags
-    if len(spans) == 1 or sum(map(len, spans)) + 6 * len(spans) <= room:  # one request (6: a tag and a length)
-        return [spans]
-    found: list[list[bytes]] = []
-    group: list[bytes] = []
-    used = 0
-    for span in spans:
-        size = proto.framed_size(span)
-        if group and used + size > room:
-            found.append(group)
-            group, used = [], 0
-        group.append(span)
-        used += size
-    if group:
-        found.append(group)
-    return found
 
 
 #: Empty ``schema_url`` fields (ResourceSpans' 3, then ScopeSpans' 3) that may precede the spans: see udp_body.
@@ -421,8 +383,8 @@ def resource() -> dict[str, Any]:
     """The sandbox as OTel's resource conventions describe a Lambda function (what ADOT's wrapper sets), plus
     ``OTEL_RESOURCE_ATTRIBUTES``; ``service.name`` from ``OTEL_SERVICE_NAME``, the Powertools service or the
     function's name."""
-    env = os.environ
-    function = env.get("AWS_LAMBDA_FUNCTION_NAME")
+    get = config.get_raw  # os.environ.get's value, without its Python-level mapping (~2 K instructions a read)
+    function = get("AWS_LAMBDA_FUNCTION_NAME")
     values: dict[str, Any] = {
         "service.name": config.get_str(SERVICE_NAME) or config.service_from_env() or function or "unknown_service",
         "cloud.provider": "aws",
@@ -437,13 +399,15 @@ def resource() -> dict[str, Any]:
         ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
         ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME"),
     ):
-        if env.get(variable):
-            values[key] = env[variable]
-    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        value = get(variable)
+        if value:
+            values[key] = value
+    memory = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or ""
     if memory.isdigit() and len(memory) < 8:
         values["faas.max_memory"] = int(memory) * 1024 * 1024  # MB, in bytes as the convention wants
-    if env.get("AWS_LAMBDA_LOG_GROUP_NAME"):
-        values["aws.log.group.names"] = [env["AWS_LAMBDA_LOG_GROUP_NAME"]]
+    group = get("AWS_LAMBDA_LOG_GROUP_NAME")
+    if group:
+        values["aws.log.group.names"] = [group]
     for pair in (config.get_raw(RESOURCE_ATTRIBUTES) or "").split(","):
         key, equals, value = pair.partition("=")
         if equals and key.strip() and len(values) < 128:

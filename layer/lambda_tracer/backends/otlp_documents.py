@@ -180,8 +180,8 @@ def _build(
         flags |= proto.FLAG_IS_REMOTE  # the Lambda service's segment
     # Span.span_id and parent_span_id (8 bytes each, the parent left out when there is none) in one call.
     ids = "1208" + span_id + ("2208" + parent_id if isinstance(parent_id, str) and len(parent_id) == 16 else "")
-    return proto.span_from_head(
-        framed_trace + bytes.fromhex(ids) + proto.kind_and_times(kind, start_nano, end_nano),
+    return span_from_head(
+        framed_trace + bytes.fromhex(ids) + kind_and_times(kind, start_nano, end_nano),
         name,
         values,
         events,
@@ -279,3 +279,41 @@ def _trace_field(root: str) -> bytes:
         _trace_ids.clear()
     _trace_ids[root] = framed
     return framed
+
+
+def kind_and_times(kind: int, start_unix_nano: int, end_unix_nano: int) -> bytes:
+    """Fields 6 (kind, a one-byte varint), 7 and 8 (fixed64 times) in one ``int.to_bytes``: 20 bytes."""
+    return (
+        0x30
+        | kind << 8
+        | 0x39 << 16
+        | (start_unix_nano & proto._U64) << 24
+        | 0x41 << 88
+        | (end_unix_nano & proto._U64) << 96
+    ).to_bytes(20, "little")
+
+
+def span_from_head(
+    head: bytes,
+    name: str,
+    values: dict[str, Any],
+    events: list[bytes],
+    status_code: int = proto.STATUS_UNSET,
+    status_message: str = "",
+    flags: int = 0,
+    encoded: bytes = b"",
+) -> bytes:
+    """A ``Span`` whose trace_id 1, span_id 2, parent_span_id 4, kind 6, start 7 and end 8 are already encoded
+    (``head``: protobuf takes fields in any order), with name 5, attributes 9, events 11, status 15 and flags 16
+    (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``), put before ``values``."""
+    parts = [head, proto._names.get(name) or proto.framed_name(name), encoded]
+    if values:
+        parts.append(proto.attributes(0x4A, values))
+    for item in events:
+        parts.append(proto.field(0x5A, item))
+    if status_code != proto.STATUS_UNSET:
+        status = (proto.field(0x12, proto.text(status_message)) if status_message else b"") + bytes((0x18, status_code))
+        parts.append(proto.field(0x7A, status))
+    if flags:
+        parts.append(b"\x85\x01" + flags.to_bytes(4, "little"))  # field 16, wire type 5: tag 0x85 0x01
+    return b"".join(parts)

@@ -142,7 +142,7 @@ def attributes(tag: int, values: dict[str, Any]) -> bytes:
     return b"".join(parts)
 
 
-def _table(pattern: bytes, count: int, *columns: tuple[int, range]) -> list[bytes]:
+def _table(pattern: bytes, count: int, *columns: tuple[int, bytes]) -> list[bytes]:
     """``count`` copies of ``pattern`` (bytes below 0x80), in copy ``n`` the byte at each column's place set to
     its values' ``n``-th: written as one byte string, with 0xFF after each copy, and split, all in C. Built with
     maps, the three tables below cost ~0.5 M instructions at a cold start; this way, ~0.15 M."""
@@ -152,10 +152,12 @@ def _table(pattern: bytes, count: int, *columns: tuple[int, range]) -> list[byte
     return bytes(raw).split(b"\xff")[:-1]
 
 
+#: 0 to 127, made once: the tables' columns are slices of it (a ``range`` is turned into bytes item by item).
+_BYTES = bytes(range(0x80))
 #: One-byte lengths, made once; a span attribute's field header; a short string's ``KeyValue.value`` header.
-_LENGTHS = _table(b"\x00", 0x80, (0, range(0x80)))
-_SPAN_ATTRIBUTES = _table(b"\x4a\x00", 0x80, (1, range(0x80)))
-_STRING_VALUES = _table(b"\x12\x00\x0a\x00", 0x7E, (1, range(2, 0x80)), (3, range(0x7E)))
+_LENGTHS = _table(b"\x00", 0x80, (0, _BYTES))
+_SPAN_ATTRIBUTES = _table(b"\x4a\x00", 0x80, (1, _BYTES))
+_STRING_VALUES = _table(b"\x12\x00\x0a\x00", 0x7E, (1, _BYTES[2:]), (3, _BYTES[:0x7E]))
 #: Attribute keys as ``KeyValue.key`` fields, remembered (at most MAX_KEYS: keys are few and fixed in practice).
 MAX_KEYS = 256
 _keys: dict[str, bytes] = {}
@@ -190,39 +192,6 @@ def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
     return b"\x09" + time_unix_nano.to_bytes(8, "little") + field(0x12, text(name)) + attributes(0x1A, values)
 
 
-def kind_and_times(kind: int, start_unix_nano: int, end_unix_nano: int) -> bytes:
-    """Fields 6 (kind, a one-byte varint), 7 and 8 (fixed64 times) in one ``int.to_bytes``: 20 bytes."""
-    return (
-        0x30 | kind << 8 | 0x39 << 16 | (start_unix_nano & _U64) << 24 | 0x41 << 88 | (end_unix_nano & _U64) << 96
-    ).to_bytes(20, "little")
-
-
-def span_from_head(
-    head: bytes,
-    name: str,
-    values: dict[str, Any],
-    events: list[bytes],
-    status_code: int = STATUS_UNSET,
-    status_message: str = "",
-    flags: int = 0,
-    encoded: bytes = b"",
-) -> bytes:
-    """A ``Span`` whose trace_id 1, span_id 2, parent_span_id 4, kind 6, start 7 and end 8 are already encoded
-    (``head``: protobuf takes fields in any order), with name 5, attributes 9, events 11, status 15 and flags 16
-    (fixed32). ``encoded``: attributes already encoded (``attributes(0x4A,…)``), put before ``values``."""
-    parts = [head, _names.get(name) or framed_name(name), encoded]
-    if values:
-        parts.append(attributes(0x4A, values))
-    for item in events:
-        parts.append(field(0x5A, item))
-    if status_code != STATUS_UNSET:
-        status = (field(0x12, text(status_message)) if status_message else b"") + bytes((0x18, status_code))
-        parts.append(field(0x7A, status))
-    if flags:
-        parts.append(b"\x85\x01" + flags.to_bytes(4, "little"))  # field 16, wire type 5: tag 0x85 0x01
-    return b"".join(parts)
-
-
 def framed_name(name: str) -> bytes:
     """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method)."""
     raw = name.encode() if name.isascii() else text(name)  # written out: init's imports each have a new name
@@ -247,23 +216,3 @@ def scope(name: str, version: str) -> bytes:
 def request_prefix(resource_bytes: bytes, scope_bytes: bytes) -> tuple[bytes, bytes]:
     """What ``request`` puts around the spans, encoded once: (ResourceSpans.resource, ScopeSpans.scope)."""
     return field(0x0A, resource_bytes), field(0x0A, scope_bytes)
-
-
-def request(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
-    """An ``ExportTraceServiceRequest`` with one ``ResourceSpans`` (resource 1, scope_spans 2) holding one
-    ``ScopeSpans`` (scope 1, spans 2)."""
-    parts = [b"\x0a", b"", prefix[0], b"\x12", b"", prefix[1]]  # the two lengths are filled in below
-    scope_size = len(prefix[1])
-    for item in spans:
-        size = len(item)
-        framing = bytes((0x12, size)) if size < 0x80 else b"\x12" + varint(size)
-        parts += (framing, item)
-        scope_size += len(framing) + size
-    parts[4] = varint(scope_size)
-    parts[1] = varint(len(prefix[0]) + 1 + len(parts[4]) + scope_size)
-    return b"".join(parts)
-
-
-def framed_size(span_bytes: bytes) -> int:
-    """The bytes one span takes inside a request (its field tag and length included)."""
-    return 1 + len(varint(len(span_bytes))) + len(span_bytes)

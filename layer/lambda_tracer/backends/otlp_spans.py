@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import sys
 
-from .. import backends as _seam
-from .. import config
-from . import otlp_proto as proto
-from . import xray, xray_documents
+from .. import backends, config
+from . import otlp_proto, xray, xray_documents
+
+# Two import statements, not four: each costs a pass through the import system's Python code at a cold start.
+_seam, proto = backends, otlp_proto
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -210,10 +211,13 @@ _U64 = (1 << 64) - 1
 #: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
 _INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (0x30 | kind << 8 | 0x39 << 16 for kind in (1, 2, 3))
 _END_TAG = 0x41 << 88
-#: Span.flags fields (16, fixed32), by [sampled][parent is the Lambda service's segment].
+#: Span.flags fields (16, fixed32: tag 0x85 0x01), by [sampled][parent is the Lambda service's segment]:
+#: FLAG_HAS_IS_REMOTE, with FLAG_IS_REMOTE, FLAG_SAMPLED or both. This module's constants are written as bytes,
+#: not encoded at import: each encoder call at a cold start costs thousands of instructions (tests compare them
+#: with what the encoder writes).
 _FLAG_FIELDS = [
-    [b"\x85\x01" + (flags | remote).to_bytes(4, "little") for remote in (0, proto.FLAG_IS_REMOTE)]
-    for flags in (proto.FLAG_HAS_IS_REMOTE, proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED)
+    [b"\x85\x01\x00\x01\x00\x00", b"\x85\x01\x00\x03\x00\x00"],
+    [b"\x85\x01\x01\x01\x00\x00", b"\x85\x01\x01\x03\x00\x00"],
 ]
 #: The ``faas.invocation_id`` attribute up to its value, by the value's length (request ids are 36 characters).
 _INVOCATION_KEY = proto.field(0x0A, b"faas.invocation_id")
@@ -234,7 +238,8 @@ _status_attributes: dict[int, bytes] = {}
 _retries_attributes: dict[int, bytes] = {}
 #: ``http.response.body.size`` up to its varint value, for a value of one byte and of two.
 _BODY_SIZE_HEADS = [
-    proto.attributes(0x4A, {"http.response.body.size": size})[:-width] for size, width in ((0, 1), (0x80, 2))
+    b"J\x1d\n\x17http.response.body.size\x12\x02\x18",
+    b"J\x1e\n\x17http.response.body.size\x12\x03\x18",
 ]
 
 
@@ -285,7 +290,8 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: st
 
 #: ``ColdStart`` (an annotation: listed in aws.xray.annotations) and ``faas.coldstart``, by the value of both.
 _COLD_ATTRIBUTES = {
-    flag: proto.attributes(0x4A, {HANDLER_ANNOTATION: flag, "faas.coldstart": flag}) for flag in (False, True)
+    False: b"J\x0f\n\tColdStart\x12\x02\x10\x00J\x14\n\x0efaas.coldstart\x12\x02\x10\x00",
+    True: b"J\x0f\n\tColdStart\x12\x02\x10\x01J\x14\n\x0efaas.coldstart\x12\x02\x10\x01",
 }
 
 
