@@ -32,6 +32,7 @@ from . import otlp_spans, udp, xray
 # Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
 # system's Python code at a cold start.
 _LENGTHS, _own, _varint2, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans._varint2, otlp_spans.varint
+_past = otlp_spans.past
 HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
 resource_id = otlp_spans.resource_id
 
@@ -184,10 +185,19 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     while something of the ending task is still open (it ends later and sends them all), else sent with those
     kept before it. This runs for every span, so the common case is written out in one function: the per-call
     cost of a Python function is a good part of a span's."""
-    if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
-        export(span.document(end_us), span.trace)
-        return
     trace = span.trace
+    if span.__class__ is _PastSpan and span.into is not None:  # one of init's imports: its parent sends it
+        encoded = _past(span, end_us)
+        if encoded is not None and len(encoded) <= _MAX_PLAIN_SPAN:  # plain (else the general path below)
+            with _lock:  # _ship's keeping, written out
+                if trace.batch is None:
+                    trace.batch = [encoded]
+                else:
+                    trace.batch.append(encoded)
+            return
+    if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
+        export(span.document(end_us), trace)
+        return
     encoded = _own(span, trace, end_us) if span.cause is None and not span.fault and not span.error else None
     if encoded is None or len(encoded) > _MAX_PLAIN_SPAN:
         encoded = _other(span, trace, end_us, encoded)
