@@ -124,14 +124,25 @@ class GuardedSpan:
                 self.inner.add_encoded_metadata(namespace[:MAX_NAME_CHARS], key[:MAX_NAME_CHARS], data, text)
 
     def response(self, value: Any) -> None:
-        if self.inner is None or value is None:
-            return
+        """Record ``value`` as the function's response (what ``close`` does on success, written out there)."""
+        if self.inner is not None and value is not None:
+            self._response(self.inner, value)
+
+    def _response(self, inner: BackendSpan, value: Any) -> None:
         try:
             # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
             # redacted inside like any other (the name is the tracer's key, not the user's).
             limit = DEFAULT_LIMIT if config.ENVIRON.get(_LIMIT_KEY) is None else config.max_capture_bytes()
             data, text = capture.response_metadata(value, redaction.current(), limit)
-            self._metadata(self.name + " response", data, text)
+            namespace = self.namespace  # _metadata, without the call
+            if namespace.startswith(RESERVED_NAMESPACE):
+                metadata_namespace(namespace)  # reported there
+            elif text is None:
+                inner.add_metadata(namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data)
+            else:
+                inner.add_encoded_metadata(
+                    namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data, text
+                )
         except Exception as error:
             report("serializing the response", error)
 
@@ -170,8 +181,8 @@ class GuardedSpan:
             return None
         if error is not None:
             self.error(error)
-        elif self.responses:
-            self.response(result)
+        elif self.responses and result is not None:
+            self._response(inner, result)
         if not end:
             return inner
         try:

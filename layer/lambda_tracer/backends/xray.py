@@ -230,6 +230,8 @@ def send_foreign(document: dict[str, Any]) -> None:
 
 _urandom = os.urandom
 _time_ns = time.time_ns
+_json_string = xray_documents.json_string
+_dumps = xray_documents.dumps
 
 
 def new_id() -> str:
@@ -363,16 +365,25 @@ class XRaySpan(BackendSpan):
         encoded again. A span the SDK wrote on, or one too large, takes the general path (merging, shrinking)."""
         if self.sdk_view is not None:
             return xray_documents.encode(self.document(end_us))
-        string: Any = xray_documents.json_string  # raises TypeError for a None
+        string: Any = _json_string  # raises TypeError for a None
+        start_us = self.start_us
+        if 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:  # times(start_us, end_us), without the call
+            start, end = str(start_us), str(end_us)
+            written = (
+                f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+                f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}'
+            )
+        else:
+            written = times(start_us, end_us)
         try:
             text = (
-                f'{{"id":"{self.id}","name":{string(self.name)},{times(self.start_us, end_us)},'
+                f'{{"id":"{self.id}","name":{string(self.name)},{written},'
                 f'"type":"subsegment","trace_id":{string(self.trace.root)},'
                 f'"parent_id":{string(self.parent_id)},"namespace":{string(self.namespace)}'
             )
         except TypeError:  # not a str where ours always are (a trace without a Root): the encoder decides
             return xray_documents.encode(self.document(end_us))
-        dumps = xray_documents.dumps
+        dumps = _dumps
         if self.annotations_text is not None:
             text += self.annotations_text
         elif self.annotations:
