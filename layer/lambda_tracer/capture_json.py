@@ -110,20 +110,27 @@ def _kept(text: str, policy: Policy, max_bytes: int) -> bool:
 
 
 def _surely_too_big(value: object, max_bytes: int) -> bool:
-    """A cheap look at the top level, so that a value of megabytes is not encoded whole only to be converted."""
+    """Whether the JSON text of ``value`` cannot fit ``max_bytes``, from a cheap look at its top level, so that a value
+    of megabytes is not encoded whole only to be converted.
+
+    Exact for the shortest JSON text of each shape: a string takes its quotes more (``"…"``); a dict 6 characters an
+    item at the least (``{"":0,"a":0}``), 7 more than a string value of its (``{"":"…"}``) and 6 more than a key
+    (``{"…":0}``); a list or tuple 2 characters an item and 1 more (``[0,0]``).
+    """
     kind = type(value)
     if kind is str:
-        return len(value) > max_bytes  # type: ignore[arg-type]
+        return len(value) + 2 > max_bytes  # type: ignore[arg-type]
     if kind is dict:
         items: Any = value
-        if len(items) > max_bytes // 4:
+        if 6 * len(items) > max_bytes:
             return True
+        value_room, key_room = max_bytes - 7, max_bytes - 6
         for key, item in items.items():  # a loop: any() over a generator costs twice as much here
-            if (type(item) is str and len(item) > max_bytes) or (type(key) is str and len(key) > max_bytes):
+            if (type(item) is str and len(item) > value_room) or (type(key) is str and len(key) > key_room):
                 return True
         return False
     if kind is list or kind is tuple:
-        return len(value) > max_bytes // 2  # type: ignore[arg-type]
+        return 2 * len(value) + 1 > max_bytes  # type: ignore[arg-type]
     return False
 
 

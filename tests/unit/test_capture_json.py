@@ -256,3 +256,128 @@ def test_shape_only_dict_depth() -> None:
     masked = json.loads(capture_json._shape_only(json.dumps(_nested_dict(40, "x")), 10_000))
     assert masked == _nested_dict(32, R)
     assert json.loads(capture_json._shape_only(json.dumps(_nested_dict(31, "x")), 10_000)) == _nested_dict(31, R)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# The shortest JSON text of each shape, of exactly ``limit`` characters, and the same shape a character or an item more.
+_FITS_EXACTLY = [
+    ("a" * 62, "a" * 63, 64),  # "…": the string and its quotes
+    (
+        {key: 0 for key in ["", *"abcdefghi"]},
+        {key: 0 for key in ["", *"abcdefghij"]},
+        60,
+    ),  # {"":0,"a":0,…}: 6 characters an item
+    ({"": "a" * 57}, {"": "a" * 58}, 64),  # {"":"…"}: a string value and 7 characters
+    ({"a" * 58: 0}, {"a" * 59: 0}, 64),  # {"…":0}: a key and 6 characters
+    ([0] * 32, [0] * 33, 65),  # [0,0,…]: 2 characters an item and 1
+    ((0,) * 32, (0,) * 33, 65),
+    ({}, {"": 0}, 2),
+    ([], [0], 2),
+]
+_SHAPES = ["string", "dict items", "dict value", "dict key", "list", "tuple", "empty dict", "empty list"]
+
+
+@pytest.mark.parametrize(("fits", "too_big", "limit"), _FITS_EXACTLY, ids=_SHAPES)
+def test_the_largest_value_of_each_shape_is_recorded_as_it_is_and_one_more_is_cut(
+    fits: Any, too_big: Any, limit: int
+) -> None:
+    text = _compact(fits)
+    assert len(text) == limit
+    # Recorded as it is: the value itself (not converted) and the JSON text written on the way.
+    assert capture.response_metadata(fits, Policy(), limit) == (fits, text)
+    assert capture.to_metadata(fits, Policy(), limit, copy=False) is fits
+    assert len(_compact(too_big)) > limit
+    assert capture.to_metadata(too_big, Policy(), limit)["truncated"] is True
+
+
+@pytest.mark.parametrize(("fits", "too_big", "limit"), _FITS_EXACTLY, ids=_SHAPES)
+def test_a_value_whose_json_text_cannot_fit_is_not_encoded_whole(
+    fits: Any, too_big: Any, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A response of megabytes is converted (and cut) without being encoded first: its top level shows it cannot
+    fit, however short its shortest JSON text could be."""
+    encoded: list[Any] = []
+    strict_json = capture_json._strict_json
+
+    def recording(value: Any) -> str:
+        encoded.append(value)
+        return strict_json(value)
+
+    monkeypatch.setattr(capture_json, "_strict_json", recording)
+    for value in (too_big, "x" * 1_000_000, {"body": "x" * 1_000_000}, [0] * 1_000_000):
+        assert capture.response_metadata(value, Policy(), limit)[0]["truncated"] is True
+    assert encoded == []
+    capture.response_metadata(fits, Policy(), limit)
+    assert encoded == [fits]
+
+
+def test_a_string_is_recorded_without_a_copy() -> None:
+    """A copy protects what is recorded from its caller's later changes; a string cannot change, so it is not
+    copied (``marshal`` would write and read it whole)."""
+    text = " ".join(["plain", "text"] * 10)  # made at run time: not interned
+    assert capture.to_metadata(text, Policy(), 1000) is text
+    assert capture_json._as_it_is(text, Policy(), 1000, True) is text
+    value = {"a": text}
+    assert capture.to_metadata(value, Policy(), 1000) is not value  # a dict is copied
+
+
+def test_containers_are_encoded_by_the_prebuilt_encoder_and_a_string_by_the_stdlib_in_one_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``_STRICT_JSON.encode`` builds a C encoder at every call of a container (~10,000 instructions): containers
+    go to the one built once, which is built anew, not dropped, after it refused a value; a string goes to the
+    stdlib's ``encode_basestring``, one C call and cheaper than the encoder."""
+    stdlib: list[Any] = []
+    real = capture_json._STRICT_JSON
+
+    class Recording:
+        def encode(self, value: Any) -> str:
+            stdlib.append(value)
+            return real.encode(value)
+
+    monkeypatch.setattr(capture_json, "_STRICT_JSON", Recording())
+    monkeypatch.setattr(capture_json, "_strict", capture_json._c_strict())
+    for value in ({"a": [1, "b"]}, [1.5, None], (True,), 7):
+        assert capture_json._strict_json(value) == _compact(value)
+    assert stdlib == []
+    assert capture_json._strict_json("plain") == '"plain"'
+    assert stdlib == ["plain"]
+    with pytest.raises(ValueError):
+        capture_json._strict_json([float("inf")])  # refused by the prebuilt encoder, then by the stdlib's
+    assert len(stdlib) == 2 and capture_json._strict is not None
+    assert capture_json._strict_json({"a": 1}) == '{"a":1}'
+    assert len(stdlib) == 2  # the encoder built anew serves the next one
+
+
+def test_without_the_c_accelerator_the_stdlib_encoder_writes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)  # what json.encoder holds when _json is missing
+    assert capture_json._c_strict() is None
+    monkeypatch.setattr(capture_json, "_strict", None)
+    expected = json.dumps(_ODD_KEYS, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert capture_json._strict_json(_ODD_KEYS) == expected
+    assert capture.response_metadata({"a": [1, None]}, Policy(), 100) == ({"a": [1, None]}, '{"a":[1,null]}')
+
+
+def test_a_long_printable_body_is_escaped_by_bytes_replace_not_by_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API Gateway body too big to record whole is escaped by bytes' ``replace`` (two thirds of the encoder's
+    cost); a dict without such a string is encoded in one call."""
+    encoded: list[Any] = []
+    real = capture_json._BOUND_JSON
+
+    class Recording:
+        def encode(self, value: Any) -> str:
+            encoded.append(value)
+            return real.encode(value)
+
+    monkeypatch.setattr(capture_json, "_BOUND_JSON", Recording())
+    body = 'say "hi" \\ bye ' * 100
+    response = {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": body}
+    assert capture_json._json_text(response) == json.dumps(response, separators=(",", ":"))
+    assert body not in encoded and response not in encoded
+    encoded.clear()
+    small = {"statusCode": 200, "body": "short"}
+    assert capture_json._json_text(small) == _compact(small)
+    assert encoded == [small]
