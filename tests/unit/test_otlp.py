@@ -875,42 +875,11 @@ def test_a_failure_of_a_common_shape_has_the_fields_otlp_documents_gives_it(
     assert [name for _, name, _ in _fields(written)["events"]] == []  # a fault without a cause: no event
 
 
-def test_a_past_span_of_nothing_but_ids_name_and_times_is_written_as_own_writes_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """``past`` (init's imports, up to a hundred at a cold start) writes the same bytes as ``_own`` for a plain past
-    span, sampled or not, under the Lambda segment or another span; anything more is left to ``_own`` (None)."""
-    for sampled in ("1", "0"):
-        monkeypatch.setenv(
-            "_X_AMZN_TRACE_ID", f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={sampled}"
-        )
-        trace, _ = xray.current()
-        root = xray.PastSpan("## init", trace, str(trace.parent), 1_700_000_000.25, None)
-        child = root.child_at("import botocore.é", 1_700_000_000.5)
-        for span in (root, child):
-            end_us = span.start_us + 1234
-            written = otlp_spans.past(span, end_us)
-            assert written is not None
-            assert written == otlp_spans._own(span, trace, end_us)
-            assert _fields(written)["name"] == span.name
-    for change in ("annotate", "metadata", "aws", "http", "sql", "cause", "fault", "error", "sdk_view", "parent"):
-        span = root.child_at("import json", 1_700_000_000.5)
-        if change == "annotate":
-            span.annotate("k", 1)
-        elif change == "metadata":
-            span.add_metadata("ns", "k", 1)
-        elif change == "parent":
-            span.parent_id = "short"
-        else:
-            setattr(span, change, {"x": 1} if change in ("aws", "http", "sql", "cause") else True)
-        assert otlp_spans.past(span, span.start_us + 1) is None, change
-
-
 def test_init_spans_reach_the_datagram_in_the_order_they_ended(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A tree of past spans (plain ones, and one that failed: the general path) is sent when its root ends, every
-    span once, in the order they ended, children under their parents."""
+    """A tree of past spans (init's imports: plain ones, one with metadata, one that failed, which takes the general
+    path) is sent when its root ends, every span once, in the order they ended, children under their parents."""
     daemon = lambda_env.sink()
     first = len(daemon.datagrams())
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad8;Sampled=1")
@@ -928,6 +897,8 @@ def test_init_spans_reach_the_datagram_in_the_order_they_ended(
                     child.record_exception(error)
                     child.end_at(1_700_000_000.3, error)
             else:
+                if index == 2:
+                    child.add_metadata("init", "size", leaf)
                 child.end_at(1_700_000_000.3)
             ended.append(child)
         parent.end_at(1_700_000_000.4)
@@ -942,3 +913,4 @@ def test_init_spans_reach_the_datagram_in_the_order_they_ended(
     failed = sent[3]
     assert failed.name == "import pkg1.m0" and failed.status.code == Status.STATUS_CODE_ERROR
     assert [span.parent_span_id.hex() for span in sent] == [span.parent_id for span in ended]
+    assert json.loads(attributes(sent[6])["aws.xray.metadata.init"]) == {"size": 0}

@@ -32,7 +32,6 @@ from . import otlp_spans, udp, xray
 # Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
 # system's Python code at a cold start.
 _LENGTHS, _own, _varint2, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans._varint2, otlp_spans.varint
-_past = otlp_spans.past
 HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
 resource_id = otlp_spans.resource_id
 
@@ -186,9 +185,16 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     kept before it. This runs for every span, so the common case is written out in one function: the per-call
     cost of a Python function is a good part of a span's."""
     trace = span.trace
-    if span.__class__ is _PastSpan and span.into is not None:  # one of init's imports: its parent sends it
-        encoded = _past(span, end_us)
-        if encoded is not None and len(encoded) <= _MAX_PLAIN_SPAN:  # plain (else the general path below)
+    if (
+        span.__class__ is _PastSpan
+        and span.into is not None
+        and span.cause is None
+        and not span.fault
+        and not span.error
+        and span.sdk_view is None
+    ):  # one of init's imports, up to a hundred at a cold start: kept for its root, which sends them all
+        encoded = _own(span, trace, end_us)
+        if encoded is not None and len(encoded) <= _MAX_PLAIN_SPAN:  # else the general path below
             with _lock:  # _ship's keeping, written out
                 if trace.batch is None:
                     trace.batch = [encoded]

@@ -152,8 +152,9 @@ def _table(pattern: bytes, count: int, *columns: tuple[int, bytes]) -> list[byte
     return bytes(raw).split(b"\xff")[:-1]
 
 
-#: 0 to 127, made once: the tables' columns are slices of it (a ``range`` is turned into bytes item by item).
-_BYTES = bytes(range(0x80))
+#: 0 to 127, made once: the tables' columns are slices of it. ``maketrans`` with nothing to map is the identity
+#: table (0 to 255), written in C; ``bytes(range(...))`` would take a Python object per byte.
+_BYTES = bytes.maketrans(b"", b"")[:0x80]
 #: One-byte lengths, made once; a span attribute's field header; a short string's ``KeyValue.value`` header.
 _LENGTHS = _table(b"\x00", 0x80, (0, _BYTES))
 _SPAN_ATTRIBUTES = _table(b"\x4a\x00", 0x80, (1, _BYTES))
@@ -164,15 +165,15 @@ _keys: dict[str, bytes] = {}
 
 
 def _framed_key(key: str) -> bytes:
-    return remembered(_keys, key, field(0x0A, text(key)))
-
-
-def remembered(cache: dict[Any, bytes], key: Any, encoded: bytes) -> bytes:
-    """``encoded``, kept in ``cache`` under ``key`` (emptied when it holds MAX_KEYS: what repeats is few)."""
-    if len(cache) >= MAX_KEYS:
-        cache.clear()
-    cache[key] = encoded
-    return encoded
+    """``field(0x0A, text(key))``, remembered (``_keys`` is emptied when it holds MAX_KEYS: keys are few). Written
+    out: a cold start meets a few dozen keys for the first time, and each nested call would cost ~2 K instructions."""
+    raw = key.encode() if key.isascii() else text(key)
+    size = len(raw)
+    framed = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
+    if len(_keys) >= MAX_KEYS:
+        _keys.clear()
+    _keys[key] = framed
+    return framed
 
 
 def string_attribute(key: str, value: str) -> bytes:

@@ -121,41 +121,6 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     return encoded
 
 
-def past(span: xray.PastSpan, end_us: int) -> bytes | None:
-    """One of init's imports (a past span, ended when init's trace is sent, up to a hundred at a cold start) as
-    ``_own`` writes it when it holds nothing but its ids, name and times: the same bytes, without the checks and
-    branches of the other shapes; None for any other (``_own``'s)."""
-    trace = span.trace
-    root, parent_id = trace.root, span.parent_id
-    if (
-        span.annotations
-        or span.metadata
-        or span.aws
-        or span.http
-        or span.sql
-        or span.cause is not None
-        or span.fault
-        or span.error
-        or span.sdk_view is not None
-        or root.__class__ is not str
-        or len(root) != 35
-        or parent_id.__class__ is not str
-        or len(parent_id) != 16
-    ):
-        return None
-    name = span.name
-    kind = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND
-    times = kind | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
-    return b"".join(
-        (
-            bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id),
-            times.to_bytes(20, "little"),
-            proto._names.get(name) or proto.framed_name(name),
-            _FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent],
-        )
-    )
-
-
 #: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
 MAX_EXCEPTIONS = 64
 MAX_STATUS_MESSAGE = 1024
@@ -292,7 +257,9 @@ _metadata_keys: dict[str, bytes] = {}
 
 
 def _metadata_key(namespace: Any) -> bytes:
-    framed = proto.field(0x0A, proto.text("aws.xray.metadata." + str(namespace)))
+    raw = proto.text("aws.xray.metadata." + str(namespace))
+    size = len(raw)
+    framed = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw  # field(0x0A, raw)
     if len(_metadata_keys) >= proto.MAX_KEYS:
         _metadata_keys.clear()
     _metadata_keys[namespace] = framed
