@@ -3,23 +3,23 @@
 Zero-code only. The handler redirect calls ``start`` just before it resolves the user's handler and ``stop``
 right after, so the hook sees the user's module and everything it imports, and warm invocations pay nothing:
 
-* **The hook** stands in for the path finder on ``sys.meta_path`` (and any finder after it) until init ends: it
-  finds what that finder finds, and gives the module a loader that times ``create_module`` (extension modules
-  load there) through ``exec_module``. Imports nest as the calls nest, so each module's time includes its
-  children's. Only the thread that runs init is timed. An import that raises keeps its exception (``fault`` and
-  its type).
+* **The hook** stands in for the import system's ``_load_unlocked`` (``importlib._bootstrap``) until init ends:
+  the function the import system calls once a module's spec is found, to create the module and run its code. One
+  Python frame per module imported, and nothing made but the module's node: ``sys.meta_path``, the finders, the
+  spec and the loader are left as they are. Imports nest as the calls nest, so each module's time includes its
+  children's. Only the thread that runs init is timed; the interpreter's built-in and frozen modules are not. An
+  import that raises keeps its exception (``fault`` and its type).
 * **Tracebacks stay the runtime's own.** The import system cuts its own frames out of a traceback (it looks for
-  the ``<frozen importlib._bootstrap...>`` file name): the hook's three functions carry that file name, so they
-  are cut with the rest, and an exception raised by any module the function imports shows the same frames with
-  and without the layer. The handler's module itself (and its packages) is timed here, around the runtime's
-  resolver, never through the hook: the runtime imports it with ``importlib.import_module``, whose frames are
-  not cut.
+  the ``<frozen importlib._bootstrap...>`` file name): the hook carries that file name, so it is cut with the
+  rest, and an exception raised by any module the function imports shows the same frames with and without the
+  layer. The handler's module itself (and its packages) is timed here, around the runtime's resolver, never
+  through the hook: the runtime imports it with ``importlib.import_module``, whose frames are not cut.
 * **What is kept** is decided when init ends (off the first invocation's path): imports whose time is at least
   ``LAMBDA_TRACER_INIT_MIN_MS`` (default 1 ms) or that raised, at most ``MAX_SPANS`` spans with ``## init``, the
   slowest first (failures before them), each with its ancestors so the tree stays whole.
 * **The first invocation** of the process (the handler wrapper, through ``coldstart.send_pending_init``, before
   its handler span opens) records ``## init`` with the same parent as the handler, through the Tracer's backend
-  (``start_span_at``, then ``child_at`` for the imports: spans recorded after the fact, never current), with
+  (``start_span_at``, then ``add_finished`` for the imports: spans recorded after the fact, never current), with
   init's real times: from the tracer's start to the end of the handler's resolution. A SnapStart sandbox restored from
   the snapshot holds the init that ran before it: its first invocation sends it, with those times.
 """
@@ -27,8 +27,6 @@ right after, so the hook sees the user's module and everything it imports, and w
 from __future__ import annotations
 
 import _frozen_importlib as _bootstrap  # the import system's own: always loaded
-import _frozen_importlib_external as _bootstrap_external
-import sys
 from _thread import get_ident
 from time import perf_counter
 
@@ -38,7 +36,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
-    from .backends import Backend, BackendSpan
+    from .backends import Backend, BackendSpan, Finished
 
 #: Spans in one init tree, ``## init`` included.
 MAX_SPANS = 100
@@ -53,7 +51,7 @@ _IMPORTLIB_FILE = "<frozen importlib._bootstrap>"
 # or None].
 NAME, START, END, CHILDREN, ERROR = range(5)
 
-#: The recording in progress (between start and stop), read by the loaders.
+#: The recording in progress (between start and stop).
 _active: Recording | None = None
 
 
@@ -68,125 +66,88 @@ class Recording:
         #: The handler's module, timed around the resolver (see the module's docstring).
         self.handler_node: list[Any] = [handler_module, perf_counter(), 0.0, [], None]
         self.root[CHILDREN].append(self.handler_node)
-        self.stack: list[list[Any]] = [self.root, self.handler_node]
         parts = handler_module.split(".")
         #: The handler's module and its packages: imported by the resolver, not through the hook.
         self.skip = frozenset(".".join(parts[: index + 1]) for index in range(len(parts)))
 
 
-class _Finder:
-    """The import system's path finder (and any finder after it), in its place while init is traced: finds what it
-    finds, with a timed loader.
-
-    In its place rather than one finder first that asks the others: a lookup costs one call more, not a second
-    pass through the import system's loop, nor, for a module that is not there, a second search of every path
-    (~3.5 M instructions of the boto3 function's init). Finders before it are left as they are: the interpreter's
-    own (built in, frozen: loaded from memory) and ones that find a module by asking the import system again, as
-    the tracer's own hooks do (instrumentation/), whose modules are then timed here. It compares equal to the
-    finder it holds, so code that looks for that finder in ``sys.meta_path`` (``in``, ``remove``, ``index``) finds it.
-    """
-
-    __slots__ = ("finder",)
-
-    def __init__(self, finder: Any) -> None:
-        self.finder = finder
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        spec = self.finder.find_spec(fullname, path, target)
-        if spec is not None:
-            loader = spec.loader
-            if loader is not None and fullname not in _skip and hasattr(loader, "exec_module"):
-                spec.loader = _Loader(loader, fullname)
-        return spec
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self.finder, attribute)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other or bool(self.finder == other)
-
-    def __hash__(self) -> int:
-        return hash(self.finder)
-
-
-_BUILT_IN = (_bootstrap.BuiltinImporter, _bootstrap.FrozenImporter)
-#: The handler's module and its packages (Recording.skip): timed around the resolver, not by the hook.
+#: The import system's own ``_load_unlocked`` (module_from_spec, then the loader's exec_module), which the hook
+#: stands in for while init is traced.
+_load = _bootstrap._load_unlocked  # type: ignore[attr-defined]
+#: What the hook reads on every import, as globals (one lookup each): the recording's thread (None: nothing is
+#: traced), the innermost import open (the handler's node when none is), and the names it leaves to the resolver
+#: (Recording.skip).
+_thread: int | None = None
+_current: list[Any] = []
 _skip: frozenset[str] = frozenset()
+#: The loaders of the interpreter's own modules (built in, frozen: loaded from memory), which are not timed.
+_BUILT_IN, _FROZEN = _bootstrap.BuiltinImporter, _bootstrap.FrozenImporter
 
 
-class _Loader:
-    """A module's own loader, timed; the module sees its own loader, before its code runs."""
-
-    __slots__ = ("_created", "_loader", "_name")
-
-    def __init__(self, loader: Any, name: str) -> None:
-        self._loader = loader
-        self._name = name
-        self._created = 0.0
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._loader, attribute)
-
-    def create_module(self, spec: Any) -> Any:
-        self._created = perf_counter()
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        loader = self._loader
-        try:  # as the import system sets them: a module object that refuses attributes keeps what it has
-            module.__loader__ = loader
-            spec = module.__spec__
-            if spec is not None and spec.loader is self:
-                spec.loader = loader
-        except AttributeError:
-            pass
-        recording = _active
-        if recording is None or get_ident() != recording.thread:
-            loader.exec_module(module)
-            return
-        node = [self._name, self._created or perf_counter(), 0.0, (), None]
-        stack = recording.stack
-        parent = stack[-1]
-        if parent[CHILDREN]:
-            parent[CHILDREN].append(node)
-        else:  # its first child: most imports have none, so their node gets no list of its own
-            parent[CHILDREN] = [node]
-        stack.append(node)
+def _load_unlocked(spec: Any) -> Any:
+    """The import system's ``_load_unlocked``, timed: one Python frame per module imported (the import system
+    calls it by its global name, from ``_find_and_load_unlocked``, once the module's spec is found), and nothing
+    made per module but its node. The module, its spec and its loader are left as they are."""
+    global _current
+    name = spec.name
+    loader = spec.loader
+    if get_ident() != _thread or loader is _BUILT_IN or loader is _FROZEN or name in _skip:
         try:
-            loader.exec_module(module)
+            return _load(spec)
         except BaseException as error:
-            node[ERROR] = error
+            _drop_own_frame(error)
             raise
-        finally:
-            node[END] = perf_counter()
-            stack.pop()
+    parent = _current
+    node = [name, perf_counter(), 0.0, (), None]
+    if parent[3]:  # CHILDREN
+        parent[3].append(node)
+    else:  # its first child: most imports have none, so their node gets no list of its own
+        parent[3] = [node]
+    _current = node
+    try:
+        return _load(spec)
+    except BaseException as error:
+        node[4] = error  # ERROR
+        _drop_own_frame(error)
+        raise
+    finally:
+        node[2] = perf_counter()  # END
+        _current = parent
 
 
-for _function in (_Finder.find_spec, _Loader.create_module, _Loader.exec_module):
-    _function.__code__ = _function.__code__.replace(co_filename=_IMPORTLIB_FILE)
+def _drop_own_frame(error: BaseException) -> None:
+    """Take the hook's frame out of the traceback of an exception passing through it, before it is re-raised (a
+    bare ``raise`` adds no frame): tracebacks stay as without the layer, also where the import system cuts none
+    of its own frames (``importlib.import_module``: the runtime importing the handler's module)."""
+    traceback = error.__traceback__
+    if traceback is not None and traceback.tb_frame.f_code is _HOOK_CODE:
+        error.__traceback__ = traceback.tb_next
+
+
+# The import system cuts its own frames (by file name) out of the traceback of an exception raised by a module's
+# code: the hook's frame carries that name too, for an exception seen while it is still on the stack.
+_load_unlocked.__code__ = _HOOK_CODE = _load_unlocked.__code__.replace(co_filename=_IMPORTLIB_FILE)
 
 
 def start(started_wall: float, started: float, handler_name: str) -> Recording:
     """Put the hook in place: ``started_*`` is when the tracer started (time.time(), time.perf_counter())."""
-    global _active, _skip
+    global _active, _skip, _current, _thread
     module = handler_name.rsplit(".", 1)[0].replace("/", ".")
     recording = _active = Recording(started_wall, started, module)
-    _skip = recording.skip
-    finders = sys.meta_path
-    at = next((i for i, finder in enumerate(finders) if finder is _bootstrap_external.PathFinder), None)
-    if at is None:  # no path finder (an embedding that replaced it): every finder but the interpreter's own
-        at = next((i for i, finder in enumerate(finders) if finder not in _BUILT_IN), len(finders))
-    finders[at:] = [_Finder(f) if hasattr(f, "find_spec") and type(f) is not _Finder else f for f in finders[at:]]
+    _skip, _current, _thread = recording.skip, recording.handler_node, recording.thread
+    _bootstrap._load_unlocked = _load_unlocked  # type: ignore[attr-defined]
     return recording
 
 
 def stop(error: BaseException | None = None) -> None:
     """Init is over (the handler is resolved, or failed to): remove the hook and choose what the first
     invocation sends. Never raises."""
-    global _active
-    recording, _active = _active, None
+    global _active, _thread, _current
+    recording, _active, _thread, _current = _active, None, None, []
     try:
-        sys.meta_path[:] = [f.finder if type(f) is _Finder else f for f in sys.meta_path]
+        # Unless someone wrapped it since: then ours stays below theirs, passing every call on (no thread is _thread).
+        if _bootstrap._load_unlocked is _load_unlocked:  # type: ignore[attr-defined]
+            _bootstrap._load_unlocked = _load  # type: ignore[attr-defined]
         if recording is None:
             return
         ended = perf_counter()
@@ -269,7 +230,6 @@ class Pending:
         self.recording = recording
         self.min_s = min_seconds()
         self.kept, self.counts = select(recording.root, self.min_s, MAX_SPANS)
-        recording.stack = []
         self.imports_s = sum(child[END] - child[START] for child in recording.root[CHILDREN])
 
     def send(self, backend: Backend) -> None:
@@ -280,7 +240,10 @@ class Pending:
             if span is None:
                 return  # not sampled, or a backend that cannot place spans in the past
             self._describe(span)
-            self._send(root, span)
+            span.add_finished(self._finished(root))
+            if root[ERROR] is not None:
+                span.record_exception(root[ERROR])
+            span.end_at(self.wall(root[END]), root[ERROR])
         except Exception as error:
             config.report_once(("init trace send",), f"init not traced: {config.error_place(error)}")
         finally:
@@ -290,19 +253,22 @@ class Pending:
         """A perf_counter() reading as epoch seconds."""
         return self.recording.started_wall + (at - self.recording.started)
 
-    def _send(self, node: list[Any], span: BackendSpan) -> None:
-        """``node``'s kept children under ``span``, then ``span`` ends (times as ``wall`` gives them, inlined: this
-        runs once per span sent, up to a hundred on the first invocation)."""
+    def _finished(self, node: list[Any]) -> list[Finished]:
+        """``node``'s kept children as ``BackendSpan.add_finished`` takes them, each with its own (times as ``wall``
+        gives them, inlined: this runs once per span sent, up to a hundred on the first invocation)."""
         kept = self.kept
         started_wall, started = self.recording.started_wall, self.recording.started
-        for child in node[CHILDREN]:
-            if id(child) in kept:
-                child_span = span.child_at(_span_name(child[NAME]), started_wall + (child[START] - started))
-                if child_span is not None:
-                    self._send(child, child_span)
-        if node[ERROR] is not None:
-            span.record_exception(node[ERROR])
-        span.end_at(started_wall + (node[END] - started), node[ERROR])
+        return [
+            (
+                _span_name(child[NAME]),
+                started_wall + (child[START] - started),
+                started_wall + (child[END] - started),
+                child[ERROR],
+                self._finished(child) if child[CHILDREN] else [],
+            )
+            for child in node[CHILDREN]
+            if id(child) in kept
+        ]
 
     def _describe(self, span: BackendSpan) -> None:
         span.annotate(ANNOTATION, round(self.imports_s * 1000, 3))

@@ -7,7 +7,9 @@ The hook runs here in this process, on modules written for each test; the end-to
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -20,6 +22,7 @@ import pytest
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, coldstart, config, init_trace
+from lambda_tracer.backends import udp
 from lambda_tracer.init_trace import CHILDREN, END, ERROR, NAME, START
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
@@ -202,19 +205,23 @@ def test_the_hook_is_gone_when_init_ends_and_modules_keep_their_own_loaders(modu
         assert module.__spec__ is not None and module.__spec__.loader is module.__loader__
 
 
-def test_code_that_looks_for_the_path_finder_finds_it_while_init_is_traced() -> None:
+def test_the_finders_and_loaders_are_left_as_they_are_while_init_is_traced(modules: Path) -> None:
+    """The hook stands in for the import system's ``_load_unlocked``, not for a finder: code that looks for a
+    finder in ``sys.meta_path`` (``in``, ``index``, ``remove``) finds the very same ones, and a module's code sees
+    its own loader."""
     from importlib.machinery import PathFinder
 
     before = list(sys.meta_path)
     init_trace.start(time.time(), time.perf_counter(), "itrace_app.handler")
     try:
-        at = sys.meta_path.index(PathFinder)
-        assert PathFinder in sys.meta_path and sys.meta_path[at] is not PathFinder  # the hook stands in for it
-        assert sys.meta_path[:at] == before[:at]  # the finders before it are left as they are
-        assert sys.meta_path[at].invalidate_caches == PathFinder.invalidate_caches  # and it answers for it
+        assert [id(f) for f in sys.meta_path] == [id(f) for f in before] and PathFinder in sys.meta_path
+        module = importlib.import_module(f"{PACKAGE}.a")
+        assert type(module.__loader__).__name__ == "SourceFileLoader" and module.__spec__.loader is module.__loader__
+        assert init_trace._active is not None and init_trace._active.handler_node[CHILDREN]  # and it was timed
     finally:
         init_trace.stop(RuntimeError("not resolved"))
-    assert [id(f) for f in sys.meta_path] == [id(f) for f in before]  # the very same finders again
+    assert [id(f) for f in sys.meta_path] == [id(f) for f in before]
+    assert importlib._bootstrap._load_unlocked is init_trace._load  # type: ignore[attr-defined]
 
 
 def test_other_threads_imports_are_not_timed(modules: Path) -> None:
@@ -249,6 +256,26 @@ def test_an_exception_raised_by_an_import_has_the_same_traceback_with_the_hook(m
         init_trace.stop()
     assert hooked == bare
     assert hooked == [("test_init_trace.py", "raise_it"), ("outer.py", "<module>"), ("raises.py", "<module>")]
+
+
+@pytest.mark.parametrize("handler", ["itrace_app.handler", f"{PACKAGE}.raises.handler"])
+def test_importlib_import_module_shows_the_same_frames_with_the_hook(modules: Path, handler: str) -> None:
+    """``import_module``'s frames are never cut (the runtime imports the handler's module so): the hook takes its own
+    frame out of what passes through it, timed (a module the function imports) or not (the handler's module)."""
+
+    def raise_it() -> list[tuple[str, str]]:
+        with pytest.raises(ValueError) as raised:
+            importlib.import_module(f"{PACKAGE}.raises")
+        sys.modules.pop(f"{PACKAGE}.raises", None)
+        return _frames(raised.value)
+
+    bare = raise_it()
+    init_trace.start(0.0, 0.0, handler)
+    try:
+        hooked = raise_it()
+    finally:
+        init_trace.stop()
+    assert hooked == bare and hooked[-1] == ("raises.py", "<module>")
 
 
 def test_a_failing_handler_module_leaves_nothing_pending(modules: Path) -> None:
@@ -371,3 +398,93 @@ def test_a_tree_too_big_for_one_datagram_is_sent_span_by_span() -> None:
     assert all("subsegments" not in doc for doc in first.documents)
     init = next(doc for doc in first.documents if doc["name"] == "## init")
     assert init["metadata"]["init"]["init"]["over_limit"] == 120 - 98
+
+
+# -- the hook's place, and the spans written in one pass ------------------------------------------------------
+
+
+def test_a_hook_put_over_ours_during_init_stays_and_ours_passes_every_call_on(modules: Path) -> None:
+    """stop() puts the import system's function back only if ours is still the one in place."""
+    bootstrap: Any = importlib._bootstrap  # type: ignore[attr-defined]
+    seen: list[str] = []
+    init_trace.start(time.time(), time.perf_counter(), "itrace_app.handler")
+    ours = bootstrap._load_unlocked
+
+    def theirs(spec: Any) -> Any:
+        seen.append(spec.name)
+        return ours(spec)
+
+    bootstrap._load_unlocked = theirs
+    try:
+        init_trace.stop(RuntimeError("not resolved"))
+        assert bootstrap._load_unlocked is theirs
+        module = importlib.import_module(f"{PACKAGE}.a")  # after init: passed on, not timed
+        assert module.deep is sys.modules[f"{PACKAGE}.deep"] and seen == [PACKAGE, f"{PACKAGE}.a", f"{PACKAGE}.deep"]
+    finally:
+        bootstrap._load_unlocked = init_trace._load
+
+
+def _raised(message: str) -> ImportError:
+    try:
+        raise ImportError(message)
+    except ImportError as error:
+        return error
+
+
+def _tree_documents(write: Any) -> list[bytes]:
+    """The datagrams of ``## init`` with a tree of finished spans written by ``write(span, spans)``."""
+    from lambda_tracer.backends import xray
+
+    inner = _raised("inner")
+    try:
+        raise inner
+    except ImportError:
+        pass
+    now = 1_796_588_725.325146  # the same times in both runs
+    spans: list[Any] = [
+        ("import app", now, now + 0.5, None, [
+            ("import pkg", now + 0.001, now + 0.2, inner, [  # re-raised what its child raised: one cause, by id
+                ("import pkg.inner", now + 0.002, now + 0.1, inner, []),
+            ]),
+            ("import caf\u00e9", now + 0.2, now + 0.2000004, None, []),  # escaped as the encoder does; a time cut
+            ("import later", now + 0.3, now + 0.29, None, []),  # ends before it starts: ends as it starts
+            ("import slow", now + 0.31, now + 0.4, _raised("other"), []),
+        ]),
+    ]  # fmt: skip
+    sender = udp._sender
+    assert sender is not None
+    first = len(sender.datagrams())
+    os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8a01;Sampled=1"
+    try:
+        xray.clear()
+        span = xray.XRayBackend().start_span_at("## init", now - 0.01)
+        assert span is not None
+        write(span, spans)
+        span.end_at(now + 1)
+    finally:
+        del os.environ["_X_AMZN_TRACE_ID"]
+        xray.clear()
+    return sender.datagrams(first)
+
+
+def _ids_in_order(data: bytes) -> bytes:
+    """The datagram with each span and exception id replaced by its rank of first appearance (ids are random)."""
+    import re
+
+    ids: dict[bytes, bytes] = {}
+    return re.sub(rb"[0-9a-f]{16}", lambda match: ids.setdefault(match.group(), b"%016d" % len(ids)), data)
+
+
+def test_the_x_ray_backend_writes_finished_spans_as_the_span_api_would(memory_sender: Any) -> None:
+    from lambda_tracer.backends import BackendSpan
+
+    fast = _tree_documents(lambda span, spans: span.add_finished(spans))
+    general = _tree_documents(lambda span, spans: BackendSpan.add_finished(span, spans))  # child_at, end_at
+    assert len(fast) == len(general) == 1  # the tree embedded in ## init: one datagram
+    assert _ids_in_order(fast[0]) == _ids_in_order(general[0])
+    (init,) = flat([json.loads(fast[0].split(b"\n", 1)[1])])[:1]
+    docs = {doc["name"]: doc for doc in flat([json.loads(fast[0].split(b"\n", 1)[1])])}
+    assert docs["import pkg.inner"]["parent_id"] == docs["import pkg"]["id"]
+    assert docs["import pkg"]["cause"] == docs["import pkg.inner"]["cause"]["exceptions"][0]["id"]  # the same one
+    assert docs["import later"]["start_time"] == docs["import later"]["end_time"]
+    assert init["name"] == "## init"

@@ -23,6 +23,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
+    #: A span that already ended, for ``BackendSpan.add_finished``.
+    Finished = tuple[str, float, float, BaseException | None, list["Finished"]]
+
 #: The running invocation's (event, context) as the handler got them (the last set: awslambdaric runs one at a
 #: time), written by the handler's wrapper (tracer.py): the otlp exporter's handler span reads ``faas.trigger``
 #: and ``cloud.resource_id`` from them. Here, in the seam, so that no backend imports the Tracer's module.
@@ -68,6 +71,20 @@ class BackendSpan:
     def end_at(self, end_time: float, error: BaseException | None = None) -> None:
         """``end`` for spans recorded after the fact: closed at ``end_time`` (epoch seconds)."""
         self.end(error)
+
+    def add_finished(self, spans: list[Finished]) -> None:
+        """Spans under this one (itself from ``Backend.start_span_at`` or ``child_at``, not ended) that have ended
+        already: each ``(name, start_time, end_time, the exception it ended with or None, its own such spans)``,
+        times in epoch seconds. Recorded as ``child_at``, ``record_exception`` and ``end_at`` would record them
+        (each span's children before its exception); a backend may write them all in one pass instead."""
+        for name, start_time, end_time, error, children in spans:
+            child = self.child_at(name, start_time)
+            if child is not None:
+                if children:
+                    child.add_finished(children)
+                if error is not None:
+                    child.record_exception(error)
+                child.end_at(end_time, error)
 
     def suspend(self) -> None:
         """No longer the current span: a traced generator yields to its consumer."""

@@ -26,6 +26,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from typing import Any
 
+    from . import Finished
+
 TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 SDK_ENABLED_ENV = "AWS_XRAY_SDK_ENABLED"
 _HEADER_KEY = config.environ_key(TRACE_HEADER_ENV)
@@ -472,6 +474,46 @@ class PastSpan(XRaySpan):
 
     def child_at(self, name: str, start_time: float) -> PastSpan:
         return PastSpan(name, self.trace, self.id, start_time, None if self.ended else self.children)
+
+    def add_finished(self, spans: list[Finished]) -> None:
+        """The children's documents written straight from the tuples, the same bytes as ``child_at`` and
+        ``end_at`` would make: no span object per child (a hundred on a cold start), the parts they share written
+        once, the ids of a level drawn in one call. A child that raised goes through a span, for its ``cause``."""
+        if EXPORTER is not None or self.ended or self.trace.root.__class__ is not str:
+            super().add_finished(spans)  # otlp, a tree already sent, a trace without a Root: the general path
+            return
+        self._write(spans, self.id, self.children, xray_documents.json_string(self.trace.root))
+
+    def _write(self, spans: list[Finished], parent_id: str, into: list[Any], trace_id: str) -> None:
+        """``spans`` under ``parent_id``, each as (document, its children's) appended to ``into``."""
+        string = xray_documents.json_string
+        hexes = _urandom(8 * len(spans)).hex()
+        tail = f',"type":"subsegment","trace_id":{trace_id},"parent_id":"{parent_id}","namespace":"local"}}'
+        at = 0
+        for name, start_time, end_time, error, children in spans:
+            span_id = hexes[at : at + 16]
+            at += 16
+            below: list[Any] = []
+            if children:
+                self._write(children, span_id, below, trace_id)
+            start_us = round(start_time * 1_000_000)
+            end_us = round(end_time * 1_000_000)
+            if end_us < start_us:
+                end_us = start_us
+            if error is None and start_us >= 1_000_000 and end_us < 8_589_934_592_000_000:  # times(), inlined
+                start, end = str(start_us), str(end_us)
+                document = (
+                    f'{{"id":"{span_id}","name":{string(name)},'
+                    f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+                    f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}{tail}'
+                ).encode()
+            else:
+                span = PastSpan(name, self.trace, parent_id, start_time, None)
+                span.id = span_id
+                if error is not None:
+                    span.record_exception(error)
+                document = span.encoded(end_us)
+            into.append((document, below))
 
     def end(self, error: BaseException | None = None) -> None:
         self.end_at(time.time(), error)
