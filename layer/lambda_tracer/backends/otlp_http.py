@@ -8,7 +8,6 @@ function is never failed by it).
 
 from __future__ import annotations
 
-import http.client
 from urllib.parse import unquote, urlsplit
 
 from .. import config
@@ -40,6 +39,8 @@ class ExportError(OSError):
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+    import http.client  # at the first request, as before the headers were read here at init (instrumented then)
+
     parts = urlsplit(url)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
