@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import _contextvars as contextvars  # what contextvars.py re-exports, without its import at a cold start
 import functools
-import logging
 import types
 from collections.abc import Callable
 
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
 
     AnyCallableT = TypeVar("AnyCallableT", bound=Callable[..., Any])
 
-
-logger = logging.getLogger("lambda_tracer")
 
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
 HANDLER_MARKER = "__lambda_tracer_handler__"
@@ -71,37 +68,49 @@ def kind_of(function: Callable[..., Any]) -> str:
     return "generator" if inspect.isgeneratorfunction(function) else "plain"
 
 
-# Configuration shared by every Tracer in the process ("Reusing Tracer across your code").
-# Only what an instance set explicitly is kept here; environment variables are read again whenever
-# it changes. Each change bumps the generation, so that every existing Tracer (e.g. the zero-code one,
-# created before the user's module sets its own service) re-resolves its settings on next use.
-_shared: dict[str, Any] = {
-    "service": None,
-    "disabled": None,
-    "auto_patch": None,
-    "patch_modules": None,
-    "provider": None,
-}
-_generation = 0
+class SharedSettings:
+    """The settings shared by every Tracer in the process ("Reusing Tracer across your code"): what an instance was
+    given explicitly, None where none was. Replaced, never changed: each Tracer remembers the one its settings were
+    resolved from, and resolves them again (environment variables included) once it is not the current one, so an
+    existing Tracer (the zero-code one, made before the user's module gives its own service) follows on next use."""
 
+    __slots__ = ("auto_patch", "disabled", "patch_modules", "provider", "service")
 
-class _Setting:
-    """A Tracer setting read and written as an attribute (``service``, ``disabled``): resolved by ``Tracer._refresh``
-    from the explicit value, the environment and the shared settings, and again whenever those changed."""
+    def __init__(
+        self,
+        service: str | None = None,
+        disabled: bool | None = None,
+        auto_patch: bool | None = None,
+        patch_modules: list[str] | tuple[str, ...] | None = None,
+        provider: Any = None,
+    ) -> None:
+        self.service = service
+        self.disabled = disabled
+        self.auto_patch = auto_patch
+        self.patch_modules = patch_modules
+        self.provider = provider
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.resolved, self.explicit = f"_{name}", f"_explicit_{name}"
-
-    def __get__(self, tracer: Tracer | None, owner: type | None = None) -> Any:
-        if tracer is None:
+    def given(
+        self,
+        service: str | None,
+        disabled: bool | None,
+        auto_patch: bool | None,
+        patch_modules: list[str] | tuple[str, ...] | None,
+        provider: Any,
+    ) -> SharedSettings:
+        """These settings, with those a new Tracer was given (not None) in place: a new object when any was."""
+        if service is None and disabled is None and auto_patch is None and patch_modules is None and provider is None:
             return self
-        if tracer._generation != _generation:
-            tracer._refresh()
-        return getattr(tracer, self.resolved)
+        return SharedSettings(
+            _first(service, self.service),
+            _first(disabled, self.disabled),
+            _first(auto_patch, self.auto_patch),
+            _first(patch_modules, self.patch_modules),
+            _first(provider, self.provider),
+        )
 
-    def __set__(self, tracer: Tracer, value: Any) -> None:
-        setattr(tracer, self.explicit, value)  # "" means "not given" for the service: _resolve_service says so
-        tracer._refresh()
+
+_shared = SharedSettings()
 
 
 class Tracer:
@@ -119,44 +128,60 @@ class Tracer:
         patch_modules: list[str] | tuple[str, ...] | None = None,
         provider: Any = None,
     ) -> None:
-        global _generation
+        global _shared
         service = service or None  # "" means "not given", as for the environment variable
-        for key, value in (
-            ("service", service),
-            ("disabled", disabled),
-            ("auto_patch", auto_patch),
-            ("patch_modules", patch_modules),
-            ("provider", provider),
-        ):
-            if value is not None:
-                _shared[key] = value
-                _generation += 1
+        _shared = _shared.given(service, disabled, auto_patch, patch_modules, provider)
         self._explicit_service = service
         self._explicit_disabled = disabled
         self._explicit_provider = provider
-        self._refresh()
-        self.auto_patch: bool = _first(auto_patch, _shared["auto_patch"], True)
-        self._patch_modules: list[str] | tuple[str, ...] | None = _first(patch_modules, _shared["patch_modules"])
-        if self.disabled:
+        self._refresh()  # installs the backend when this Tracer traces
+        self.auto_patch: bool = _first(auto_patch, _shared.auto_patch, True)
+        self._patch_modules: list[str] | tuple[str, ...] | None = _first(patch_modules, _shared.patch_modules)
+        if self._disabled:
             return
         if self.auto_patch:
             self.patch(self._patch_modules)
 
     def _refresh(self) -> None:
+        """Resolve the settings (explicit value > environment variable > shared > default) and, when they make this
+        Tracer trace, ``install`` the backend they choose: at construction, and whenever a setting changed (this
+        one's, or the shared ones). The one place a Tracer's setup happens; the getters only read its result."""
+        self._shared: SharedSettings = _shared
         self._service: str = _resolve_service(self._explicit_service)
         self._disabled: bool = _resolve_disabled(self._explicit_disabled)
-        self._custom_provider: Any = _first(self._explicit_provider, _shared["provider"])
-        self._backend: Backend | None = None
-        self._generation = _generation
+        self._custom_provider: Any = _first(self._explicit_provider, _shared.provider)
+        self._backend: Backend = _UNTRACED
+        if not self._disabled or self._custom_provider is not None:
+            try:
+                self._backend = install(self._custom_provider)
+            except Exception as error:
+                report("installing the tracer", error)
 
-    if TYPE_CHECKING:
-        #: The ``Service`` annotation and default metadata namespace.
-        service: str
-        #: Whether this Tracer records nothing (then decorated calls go straight through).
-        disabled: bool
-    else:
-        service = _Setting()
-        disabled = _Setting()
+    # The settings read and written as attributes: resolved by _refresh, and again once the shared ones changed.
+
+    @property
+    def service(self) -> str:
+        """The ``Service`` annotation and default metadata namespace."""
+        if self._shared is not _shared:
+            self._refresh()
+        return self._service
+
+    @service.setter
+    def service(self, value: str) -> None:
+        self._explicit_service = value  # "" means "not given": _resolve_service says so
+        self._refresh()
+
+    @property
+    def disabled(self) -> bool:
+        """Whether this Tracer records nothing (then decorated calls go straight through)."""
+        if self._shared is not _shared:
+            self._refresh()
+        return self._disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._explicit_disabled = value
+        self._refresh()
 
     # -- escape hatch -------------------------------------------------------------------------
 
@@ -181,17 +206,16 @@ class Tracer:
 
     @property
     def backend(self) -> Backend:
-        """Where this Tracer records: the user's provider, else our own X-Ray backend."""
-        if self._generation != _generation:
+        """Where this Tracer records, as ``install`` set it up: the user's provider, else our own X-Ray backend (one
+        that records nothing while this Tracer does not trace)."""
+        if self._shared is not _shared:
             self._refresh()
-        if self._backend is None:
-            self._backend = _backend_for(self._custom_provider)
         return self._backend
 
     def _traces(self) -> bool:
         """Whether decorated calls open spans: when enabled, and always with a custom provider (as the
         reference: disabled only stops X-Ray emission)."""
-        if self._generation != _generation:
+        if self._shared is not _shared:
             self._refresh()
         return not self._disabled or self._custom_provider is not None
 
@@ -384,11 +408,11 @@ def _handler_ready(tracer: Tracer) -> tuple[Backend, tuple[dict[str, str | int |
     """
     if _handler_active.get():
         return None
-    if tracer._generation != _generation:
+    if tracer._shared is not _shared:
         tracer._refresh()
     if tracer._disabled and tracer._custom_provider is None:
         return None
-    backend = tracer._backend or tracer.backend
+    backend = tracer._backend
     if coldstart.pending:  # the first invocation: init's own spans first
         coldstart.send_pending_init(backend)
     return backend, coldstart.handler_annotations(tracer._service, backend.records_extras)
@@ -415,11 +439,20 @@ def _outside_a_span() -> None:
         config.report_once(("outside",), "put_annotation/put_metadata outside a traced function: ignored")
 
 
+#: A Tracer's backend while it does not trace (or when installing failed): the seam's defaults, which record nothing.
+_UNTRACED = Backend()
 _provider_backends: dict[int, Backend] = {}
 
 
-def _backend_for(provider: Any) -> Backend:
-    """The backend for a custom provider (one per provider object), or our own X-Ray backend."""
+def install(provider: Any = None) -> Backend:
+    """Set up the backend a Tracer records into and return it: the backend of a custom ``provider`` (one per provider
+    object), else our own X-Ray backend, after what it needs around it: the exporter (``LAMBDA_TRACER_EXPORTER``,
+    chosen once per process), import hooks that bring user code's aws-xray-sdk and OpenTelemetry API into our trace,
+    the listed OpenTelemetry instrumentations, and SnapStart's restore hooks (a new socket, ``Restored``).
+
+    Called by ``Tracer._refresh`` whenever a Tracer's settings make it trace: the zero-code Tracer at init, yours when
+    it is made, any Tracer after a setting changed. Each step is idempotent (a hook is registered once), and each is
+    taken again then, so that what it reads (the init type, the listed instrumentations) is current."""
     if provider is not None:
         from .backends.provider import ProviderBackend
 
@@ -438,14 +471,20 @@ def _backend_for(provider: Any) -> Backend:
     return xray.BACKEND
 
 
-@functools.cache
+_exporter_chosen = False
+
+
 def _choose_exporter() -> None:
     """``LAMBDA_TRACER_EXPORTER``, read once per process: chosen here, above both backends, so that xray.py and
     otlp.py never import each other."""
+    global _exporter_chosen
+    if _exporter_chosen:
+        return
     if config.exporter() == "otlp":
         from .backends import otlp
 
         otlp.install()
+    _exporter_chosen = True
 
 
 def _watch_opentelemetry() -> None:
@@ -516,7 +555,7 @@ def _resolve_service(explicit: str | None) -> str:
     service: str = _first(
         explicit or None,
         config.service_from_env(),
-        _shared["service"],
+        _shared.service,
         config.get_str("AWS_LAMBDA_FUNCTION_NAME"),
         config.DEFAULT_SERVICE,
     )
@@ -529,17 +568,15 @@ def _resolve_disabled(explicit: bool | None) -> bool:
     from_env = config.get_explicit_bool(config.TRACE_DISABLED)
     if from_env is not None:
         return from_env
-    if _shared["disabled"] is not None:
-        return bool(_shared["disabled"])
+    if _shared.disabled is not None:
+        return bool(_shared.disabled)
     return config.auto_disabled_reason() is not None
 
 
 def reset_shared_config() -> None:
-    """Forget what earlier Tracers set (tests)."""
-    global _generation
-    for key in _shared:
-        _shared[key] = None
-    _generation += 1
+    """Forget what earlier Tracers set (tests); every Tracer resolves its settings again on next use."""
+    global _shared
+    _shared = SharedSettings()
 
 
 def aiohttp_trace_config() -> Any:

@@ -20,9 +20,9 @@ from lambda_tracer_local.daemon import subsegments
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The bridge is installed by the first Tracer's backend once opentelemetry.trace is imported (either order).
+# The bridge is installed by the first Tracer (its install registers the import hooks) once opentelemetry.trace is
+# imported (either order).
 _tracer = Tracer(service="svc")
-_tracer.backend  # noqa: B018  (resolving the backend registers the import hooks)
 from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry import propagate, trace  # noqa: E402
 from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: E402
@@ -276,7 +276,7 @@ if os.environ.get("USERS_FIRST"):
 
     mine = TraceContextTextMapPropagator()
     propagate.set_global_textmap(mine)
-Tracer(service="svc").backend
+Tracer(service="svc")
 from opentelemetry import propagate
 
 print(json.dumps({"ours": type(propagate.get_global_textmap()).__qualname__}))

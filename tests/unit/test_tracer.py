@@ -1,4 +1,5 @@
-"""The wire contract: what the X-Ray daemon would receive for traced handlers and methods."""
+"""The public Tracer (tracer.py): what the X-Ray daemon receives for traced handlers and methods, its settings, and
+when it installs its backend (``install``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from lambda_env import in_a_fresh_process, invoke
 from lambda_tracer import Tracer
+from lambda_tracer import tracer as tracer_module
+from lambda_tracer.backends import xray
 from lambda_tracer_local.daemon import by_name, subsegments
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # read what was sent in memory (tests/memory_sender.py)
@@ -216,3 +219,45 @@ def test_tracers_made_per_invocation_wait_for_the_sdk_and_opentelemetry_once() -
         "print([len(instrumentation._waiting[name]) for name in names])\n"
     )
     assert in_a_fresh_process(code).strip() == "[1, 1, 1]"
+
+
+def test_a_tracer_is_installed_when_made_not_when_first_read() -> None:
+    """``install`` runs when a Tracer is made that traces, patching or not: the import hooks and SnapStart's restore
+    hook are in place before user code imports anything or a snapshot is taken; a disabled Tracer installs nothing."""
+    code = (
+        "import sys\n"
+        "from lambda_tracer import Tracer\n"
+        "Tracer(disabled=True)\n"
+        "before = 'lambda_tracer.instrumentation' in sys.modules\n"
+        "Tracer(service='svc', disabled=False, auto_patch=False)\n"
+        "from lambda_tracer import coldstart, instrumentation\n"
+        "from lambda_tracer.backends import udp\n"
+        "names = ('aws_xray_sdk.core', 'opentelemetry.trace', 'opentelemetry.propagate')\n"
+        "print(before, [len(instrumentation._waiting.get(name, ())) for name in names], "
+        "udp.reset in coldstart._restore_hooks)\n"
+    )
+    assert in_a_fresh_process(code).strip() == "False [1, 1, 1] True"
+
+
+def test_a_tracer_enabled_later_is_installed_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: list[object] = []
+    monkeypatch.setattr(tracer_module, "install", lambda provider=None: installed.append(provider) or xray.BACKEND)
+    tracer = Tracer(service="svc", disabled=True)
+    assert installed == [] and tracer.backend is not xray.BACKEND
+    tracer.disabled = False
+    assert installed == [None]
+    assert tracer.backend is xray.BACKEND and installed == [None]  # the getter reads what was installed
+
+
+def test_a_failing_install_is_reported_and_the_function_runs_untraced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(provider: object = None) -> None:
+        raise RuntimeError("injected install fault")
+
+    monkeypatch.setattr(tracer_module, "install", broken)
+    tracer = Tracer(service="svc")  # auto_patch: patching goes through the untraced backend, nothing raises
+    handler = tracer.capture_lambda_handler(lambda event, context: "ran")
+    call = invoke(handler, expect=0)
+    assert call.result == "ran" and call.documents == []
+    assert "tracing failed while installing the tracer (the function is unaffected): RuntimeError" in caplog.text
