@@ -914,3 +914,64 @@ def test_init_spans_reach_the_datagram_in_the_order_they_ended(
     assert failed.name == "import pkg1.m0" and failed.status.code == Status.STATUS_CODE_ERROR
     assert [span.parent_span_id.hex() for span in sent] == [span.parent_id for span in ended]
     assert json.loads(attributes(sent[6])["aws.xray.metadata.init"]) == {"size": 0}
+
+
+def _init_tree(error: BaseException) -> list[Any]:
+    """Finished spans as init_trace hands them to ``add_finished``: nested, one that raised (with a child), a long
+    name and one that ends before it starts."""
+    base = 1_700_000_000.0
+    return [
+        ("import a", base + 0.1, base + 0.2, None, [("import a.b", base + 0.11, base + 0.15, None, [])]),
+        ("import bad", base + 0.3, base + 0.4, error, [("import bad.ok", base + 0.31, base + 0.32, None, [])]),
+        ("import " + "z" * 200, base + 0.5, base + 0.5, None, []),
+        ("import c", base + 0.6, base + 0.59, None, []),  # ends before it starts: ends at its start
+    ]
+
+
+@pytest.mark.parametrize("sampled", ["1", "0"])
+def test_init_spans_written_in_one_pass_are_those_the_general_path_writes(
+    otlp_mode: None, sampled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``otlp.add_finished`` (PastSpan.add_finished in otlp mode) sends what ``child_at``, ``record_exception`` and
+    ``end_at`` send for the same tree: the same spans, fields and order, ids aside (random, drawn otherwise)."""
+    daemon = lambda_env.sink()
+    found = []
+    for one_pass in (True, False):
+        first = len(daemon.datagrams())
+        monkeypatch.setenv(
+            "_X_AMZN_TRACE_ID",
+            f"Root=1-5759e988-bd862e3fe1be46a99427279{int(one_pass)};Parent=53995c3f42cd8ad8;Sampled={sampled}",
+        )
+        trace, _ = xray.current()
+        root = xray.PastSpan("## init", trace, str(trace.parent), 1_700_000_000.0, None)
+        try:
+            raise ImportError("no module named bad")
+        except ImportError as error:
+            tree = _init_tree(error)
+        if one_pass:
+            root.add_finished(tree)
+        else:
+            backends.BackendSpan.add_finished(root, tree)
+        root.end_at(1_700_000_001.0)
+        daemon.sync()
+        sent = spans_in(daemon.datagrams(first))
+        ids = {span.span_id: index for index, span in enumerate(sent)}
+        found.append(
+            [
+                {**_fields(span.SerializeToString()), "ids": ids.get(span.parent_span_id, span.parent_span_id.hex())}
+                for span in sent
+            ]
+        )
+    assert found[0] == found[1]
+    names = [span["name"] for span in found[0]]
+    assert names == [
+        "import a.b",
+        "import a",
+        "import bad.ok",
+        "import bad",
+        "import " + "z" * 200,
+        "import c",
+        "## init",
+    ]
+    assert found[0][3]["status"][0] == Status.STATUS_CODE_ERROR
+    assert found[0][0]["ids"] == 1 and found[0][1]["ids"] == 6  # a.b under a, a under ## init

@@ -22,6 +22,7 @@ dropped silently. Settings are read once, when the exporter is chosen (init): th
 from __future__ import annotations
 
 import binascii
+import os
 import sys
 import threading
 
@@ -38,6 +39,8 @@ resource_id = otlp_spans.resource_id
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
     from typing import Any
+
+    from . import Finished
 
 TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -226,6 +229,66 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
             sender.send(marker + udp_body(_prefix or request_prefix(), [encoded]))
     except Exception as error:
         _send_failed(error)
+
+
+def add_finished(span: xray.PastSpan, spans: list[Finished]) -> None:
+    """``PastSpan.add_finished`` in otlp mode (init's imports, up to a hundred at a cold start): each plain span
+    written straight from its tuple, as ``child_at`` then ``end_at`` would write it (``_own``'s bytes, each span
+    after its children), with no span object; kept on the trace's batch, which ``span``'s end sends. A span that
+    raised, or one too long to be sure it fits, goes through a past span (the general path), in its place."""
+    trace, root = span.trace, span.trace.root
+    if root.__class__ is not str or len(root) != 35 or span.ended:
+        xray.XRaySpan.add_finished(span, spans)  # BackendSpan's: child_at, record_exception and end_at
+        return
+    pending: list[bytes] = []
+    _write(span, spans, span.id, pending, "0a10" + root[2:10] + root[11:] + "1208")
+    if pending:
+        _keep(trace, pending)
+
+
+def _write(span: xray.PastSpan, spans: list[Finished], parent_id: str, pending: list[bytes], head: str) -> None:
+    """``spans`` under ``parent_id`` into ``pending`` (``head``: the trace id's field and the span id's tag, as
+    hex), each after its own; the ids of a level drawn in one call."""
+    trace = span.trace
+    hexes = _urandom(8 * len(spans)).hex()
+    tail = "2208" + parent_id
+    flags = otlp_spans._FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent]
+    at = 0
+    for name, start_time, end_time, error, children in spans:
+        span_id = hexes[at : at + 16]
+        at += 16
+        if children:
+            _write(span, children, span_id, pending, head)
+        start_us = round(start_time * 1_000_000)
+        end_us = max(round(end_time * 1_000_000), start_us)
+        if error is None:
+            times = _INTERNAL_KIND | (start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
+            name_field = proto._names.get(name) or proto.framed_name(name)
+            encoded = bytes.fromhex(head + span_id + tail) + times.to_bytes(20, "little") + name_field + flags
+            if len(encoded) <= _MAX_PLAIN_SPAN:
+                pending.append(encoded)
+                continue
+        if pending:  # what came before it goes first: the batch keeps the order the spans ended in
+            _keep(trace, pending)
+            pending.clear()
+        child = xray.PastSpan(name, trace, parent_id, start_time, span.children)
+        child.id = span_id
+        if error is not None:
+            child.record_exception(error)
+        child.end_at(end_time, error)
+
+
+def _keep(trace: xray.Trace, spans: list[bytes]) -> None:
+    """Spans kept on their trace's batch, sent with it."""
+    with _lock:
+        if trace.batch is None:
+            trace.batch = list(spans)
+        else:
+            trace.batch += spans
+
+
+_urandom = os.urandom
+_INTERNAL_KIND, _END_TAG, _U64 = otlp_spans._INTERNAL_KIND, otlp_spans._END_TAG, otlp_spans._U64
 
 
 def _queue(encoded: bytes, trace: xray.Trace) -> None:

@@ -479,6 +479,9 @@ class PastSpan(XRaySpan):
         """The children's documents written straight from the tuples, the same bytes as ``child_at`` and
         ``end_at`` would make: no span object per child (a hundred on a cold start), the parts they share written
         once, the ids of a level drawn in one call. A child that raised goes through a span, for its ``cause``."""
+        if EXPORTER is not None and not self.ended:  # otlp: its own one-pass writer (otlp.add_finished)
+            EXPORTER.add_finished(self, spans)
+            return
         if EXPORTER is not None or self.ended or self.trace.root.__class__ is not str:
             super().add_finished(spans)  # otlp, a tree already sent, a trace without a Root: the general path
             return
