@@ -171,56 +171,73 @@ def select(root: list[Any], min_s: float, limit: int) -> tuple[set[int], dict[st
     A node is worth sending when it took at least ``min_s`` or raised. At most ``limit`` nodes, the root
     included: failures first, then the slowest (earlier first on a tie), each with every ancestor not yet
     kept (a child never outlives its parent, so ancestors are as slow, unless their child raised).
+
+    Times nest as the hook records them (a child within its parent), so an ancestor of a slow node is at least as
+    slow and comes before it, slowest first: once the failures are placed, the slow nodes are kept in that order
+    while there is room, with no ancestor walk (their ancestors are kept already; a failure whose ancestors did
+    not fit leaves no room for its descendants either). tests/unit/test_init_trace.py holds it to the rule.
     """
-    # One pass, preorder, with no generator per node (the boto3 function's ~310 imports: 5 M instructions before).
-    nodes: list[list[Any]] = []
+    nodes: list[list[Any]] = []  # preorder
     parents: list[int] = []  # the index in nodes of each node's parent (-1: the root)
-    minus_took: list[float] = []  # each node's duration, negated: the sort key of "slowest first"
     failed: list[int] = []
-    slow: list[int] = []
-    pending: list[tuple[list[Any], int]] = [(child, -1) for child in reversed(root[CHILDREN])]
-    pop, push = pending.pop, pending.append
-    while pending:
-        node, parent = pop()
-        index = len(nodes)
-        nodes.append(node)
-        parents.append(parent)
-        took = node[END] - node[START]
-        minus_took.append(-took)
-        if node[ERROR] is not None:
-            failed.append(index)
-        elif took >= min_s:
-            slow.append(index)
-        children = node[CHILDREN]
-        if children:
-            for child in reversed(children):
-                push((child, index))
-    # Failures first, then the slowest; sort is stable, so an earlier node first on a tie (float keys: C compares).
-    failed.sort(key=minus_took.__getitem__)
-    slow.sort(key=minus_took.__getitem__)
-    worth = failed + slow
-    kept = {id(root)}
-    kept_indexes: set[int] = set()
-    for index in worth:
-        if len(kept) >= limit:
-            break  # full: a node not kept yet cannot fit, and one kept already (an ancestor) adds nothing
-        chain = []
-        at = index
-        while at >= 0 and at not in kept_indexes:
-            chain.append(at)
-            at = parents[at]
-        if len(kept) + len(chain) > limit:
-            continue
-        kept_indexes.update(chain)
-        for at in chain:
-            kept.add(id(nodes[at]))
-    over_limit = len(worth) - len(kept_indexes.intersection(worth))
+    _preorder(root[CHILDREN], -1, nodes, parents, failed)
+    minus_took = [node[START] - node[END] for node in nodes]  # each node's duration, negated: "slowest first"
+    most = -min_s  # a node is slow when its minus_took is at most this
+    room = limit - 1  # beside the root
+    kept: set[int] = set()  # indexes in nodes
+    kept_worth = 0  # of them, those worth sending for themselves (not only for a child)
+    if failed:
+        failed.sort(key=minus_took.__getitem__)  # stable: an earlier node first on a tie
+        for index in failed:
+            if len(kept) >= room:
+                break
+            chain = []
+            at = index
+            while at >= 0 and at not in kept:
+                chain.append(at)
+                at = parents[at]
+            if len(kept) + len(chain) <= room:
+                kept.update(chain)
+        kept_worth = sum(1 for at in kept if nodes[at][ERROR] is not None or minus_took[at] <= most)
+    ranked = sorted(range(len(nodes)), key=minus_took.__getitem__)  # C-compared float keys, stable
+    count = len(ranked)
+    low, high = 0, count  # where the slow ones end (a prefix of ranked), by bisection
+    while low < high:
+        middle = (low + high) // 2
+        if minus_took[ranked[middle]] <= most:
+            low = middle + 1
+        else:
+            high = middle
+    left = room - len(kept)
+    if left > 0:
+        slowest = ranked[:low]
+        if failed:  # neither a failure nor what is kept already is placed again
+            placed = kept.union(failed)
+            slowest = [index for index in slowest[: left + len(placed)] if index not in placed]
+        taken = slowest[:left]
+        kept.update(taken)
+        kept_worth += len(taken)
+    worth = len(failed) + low - sum(1 for at in failed if minus_took[at] <= most)
+    over_limit = worth - kept_worth
     counts = {
         "modules": len(nodes),
-        "too_small": len(nodes) - len(kept_indexes) - over_limit,  # an ancestor kept for a child is not
+        "too_small": len(nodes) - len(kept) - over_limit,  # an ancestor kept for a child is not
         "over_limit": over_limit,
     }
-    return kept, counts
+    return {id(root), *map(id, map(nodes.__getitem__, kept))}, counts
+
+
+def _preorder(
+    children: list[list[Any]], parent: int, nodes: list[list[Any]], parents: list[int], failed: list[int]
+) -> None:
+    """``children`` and their descendants, preorder, into ``nodes``, with their parent's index and the failures'."""
+    for node in children:
+        if node[ERROR] is not None:
+            failed.append(len(nodes))
+        parents.append(parent)
+        nodes.append(node)
+        if node[CHILDREN]:
+            _preorder(node[CHILDREN], len(nodes) - 1, nodes, parents, failed)
 
 
 class Pending:

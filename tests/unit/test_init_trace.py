@@ -148,6 +148,64 @@ def test_an_empty_init_keeps_the_root_only() -> None:
     assert kept == {id(tree)} and counts == {"modules": 0, "too_small": 0, "over_limit": 0}
 
 
+def _select_by_the_rule(root: list[Any], min_s: float, limit: int) -> tuple[set[int], dict[str, int]]:
+    """The rule, written plainly (select's reference): each worth node in turn, failures first then slowest first
+    (earlier first on a tie), kept with its ancestors not yet kept when they all fit."""
+    nodes: list[tuple[list[Any], list[Any] | None]] = []
+
+    def walk(node: list[Any], parent: list[Any] | None) -> None:
+        nodes.append((node, parent))
+        for child in node[CHILDREN]:
+            walk(child, node)
+
+    for child in root[CHILDREN]:
+        walk(child, None)
+    parent_of = {id(node): parent for node, parent in nodes}
+    took = {id(node): node[END] - node[START] for node, _ in nodes}
+    failed = [node for node, _ in nodes if node[ERROR] is not None]
+    slow = [node for node, _ in nodes if node[ERROR] is None and took[id(node)] >= min_s]
+    worth = sorted(failed, key=lambda node: -took[id(node)]) + sorted(slow, key=lambda node: -took[id(node)])
+    kept = {id(root)}
+    for node in worth:
+        chain: list[list[Any]] = []
+        at: list[Any] | None = node
+        while at is not None and id(at) not in kept:
+            chain.append(at)
+            at = parent_of[id(at)]
+        if len(kept) + len(chain) <= limit:
+            kept.update(id(at) for at in chain)
+    over_limit = sum(1 for node in worth if id(node) not in kept)
+    counts = {"modules": len(nodes), "too_small": len(nodes) + 1 - len(kept) - over_limit, "over_limit": over_limit}
+    return kept, counts
+
+
+def _random_tree(rng: Any) -> list[Any]:
+    """Times that nest as the hook records them, on a coarse clock (ties), a few failures."""
+
+    def children(start: int, end: int, depth: int) -> list[list[Any]]:
+        found: list[list[Any]] = []
+        at = start
+        while at < end and depth < 8 and rng.random() < 0.75:
+            begin = rng.randint(at, end)
+            finish = rng.randint(begin, end)
+            error = ImportError("x") if rng.random() < 0.15 else None
+            found.append(node(f"m{len(found)}", begin, finish, *children(begin, finish, depth + 1), error=error))
+            at = finish
+        return found
+
+    return node("## init", 0, 60, node("app", 0, 60, *children(0, 60, 0)))
+
+
+def test_select_keeps_what_the_rule_keeps_on_random_trees() -> None:
+    import random
+
+    rng = random.Random(21)
+    for _ in range(3000):
+        tree = _random_tree(rng)
+        min_s, limit = rng.choice([0, 1, 3, 10]), rng.randint(1, 12)
+        assert init_trace.select(tree, min_s, limit) == _select_by_the_rule(tree, min_s, limit)
+
+
 def test_span_names_are_ones_x_ray_takes() -> None:
     assert init_trace._span_name("botocore.client") == "import botocore.client"
     assert init_trace._span_name("odd<name>!") == "import oddname"  # a finder may answer for any name
