@@ -271,21 +271,28 @@ class Pending:
         return self.recording.started_wall + (at - self.recording.started)
 
     def _finished(self, node: list[Any]) -> list[Finished]:
-        """``node``'s kept children as ``BackendSpan.add_finished`` takes them, each with its own (times as ``wall``
-        gives them, inlined: this runs once per span sent, up to a hundred on the first invocation)."""
+        """``node``'s kept children as ``BackendSpan.add_finished`` takes them, each with its own (``_span_name`` and
+        ``wall`` inlined for the usual name: this runs once per span sent, up to a hundred on the first invocation)."""
         kept = self.kept
         started_wall, started = self.recording.started_wall, self.recording.started
-        return [
-            (
-                _span_name(child[NAME]),
-                started_wall + (child[START] - started),
-                started_wall + (child[END] - started),
-                child[ERROR],
-                self._finished(child) if child[CHILDREN] else [],
-            )
-            for child in node[CHILDREN]
-            if id(child) in kept
-        ]
+        found: list[Finished] = []
+        for child in node[CHILDREN]:
+            if id(child) in kept:
+                module = child[NAME]
+                if len(module) <= _MAX_PLAIN_MODULE and module.replace(".", "_").isidentifier():
+                    name = "import " + module
+                else:
+                    name = _span_name(module)
+                found.append(
+                    (
+                        name,
+                        started_wall + (child[START] - started),
+                        started_wall + (child[END] - started),
+                        child[ERROR],
+                        self._finished(child) if child[CHILDREN] else [],
+                    )
+                )
+        return found
 
     def _describe(self, span: BackendSpan) -> None:
         span.annotate(ANNOTATION, round(self.imports_s * 1000, 3))
@@ -303,6 +310,10 @@ class Pending:
                 "init_type": coldstart.init_type(),
             },
         )
+
+
+#: The longest module name whose span name needs no cut.
+_MAX_PLAIN_MODULE = capture.MAX_NAME_CHARS - len("import ")
 
 
 def _span_name(module: str) -> str:
