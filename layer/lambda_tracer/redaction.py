@@ -341,7 +341,7 @@ class Policy:
     def needs_mask(self, text: str) -> bool:
         """Whether ``mask_text`` could change ``text``: a search for each substring some mask needs (a fragment of
         a secret name, a token's prefix, ``//`` and ``@``); most texts answer no."""
-        if not self.enabled or text in self._clean_texts:
+        if not self.enabled or (len(text) <= _CLEAN_TEXT_CHARS and text in self._clean_texts):  # (no long text hashed)
             return False
         if (not text.isascii() or not self._sketch_clear(text)) and (
             _has_any(text.lower(), self._needles) or _has_any(text, _FORM_NEEDLES)
