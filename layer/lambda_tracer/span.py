@@ -75,7 +75,7 @@ class GuardedSpan:
         self.namespace = namespace
         if inner is not None and annotations is not None:
             try:
-                inner.annotate_all(*annotations)
+                inner.annotate_all(annotations[0], annotations[1])
             except Exception as error:
                 report("annotating", error)
 
