@@ -27,6 +27,7 @@ right after, so the hook sees the user's module and everything it imports, and w
 from __future__ import annotations
 
 import _frozen_importlib as _bootstrap  # the import system's own: always loaded
+import sys
 from _thread import get_ident
 from time import perf_counter
 
@@ -115,27 +116,56 @@ def _load_unlocked(spec: Any) -> Any:
         _current = parent
 
 
+#: The import system's own ``module_from_spec``, which ``_arm`` stands in for until the hook is in place.
+_module_from_spec = _bootstrap.module_from_spec
+#: The modules whose creation puts the hook in place (Recording.skip, or the handler's module alone: see start).
+_arm_at: frozenset[str] = frozenset()
+
+
+def _arm(spec: Any) -> Any:
+    """The import system's ``module_from_spec`` from ``start`` until the handler's module (or its first package not
+    imported yet) is created: the hook goes in place then, right after the import system looked up the function it
+    stands in for, so that the handler's own import never runs through it (``importlib.import_module`` shows every
+    frame of a traceback), and this frame is gone before the module's code runs."""
+    if spec.name in _arm_at and get_ident() == _thread:
+        _bootstrap.module_from_spec = _module_from_spec
+        _bootstrap._load_unlocked = _load_unlocked  # type: ignore[attr-defined]
+    try:
+        return _module_from_spec(spec)
+    except BaseException as error:
+        _drop_own_frame(error)
+        raise
+
+
 def _drop_own_frame(error: BaseException) -> None:
     """Take the hook's frame out of the traceback of an exception passing through it, before it is re-raised (a
-    bare ``raise`` adds no frame): tracebacks stay as without the layer, also where the import system cuts none
-    of its own frames (``importlib.import_module``: the runtime importing the handler's module)."""
+    bare ``raise`` adds no frame from Python 3.11 on): tracebacks stay as without the layer, also where the import
+    system cuts none of its own frames (``importlib.import_module``)."""
     traceback = error.__traceback__
-    if traceback is not None and traceback.tb_frame.f_code is _HOOK_CODE:
+    if traceback is not None and traceback.tb_frame.f_code in _OWN_CODE:
         error.__traceback__ = traceback.tb_next
 
 
 # The import system cuts its own frames (by file name) out of the traceback of an exception raised by a module's
-# code: the hook's frame carries that name too, for an exception seen while it is still on the stack.
-_load_unlocked.__code__ = _HOOK_CODE = _load_unlocked.__code__.replace(co_filename=_IMPORTLIB_FILE)
+# code: the hook's frames carry that name too, for an exception seen while they are still on the stack.
+_load_unlocked.__code__ = _load_unlocked.__code__.replace(co_filename=_IMPORTLIB_FILE)
+_arm.__code__ = _arm.__code__.replace(co_filename=_IMPORTLIB_FILE)
+_OWN_CODE = (_load_unlocked.__code__, _arm.__code__)
 
 
 def start(started_wall: float, started: float, handler_name: str) -> Recording:
-    """Put the hook in place: ``started_*`` is when the tracer started (time.time(), time.perf_counter())."""
-    global _active, _skip, _current, _thread
+    """Arm the hook: it goes in place when the handler's module is created (``_arm``). ``started_*`` is when the
+    tracer started (time.time(), time.perf_counter()).
+
+    Before Python 3.11 a re-raised exception keeps every frame it went through, the hook's too: there the hook goes in
+    place with the handler's module itself, so the imports of its packages' ``__init__`` are not timed; from 3.11 on
+    with the first of them, and its frame is taken out of what passes through it (``_drop_own_frame``)."""
+    global _active, _skip, _current, _thread, _arm_at
     module = handler_name.rsplit(".", 1)[0].replace("/", ".")
     recording = _active = Recording(started_wall, started, module)
     _skip, _current, _thread = recording.skip, recording.handler_node, recording.thread
-    _bootstrap._load_unlocked = _load_unlocked  # type: ignore[attr-defined]
+    _arm_at = recording.skip if sys.version_info >= (3, 11) else frozenset((module,))
+    _bootstrap.module_from_spec = _arm
     return recording
 
 
@@ -145,9 +175,11 @@ def stop(error: BaseException | None = None) -> None:
     global _active, _thread, _current
     recording, _active, _thread, _current = _active, None, None, []
     try:
-        # Unless someone wrapped it since: then ours stays below theirs, passing every call on (no thread is _thread).
+        # Unless someone wrapped them since: then ours stay below theirs, passing every call on (no thread is _thread).
         if _bootstrap._load_unlocked is _load_unlocked:  # type: ignore[attr-defined]
             _bootstrap._load_unlocked = _load  # type: ignore[attr-defined]
+        if _bootstrap.module_from_spec is _arm:  # the handler's module was never created (not found, or imported)
+            _bootstrap.module_from_spec = _module_from_spec
         if recording is None:
             return
         ended = perf_counter()

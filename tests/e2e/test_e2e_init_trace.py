@@ -311,3 +311,35 @@ def test_under_otlp_the_same_tree_goes_out_as_spans(fn_dir: Path, layer_dir: Pat
     assert init.start_time_unix_nano <= app.start_time_unix_nano <= app.end_time_unix_nano <= init.end_time_unix_nano
     assert init.end_time_unix_nano <= handler.start_time_unix_nano
     assert [span.name for _, _, span in spans_of(later)] == ["## handler"]
+
+
+PYTHONS = ["3.10", "3.12", "3.13", "3.14"]
+ON_PYTHON = {
+    "app.py": "import slowmod\nimport config_loader\n\ndef handler(event, context):\n    return 1\n",
+    "slowmod.py": "import time\n\ntime.sleep(0.03)\n",
+    "config_loader.py": "import json\n",
+}
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_the_hook_on_each_python(
+    version: str, venv_python: Callable[[str], Path], layer_dir: Path, tmp_path: Path
+) -> None:
+    """The hook stands in for a function of the import system's (``importlib._bootstrap._load_unlocked``): on each
+    supported Python the imports are timed and nested, and an init error's frames are the runtime's own."""
+    python = venv_python(version)
+    fn_dir = write_function(tmp_path / "fn", ON_PYTHON)
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python, env=ON) as fn:
+        first = fn.invoke({})
+    assert first.status == "response"
+    init, app, slow = (by_name(first.documents, name) for name in ("## init", "import app", "import slowmod"))
+    assert app["parent_id"] == init["id"] and slow["parent_id"] == app["id"] and ms(slow) >= SLEPT_MS
+
+    (fn_dir / "config_loader.py").write_text("import slowmod\n\nraise ValueError('CONFIG_URL is not set')\n")
+    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
+        bare = bare_fn.invoke({})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python, env=ON) as traced_fn:
+        traced = traced_fn.invoke({})
+    assert traced.status == bare.status == "init_error" and outcome(traced) == outcome(bare)
+    assert len(traced.stack_trace or []) == len(bare.stack_trace or []) + 2  # the redirect's two, no frame of the hook
+    assert (traced.stack_trace or [])[-(len(bare.stack_trace or []) - 1) :] == (bare.stack_trace or [])[1:]

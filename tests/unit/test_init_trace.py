@@ -266,20 +266,36 @@ def test_the_hook_is_gone_when_init_ends_and_modules_keep_their_own_loaders(modu
 def test_the_finders_and_loaders_are_left_as_they_are_while_init_is_traced(modules: Path) -> None:
     """The hook stands in for the import system's ``_load_unlocked``, not for a finder: code that looks for a
     finder in ``sys.meta_path`` (``in``, ``index``, ``remove``) finds the very same ones, and a module's code sees
-    its own loader."""
+    its own loader. It goes in place when the handler's module is created, and out when init ends."""
     from importlib.machinery import PathFinder
 
+    bootstrap: Any = importlib._bootstrap  # type: ignore[attr-defined]
     before = list(sys.meta_path)
     init_trace.start(time.time(), time.perf_counter(), "itrace_app.handler")
     try:
         assert [id(f) for f in sys.meta_path] == [id(f) for f in before] and PathFinder in sys.meta_path
-        module = importlib.import_module(f"{PACKAGE}.a")
+        assert bootstrap._load_unlocked is init_trace._load  # armed, not in place yet
+        importlib.import_module("itrace_app")
+        assert bootstrap._load_unlocked is init_trace._load_unlocked
+        assert bootstrap.module_from_spec is init_trace._module_from_spec
+        module = sys.modules[f"{PACKAGE}.a"]
         assert type(module.__loader__).__name__ == "SourceFileLoader" and module.__spec__.loader is module.__loader__
         assert init_trace._active is not None and init_trace._active.handler_node[CHILDREN]  # and it was timed
     finally:
         init_trace.stop(RuntimeError("not resolved"))
     assert [id(f) for f in sys.meta_path] == [id(f) for f in before]
-    assert importlib._bootstrap._load_unlocked is init_trace._load  # type: ignore[attr-defined]
+    assert bootstrap._load_unlocked is init_trace._load
+
+
+def test_a_handler_module_never_created_leaves_the_import_system_as_it_was() -> None:
+    bootstrap: Any = importlib._bootstrap  # type: ignore[attr-defined]
+    init_trace.start(time.time(), time.perf_counter(), "itrace_not_there.handler")
+    assert bootstrap.module_from_spec is init_trace._arm
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("itrace_not_there")
+    init_trace.stop(ModuleNotFoundError("itrace_not_there"))
+    assert bootstrap.module_from_spec is init_trace._module_from_spec and bootstrap._load_unlocked is init_trace._load
+    assert "init" not in coldstart.pending
 
 
 def test_other_threads_imports_are_not_timed(modules: Path) -> None:
@@ -330,6 +346,8 @@ def test_importlib_import_module_shows_the_same_frames_with_the_hook(modules: Pa
     bare = raise_it()
     init_trace.start(0.0, 0.0, handler)
     try:
+        if handler == "itrace_app.handler":
+            importlib.import_module("itrace_app")  # the hook in place: the module is timed
         hooked = raise_it()
     finally:
         init_trace.stop()
@@ -466,7 +484,9 @@ def test_a_hook_put_over_ours_during_init_stays_and_ours_passes_every_call_on(mo
     bootstrap: Any = importlib._bootstrap  # type: ignore[attr-defined]
     seen: list[str] = []
     init_trace.start(time.time(), time.perf_counter(), "itrace_app.handler")
+    importlib.import_module("itrace_app")  # the hook goes in place
     ours = bootstrap._load_unlocked
+    assert ours is init_trace._load_unlocked
 
     def theirs(spec: Any) -> Any:
         seen.append(spec.name)
@@ -476,8 +496,9 @@ def test_a_hook_put_over_ours_during_init_stays_and_ours_passes_every_call_on(mo
     try:
         init_trace.stop(RuntimeError("not resolved"))
         assert bootstrap._load_unlocked is theirs
-        module = importlib.import_module(f"{PACKAGE}.a")  # after init: passed on, not timed
-        assert module.deep is sys.modules[f"{PACKAGE}.deep"] and seen == [PACKAGE, f"{PACKAGE}.a", f"{PACKAGE}.deep"]
+        with pytest.raises(ValueError):  # after init: passed on, not timed, and its frames as they are
+            importlib.import_module(f"{PACKAGE}.raises")
+        assert seen == [f"{PACKAGE}.raises"]
     finally:
         bootstrap._load_unlocked = init_trace._load
 
