@@ -33,6 +33,7 @@ from . import otlp_spans, udp, xray
 # Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
 # system's Python code at a cold start.
 _LENGTHS, _own, _varint2, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans._varint2, otlp_spans.varint
+_handler = otlp_spans.handler
 HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
 resource_id = otlp_spans.resource_id
 
@@ -207,7 +208,10 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
         export(span.document(end_us), trace)
         return
-    encoded = _own(span, trace, end_us) if span.cause is None and not span.fault and not span.error else None
+    encoded = None
+    if span.cause is None and not span.fault and not span.error:
+        annotations = span.annotations  # the handler's span (ColdStart): its own short function, else ``_own``
+        encoded = (_handler if annotations and HANDLER_ANNOTATION in annotations else _own)(span, trace, end_us)
     if encoded is None or len(encoded) > _MAX_PLAIN_SPAN:
         encoded = _other(span, trace, end_us, encoded)
     current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
@@ -362,6 +366,20 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     them). Base64 costs ~19 instructions a byte, and the resource is about half of a handler's datagram. The
     handler's span ends with its name and attributes that repeat (``_own``): when it is the last span, that tail
     goes in the base64 made once too. A lone span as long as the last one has the same heads: from ``_lone``."""
+    memo, lone = otlp_spans._handler_tail, _lone
+    if (
+        memo[0] is spans[-1]
+        and len(spans) == 1
+        and lone[0] is prefix
+        and lone[1] is memo[2]
+        and lone[2] == len(memo[1])
+    ):
+        return binascii.b2a_base64(lone[3] + memo[1], newline=False) + lone[4]  # the handler's lone span, once warm
+    return _udp_body(prefix, spans)
+
+
+def _udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
+    """``udp_body`` but its most common case (kept short: a function's first calls run unspecialized)."""
     global _lone
     last = spans[-1]
     memo = otlp_spans._handler_tail
@@ -374,8 +392,8 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
         known = _base64_of(prefix, tail)
     size = len(last)
     lone = _lone
-    if lone[0] is known and lone[1] == size and lone[2] == len(last_part) and len(spans) == 1:
-        encoded: bytes = binascii.b2a_base64(lone[3] + last_part, newline=False) + known[2]
+    if lone[0] is prefix and lone[1] is tail and lone[2] == len(last_part) and len(spans) == 1:
+        encoded: bytes = binascii.b2a_base64(lone[3] + last_part, newline=False) + lone[4]
         return encoded
     if len(spans) == 1:  # the common case, once per invocation: lengths written inline (a call costs ~400)
         if size < 0x80:
@@ -406,7 +424,7 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
         total = inner + len(pad)
         resource_head = (0x800A | (total & 0x7F) << 8 | total >> 7 << 16).to_bytes(3, "little")
         if len(spans) == 1:
-            _lone = (known, len(last), len(last_part), resource_head + pad + scope_head + body)
+            _lone = (prefix, tail, len(last_part), resource_head + pad + scope_head + body, known[2])
         head = b"".join((resource_head, pad, scope_head, body, last_part))
         return binascii.b2a_base64(head, newline=False) + known[2]
     for pad in _PADS:
@@ -446,8 +464,9 @@ def _base64_of(prefix: tuple[bytes, bytes], tail: bytes) -> tuple[Any, bytes, by
 
 
 _constant_base64: tuple[Any, bytes, bytes, int, int] = (None, b"", b"", 0, 0)
-#: A lone span's datagram heads (what precedes its part), by the constant part and the span's two lengths.
-_lone: tuple[Any, int, int, bytes] = (None, 0, 0, b"")
+#: A lone span's datagram heads (what precedes its part) by the prefix, the tail and the part's length; the base64
+#: of what follows it.
+_lone: tuple[Any, bytes | None, int, bytes, bytes] = (None, None, 0, b"", b"")
 
 
 def _forget_prefix() -> None:
