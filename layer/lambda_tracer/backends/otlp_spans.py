@@ -123,18 +123,11 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
 
 
 def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
-    """The handler's span, ``_own``'s bytes in its common shape (no ``aws``/``http``/``sql`` block; no metadata but
-    the response recorded with its text), in a function of its own: it runs once an invocation, and CPython 3.11
-    runs a function's first calls unspecialized, at ~100 instructions a bytecode, then quickens it at a cost that
-    grows with its length. Anything else is ``_own``'s."""
-    root, parent_id, annotations, metadata, spliced = (
-        trace.root,
-        span.parent_id,
-        span.annotations,
-        span.metadata,
-        span.spliced,
-    )
-    cold = annotations.get(HANDLER_ANNOTATION)
+    """The handler's span as ``_own`` writes it, its common shape (no call blocks; no metadata but the response
+    recorded with its text) in a short function: CPython 3.11 runs a function's first 8 calls unspecialized, at ~100
+    instructions a bytecode, then quickens it at a cost that grows with its length. Anything else: ``_own``."""
+    root, parent_id, annotations, metadata = trace.root, span.parent_id, span.annotations, span.metadata
+    cold, spliced = annotations.get(HANDLER_ANNOTATION), span.spliced
     if (
         (cold is not True and cold is not False)
         or span.__class__ is not _XRaySpan
@@ -155,12 +148,18 @@ def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None
     ):
         return _own(span, trace, end_us)
     name = span.name
-    parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
-    parts.append(_COLD_ATTRIBUTES[cold])
-    arn = getattr(_seam.invocation[1], "invoked_function_arn", None)
+    ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
+    parts, arn = [ids, b"", _COLD_ATTRIBUTES[cold]], getattr(_seam.invocation[1], "invoked_function_arn", None)
     trigger = _invocation(parts)
-    key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
-    tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
+    global _handler_tail, _last_text
+    text = span.annotations_text  # the annotations' JSON (types told apart), one string for all warm invocations
+    if text is not None and _last_text[0] == (text, arn, name, trigger):
+        tail = _last_text[1]
+    else:
+        key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
+        tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
+        if text is not None:
+            _last_text = ((text, arn, name, trigger), tail)
     start, end = span.start_us * 1000 & _U64, end_us * 1000 & _U64
     parts[1] = (_SERVER_KIND | start << 24 | _END_TAG | end << 96).to_bytes(20, "little")
     if metadata and spliced is not None:  # the response, as ``_own`` writes it
@@ -168,7 +167,6 @@ def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None
         said = (_metadata_keys.get(namespace_name) or _metadata_key(namespace_name), spliced[1], spliced[3])
         parts.append(_spliced[1] if _spliced[0] == said else _spliced_attribute(said, namespace_name))
     parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
-    global _handler_tail
     head = b"".join(parts)
     encoded = head + tail
     _handler_tail = (encoded, head, tail)
@@ -253,22 +251,18 @@ def _spliced_attribute(key: tuple[bytes, str, str], namespace: Any) -> bytes:
 
 #: The last response attribute ``_spliced_attribute`` made: (its key, its bytes).
 _spliced: tuple[tuple[bytes, str, str] | None, bytes] = (None, b"")
-
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
 #: same bytes from one invocation to the next), for udp_body to base64 the tail once.
 _handler_tail: tuple[bytes, bytes, bytes] = (b"", b"", b"")
-
-
 _XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
 _U64 = (1 << 64) - 1
 #: Span.kind (field 6) and the tag of start_time_unix_nano (field 7, fixed64) as the low bytes of one integer; the
 #: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
 _INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (0x30 | kind << 8 | 0x39 << 16 for kind in (1, 2, 3))
 _END_TAG = 0x41 << 88
-#: Span.flags fields (16, fixed32: tag 0x85 0x01), by [sampled][parent is the Lambda service's segment]:
-#: FLAG_HAS_IS_REMOTE, with FLAG_IS_REMOTE, FLAG_SAMPLED or both. This module's constants are written as bytes,
-#: not encoded at import: each encoder call at a cold start costs thousands of instructions (tests compare them
-#: with what the encoder writes).
+#: Span.flags fields (16, fixed32), by [sampled][parent is the Lambda service's segment]: FLAG_HAS_IS_REMOTE, with
+#: FLAG_IS_REMOTE, FLAG_SAMPLED or both. Constants are bytes, not encoded at import (thousands of instructions a
+#: call at a cold start; tests compare them with the encoder's).
 _FLAG_FIELDS = [
     [b"\x85\x01\x00\x01\x00\x00", b"\x85\x01\x00\x03\x00\x00"],
     [b"\x85\x01\x01\x01\x00\x00", b"\x85\x01\x01\x03\x00\x00"],
@@ -321,8 +315,9 @@ def _metadata_key(namespace: Any) -> bytes:
 
 
 #: The last handler's name and attributes, encoded: ((its annotations, their types, the invoked ARN, its name, its
-#: trigger), the bytes).
+#: trigger), the bytes); ``_last_text``: by the annotations' text instead, ``handler``'s warm key.
 _last_handler: tuple[tuple[Any, ...], bytes] = ((), b"")
+_last_text: tuple[tuple[Any, ...], bytes] = ((), b"")
 
 
 def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
@@ -366,16 +361,6 @@ MAX_BLOCKS = 64
 _blocks: dict[Any, bytes] = {}
 
 
-def _remembered(key: Any, values: dict[str, Any]) -> bytes:
-    block = _blocks.get(key)
-    if block is None:
-        block = proto.attributes(0x4A, values)
-        if len(_blocks) >= MAX_BLOCKS:
-            _blocks.clear()
-        _blocks[key] = block
-    return block
-
-
 def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, handler: bool = False) -> bytes:
     """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those); for the
     handler, its ``faas.coldstart`` and ``cloud.*`` attributes too. Encoded once per distinct content."""
@@ -391,7 +376,12 @@ def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, 
     if handler:
         values["faas.coldstart"] = annotations.get(HANDLER_ANNOTATION) is True
         _cloud_attributes(values, arn)
-    return proto.attributes(0x4A, values) if key is None else _remembered(key, values)
+    block = proto.attributes(0x4A, values)
+    if key is not None:
+        if len(_blocks) >= MAX_BLOCKS:
+            _blocks.clear()
+        _blocks[key] = block
+    return block
 
 
 def _cloud_attributes(values: dict[str, Any], arn: str | None) -> None:
@@ -417,6 +407,14 @@ def resource_id(arn: str) -> str:
 
 
 RUNTIME_MODULE = "awslambdaric.bootstrap"
+_runtime: Any = None  # that module, once loaded (_runtime_module)
+
+
+def _runtime_module() -> Any:
+    global _runtime
+    _runtime = sys.modules.get(RUNTIME_MODULE)
+    return _runtime
+
 
 #: ``faas.trigger`` by a record's ``eventSource`` (the semantic conventions' values: a data source's change, a
 #: message).
@@ -456,7 +454,7 @@ def _invocation(parts: list[bytes]) -> str | None:
             trigger = "timer"
         elif "detail-type" in event and "source" in event:
             trigger = "pubsub"
-    request_id = getattr(sys.modules.get(RUNTIME_MODULE), "_GLOBAL_AWS_REQUEST_ID", None)
+    request_id = getattr(_runtime or _runtime_module(), "_GLOBAL_AWS_REQUEST_ID", None)
     if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
         parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
     elif request_id.__class__ is str and 0 < len(request_id) <= 256:
