@@ -333,17 +333,37 @@ def _wrap_handler(
     @functools.wraps(handler)
     def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
         backends.invocation = event, context
-        trace = _open_handler(tracer, title, name, response_on, error_on)
-        if trace is None:
+        # _open_handler_async's work without its calls (every invocation's path: a call costs ~1,100 instructions in
+        # the interpreter's first calls): the handler subsegment opens here, or the handler runs untraced (off, or
+        # already inside our handler subsegment: zero-code + in-code). Never raises.
+        span = None
+        try:
+            if not _handler_active.get():
+                if tracer._shared is not _shared:
+                    tracer._refresh()
+                if not tracer._disabled or tracer._custom_provider is not None:
+                    backend = tracer._backend
+                    if coldstart.pending:  # the first invocation: init's own spans first
+                        coldstart.send_pending_init(backend)
+                    # The annotations before the span (the cold start's ticket is taken whatever opening does).
+                    annotations = coldstart.handler_annotations(tracer._service, backend.records_extras)
+                    span = GuardedSpan(
+                        backend.start_span(title), name, response_on, error_on, tracer._service, annotations
+                    )
+                    token = _handler_active.set(True)
+        except Exception as error:
+            report("starting the handler subsegment", error)
+            span = None
+        if span is None:
             return handler(event, context, **kwargs) if kwargs else handler(event, context)
         try:
             result = handler(event, context, **kwargs) if kwargs else handler(event, context)
         except BaseException as error:
-            _close_handler(trace, None, error)
+            _close_handler((span, token), None, error)
             raise
-        trace[0].close(result, None)  # _close_handler(trace, result, None), without the call: every invocation's path
+        span.close(result, None)  # _close_handler((span, token), result, None), without the call
         try:
-            _handler_active.reset(trace[1])
+            _handler_active.reset(token)
         except Exception as failure:
             report("ending the handler subsegment", failure)
         return result
@@ -371,20 +391,6 @@ def _wrap_async_handler(
         return result
 
     return async_decorate
-
-
-def _open_handler(tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool) -> HandlerTrace | None:
-    """Open the handler subsegment; None means "call the handler untraced" (never raises): off, or already
-    inside our handler subsegment (zero-code + in-code)."""
-    try:
-        ready = _handler_ready(tracer)
-        if ready is None:
-            return None
-        span = GuardedSpan(ready[0].start_span(title), name, response_on, error_on, tracer._service, ready[1])
-        return span, _handler_active.set(True)
-    except Exception as error:
-        report("starting the handler subsegment", error)
-        return None
 
 
 async def _open_handler_async(
