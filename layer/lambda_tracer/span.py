@@ -123,29 +123,6 @@ class GuardedSpan:
             else:
                 self.inner.add_encoded_metadata(namespace[:MAX_NAME_CHARS], key[:MAX_NAME_CHARS], data, text)
 
-    def response(self, value: Any) -> None:
-        """Record ``value`` as the function's response (what ``close`` does on success, written out there)."""
-        if self.inner is not None and value is not None:
-            self._response(self.inner, value)
-
-    def _response(self, inner: BackendSpan, value: Any) -> None:
-        try:
-            # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
-            # redacted inside like any other (the name is the tracer's key, not the user's).
-            limit = DEFAULT_LIMIT if config.ENVIRON.get(_LIMIT_KEY) is None else config.max_capture_bytes()
-            data, text = capture.response_metadata(value, redaction.current(), limit)
-            namespace = self.namespace  # _metadata, without the call
-            if namespace.startswith(RESERVED_NAMESPACE):
-                metadata_namespace(namespace)  # reported there
-            elif text is None:
-                inner.add_metadata(namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data)
-            else:
-                inner.add_encoded_metadata(
-                    namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data, text
-                )
-        except Exception as error:
-            report("serializing the response", error)
-
     def error(self, error: BaseException) -> None:
         if self.inner is None:
             return
@@ -182,7 +159,22 @@ class GuardedSpan:
         if error is not None:
             self.error(error)
         elif self.responses and result is not None:
-            self._response(inner, result)
+            try:  # the response recorded here, not in a method of its own: every traced call's path
+                # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
+                # redacted inside like any other (the name is the tracer's key, not the user's).
+                limit = DEFAULT_LIMIT if config.ENVIRON.get(_LIMIT_KEY) is None else config.max_capture_bytes()
+                data, text = capture.response_metadata(result, redaction.current(), limit)
+                namespace = self.namespace  # _metadata, without the call
+                if namespace.startswith(RESERVED_NAMESPACE):
+                    metadata_namespace(namespace)  # reported there
+                elif text is None:
+                    inner.add_metadata(namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data)
+                else:
+                    inner.add_encoded_metadata(
+                        namespace[:MAX_NAME_CHARS], (self.name + " response")[:MAX_NAME_CHARS], data, text
+                    )
+            except Exception as failure:
+                report("serializing the response", failure)
         if not end:
             return inner
         try:
