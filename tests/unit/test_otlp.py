@@ -824,6 +824,41 @@ def test_a_response_like_the_last_one_reuses_its_bytes_and_another_gets_its_own(
             assert json.loads(found[f"aws.xray.metadata.{service}"]) == {"handler response": response}
 
 
+def test_the_handler_span_is_written_as_own_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``otlp_spans.handler`` (the handler's span in a short function, its block found by the annotations' text
+    once warm) writes ``_own``'s bytes: cold, warm, warm again with the same text, another ARN or trigger with that
+    text, another response, annotations without a text, a response beside other metadata (``_own``'s path)."""
+    from types import SimpleNamespace
+
+    from lambda_tracer import coldstart
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    trace, _ = xray.current()
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    cases = [
+        (True, arn, {}, {"ok": 1}, True),
+        (False, arn, {}, {"ok": 1}, True),
+        (False, arn, {}, {"ok": 1}, True),
+        (False, arn + ":live", {}, {"ok": 1}, True),
+        (False, arn, {"source": "aws.scheduler"}, {"ok": 2}, True),
+        (False, arn, {}, None, False),
+        (False, arn, {}, {"ok": 3}, "other metadata"),
+    ]
+    for cold, invoked, event, response, text in cases:
+        context = SimpleNamespace(invoked_function_arn=invoked, aws_request_id="r1")
+        monkeypatch.setattr(backends, "invocation", (event, context))
+        span = xray.XRaySpan("## handler", trace, str(trace.parent))
+        recorded, written = coldstart._written(cold, "svc", False, "on-demand", False)
+        span.annotate_all(dict(recorded), written if text else None)
+        if text == "other metadata":
+            span.add_metadata("svc", "inputs", [1])
+        if response is not None:
+            span.add_encoded_metadata("svc", "handler response", response, json.dumps(response))
+        end_us = span.start_us + 1234
+        encoded = otlp_spans.handler(span, trace, end_us)
+        assert encoded is not None and encoded == otlp_spans._own(span, trace, end_us), (cold, invoked, event, text)
+
+
 def _fields(data: bytes) -> dict[str, Any]:
     """A span's fields as a reader sees them (attributes as a map: their order carries no meaning)."""
     span = Span.FromString(data)
