@@ -859,6 +859,29 @@ def test_the_handler_span_is_written_as_own_writes_it(monkeypatch: pytest.Monkey
         assert encoded is not None and encoded == otlp_spans._own(span, trace, end_us), (cold, invoked, event, text)
 
 
+@pytest.mark.parametrize("size", [10, 125, 300])
+def test_a_span_then_the_handlers_reuse_the_heads_and_each_datagram_decodes_to_its_own(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler's span after one other (an AWS call) takes the last such pair's heads when both lengths are the
+    same (``_pair``): each body is the request of its own spans, whatever the lengths did before."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    trace, _ = xray.current()
+    prefix = otlp.request_prefix()
+    for name, response in (("a", 1), ("b", 2), ("c", 3), ("d", 10), ("e", 20), ("f", 30)):
+        span = xray.XRaySpan("## handler", trace, str(trace.parent))
+        span.annotate_all({"ColdStart": False}, ',"annotations":{"ColdStart":false}')
+        span.add_encoded_metadata("svc", "handler response", response, str(response))
+        handler = otlp_spans.handler(span, trace, span.start_us + 5)
+        assert handler is not None
+        for other in (name * size, name * size, name * (size + 1)):
+            spans = [_span(b"\x01" * 16, b"\x02" * 8, b"", other, proto.INTERNAL, 1, 2, {}, []), handler]
+            body = base64.b64decode(otlp.udp_body(prefix, spans), validate=True)
+            assert ExportTraceServiceRequest.FromString(body) == ExportTraceServiceRequest.FromString(
+                otlp_split.request(prefix, spans)
+            )
+
+
 def _fields(data: bytes) -> dict[str, Any]:
     """A span's fields as a reader sees them (attributes as a map: their order carries no meaning)."""
     span = Span.FromString(data)

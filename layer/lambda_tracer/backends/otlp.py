@@ -366,21 +366,19 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     them). Base64 costs ~19 instructions a byte, and the resource is about half of a handler's datagram. The
     handler's span ends with its name and attributes that repeat (``_own``): when it is the last span, that tail
     goes in the base64 made once too. A lone span as long as the last one has the same heads: from ``_lone``."""
-    memo, lone = otlp_spans._handler_tail, _lone
-    if (
-        memo[0] is spans[-1]
-        and len(spans) == 1
-        and lone[0] is prefix
-        and lone[1] is memo[2]
-        and lone[2] == len(memo[1])
-    ):
-        return binascii.b2a_base64(lone[3] + memo[1], newline=False) + lone[4]  # the handler's lone span, once warm
+    memo = otlp_spans._handler_tail
+    if memo[0] is spans[-1]:  # the handler's span last, alone or after one other (an AWS call): heads made before
+        count, lone, pair = len(spans), _lone, _pair
+        if count == 1 and lone[0] is prefix and lone[1] is memo[2] and lone[2] == len(memo[1]):
+            return binascii.b2a_base64(lone[3] + memo[1], newline=False) + lone[4]
+        if count == 2 and pair[0] is prefix and pair[1] is memo[2] and pair[2] == (len(spans[0]), len(memo[1])):
+            return binascii.b2a_base64(b"".join((pair[3], spans[0], pair[4], memo[1])), newline=False) + pair[5]
     return _udp_body(prefix, spans)
 
 
 def _udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     """``udp_body`` but its most common case (kept short: a function's first calls run unspecialized)."""
-    global _lone
+    global _lone, _pair
     last = spans[-1]
     memo = otlp_spans._handler_tail
     if memo[0] is last:  # the handler's span: its repeating tail goes with the scope and the resource
@@ -435,6 +433,9 @@ def _udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
         resource_head = (0x800A | (total & 0x7F) << 8 | total >> 7 << 16).to_bytes(3, "little")
         if len(spans) == 1:
             _lone = (prefix, tail, len(last_part), resource_head + pad + scope_head + body, known[2])
+        elif len(spans) == 2 and tail:  # parts: the first span's head, that span, the last one's head
+            heads = resource_head + pad + scope_head + parts[0]
+            _pair = (prefix, tail, (len(spans[0]), len(last_part)), heads, parts[2], known[2])
         head = b"".join((resource_head, pad, scope_head, body, last_part))
         return binascii.b2a_base64(head, newline=False) + known[2]
     for pad in _PADS:
@@ -477,6 +478,8 @@ _constant_base64: tuple[Any, bytes, bytes, int, int] = (None, b"", b"", 0, 0)
 #: A lone span's datagram heads (what precedes its part) by the prefix, the tail and the part's length; the base64
 #: of what follows it.
 _lone: tuple[Any, bytes | None, int, bytes, bytes] = (None, None, 0, b"", b"")
+#: Two spans' (the handler's last): by the prefix, the tail and both lengths, the heads before each and the base64.
+_pair: tuple[Any, bytes | None, tuple[int, ...], bytes, bytes, bytes] = (None, None, (), b"", b"", b"")
 
 
 def _forget_prefix() -> None:
