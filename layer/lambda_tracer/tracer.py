@@ -347,9 +347,13 @@ def _wrap_handler(
                         coldstart.send_pending_init(backend)
                     # The annotations before the span (the cold start's ticket is taken whatever opening does).
                     annotations = coldstart.handler_annotations(tracer._service, backend.records_extras)
-                    span = GuardedSpan(
-                        backend.start_span(title), name, response_on, error_on, tracer._service, annotations
-                    )
+                    if backend.annotates_on_start:  # X-Ray's: the span made with them, no annotate_all call
+                        inner = backend.start_span(title, "local", annotations)  # type: ignore[call-arg]
+                        span = GuardedSpan(inner, name, response_on, error_on, tracer._service)
+                    else:
+                        span = GuardedSpan(
+                            backend.start_span(title), name, response_on, error_on, tracer._service, annotations
+                        )
                     token = _handler_active.set(True)
         except Exception as error:
             report("starting the handler subsegment", error)

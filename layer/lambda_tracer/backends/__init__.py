@@ -98,6 +98,9 @@ class Backend:
 
     #: Whether the Tracer's automatic annotations beyond the reference's (``InitType``) are recorded.
     records_extras = True
+    #: Whether ``start_span`` takes the handler's annotations itself (``start_span(name, "local", annotations)``,
+    #: what ``annotate_all`` on the new span would record), saving the handler's wrapper a call per invocation.
+    annotates_on_start = False
 
     def start_span(self, name: str) -> BackendSpan | None:
         """Open a span under the current one; None when there is nothing to record into."""

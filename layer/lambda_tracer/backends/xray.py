@@ -288,7 +288,14 @@ class XRaySpan(BackendSpan):
     #: (``annotate_all``); every write through ``annotate`` and ``annotate_all`` drops it.
     annotations_text: str | None = None
 
-    def __init__(self, name: str, trace: Trace, parent_id: str, namespace: str = "local") -> None:
+    def __init__(
+        self,
+        name: str,
+        trace: Trace,
+        parent_id: str,
+        namespace: str = "local",
+        annotations: tuple[dict[str, Any], str] | None = None,
+    ) -> None:
         self.name = name
         self.id = _urandom(8).hex()  # new_id(), without the call
         self.parent_id = parent_id
@@ -297,7 +304,11 @@ class XRaySpan(BackendSpan):
         self.start_us = _time_ns() // 1000
         #: ``local`` for our functions; ``aws`` and ``remote`` for calls to AWS and to HTTP services.
         self.namespace = namespace
-        self.annotations: dict[str, Any] = {}
+        self.annotations: dict[str, Any]
+        if annotations is None:
+            self.annotations = {}
+        else:  # the handler's (XRayBackend.start_span): annotate_all(*annotations), without the call
+            self.annotations, self.annotations_text = annotations
         self.metadata: dict[str, dict[str, Any]] = {}
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
@@ -576,7 +587,12 @@ class EntrySpan(BackendSpan):
 class XRayBackend(Backend):
     """The default backend: our spans over UDP, and the SDK loaded only for what needs it."""
 
-    def start_span(self, name: str, namespace: str = "local") -> XRaySpan | None:
+    annotates_on_start = True
+
+    def start_span(
+        self, name: str, namespace: str = "local", annotations: tuple[dict[str, Any], str] | None = None
+    ) -> XRaySpan | None:
+        """``annotations``: the handler's, and their text (``annotate_all``), the span's own."""
         trace, stack, seen = _state.get()
         raw = config.ENVIRON.get(_HEADER_KEY)
         if raw != seen:  # a new invocation: current() inlined, so the state is set once
@@ -593,7 +609,7 @@ class XRayBackend(Backend):
         if (udp._sender or udp.sender()) is None:
             _state.set((trace, stack, seen))
             return None  # the daemon address is unusable (reported once)
-        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace)
+        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace, annotations)
         _state.set((trace, stack + (span,), seen))  # noqa: RUF005 (one concatenation: cheaper than unpacking here)
         return span
 
