@@ -75,20 +75,15 @@ class SharedSettings:
     existing Tracer (the zero-code one, made before the user's module gives its own service) follows on next use."""
 
     __slots__ = ("auto_patch", "disabled", "patch_modules", "provider", "service")
+    service: str | None
+    disabled: bool | None
+    auto_patch: bool | None
+    patch_modules: list[str] | tuple[str, ...] | None
+    provider: Any
 
-    def __init__(
-        self,
-        service: str | None = None,
-        disabled: bool | None = None,
-        auto_patch: bool | None = None,
-        patch_modules: list[str] | tuple[str, ...] | None = None,
-        provider: Any = None,
-    ) -> None:
-        self.service = service
-        self.disabled = disabled
-        self.auto_patch = auto_patch
-        self.patch_modules = patch_modules
-        self.provider = provider
+    def __init__(self, values: tuple[Any, ...] = (None, None, None, None, None)) -> None:
+        """``values``: the service, disabled, auto_patch, patch_modules and provider given, in that order."""
+        self.service, self.disabled, self.auto_patch, self.patch_modules, self.provider = values
 
     def given(
         self,
@@ -102,15 +97,34 @@ class SharedSettings:
         if service is None and disabled is None and auto_patch is None and patch_modules is None and provider is None:
             return self
         return SharedSettings(
-            _first(service, self.service),
-            _first(disabled, self.disabled),
-            _first(auto_patch, self.auto_patch),
-            _first(patch_modules, self.patch_modules),
-            _first(provider, self.provider),
+            (
+                _first(service, self.service),
+                _first(disabled, self.disabled),
+                _first(auto_patch, self.auto_patch),
+                _first(patch_modules, self.patch_modules),
+                _first(provider, self.provider),
+            )
         )
 
 
 _shared = SharedSettings()
+
+
+def _setting(name: str, doc: str) -> Any:
+    """A Tracer setting read and written as an attribute (``service``, ``disabled``), resolved by ``Tracer._refresh``
+    from the explicit value, the environment and the shared settings, and again once the shared ones changed."""
+    resolved, explicit = f"_{name}", f"_explicit_{name}"
+
+    def read(tracer: Tracer) -> Any:
+        if tracer._shared is not _shared:
+            tracer._refresh()
+        return getattr(tracer, resolved)
+
+    def write(tracer: Tracer, value: Any) -> None:
+        setattr(tracer, explicit, value)  # "" means "not given" for the service: _resolve_service says so
+        tracer._refresh()
+
+    return property(read, write, doc=doc)
 
 
 class Tracer:
@@ -157,31 +171,14 @@ class Tracer:
             except Exception as error:
                 report("installing the tracer", error)
 
-    # The settings read and written as attributes: resolved by _refresh, and again once the shared ones changed.
-
-    @property
-    def service(self) -> str:
-        """The ``Service`` annotation and default metadata namespace."""
-        if self._shared is not _shared:
-            self._refresh()
-        return self._service
-
-    @service.setter
-    def service(self, value: str) -> None:
-        self._explicit_service = value  # "" means "not given": _resolve_service says so
-        self._refresh()
-
-    @property
-    def disabled(self) -> bool:
-        """Whether this Tracer records nothing (then decorated calls go straight through)."""
-        if self._shared is not _shared:
-            self._refresh()
-        return self._disabled
-
-    @disabled.setter
-    def disabled(self, value: bool) -> None:
-        self._explicit_disabled = value
-        self._refresh()
+    if TYPE_CHECKING:  # what mypy reads; the properties below carry the docs
+        service: str
+        disabled: bool
+    else:
+        service = _setting("service", "The ``Service`` annotation and default metadata namespace.")
+        disabled = _setting(
+            "disabled", "Whether this Tracer records nothing (then decorated calls go straight through)."
+        )
 
     # -- escape hatch -------------------------------------------------------------------------
 

@@ -161,9 +161,9 @@ def test_times_are_written_as_the_floats_repr() -> None:
     samples += [rng.randint(0, beyond) for _ in range(20_000)] + [-1, 99, 100, year_2242 - 1]
     samples += [1_733_480_000_000_000 + rng.randint(0, 10**6) for _ in range(20_000)]
     for us in samples:
-        assert xray.seconds(us) == repr(us / 1_000_000), us
+        assert xray_documents.seconds(us) == repr(us / 1_000_000), us
     for start, end in zip(samples, samples[1:] + samples[:1], strict=True):  # ordered, reversed, out of range
-        assert xray.times(start, end) == f'"start_time":{start / 1_000_000!r},"end_time":{end / 1_000_000!r}'
+        assert xray_documents.times(start, end) == f'"start_time":{start / 1_000_000!r},"end_time":{end / 1_000_000!r}'
 
 
 LAMBDA_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"

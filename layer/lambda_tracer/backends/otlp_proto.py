@@ -120,7 +120,7 @@ def attributes(tag: int, values: dict[str, Any]) -> bytes:
     for key, value in values.items():
         framed_key = _keys.get(key)
         if framed_key is None:
-            framed_key = _framed_key(key)
+            framed_key = framed_name(key, _keys, b"\x0a")
         if value.__class__ is str:
             try:
                 raw = value.encode()
@@ -164,21 +164,9 @@ MAX_KEYS = 256
 _keys: dict[str, bytes] = {}
 
 
-def _framed_key(key: str) -> bytes:
-    """``field(0x0A, text(key))``, remembered (``_keys`` is emptied when it holds MAX_KEYS: keys are few). Written
-    out: a cold start meets a few dozen keys for the first time, and each nested call would cost ~2 K instructions."""
-    raw = key.encode() if key.isascii() else text(key)
-    size = len(raw)
-    framed = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
-    if len(_keys) >= MAX_KEYS:
-        _keys.clear()
-    _keys[key] = framed
-    return framed
-
-
 def string_attribute(key: str, value: str) -> bytes:
     """One string attribute of a span (field 9), its key's framing remembered."""
-    framed_key = _keys.get(key) or _framed_key(key)
+    framed_key = _keys.get(key) or framed_name(key, _keys, b"\x0a")
     raw = value.encode() if value.isascii() else text(value)
     size = len(raw)
     inner = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
@@ -193,14 +181,17 @@ def event(time_unix_nano: int, name: str, values: dict[str, Any]) -> bytes:
     return b"\x09" + time_unix_nano.to_bytes(8, "little") + field(0x12, text(name)) + attributes(0x1A, values)
 
 
-def framed_name(name: str) -> bytes:
-    """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method)."""
-    raw = name.encode() if name.isascii() else text(name)  # written out: init's imports each have a new name
+def framed_name(name: str, remembered: dict[str, bytes] = _names, tag: bytes = b"\x2a") -> bytes:
+    """``Span.name`` as a field (5), remembered: names repeat (``## handler``, a host, a method). Also any text
+    field remembered the same way: an attribute key as ``KeyValue.key`` (``_keys``, field 1). A cache is emptied
+    when it holds MAX_KEYS. Written out: a cold start meets a few dozen keys and init's imports each have a new
+    name, and each nested call would cost ~2 K instructions."""
+    raw = name.encode() if name.isascii() else text(name)
     size = len(raw)
-    framed = (b"\x2a" + _LENGTHS[size] if size < 0x80 else b"\x2a" + varint(size)) + raw
-    if len(_names) >= MAX_KEYS:
-        _names.clear()
-    _names[name] = framed
+    framed = (tag + _LENGTHS[size] if size < 0x80 else tag + varint(size)) + raw
+    if len(remembered) >= MAX_KEYS:
+        remembered.clear()
+    remembered[name] = framed
     return framed
 
 

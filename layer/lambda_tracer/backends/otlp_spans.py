@@ -39,11 +39,9 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     """One of our spans as a ``Span`` message, the common shapes (the handler, a ``capture_method``, a call that
     succeeded) from caches (a failure's part: ``failure``); None for any other (otlp_documents.from_span's)."""
     root, parent_id, annotations = trace.root, span.parent_id, span.annotations
-    if (
-        span.sql
-        or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan)
-        or (root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16)
-    ):
+    if span.sql or (span.__class__ is not _XRaySpan and span.__class__ is not _PastSpan):
+        return None
+    if root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16:
         return None
     name = span.name
     # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
@@ -74,20 +72,16 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
         if http.get("request") is not None or response.__class__ is not dict:
             values = _http_attributes({} if values is None else values, http)
         else:  # a call's response alone (botocore's): its status, a few values, from a cache; its size
-            status, length = response.get("status"), response.get("content_length")
+            status, size = response.get("status"), response.get("content_length")
             if status.__class__ is int:
                 if status >= 400:
                     return None
                 parts.append(_status_attributes.get(status) or _int_attribute(_status_attributes, _STATUS, status))
-            if length.__class__ is int and 0 <= length < 0x4000:
-                parts += (  # the varint inline: a call costs ~1 K instructions unspecialized
-                    _BODY_SIZE_HEADS[length >= 0x80],
-                    _LENGTHS[length]
-                    if length < 0x80
-                    else (length & 0x7F | 0x80 | length >> 7 << 8).to_bytes(2, "little"),
-                )
-            elif length.__class__ is int:
-                parts.append(proto.attributes(0x4A, {"http.response.body.size": length}))
+            if size.__class__ is int and 0 <= size < 0x4000:  # the varint inline (a call: ~1 K instructions)
+                low = _LENGTHS[size] if size < 0x80 else (size & 0x7F | 0x80 | size >> 7 << 8).to_bytes(2, "little")
+                parts += (_BODY_SIZE_HEADS[size >= 0x80], low)
+            elif size.__class__ is int:
+                parts.append(proto.attributes(0x4A, {"http.response.body.size": size}))
     if values:
         if "error.type" in values:  # an HTTP status of 4xx without the error flag (never ours): the general path
             return None
@@ -117,9 +111,8 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
         return b"".join(parts)
     global _handler_tail
     head = b"".join(parts)
-    encoded = head + tail
-    _handler_tail = (encoded, head, tail)
-    return encoded
+    _handler_tail = (head + tail, head, tail)
+    return _handler_tail[0]
 
 
 def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:

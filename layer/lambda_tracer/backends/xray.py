@@ -240,28 +240,6 @@ def new_id() -> str:
     return _urandom(8).hex()
 
 
-def seconds(us: int) -> str:
-    """``repr(us / 1_000_000)``, what the encoder writes for a time, for a tenth of the cost (a float's shortest repr
-    is slow to find). Below 2**33 seconds (the year 2242) a float holds every microsecond with room to spare, so
-    the shortest decimal that reads back as ``us / 1_000_000`` is its six decimals, trailing zeros cut; repr writes
-    an exponent below 0.0001 (times under a second are left to it)."""
-    if not 1_000_000 <= us < 8_589_934_592_000_000:
-        return repr(us / 1_000_000)
-    digits = str(us)
-    return f"{digits[:-6]}.{digits[-6:].rstrip('0') or '0'}"
-
-
-def times(start_us: int, end_us: int) -> str:
-    """``"start_time":<seconds(start_us)>,"end_time":<seconds(end_us)>``, both written in one call."""
-    if 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:
-        start, end = str(start_us), str(end_us)
-        return (
-            f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
-            f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}'
-        )
-    return f'"start_time":{seconds(start_us)},"end_time":{seconds(end_us)}'
-
-
 class XRaySpan(BackendSpan):
     """One of our subsegments, while it is open.
 
@@ -387,7 +365,7 @@ class XRaySpan(BackendSpan):
                 f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}'
             )
         else:
-            written = times(start_us, end_us)
+            written = xray_documents.times(start_us, end_us)
         try:
             text = (
                 f'{{"id":"{self.id}","name":{string(self.name)},{written},'
@@ -407,31 +385,12 @@ class XRaySpan(BackendSpan):
         elif self.metadata:
             text += ',"metadata":' + dumps(self.metadata)
         if self.http or self.aws or self.sql or self.error or self.fault or self.throttle or self.cause is not None:
-            text += "," + dumps(self._blocks({}))[1:]
+            text += "," + dumps(xray_documents.blocks(self, {}))[1:]
         else:
             text += "}"
         if len(text) > xray_documents.MAX_DOCUMENT_BYTES:  # ASCII: as many bytes as characters
             return xray_documents.encode(self.document(end_us))
         return text.encode()
-
-    def _blocks(self, document: dict[str, Any]) -> dict[str, Any]:
-        """X-Ray's blocks that follow the metadata (``http``, ``aws``, ``sql``, the flags, ``cause``), added to
-        ``document`` in the order X-Ray's documents give them."""
-        if self.http:
-            document["http"] = self.http
-        if self.aws:
-            document["aws"] = self.aws
-        if self.sql:
-            document["sql"] = self.sql
-        if self.error:
-            document["error"] = True
-        if self.fault:
-            document["fault"] = True
-        if self.throttle:
-            document["throttle"] = True
-        if self.cause is not None:
-            document["cause"] = self.cause
-        return document
 
     def document(self, end_us: int) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -448,7 +407,7 @@ class XRaySpan(BackendSpan):
             document["annotations"] = self.annotations
         if self.metadata:
             document["metadata"] = self.metadata
-        self._blocks(document)
+        xray_documents.blocks(self, document)
         if self.sdk_view is not None:
             xray_documents.merge_foreign(document, self.sdk_view.to_dict())
         return document
@@ -547,28 +506,9 @@ class PastSpan(XRaySpan):
         sender = udp.sender()
         if sender is None:
             return
-        whole = _embedded(node)
-        for body in [whole] if len(whole) <= xray_documents.MAX_DOCUMENT_BYTES else _each(node):
+        whole = xray_documents.embedded(node)
+        for body in [whole] if len(whole) <= xray_documents.MAX_DOCUMENT_BYTES else xray_documents.each_document(node):
             sender.send(body)
-
-
-def _embedded(node: tuple[bytes, list[Any]]) -> bytes:
-    """A past span's document with its children's inside it (``subsegments``); each child keeps the fields of an
-    independent subsegment (X-Ray takes them embedded too), so the same bytes can be sent one by one."""
-    document, children = node
-    if not children:
-        return document
-    return document[:-1] + b',"subsegments":[' + b",".join(map(_embedded, children)) + b"]}"
-
-
-def _each(node: tuple[bytes, list[Any]]) -> list[bytes]:
-    """Every document of a past span's tree, each on its own."""
-    found, pending = [], [node]
-    while pending:
-        document, children = pending.pop()
-        found.append(document)
-        pending.extend(children)
-    return found
 
 
 class EntrySpan(BackendSpan):

@@ -217,3 +217,64 @@ def mask_messages(cause: Any, policy: redaction.Policy) -> None:
         if isinstance(exception, dict) and isinstance(exception.get("message"), str):
             message = capture.command_hidden(str(exception.get("type", "")), exception["message"])
             exception["message"] = policy.mask_message(message, capture.MAX_MESSAGE_CHARS)
+
+
+def seconds(us: int) -> str:
+    """``repr(us / 1_000_000)``, what the encoder writes for a time, for a tenth of the cost (a float's shortest repr
+    is slow to find). Below 2**33 seconds (the year 2242) a float holds every microsecond with room to spare, so
+    the shortest decimal that reads back as ``us / 1_000_000`` is its six decimals, trailing zeros cut; repr writes
+    an exponent below 0.0001 (times under a second are left to it)."""
+    if not 1_000_000 <= us < 8_589_934_592_000_000:
+        return repr(us / 1_000_000)
+    digits = str(us)
+    return f"{digits[:-6]}.{digits[-6:].rstrip('0') or '0'}"
+
+
+def times(start_us: int, end_us: int) -> str:
+    """``"start_time":<seconds(start_us)>,"end_time":<seconds(end_us)>``, both written in one call."""
+    if 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:
+        start, end = str(start_us), str(end_us)
+        return (
+            f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+            f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}'
+        )
+    return f'"start_time":{seconds(start_us)},"end_time":{seconds(end_us)}'
+
+
+def embedded(node: tuple[bytes, list[Any]]) -> bytes:
+    """A past span's document with its children's inside it (``subsegments``); each child keeps the fields of an
+    independent subsegment (X-Ray takes them embedded too), so the same bytes can be sent one by one."""
+    document, children = node
+    if not children:
+        return document
+    return document[:-1] + b',"subsegments":[' + b",".join(map(embedded, children)) + b"]}"
+
+
+def each_document(node: tuple[bytes, list[Any]]) -> list[bytes]:
+    """Every document of a past span's tree, each on its own."""
+    found, pending = [], [node]
+    while pending:
+        document, children = pending.pop()
+        found.append(document)
+        pending.extend(children)
+    return found
+
+
+def blocks(span: Any, document: dict[str, Any]) -> dict[str, Any]:
+    """A span's X-Ray blocks that follow the metadata (``http``, ``aws``, ``sql``, the flags, ``cause``), added to
+    ``document`` in the order X-Ray's documents give them."""
+    if span.http:
+        document["http"] = span.http
+    if span.aws:
+        document["aws"] = span.aws
+    if span.sql:
+        document["sql"] = span.sql
+    if span.error:
+        document["error"] = True
+    if span.fault:
+        document["fault"] = True
+    if span.throttle:
+        document["throttle"] = True
+    if span.cause is not None:
+        document["cause"] = span.cause
+    return document
