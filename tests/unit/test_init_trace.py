@@ -351,6 +351,13 @@ def test_importlib_import_module_shows_the_same_frames_with_the_hook(modules: Pa
         hooked = raise_it()
     finally:
         init_trace.stop()
+    if sys.version_info < (3, 11) and handler == "itrace_app.handler":
+        # 3.10 keeps every frame a re-raised exception went through: the hook's own (an importlib frame by its
+        # name and file) stays, once, right above importlib's own _load_unlocked (docs/cold-start-anatomy.md).
+        own = ("<frozen importlib._bootstrap>", "_load_unlocked")
+        at = hooked.index(own)
+        assert hooked[at + 1] == own
+        hooked = hooked[:at] + hooked[at + 1 :]
     assert hooked == bare and hooked[-1] == ("raises.py", "<module>")
 
 
