@@ -77,6 +77,8 @@ def handler_annotations(service: str, extras: bool) -> tuple[dict[str, str | int
     """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with ``extras``):
     ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true; and the document's
     text of them (``,"annotations":{...}``), written once for each set of values (warm invocations share one)."""
+    if service.__class__ is not str:  # typed str, never checked: a number or an object is recorded as its text
+        service = str(service)
     first = _first.pop("ticket", False)
     kind = _known[1] if config.ENVIRON.get(_INIT_TYPE_KEY) == _known[0] else init_type()  # parsed once
     cold = first and kind not in (PROVISIONED, SNAP_START)

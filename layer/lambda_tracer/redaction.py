@@ -341,7 +341,7 @@ class Policy:
     def needs_mask(self, text: str) -> bool:
         """Whether ``mask_text`` could change ``text``: a search for each substring some mask needs (a fragment of
         a secret name, a token's prefix, ``//`` and ``@``); most texts answer no."""
-        if not self.enabled or (len(text) <= _CLEAN_TEXT_CHARS and text in self._clean_texts):  # (no long text hashed)
+        if not self.enabled or (text.__class__ is str and len(text) <= _CLEAN_TEXT_CHARS and text in self._clean_texts):
             return False
         if (not text.isascii() or not self._sketch_clear(text)) and (
             _has_any(text.lower(), self._needles) or _has_any(text, _FORM_NEEDLES)
@@ -349,8 +349,8 @@ class Policy:
             return True
         if "@" in text and compiled(_USERINFO_GATE).search(text) is not None:
             return True
-        if len(text) <= _CLEAN_TEXT_CHARS and len(self._clean_texts) < _CLEAN_TEXTS:
-            self._clean_texts.add(text)
+        if text.__class__ is str and len(text) <= _CLEAN_TEXT_CHARS and len(self._clean_texts) < _CLEAN_TEXTS:
+            self._clean_texts.add(text)  # exact str only: a subclass's own __eq__/__hash__ would decide a lookup
         return False
 
     def _sketch_clear(self, text: str) -> bool:

@@ -329,3 +329,15 @@ def test_the_handler_annotations_text_is_the_documents(monkeypatch: pytest.Monke
     for index in range(coldstart._MAX_ANNOTATION_SETS + 3):
         coldstart.handler_annotations(f"svc{index}", True)
     assert len(coldstart._annotations) == coldstart._MAX_ANNOTATION_SETS
+
+
+@pytest.mark.parametrize("service", [42, ["svc"]])
+def test_a_service_that_is_not_text_is_recorded_as_its_text(service: Any) -> None:
+    """``service`` is typed str, but nothing checks it: the handler is still traced, its Service the value's text."""
+    tracer = Tracer(service=service)
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        return "ok"
+
+    assert invoke(handler).documents[0]["annotations"]["Service"] == str(service)

@@ -1543,6 +1543,31 @@ def test_texts_found_clean_are_remembered_whole_and_only_those() -> None:
     assert off.needs_mask("password") is False and not off._clean_texts
 
 
+def test_only_exact_strings_are_remembered_clean_or_answered_from_memory() -> None:
+    """A str subclass decides its own equality and hash: it never goes into the memo, and the memo never answers
+    for one (a subclass equal to a remembered clean text could otherwise pass a secret as clean)."""
+
+    class Folded(str):
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, str) and self.lower() == other.lower()
+
+        def __hash__(self) -> int:
+            return hash(self.lower())
+
+    class EqualToAll(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("plain words")
+
+    policy = Policy()
+    assert policy.needs_mask(Folded("Plain Words")) is False
+    assert not policy._clean_texts
+    assert policy.needs_mask("plain words") is False and "plain words" in policy._clean_texts
+    assert policy.needs_mask(EqualToAll("password=hunter2")) is True
+
+
 def test_remembered_texts_are_bounded() -> None:
     policy = Policy()
     for index in range(redaction._CLEAN_TEXTS + 50):
