@@ -106,3 +106,24 @@ def test_a_lazy_import_and_a_name_read_from_the_package_are_edges() -> None:
     }
     assert graph == {"pkg": {"pkg.plugin"}, "pkg.plugin": {"pkg", "pkg.other"}, "pkg.other": set()}
     assert cycles(graph) == [["pkg", "pkg.plugin"]]
+
+
+ROOT = PACKAGE.parents[1]
+#: Issue 20's room sizes: a source file a reader can hold in their head, a function that does one job.
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 600, 80
+
+
+def test_no_source_file_over_600_lines_and_no_function_over_80() -> None:
+    too_long = []
+    for folder in ("layer", "local", "tools", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            if source.count("\n") > MAX_FILE_LINES:
+                too_long.append(f"{path.relative_to(ROOT)}: {source.count(chr(10))} lines")
+            if folder in ("layer", "local"):
+                for node in ast.walk(ast.parse(source)):
+                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                        size = (node.end_lineno or node.lineno) - node.lineno + 1
+                        if size > MAX_FUNCTION_LINES:
+                            too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {size} lines")
+    assert too_long == []
