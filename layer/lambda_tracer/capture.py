@@ -24,10 +24,11 @@ from __future__ import annotations
 import decimal
 import enum
 import json
+import marshal
 import math
 import sys
 
-from . import config
+from . import config, redaction
 from .capture_json import (
     _CONVERT,
     _JSON_STARTS,
@@ -413,6 +414,49 @@ def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[An
         return unchanged, text if "\x7f" not in text else None
     converter = _Converter(policy, max_bytes)
     return _finish_text(converter, converter.convert(value), max_bytes)
+
+
+#: Small dict responses recorded as they are, by their ``marshal`` bytes: (the redaction setting and capture limit as
+#: ``config.ENVIRON`` held them when the value was judged, its text). Version 2 writes no back-references, so equal
+#: values give equal bytes whatever their objects' reference counts; ``marshal.loads`` reads the value back from them,
+#: so equal bytes are an equal value of exact JSON types (a buffer, which marshal also takes, is never recorded as it
+#: is). The first ``_KNOWN_RESPONSES`` of at most ``_KNOWN_BYTES`` bytes are kept, never cleared.
+_known_responses: dict[bytes, tuple[tuple[Any, Any], str | None]] = {}
+_KNOWN_RESPONSES, _KNOWN_BYTES, _KNOWN_ITEMS = 64, 1024, 16
+_REDACT_KEYS_KEY = config.environ_key(config.REDACT_KEYS)
+_LIMIT_KEY = config.environ_key(config.MAX_CAPTURE_BYTES)
+
+
+def recorded_response(value: object) -> tuple[Any, str | None]:
+    """``response_metadata(value, redaction.current(), config.max_capture_bytes())``, the settings read here: a small
+    dict that came back before under the same settings (``{"statusCode": 200}``) is one ``marshal`` call and one
+    lookup, rather than its encoding and its redaction's gate again (every invocation's path)."""
+    environ = config.ENVIRON
+    settings = (environ.get(_REDACT_KEYS_KEY), environ.get(_LIMIT_KEY))
+    packed = None
+    if value.__class__ is dict and len(value) <= _KNOWN_ITEMS:
+        for item in value.values():
+            if item.__class__ is str and len(item) > _KNOWN_BYTES:  # not a long text copied only to be measured
+                break
+        else:
+            try:
+                packed = marshal.dumps(value, 2)
+            except Exception:  # not of exact JSON types: converted below
+                pass
+            else:
+                known = _known_responses.get(packed) if len(packed) <= _KNOWN_BYTES else None
+                if known is not None and known[0] == settings:
+                    return value, known[1]
+    limit = config.DEFAULT_MAX_CAPTURE_BYTES if settings[1] is None else config.max_capture_bytes()
+    data, text = response_metadata(value, redaction.current(), limit)
+    if (
+        data is value  # recorded as it is (the converter makes new containers)
+        and packed is not None
+        and len(packed) <= _KNOWN_BYTES
+        and len(_known_responses) < _KNOWN_RESPONSES
+    ):
+        _known_responses[packed] = (settings, text)
+    return data, text
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:

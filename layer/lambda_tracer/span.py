@@ -162,8 +162,7 @@ class GuardedSpan:
             try:  # the response recorded here, not in a method of its own: every traced call's path
                 # Never judged by the function's name: a function named ``get_secret`` has its response recorded,
                 # redacted inside like any other (the name is the tracer's key, not the user's).
-                limit = DEFAULT_LIMIT if config.ENVIRON.get(_LIMIT_KEY) is None else config.max_capture_bytes()
-                data, text = capture.response_metadata(result, redaction.current(), limit)
+                data, text = capture.recorded_response(result)
                 namespace = self.namespace  # _metadata, without the call
                 if namespace.startswith(RESERVED_NAMESPACE):
                     metadata_namespace(namespace)  # reported there

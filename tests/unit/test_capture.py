@@ -13,6 +13,7 @@ import enum
 import io
 import json
 import logging
+import marshal
 import random
 import subprocess
 import uuid
@@ -1088,6 +1089,73 @@ def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_
     data, text = capture.response_metadata(big, Policy(), 1000)
     assert data == capture.to_metadata(big, Policy(), 1000) and data["original_bytes_at_least"] == 48_031
     assert text == xray_documents.dumps(data) and text.startswith('{"truncated":true,"original_bytes_at_least":48031,')
+
+
+def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``recorded_response`` gives what ``response_metadata`` gives under the settings of the moment; a small dict
+    recorded as it is before, under the same settings, is looked up by its marshal bytes instead of judged again."""
+    monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS", raising=False)
+    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    monkeypatch.setattr(capture, "_known_responses", {})
+    values: list[Any] = [
+        {"ok": 1, "calls": None},
+        {"ok": True, "calls": None},  # True is not 1: another entry
+        {"ok": 1.0, "calls": None},
+        {"ok": 1, "calls": [None, "a", (1, 2)]},
+        {"password": "x"},  # converted: never looked up
+        {"a": "\x7f"},  # as it is, without a text
+        {"s": {1, 2}},  # marshal takes a set, the JSON encoder does not: converted
+        {"b": bytearray(b"ok")},  # marshal writes a buffer as bytes: converted
+        {"t": "x" * 1025},  # too long to be looked up
+        ["not", "a", "dict"],
+        "text",
+        None,
+    ]
+    for _ in range(3):
+        for value in values:
+            assert capture.recorded_response(value) == capture.response_metadata(value, Policy(), 16384), value
+    known = [(marshal.loads(packed), entry) for packed, entry in capture._known_responses.items()]
+    assert known == [
+        ({"ok": 1, "calls": None}, ((None, None), '{"ok":1,"calls":null}')),
+        ({"ok": True, "calls": None}, ((None, None), '{"ok":true,"calls":null}')),
+        ({"ok": 1.0, "calls": None}, ((None, None), '{"ok":1.0,"calls":null}')),
+        ({"ok": 1, "calls": [None, "a", (1, 2)]}, ((None, None), '{"ok":1,"calls":[null,"a",[1,2]]}')),
+        ({"a": "\x7f"}, ((None, None), None)),
+    ]
+    assert [type(value["ok"]) for value, _ in known[:3]] == [int, bool, float]
+    # Another setting, another judgement: the entry is not used, and a later one under the first settings is.
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ok")
+    assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": R, "calls": None}, None)
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "none")
+    assert capture.recorded_response({"password": "x"}) == ({"password": "x"}, '{"password":"x"}')
+    monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS")
+    assert capture.recorded_response({"password": "x"}) == ({"password": R}, None)
+    monkeypatch.setenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", "256")
+    long = {"text": "y" * 300}
+    assert capture.recorded_response(long)[0]["truncated"] is True
+    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES")
+    assert capture.recorded_response(long) == (long, json.dumps(long, separators=(",", ":")))
+    monkeypatch.setenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", "256")
+    assert capture.recorded_response(long)[0]["truncated"] is True
+    assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
+
+
+def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS", raising=False)
+    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    monkeypatch.setattr(capture, "_known_responses", {})
+    for n in range(capture._KNOWN_RESPONSES + 10):
+        assert capture.recorded_response({"n": n}) == ({"n": n}, f'{{"n":{n}}}')
+    big = {"k": ["v" * 100] * 20}  # each string short, the whole over the size looked up
+    assert capture.recorded_response(big) == capture.response_metadata(big, Policy(), 16384)
+    assert len(capture._known_responses) == capture._KNOWN_RESPONSES
+    assert all(len(packed) <= capture._KNOWN_BYTES for packed in capture._known_responses)
+    many = {str(n): n for n in range(capture._KNOWN_ITEMS + 1)}
+    monkeypatch.setattr(capture, "_known_responses", {})
+    capture.recorded_response(many)
+    assert capture._known_responses == {}
 
 
 def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:

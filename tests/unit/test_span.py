@@ -45,7 +45,7 @@ def _broken_sender() -> udp.Sender:
 PHASES = [
     ("opening the subsegment", xray.BACKEND, "start_span"),
     ("reading the cold start", coldstart, "handler_annotations"),
-    ("serializing the response", capture, "response_metadata"),
+    ("serializing the response", capture, "recorded_response"),
     ("serializing the error", capture, "error_metadata"),
     ("recording the exception", xray.XRaySpan, "record_exception"),
     ("closing and emitting", xray.XRaySpan, "end"),
@@ -98,7 +98,7 @@ def test_failure_is_logged_once_per_phase(monkeypatch: pytest.MonkeyPatch, caplo
     calls: list[str] = []
     ok, _ = _handlers(tracer, calls)
     monkeypatch.setattr(capture, "to_metadata", _raise)
-    monkeypatch.setattr(capture, "response_metadata", _raise)  # what a response is recorded through
+    monkeypatch.setattr(capture, "recorded_response", _raise)  # what a response is recorded through
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         for n in range(3):
             invoke(ok, {"n": n}, expect=0)
