@@ -859,6 +859,93 @@ def test_the_handler_span_is_written_as_own_writes_it(monkeypatch: pytest.Monkey
         assert encoded is not None and encoded == otlp_spans._own(span, trace, end_us), (cold, invoked, event, text)
 
 
+def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
+    otlp_mode: None, memory_sender: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``otlp._warm`` (a warm handler span like the last one, written and sent in one pass) sends the general path's
+    bytes: warm after cold, the same again, another response, request id, trigger, ARN, after a span kept on the
+    trace (an AWS call: the pair's heads), a response beside other metadata, a span with a fault. Each sequence runs
+    with the warm path and without it (every datagram compared), and the warm path is taken where it should be."""
+    from types import SimpleNamespace
+
+    from lambda_tracer import coldstart
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    trace, _ = xray.current()
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    runtime = SimpleNamespace(_GLOBAL_AWS_REQUEST_ID="")
+    monkeypatch.setattr(otlp_spans, "_runtime", runtime)
+    request = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    trace_id, parent = bytes.fromhex("5759e988bd862e3fe1be46a994272793"), bytes.fromhex("53995c3f42cd8ad8")
+    # (cold, ARN, event, response, request id, a span kept before it, other metadata, a fault), fast path expected
+    cases = [
+        ((True, arn, {}, {"ok": 1}, request, False, False, False), False),
+        ((False, arn, {}, {"ok": 1}, request, False, False, False), True),
+        ((False, arn, {"n": 1}, {"ok": 1}, request, False, False, False), True),
+        ((False, arn, {}, {"ok": 2}, request[:-1] + "0", False, False, False), True),
+        ((False, arn, {}, {"ok": 2}, request, True, False, False), False),  # the pair's heads made here
+        ((False, arn, {}, {"ok": 2}, request, True, False, False), True),
+        ((False, arn, {}, None, request, False, False, False), False),  # no response: other attributes
+        ((False, arn, {}, None, request, False, False, False), True),
+        ((False, arn, {}, {"ok": 3}, "short-id", False, False, False), False),
+        ((False, arn, {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), False),
+        ((False, arn, {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), True),
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), False),
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, True, False), False),
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, True), False),
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), False),  # heads
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), True),
+    ]
+    taken: list[bool] = []
+    warm = otlp._warm
+
+    def counted(*args: Any) -> bool:
+        taken[-1] = warm(*args)
+        return taken[-1]
+
+    def run() -> list[bytes]:
+        memory_sender.clear()
+        taken.clear()
+        for number, ((cold, invoked, event, response, request_id, kept, metadata, fault), _) in enumerate(cases):
+            runtime._GLOBAL_AWS_REQUEST_ID = request_id
+            context = SimpleNamespace(invoked_function_arn=invoked, aws_request_id=request_id)
+            monkeypatch.setattr(backends, "invocation", (event, context))
+            span = xray.XRaySpan("## handler", trace, str(trace.parent))
+            span.id, span.start_us = f"{number + 1:016x}", 1_700_000_000_000_000 + number
+            recorded, written = coldstart._written(cold, "svc", False, "on-demand", False)
+            span.annotate_all(dict(recorded), written)
+            if metadata:
+                span.add_metadata("svc", "inputs", [1])
+            if response is not None:
+                span.add_encoded_metadata("svc", "handler response", response, json.dumps(response))
+            if fault:
+                span.fault = True
+            if kept:  # an AWS call's span, kept on the trace until the handler's ends
+                start = span.start_us * 1000 + 10
+                call = _span(
+                    trace_id,
+                    bytes((0xC0, number, 1, 2, 3, 4, 5, 6)),
+                    parent,
+                    "s3",
+                    proto.CLIENT,
+                    start,
+                    start + 5,
+                    {},
+                    [],
+                )
+                otlp._keep(trace, [call])
+            span.ended = True
+            taken.append(False)
+            otlp.export_span(span, span.start_us + 1234)
+        return memory_sender.datagrams()
+
+    monkeypatch.setattr(otlp, "_warm", lambda *args: False)
+    general = run()
+    monkeypatch.setattr(otlp, "_warm", counted)
+    assert run() == general and len(general) == len(cases)
+    assert taken == [expected for _, expected in cases]
+
+
 @pytest.mark.parametrize("size", [10, 125, 300])
 def test_a_span_then_the_handlers_reuse_the_heads_and_each_datagram_decodes_to_its_own(
     size: int, monkeypatch: pytest.MonkeyPatch

@@ -45,12 +45,6 @@ if TYPE_CHECKING:
 
 TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
-TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
-HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
-TRACES_TIMEOUT = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
-TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
-TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 SERVICE_NAME = "OTEL_SERVICE_NAME"
 RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
 
@@ -62,9 +56,6 @@ MAX_DATAGRAM_BYTES = 64_000
 MAX_UDP_REQUEST_BYTES = (MAX_DATAGRAM_BYTES - len(udp.HEADER) - len(SAMPLED_MARKER)) // 4 * 3
 #: Requests to an OTLP/HTTP endpoint are split at this size (collectors refuse very large bodies).
 MAX_HTTP_REQUEST_BYTES = 1024 * 1024
-#: OTLP/HTTP timeout in milliseconds: short by default, because the function waits for it.
-DEFAULT_TIMEOUT_MS = 500
-MAX_TIMEOUT_MS = 10_000
 SCOPE_NAME = "lambda_tracer"
 
 _lock = threading.Lock()
@@ -72,43 +63,19 @@ _prefix: tuple[bytes, bytes] | None = None
 
 
 class Settings:
-    """What the environment asked for, read once at init."""
+    """What the environment asked for, read once at init: OTLP/HTTP's settings (otlp_http.py) when an endpoint is
+    set, else UDP to the daemon."""
 
     __slots__ = ("endpoint", "headers", "timeout")
 
     def __init__(self) -> None:
-        self.endpoint = _endpoint()
-        if self.endpoint:  # the HTTP transport, and its headers, only then
-            from . import otlp_http
+        self.endpoint: str | None = None
+        self.headers: dict[str, str] = {}
+        self.timeout = 0.5
+        if config.get_raw(TRACES_ENDPOINT) is not None or config.get_raw(ENDPOINT) is not None:
+            from . import otlp_http  # the HTTP transport and its settings, only then
 
-            self.headers = otlp_http.headers(config.get_raw(TRACES_HEADERS) or config.get_raw(HEADERS) or "")
-        else:
-            self.headers = {}
-        self.timeout = _timeout_ms() / 1000
-
-
-def _endpoint() -> str | None:
-    """The OTLP/HTTP URL: the traces endpoint as given, or the base endpoint + ``/v1/traces`` (OTel's rules)."""
-    url = config.get_str(TRACES_ENDPOINT)
-    if url is None:
-        base = config.get_str(ENDPOINT)
-        url = base.rstrip("/") + "/v1/traces" if base else None
-    if url is None:
-        return None
-    if not url.startswith(("http://", "https://")) or len(url) > 2048:
-        config.warn_once(TRACES_ENDPOINT if config.get_str(TRACES_ENDPOINT) else ENDPOINT, url, "UDP to the daemon")
-        return None
-    protocol = config.get_str(TRACES_PROTOCOL) or config.get_str(PROTOCOL)
-    if protocol is not None and protocol != "http/protobuf":
-        config.report_once(
-            ("otlp protocol",), f"OTLP protocol {config.shown(protocol)} is not supported; sending http/protobuf"
-        )
-    return url
-
-
-def _timeout_ms() -> int:
-    name = TRACES_TIMEOUT if config.get_raw(TRACES_TIMEOUT) is not None else TIMEOUT
-    return config.get_int(name, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
+            self.endpoint, self.headers, self.timeout = otlp_http.settings()
 
 
 SETTINGS = Settings()
@@ -187,8 +154,12 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     """The seam's entry for our own spans: encoded from the span itself (no document is built), kept on its trace
     while something of the ending task is still open (it ends later and sends them all), else sent with those
     kept before it. This runs for every span, so the common case is written out in one function: the per-call
-    cost of a Python function is a good part of a span's."""
+    cost of a Python function is a good part of a span's. A warm invocation's handler span, the same shape as the
+    last one's, is written and sent by ``_warm`` alone."""
     trace = span.trace
+    warm = otlp_spans.warm
+    if span.annotations_text == warm[0] and span.__dict__.keys() == warm[1] and _warm(span, trace, end_us, warm):
+        return
     if (
         span.__class__ is _PastSpan
         and span.into is not None
@@ -233,6 +204,86 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
             sender.send(marker + udp_body(_prefix or request_prefix(), [encoded]))
     except Exception as error:
         _send_failed(error)
+
+
+def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, ...]) -> bool:
+    """The handler's span when it has the annotations' text and the attributes of the last one ``otlp_spans.handler``
+    wrote (``warm``), the same name, ARN and trigger: ``handler``'s bytes (the tail as they made it), sent alone or
+    after the one span kept before it (an AWS call) with the last such datagram's heads, as ``udp_body`` writes it.
+    What varies is checked and written here in one pass: a call costs ~1 K instructions in a function's first runs,
+    and each invocation's are. False, with nothing done: another shape, for the general path."""
+    event, context = _seam.invocation
+    if (
+        span.__class__ is not _XRaySpan
+        or span.name != warm[2]
+        or getattr(context, "invoked_function_arn", None) != warm[3]
+    ):
+        return False
+    trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
+    request_id: Any = getattr(otlp_spans._runtime, "_GLOBAL_AWS_REQUEST_ID", None)
+    invocation = _INVOCATION_HEADS.get(len(request_id)) if request_id.__class__ is str else None
+    if trigger != warm[4] or invocation is None or not request_id.isascii():
+        return False
+    metadata, spliced = span.metadata, span.spliced
+    if spliced is None:
+        if metadata:
+            return False
+        response = b""
+    else:  # the response alone, as ``handler`` checks it
+        data = metadata.get(spliced[0])
+        if (
+            len(metadata) != 1
+            or data.__class__ is not dict
+            or len(data) != 1
+            or data.get(spliced[1], data) is not spliced[2]
+        ):
+            return False
+        said, last = (spliced[0], spliced[1], spliced[3]), otlp_spans._response
+        response = last[1] if said == last[0] else otlp_spans.response_attribute(spliced)
+    root, parent_id = trace.root, span.parent_id
+    if root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16:
+        return False
+    ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
+    times = _SERVER_KIND | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
+    sampled = trace.sampled == "1"
+    flags = _FLAG_FIELDS[sampled][parent_id == trace.parent]
+    head = b"".join(
+        (ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, request_id.encode(), response, flags)
+    )
+    current, stack, _ = _state.get()
+    batch, tail = trace.batch, warm[5]
+    if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
+        return False
+    if batch is None:
+        lone = _lone
+        if lone[0] is not _prefix or lone[1] is not tail or lone[2] != len(head):
+            return False
+        body = binascii.b2a_base64(lone[3] + head, newline=False) + lone[4]
+    else:
+        pair = _pair
+        if len(batch) != 1 or pair[0] is not _prefix or pair[1] is not tail or pair[2] != (len(batch[0]), len(head)):
+            return False
+        body = binascii.b2a_base64(b"".join((pair[3], batch[0], pair[4], head)), newline=False) + pair[5]
+        with _lock:
+            if trace.batch is not batch or len(batch) != 1:
+                return False
+            trace.batch = None
+    try:
+        sender = udp._sender or udp.sender()
+        if sender is not None:
+            sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
+    except Exception as error:
+        _send_failed(error)
+    return True
+
+
+_seam, _state, _trigger, _TRIGGER_KEYS = otlp_spans._seam, xray._state, otlp_spans._trigger, otlp_spans.TRIGGER_KEYS
+_SERVER_KIND, _FLAG_FIELDS, _INVOCATION_HEADS = (
+    otlp_spans._SERVER_KIND,
+    otlp_spans._FLAG_FIELDS,
+    otlp_spans._invocation_heads,
+)
+_WARM_COLD = otlp_spans._COLD_ATTRIBUTES[False]
 
 
 def add_finished(span: xray.PastSpan, spans: list[Finished]) -> None:

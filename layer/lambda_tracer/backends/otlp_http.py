@@ -1,6 +1,6 @@
 """OTLP/HTTP: one ``ExportTraceServiceRequest`` POSTed as protobuf, e.g. to a collector extension on :4318.
 
-Imported only when an endpoint is set, at init (the headers setting is read then). The call runs under
+Imported only when an endpoint is set, at init (the settings are read then). The call runs under
 ``BACKEND.suppressed()``, so our own http.client instrumentation neither records it nor adds a trace header; it
 has a short timeout, and a failure raises to the exporter, which reports it once and drops the request (the
 function is never failed by it).
@@ -14,6 +14,49 @@ from .. import config
 from . import xray
 
 CONTENT_TYPE = "application/x-protobuf"
+TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
+TRACES_TIMEOUT = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
+TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+#: OTLP/HTTP timeout in milliseconds: short by default, because the function waits for it.
+DEFAULT_TIMEOUT_MS = 500
+MAX_TIMEOUT_MS = 10_000
+
+
+def settings() -> tuple[str | None, dict[str, str], float]:
+    """(the endpoint, the headers, the timeout in seconds) the environment asks for; no endpoint: UDP instead."""
+    url = _endpoint()
+    if not url:
+        return None, {}, DEFAULT_TIMEOUT_MS / 1000
+    return url, headers(config.get_raw(TRACES_HEADERS) or config.get_raw(HEADERS) or ""), _timeout_ms() / 1000
+
+
+def _endpoint() -> str | None:
+    """The OTLP/HTTP URL: the traces endpoint as given, or the base endpoint + ``/v1/traces`` (OTel's rules)."""
+    url = config.get_str(TRACES_ENDPOINT)
+    if url is None:
+        base = config.get_str(ENDPOINT)
+        url = base.rstrip("/") + "/v1/traces" if base else None
+    if url is None:
+        return None
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        config.warn_once(TRACES_ENDPOINT if config.get_str(TRACES_ENDPOINT) else ENDPOINT, url, "UDP to the daemon")
+        return None
+    protocol = config.get_str(TRACES_PROTOCOL) or config.get_str(PROTOCOL)
+    if protocol is not None and protocol != "http/protobuf":
+        config.report_once(
+            ("otlp protocol",), f"OTLP protocol {config.shown(protocol)} is not supported; sending http/protobuf"
+        )
+    return url
+
+
+def _timeout_ms() -> int:
+    name = TRACES_TIMEOUT if config.get_raw(TRACES_TIMEOUT) is not None else TIMEOUT
+    return config.get_int(name, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
 
 
 def headers(raw: str) -> dict[str, str]:

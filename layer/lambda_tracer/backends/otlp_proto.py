@@ -4,7 +4,8 @@ No protobuf or opentelemetry package is imported (they cost more than the whole 
 the function may pin other versions). The field numbers are those of opentelemetry-proto's
 ``trace/v1/trace.proto``, ``common/v1/common.proto`` and ``resource/v1/resource.proto``; the tests decode
 every message with opentelemetry-proto itself. Each function returns a message's bytes, so a caller can encode a
-span once, when it ends, and put it in as many requests as it likes.
+span once, when it ends, and put it in as many requests as it likes. A failure's part of a span (its ``exception``
+events and status) is written here too (``failure``), for otlp_spans.py and otlp_documents.py alike.
 """
 
 from __future__ import annotations
@@ -208,3 +209,64 @@ def scope(name: str, version: str) -> bytes:
 def request_prefix(resource_bytes: bytes, scope_bytes: bytes) -> tuple[bytes, bytes]:
     """What ``request`` puts around the spans, encoded once: (ResourceSpans.resource, ScopeSpans.scope)."""
     return field(0x0A, resource_bytes), field(0x0A, scope_bytes)
+
+
+#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
+MAX_EXCEPTIONS = 64
+MAX_STATUS_MESSAGE = 1024
+_exceptions: dict[str, dict[str, Any]] = {}
+
+
+def failure(cause: Any, end_nano: int, failed: bool) -> bytes:
+    """What a span with an exception or a fault adds to its common shape, as otlp_documents writes it: the
+    ``exception`` events, and when it failed ``error.type`` and status ERROR (protobuf takes fields in any order).
+    Init's imports that raised (optional modules a library tries) are such spans: written here, a cold start does
+    not load otlp_documents.py for them."""
+    events, message = exception_events(cause, end_nano) if cause is not None else ((), "")
+    parts = [field(0x5A, encoded) for encoded in events]
+    if failed:
+        parts.append(attributes(0x4A, {"error.type": message.split(":", 1)[0] if message else "_OTHER"}))
+        status = field(0x12, text(message[:MAX_STATUS_MESSAGE])) if message else b""
+        parts.append(field(0x7A, status + bytes((0x18, STATUS_ERROR))))
+    return b"".join(parts)
+
+
+def exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
+    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
+
+    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
+    child's event again, as OpenTelemetry records an exception on every span it ends."""
+    found: list[dict[str, Any]] = []
+    if isinstance(cause, str):
+        known = _exceptions.get(cause)
+        if known is not None:
+            found.append(known)
+    elif isinstance(cause, dict):
+        for entry in cause.get("exceptions") or ():
+            if not isinstance(entry, dict):
+                continue
+            values = {
+                "exception.type": str(entry.get("type") or "Exception"),
+                "exception.message": str(entry.get("message") or ""),
+                "exception.stacktrace": _stacktrace(entry),
+            }
+            found.append(values)
+            record = entry.get("id")
+            if isinstance(record, str):
+                if len(_exceptions) >= MAX_EXCEPTIONS:
+                    _exceptions.clear()
+                _exceptions[record] = values
+    events = [event(time_nano, "exception", values) for values in found]
+    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
+    return events, message
+
+
+def _stacktrace(entry: dict[str, Any]) -> str:
+    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
+    lines = ["Traceback (most recent call last):"]
+    for frame in entry.get("stack") or ():
+        if isinstance(frame, dict):
+            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
+    message = entry.get("message")
+    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
+    return "\n".join(lines)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 HANDLER_ANNOTATION = "ColdStart"
 _LENGTHS = proto._LENGTHS
 varint = proto.varint
+# A failure's part (init's imports that raised are such spans), written in otlp_proto.py.
+failure, exception_events, MAX_STATUS_MESSAGE = proto.failure, proto.exception_events, proto.MAX_STATUS_MESSAGE
 
 
 def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
@@ -156,75 +158,45 @@ def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None
     start, end = span.start_us * 1000 & _U64, end_us * 1000 & _U64
     parts[1] = (_SERVER_KIND | start << 24 | _END_TAG | end << 96).to_bytes(20, "little")
     if metadata and spliced is not None:  # the response, as ``_own`` writes it
-        namespace_name = spliced[0]
-        said = (_metadata_keys.get(namespace_name) or _metadata_key(namespace_name), spliced[1], spliced[3])
-        parts.append(_spliced[1] if _spliced[0] == said else _spliced_attribute(said, namespace_name))
+        parts.append(response_attribute(spliced))
     parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
     head = b"".join(parts)
     encoded = head + tail
     _handler_tail = (encoded, head, tail)
+    if text is not None and _FLAG_KEYS.isdisjoint(span.__dict__):  # the shape the next warm invocation may have
+        _remember_warm(span, text if cold is False else text.replace(_COLD_TEXT, _WARM_TEXT, 1), arn, trigger, tail)
     return encoded
 
 
-#: Exception records remembered, so a parent span whose cause is a child's record id gets the same event.
-MAX_EXCEPTIONS = 64
-MAX_STATUS_MESSAGE = 1024
-_exceptions: dict[str, dict[str, Any]] = {}
+def response_attribute(spliced: tuple[str, str, Any, str]) -> bytes:
+    """A response recorded with its text (``span.spliced``) as the handler's attribute, remembered by its namespace,
+    key and text (``_response``: a warm invocation's response is often the last one's)."""
+    global _response
+    namespace_name = spliced[0]
+    said = (_metadata_keys.get(namespace_name) or _metadata_key(namespace_name), spliced[1], spliced[3])
+    attribute = _spliced[1] if _spliced[0] == said else _spliced_attribute(said, namespace_name)
+    _response = ((namespace_name, spliced[1], spliced[3]), attribute)
+    return attribute
 
 
-def failure(cause: Any, end_nano: int, failed: bool) -> bytes:
-    """What a span with an exception or a fault adds to its common shape, as otlp_documents writes it: the
-    ``exception`` events, and when it failed ``error.type`` and status ERROR (protobuf takes fields in any order).
-    Init's imports that raised (optional modules a library tries) are such spans: written here, a cold start does
-    not load otlp_documents.py for them."""
-    events, message = exception_events(cause, end_nano) if cause is not None else ((), "")
-    parts = [proto.field(0x5A, event) for event in events]
-    if failed:
-        parts.append(proto.attributes(0x4A, {"error.type": message.split(":", 1)[0] if message else "_OTHER"}))
-        status = proto.field(0x12, proto.text(message[:MAX_STATUS_MESSAGE])) if message else b""
-        parts.append(proto.field(0x7A, status + bytes((0x18, proto.STATUS_ERROR))))
-    return b"".join(parts)
+def _remember_warm(span: xray.XRaySpan, text: str, arn: Any, trigger: str | None, tail: bytes) -> None:
+    """What otlp.py's warm path checks a handler span against (``warm``), from one ``handler`` wrote: the
+    annotations' text of a warm invocation (``ColdStart`` false: a cold one's is remembered with it), the attributes
+    the span has (none of ``_FLAG_KEYS``: a span with the same ones has none either), its name, ARN and trigger,
+    and the tail written from them."""
+    global warm
+    if text.startswith(_WARM_TEXT_START):
+        warm = (text, frozenset(span.__dict__), span.name, arn, trigger, tail)
 
 
-def exception_events(cause: Any, time_nano: int) -> tuple[list[bytes], str]:
-    """The ``exception`` events of a document's cause, and the status message (``Type: message``).
-
-    A cause that is a record id (the exception a child span recorded, seen again by its parent) gets the
-    child's event again, as OpenTelemetry records an exception on every span it ends."""
-    found: list[dict[str, Any]] = []
-    if isinstance(cause, str):
-        known = _exceptions.get(cause)
-        if known is not None:
-            found.append(known)
-    elif isinstance(cause, dict):
-        for entry in cause.get("exceptions") or ():
-            if not isinstance(entry, dict):
-                continue
-            event = {
-                "exception.type": str(entry.get("type") or "Exception"),
-                "exception.message": str(entry.get("message") or ""),
-                "exception.stacktrace": _stacktrace(entry),
-            }
-            found.append(event)
-            record = entry.get("id")
-            if isinstance(record, str):
-                if len(_exceptions) >= MAX_EXCEPTIONS:
-                    _exceptions.clear()
-                _exceptions[record] = event
-    events = [proto.event(time_nano, "exception", event) for event in found]
-    message = f"{found[0]['exception.type']}: {found[0]['exception.message']}" if found else ""
-    return events, message
-
-
-def _stacktrace(entry: dict[str, Any]) -> str:
-    """A stack as Python prints one (frames as X-Ray records them: file name, line, function)."""
-    lines = ["Traceback (most recent call last):"]
-    for frame in entry.get("stack") or ():
-        if isinstance(frame, dict):
-            lines.append(f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, in {frame.get("label", "")}')
-    message = entry.get("message")
-    lines.append(f"{entry.get('type') or 'Exception'}: {message}" if message else str(entry.get("type") or ""))
-    return "\n".join(lines)
+#: ``warm``: (annotations' text, attribute names, name, invoked ARN, trigger, tail); nothing matches the first.
+warm: tuple[Any, ...] = (object(), frozenset(), None, None, None, b"")
+#: The last response attribute ``response_attribute`` gave: ((namespace, key, text), its bytes).
+_response: tuple[tuple[Any, ...] | None, bytes] = (None, b"")
+#: What a span's instance dict holds only when it is not the handler's plain shape (class defaults otherwise).
+_FLAG_KEYS = frozenset(("cause", "fault", "error", "throttle", "sdk_view", "http", "aws", "sql"))
+_COLD_TEXT, _WARM_TEXT = '"ColdStart":true', '"ColdStart":false'
+_WARM_TEXT_START = ',"annotations":{"ColdStart":false'
 
 
 def _spliced_attribute(key: tuple[bytes, str, str], namespace: Any) -> bytes:
@@ -427,32 +399,41 @@ _RECORD_TRIGGERS = {
 def _invocation(parts: list[bytes]) -> str | None:
     """The running invocation's parts of the handler's span, appended to ``parts``: its HTTP server attributes
     when an HTTP request triggered it, and ``faas.invocation_id``; and its ``faas.trigger``, returned (it is part
-    of the handler's block, remembered from one invocation to the next): ``http`` (API Gateway, a function URL, an
-    ALB), ``pubsub`` (SQS, SNS, Kinesis, Kafka, EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a
-    schedule) or ``other``, from the event the handler got; None for an event of None. One call per invocation,
-    written out: a call costs ~0.4 K instructions."""
-    event = _seam.invocation[0]
-    trigger: str | None = "other"
-    if event is None:
-        trigger = None
-    elif event.__class__ is dict:
-        context, records = event.get("requestContext"), event.get("Records")
-        if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
-            trigger = "http"
-            parts.append(_http_trigger_attributes(event))
-        elif records.__class__ is list and records and records[0].__class__ is dict:
-            source = records[0].get("eventSource") or records[0].get("EventSource")
-            trigger = _RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"
-        elif event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
-            trigger = "timer"
-        elif "detail-type" in event and "source" in event:
-            trigger = "pubsub"
+    of the handler's block, remembered from one invocation to the next)."""
+    trigger, http = _trigger(_seam.invocation[0])
+    if http:
+        parts.append(http)
     request_id = getattr(_runtime or _runtime_module(), "_GLOBAL_AWS_REQUEST_ID", None)
     if request_id.__class__ is str and 0 < len(request_id) < 0x60 and request_id.isascii():
         parts += (_invocation_heads.get(len(request_id)) or _invocation_head(len(request_id)), request_id.encode())
     elif request_id.__class__ is str and 0 < len(request_id) <= 256:
         parts.append(proto.string_attribute("faas.invocation_id", request_id))
     return trigger
+
+
+#: Keys of an event that may give another ``faas.trigger`` than ``other``: an event without any is ``other``.
+TRIGGER_KEYS = frozenset(("requestContext", "Records", "source", "detail-type"))
+
+
+def _trigger(event: Any) -> tuple[str | None, bytes]:
+    """The invocation's ``faas.trigger`` and, for an HTTP request, its HTTP server attributes (else empty), from the
+    event the handler got: ``http`` (API Gateway, a function URL, an ALB), ``pubsub`` (SQS, SNS, Kinesis, Kafka,
+    EventBridge), ``datasource`` (S3, DynamoDB streams), ``timer`` (a schedule) or ``other``; None for an event of
+    None."""
+    if event is None:
+        return None, b""
+    if event.__class__ is dict:
+        context, records = event.get("requestContext"), event.get("Records")
+        if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
+            return "http", _http_trigger_attributes(event)
+        if records.__class__ is list and records and records[0].__class__ is dict:
+            source = records[0].get("eventSource") or records[0].get("EventSource")
+            return (_RECORD_TRIGGERS.get(source, "other") if source.__class__ is str else "other"), b""
+        if event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
+            return "timer", b""
+        if "detail-type" in event and "source" in event:
+            return "pubsub", b""
+    return "other", b""
 
 
 def _http_trigger_attributes(event: dict[str, Any]) -> bytes:
