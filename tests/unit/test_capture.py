@@ -1152,10 +1152,14 @@ def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPat
     assert capture.recorded_response(big) == capture.response_metadata(big, Policy(), 16384)
     assert len(capture._known_responses) == capture._KNOWN_RESPONSES
     assert all(len(packed) <= capture._KNOWN_BYTES for packed in capture._known_responses)
-    many = {str(n): n for n in range(capture._KNOWN_ITEMS + 1)}
     monkeypatch.setattr(capture, "_known_responses", {})
-    capture.recorded_response(many)
+    capture.recorded_response({str(n): n for n in range(17)})  # more items than are looked up
+    capture.recorded_response({"t": "x" * 1025})  # a text longer than is looked up (not even marshalled)
+    capture.recorded_response({"t": "x" * 1012})  # its marshal bytes are 1,025
     assert capture._known_responses == {}
+    capture.recorded_response({str(n): n for n in range(16)})
+    capture.recorded_response({"t": "x" * 1011})  # 1,024 bytes
+    assert len(capture._known_responses) == 2
 
 
 def test_a_value_whose_json_is_exactly_the_limit_is_recorded_as_it_is() -> None:
