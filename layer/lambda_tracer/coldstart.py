@@ -76,22 +76,34 @@ def take() -> tuple[bool, str]:
 def handler_annotations(service: str, extras: bool) -> tuple[dict[str, str | int | float | bool], str]:
     """The handler's annotations for the invocation starting now (``take``, and ``take_restored`` with ``extras``):
     ``ColdStart`` and ``Service``, and with ``extras`` ``InitType``, and ``Restored`` when true; and the document's
-    text of them (``,"annotations":{...}``), written once for each set of values (warm invocations share one)."""
+    text of them (``,"annotations":{...}``), written once for each set of values (warm invocations share one).
+
+    The dict is shared by the invocations that record the same values: never written to (a span that takes it with
+    its text copies it before its first write: ``XRaySpan.annotate``)."""
+    raw = config.ENVIRON.get(_INIT_TYPE_KEY)
+    if not _first and not _restore and service.__class__ is str:  # warm: no ticket left to take, no restore to tell
+        known = _warm.get((service, extras, raw))
+        if known is not None:
+            return known
     if service.__class__ is not str:  # typed str, never checked: a number or an object is recorded as its text
         service = str(service)
     first = _first.pop("ticket", False)
-    kind = _known[1] if config.ENVIRON.get(_INIT_TYPE_KEY) == _known[0] else init_type()  # parsed once
+    kind = _known[1] if raw == _known[0] else init_type()  # parsed once
     cold = first and kind not in (PROVISIONED, SNAP_START)
     restored = extras and _restore.pop("pending", False)
     known = _annotations.get((cold, service, extras, kind, restored))
     if known is None:
         known = _written(cold, service, extras, kind, restored)
-    return known[0].copy(), known[1]
+    if not cold and not restored and len(_warm) < _MAX_ANNOTATION_SETS:
+        _warm[(service, extras, raw)] = known  # (service: an exact str now; a warm one is looked up as it is given)
+    return known
 
 
 #: (ColdStart, Service, extras, InitType, Restored) -> (the annotations, their text): a few sets, never cleared.
 _annotations: dict[tuple[Any, ...], tuple[dict[str, str | int | float | bool], str]] = {}
 _MAX_ANNOTATION_SETS = 16
+#: (Service, extras, the init type as ``config.ENVIRON`` holds it) -> a warm invocation's (annotations, text).
+_warm: dict[tuple[Any, ...], tuple[dict[str, str | int | float | bool], str]] = {}
 
 
 def _written(

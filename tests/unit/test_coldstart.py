@@ -314,6 +314,7 @@ def test_the_handler_annotations_text_is_the_documents(monkeypatch: pytest.Monke
     from lambda_tracer.backends import xray_documents
 
     monkeypatch.setattr(coldstart, "_annotations", {})
+    monkeypatch.setattr(coldstart, "_warm", {})
     coldstart.reset()
     coldstart.restored()
     for service in ("svc", 'caf\u00e9 "q" \x7f'):
@@ -322,13 +323,45 @@ def test_the_handler_annotations_text_is_the_documents(monkeypatch: pytest.Monke
             assert text == ',"annotations":' + xray_documents.dumps(annotations)
     first = {key[0] for key in coldstart._annotations}
     assert first == {True, False} and len(coldstart._annotations) == 5  # cold+restored, warm, warm x3 services/extras
-    copy, _ = coldstart.handler_annotations("svc", True)
-    copy["user"] = 1  # each invocation gets its own dict
-    assert "user" not in coldstart.handler_annotations("svc", True)[0]
+    shared = coldstart.handler_annotations("svc", True)
+    assert coldstart.handler_annotations("svc", True) is shared  # warm invocations share one (a span copies it)
+    assert shared[0] == {"ColdStart": False, "Service": "svc", "InitType": "on-demand"}
+    coldstart.restored()  # a restore to tell: not the warm invocations' set
+    assert coldstart.handler_annotations("svc", True)[0]["Restored"] is True
+    assert coldstart.handler_annotations("svc", True) is shared
     monkeypatch.setattr(coldstart, "_annotations", {})
     for index in range(coldstart._MAX_ANNOTATION_SETS + 3):
         coldstart.handler_annotations(f"svc{index}", True)
     assert len(coldstart._annotations) == coldstart._MAX_ANNOTATION_SETS
+
+
+def test_an_annotation_of_the_user_is_its_invocations_only() -> None:
+    """Warm invocations share the handler's annotations (``handler_annotations``): the span writes on a copy."""
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        if event.get("annotate"):
+            tracer.put_annotation("user", 1)
+            tracer.put_annotation("ColdStart", "mine")
+        if event.get("sdk"):  # through the escape hatch: merged into the document (xray_documents.merge_foreign)
+            tracer.provider.current_subsegment().put_annotation("sdk", 1)
+        return "ok"
+
+    invoke(handler, {})
+    events = [{}, {"annotate": True}, {}, {"sdk": True}, {}, {"annotate": True, "sdk": True}, {}]
+    documents = [invoke(handler, event).documents[0] for event in events]
+    handlers = {"ColdStart": False, "Service": "svc", "InitType": "on-demand"}
+    assert [document["annotations"] for document in documents] == [
+        handlers,
+        {**handlers, "user": 1, "ColdStart": "mine"},
+        handlers,
+        {**handlers, "sdk": 1},
+        handlers,
+        {**handlers, "user": 1, "ColdStart": "mine", "sdk": 1},
+        handlers,
+    ]
+    assert coldstart.handler_annotations("svc", True)[0] == handlers  # the warm invocations' own, never written
 
 
 @pytest.mark.parametrize("service", [42, ["svc"]])

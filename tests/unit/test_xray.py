@@ -223,11 +223,13 @@ def test_a_response_spliced_in_is_the_document_encoded(seed: int) -> None:
         cold, extras, restored = (rng.random() < 0.5 for _ in range(3))
         service = rng.choice(["svc", 'svc \u00e9 \x7f"'])
         annotations, text = coldstart._written(cold, service, extras, rng.choice(["on-demand", "snap-start"]), restored)
-        span.annotate_all(annotations.copy(), text)
+        shared = annotations.copy()
+        span.annotate_all(annotations, text)  # shared with other invocations (handler_annotations): never written
         if rng.random() < 0.3:  # a user's annotation, or one of the handler's written again: its text no longer holds
             span.annotate(rng.choice(["ColdStart", "Service", "user"]), rng.choice([0, 1, 1.0, -0.0, "x", False]))
         if rng.random() < 0.2:
             span.annotate_all({"more": 1})
+        assert annotations == shared
     value = rng.choice(RESPONSES)
     data, text = capture.response_metadata(value, Policy(), 16384)
     if text is not None:

@@ -139,9 +139,6 @@ def _lambda_trace(raw: bytes) -> Trace | None:
     return None
 
 
-_new_object = object.__new__
-
-
 _NO_TRACE = Trace(None, None, None, {})
 #: The header a task's state was built from, before it looked at any.
 _UNSEEN = "\0unseen"
@@ -241,6 +238,7 @@ def send_foreign(document: dict[str, Any]) -> None:
 
 
 _urandom = os.urandom
+_new_object = object.__new__
 _time_ns = time.time_ns
 _json_string = xray_documents.json_string
 _dumps = xray_documents.dumps
@@ -251,10 +249,8 @@ def new_id() -> str:
 
 
 class XRaySpan(BackendSpan):
-    """One of our subsegments, while it is open.
-
-    No ``__slots__`` (``BackendSpan`` has none, so there is an instance dict anyway): what most spans never set is a
-    class default, and opening one is six stores."""
+    """One of our subsegments, while it is open. No ``__slots__`` (``BackendSpan`` has none, so there is an instance
+    dict anyway): what most spans never set is a class default, and opening one is six stores."""
 
     sampled = True
     #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
@@ -263,14 +259,11 @@ class XRaySpan(BackendSpan):
     #: X-Ray's ``sql`` block (database calls: sqlite3, OTel spans with ``db.*`` attributes), already masked.
     sql: dict[str, Any] | None = None
     cause: dict[str, Any] | str | None = None
-    error = False
-    fault = False
-    throttle = False
+    error = fault = throttle = False
     #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
     sdk_view: Any = None
     ended = False
-    #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response), while it is the only
-    #: metadata.
+    #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response) while the only metadata.
     spliced: tuple[str, str, Any, str] | None = None
     #: ``,"annotations":{...}`` while the annotations are only the handler's own, whose text was written once
     #: (``annotate_all``); every write through ``annotate`` and ``annotate_all`` drops it.
@@ -300,17 +293,19 @@ class XRaySpan(BackendSpan):
         self.metadata: dict[str, dict[str, Any]] = {}
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
+        if self.annotations_text is not None:  # the handler's, shared with other invocations (handler_annotations)
+            self.annotations = self.annotations.copy()
+            self.annotations_text = None
         self.annotations[key] = value
-        self.annotations_text = None
 
     def annotate_all(self, annotations: dict[str, str | int | float | bool], text: str | None = None) -> None:
         """``text`` (``,"annotations":{...}``, the handler's, written once for all warm invocations) is kept while
-        these are the span's only annotations; ``annotations`` is then the span's own (a copy made for it)."""
+        these are the span's only annotations; ``annotations`` is then shared, and copied before a write."""
         if text is not None and not self.annotations:
             self.annotations = annotations
             self.annotations_text = text
         else:
-            self.annotations.update(annotations)
+            self.annotations = {**self.annotations, **annotations}
             self.annotations_text = None
 
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
@@ -414,7 +409,7 @@ class XRaySpan(BackendSpan):
             "namespace": self.namespace,
         }
         if self.annotations:
-            document["annotations"] = self.annotations
+            document["annotations"] = self.annotations.copy()  # merge_foreign writes in it, and it may be shared
         if self.metadata:
             document["metadata"] = self.metadata
         xray_documents.blocks(self, document)
