@@ -250,3 +250,39 @@ def test_a_response_spliced_in_is_the_document_encoded(seed: int) -> None:
         span.add_encoded_metadata("svc", "handler response", "x" * 70_000, json.dumps("x" * 70_000))  # shrunk
     end_us = span.start_us + rng.randint(0, 10**7)
     assert span.encoded(end_us) == xray_documents.encode(span.document(end_us))
+
+
+def test_span_ids_are_drawn_ahead_and_forgotten_after_a_restore_and_in_a_forked_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One ``os.urandom`` call draws the ids of 64 spans; a restored sandbox and a forked child draw their own."""
+    import warnings
+
+    drawn: list[int] = []
+    urandom = os.urandom
+    monkeypatch.setattr(os, "urandom", lambda n: drawn.append(n) or urandom(n))
+    xray_documents.ids.clear()
+    trace = xray.Trace(root="1-5759e988-bd862e3fe1be46a994272793", parent="53995c3f42cd8ad8", sampled="1", data={})
+    ids = [xray.XRaySpan("## s", trace, "53995c3f42cd8ad8").id for _ in range(130)]
+    assert drawn == [512, 512, 512]
+    assert len(set(ids)) == 130 and all(re.fullmatch("[0-9a-f]{16}", span_id) for span_id in ids)
+    assert len(xray_documents.ids) == 3 * 64 - 130
+    coldstart.restored()  # a SnapStart restore: the hooks run
+    coldstart.reset()
+    assert xray_documents.ids == []
+    xray.XRaySpan("## s", trace, "53995c3f42cd8ad8")
+    assert len(xray_documents.ids) == 63
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() in a process with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, b"%d" % len(xray_documents.ids))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    assert child == b"0" and len(xray_documents.ids) == 63  # the parent's are its own still

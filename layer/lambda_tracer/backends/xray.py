@@ -47,13 +47,10 @@ _MAX_CAUSES = 64
 
 
 class Trace:
-    """One invocation's trace, from its header: what documents are sent under, and whether they are.
+    """One invocation's trace, from its header: what documents are sent under, and whether they are. No
+    ``__slots__``: what most invocations never set (``causes``, ``sdk_facade``, ``batch``) stays a class default."""
 
-    No ``__slots__``: what most invocations never set (``causes``, ``sdk_facade``, ``batch``) stays a class
-    default, so making one is four stores."""
-
-    #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's (made with
-    #: the first exception recorded).
+    #: id(exception) -> (exception, the id of its record): a parent span's cause points at the child's.
     causes: dict[int, tuple[BaseException, str]] | None = None
     #: The SDK's view of this trace, made by the SDK backend when it is in use.
     sdk_facade: Any = None
@@ -238,6 +235,7 @@ def send_foreign(document: dict[str, Any]) -> None:
 
 
 _urandom = os.urandom
+_ids = xray_documents.ids
 _new_object = object.__new__
 _time_ns = time.time_ns
 _json_string = xray_documents.json_string
@@ -253,10 +251,9 @@ class XRaySpan(BackendSpan):
     dict anyway): what most spans never set is a class default, and opening one is six stores."""
 
     sampled = True
-    #: X-Ray's ``http`` and ``aws`` blocks (instrumented calls), already valid for X-Ray.
+    #: X-Ray's ``http``, ``aws`` and ``sql`` blocks (``sql``: sqlite3, OTel's ``db.*``), already valid and masked.
     http: dict[str, Any] | None = None
     aws: dict[str, Any] | None = None
-    #: X-Ray's ``sql`` block (database calls: sqlite3, OTel spans with ``db.*`` attributes), already masked.
     sql: dict[str, Any] | None = None
     cause: dict[str, Any] | str | None = None
     error = fault = throttle = False
@@ -278,7 +275,10 @@ class XRaySpan(BackendSpan):
         annotations: tuple[dict[str, Any], str] | None = None,
     ) -> None:
         self.name = name
-        self.id = _urandom(8).hex()  # new_id(), without the call
+        try:
+            self.id = _ids.pop()  # drawn ahead (xray_documents.ids), not one os.urandom call each
+        except IndexError:
+            self.id = xray_documents.more_ids()
         self.parent_id = parent_id
         self.trace = trace
         #: Microseconds since the epoch: X-Ray's recommended resolution, and written as text without a float repr.
