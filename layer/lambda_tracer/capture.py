@@ -536,7 +536,7 @@ def _is_annotation_key(key: str) -> bool:
     return 0 < len(key) <= 500 and key.isascii() and key.replace("_", "a").isalnum()
 
 
-_NAME_DELETIONS = str.maketrans("", "", "?;*()!$~^<>")
+NAME_DELETIONS = _NAME_DELETIONS = str.maketrans("", "", "?;*()!$~^<>")
 #: The longest name looked into before it is masked and cut (a URL's length).
 _MAX_NAME_WINDOW = 2048
 #: X-Ray's limit on (sub)segment names, metadata namespaces and metadata keys.

@@ -198,7 +198,14 @@ def min_seconds() -> float:
 
 
 def select(root: list[Any], min_s: float, limit: int) -> tuple[set[int], dict[str, int]]:
-    """Which nodes are sent (ids of the node lists, the root always) and the counts of the others.
+    """Which nodes are sent (ids of the node lists, the root always) and the counts of the others (``_choose``)."""
+    nodes, _, kept, counts = _choose(root, min_s, limit)
+    return {id(root), *map(id, map(nodes.__getitem__, kept))}, counts
+
+
+def _choose(root: list[Any], min_s: float, limit: int) -> tuple[list[list[Any]], list[int], set[int], dict[str, int]]:
+    """(the nodes below the root in preorder, each one's parent's index (-1: the root), the indexes of those sent,
+    the counts of the others).
 
     A node is worth sending when it took at least ``min_s`` or raised. At most ``limit`` nodes, the root
     included: failures first, then the slowest (earlier first on a tie), each with every ancestor not yet
@@ -256,7 +263,7 @@ def select(root: list[Any], min_s: float, limit: int) -> tuple[set[int], dict[st
         "too_small": len(nodes) - len(kept) - over_limit,  # an ancestor kept for a child is not
         "over_limit": over_limit,
     }
-    return {id(root), *map(id, map(nodes.__getitem__, kept))}, counts
+    return nodes, parents, kept, counts
 
 
 def _preorder(
@@ -278,7 +285,7 @@ class Pending:
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
         self.min_s = min_seconds()
-        self.kept, self.counts = select(recording.root, self.min_s, MAX_SPANS)
+        self.nodes, self.parents, self.kept, self.counts = _choose(recording.root, self.min_s, MAX_SPANS)
         self.imports_s = sum(child[END] - child[START] for child in recording.root[CHILDREN])
 
     def send(self, backend: Backend) -> None:
@@ -289,41 +296,47 @@ class Pending:
             if span is None:
                 return  # not sampled, or a backend that cannot place spans in the past
             self._describe(span)
-            span.add_finished(self._finished(root))
+            span.add_finished(self._finished())
             if root[ERROR] is not None:
                 span.record_exception(root[ERROR])
             span.end_at(self.wall(root[END]), root[ERROR])
         except Exception as error:
             config.report_once(("init trace send",), f"init not traced: {config.error_place(error)}")
         finally:
-            root[CHILDREN] = []  # the exceptions, and their frames, go now
+            root[CHILDREN] = self.nodes = []  # the exceptions, and their frames, go now
 
     def wall(self, at: float) -> float:
         """A perf_counter() reading as epoch seconds."""
         return self.recording.started_wall + (at - self.recording.started)
 
-    def _finished(self, node: list[Any]) -> list[Finished]:
-        """``node``'s kept children as ``BackendSpan.add_finished`` takes them, each with its own (``_span_name`` and
-        ``wall`` inlined for the usual name: this runs once per span sent, up to a hundred on the first invocation)."""
-        kept = self.kept
+    def _finished(self) -> list[Finished]:
+        """The kept imports as ``BackendSpan.add_finished`` takes them, nested, built in one pass over them in
+        preorder (a kept import's parent is kept, and placed before it). Their span names are checked all at once:
+        module names of none of the characters ``capture.clean_name`` deletes, none too long, are ``import <name>``
+        as they are (``_span_name`` for each otherwise)."""
+        nodes, parents = self.nodes, self.parents
+        order = sorted(self.kept)
+        modules = [nodes[index][NAME] for index in order]
+        plain = not modules or (
+            max(map(len, modules)) <= _MAX_PLAIN_MODULE
+            and len(text := "".join(modules)) == len(text.translate(capture.NAME_DELETIONS))
+        )
         started_wall, started = self.recording.started_wall, self.recording.started
         found: list[Finished] = []
-        for child in node[CHILDREN]:
-            if id(child) in kept:
-                module = child[NAME]
-                if len(module) <= _MAX_PLAIN_MODULE and module.replace(".", "_").isidentifier():
-                    name = "import " + module
-                else:
-                    name = _span_name(module)
-                found.append(
-                    (
-                        name,
-                        started_wall + (child[START] - started),
-                        started_wall + (child[END] - started),
-                        child[ERROR],
-                        self._finished(child) if child[CHILDREN] else [],
-                    )
+        below: dict[int, list[Finished]] = {-1: found}  # each kept node's children, by its index
+        for index, module in zip(order, modules, strict=True):
+            node = nodes[index]
+            children: list[Finished] = []
+            below[index] = children
+            below[parents[index]].append(
+                (
+                    "import " + module if plain else _span_name(module),
+                    started_wall + (node[START] - started),
+                    started_wall + (node[END] - started),
+                    node[ERROR],
+                    children,
                 )
+            )
         return found
 
     def _describe(self, span: BackendSpan) -> None:

@@ -463,35 +463,34 @@ class PastSpan(XRaySpan):
         self._write(spans, self.id, self.children, xray_documents.json_string(self.trace.root))
 
     def _write(self, spans: list[Finished], parent_id: str, into: list[Any], trace_id: str) -> None:
-        """``spans`` under ``parent_id``, each as (document, its children's) appended to ``into``."""
+        """``spans`` under ``parent_id``, each as (document, its children's, or ``()``) appended to ``into``. The
+        ids of a level come from one ``os.urandom`` call, split in C; a leaf (most imports) gets no list."""
         string = xray_documents.json_string
-        hexes = _urandom(8 * len(spans)).hex()
+        ids = _urandom(8 * len(spans)).hex(" ", 8).split()
         tail = f',"type":"subsegment","trace_id":{trace_id},"parent_id":"{parent_id}","namespace":"local"}}'
-        at = 0
-        for name, start_time, end_time, error, children in spans:
-            span_id = hexes[at : at + 16]
-            at += 16
-            below: list[Any] = []
+        for (name, start_time, end_time, error, children), span_id in zip(spans, ids, strict=True):
+            below: Any = ()
             if children:
+                below = []
                 self._write(children, span_id, below, trace_id)
             start_us = round(start_time * 1_000_000)
             end_us = round(end_time * 1_000_000)
-            if end_us < start_us:
-                end_us = start_us
-            if error is None and start_us >= 1_000_000 and end_us < 8_589_934_592_000_000:  # times(), inlined
+            if error is None and 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:  # times(), inlined
                 start, end = str(start_us), str(end_us)
-                document = (
-                    f'{{"id":"{span_id}","name":{string(name)},'
-                    f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
-                    f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}{tail}'
-                ).encode()
+                into.append(
+                    (
+                        f'{{"id":"{span_id}","name":{string(name)},'
+                        f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+                        f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}{tail}'.encode(),
+                        below,
+                    )
+                )
             else:
                 span = PastSpan(name, self.trace, parent_id, start_time, None)
                 span.id = span_id
                 if error is not None:
                     span.record_exception(error)
-                document = span.encoded(end_us)
-            into.append((document, below))
+                into.append((span.encoded(max(end_us, start_us)), below))
 
     def end(self, error: BaseException | None = None) -> None:
         self.end_at(time.time(), error)

@@ -257,11 +257,26 @@ def times(start_us: int, end_us: int) -> str:
 
 def embedded(node: tuple[bytes, list[Any]]) -> bytes:
     """A past span's document with its children's inside it (``subsegments``); each child keeps the fields of an
-    independent subsegment (X-Ray takes them embedded too), so the same bytes can be sent one by one."""
+    independent subsegment (X-Ray takes them embedded too), so the same bytes can be sent one by one. The pieces
+    are joined once, at the top (joining at every level copied each document once per level above it)."""
     document, children = node
     if not children:
         return document
-    return document[:-1] + b',"subsegments":[' + b",".join(map(embedded, children)) + b"]}"
+    parts: list[bytes] = []
+    _embed(document, children, parts)
+    return b"".join(parts)
+
+
+def _embed(document: bytes, children: list[Any], parts: list[bytes]) -> None:
+    """``document`` with ``children`` embedded, as pieces appended to ``parts``."""
+    parts += (document[:-1], b',"subsegments":[')
+    for child, below in children:
+        if below:
+            _embed(child, below, parts)
+        else:
+            parts.append(child)
+        parts.append(b",")
+    parts[-1] = b"]}"  # the last child's comma
 
 
 def each_document(node: tuple[bytes, list[Any]]) -> list[bytes]:
