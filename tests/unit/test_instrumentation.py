@@ -436,3 +436,64 @@ def test_aiohttp_sessions_are_traced_without_code_changes(server: int) -> None:
     assert call.result == [{"path": "/zero"}, {"path": "/zero"}]
     remote = [d for d in subsegments(call.documents) if d.get("namespace") == "remote"]
     assert len(remote) == 2
+
+
+def test_a_first_call_loads_neither_endpoints_nor_propagation_until_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``common.ignored`` and ``common.trace_headers`` answer as endpoints.py and propagation.py do, without loading
+    them while nothing asks for them (no ignore_endpoint rule, neither setting): two modules off every traced
+    function's first AWS call. Once a setting is given, propagation.py decides."""
+    from lambda_tracer import endpoints
+    from lambda_tracer.instrumentation import propagation
+
+    assert common.XRAY_HEADER == propagation.XRAY_HEADER
+    assert common.config.environ_key(propagation.PROPAGATORS_ENV) == common._PROPAGATORS_KEY
+    monkeypatch.delenv(propagation.PROPAGATORS_ENV, raising=False)
+    monkeypatch.delenv("LAMBDA_TRACER_EXPORTER", raising=False)
+    trace = xray.Trace("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8a48", "1", {})
+    span = xray.XRaySpan("s3", trace, "53995c3f42cd8a48", namespace="aws")
+    monkeypatch.delitem(sys.modules, "lambda_tracer.instrumentation.propagation")
+    monkeypatch.delitem(sys.modules, "lambda_tracer.endpoints")
+    assert common.trace_headers(span, aws=True) == propagation.headers(span, aws=True)
+    assert common.trace_headers(span) == [("X-Amzn-Trace-Id", span.outgoing_header())]
+    assert not common.ignored("https://s3.amazonaws.com/")
+    assert "lambda_tracer.instrumentation.propagation" not in sys.modules
+    assert "lambda_tracer.endpoints" not in sys.modules
+    monkeypatch.setenv(propagation.PROPAGATORS_ENV, "xray,tracecontext")
+    headers = common.trace_headers(span)
+    assert headers == propagation.headers(span) and [name for name, _ in headers] == ["X-Amzn-Trace-Id", "traceparent"]
+    trace.sampled = "0"
+    monkeypatch.delenv(propagation.PROPAGATORS_ENV)
+    assert common.trace_headers(span) == propagation.headers(span) == []
+    monkeypatch.setitem(sys.modules, "lambda_tracer.endpoints", endpoints)
+    endpoints.add("s3.amazonaws.com")
+    try:
+        assert common.ignored("https://s3.amazonaws.com/")
+    finally:
+        endpoints.clear()
+
+
+def test_a_traced_botocore_call_imports_neither_endpoints_nor_propagation() -> None:
+    """In a fresh process: the first traced AWS call, with no rule and no setting, loads our botocore module alone."""
+    program = """
+import json, os, sys
+os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8a48;Sampled=1"
+os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:9"
+from lambda_tracer import Tracer
+Tracer()
+import botocore.config, botocore.session
+client = botocore.session.get_session().create_client(
+    "s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9", aws_access_key_id="a",
+    aws_secret_access_key="b", config=botocore.config.Config(retries={"total_max_attempts": 1}))
+try:
+    client.list_buckets()
+except Exception:
+    pass
+names = ["lambda_tracer.endpoints", "lambda_tracer.instrumentation.propagation"]
+names.append("lambda_tracer.instrumentation.botocore")
+print(json.dumps([name for name in names if name in sys.modules]))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LAMBDA_TRACER_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "layer")
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == ["lambda_tracer.instrumentation.botocore"]

@@ -26,7 +26,7 @@ import functools
 import re
 from types import ModuleType
 
-from .. import capture, config, endpoints, redaction
+from .. import capture, config, redaction
 from . import common
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -322,7 +322,7 @@ def _start(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         service = client._service_model.metadata["endpointPrefix"]
         if service == "xray" and operation in _XRAY_POLLERS:
             return None
-        if endpoints.is_ignored(client.meta.endpoint_url or ""):
+        if common.ignored(client.meta.endpoint_url or ""):
             return common.IGNORED
         span = common.BACKEND.start_span(_name(service), namespace="aws")  # None: no sampled trace
         if span is None:

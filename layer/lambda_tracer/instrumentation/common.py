@@ -18,11 +18,10 @@ import os
 import sys
 from types import FrameType
 
-from .. import capture, config, endpoints, redaction
+from .. import capture, config, redaction
 from ..backends import xray
 from ..backends.xray_documents import MAX_STACK_FRAMES, PACKAGE_DIR
 from ..backends.xray_documents import MAX_URL_CHARS as MAX_URL_CHARS  # otel.py reads it here
-from . import propagation
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -35,6 +34,14 @@ CALL_NAMESPACES = frozenset({"aws", "remote"})
 IGNORED: Any = object()
 #: The SDK's name for a call whose URL has no host.
 UNKNOWN_HOST = "UNKNOWN HOST"
+#: endpoints.py, the rules of ``ignore_endpoint``: whoever adds one imports it, so while it is not imported there is
+#: none, and a call's first trace (a cold start) does not load it.
+_ENDPOINTS = __name__.rsplit(".", 2)[0] + ".endpoints"
+#: propagation.py's settings and header: while neither setting is given, the default is the X-Ray header alone, written
+#: here without loading propagation.py (tests/unit/test_instrumentation.py holds the names to propagation.py's).
+_PROPAGATORS_KEY = config.environ_key("LAMBDA_TRACER_PROPAGATORS")
+_EXPORTER_KEY = config.environ_key(config.EXPORTER)
+XRAY_HEADER = "X-Amzn-Trace-Id"
 
 
 def report(what: str, error: BaseException) -> None:
@@ -43,6 +50,12 @@ def report(what: str, error: BaseException) -> None:
         ("instrumentation", what, type(error).__name__),
         f"tracing {what} failed (the call is unaffected): {config.error_place(error)}",
     )
+
+
+def ignored(url: str) -> bool:
+    """``endpoints.is_ignored(url)``: never, while endpoints.py is not imported (``_ENDPOINTS``)."""
+    rules = sys.modules.get(_ENDPOINTS)
+    return rules is not None and bool(rules.is_ignored(url))
 
 
 def recording() -> bool:
@@ -59,7 +72,7 @@ def start(url: str, namespace: str = "remote", name: str | None = None) -> Any:
         trace, stack = xray.current()
         if not trace.recording or (stack and getattr(stack[-1], "namespace", None) in CALL_NAMESPACES):
             return None
-        if endpoints.is_ignored(url):
+        if ignored(url):
             return IGNORED
         return BACKEND.start_span(name if name is not None else host_name(url), namespace=namespace)
     except Exception as error:
@@ -212,6 +225,11 @@ def trace_headers(span: xray.XRaySpan, aws: bool = False) -> list[tuple[str, str
     """The trace headers a call recorded as ``span`` carries (``LAMBDA_TRACER_PROPAGATORS``: propagation.py;
     ``aws``: a call to an AWS service)."""
     try:
+        environ = config.ENVIRON
+        if environ.get(_PROPAGATORS_KEY) is None and environ.get(_EXPORTER_KEY) is None and span.trace.sampled == "1":
+            return [(XRAY_HEADER, span.outgoing_header())]  # propagation.headers' default, without loading it
+        from . import propagation
+
         return propagation.headers(span, aws)
     except Exception as error:
         report("making the trace header", error)
