@@ -615,6 +615,9 @@ def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
     assert [bytes((size,)) for size in range(0x80)] == proto._LENGTHS
     assert [bytes((0x4A, size)) for size in range(0x80)] == proto._SPAN_ATTRIBUTES
     assert [bytes((0x12, size + 2, 0x0A, size)) for size in range(0x7E)] == proto._STRING_VALUES
+    assert len(proto._keys) >= 20 and all(
+        framed == proto.field(0x0A, key.encode()) for key, framed in proto._keys.items()
+    )
 
 
 def test_a_batch_beyond_one_datagram_is_split_by_the_module_loaded_then() -> None:
@@ -824,41 +827,6 @@ def test_a_response_like_the_last_one_reuses_its_bytes_and_another_gets_its_own(
             assert json.loads(found[f"aws.xray.metadata.{service}"]) == {"handler response": response}
 
 
-def test_the_handler_span_is_written_as_own_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``otlp_spans.handler`` (the handler's span in a short function, its block found by the annotations' text
-    once warm) writes ``_own``'s bytes: cold, warm, warm again with the same text, another ARN or trigger with that
-    text, another response, annotations without a text, a response beside other metadata (``_own``'s path)."""
-    from types import SimpleNamespace
-
-    from lambda_tracer import coldstart
-
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-    trace, _ = xray.current()
-    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
-    cases = [
-        (True, arn, {}, {"ok": 1}, True),
-        (False, arn, {}, {"ok": 1}, True),
-        (False, arn, {}, {"ok": 1}, True),
-        (False, arn + ":live", {}, {"ok": 1}, True),
-        (False, arn, {"source": "aws.scheduler"}, {"ok": 2}, True),
-        (False, arn, {}, None, False),
-        (False, arn, {}, {"ok": 3}, "other metadata"),
-    ]
-    for cold, invoked, event, response, text in cases:
-        context = SimpleNamespace(invoked_function_arn=invoked, aws_request_id="r1")
-        monkeypatch.setattr(backends, "invocation", (event, context))
-        span = xray.XRaySpan("## handler", trace, str(trace.parent))
-        recorded, written = coldstart._written(cold, "svc", False, "on-demand", False)
-        span.annotate_all(dict(recorded), written if text else None)
-        if text == "other metadata":
-            span.add_metadata("svc", "inputs", [1])
-        if response is not None:
-            span.add_encoded_metadata("svc", "handler response", response, json.dumps(response))
-        end_us = span.start_us + 1234
-        encoded = otlp_spans.handler(span, trace, end_us)
-        assert encoded is not None and encoded == otlp_spans._own(span, trace, end_us), (cold, invoked, event, text)
-
-
 def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
     otlp_mode: None, memory_sender: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -959,7 +927,7 @@ def test_a_span_then_the_handlers_reuse_the_heads_and_each_datagram_decodes_to_i
         span = xray.XRaySpan("## handler", trace, str(trace.parent))
         span.annotate_all({"ColdStart": False}, ',"annotations":{"ColdStart":false}')
         span.add_encoded_metadata("svc", "handler response", response, str(response))
-        handler = otlp_spans.handler(span, trace, span.start_us + 5)
+        handler = otlp_spans._own(span, trace, span.start_us + 5)
         assert handler is not None
         for other in (name * size, name * size, name * (size + 1)):
             spans = [_span(b"\x01" * 16, b"\x02" * 8, b"", other, proto.INTERNAL, 1, 2, {}, []), handler]

@@ -33,7 +33,6 @@ from . import otlp_spans, udp, xray
 # Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
 # system's Python code at a cold start.
 _LENGTHS, _own, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans.varint
-_handler = otlp_spans.handler
 HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
 resource_id = otlp_spans.resource_id
 
@@ -179,10 +178,7 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     if span.sdk_view is not None:  # the escape hatch wrote on it: its document merges what it wrote
         export(span.document(end_us), trace)
         return
-    encoded = None
-    if span.cause is None and not span.fault and not span.error:
-        annotations = span.annotations  # the handler's span (ColdStart): its own short function, else ``_own``
-        encoded = (_handler if annotations and HANDLER_ANNOTATION in annotations else _own)(span, trace, end_us)
+    encoded = _own(span, trace, end_us) if span.cause is None and not span.fault and not span.error else None
     if encoded is None or len(encoded) > _MAX_PLAIN_SPAN:
         encoded = _other(span, trace, end_us, encoded)
     current, stack, _ = xray._state.get()  # the ending task's (no new header read: the trace is the span's)
@@ -207,8 +203,8 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
 
 
 def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, ...]) -> bool:
-    """The handler's span when it has the annotations' text and the attributes of the last one ``otlp_spans.handler``
-    wrote (``warm``), the same name, ARN and trigger: ``handler``'s bytes (the tail as they made it), sent alone or
+    """The handler's span when it has the annotations' text and the attributes of the last one ``otlp_spans._own``
+    wrote (``warm``), the same name, ARN and trigger: ``_own``'s bytes (the tail as it made it), sent alone or
     after the one span kept before it (an AWS call) with the last such datagram's heads, as ``udp_body`` writes it.
     What varies is checked and written here in one pass: a call costs ~1 K instructions in a function's first runs,
     and each invocation's are. False, with nothing done: another shape, for the general path."""
@@ -229,7 +225,7 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
         if metadata:
             return False
         response = b""
-    else:  # the response alone, as ``handler`` checks it
+    else:  # the response alone, as ``_own`` checks it
         data = metadata.get(spliced[0])
         if (
             len(metadata) != 1
@@ -318,7 +314,8 @@ def _write(span: xray.PastSpan, spans: list[Finished], parent_id: str, pending: 
         end_us = max(round(end_time * 1_000_000), start_us)
         if error is None:
             times = _INTERNAL_KIND | (start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
-            name_field = proto._names.get(name) or proto.framed_name(name)
+            raw = name.encode() if name.isascii() else b""  # framed here: names are new, and a call costs ~1 K
+            name_field = b"\x2a" + _LENGTHS[len(raw)] + raw if 0 < len(raw) < 0x80 else proto.framed_name(name)
             encoded = bytes.fromhex(head + span_id + tail) + times.to_bytes(20, "little") + name_field + flags
             if len(encoded) <= _MAX_PLAIN_SPAN:
                 pending.append(encoded)
@@ -416,19 +413,8 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     ``schema_url`` fields (the ResourceSpans' one, once or twice: the last one counts, and it is empty as without
     them). Base64 costs ~19 instructions a byte, and the resource is about half of a handler's datagram. The
     handler's span ends with its name and attributes that repeat (``_own``): when it is the last span, that tail
-    goes in the base64 made once too. A lone span as long as the last one has the same heads: from ``_lone``."""
-    memo = otlp_spans._handler_tail
-    if memo[0] is spans[-1]:  # the handler's span last, alone or after one other (an AWS call): heads made before
-        count, lone, pair = len(spans), _lone, _pair
-        if count == 1 and lone[0] is prefix and lone[1] is memo[2] and lone[2] == len(memo[1]):
-            return binascii.b2a_base64(lone[3] + memo[1], newline=False) + lone[4]
-        if count == 2 and pair[0] is prefix and pair[1] is memo[2] and pair[2] == (len(spans[0]), len(memo[1])):
-            return binascii.b2a_base64(b"".join((pair[3], spans[0], pair[4], memo[1])), newline=False) + pair[5]
-    return _udp_body(prefix, spans)
-
-
-def _udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
-    """``udp_body`` but its most common case (kept short: a function's first calls run unspecialized)."""
+    goes in the base64 made once too. A lone span as long as the last one has the same heads (``_lone``); the
+    heads of a lone span and of a pair (the handler's after an AWS call's) are kept for ``_warm``."""
     global _lone, _pair
     last = spans[-1]
     memo = otlp_spans._handler_tail

@@ -161,8 +161,34 @@ _LENGTHS = _table(b"\x00", 0x80, (0, _BYTES))
 _SPAN_ATTRIBUTES = _table(b"\x4a\x00", 0x80, (1, _BYTES))
 _STRING_VALUES = _table(b"\x12\x00\x0a\x00", 0x7E, (1, _BYTES[2:]), (3, _BYTES[:0x7E]))
 #: Attribute keys as ``KeyValue.key`` fields, remembered (at most MAX_KEYS: keys are few and fixed in practice).
+#: Those every cold start writes (the resource's, init's and the handler's) are framed here in one comprehension:
+#: a ``framed_name`` call each, in code that runs once, would cost ~4 K instructions.
 MAX_KEYS = 256
-_keys: dict[str, bytes] = {}
+_keys: dict[str, bytes] = {
+    key: b"\x0a" + _LENGTHS[len(key)] + key.encode()
+    for key in [
+        "service.name",
+        "cloud.provider",
+        "cloud.platform",
+        "telemetry.sdk.name",
+        "telemetry.sdk.language",
+        "telemetry.sdk.version",
+        "cloud.region",
+        "faas.name",
+        "faas.version",
+        "faas.instance",
+        "faas.max_memory",
+        "aws.log.group.names",
+        "InitImportsMs",
+        "aws.xray.annotations",
+        "Service",
+        "InitType",
+        "cloud.resource_id",
+        "aws.lambda.invoked_arn",
+        "cloud.account.id",
+        "faas.trigger",
+    ]
+}
 
 
 def string_attribute(key: str, value: str) -> bytes:

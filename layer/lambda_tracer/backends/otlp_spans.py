@@ -49,7 +49,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     # Span.trace_id, span_id and parent_span_id (16, 8 and 8 bytes) in one call; kind and times below.
     parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
     kind, tail = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND, None
-    if annotations and HANDLER_ANNOTATION in annotations:
+    if annotations and HANDLER_ANNOTATION in annotations:  # the handler's span: its repeating tail remembered
         if (cold := annotations[HANDLER_ANNOTATION]) is not True and cold is not False:  # a user's, of that name
             return None
         parts.append(_COLD_ATTRIBUTES[cold])
@@ -99,8 +99,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
                 and len(data) == 1
                 and (data.get(spliced[1], data) is spliced[2])
             ):  # that text put in as it is, as xray mode does (the last one's bytes when it is the same)
-                said = (framed_key, spliced[1], spliced[3])
-                parts.append(_spliced[1] if _spliced[0] == said else _spliced_attribute(said, namespace_name))
+                parts.append(response_attribute(spliced))
                 continue
             text = xray_documents.dumps(data)
             size = len(text)
@@ -114,58 +113,9 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     global _handler_tail
     head = b"".join(parts)
     _handler_tail = (head + tail, head, tail)
+    if span.annotations_text is not None:  # the shape the next warm invocation may have
+        _remember_warm(span, cold, arn, trigger, tail)
     return _handler_tail[0]
-
-
-def handler(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
-    """The handler's span as ``_own`` writes it, its common shape (no call blocks; no metadata but the response
-    recorded with its text) in a short function: CPython 3.11 runs a function's first 8 calls unspecialized, at ~100
-    instructions a bytecode, then quickens it at a cost that grows with its length. Anything else: ``_own``."""
-    root, parent_id, annotations, metadata = trace.root, span.parent_id, span.annotations, span.metadata
-    cold, spliced = annotations.get(HANDLER_ANNOTATION), span.spliced
-    if (
-        (cold is not True and cold is not False)
-        or span.__class__ is not _XRaySpan
-        or span.sql
-        or span.aws
-        or span.http
-        or (root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16)
-        or (
-            metadata
-            and (
-                spliced is None
-                or len(metadata) != 1
-                or (data := metadata.get(spliced[0])).__class__ is not dict
-                or len(data) != 1
-                or data.get(spliced[1], data) is not spliced[2]
-            )
-        )
-    ):
-        return _own(span, trace, end_us)
-    name = span.name
-    ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
-    parts, arn = [ids, b"", _COLD_ATTRIBUTES[cold]], getattr(_seam.invocation[1], "invoked_function_arn", None)
-    trigger = _invocation(parts)
-    global _handler_tail, _last_text
-    text = span.annotations_text  # the annotations' JSON (types told apart), one string for all warm invocations
-    if text is not None and _last_text[0] == (text, arn, name, trigger):
-        tail = _last_text[1]
-    else:
-        key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
-        tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
-        if text is not None:
-            _last_text = ((text, arn, name, trigger), tail)
-    start, end = span.start_us * 1000 & _U64, end_us * 1000 & _U64
-    parts[1] = (_SERVER_KIND | start << 24 | _END_TAG | end << 96).to_bytes(20, "little")
-    if metadata and spliced is not None:  # the response, as ``_own`` writes it
-        parts.append(response_attribute(spliced))
-    parts.append(_FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent])
-    head = b"".join(parts)
-    encoded = head + tail
-    _handler_tail = (encoded, head, tail)
-    if text is not None and _FLAG_KEYS.isdisjoint(span.__dict__):  # the shape the next warm invocation may have
-        _remember_warm(span, text if cold is False else text.replace(_COLD_TEXT, _WARM_TEXT, 1), arn, trigger, tail)
-    return encoded
 
 
 def response_attribute(spliced: tuple[str, str, Any, str]) -> bytes:
@@ -179,13 +129,16 @@ def response_attribute(spliced: tuple[str, str, Any, str]) -> bytes:
     return attribute
 
 
-def _remember_warm(span: xray.XRaySpan, text: str, arn: Any, trigger: str | None, tail: bytes) -> None:
-    """What otlp.py's warm path checks a handler span against (``warm``), from one ``handler`` wrote: the
+def _remember_warm(span: xray.XRaySpan, cold: bool, arn: Any, trigger: str | None, tail: bytes) -> None:
+    """What otlp.py's warm path checks a handler span against (``warm``), from one ``_own`` wrote: the
     annotations' text of a warm invocation (``ColdStart`` false: a cold one's is remembered with it), the attributes
     the span has (none of ``_FLAG_KEYS``: a span with the same ones has none either), its name, ARN and trigger,
     and the tail written from them."""
     global warm
-    if text.startswith(_WARM_TEXT_START):
+    text = span.annotations_text
+    if text is not None and cold:
+        text = text.replace(_COLD_TEXT, _WARM_TEXT, 1)
+    if text is not None and text.startswith(_WARM_TEXT_START) and _FLAG_KEYS.isdisjoint(span.__dict__):
         warm = (text, frozenset(span.__dict__), span.name, arn, trigger, tail)
 
 
@@ -280,9 +233,8 @@ def _metadata_key(namespace: Any) -> bytes:
 
 
 #: The last handler's name and attributes, encoded: ((its annotations, their types, the invoked ARN, its name, its
-#: trigger), the bytes); ``_last_text``: by the annotations' text instead, ``handler``'s warm key.
+#: trigger), the bytes).
 _last_handler: tuple[tuple[Any, ...], bytes] = ((), b"")
-_last_text: tuple[tuple[Any, ...], bytes] = ((), b"")
 
 
 def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
