@@ -37,8 +37,10 @@ from .capture_json import (
     _SAFE_INT,
     _as_it_is,
     _as_it_is_text,
+    _kept,
     _named_secret,
     _shape_only,
+    _strict_json,
     bound_text,
     describe,
 )
@@ -410,53 +412,56 @@ def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[An
     recorded as it is, or a preview of a value too big); otherwise None."""
     unchanged, text = _as_it_is_text(value, policy, max_bytes, False)
     if unchanged is not _CONVERT:
-        # The encoders differ only on DEL, which the document's writes as ``\u007f`` (not ASCII: not as it is).
-        return unchanged, text if "\x7f" not in text else None
+        return unchanged, text if "\x7f" not in text else None  # DEL: the document's encoder writes ``\u007f``
     converter = _Converter(policy, max_bytes)
     return _finish_text(converter, converter.convert(value), max_bytes)
 
 
-#: Small dict responses recorded as they are, by their ``marshal`` bytes: (the redaction setting and capture limit as
-#: ``config.ENVIRON`` held them when the value was judged, its text). Version 2 writes no back-references, so equal
-#: values give equal bytes whatever their objects' reference counts; ``marshal.loads`` reads the value back from them,
-#: so equal bytes are an equal value of exact JSON types (a buffer, which marshal also takes, is never recorded as it
-#: is). The first ``_KNOWN_RESPONSES`` of at most ``_KNOWN_BYTES`` bytes are kept, never cleared.
+#: Small dicts recorded as they are, by their ``marshal`` bytes (which ``marshal.loads`` reads back: equal bytes, an
+#: equal value of exact JSON types; a buffer is never recorded as it is): (the redaction setting and capture limit as
+#: ``config.ENVIRON`` held them, the text). The first ``_KNOWN_RESPONSES`` of ``_KNOWN_BYTES`` at most, never cleared.
 _known_responses: dict[bytes, tuple[tuple[Any, Any], str | None]] = {}
 _KNOWN_RESPONSES, _KNOWN_BYTES, _KNOWN_ITEMS = 64, 1024, 16
-_REDACT_KEYS_KEY = config.environ_key(config.REDACT_KEYS)
-_LIMIT_KEY = config.environ_key(config.MAX_CAPTURE_BYTES)
+_REDACT_KEYS_KEY, _LIMIT_KEY = config.environ_key(config.REDACT_KEYS), config.environ_key(config.MAX_CAPTURE_BYTES)
 
 
 def recorded_response(value: object) -> tuple[Any, str | None]:
-    """``response_metadata(value, redaction.current(), config.max_capture_bytes())``, the settings read here: a small
-    dict that came back before under the same settings (``{"statusCode": 200}``) is one ``marshal`` call and one
-    lookup, rather than its encoding and its redaction's gate again (every invocation's path)."""
+    """``response_metadata(value, redaction.current(), config.max_capture_bytes())``: a small dict that came back
+    under the same settings (``{"statusCode": 200}``) is one ``marshal`` call and one lookup (every invocation's)."""
     environ = config.ENVIRON
-    settings = (environ.get(_REDACT_KEYS_KEY), environ.get(_LIMIT_KEY))
-    packed = None
     if value.__class__ is dict and len(value) <= _KNOWN_ITEMS:
         for item in value.values():
             if item.__class__ is str and len(item) > _KNOWN_BYTES:  # not a long text copied only to be measured
                 break
         else:
             try:
-                packed = marshal.dumps(value, 2)
-            except Exception:  # not of exact JSON types: converted below
-                pass
-            else:
-                known = _known_responses.get(packed) if len(packed) <= _KNOWN_BYTES else None
-                if known is not None and known[0] == settings:
-                    return value, known[1]
+                packed = marshal.dumps(value)
+            except Exception:  # not of exact JSON types: converted
+                packed = b""
+            settings = (environ.get(_REDACT_KEYS_KEY), environ.get(_LIMIT_KEY))
+            known = _known_responses.get(packed) if len(packed) <= _KNOWN_BYTES else None
+            if known is not None and known[0] == settings:
+                return value, known[1]
+            return _judged(value, packed, settings)
+    limit = config.DEFAULT_MAX_CAPTURE_BYTES if environ.get(_LIMIT_KEY) is None else config.max_capture_bytes()
+    return response_metadata(value, redaction.current(), limit)
+
+
+def _judged(value: object, packed: bytes, settings: tuple[Any, Any]) -> tuple[Any, str | None]:
+    """``response_metadata`` of a dict ``marshal`` wrote as ``packed`` (empty: refused), not marshalled again."""
+    policy = redaction.current()
     limit = config.DEFAULT_MAX_CAPTURE_BYTES if settings[1] is None else config.max_capture_bytes()
-    data, text = response_metadata(value, redaction.current(), limit)
-    if (
-        data is value  # recorded as it is (the converter makes new containers)
-        and packed is not None
-        and len(packed) <= _KNOWN_BYTES
-        and len(_known_responses) < _KNOWN_RESPONSES
-    ):
-        _known_responses[packed] = (settings, text)
-    return data, text
+    try:
+        text = _strict_json(value) if packed else None
+    except Exception:  # NaN, too deep: converted
+        text = None
+    if text is None or not _kept(text, policy, limit):
+        converter = _Converter(policy, limit)
+        return _finish_text(converter, converter.convert(value), limit)
+    kept = text if "\x7f" not in text else None  # as response_metadata (DEL)
+    if len(packed) <= _KNOWN_BYTES and len(_known_responses) < _KNOWN_RESPONSES:
+        _known_responses[packed] = (settings, kept)
+    return value, kept
 
 
 def _finish(converter: _Converter, converted: Any, max_bytes: int) -> Any:

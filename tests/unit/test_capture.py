@@ -1155,10 +1155,10 @@ def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(capture, "_known_responses", {})
     capture.recorded_response({str(n): n for n in range(17)})  # more items than are looked up
     capture.recorded_response({"t": "x" * 1025})  # a text longer than is looked up (not even marshalled)
-    capture.recorded_response({"t": "x" * 1012})  # its marshal bytes are 1,025
+    capture.recorded_response({"t": "x" * 1015})  # its marshal bytes are 1,025
     assert capture._known_responses == {}
     capture.recorded_response({str(n): n for n in range(16)})
-    capture.recorded_response({"t": "x" * 1011})  # 1,024 bytes
+    capture.recorded_response({"t": "x" * 1014})  # 1,024 bytes
     assert len(capture._known_responses) == 2
 
 
