@@ -182,6 +182,30 @@ class GuardedSpan:
             report("closing a subsegment", failure)
         return None
 
+    @staticmethod
+    def finish(inner: BackendSpan | None, name: str, responses: bool, namespace: str, result: Any) -> None:
+        """``GuardedSpan(inner, name, responses, errors, namespace).close(result, None)``, the same steps without making
+        the GuardedSpan: the sync handler's return (tracer.py), every invocation's path."""
+        if inner is None:
+            return
+        if responses and result is not None:
+            try:  # close's, as it is there
+                data, text = capture.recorded_response(result)
+                if namespace.startswith(RESERVED_NAMESPACE):
+                    metadata_namespace(namespace)  # reported there
+                elif text is None:
+                    inner.add_metadata(namespace[:MAX_NAME_CHARS], (name + " response")[:MAX_NAME_CHARS], data)
+                else:
+                    inner.add_encoded_metadata(
+                        namespace[:MAX_NAME_CHARS], (name + " response")[:MAX_NAME_CHARS], data, text
+                    )
+            except Exception as failure:
+                report("serializing the response", failure)
+        try:
+            inner.end(None)
+        except Exception as failure:
+            report("closing a subsegment", failure)
+
     async def close_async(self, result: Any, error: BaseException | None) -> None:
         inner = self.close(result, error, end=False)
         if inner is not None:

@@ -333,7 +333,7 @@ def _wrap_handler(
         # _open_handler_async's work without its calls (every invocation's path: a call costs ~1,100 instructions in
         # the interpreter's first calls): the handler subsegment opens here, or the handler runs untraced (off, or
         # already inside our handler subsegment: zero-code + in-code). Never raises.
-        span = None
+        span = inner = token = None  # span: a GuardedSpan; X-Ray's own (inner) is closed by GuardedSpan.finish
         try:
             if not _handler_active.get():
                 if tracer._shared is not _shared:
@@ -344,25 +344,28 @@ def _wrap_handler(
                         coldstart.send_pending_init(backend)
                     # The annotations before the span (the cold start's ticket is taken whatever opening does).
                     annotations = coldstart.handler_annotations(tracer._service, backend.records_extras)
+                    namespace = tracer._service
                     if backend.annotates_on_start:  # X-Ray's: the span made with them, no annotate_all call
                         inner = backend.start_span(title, "local", annotations)  # type: ignore[call-arg]
-                        span = GuardedSpan(inner, name, response_on, error_on, tracer._service)
                     else:
                         span = GuardedSpan(
-                            backend.start_span(title), name, response_on, error_on, tracer._service, annotations
+                            backend.start_span(title), name, response_on, error_on, namespace, annotations
                         )
                     token = _handler_active.set(True)
         except Exception as error:
             report("starting the handler subsegment", error)
-            span = None
-        if span is None:
+            token = None
+        if token is None:
             return handler(event, context, **kwargs) if kwargs else handler(event, context)
         try:
             result = handler(event, context, **kwargs) if kwargs else handler(event, context)
         except BaseException as error:
-            _close_handler((span, token), None, error)
+            _close_handler((span or GuardedSpan(inner, name, response_on, error_on, namespace), token), None, error)
             raise
-        span.close(result, None)  # _close_handler((span, token), result, None), without the call
+        if span is None:
+            GuardedSpan.finish(inner, name, response_on, namespace, result)
+        else:
+            span.close(result, None)  # _close_handler((span, token), result, None), without the call
         try:
             _handler_active.reset(token)
         except Exception as failure:
@@ -527,11 +530,8 @@ def _mark_handler(function: AnyCallableT) -> AnyCallableT:
 
 
 def is_traced(function: Any) -> bool:
-    """Whether ``function`` (or anything it wraps) is a handler already traced in code, by us or by Powertools.
-
-    Only handler decorators count: a handler decorated with ``capture_method`` alone still gets its
-    ``## handler`` subsegment in zero-code mode.
-    """
+    """Whether ``function`` (or anything it wraps) is a handler already traced in code, by us or by Powertools. Only
+    handler decorators count: one decorated with ``capture_method`` alone still gets its ``## handler`` subsegment."""
     seen = 0
     while function is not None and seen < 32:
         if getattr(function, HANDLER_MARKER, False):
@@ -587,10 +587,8 @@ def reset_shared_config() -> None:
 
 
 def aiohttp_trace_config() -> Any:
-    """An ``aiohttp.TraceConfig`` that records each client request as a subsegment.
-
-    With tracing off it is an empty TraceConfig, so the SDK is not imported for nothing.
-    """
+    """An ``aiohttp.TraceConfig`` that records each client request as a subsegment (with tracing off an empty one, so
+    the SDK is not imported for nothing)."""
     import aiohttp
 
     if _resolve_disabled(None):

@@ -225,3 +225,24 @@ def test_the_capture_limit_is_the_settings(monkeypatch: pytest.MonkeyPatch, raw:
     else:
         monkeypatch.setenv(config.MAX_CAPTURE_BYTES, raw)
     assert span.capture_limit() == config.max_capture_bytes()
+
+
+def test_a_handler_whose_response_cannot_be_recorded_returns_it_sends_its_span_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sync handler's own closing (``GuardedSpan.finish``, not ``close``) keeps close's error boundary."""
+    config._reported.clear()
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"n": event["n"]}
+
+    monkeypatch.setattr(capture, "recorded_response", _raise)
+    with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
+        calls = [invoke(handler, {"n": n}) for n in range(3)]
+    assert [call.result for call in calls] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [[document["name"] for document in call.documents] for call in calls] == [["## handler"]] * 3
+    assert not [call for call in calls if "metadata" in call.documents[0]]
+    warnings = [r for r in caplog.records if "serializing the response" in r.getMessage()]
+    assert len(warnings) == 1
