@@ -464,6 +464,14 @@ def test_a_first_call_loads_neither_endpoints_nor_propagation_until_asked(monkey
     trace.sampled = "0"
     monkeypatch.delenv(propagation.PROPAGATORS_ENV)
     assert common.trace_headers(span) == propagation.headers(span) == []
+    trace.sampled = "1"
+    monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")  # otlp mode: an AWS call's default is the X-Ray header too
+    monkeypatch.delitem(sys.modules, "lambda_tracer.instrumentation.propagation", raising=False)
+    monkeypatch.delattr(sys.modules["lambda_tracer.instrumentation"], "propagation", raising=False)  # imports again
+    assert common.trace_headers(span, aws=True) == [("X-Amzn-Trace-Id", span.outgoing_header())]
+    assert "lambda_tracer.instrumentation.propagation" not in sys.modules
+    assert common.trace_headers(span, aws=True) == propagation.headers(span, aws=True)
+    assert [name for name, _ in common.trace_headers(span)] == ["X-Amzn-Trace-Id", "traceparent"]
     monkeypatch.setitem(sys.modules, "lambda_tracer.endpoints", endpoints)
     endpoints.add("s3.amazonaws.com")
     try:

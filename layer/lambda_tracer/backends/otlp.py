@@ -190,8 +190,15 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
             if (not entry.ended) if entry.__class__ is _XRaySpan else _open(entry):
                 keep = True
                 break
-    if keep or trace.batch is not None or SETTINGS.endpoint:
-        _ship(encoded, trace, keep)
+    if keep:  # kept on its trace, which the task's last span sends (``_ship``'s keeping, written out)
+        with _lock:
+            if trace.batch is None:
+                trace.batch = [encoded]
+            else:
+                trace.batch.append(encoded)
+        return
+    if trace.batch is not None or SETTINGS.endpoint:
+        _ship(encoded, trace, False)
         return
     try:  # alone, over UDP: the common case (a handler without children)
         sender = udp._sender or udp.sender()
@@ -209,18 +216,28 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
     What varies is checked and written here in one pass: a call costs ~1 K instructions in a function's first runs,
     and each invocation's are. False, with nothing done: another shape, for the general path."""
     event, context = _seam.invocation
+    root: Any = trace.root
+    parent_id = span.parent_id
+    try:
+        arn, request_id = context.invoked_function_arn, otlp_spans._runtime._GLOBAL_AWS_REQUEST_ID
+        ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
+    except (AttributeError, TypeError, ValueError):  # no context or runtime, ids not text: the general path decides
+        return False
+    trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
     if (
         span.__class__ is not _XRaySpan
         or span.name != warm[2]
-        or getattr(context, "invoked_function_arn", None) != warm[3]
+        or arn != warm[3]
+        or trigger != warm[4]
+        or request_id.__class__ is not str
+        or not request_id.isascii()
+        or len(ids) != 38  # a Root of 35 characters and a Parent of 16 (xray.py keeps no other)
     ):
         return False
-    trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
-    request_id: Any = getattr(otlp_spans._runtime, "_GLOBAL_AWS_REQUEST_ID", None)
-    invocation = _INVOCATION_HEADS.get(len(request_id)) if request_id.__class__ is str else None
-    if trigger != warm[4] or invocation is None or not request_id.isascii():
-        return False
+    invocation = _INVOCATION_HEADS.get(len(request_id))
     metadata, spliced = span.metadata, span.spliced
+    if invocation is None:
+        return False
     if spliced is None:
         if metadata:
             return False
@@ -236,10 +253,6 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
             return False
         said, last = (spliced[0], spliced[1], spliced[3]), otlp_spans._response
         response = last[1] if said == last[0] else otlp_spans.response_attribute(spliced)
-    root, parent_id = trace.root, span.parent_id
-    if root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16:
-        return False
-    ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
     times = _SERVER_KIND | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
     sampled = trace.sampled == "1"
     flags = _FLAG_FIELDS[sampled][parent_id == trace.parent]

@@ -226,8 +226,14 @@ def trace_headers(span: xray.XRaySpan, aws: bool = False) -> list[tuple[str, str
     ``aws``: a call to an AWS service)."""
     try:
         environ = config.ENVIRON
-        if environ.get(_PROPAGATORS_KEY) is None and environ.get(_EXPORTER_KEY) is None and span.trace.sampled == "1":
-            return [(XRAY_HEADER, span.outgoing_header())]  # propagation.headers' default, without loading it
+        # propagation.headers' default, without loading it: an AWS call's in either exporter (AWS services read the
+        # X-Ray header alone), any call's in xray mode.
+        if (
+            environ.get(_PROPAGATORS_KEY) is None
+            and (aws or environ.get(_EXPORTER_KEY) is None)
+            and span.trace.sampled == "1"
+        ):
+            return [(XRAY_HEADER, span.outgoing_header())]
         from . import propagation
 
         return propagation.headers(span, aws)
