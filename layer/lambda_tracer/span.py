@@ -43,6 +43,11 @@ def capture_limit() -> int:
     return config.max_capture_bytes()
 
 
+def response_key(name: str) -> str:
+    """The metadata key a function's response is recorded under (``GuardedSpan.close``'s)."""
+    return (name + " response")[:MAX_NAME_CHARS]
+
+
 def metadata_namespace(namespace: str) -> str | None:
     """The namespace as X-Ray takes it (cut to 250), or None for one it rejects (``AWS.``), reported once."""
     if namespace.startswith(RESERVED_NAMESPACE):
@@ -183,9 +188,9 @@ class GuardedSpan:
         return None
 
     @staticmethod
-    def finish(inner: BackendSpan | None, name: str, responses: bool, namespace: str, result: Any) -> None:
+    def finish(inner: BackendSpan | None, key: str, responses: bool, namespace: str, result: Any) -> None:
         """``GuardedSpan(inner, name, responses, errors, namespace).close(result, None)``, the same steps without making
-        the GuardedSpan: the sync handler's return (tracer.py), every invocation's path."""
+        the GuardedSpan (``key``: ``response_key(name)``): the sync handler's return (tracer.py), every invocation's."""
         if inner is None:
             return
         if responses and result is not None:
@@ -194,11 +199,9 @@ class GuardedSpan:
                 if namespace.startswith(RESERVED_NAMESPACE):
                     metadata_namespace(namespace)  # reported there
                 elif text is None:
-                    inner.add_metadata(namespace[:MAX_NAME_CHARS], (name + " response")[:MAX_NAME_CHARS], data)
+                    inner.add_metadata(namespace[:MAX_NAME_CHARS], key, data)
                 else:
-                    inner.add_encoded_metadata(
-                        namespace[:MAX_NAME_CHARS], (name + " response")[:MAX_NAME_CHARS], data, text
-                    )
+                    inner.add_encoded_metadata(namespace[:MAX_NAME_CHARS], key, data, text)
             except Exception as failure:
                 report("serializing the response", failure)
         try:

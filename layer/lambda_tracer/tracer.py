@@ -18,7 +18,7 @@ from collections.abc import Callable
 from . import backends, capture, coldstart, config, redaction
 from .backends import Backend
 from .backends.xray_documents import MAX_NAME_CHARS
-from .span import GuardedSpan, metadata_namespace, report
+from .span import GuardedSpan, metadata_namespace, report, response_key
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ if TYPE_CHECKING:
 def _wrap_handler(
     tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
 ) -> Callable[..., Any]:
-    title = f"## {name}"
+    title, key = f"## {name}", response_key(name)
 
     @functools.wraps(handler)
     def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
@@ -363,7 +363,7 @@ def _wrap_handler(
             _close_handler((span or GuardedSpan(inner, name, response_on, error_on, namespace), token), None, error)
             raise
         if span is None:
-            GuardedSpan.finish(inner, name, response_on, namespace, result)
+            GuardedSpan.finish(inner, key, response_on, namespace, result)
         else:
             span.close(result, None)  # _close_handler((span, token), result, None), without the call
         try:

@@ -118,10 +118,9 @@ def _lambda_trace(raw: bytes) -> Trace | None:
     None for any other header."""
     if (
         raw.translate(_SHAPE) == _LAMBDA_SHAPE  # 74 bytes: hex digits where the ids are, the separators elsewhere
-        and raw[:7] == b"Root=1-"  # and the separators' own hex letters and digit, exactly
-        and raw[40:48] == b";Parent="
-        and raw[64:73] == b";Sampled="
-        and raw[73] in b"01"
+        and raw.startswith(b"Root=1-")  # and the separators' own hex letters and digit, exactly
+        and raw.startswith(b";Parent=", 40)
+        and raw.endswith((b";Sampled=1", b";Sampled=0"))
     ):
         text = raw.decode()
         trace = _new_object(Trace)  # Trace(text[5:40], text[48:64], text[73], {}), without the call to __init__
