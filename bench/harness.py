@@ -9,11 +9,13 @@ then ends the process with ``os._exit``: no interpreter teardown, which Lambda n
 round trip, whose poll loop would add noise. ``N = 0`` stops right after the runtime's imports: the prefix
 every count shares, subtracted from all of them.
 
-    python harness.py N EVENT_FILE [--no-freeze]
+    python harness.py N EVENT_FILE [--no-freeze] [--mark]
     python harness.py --loads N JSON_FILE           # N x json.loads of the file's text (the cost-shape unit)
 
 ``--no-freeze`` makes ``gc.freeze()`` a no-op, so a cold start is compared like for like: the tracer's own
-cost apart from the collector's saving. Only the standard library and awslambdaric are used here.
+cost apart from the collector's saving. ``--mark`` calls ``getppid()`` as each event is asked for, so that callgrind's
+``--dump-before=getppid`` splits the count per invocation (bench/warmup.py: where the interpreter stops warming
+up). Only the standard library and awslambdaric are used here.
 """
 
 import os
@@ -41,6 +43,7 @@ INVOCATIONS = int(ARGS[0])
 with open(ARGS[1], "rb") as event_file:
     EVENT = event_file.read()
 NO_FREEZE = "--no-freeze" in ARGS[2:]
+MARK = "--mark" in ARGS[2:]
 OPT = os.environ.pop("LAMBDA_TRACER_BENCH_OPT", "/opt")
 if INVOCATIONS == 0:
     os._exit(0)
@@ -57,6 +60,8 @@ class Client:
         self.arn = "arn:aws:lambda:us-east-1:123456789012:function:" + os.environ["AWS_LAMBDA_FUNCTION_NAME"]
 
     def wait_next_invocation(self) -> InvocationRequest:
+        if MARK:
+            os.getppid()  # callgrind --dump-before=getppid: one part per invocation
         if not self.left:
             sys.stdout.flush()
             sys.stderr.flush()

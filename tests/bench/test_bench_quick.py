@@ -2,7 +2,8 @@
 
 Quick mode also takes the smallest in-process instruction counts (valgrind; the bench installs it when missing):
 the runtime's prefix, and the empty function, bare and ours zero-code, 1 and 2 invocations, each twice, so the
-counting never rots either, and each count must repeat.
+counting never rots either, and each count must repeat; and once each 1 + S and 2 + S invocations, the steady
+warm window (S = instructions.STEADY_SKIP; one invocation in it in quick mode), so that it never rots.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+STEADY_SKIP = 16  # bench/instructions.py's
 
 
 def test_bench_quick_mode_produces_every_row(layer_zip: Path, tmp_path: Path) -> None:
@@ -57,12 +59,17 @@ def _check_instruction_counts(counted: dict[str, Any]) -> None:
         ("ours-zero-code", "empty"),
     }
     assert len(counted["prefix_runs"]) == 2 and _repeats(counted["prefix_runs"])
+    steady = {str(1 + STEADY_SKIP), str(2 + STEADY_SKIP)}
     for row in counted["rows"].values():
         assert row["init_first"] > 0 and row["per_warm"] > 0, row
-        assert set(row["counts"]) == {"1", "2"}
-        for runs in row["counts"].values():
-            assert len(runs) == 2 and min(runs) > 0, runs
-            assert _repeats(runs), runs
+        assert set(row["counts"]) == {"1", "2"} | steady
+        for n in ("1", "2"):
+            assert len(row["counts"][n]) == 2 and min(row["counts"][n]) > 0, row["counts"]
+            assert _repeats(row["counts"][n]), row["counts"]
+        assert row["per_warm_steady"] > 0 and row["steady_skip"] == STEADY_SKIP, row  # the steady window counted
+        assert row["steady_invocations"] == 1, row
+    assert counted["steady_skip"] == STEADY_SKIP
+    assert counted["rows"]["ours-zero-code/empty"]["per_warm_steady_overhead"] is not None
     assert counted["rows"]["ours-zero-code/empty"]["traced"] is True  # it counted traced invocations
     assert counted["rows"]["ours-zero-code/empty"]["init_first_overhead"] > 0
     shell = counted["wrapper_shells"]["ours-zero-code"]
