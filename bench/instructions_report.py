@@ -251,10 +251,15 @@ def targets(rows: dict[str, Any], shapes: dict[str, Any], skip: int = 0, ks: int
     def phases(workload: str) -> list[tuple[str, str, str]]:
         """(phase, the row's overhead key, window) of a workload: cold, warm, steady warm."""
         k = next((r["warm_invocations"] for r in rows.values() if r["workload"] == workload), WORKLOADS[workload].warm)
+        steady = any(r["per_warm_steady"] is not None for r in rows.values() if r["workload"] == workload)
         return [
             ("cold", "init_first_overhead", "init + 1st invocation"),
             ("warm", "per_warm_overhead", f"invocations 2-{1 + k}"),
-            ("steady warm", "per_warm_steady_overhead", f"invocations {skip + 2}-{skip + ks + 1}" if skip else "-"),
+            (
+                "steady warm",
+                "per_warm_steady_overhead",
+                f"invocations {skip + 2}-{skip + ks + 1}" if steady else "not counted",
+            ),
         ]
 
     ours = [c for c in ("ours-zero-code", "ours-in-code", "ours-otlp") if any(r["config"] == c for r in rows.values())]
