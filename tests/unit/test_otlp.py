@@ -830,7 +830,8 @@ def test_a_response_like_the_last_one_reuses_its_bytes_and_another_gets_its_own(
 def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
     otlp_mode: None, memory_sender: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``otlp._warm`` (a warm handler span like the last one, written and sent in one pass) sends the general path's
+    """``otlp.export_span``'s warm path (a handler span like the last one, written and sent in one pass) sends
+    ``otlp._export``'s
     bytes: warm after cold, the same again, another response, request id, trigger, ARN, after a span kept on the
     trace (an AWS call: the pair's heads), a response beside other metadata, a span with a fault. Each sequence runs
     with the warm path and without it (every datagram compared), and the warm path is taken where it should be."""
@@ -865,13 +866,13 @@ def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
         ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), True),
     ]
     taken: list[bool] = []
-    warm = otlp._warm
+    general_path = otlp._export
 
-    def counted(*args: Any) -> bool:
-        taken[-1] = warm(*args)
-        return taken[-1]
+    def counted(*args: Any) -> None:
+        taken[-1] = False
+        general_path(*args)
 
-    def run() -> list[bytes]:
+    def run(export: Any) -> list[bytes]:
         memory_sender.clear()
         taken.clear()
         for number, ((cold, invoked, event, response, request_id, kept, metadata, fault), _) in enumerate(cases):
@@ -903,14 +904,13 @@ def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
                 )
                 otlp._keep(trace, [call])
             span.ended = True
-            taken.append(False)
-            otlp.export_span(span, span.start_us + 1234)
+            taken.append(True)
+            export(span, span.start_us + 1234)
         return memory_sender.datagrams()
 
-    monkeypatch.setattr(otlp, "_warm", lambda *args: False)
-    general = run()
-    monkeypatch.setattr(otlp, "_warm", counted)
-    assert run() == general and len(general) == len(cases)
+    general = run(lambda span, end_us: general_path(span, span.trace, end_us))
+    monkeypatch.setattr(otlp, "_export", counted)
+    assert run(otlp.export_span) == general and len(general) == len(cases)
     assert taken == [expected for _, expected in cases]
 
 

@@ -149,16 +149,11 @@ _XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
 _MAX_PLAIN_SPAN = MAX_UDP_REQUEST_BYTES // 2
 
 
-def export_span(span: xray.XRaySpan, end_us: int) -> None:
-    """The seam's entry for our own spans: encoded from the span itself (no document is built), kept on its trace
-    while something of the ending task is still open (it ends later and sends them all), else sent with those
-    kept before it. This runs for every span, so the common case is written out in one function: the per-call
-    cost of a Python function is a good part of a span's. A warm invocation's handler span, the same shape as the
-    last one's, is written and sent by ``_warm`` alone."""
-    trace = span.trace
-    warm = otlp_spans.warm
-    if span.annotations_text == warm[0] and span.__dict__.keys() == warm[1] and _warm(span, trace, end_us, warm):
-        return
+def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
+    """``export_span`` for any span but a warm handler's like the last one: encoded from the span itself (no
+    document is built), kept on its trace while something of the ending task is still open (it ends later and sends
+    them all), else sent with those kept before it. This runs for every span, so the common case is written out in
+    one function: the per-call cost of a Python function is a good part of a span's."""
     if (
         span.__class__ is _PastSpan
         and span.into is not None
@@ -209,12 +204,15 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
         _send_failed(error)
 
 
-def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, ...]) -> bool:
-    """The handler's span when it has the annotations' text and the attributes of the last one ``otlp_spans._own``
-    wrote (``warm``), the same name, ARN and trigger: ``_own``'s bytes (the tail as it made it), sent alone or
-    after the one span kept before it (an AWS call) with the last such datagram's heads, as ``udp_body`` writes it.
-    What varies is checked and written here in one pass: a call costs ~1 K instructions in a function's first runs,
-    and each invocation's are. False, with nothing done: another shape, for the general path."""
+def export_span(span: xray.XRaySpan, end_us: int) -> None:
+    """The seam's entry for our own spans. A warm handler span with the annotations' text and the attributes of the
+    last one ``otlp_spans._own`` wrote (``warm``), the same name, ARN and trigger, is written here in one pass:
+    ``_own``'s bytes (its tail as ``_own`` made it), sent alone or after the one span kept before it (an AWS call)
+    with the last such datagram's heads, as ``udp_body`` writes them (a call costs ~1 K instructions while a
+    function runs unspecialized, as each invocation's do). Any other, or on any doubt, nothing done: ``_export``."""
+    trace, warm = span.trace, otlp_spans.warm
+    if span.annotations_text != warm[0] or span.__dict__.keys() != warm[1]:
+        return _export(span, trace, end_us)
     event, context = _seam.invocation
     root: Any = trace.root
     parent_id = span.parent_id
@@ -222,7 +220,7 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
         arn, request_id = context.invoked_function_arn, otlp_spans._runtime._GLOBAL_AWS_REQUEST_ID
         ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
     except (AttributeError, TypeError, ValueError):  # no context or runtime, ids not text: the general path decides
-        return False
+        return _export(span, trace, end_us)
     trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
     if (
         span.__class__ is not _XRaySpan
@@ -233,25 +231,17 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
         or not request_id.isascii()
         or len(ids) != 38  # a Root of 35 characters and a Parent of 16 (xray.py keeps no other)
     ):
-        return False
-    invocation = _INVOCATION_HEADS.get(len(request_id))
-    metadata, spliced = span.metadata, span.spliced
-    if invocation is None:
-        return False
+        return _export(span, trace, end_us)
+    invocation, metadata, spliced = _INVOCATION_HEADS.get(len(request_id)), span.metadata, span.spliced
     if spliced is None:
-        if metadata:
-            return False
         response = b""
-    else:  # the response alone, as ``_own`` checks it
-        data = metadata.get(spliced[0])
-        if (
-            len(metadata) != 1
-            or data.__class__ is not dict
-            or len(data) != 1
-            or data.get(spliced[1], data) is not spliced[2]
-        ):
-            return False
-        said, last = (spliced[0], spliced[1], spliced[3]), otlp_spans._response
+        if metadata or invocation is None:
+            return _export(span, trace, end_us)
+    else:  # the response alone, the very value it was written from (``_own``'s check, with no call)
+        namespace, key, value = spliced[0], spliced[1], spliced[2]
+        if metadata != {namespace: {key: value}} or metadata[namespace][key] is not value or invocation is None:
+            return _export(span, trace, end_us)
+        said, last = (namespace, key, spliced[3]), otlp_spans._response
         response = last[1] if said == last[0] else otlp_spans.response_attribute(spliced)
     times = _SERVER_KIND | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
     sampled = trace.sampled == "1"
@@ -260,30 +250,29 @@ def _warm(span: xray.XRaySpan, trace: xray.Trace, end_us: int, warm: tuple[Any, 
         (ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, request_id.encode(), response, flags)
     )
     current, stack, _ = _state.get()
-    batch, tail = trace.batch, warm[5]
+    batch, tail, lone, pair = trace.batch, warm[5], _lone, _pair
     if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
-        return False
-    if batch is None:
-        lone = _lone
-        if lone[0] is not _prefix or lone[1] is not tail or lone[2] != len(head):
-            return False
+        return _export(span, trace, end_us)
+    if batch is None and lone[0] is _prefix and lone[1] is tail and lone[2] == len(head):
         body = binascii.b2a_base64(lone[3] + head, newline=False) + lone[4]
-    else:
-        pair = _pair
-        if len(batch) != 1 or pair[0] is not _prefix or pair[1] is not tail or pair[2] != (len(batch[0]), len(head)):
-            return False
+    elif batch is not None and len(batch) == 1 and pair[0] is _prefix and pair[1] is tail:
+        if pair[2] != (len(batch[0]), len(head)):
+            return _export(span, trace, end_us)
         body = binascii.b2a_base64(b"".join((pair[3], batch[0], pair[4], head)), newline=False) + pair[5]
         with _lock:
-            if trace.batch is not batch or len(batch) != 1:
-                return False
-            trace.batch = None
+            taken = trace.batch is batch and len(batch) == 1
+            if taken:
+                trace.batch = None
+        if not taken:
+            return _export(span, trace, end_us)
+    else:
+        return _export(span, trace, end_us)
     try:
         sender = udp._sender or udp.sender()
         if sender is not None:
             sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
     except Exception as error:
         _send_failed(error)
-    return True
 
 
 _seam, _state, _trigger, _TRIGGER_KEYS = otlp_spans._seam, xray._state, otlp_spans._trigger, otlp_spans.TRIGGER_KEYS
@@ -427,7 +416,7 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
     them). Base64 costs ~19 instructions a byte, and the resource is about half of a handler's datagram. The
     handler's span ends with its name and attributes that repeat (``_own``): when it is the last span, that tail
     goes in the base64 made once too. A lone span as long as the last one has the same heads (``_lone``); the
-    heads of a lone span and of a pair (the handler's after an AWS call's) are kept for ``_warm``."""
+    heads of a lone span and of a pair (the handler's after an AWS call's) are kept for ``export_span``."""
     global _lone, _pair
     last = spans[-1]
     memo = otlp_spans._handler_tail
