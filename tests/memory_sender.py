@@ -38,7 +38,9 @@ class MemorySender:
         self.replaced: udp.Sender | None = None
         self._sent = threading.Condition()
 
-    # The sender's side: what udp.Sender offers the layer.
+    # The sender's side: what udp.Sender offers the layer (no socket: xray.py then sends through ``send``).
+    socket = None
+
     def send(self, body: bytes) -> None:
         with self._sent:
             self._datagrams.append(udp.HEADER + body)

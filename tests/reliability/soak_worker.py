@@ -70,7 +70,7 @@ def rss_kb() -> int:
 sender = udp.sender()
 assert sender is not None
 family, kind, protocol, _ = sender._target
-sender._socket = CountingSocket(socket.socket(family, kind, protocol))  # type: ignore[assignment]
+sender.socket = CountingSocket(socket.socket(family, kind, protocol))  # type: ignore[assignment]
 leftovers = 0
 rss: dict[int, int] = {}
 blocks: dict[int, int] = {}

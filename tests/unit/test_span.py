@@ -37,7 +37,7 @@ def _broken_sender() -> udp.Sender:
     """The UDP sender, to the daemon stand-in, with a socket that refuses every datagram."""
     assert lambda_env.DAEMON is not None
     sender = udp.Sender(lambda_env.DAEMON.address)
-    sender._socket = _BrokenSocket()  # type: ignore[assignment]
+    sender.socket = _BrokenSocket()  # type: ignore[assignment]
     return sender
 
 

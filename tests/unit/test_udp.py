@@ -48,14 +48,14 @@ def test_a_forked_child_sends_through_its_own_socket() -> None:
     receiver.settimeout(5)
     sender = udp.Sender(f"127.0.0.1:{receiver.getsockname()[1]}")
     sender.send(b"{}")
-    parent_socket = sender._socket
+    parent_socket = sender.socket
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report whether it got a new socket, then send through it
         udp._sender = sender
         udp._after_fork()  # what os.register_at_fork runs in a real fork (run here for the copy we use)
         sender.send(b'{"child":1}')
-        os.write(write, b"new" if sender._socket is not parent_socket else b"shared")
+        os.write(write, b"new" if sender.socket is not parent_socket else b"shared")
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 16) == b"new"

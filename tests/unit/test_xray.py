@@ -17,7 +17,7 @@ from reference_encoder import old_encode, random_value
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, coldstart
-from lambda_tracer.backends import xray, xray_documents
+from lambda_tracer.backends import xray, xray_documents, xray_header
 from lambda_tracer.redaction import Policy
 from lambda_tracer_local.daemon import by_name
 from memory_sender import MemorySender
@@ -105,7 +105,7 @@ def old_parse(raw: str | None) -> tuple[Any, ...]:
         value = value.strip()
         if key in ("Root", "Parent", "Sampled"):
             fields.setdefault(key, value)
-        elif key != "Self" and len(data) < 8 and _OLD_DATA_KEY.fullmatch(key) and xray._header_safe(value):
+        elif key != "Self" and len(data) < 8 and _OLD_DATA_KEY.fullmatch(key) and xray_header.header_safe(value):
             data[key] = value
     root = _OLD_ROOT.match(fields.get("Root", ""))
     parent = _OLD_PARENT.match(fields.get("Parent", ""))

@@ -77,17 +77,19 @@ class Sender:
 
     def __init__(self, raw_address: str | None) -> None:
         self._target = _target(*parse_address(raw_address))
-        self._socket: _socket.socket | None = None
+        #: Where datagrams go, and the socket once the first was sent (xray.py sends through it without ``send``).
+        self.address = self._target[3]
+        self.socket: _socket.socket | None = None
 
     def send(self, body: bytes) -> None:
-        if self._socket is None:
+        if self.socket is None:
             family, kind, protocol, _ = self._target
-            self._socket = _socket.socket(family, kind, protocol)
-        self._socket.sendto(HEADER + body, self._target[3])
+            self.socket = _socket.socket(family, kind, protocol)
+        self.socket.sendto(HEADER + body, self.address)
 
     def forget_socket(self) -> None:
         """In a forked child, or a restored snapshot: the next datagram goes through a new socket."""
-        self._socket = None
+        self.socket = None
 
 
 _sender: Sender | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import _contextvars as contextvars  # what contextvars.py re-exports, without its import at a cold start
 import contextlib
 import os
-import re
 import time
 from collections.abc import Iterator
 
@@ -38,10 +37,6 @@ _SDK_ENABLED_KEY = config.environ_key(SDK_ENABLED_ENV)
 #: rest kept, then compared with the shape of one such header. A few C calls, no regex to compile at a cold start.
 _SHAPE = bytes.maketrans(b"0123456789abcdef\0", bytes(16) + b"\1")
 _LAMBDA_SHAPE = b"Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".translate(_SHAPE)
-#: Patterns for headers not in Lambda's own form, compiled when the first such header comes.
-_patterns: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]] | None = None
-#: Extra header fields (``Lineage``, …) are passed on to downstream calls: only a few short, plain ones.
-_MAX_DATA_FIELDS = 8
 #: Exceptions remembered per trace, so a parent span can point at the child's record of the same one.
 _MAX_CAUSES = 64
 
@@ -68,49 +63,16 @@ class Trace:
         )
 
 
-def _header_safe(value: str) -> bool:
-    """Whether a header field can be passed on in an HTTP header as it is: short, visible ASCII, no ``;``."""
-    return len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value and ";" not in value
-
-
 def parse_header(raw: str | None) -> Trace:
-    """The invocation's trace header, keeping only what X-Ray can use.
-
-    A Root or Parent that starts with a valid id is cut to it; one that does not is left out, so the
-    invocation is not recorded (X-Ray would reject every document of it). Extra fields are kept only when
-    few, short and plain, because they are propagated to every downstream call's headers.
-    """
+    """The invocation's trace header, keeping only what X-Ray can use (xray_header.py: a Root or Parent X-Ray would
+    reject left out, a few short, plain extra fields kept); Lambda's own form read by its shape (``_lambda_trace``)."""
     if raw is not None and len(raw) == 74 and raw.isascii():
         exact = _lambda_trace(raw.encode())
         if exact is not None:
             return exact
-    global _patterns
-    if _patterns is None:
-        _patterns = (
-            re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}"),
-            re.compile(r"[0-9a-fA-F]{16}"),
-            re.compile(r"[A-Za-z0-9_\-]{1,32}"),
-        )
-    root_id, parent_id, data_key = _patterns
-    fields: dict[str, str] = {}
-    data: dict[str, str] = {}
-    for part in (raw or "").split(";"):
-        key, _, value = part.strip().partition("=")
-        value = value.strip()
-        if key in ("Root", "Parent", "Sampled"):
-            fields.setdefault(key, value)
-        elif key != "Self" and len(data) < _MAX_DATA_FIELDS and data_key.fullmatch(key) and _header_safe(value):
-            data[key] = value
-    root = root_id.match(fields.get("Root", ""))
-    parent = parent_id.match(fields.get("Parent", ""))
-    if fields.get("Root") and root is None:
-        config.report_once(("trace header",), "the trace header's Root is not an X-Ray trace id: not recording")
-    return Trace(
-        root=root.group(0).lower() if root else None,
-        parent=parent.group(0).lower() if parent else None,
-        sampled=fields.get("Sampled", "")[:1] or None,
-        data=data,
-    )
+    from .xray_header import parsed  # any other form: its regexes compiled when the first comes
+
+    return Trace(*parsed(raw))
 
 
 def _lambda_trace(raw: bytes) -> Trace | None:
@@ -259,6 +221,8 @@ class XRaySpan(BackendSpan):
     #: The SDK's view of this span, made when the escape hatch asks for the current subsegment.
     sdk_view: Any = None
     ended = False
+    #: namespace -> key -> value: the class's empty dict (never written to) until the first (``add_metadata``).
+    metadata: dict[str, dict[str, Any]] = {}  # noqa: RUF012
     #: (namespace, key, value, its JSON text) of metadata recorded with its text (a response) while the only metadata.
     spliced: tuple[str, str, Any, str] | None = None
     #: ``,"annotations":{...}`` while the annotations are only the handler's own, whose text was written once
@@ -289,7 +253,6 @@ class XRaySpan(BackendSpan):
             self.annotations = {}
         else:  # the handler's (XRayBackend.start_span): annotate_all(*annotations), without the call
             self.annotations, self.annotations_text = annotations
-        self.metadata: dict[str, dict[str, Any]] = {}
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         if self.annotations_text is not None:  # the handler's, shared with other invocations (handler_annotations)
@@ -308,13 +271,19 @@ class XRaySpan(BackendSpan):
             self.annotations_text = None
 
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
+        if not self.metadata:  # the class's empty one, never written to
+            self.metadata = {}
         self.metadata.setdefault(namespace, {})[key] = value
         self.spliced = None  # no longer the only metadata
 
     def add_encoded_metadata(self, namespace: str, key: str, value: Any, text: str) -> None:
         """Kept as ``spliced`` while it is the span's only metadata (every write goes through these two methods)."""
-        self.spliced = None if self.metadata else (namespace, key, value, text)
-        self.metadata.setdefault(namespace, {})[key] = value
+        if self.metadata:
+            self.spliced = None
+            self.metadata.setdefault(namespace, {})[key] = value
+        else:  # the first: the span's own dict, instead of the class's empty one
+            self.spliced = (namespace, key, value, text)
+            self.metadata = {namespace: {key: value}}
 
     def record_exception(self, error: BaseException) -> None:
         """X-Ray's ``fault`` and ``cause``; the same exception seen by an inner span is pointed at by id."""
@@ -346,7 +315,10 @@ class XRaySpan(BackendSpan):
         if EXPORTER is not None:
             EXPORTER.export_span(self, end_us)
         elif (sender := udp._sender or udp.sender()) is not None:  # the sender once made, else made now
-            sender.send(self.encoded(end_us))
+            if sender.socket is None:  # the first datagram of the process (or since a fork): the socket made there
+                sender.send(self.encoded(end_us))
+            else:  # Sender.send, without the call
+                sender.socket.sendto(udp.HEADER + self.encoded(end_us), sender.address)
 
     @property
     def start_time(self) -> float:
@@ -539,7 +511,24 @@ class XRayBackend(Backend):
         trace, stack, seen = _state.get()
         raw = config.ENVIRON.get(_HEADER_KEY)
         if raw != seen:  # a new invocation: current() inlined, so the state is set once
-            trace = (raw.__class__ is bytes and _lambda_trace(raw)) or _trace_of(raw)
+            if (  # Lambda's own form: _lambda_trace(raw), without the call
+                raw.__class__ is bytes
+                and raw.translate(_SHAPE) == _LAMBDA_SHAPE
+                and raw.startswith(b"Root=1-")
+                and raw.startswith(b";Parent=", 40)
+                and raw.endswith((b";Sampled=1", b";Sampled=0"))
+            ):
+                text = raw.decode()
+                trace = _new_object(Trace)
+                trace.root = text[5:40]
+                trace.parent = text[48:64]
+                trace.sampled = sampled = text[73]
+                trace.data = {}
+                trace.recording = (sampled == "1" or RECORD_UNSAMPLED) and (
+                    config.ENVIRON.get(_SDK_ENABLED_KEY) is None or config.get_bool(SDK_ENABLED_ENV, True)
+                )
+            else:
+                trace = _trace_of(raw)
             stack, seen = (), raw
             if not trace.recording:
                 _state.set((trace, (), raw))
