@@ -831,10 +831,10 @@ def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
     otlp_mode: None, memory_sender: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``otlp.export_span``'s warm path (a handler span like the last one, written and sent in one pass) sends
-    ``otlp._export``'s
-    bytes: warm after cold, the same again, another response, request id, trigger, ARN, after a span kept on the
-    trace (an AWS call: the pair's heads), a response beside other metadata, a span with a fault. Each sequence runs
-    with the warm path and without it (every datagram compared), and the warm path is taken where it should be."""
+    ``otlp._export``'s bytes: warm after cold, the same again, another response, request id (non-ASCII too),
+    trigger, ARN, after a span kept on the trace (an AWS call: the pair's heads), a response beside other metadata,
+    a span with a fault. Each sequence runs with the warm path and without it (every datagram compared), and the
+    warm path is taken where it should be."""
     from types import SimpleNamespace
 
     from lambda_tracer import coldstart
@@ -864,6 +864,20 @@ def test_a_warm_handler_span_is_sent_as_the_general_path_sends_it(
         ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, True), False),
         ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), False),  # heads
         ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request, False, False, False), True),
+        ((False, arn + ":live", {"source": "aws.scheduler"}, {"ok": 3}, request[:-2] + "é", False, False, False), True),
+        (
+            (
+                False,
+                arn + ":live",
+                {"source": "aws.scheduler"},
+                {"ok": 3},
+                request[:-1] + "\ud800",
+                False,
+                False,
+                False,
+            ),
+            False,
+        ),
     ]
     taken: list[bool] = []
     general_path = otlp._export

@@ -205,13 +205,22 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
 
 
 def export_span(span: xray.XRaySpan, end_us: int) -> None:
-    """The seam's entry for our own spans. A warm handler span with the annotations' text and the attributes of the
-    last one ``otlp_spans._own`` wrote (``warm``), the same name, ARN and trigger, is written here in one pass:
+    """The seam's entry for our own spans. A warm handler span with the annotations' text of the last one
+    ``otlp_spans._own`` wrote (``warm``), its name, ARN and trigger, and no failure or call block, is written here:
     ``_own``'s bytes (its tail as ``_own`` made it), sent alone or after the one span kept before it (an AWS call)
     with the last such datagram's heads, as ``udp_body`` writes them (a call costs ~1 K instructions while a
     function runs unspecialized, as each invocation's do). Any other, or on any doubt, nothing done: ``_export``."""
     trace, warm = span.trace, otlp_spans.warm
-    if span.annotations_text != warm[0] or span.__dict__.keys() != warm[1]:
+    if (
+        span.annotations_text != warm[0]
+        or span.cause is not None
+        or span.fault
+        or span.error
+        or span.aws
+        or span.http
+        or span.sql
+        or span.sdk_view is not None
+    ):
         return _export(span, trace, end_us)
     event, context = _seam.invocation
     root: Any = trace.root
@@ -219,20 +228,20 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     try:
         arn, request_id = context.invoked_function_arn, otlp_spans._runtime._GLOBAL_AWS_REQUEST_ID
         ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
+        raw_id = request_id.encode()  # framed by its length in bytes, as string_attribute frames any text
     except (AttributeError, TypeError, ValueError):  # no context or runtime, ids not text: the general path decides
         return _export(span, trace, end_us)
     trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
     if (
         span.__class__ is not _XRaySpan
-        or span.name != warm[2]
-        or arn != warm[3]
-        or trigger != warm[4]
+        or span.name != warm[1]
+        or arn != warm[2]
+        or trigger != warm[3]
         or request_id.__class__ is not str
-        or not request_id.isascii()
         or len(ids) != 38  # a Root of 35 characters and a Parent of 16 (xray.py keeps no other)
     ):
         return _export(span, trace, end_us)
-    invocation, metadata, spliced = _INVOCATION_HEADS.get(len(request_id)), span.metadata, span.spliced
+    invocation, metadata, spliced = _INVOCATION_HEADS.get(len(raw_id)), span.metadata, span.spliced
     if spliced is None:
         response = b""
         if metadata or invocation is None:
@@ -243,14 +252,12 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
             return _export(span, trace, end_us)
         said, last = (namespace, key, spliced[3]), otlp_spans._response
         response = last[1] if said == last[0] else otlp_spans.response_attribute(spliced)
-    times = _SERVER_KIND | (span.start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
+    times = _SERVER_HEAD | (span.start_us * 1000 & _U64) << 24 | (end_us * 1000 & _U64) << 96
     sampled = trace.sampled == "1"
     flags = _FLAG_FIELDS[sampled][parent_id == trace.parent]
-    head = b"".join(
-        (ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, request_id.encode(), response, flags)
-    )
+    head = b"".join((ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, raw_id, response, flags))
     current, stack, _ = _state.get()
-    batch, tail, lone, pair = trace.batch, warm[5], _lone, _pair
+    batch, tail, lone, pair = trace.batch, warm[4], _lone, _pair
     if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
         return _export(span, trace, end_us)
     if batch is None and lone[0] is _prefix and lone[1] is tail and lone[2] == len(head):
@@ -282,6 +289,8 @@ _SERVER_KIND, _FLAG_FIELDS, _INVOCATION_HEADS = (
     otlp_spans._invocation_heads,
 )
 _WARM_COLD = otlp_spans._COLD_ATTRIBUTES[False]
+#: Span.kind SERVER and the tags of the two times (``_own``'s kind and times without the times).
+_SERVER_HEAD = _SERVER_KIND | otlp_spans._END_TAG
 
 
 def add_finished(span: xray.PastSpan, spans: list[Finished]) -> None:

@@ -131,23 +131,20 @@ def response_attribute(spliced: tuple[str, str, Any, str]) -> bytes:
 
 def _remember_warm(span: xray.XRaySpan, cold: bool, arn: Any, trigger: str | None, tail: bytes) -> None:
     """What otlp.py's warm path checks a handler span against (``warm``), from one ``_own`` wrote: the
-    annotations' text of a warm invocation (``ColdStart`` false: a cold one's is remembered with it), the attributes
-    the span has (none of ``_FLAG_KEYS``: a span with the same ones has none either), its name, ARN and trigger,
-    and the tail written from them."""
+    annotations' text of a warm invocation (``ColdStart`` false: a cold one's is remembered with it), its name, ARN
+    and trigger, and the tail written from them."""
     global warm
     text = span.annotations_text
     if text is not None and cold:
         text = text.replace(_COLD_TEXT, _WARM_TEXT, 1)
-    if text is not None and text.startswith(_WARM_TEXT_START) and _FLAG_KEYS.isdisjoint(span.__dict__):
-        warm = (text, frozenset(span.__dict__), span.name, arn, trigger, tail)
+    if text is not None and text.startswith(_WARM_TEXT_START):
+        warm = (text, span.name, arn, trigger, tail)
 
 
-#: ``warm``: (annotations' text, attribute names, name, invoked ARN, trigger, tail); nothing matches the first.
-warm: tuple[Any, ...] = (object(), frozenset(), None, None, None, b"")
+#: ``warm``: (annotations' text, name, invoked ARN, trigger, tail); nothing matches the first.
+warm: tuple[Any, ...] = (object(), None, None, None, b"")
 #: The last response attribute ``response_attribute`` gave: ((namespace, key, text), its bytes).
 _response: tuple[tuple[Any, ...] | None, bytes] = (None, b"")
-#: What a span's instance dict holds only when it is not the handler's plain shape (class defaults otherwise).
-_FLAG_KEYS = frozenset(("cause", "fault", "error", "throttle", "sdk_view", "http", "aws", "sql"))
 _COLD_TEXT, _WARM_TEXT = '"ColdStart":true', '"ColdStart":false'
 _WARM_TEXT_START = ',"annotations":{"ColdStart":false'
 
