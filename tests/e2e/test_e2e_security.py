@@ -27,7 +27,8 @@ try:
         raise TypeError(f"cannot serialize {value!r}")
 
     _capture.to_metadata = _leaky
-    _capture.response_metadata = _leaky  # what a response is recorded through
+    _capture.response_metadata = _leaky
+    _capture.recorded_response = _leaky  # what a handler's response is recorded through
 except ImportError:
     pass
 """

@@ -112,7 +112,7 @@ SCENARIOS = [
     # The tracer's own code raising, at each phase.
     _breaks("backends.xray", "start_span", owner="_target.BACKEND"),
     _breaks("coldstart", "take"),
-    _breaks("capture", "response_metadata"),
+    _breaks("capture", "recorded_response"),
     _breaks("capture", "error_metadata", body=RAISES_VALUE_ERROR),
     _breaks("backends.xray", "record_exception", owner="_target.XRaySpan", body=RAISES_VALUE_ERROR),
     _breaks("backends.xray", "end", owner="_target.XRaySpan"),
