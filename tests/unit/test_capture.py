@@ -1091,6 +1091,9 @@ def test_response_metadata_gives_the_text_it_wrote_only_for_a_value_recorded_as_
     assert text == xray_documents.dumps(data) and text.startswith('{"truncated":true,"original_bytes_at_least":48031,')
 
 
+Credentials = collections.namedtuple("Credentials", "user password")
+
+
 def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -1108,6 +1111,8 @@ def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_
         {"a": "\x7f"},  # as it is, without a text
         {"s": {1, 2}},  # marshal takes a set, the JSON encoder does not: converted
         {"b": bytearray(b"ok")},  # marshal writes a buffer as bytes: converted
+        {"p": Credentials(user="u", password="p")},  # JSON takes a namedtuple (as a list), marshal does not: converted
+        {"d": collections.OrderedDict(a=1)},  # a subclass: converted
         {"t": "x" * 1025},  # too long to be looked up
         ["not", "a", "dict"],
         "text",
@@ -1125,6 +1130,10 @@ def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_
         ({"a": "\x7f"}, ((None, None), None)),
     ]
     assert [type(value["ok"]) for value, _ in known[:3]] == [int, bool, float]
+    judged = capture._judged
+    monkeypatch.setattr(capture, "_judged", None)  # a value that came back is not judged again
+    assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
+    monkeypatch.setattr(capture, "_judged", judged)
     # Another setting, another judgement: the entry is not used, and a later one under the first settings is.
     monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ok")
     assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": R, "calls": None}, None)
