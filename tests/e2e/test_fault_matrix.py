@@ -26,6 +26,10 @@ import os as _os
 def _ran():
     with open(_os.environ["COUNTER_FILE"], "a") as _counter:
         _counter.write("handler\\n")
+
+def _fired():  # an injected fault was hit: without this, a fault the tracer no longer reaches proves nothing
+    with open(_os.environ["FAULT_FILE"], "a") as _faults:
+        _faults.write("fault\\n")
 """
 
 # Module-level setup that breaks a piece of the tracer (only when the layer is there).
@@ -38,10 +42,16 @@ else:
     import lambda_tracer.{module} as _target  # with the layer, the part to break must exist
 
 def _boom(*args, **kwargs):
+    _fired()
     raise RuntimeError("injected tracer fault")
 
+class _Broken:  # a broken object (a ContextVar cannot have a method replaced): every method of it is _boom
+    def __getattr__(self, name):
+        return _boom
+
 if _target is not None:
-    setattr({owner}, "{attribute}", _boom)
+    getattr({owner}, "{attribute}")  # what is broken must exist (setattr alone would add it, breaking nothing)
+    setattr({owner}, "{attribute}", {broken})
 """
 
 # The tracer sends through ``_socket`` (socket.py is not imported at a cold start): break that one.
@@ -50,6 +60,7 @@ import _socket
 
 class _FailingSocket(_socket.socket):
     def sendto(self, *args):
+        _fired()
         raise {error}
 
 _socket.socket = _FailingSocket
@@ -70,14 +81,33 @@ class Scenario:
     traced: bool = True
     #: With the layer, this must be in the output (proves the fault was injected and reported).
     reported: str | None = None
+    #: With the layer, the injected fault (``_fired``) must have been hit in every invocation (at least as many
+    #: times): a fault the handler path no longer reaches proves nothing.
+    fires: bool = False
+    #: Invocations of one sandbox (``n`` = 1, 2, ... in the event): the first is cold, the others take the warm path.
+    invocations: int = 1
 
 
-def _breaks(module: str, attribute: str, owner: str = "_target", body: str = OK_BODY) -> Scenario:
-    setup = BREAK_TRACER.format(module=module, owner=owner, attribute=attribute)
-    return Scenario(f"tracer fault: {module}.{attribute}", body=body, setup=setup, traced=False)
+def _breaks(
+    phase: str, module: str, attribute: str, *, owner: str = "_target", body: str = OK_BODY, broken: str = "_boom"
+) -> Scenario:
+    """``owner.attribute`` (in ``lambda_tracer.module``) replaced by ``broken`` (a function raising RuntimeError, or an
+    object whose every method is it), in a sandbox invoked cold and warm: the fault must be hit in each invocation
+    (``fires``), and ``span.report``'s warning for ``phase`` be the only sign of it."""
+    setup = BREAK_TRACER.format(module=module, owner=owner, attribute=attribute, broken=broken)
+    return Scenario(
+        f"tracer fault while {phase}: {module}.{attribute}",
+        body=body,
+        setup=setup,
+        traced=False,
+        fires=True,
+        invocations=2,
+        reported=f"tracing failed while {phase} (the function is unaffected): RuntimeError",
+    )
 
 
 RAISES_VALUE_ERROR = 'raise ValueError("card declined for " + str(event.get("n")))'
+SECRET_PER_INVOCATION = 'return {"password": "hunter2", "n": event.get("n")}'
 
 SCENARIOS = [
     # Where the documents go.
@@ -88,13 +118,17 @@ SCENARIOS = [
         "udp send: message too long",
         setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"),
         traced=False,
-        reported="OSError",
+        reported="tracing failed while closing a subsegment (the function is unaffected): OSError",
+        fires=True,
+        invocations=2,
     ),
     Scenario(
         "udp send: permission denied",
         setup=BREAK_UDP.format(error="PermissionError(1, 'denied')"),
         traced=False,
-        reported="PermissionError",
+        reported="tracing failed while closing a subsegment (the function is unaffected): PermissionError",
+        fires=True,
+        invocations=2,
     ),
     # The trace header the runtime hands over.
     Scenario("trace header missing", trace_header=None, traced=False),
@@ -110,15 +144,22 @@ SCENARIOS = [
         traced=False,
     ),
     # The tracer's own code raising, at each phase.
-    _breaks("backends.xray", "start_span", owner="_target.BACKEND"),
-    _breaks("coldstart", "take"),
-    _breaks("capture", "recorded_response"),
-    _breaks("capture", "error_metadata", body=RAISES_VALUE_ERROR),
-    _breaks("backends.xray", "record_exception", owner="_target.XRaySpan", body=RAISES_VALUE_ERROR),
-    _breaks("backends.xray", "end", owner="_target.XRaySpan"),
-    _breaks("backends.udp", "send", owner="_target.Sender"),
-    _breaks("redaction", "current"),
-    _breaks("tracer", "_handler_active", owner="_target"),
+    # Opening: whether a handler subsegment is open already, then the span.
+    _breaks("starting the handler subsegment", "tracer", "_handler_active", broken="_Broken()"),
+    _breaks("starting the handler subsegment", "backends.xray", "start_span", owner="_target.BACKEND"),
+    # Annotations (ColdStart, Service, InitType): taken before the span opens.
+    _breaks("starting the handler subsegment", "coldstart", "handler_annotations"),
+    # Response capture, and its redaction (a response of its own each invocation: never one recorded before).
+    _breaks("serializing the response", "capture", "recorded_response"),
+    _breaks("serializing the response", "redaction", "current", body=SECRET_PER_INVOCATION),
+    # Error capture: the error's metadata, the subsegment's cause.
+    _breaks("recording an exception", "capture", "error_metadata", body=RAISES_VALUE_ERROR),
+    _breaks(
+        "recording an exception", "backends.xray", "record_exception", owner="_target.XRaySpan", body=RAISES_VALUE_ERROR
+    ),
+    # Closing, and sending: the document's bytes (the socket's own failures: "udp send" above).
+    _breaks("closing a subsegment", "backends.xray", "end", owner="_target.XRaySpan"),
+    _breaks("closing a subsegment", "backends.xray", "encoded", owner="_target.XRaySpan"),
     # Responses.
     Scenario("response None", body="return None"),
     Scenario("response bytes", body='return b"\\x00\\xffbinary"'),
@@ -202,20 +243,30 @@ def _module(scenario: Scenario) -> str:
     )
 
 
-def _run(scenario: Scenario, tmp: Path, layer: Path | None) -> tuple[Invocation, int, str]:
+def _count(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _run(scenario: Scenario, tmp: Path, layer: Path | None) -> tuple[list[Invocation], int, str, list[int]]:
+    """The invocations, how many times the handler ran, the sandbox's output, and how many times a fault was hit in
+    each invocation (a fault is hit before the runtime gets the answer: the tracer closes the span first)."""
     function = tmp / ("with" if layer else "without")
     function.mkdir()
     (function / "app.py").write_text(_module(scenario))
-    counter = tmp / f"counter-{function.name}"
-    env = {"COUNTER_FILE": str(counter), "POWERTOOLS_SERVICE_NAME": "faults", **scenario.env}
+    counter, faults = tmp / f"counter-{function.name}", tmp / f"faults-{function.name}"
+    env = {"COUNTER_FILE": str(counter), "FAULT_FILE": str(faults), "POWERTOOLS_SERVICE_NAME": "faults", **scenario.env}
+    invocations, fired = [], []
     with LocalLambda(function, opt_dirs=[layer] if layer else [], wrapper=layer is not None, env=env, timeout=60) as fn:
-        if scenario.trace_header == "fresh":
-            invocation = fn.invoke(scenario.event)
-        else:
-            invocation = fn.invoke(scenario.event, trace_header=scenario.trace_header)
+        for n in range(1, scenario.invocations + 1):
+            event = {**scenario.event, "n": n} if isinstance(scenario.event, dict) and "n" in scenario.event else None
+            event = scenario.event if event is None else event
+            if scenario.trace_header == "fresh":
+                invocations.append(fn.invoke(event))
+            else:
+                invocations.append(fn.invoke(event, trace_header=scenario.trace_header))
+            fired.append(_count(faults) - sum(fired))
         output = fn.output
-    ran = len(counter.read_text().splitlines()) if counter.exists() else 0
-    return invocation, ran, output
+    return invocations, _count(counter), output, fired
 
 
 def _observable(invocation: Invocation) -> dict[str, Any]:
@@ -231,21 +282,27 @@ def _observable(invocation: Invocation) -> dict[str, Any]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_scenario_behaves_exactly_as_without_the_layer(scenario: Scenario, layer_dir: Path, tmp_path: Path) -> None:
-    bare, bare_runs, bare_output = _run(scenario, tmp_path, None)
-    traced, traced_runs, traced_output = _run(scenario, tmp_path, layer_dir)
-    assert _observable(traced) == _observable(bare), f"difference with the layer:\n{traced_output[-3000:]}"
-    assert traced_runs == bare_runs == 1, (traced_runs, bare_runs)
-    if scenario.traced:
-        assert "## handler" in names(traced.documents), traced_output[-3000:]
+    bares, bare_runs, bare_output, _ = _run(scenario, tmp_path, None)
+    traceds, traced_runs, traced_output, fired = _run(scenario, tmp_path, layer_dir)
+    assert [_observable(t) for t in traceds] == [_observable(b) for b in bares], (
+        f"difference with the layer:\n{traced_output[-3000:]}"
+    )
+    assert traced_runs == bare_runs == scenario.invocations, (traced_runs, bare_runs)
+    if scenario.fires:  # in every invocation: a fault only the cold path reaches leaves the warm one untested
+        assert all(fired), f"injected fault hit {fired} times by invocation\n{traced_output[-3000:]}"
     if scenario.reported is not None:
-        assert scenario.reported in traced_output.replace(bare_output, ""), traced_output[-3000:]
-    assert "Traceback" not in traced_output.replace(bare_output, "") or traced.status != "response"
-    if traced.status == "error" and bare.stack_trace:
-        # One frame of ours stays: the wrapper is a Python function between the runtime and the handler, and
-        # Python records every frame an exception passes through. Nothing else of ours appears.
-        ours = [frame for frame in traced.stack_trace or [] if "lambda_tracer" in frame]
-        assert len(ours) == 1 and "tracer.py" in ours[0] and "in decorate" in ours[0], traced.stack_trace
-        assert len(traced.stack_trace or []) == len(bare.stack_trace) + 1
+        # Once per cause (config.report_once), however many invocations hit it.
+        assert traced_output.replace(bare_output, "").count(scenario.reported) == 1, traced_output[-3000:]
+    for traced, bare in zip(traceds, bares, strict=True):
+        if scenario.traced:
+            assert "## handler" in names(traced.documents), traced_output[-3000:]
+        assert "Traceback" not in traced_output.replace(bare_output, "") or traced.status != "response"
+        if traced.status == "error" and bare.stack_trace:
+            # One frame of ours stays: the wrapper is a Python function between the runtime and the handler, and
+            # Python records every frame an exception passes through. Nothing else of ours appears.
+            ours = [frame for frame in traced.stack_trace or [] if "lambda_tracer" in frame]
+            assert len(ours) == 1 and "tracer.py" in ours[0] and "in decorate" in ours[0], traced.stack_trace
+            assert len(traced.stack_trace or []) == len(bare.stack_trace) + 1
 
 
 def test_the_matrix_is_big_enough() -> None:
@@ -254,7 +311,7 @@ def test_the_matrix_is_big_enough() -> None:
 
 def test_redaction_reaches_the_wire(layer_dir: Path, tmp_path: Path) -> None:
     scenario = next(s for s in SCENARIOS if s.name == "response secrets")
-    traced, _, _ = _run(scenario, tmp_path, layer_dir)
+    [traced], *_ = _run(scenario, tmp_path, layer_dir)
     assert traced.payload == {"password": "hunter2", "user": "ann"}  # the caller gets the real value
     [handler] = [d for d in traced.documents if d["name"] == "## handler"]
     assert handler["metadata"]["faults"]["handler response"] == {"password": "[REDACTED]", "user": "ann"}

@@ -24,12 +24,18 @@ class Boom(Exception):
     pass
 
 
+#: One entry each time an injected fault is hit: a fault the tracer no longer reaches would prove nothing.
+_hits: list[str] = []
+
+
 def _raise(*args: Any, **kwargs: Any) -> Any:
+    _hits.append("raise")
     raise RuntimeError("injected tracer fault")
 
 
 class _BrokenSocket:
     def sendto(self, *args: Any) -> None:
+        _hits.append("sendto")
         raise OSError(90, "Message too long")
 
 
@@ -80,6 +86,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     calls: list[str] = []
     ok, failing = _handlers(tracer, calls)
     monkeypatch.setattr(owner, attribute, _raise if attribute != "_sender" else _broken_sender())
+    _hits.clear()
 
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         success = invoke(ok, {"n": 3}, expect=0)
@@ -88,6 +95,7 @@ def test_fault_in_tracer_phase_never_reaches_the_function(
     assert success.error is None and success.result == {"value": 3}
     assert isinstance(failure.error, Boom) and str(failure.error) == "user error"
     assert calls == ["ok", "method", "failing"]
+    assert _hits, f"the fault injected while {phase} was never hit: the test proves nothing"
     # Nothing is left open for the next invocation.
     assert xray.BACKEND.current_span() is None
 
