@@ -446,7 +446,7 @@ def test_a_first_call_loads_neither_endpoints_nor_propagation_until_asked(monkey
     from lambda_tracer.instrumentation import propagation
 
     assert common.XRAY_HEADER == propagation.XRAY_HEADER
-    assert common.config.environ_key(propagation.PROPAGATORS_ENV) == common._PROPAGATORS_KEY
+    assert common.config.environ_key(propagation.PROPAGATORS_ENV) == common.PROPAGATORS_KEY
     monkeypatch.delenv(propagation.PROPAGATORS_ENV, raising=False)
     monkeypatch.delenv("LAMBDA_TRACER_EXPORTER", raising=False)
     trace = xray.Trace("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8a48", "1", {})

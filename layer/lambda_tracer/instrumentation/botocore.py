@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import re
+import sys
 from types import ModuleType
 
 from .. import capture, config, redaction
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 MARKER = "__lambda_tracer_instrumented__"
 #: Set on a client's event emitter once our ``before-call`` handler is registered on it.
 _REGISTERED = "_lambda_tracer_before_call"
+#: Set on a client on its first traced call: what ``_client`` read of it.
+_CLIENT = "_lambda_tracer_client"
 #: The SDK's own pollers (centralized sampling), which it never traces.
 _XRAY_POLLERS = frozenset({"GetSamplingRules", "GetSamplingTargets", "PutTraceSegments"})
 
@@ -153,6 +156,8 @@ _names: dict[Any, str] = {}
 _current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("lambda_tracer_botocore_call", default=None)
 #: botocore.exceptions.ClientError, once botocore is imported (set by instrument).
 _client_error: type[BaseException] | None = None
+_modules = sys.modules
+_new_object = object.__new__
 
 
 def rules(service: str, operation: str) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
@@ -234,30 +239,75 @@ class Call:
             self.service, self.operation
         )
         if request_rules or (response_rules and response is not None):
-            recorded: dict[str, Any] = {}
-            _record(request_rules, self.params, recorded)
-            if response is not None:
-                _record(response_rules, response, recorded)
-            if recorded:
-                converted = capture.to_metadata(recorded, redaction.current(), config.max_capture_bytes())
-                if isinstance(converted, dict):
-                    aws.update(converted)
+            self._recorded(aws, request_rules, response_rules, response)
         return aws
 
     def succeeded(self, result: Any) -> None:
+        """The response recorded and the span ended: ``_aws``, ``common.set_response`` and ``common.end`` for a
+        response botocore made (its metadata a dict, a status, a Content-Length as text), without their calls."""
+        span = self.span
         try:
             metadata = result.get("ResponseMetadata") if isinstance(result, dict) else None
-            aws = self._aws(metadata, result)
-            headers = metadata.get("HTTPHeaders") if isinstance(metadata, dict) else None
-            if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
-                aws["id_2"] = headers["x-amz-id-2"]
-            self.span.aws = aws
-            if isinstance(metadata, dict):
+            if metadata.__class__ is not dict or _parsed.get(self.service, _NONE).get(self.operation) is None:
+                self._succeeded(metadata, result)
+            else:  # _aws and set_response inlined, byte for byte
+                aws: dict[str, Any] = {"operation": self.operation}
+                region = self.region
+                if isinstance(region, str) and region:
+                    aws["region"] = region
+                request_id = metadata.get("RequestId")
+                if isinstance(request_id, str) and request_id:
+                    aws["request_id"] = request_id
+                retries = metadata.get("RetryAttempts")
+                aws["retries"] = retries if isinstance(retries, int) else max(self._attempts() - 1, 0)
+                request_rules, response_rules = _parsed[self.service][self.operation]
+                if request_rules or response_rules:
+                    self._recorded(aws, request_rules, response_rules, result)
+                headers = metadata.get("HTTPHeaders")
+                if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
+                    aws["id_2"] = headers["x-amz-id-2"]
+                span.aws = aws
+                status = metadata.get("HTTPStatusCode")
                 length = headers.get("content-length") if isinstance(headers, dict) else None
-                common.set_response(self.span, metadata.get("HTTPStatusCode"), length)
+                if status.__class__ is not int or (length is not None and length.__class__ is not str):
+                    common.set_response(span, status, length)
+                else:
+                    response: dict[str, Any] = {"status": status}
+                    if length is not None and 0 < len(length) <= 20 and length.isdigit():
+                        response["content_length"] = int(length)
+                    http = span.http if span.http is not None else {}
+                    http["response"] = response
+                    span.http = http
+                    if status >= 400:
+                        common.set_response(span, status, length)  # the flags its status means
         except Exception as error:
             common.report("recording an AWS response", error)
-        common.end(self.span)
+        try:
+            span.end()
+        except Exception as error:
+            common.report("ending a call", error)
+
+    def _recorded(self, aws: dict[str, Any], request_rules: Any, response_rules: Any, response: Any) -> None:
+        """The parameters the SDK records (``_aws``'s part for them), converted and redacted like metadata."""
+        recorded: dict[str, Any] = {}
+        _record(request_rules, self.params, recorded)
+        if response is not None:
+            _record(response_rules, response, recorded)
+        if recorded:
+            converted = capture.to_metadata(recorded, redaction.current(), config.max_capture_bytes())
+            if isinstance(converted, dict):
+                aws.update(converted)
+
+    def _succeeded(self, metadata: Any, result: Any) -> None:
+        """``succeeded``'s general path: any response (raises what it raises)."""
+        aws = self._aws(metadata, result)
+        headers = metadata.get("HTTPHeaders") if isinstance(metadata, dict) else None
+        if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
+            aws["id_2"] = headers["x-amz-id-2"]
+        self.span.aws = aws
+        if isinstance(metadata, dict):
+            length = headers.get("content-length") if isinstance(headers, dict) else None
+            common.set_response(self.span, metadata.get("HTTPStatusCode"), length)
 
     def failed(self, error: BaseException) -> None:
         try:
@@ -290,7 +340,20 @@ def _before_call(params: Any = None, context: Any = None, **kwargs: Any) -> None
     if call is None:
         return
     call.context = context
-    for header, value in common.trace_headers(call.span, aws=True):
+    span = call.span
+    if config.ENVIRON.get(common.PROPAGATORS_KEY) is None:  # common.trace_headers' default, without its call
+        try:
+            value = span.outgoing_header() if span.trace.sampled == "1" else None
+        except Exception as error:
+            common.report("making the trace header", error)
+            return
+        if value is not None:
+            try:
+                params["headers"][common.XRAY_HEADER] = value
+            except Exception as error:
+                common.report("adding the trace header", error)
+            return
+    for header, value in common.trace_headers(span, aws=True):
         try:
             params["headers"][header] = value
         except Exception as error:
@@ -314,28 +377,16 @@ def _name(service: Any) -> str:
     return name
 
 
-def _start(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A Call to record, ``common.IGNORED``, or None (nothing recorded) for one ``_make_api_call``."""
-    try:
-        operation = kwargs["operation_name"] if "operation_name" in kwargs else args[0]
-        params = kwargs["api_params"] if "api_params" in kwargs else (args[1] if len(args) > 1 else None)
-        service = client._service_model.metadata["endpointPrefix"]
-        if service == "xray" and operation in _XRAY_POLLERS:
-            return None
-        if common.ignored(client.meta.endpoint_url or ""):
-            return common.IGNORED
-        span = common.BACKEND.start_span(_name(service), namespace="aws")  # None: no sampled trace
-        if span is None:
-            return None
-        try:
-            _register(client)
-            return Call(span, str(service), str(operation), params, client.meta.region_name)
-        except Exception:
-            common.end(span)
-            raise
-    except Exception as error:
-        common.report("starting an AWS call", error)
-        return None
+def _client(client: Any) -> tuple[Any, str, Any, str]:
+    """(endpoint prefix, subsegment name, region, endpoint URL) of a client, read on its first traced call (botocore
+    fixes them when it makes the client; ``ClientMeta``'s properties are a Python call each), with our
+    ``before-call`` handler registered on its emitter."""
+    service = client._service_model.metadata["endpointPrefix"]
+    meta = client.meta
+    info = (service, _name(service), meta.region_name, meta.endpoint_url or "")
+    _register(client)
+    client.__dict__[_CLIENT] = info
+    return info
 
 
 def instrument(name: str, client_module: ModuleType) -> None:
@@ -354,7 +405,34 @@ def instrument(name: str, client_module: ModuleType) -> None:
 
     @functools.wraps(original)
     def _make_api_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(self, args, kwargs)
+        # The call to record (a Call), IGNORED, or None; what _start did, inlined (one Python call less per call).
+        call: Any = None
+        span = None
+        try:
+            operation = kwargs["operation_name"] if "operation_name" in kwargs else args[0]
+            info = self.__dict__.get(_CLIENT) or _client(self)
+            service = info[0]
+            if service == "xray" and operation in _XRAY_POLLERS:
+                pass
+            elif (rules := _modules.get(common.ENDPOINTS)) is not None and rules.is_ignored(info[3]):
+                call = common.IGNORED
+            else:
+                span = common.BACKEND.start_span(info[1], namespace="aws")  # None: no sampled trace
+                if span is not None:
+                    call = _new_object(Call)
+                    call.span = span
+                    call.service = service
+                    call.operation = operation
+                    call.params = (
+                        kwargs["api_params"] if "api_params" in kwargs else (args[1] if len(args) > 1 else None)
+                    )
+                    call.region = info[2]
+                    call.context = None
+        except Exception as error:
+            common.report("starting an AWS call", error)
+            if span is not None:
+                common.end(span)
+            call = None
         if call is None or call is common.IGNORED:
             if call is None and _current.get() is None:
                 return original(self, *args, **kwargs)

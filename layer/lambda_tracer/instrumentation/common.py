@@ -36,10 +36,10 @@ IGNORED: Any = object()
 UNKNOWN_HOST = "UNKNOWN HOST"
 #: endpoints.py, the rules of ``ignore_endpoint``: whoever adds one imports it, so while it is not imported there is
 #: none, and a call's first trace (a cold start) does not load it.
-_ENDPOINTS = __name__.rsplit(".", 2)[0] + ".endpoints"
+ENDPOINTS = __name__.rsplit(".", 2)[0] + ".endpoints"
 #: propagation.py's settings and header: while neither setting is given, the default is the X-Ray header alone, written
 #: here without loading propagation.py (tests/unit/test_instrumentation.py holds the names to propagation.py's).
-_PROPAGATORS_KEY = config.environ_key("LAMBDA_TRACER_PROPAGATORS")
+PROPAGATORS_KEY = config.environ_key("LAMBDA_TRACER_PROPAGATORS")
 _EXPORTER_KEY = config.environ_key(config.EXPORTER)
 XRAY_HEADER = "X-Amzn-Trace-Id"
 
@@ -53,8 +53,8 @@ def report(what: str, error: BaseException) -> None:
 
 
 def ignored(url: str) -> bool:
-    """``endpoints.is_ignored(url)``: never, while endpoints.py is not imported (``_ENDPOINTS``)."""
-    rules = sys.modules.get(_ENDPOINTS)
+    """``endpoints.is_ignored(url)``: never, while endpoints.py is not imported (``ENDPOINTS``)."""
+    rules = sys.modules.get(ENDPOINTS)
     return rules is not None and bool(rules.is_ignored(url))
 
 
@@ -229,7 +229,7 @@ def trace_headers(span: xray.XRaySpan, aws: bool = False) -> list[tuple[str, str
         # propagation.headers' default, without loading it: an AWS call's in either exporter (AWS services read the
         # X-Ray header alone), any call's in xray mode.
         if (
-            environ.get(_PROPAGATORS_KEY) is None
+            environ.get(PROPAGATORS_KEY) is None
             and (aws or environ.get(_EXPORTER_KEY) is None)
             and span.trace.sampled == "1"
         ):
