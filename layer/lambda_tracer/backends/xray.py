@@ -360,7 +360,11 @@ class XRaySpan(BackendSpan):
             text += f',"metadata":{{{string(spliced[0])}:{{{string(spliced[1])}:{spliced[3]}}}}}'
         elif self.metadata:
             text += ',"metadata":' + dumps(self.metadata)
-        if self.http or self.aws or self.sql or self.error or self.fault or self.throttle or self.cause is not None:
+        if self.sql or self.error or self.fault or self.throttle or self.cause is not None:
+            text += "," + dumps(xray_documents.blocks(self, {}))[1:]
+        elif self.http and self.aws:  # an AWS call that answered: blocks() without its call
+            text += "," + dumps({"http": self.http, "aws": self.aws})[1:]
+        elif self.http or self.aws:
             text += "," + dumps(xray_documents.blocks(self, {}))[1:]
         else:
             text += "}"
