@@ -213,6 +213,50 @@ def test_recorded_parameters_are_redacted(base: str) -> None:
     assert "hunter2" not in json.dumps(call.documents)
 
 
+BOTOCORE_BROKEN = [
+    ("botocore", "_client"),
+    ("botocore", "_name"),
+    ("botocore.Call", "_recorded"),
+    ("xray.XRaySpan", "outgoing_header"),
+    ("xray.XRaySpan", "end"),
+    ("xray.XRaySpan", "encoded"),
+]
+
+
+@pytest.mark.parametrize(("where", "broken"), BOTOCORE_BROKEN, ids=[f"{w}.{b}" for w, b in BOTOCORE_BROKEN])
+def test_a_fault_of_ours_never_reaches_an_aws_call(
+    base: str, monkeypatch: pytest.MonkeyPatch, where: str, broken: str
+) -> None:
+    """The inlined fast paths of the botocore hook (instrumentation/botocore.py): whatever of ours fails, each AWS
+    call returns what it would have, sent once."""
+    import boto3
+
+    from lambda_tracer.instrumentation import botocore as hook
+
+    owners = {"botocore": hook, "botocore.Call": hook.Call, "xray.XRaySpan": xray.XRaySpan}
+    injected = type(f"Injected_{broken}", (RuntimeError,), {})
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise injected("injected")
+
+    monkeypatch.setattr(owners[where], broken, fail)
+    tracer = Tracer(service="svc", patch_modules=["botocore"])
+    s3 = boto3.client(
+        "s3", endpoint_url=base, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    sent: list[str] = []
+    s3.meta.events.register("before-send", lambda request, **kwargs: sent.append(request.method))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        put = s3.put_object(Bucket="reports", Key="a.csv", Body=b"data")["ResponseMetadata"]["HTTPStatusCode"]
+        return [put, s3.put_object(Bucket="reports", Key="b.csv", Body=b"data")["ResponseMetadata"]["HTTPStatusCode"]]
+
+    call = invoke(handler, expect=0)
+    assert call.error is None and call.result == [200, 200]
+    assert sent == ["PUT", "PUT"]
+
+
 def test_calls_nest_under_the_escape_hatchs_subsegments(base: str) -> None:
     import requests
 

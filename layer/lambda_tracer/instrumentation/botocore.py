@@ -205,19 +205,21 @@ def _record(found: tuple[Rule, ...], values: Any, aws: dict[str, Any]) -> None:
 class Call:
     """One traced API call: its span, what it was, and botocore's request context (attempts)."""
 
-    __slots__ = ("context", "operation", "params", "region", "service", "span")
+    __slots__ = ("context", "info", "operation", "params", "span")
 
-    def __init__(self, span: Any, service: str, operation: str, params: Any, region: Any) -> None:
+    def __init__(self, span: Any, info: tuple[str, str, Any, str], operation: str, params: Any) -> None:
         self.span = span
-        self.service = service
+        #: The client's, from ``_client``: (service, subsegment name, region, endpoint URL).
+        self.info = info
         self.operation = operation
         self.params = params
-        self.region = region
-        self.context: Any = None
+        #: botocore's request context, once ``before-call`` gave it (unset before).
+        self.context: Any
 
     def _attempts(self) -> int:
         """Attempts made, as botocore counts them in the request context (0 if it never got that far)."""
-        retries = self.context.get("retries") if isinstance(self.context, dict) else None
+        context = getattr(self, "context", None)
+        retries = context.get("retries") if isinstance(context, dict) else None
         attempt = retries.get("attempt") if isinstance(retries, dict) else None
         return attempt if isinstance(attempt, int) else 0
 
@@ -225,8 +227,9 @@ class Call:
         """The ``aws`` block. What botocore and AWS say (operation, region, ids, retries) is recorded as it is;
         the parameters, the caller's data, are converted and redacted like metadata."""
         aws: dict[str, Any] = {"operation": self.operation}
-        if isinstance(self.region, str) and self.region:
-            aws["region"] = self.region
+        region = self.info[2]
+        if isinstance(region, str) and region:
+            aws["region"] = region
         retries = metadata.get("RetryAttempts") if isinstance(metadata, dict) else None
         if isinstance(metadata, dict):
             request_id = metadata.get("RequestId")
@@ -235,8 +238,9 @@ class Call:
         if not isinstance(retries, int):
             retries = max(self._attempts() - 1, 0)
         aws["retries"] = retries
-        request_rules, response_rules = _parsed.get(self.service, _NONE).get(self.operation) or rules(
-            self.service, self.operation
+        service = self.info[0]
+        request_rules, response_rules = _parsed.get(service, _NONE).get(self.operation) or rules(
+            service, self.operation
         )
         if request_rules or (response_rules and response is not None):
             self._recorded(aws, request_rules, response_rules, response)
@@ -247,28 +251,32 @@ class Call:
         response botocore made (its metadata a dict, a status, a Content-Length as text), without their calls."""
         span = self.span
         try:
-            metadata = result.get("ResponseMetadata") if isinstance(result, dict) else None
-            if metadata.__class__ is not dict or _parsed.get(self.service, _NONE).get(self.operation) is None:
-                self._succeeded(metadata, result)
-            else:  # _aws and set_response inlined, byte for byte
+            metadata: Any = result.get("ResponseMetadata") if result.__class__ is dict else None
+            headers: Any = metadata.get("HTTPHeaders") if metadata.__class__ is dict else None
+            service, _, region, _ = self.info
+            found = _parsed.get(service, _NONE).get(self.operation)
+            if headers.__class__ is not dict or found is None:
+                self._succeeded(result)
+            else:  # _aws and set_response inlined, byte for byte (a class test first: isinstance is a call)
                 aws: dict[str, Any] = {"operation": self.operation}
-                region = self.region
-                if isinstance(region, str) and region:
+                if (region.__class__ is str or isinstance(region, str)) and region:
                     aws["region"] = region
                 request_id = metadata.get("RequestId")
-                if isinstance(request_id, str) and request_id:
+                if (request_id.__class__ is str or isinstance(request_id, str)) and request_id:
                     aws["request_id"] = request_id
                 retries = metadata.get("RetryAttempts")
-                aws["retries"] = retries if isinstance(retries, int) else max(self._attempts() - 1, 0)
-                request_rules, response_rules = _parsed[self.service][self.operation]
-                if request_rules or response_rules:
-                    self._recorded(aws, request_rules, response_rules, result)
-                headers = metadata.get("HTTPHeaders")
-                if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
-                    aws["id_2"] = headers["x-amz-id-2"]
+                if retries.__class__ is int or isinstance(retries, int):
+                    aws["retries"] = retries
+                else:
+                    aws["retries"] = max(self._attempts() - 1, 0)
+                if found[0] or found[1]:
+                    self._recorded(aws, found[0], found[1], result)
+                id_2 = headers.get("x-amz-id-2")
+                if id_2.__class__ is str or isinstance(id_2, str):
+                    aws["id_2"] = id_2
                 span.aws = aws
                 status = metadata.get("HTTPStatusCode")
-                length = headers.get("content-length") if isinstance(headers, dict) else None
+                length = headers.get("content-length")
                 if status.__class__ is not int or (length is not None and length.__class__ is not str):
                     common.set_response(span, status, length)
                 else:
@@ -298,8 +306,9 @@ class Call:
             if isinstance(converted, dict):
                 aws.update(converted)
 
-    def _succeeded(self, metadata: Any, result: Any) -> None:
+    def _succeeded(self, result: Any) -> None:
         """``succeeded``'s general path: any response (raises what it raises)."""
+        metadata = result.get("ResponseMetadata") if isinstance(result, dict) else None
         aws = self._aws(metadata, result)
         headers = metadata.get("HTTPHeaders") if isinstance(metadata, dict) else None
         if isinstance(headers, dict) and isinstance(headers.get("x-amz-id-2"), str):
@@ -377,13 +386,13 @@ def _name(service: Any) -> str:
     return name
 
 
-def _client(client: Any) -> tuple[Any, str, Any, str]:
+def _client(client: Any) -> tuple[str, str, Any, str]:
     """(endpoint prefix, subsegment name, region, endpoint URL) of a client, read on its first traced call (botocore
     fixes them when it makes the client; ``ClientMeta``'s properties are a Python call each), with our
     ``before-call`` handler registered on its emitter."""
     service = client._service_model.metadata["endpointPrefix"]
     meta = client.meta
-    info = (service, _name(service), meta.region_name, meta.endpoint_url or "")
+    info = (str(service), _name(service), meta.region_name, meta.endpoint_url or "")
     _register(client)
     client.__dict__[_CLIENT] = info
     return info
@@ -419,15 +428,13 @@ def instrument(name: str, client_module: ModuleType) -> None:
             else:
                 span = common.BACKEND.start_span(info[1], namespace="aws")  # None: no sampled trace
                 if span is not None:
-                    call = _new_object(Call)
+                    call = _new_object(Call)  # Call(...) without its __init__ call
                     call.span = span
-                    call.service = service
-                    call.operation = operation
+                    call.info = info
+                    call.operation = operation if operation.__class__ is str else str(operation)
                     call.params = (
                         kwargs["api_params"] if "api_params" in kwargs else (args[1] if len(args) > 1 else None)
                     )
-                    call.region = info[2]
-                    call.context = None
         except Exception as error:
             common.report("starting an AWS call", error)
             if span is not None:
