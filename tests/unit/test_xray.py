@@ -286,29 +286,3 @@ def test_span_ids_are_drawn_ahead_and_forgotten_after_a_restore_and_in_a_forked_
         child = pipe.read()
     os.waitpid(pid, 0)
     assert child == b"0" and len(xray_documents.ids) == 63  # the parent's are its own still
-
-
-@pytest.mark.usefixtures("memory_sender")
-def test_start_span_makes_the_span_xrayspans_init_makes() -> None:
-    """XRayBackend.start_span writes a span's fields itself (no __init__ call): the same fields as
-    ``XRaySpan(...)``, for a handler span (annotations and their text) and for a call inside it."""
-    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    annotations = ({"ColdStart": False}, ',"annotations":{"ColdStart":false}')
-
-    def fields(span: Any) -> dict[str, Any]:
-        return {k: v for k, v in vars(span).items() if k not in ("id", "start_us")}
-
-    @Tracer(service="svc").capture_lambda_handler
-    def handler(event: Any, context: Any) -> None:
-        outer = xray.BACKEND.start_span("## outer", annotations=annotations)
-        inner = xray.BACKEND.start_span("s3", namespace="aws")
-        assert outer is not None and inner is not None
-        made = xray.XRaySpan("s3", inner.trace, outer.id, "aws")
-        made_outer = xray.XRaySpan("## outer", outer.trace, outer.parent_id, "local", annotations)
-        seen.extend([(fields(inner), fields(made)), (fields(outer), fields(made_outer))])
-        assert re.fullmatch("[0-9a-f]{16}", inner.id) and inner.start_us >= outer.start_us > 0
-        inner.end()
-        outer.end()
-
-    invoke(handler, expect=3)
-    assert seen and all(ours == theirs for ours, theirs in seen)

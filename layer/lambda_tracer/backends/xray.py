@@ -545,23 +545,7 @@ class XRayBackend(Backend):
         if (udp._sender or udp.sender()) is None:
             _state.set((trace, stack, seen))
             return None  # the daemon address is unusable (reported once)
-        # XRaySpan(name, trace, parent id, namespace, annotations) without its __init__'s call (a Python call is
-        # ~1 K instructions while a function runs unspecialised): the same stores, in step with __init__
-        # (tests/unit/test_xray.py holds them to it).
-        span = _new_object(XRaySpan)
-        span.name = name
-        try:
-            span.id = _ids.pop()
-        except IndexError:
-            span.id = xray_documents.more_ids()
-        span.parent_id = parent.id if parent is not None else trace.parent or ""
-        span.trace = trace
-        span.start_us = _time_ns() // 1000
-        span.namespace = namespace
-        if annotations is None:
-            span.annotations = {}
-        else:
-            span.annotations, span.annotations_text = annotations
+        span = XRaySpan(name, trace, parent.id if parent is not None else trace.parent or "", namespace, annotations)
         _state.set((trace, stack + (span,), seen))  # noqa: RUF005 (one concatenation: cheaper than unpacking here)
         return span
 
