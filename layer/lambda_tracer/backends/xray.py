@@ -435,37 +435,7 @@ class PastSpan(XRaySpan):
         if EXPORTER is not None or self.ended or self.trace.root.__class__ is not str:
             super().add_finished(spans)  # otlp, a tree already sent, a trace without a Root: the general path
             return
-        self._write(spans, self.id, self.children, xray_documents.json_string(self.trace.root))
-
-    def _write(self, spans: list[Finished], parent_id: str, into: list[Any], trace_id: str) -> None:
-        """``spans`` under ``parent_id``, each as (document, its children's, or ``()``) appended to ``into``. The
-        ids of a level come from one ``os.urandom`` call, split in C; a leaf (most imports) gets no list."""
-        string = xray_documents.json_string
-        ids = _urandom(8 * len(spans)).hex(" ", 8).split()
-        tail = f',"type":"subsegment","trace_id":{trace_id},"parent_id":"{parent_id}","namespace":"local"}}'
-        for (name, start_time, end_time, error, children), span_id in zip(spans, ids, strict=True):
-            below: Any = ()
-            if children:
-                below = []
-                self._write(children, span_id, below, trace_id)
-            start_us = round(start_time * 1_000_000)
-            end_us = round(end_time * 1_000_000)
-            if error is None and 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:  # times(), inlined
-                start, end = str(start_us), str(end_us)
-                into.append(
-                    (
-                        f'{{"id":"{span_id}","name":{string(name)},'
-                        f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
-                        f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"}{tail}'.encode(),
-                        below,
-                    )
-                )
-            else:
-                span = PastSpan(name, self.trace, parent_id, start_time, None)
-                span.id = span_id
-                if error is not None:
-                    span.record_exception(error)
-                into.append((span.encoded(max(end_us, start_us)), below))
+        _write_finished(self, spans, self.id, self.children, xray_documents.json_string(self.trace.root))
 
     def end(self, error: BaseException | None = None) -> None:
         self.end_at(time.time(), error)
@@ -488,6 +458,43 @@ class PastSpan(XRaySpan):
         whole = xray_documents.embedded(node)
         for body in [whole] if len(whole) <= xray_documents.MAX_DOCUMENT_BYTES else xray_documents.each_document(node):
             sender.send(body)
+
+
+def _write_finished(span: PastSpan, spans: list[Finished], parent_id: str, into: list[Any], trace_id: str) -> None:
+    """``spans`` under ``parent_id``, each as (document, its children's, or ``()``) appended to ``into``: the bytes
+    ``child_at`` and ``end_at`` would make. Nothing is made per level but the children's list: a tree of imports is
+    mostly one child per level, so the ids come from the pool every span draws from (``xray_documents.ids``, 64 per
+    ``os.urandom`` call) and the fields the spans of a level share are written in each span's text. A leaf (most
+    imports) gets no list. A child that raised goes through a span, for its ``cause``."""
+    string = xray_documents.json_string
+    for name, start_time, end_time, error, children in spans:
+        try:
+            span_id = _ids.pop()  # drawn ahead, as XRaySpan's
+        except IndexError:
+            span_id = xray_documents.more_ids()
+        below: Any = ()
+        if children:
+            below = []
+            _write_finished(span, children, span_id, below, trace_id)
+        start_us = round(start_time * 1_000_000)
+        end_us = round(end_time * 1_000_000)
+        if error is None and 1_000_000 <= start_us <= end_us < 8_589_934_592_000_000:  # times(), inlined
+            start, end = str(start_us), str(end_us)
+            into.append(
+                (
+                    f'{{"id":"{span_id}","name":{string(name)},'
+                    f'"start_time":{start[:-6]}.{start[-6:].rstrip("0") or "0"},'
+                    f'"end_time":{end[:-6]}.{end[-6:].rstrip("0") or "0"},"type":"subsegment",'
+                    f'"trace_id":{trace_id},"parent_id":"{parent_id}","namespace":"local"}}'.encode(),
+                    below,
+                )
+            )
+        else:
+            child = PastSpan(name, span.trace, parent_id, start_time, None)
+            child.id = span_id
+            if error is not None:
+                child.record_exception(error)
+            into.append((child.encoded(max(end_us, start_us)), below))
 
 
 class EntrySpan(BackendSpan):
