@@ -457,7 +457,7 @@ def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffecte
         port = unused.getsockname()[1]
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/custom")
     otlp.configure()
-    assert otlp.SETTINGS.endpoint == f"http://127.0.0.1:{port}/custom"
+    assert otlp.http_endpoint == f"http://127.0.0.1:{port}/custom"
     calls: list[int] = []
     tracer = Tracer(service="svc")
 
@@ -501,13 +501,13 @@ def test_settings_the_otel_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "250")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=a%2Cb, bad")
-    settings = otlp.Settings()
-    assert (settings.endpoint, settings.timeout) == ("http://localhost:4318/v1/traces", 0.25)
+    endpoint, _, timeout = otlp.settings()
+    assert (endpoint, timeout) == ("http://localhost:4318/v1/traces", 0.25)
     resource = otlp.resource()
     assert resource["service.name"] == "from-otel"
     assert resource["deployment.environment"] == "prod" and resource["team"] == "a,b"
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")  # no scheme: not a URL, UDP instead
-    assert otlp.Settings().endpoint is None
+    assert otlp.settings()[0] is None
 
 
 def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
@@ -612,6 +612,12 @@ def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
             ("ColdStart", cold),
             ("faas.coldstart", cold),
         ]
+    assert proto.field(0x0A, b"faas.invocation_id") == otlp_spans._INVOCATION_KEY
+    assert [(0x30 | kind << 8 | 0x39 << 16) for kind in (proto.INTERNAL, proto.SERVER, proto.CLIENT)] == [
+        otlp_spans._INTERNAL_KIND,
+        otlp_spans._SERVER_KIND,
+        otlp_spans._CLIENT_KIND,
+    ]
     assert [bytes((size,)) for size in range(0x80)] == proto._LENGTHS
     assert [bytes((0x4A, size)) for size in range(0x80)] == proto._SPAN_ATTRIBUTES
     assert [bytes((0x12, size + 2, 0x0A, size)) for size in range(0x7E)] == proto._STRING_VALUES

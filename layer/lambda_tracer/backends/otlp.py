@@ -61,29 +61,25 @@ _lock = threading.Lock()
 _prefix: tuple[bytes, bytes] | None = None
 
 
-class Settings:
-    """What the environment asked for, read once at init: OTLP/HTTP's settings (otlp_http.py) when an endpoint is
-    set, else UDP to the daemon."""
+def settings() -> tuple[str | None, dict[str, str], float]:
+    """What the environment asked for, read once at init: OTLP/HTTP's (the endpoint, the headers, the timeout in
+    seconds: otlp_http.py) when an endpoint is set, else no endpoint (UDP to the daemon). A function and three
+    globals, not a class: creating a class is dear at a cold start."""
+    if config.get_raw(TRACES_ENDPOINT) is not None or config.get_raw(ENDPOINT) is not None:
+        from . import otlp_http  # the HTTP transport and its settings, only then
 
-    __slots__ = ("endpoint", "headers", "timeout")
-
-    def __init__(self) -> None:
-        self.endpoint: str | None = None
-        self.headers: dict[str, str] = {}
-        self.timeout = 0.5
-        if config.get_raw(TRACES_ENDPOINT) is not None or config.get_raw(ENDPOINT) is not None:
-            from . import otlp_http  # the HTTP transport and its settings, only then
-
-            self.endpoint, self.headers, self.timeout = otlp_http.settings()
+        return otlp_http.settings()
+    return None, {}, 0.5
 
 
-SETTINGS = Settings()
+#: The OTLP/HTTP endpoint (None: UDP to the daemon), its headers and its timeout in seconds.
+http_endpoint, http_headers, http_timeout = settings()
 
 
 def configure() -> None:
     """Read the settings again (tests; the process reads them once at init)."""
-    global SETTINGS, _prefix
-    SETTINGS = Settings()
+    global http_endpoint, http_headers, http_timeout, _prefix
+    http_endpoint, http_headers, http_timeout = settings()
     _prefix = None
 
 
@@ -192,7 +188,7 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
             else:
                 trace.batch.append(encoded)
         return
-    if trace.batch is not None or SETTINGS.endpoint:
+    if trace.batch is not None or http_endpoint:
         _ship(encoded, trace, False)
         return
     try:  # alone, over UDP: the common case (a handler without children)
@@ -258,7 +254,7 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     head = b"".join((ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, raw_id, response, flags))
     current, stack, _ = _state.get()
     batch, tail, lone, pair = trace.batch, warm[4], _lone, _pair
-    if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
+    if (stack and trace is current) or http_endpoint:  # something may still be open, or HTTP: the general path
         return _export(span, trace, end_us)
     if batch is None and lone[0] is _prefix and lone[1] is tail and lone[2] == len(head):
         body = binascii.b2a_base64(lone[3] + head, newline=False) + lone[4]
@@ -303,31 +299,38 @@ def add_finished(span: xray.PastSpan, spans: list[Finished]) -> None:
         xray.XRaySpan.add_finished(span, spans)  # BackendSpan's: child_at, record_exception and end_at
         return
     pending: list[bytes] = []
-    _write(span, spans, span.id, pending, "0a10" + root[2:10] + root[11:] + "1208")
+    head = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208")
+    _write(span, spans, bytes.fromhex(span.id), pending, head)
     if pending:
         _keep(trace, pending)
 
 
-def _write(span: xray.PastSpan, spans: list[Finished], parent_id: str, pending: list[bytes], head: str) -> None:
-    """``spans`` under ``parent_id`` into ``pending`` (``head``: the trace id's field and the span id's tag, as
-    hex), each after its own; the ids of a level drawn in one call."""
+def _write(span: xray.PastSpan, spans: list[Finished], parent: bytes, pending: list[bytes], head: bytes) -> None:
+    """``spans`` under the span whose id is ``parent`` (8 bytes) into ``pending`` (``head``: the trace id's field
+    and the span id's tag), each after its own; the ids of a level drawn in one call, each span's bytes put together
+    in one ``join``."""
     trace = span.trace
-    hexes = _urandom(8 * len(spans)).hex()
-    tail = "2208" + parent_id
+    ids = _urandom(8 * len(spans))
+    tail = b"\x22\x08" + parent
+    parent_id = parent.hex()
     flags = otlp_spans._FLAG_FIELDS[trace.sampled == "1"][parent_id == trace.parent]
     at = 0
     for name, start_time, end_time, error, children in spans:
-        span_id = hexes[at : at + 16]
-        at += 16
+        span_id = ids[at : at + 8]
+        at += 8
         if children:
             _write(span, children, span_id, pending, head)
         start_us = round(start_time * 1_000_000)
         end_us = max(round(end_time * 1_000_000), start_us)
         if error is None:
-            times = _INTERNAL_KIND | (start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
+            times = (
+                _INTERNAL_KIND | (start_us * 1000 & _U64) << 24 | _END_TAG | (end_us * 1000 & _U64) << 96
+            ).to_bytes(20, "little")
             raw = name.encode() if name.isascii() else b""  # framed here: names are new, and a call costs ~1 K
-            name_field = b"\x2a" + _LENGTHS[len(raw)] + raw if 0 < len(raw) < 0x80 else proto.framed_name(name)
-            encoded = bytes.fromhex(head + span_id + tail) + times.to_bytes(20, "little") + name_field + flags
+            if 0 < len(raw) < 0x80:
+                encoded = b"".join((head, span_id, tail, times, b"\x2a", _LENGTHS[len(raw)], raw, flags))
+            else:
+                encoded = b"".join((head, span_id, tail, times, proto.framed_name(name), flags))
             if len(encoded) <= _MAX_PLAIN_SPAN:
                 pending.append(encoded)
                 continue
@@ -335,7 +338,7 @@ def _write(span: xray.PastSpan, spans: list[Finished], parent_id: str, pending: 
             _keep(trace, pending)
             pending.clear()
         child = xray.PastSpan(name, trace, parent_id, start_time, span.children)
-        child.id = span_id
+        child.id = span_id.hex()
         if error is not None:
             child.record_exception(error)
         child.end_at(end_time, error)
@@ -389,12 +392,12 @@ def send(spans: list[bytes], sampled: bool) -> None:
     """The spans in as few requests as fit, to the OTLP/HTTP endpoint when set, else to the daemon over UDP."""
     try:
         prefix = _prefix or request_prefix()
-        endpoint = SETTINGS.endpoint
+        endpoint = http_endpoint
         if endpoint:
             from . import otlp_http, otlp_split
 
             for request in otlp_split.requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
-                otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
+                otlp_http.post(endpoint, request, http_headers, http_timeout)
             return
         sender = udp._sender or udp.sender()
         if sender is not None:

@@ -161,33 +161,30 @@ _LENGTHS = _table(b"\x00", 0x80, (0, _BYTES))
 _SPAN_ATTRIBUTES = _table(b"\x4a\x00", 0x80, (1, _BYTES))
 _STRING_VALUES = _table(b"\x12\x00\x0a\x00", 0x7E, (1, _BYTES[2:]), (3, _BYTES[:0x7E]))
 #: Attribute keys as ``KeyValue.key`` fields, remembered (at most MAX_KEYS: keys are few and fixed in practice).
-#: Those every cold start writes (the resource's, init's and the handler's) are framed here in one comprehension:
-#: a ``framed_name`` call each, in code that runs once, would cost ~4 K instructions.
+#: Those every cold start writes (the resource's, init's and the handler's) are written out framed (field 1, its
+#: one-byte length, the key): a literal is the cheapest to load, no code runs for it (tests frame each again).
 MAX_KEYS = 256
 _keys: dict[str, bytes] = {
-    key: b"\x0a" + _LENGTHS[len(key)] + key.encode()
-    for key in [
-        "service.name",
-        "cloud.provider",
-        "cloud.platform",
-        "telemetry.sdk.name",
-        "telemetry.sdk.language",
-        "telemetry.sdk.version",
-        "cloud.region",
-        "faas.name",
-        "faas.version",
-        "faas.instance",
-        "faas.max_memory",
-        "aws.log.group.names",
-        "InitImportsMs",
-        "aws.xray.annotations",
-        "Service",
-        "InitType",
-        "cloud.resource_id",
-        "aws.lambda.invoked_arn",
-        "cloud.account.id",
-        "faas.trigger",
-    ]
+    "service.name": b"\x0a\x0cservice.name",
+    "cloud.provider": b"\x0a\x0ecloud.provider",
+    "cloud.platform": b"\x0a\x0ecloud.platform",
+    "telemetry.sdk.name": b"\x0a\x12telemetry.sdk.name",
+    "telemetry.sdk.language": b"\x0a\x16telemetry.sdk.language",
+    "telemetry.sdk.version": b"\x0a\x15telemetry.sdk.version",
+    "cloud.region": b"\x0a\x0ccloud.region",
+    "faas.name": b"\x0a\x09faas.name",
+    "faas.version": b"\x0a\x0cfaas.version",
+    "faas.instance": b"\x0a\x0dfaas.instance",
+    "faas.max_memory": b"\x0a\x0ffaas.max_memory",
+    "aws.log.group.names": b"\x0a\x13aws.log.group.names",
+    "InitImportsMs": b"\x0a\x0dInitImportsMs",
+    "aws.xray.annotations": b"\x0a\x14aws.xray.annotations",
+    "Service": b"\x0a\x07Service",
+    "InitType": b"\x0a\x08InitType",
+    "cloud.resource_id": b"\x0a\x11cloud.resource_id",
+    "aws.lambda.invoked_arn": b"\x0a\x16aws.lambda.invoked_arn",
+    "cloud.account.id": b"\x0a\x10cloud.account.id",
+    "faas.trigger": b"\x0a\x0cfaas.trigger",
 }
 
 

@@ -173,7 +173,11 @@ _XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
 _U64 = (1 << 64) - 1
 #: Span.kind (field 6) and the tag of start_time_unix_nano (field 7, fixed64) as the low bytes of one integer; the
 #: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
-_INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (0x30 | kind << 8 | 0x39 << 16 for kind in (1, 2, 3))
+_INTERNAL_KIND, _SERVER_KIND, _CLIENT_KIND = (
+    0x30 | 1 << 8 | 0x39 << 16,
+    0x30 | 2 << 8 | 0x39 << 16,
+    0x30 | 3 << 8 | 0x39 << 16,
+)
 _END_TAG = 0x41 << 88
 #: Span.flags fields (16, fixed32), by [sampled][parent is the Lambda service's segment]: FLAG_HAS_IS_REMOTE, with
 #: FLAG_IS_REMOTE, FLAG_SAMPLED or both. Constants are bytes, not encoded at import (thousands of instructions a
@@ -183,7 +187,7 @@ _FLAG_FIELDS = [
     [b"\x85\x01\x01\x01\x00\x00", b"\x85\x01\x01\x03\x00\x00"],
 ]
 #: The ``faas.invocation_id`` attribute up to its value, by the value's length (request ids are 36 characters).
-_INVOCATION_KEY = proto.field(0x0A, b"faas.invocation_id")
+_INVOCATION_KEY = b"\x0a\x12faas.invocation_id"
 _invocation_heads: dict[int, bytes] = {}
 
 
