@@ -128,8 +128,13 @@ def attributes(tag: int, values: dict[str, Any]) -> bytes:
             except UnicodeEncodeError:
                 raw = text(value)
             size = len(raw)
-            if tag == 0x4A and size + len(framed_key) < 0x7B:  # a span's, all lengths one byte: from tables
-                parts += (_SPAN_ATTRIBUTES[size + len(framed_key) + 4], framed_key, _STRING_VALUES[size], raw)
+            if size + len(framed_key) < 0x7B:  # all lengths one byte: from tables (a span's header too)
+                head = (
+                    _SPAN_ATTRIBUTES[size + len(framed_key) + 4]
+                    if tag == 0x4A
+                    else bytes((tag, size + len(framed_key) + 4))
+                )
+                parts += (head, framed_key, _STRING_VALUES[size], raw)
                 continue
             inner = (b"\x0a" + _LENGTHS[size] if size < 0x80 else b"\x0a" + varint(size)) + raw
         elif value.__class__ is int and 0 <= value < 0x4000:  # counts, statuses, sizes: a varint of one or two bytes
