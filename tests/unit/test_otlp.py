@@ -457,7 +457,7 @@ def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffecte
         port = unused.getsockname()[1]
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/custom")
     otlp.configure()
-    assert otlp.http_endpoint == f"http://127.0.0.1:{port}/custom"
+    assert otlp.SETTINGS.endpoint == f"http://127.0.0.1:{port}/custom"
     calls: list[int] = []
     tracer = Tracer(service="svc")
 
@@ -501,13 +501,13 @@ def test_settings_the_otel_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "250")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=a%2Cb, bad")
-    endpoint, _, timeout = otlp.settings()
-    assert (endpoint, timeout) == ("http://localhost:4318/v1/traces", 0.25)
+    settings = otlp.Settings()
+    assert (settings.endpoint, settings.timeout) == ("http://localhost:4318/v1/traces", 0.25)
     resource = otlp.resource()
     assert resource["service.name"] == "from-otel"
     assert resource["deployment.environment"] == "prod" and resource["team"] == "a,b"
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")  # no scheme: not a URL, UDP instead
-    assert otlp.settings()[0] is None
+    assert otlp.Settings().endpoint is None
 
 
 def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:

@@ -61,25 +61,29 @@ _lock = threading.Lock()
 _prefix: tuple[bytes, bytes] | None = None
 
 
-def settings() -> tuple[str | None, dict[str, str], float]:
-    """What the environment asked for, read once at init: OTLP/HTTP's (the endpoint, the headers, the timeout in
-    seconds: otlp_http.py) when an endpoint is set, else no endpoint (UDP to the daemon). A function and three
-    globals, not a class: creating a class is dear at a cold start."""
-    if config.get_raw(TRACES_ENDPOINT) is not None or config.get_raw(ENDPOINT) is not None:
-        from . import otlp_http  # the HTTP transport and its settings, only then
+class Settings:
+    """What the environment asked for, read once at init: OTLP/HTTP's settings (otlp_http.py) when an endpoint is
+    set, else UDP to the daemon."""
 
-        return otlp_http.settings()
-    return None, {}, 0.5
+    __slots__ = ("endpoint", "headers", "timeout")
+
+    def __init__(self) -> None:
+        self.endpoint: str | None = None
+        self.headers: dict[str, str] = {}
+        self.timeout = 0.5
+        if config.get_raw(TRACES_ENDPOINT) is not None or config.get_raw(ENDPOINT) is not None:
+            from . import otlp_http  # the HTTP transport and its settings, only then
+
+            self.endpoint, self.headers, self.timeout = otlp_http.settings()
 
 
-#: The OTLP/HTTP endpoint (None: UDP to the daemon), its headers and its timeout in seconds.
-http_endpoint, http_headers, http_timeout = settings()
+SETTINGS = Settings()
 
 
 def configure() -> None:
     """Read the settings again (tests; the process reads them once at init)."""
-    global http_endpoint, http_headers, http_timeout, _prefix
-    http_endpoint, http_headers, http_timeout = settings()
+    global SETTINGS, _prefix
+    SETTINGS = Settings()
     _prefix = None
 
 
@@ -188,7 +192,7 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
             else:
                 trace.batch.append(encoded)
         return
-    if trace.batch is not None or http_endpoint:
+    if trace.batch is not None or SETTINGS.endpoint:
         _ship(encoded, trace, False)
         return
     try:  # alone, over UDP: the common case (a handler without children)
@@ -254,7 +258,7 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     head = b"".join((ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, raw_id, response, flags))
     current, stack, _ = _state.get()
     batch, tail, lone, pair = trace.batch, warm[4], _lone, _pair
-    if (stack and trace is current) or http_endpoint:  # something may still be open, or HTTP: the general path
+    if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
         return _export(span, trace, end_us)
     if batch is None and lone[0] is _prefix and lone[1] is tail and lone[2] == len(head):
         body = binascii.b2a_base64(lone[3] + head, newline=False) + lone[4]
@@ -392,12 +396,12 @@ def send(spans: list[bytes], sampled: bool) -> None:
     """The spans in as few requests as fit, to the OTLP/HTTP endpoint when set, else to the daemon over UDP."""
     try:
         prefix = _prefix or request_prefix()
-        endpoint = http_endpoint
+        endpoint = SETTINGS.endpoint
         if endpoint:
             from . import otlp_http, otlp_split
 
             for request in otlp_split.requests(prefix, spans, MAX_HTTP_REQUEST_BYTES):
-                otlp_http.post(endpoint, request, http_headers, http_timeout)
+                otlp_http.post(endpoint, request, SETTINGS.headers, SETTINGS.timeout)
             return
         sender = udp._sender or udp.sender()
         if sender is not None:
