@@ -364,6 +364,33 @@ def test_an_annotation_of_the_user_is_its_invocations_only() -> None:
     assert coldstart.handler_annotations("svc", True)[0] == handlers  # the warm invocations' own, never written
 
 
+def test_threads_annotating_the_handler_span_at_once_write_into_one_copy() -> None:
+    """The handler's shared annotations are copied at the span's first write: a thread that annotates it while
+    another is copying them (threads with a copied context) writes into the copy the other keeps, not one it drops."""
+    from lambda_tracer.backends import xray
+
+    trace = xray.Trace("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8", "1", {})
+    annotations, text = coldstart._written(False, "svc", True, "on-demand", False)
+    during: list[threading.Thread] = []
+
+    class Shared(dict):  # type: ignore[type-arg]
+        """The warm invocations' dict: another thread annotates the span while the first write copies it."""
+
+        def copy(self) -> dict[str, Any]:
+            copied = dict(self)
+            if not during:
+                during.append(threading.Thread(target=span.annotate, args=("other", 2)))
+                during[0].start()
+                during[0].join()
+            return copied
+
+    shared = Shared(annotations)
+    span = xray.XRaySpan("## handler", trace, "53995c3f42cd8ad8", "local", (shared, text))
+    span.annotate("user", 1)
+    assert during and span.annotations == {**annotations, "other": 2, "user": 1}
+    assert shared == annotations and span.annotations_text is None
+
+
 @pytest.mark.parametrize("service", [42, ["svc"]])
 def test_a_service_that_is_not_text_is_recorded_as_its_text(service: Any) -> None:
     """``service`` is typed str, but nothing checks it: the handler is still traced, its Service the value's text."""

@@ -256,7 +256,9 @@ class XRaySpan(BackendSpan):
 
     def annotate(self, key: str, value: str | int | float | bool) -> None:
         if self.annotations_text is not None:  # the handler's, shared with other invocations (handler_annotations)
-            self.annotations = self.annotations.copy()
+            # One copy for the span, whichever thread writes first (threads with a copied context may write at once):
+            # the first copy set in the instance dict is the one all keep (dict.setdefault is atomic).
+            self.annotations = self.__dict__.setdefault("own_annotations", self.annotations.copy())
             self.annotations_text = None
         self.annotations[key] = value
 
