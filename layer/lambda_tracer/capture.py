@@ -417,9 +417,9 @@ def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[An
     return _finish_text(converter, converter.convert(value), max_bytes)
 
 
-#: Small dicts recorded as they are, by their ``marshal`` bytes (which ``marshal.loads`` reads back: equal bytes, an
-#: equal value of exact JSON types; a buffer is never recorded as it is): (the redaction setting and capture limit as
-#: ``config.ENVIRON`` held them, the text). The first ``_KNOWN_RESPONSES`` of ``_KNOWN_BYTES`` at most, never cleared.
+#: Small dicts recorded as they are, by their ``marshal`` bytes (equal bytes: an equal value of exact JSON types; a
+#: buffer is never recorded as it is): (the redaction setting and capture limit read, the text), kept if judged under
+#: that setting's policy (``redaction._current``). At most ``_KNOWN_RESPONSES`` of ``_KNOWN_BYTES``, never cleared.
 _known_responses: dict[bytes, tuple[tuple[Any, Any], str | None]] = {}
 _KNOWN_RESPONSES, _KNOWN_BYTES, _KNOWN_ITEMS = 64, 1024, 16
 _REDACT_KEYS_KEY, _LIMIT_KEY = config.environ_key(config.REDACT_KEYS), config.environ_key(config.MAX_CAPTURE_BYTES)
@@ -458,8 +458,8 @@ def _judged(value: object, packed: bytes, settings: tuple[Any, Any]) -> tuple[An
     if text is None or not _kept(text, policy, limit):
         converter = _Converter(policy, limit)
         return _finish_text(converter, converter.convert(value), limit)
-    kept = text if "\x7f" not in text else None  # as response_metadata (DEL)
-    if len(packed) <= _KNOWN_BYTES and len(_known_responses) < _KNOWN_RESPONSES:
+    kept, made = (text if "\x7f" not in text else None), redaction._current  # DEL: as response_metadata
+    if len(packed) <= _KNOWN_BYTES and len(_known_responses) < _KNOWN_RESPONSES and made == (settings[0], policy):
         _known_responses[packed] = (settings, kept)
     return value, kept
 

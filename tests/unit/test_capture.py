@@ -1151,6 +1151,31 @@ def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_
     assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
 
 
+def test_a_response_judged_under_a_setting_changed_meanwhile_is_not_looked_up_under_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may change LAMBDA_TRACER_REDACT_KEYS between the settings ``recorded_response`` reads and the
+    policy it judges under: a value judged clean under the other policy is never looked up for the settings read
+    first (redaction off then would have it recorded unmasked, every later time, under the setting that masks it)."""
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ssn")
+    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    monkeypatch.setattr(capture, "_known_responses", {})
+    value = {"ssn": "123-45-6789"}
+    current = redaction.current
+
+    def changed_meanwhile() -> Policy:
+        monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "none")  # what another thread set, right then
+        return current()
+
+    monkeypatch.setattr(redaction, "current", changed_meanwhile)
+    assert capture.recorded_response(value) == (value, '{"ssn":"123-45-6789"}')  # judged with redaction off
+    monkeypatch.setattr(redaction, "current", current)
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ssn")
+    masked = capture.response_metadata(value, redaction.from_setting(["ssn"]), 16384)
+    assert masked[0] == {"ssn": REDACTED}
+    assert capture.recorded_response(value) == masked
+
+
 def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS", raising=False)
     monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
