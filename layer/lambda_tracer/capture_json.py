@@ -168,6 +168,40 @@ def bound_text(converted: Any, max_bytes: int, original_at_least: int | None = N
 
 #: What ``bound`` measures with: ``json.dumps(value, separators=(",", ":"), default=str)``, built once.
 _BOUND_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+#: The C encoder ``_BOUND_JSON.encode`` builds on every call, built at its first use (``_bound_json``); False until
+#: then, None where the C accelerator is missing.
+_bound: Any = False
+#: A str as ``_BOUND_JSON`` writes one (quoted, ASCII escapes).
+_json_string = json.encoder.encode_basestring_ascii
+
+
+def _c_bound() -> Any:
+    """The C encoder ``_BOUND_JSON.encode`` builds (json.encoder.iterencode), or None without the C accelerator."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make({}, str, _json_string, None, ":", ",", False, False, True)
+
+
+def _bound_json(value: Any) -> str:
+    """``_BOUND_JSON.encode(value)``, by an encoder built once rather than one per call.
+
+    Whatever it raises on (a cycle, too deep, a failing ``str``) is raised again by ``_BOUND_JSON``, and the encoder
+    is built anew: one that stopped half-way keeps the containers it was inside as markers.
+    """
+    global _bound
+    if isinstance(value, str):  # as JSONEncoder.encode
+        return _json_string(value)
+    if _bound is False:
+        _bound = _c_bound()
+    if _bound is not None:
+        try:
+            return "".join(_bound(value, 0))
+        except Exception:
+            _bound = _c_bound()
+    return _BOUND_JSON.encode(value)
+
+
 #: A string at the top of a dict of at most ``_FEW_ITEMS`` items that ``_json_text`` escapes itself, from this long.
 _LONG_TEXT, _FEW_ITEMS = 1024, 16
 #: The characters that JSON with ASCII escapes writes as they are, except for quotes and backslashes.
@@ -177,21 +211,22 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 def _json_text(converted: Any) -> str:
     """``json.dumps(converted, separators=(",", ":"), default=str)``, with a long printable ASCII string at the top
     of a small dict (an API Gateway ``body``) escaped by bytes' ``replace`` (its quotes and backslashes are all
-    there is to escape) rather than by the encoder: the same text, at two thirds of the cost."""
+    there is to escape) rather than by the encoder: the same text, at two thirds of the cost. The rest is written
+    by one prebuilt encoder (``_bound_json``), item by item."""
     if (
         type(converted) is not dict
         or len(converted) > _FEW_ITEMS
         or not any(type(item) is str and len(item) >= _LONG_TEXT for item in converted.values())
     ):
-        return _BOUND_JSON.encode(converted)
+        return _bound_json(converted)
     parts = []
     for key, item in converted.items():
         if type(key) is not str:
-            return _BOUND_JSON.encode(converted)
+            return _bound_json(converted)
         if type(item) is str and len(item) >= _LONG_TEXT and _printable(item):
-            parts.append(f'{_BOUND_JSON.encode(key)}:"{_escaped(item)}"')
+            parts.append(f'{_json_string(key)}:"{_escaped(item)}"')
         else:
-            parts.append(f"{_BOUND_JSON.encode(key)}:{_BOUND_JSON.encode(item)}")
+            parts.append(f"{_json_string(key)}:{_bound_json(item)}")
     return "{" + ",".join(parts) + "}"
 
 

@@ -365,14 +365,13 @@ def test_a_long_printable_body_is_escaped_by_bytes_replace_not_by_the_encoder(mo
     """An API Gateway body too big to record whole is escaped by bytes' ``replace`` (two thirds of the encoder's
     cost); a dict without such a string is encoded in one call."""
     encoded: list[Any] = []
-    real = capture_json._BOUND_JSON
+    real = capture_json._bound_json
 
-    class Recording:
-        def encode(self, value: Any) -> str:
-            encoded.append(value)
-            return real.encode(value)
+    def recording(value: Any) -> str:
+        encoded.append(value)
+        return real(value)
 
-    monkeypatch.setattr(capture_json, "_BOUND_JSON", Recording())
+    monkeypatch.setattr(capture_json, "_bound_json", recording)
     body = 'say "hi" \\ bye ' * 100
     response = {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": body}
     assert capture_json._json_text(response) == json.dumps(response, separators=(",", ":"))
@@ -381,3 +380,84 @@ def test_a_long_printable_body_is_escaped_by_bytes_replace_not_by_the_encoder(mo
     small = {"statusCode": 200, "body": "short"}
     assert capture_json._json_text(small) == _compact(small)
     assert encoded == [small]
+
+
+class _Odd:
+    def __str__(self) -> str:
+        return "odd \u00e9"
+
+
+class _Failing:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_the_bound_encoder_is_built_once_not_per_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``JSONEncoder.encode`` builds a C encoder at each call of a container or number: the items beside a long body,
+    and a whole value over the limit, are written by one built at the first use, the same text as json.dumps."""
+    values = [
+        {"statusCode": 200, "headers": {"a": "b"}, "multi": [1, 2.5, None], "n": 3, "f": 1e300, "o": _Odd(),
+         "nan": float("nan"), "t": True, "body": 'say "hi" \\ bye ' * 100},
+        {"a": [1, {"b": _Odd()}], "c": -0.0, "d": float("inf")},
+        [1, "x" * 2000, {"k": (1, 2)}],
+        7,
+        2.5,
+        None,
+    ]  # fmt: skip
+    expected = [json.dumps(value, separators=(",", ":"), default=str) for value in values]
+    built: list[Any] = []
+    make = getattr(json.encoder, "c_make_encoder", None)
+    assert make is not None
+
+    def counting(*args: Any) -> Any:
+        built.append(args)
+        return make(*args)
+
+    monkeypatch.setattr(json.encoder, "c_make_encoder", counting)
+    monkeypatch.setattr(capture_json, "_bound", False, raising=False)  # not built yet
+    assert [capture_json._json_text(value) for value in values] == expected
+    assert [capture_json._json_text(value) for value in values] == expected
+    assert len(built) == 1
+    assert capture_json.bound_text(values[0], 300)[0]["original_bytes"] == len(expected[0])
+    assert len(built) == 1
+
+
+def test_the_bound_encoder_is_built_anew_after_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value the encoder stops half-way in (a failing ``str``, a cycle) is refused as the stdlib refuses it, and the
+    encoder is built anew: the old one still holds the containers it was inside as markers."""
+    stdlib: list[Any] = []
+    real = capture_json._BOUND_JSON
+
+    class Recording:
+        def encode(self, value: Any) -> str:
+            stdlib.append(value)
+            return real.encode(value)
+
+    monkeypatch.setattr(capture_json, "_BOUND_JSON", Recording())
+    monkeypatch.setattr(capture_json, "_bound", False)
+    inner: dict[str, Any] = {"x": [1]}
+    value: dict[str, Any] = {"a": inner, "b": _Failing()}
+    with pytest.raises(RuntimeError):
+        capture_json._json_text(value)
+    assert stdlib == [value]  # refused by the prebuilt encoder, then by the stdlib's
+    value["b"] = [inner]
+    assert capture_json._json_text(value) == '{"a":{"x":[1]},"b":[{"x":[1]}]}'  # not taken for a cycle
+    cycle: list[Any] = [inner]
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        capture_json._json_text({"body": "x" * 2000, "c": cycle})
+    cycle.pop()
+    assert capture_json._json_text({"body": "x" * 2000, "c": cycle}) == '{"body":"' + "x" * 2000 + '","c":[{"x":[1]}]}'
+    assert len(stdlib) == 2  # the encoder built anew served the values after each refusal
+    assert capture_json.bound_text({"a": _Failing()}, 300) == (
+        {"truncated": True, "reason": "unserializable", "type": "<dict>"},
+        None,
+    )
+
+
+def test_without_the_c_accelerator_the_bound_text_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)  # what json.encoder holds when _json is missing
+    monkeypatch.setattr(capture_json, "_bound", False)
+    value = {"n": [1, 2.5, _Odd()], "body": "y" * 2000}
+    assert capture_json._json_text(value) == json.dumps(value, separators=(",", ":"), default=str)
+    assert capture_json._bound is None
