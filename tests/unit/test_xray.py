@@ -195,6 +195,18 @@ def test_lambdas_header_is_read_by_its_shape_as_the_regexes_read_it() -> None:
             assert _OLD_LAMBDA.fullmatch(raw) is None, raw
 
 
+def test_every_trace_root_is_written_by_json_as_it_is() -> None:
+    """``XRaySpan.encoded`` quotes the Root without the encoder: every Root a header gives (by its shape or by the
+    regexes, bytes or text) is None or needs no escape."""
+    roots = set()
+    for raw in [*_header_variants(), 'Root=1-5759e988-bd862e3fe1be46a994272793"\\é;Parent=53995c3f42cd8ad8;Sampled=1']:
+        roots.add(xray.parse_header(raw).root)
+        roots.add(xray._trace_of(raw.encode("utf-8", "surrogateescape")).root)
+    assert None in roots and len(roots) > 2
+    for root in roots - {None}:
+        assert xray_documents.json_string(root) == f'"{root}"', root
+
+
 RESPONSES: list[Any] = [
     {"statusCode": 200, "body": '{"items":[{"id":"a1","price":2.5}]}', "headers": {"Content-Type": "application/json"}},
     {"ok": 1, "calls": None, "ratio": -0.0, "big": 2**70, "small": 1e-7, "t": [True, False], "n": (1, 2)},

@@ -332,7 +332,7 @@ class XRaySpan(BackendSpan):
         part written as text (our id is hex, the times are written as the encoder writes them), each optional part
         by the prebuilt encoder, and a response recorded with its text (``spliced``) put in as that text rather than
         encoded again. A span the SDK wrote on, or one too large, takes the general path (merging, shrinking)."""
-        if self.sdk_view is not None:
+        if self.sdk_view is not None or self.trace.root.__class__ is not str:  # the SDK wrote on it, or no Root
             return xray_documents.encode(self.document(end_us))
         string: Any = _json_string  # raises TypeError for a None
         start_us = self.start_us
@@ -347,10 +347,10 @@ class XRaySpan(BackendSpan):
         try:
             text = (
                 f'{{"id":"{self.id}","name":{string(self.name)},{written},'
-                f'"type":"subsegment","trace_id":{string(self.trace.root)},'
+                f'"type":"subsegment","trace_id":"{self.trace.root}",'  # an X-Ray id (parse_header): no escapes
                 f'"parent_id":{string(self.parent_id)},"namespace":{string(self.namespace)}'
             )
-        except TypeError:  # not a str where ours always are (a trace without a Root): the encoder decides
+        except TypeError:  # not a str where ours always are: the encoder decides
             return xray_documents.encode(self.document(end_us))
         dumps = _dumps
         if self.annotations_text is not None:
