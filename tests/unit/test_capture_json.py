@@ -455,6 +455,27 @@ def test_the_bound_encoder_is_built_anew_after_a_refusal(monkeypatch: pytest.Mon
     )
 
 
+class _Counted:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __str__(self) -> str:
+        self.calls += 1
+        return "counted"
+
+
+def test_a_cycle_is_refused_at_once_not_at_the_recursion_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prebuilt encoder keeps markers: a cycle is refused when it comes round, so a value in it is written once
+    by it and once by the stdlib encoder that refuses it again, not once per turn until the recursion limit."""
+    monkeypatch.setattr(capture_json, "_bound", False)
+    counted = _Counted()
+    cycle: list[Any] = [counted]
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        capture_json._json_text({"body": "x" * 2000, "c": cycle})
+    assert counted.calls == 2
+
+
 def test_without_the_c_accelerator_the_bound_text_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json.encoder, "c_make_encoder", None)  # what json.encoder holds when _json is missing
     monkeypatch.setattr(capture_json, "_bound", False)
