@@ -1132,7 +1132,10 @@ def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_
     assert [type(value["ok"]) for value, _ in known[:3]] == [int, bool, float]
     judged = capture._judged
     monkeypatch.setattr(capture, "_judged", None)  # a value that came back is not judged again
-    assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
+    # The same object as recorded: marshal flags an object held by more than one reference, so an equal value with
+    # another reference count (a bare temporary is held once on 3.14) packs to other bytes, and only misses.
+    assert values[0] == {"ok": 1, "calls": None}
+    assert capture.recorded_response(values[0]) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
     monkeypatch.setattr(capture, "_judged", judged)
     # Another setting, another judgement: the entry is not used, and a later one under the first settings is.
     monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ok")
