@@ -59,9 +59,11 @@ BREAK_UDP = """
 import _socket
 
 class _FailingSocket(_socket.socket):
-    def sendto(self, *args):
+    def send(self, *args):
         _fired()
         raise {error}
+
+    sendto = send
 
 _socket.socket = _FailingSocket
 """
@@ -119,6 +121,14 @@ SCENARIOS = [
         setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"),
         traced=False,
         reported="tracing failed while closing a subsegment (the function is unaffected): OSError",
+        fires=True,
+        invocations=2,
+    ),
+    Scenario(  # the socket is connected: a refusal is sent again once (udp.Sender), then reported
+        "udp send: connection refused",
+        setup=BREAK_UDP.format(error="ConnectionRefusedError(111, 'refused')"),
+        traced=False,
+        reported="tracing failed while closing a subsegment (the function is unaffected): ConnectionRefusedError",
         fires=True,
         invocations=2,
     ),

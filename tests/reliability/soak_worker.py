@@ -34,11 +34,11 @@ class CountingSocket:
     def __init__(self, real: socket.socket) -> None:
         self.real = real
 
-    def sendto(self, data: bytes, address: Any) -> int:
+    def send(self, data: bytes) -> int:
         sent["count"] += 1
         sent["max"] = max(sent["max"], len(data))
         try:
-            return self.real.sendto(data, address)
+            return self.real.send(data)
         except BlockingIOError:  # nobody reads the sink: the kernel buffer is full, as a slow daemon would be
             return 0
 
@@ -69,8 +69,10 @@ def rss_kb() -> int:
 
 sender = udp.sender()
 assert sender is not None
-family, kind, protocol, _ = sender._target
-sender.socket = CountingSocket(socket.socket(family, kind, protocol))  # type: ignore[assignment]
+family, kind, protocol, address = sender._target
+real = socket.socket(family, kind, protocol)
+real.connect(address)  # as Sender connects its own
+sender.socket = CountingSocket(real)  # type: ignore[assignment]
 leftovers = 0
 rss: dict[int, int] = {}
 blocks: dict[int, int] = {}

@@ -34,8 +34,8 @@ def _raise(*args: Any, **kwargs: Any) -> Any:
 
 
 class _BrokenSocket:
-    def sendto(self, *args: Any) -> None:
-        _hits.append("sendto")
+    def send(self, *args: Any) -> None:
+        _hits.append("send")
         raise OSError(90, "Message too long")
 
 

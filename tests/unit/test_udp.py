@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lambda_tracer import Tracer
 from lambda_tracer.backends import udp
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
 
@@ -61,6 +64,50 @@ def test_a_forked_child_sends_through_its_own_socket() -> None:
     assert os.read(read, 16) == b"new"
     received = {receiver.recv(65_535) for _ in range(2)}
     assert received == {udp.HEADER + b"{}", udp.HEADER + b'{"child":1}'}
+
+
+def _refused_sender() -> tuple[udp.Sender, tuple[str, int]]:
+    """A sender whose connected socket holds an earlier datagram's refusal (the daemon stand-in was gone), and the
+    address it sends to. A connected UDP socket turns an ICMP "port unreachable" into the next send's
+    ConnectionRefusedError, and that send is not made."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    address = receiver.getsockname()
+    sender = udp.Sender(f"127.0.0.1:{address[1]}")
+    sender.send(b'{"n":1}')
+    assert sender.socket is not None and sender.socket.getpeername() == address  # connected: no route per datagram
+    receiver.settimeout(5)
+    assert receiver.recv(65_535) == udp.HEADER + b'{"n":1}'
+    receiver.close()
+    sender.send(b'{"n":2}')  # nobody listens: the kernel answers with ICMP, which the socket keeps as its error
+    poller = select.poll()
+    poller.register(sender.socket.fileno(), select.POLLERR)
+    assert poller.poll(5000), "the refusal never reached the socket"  # the barrier: the error is pending
+    return sender, address
+
+
+def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal() -> None:
+    """Sender.send sends it again, so a daemon that was briefly away loses only what it missed."""
+    sender, address = _refused_sender()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
+        back.bind(address)  # the daemon is back, on the same port
+        back.settimeout(5)
+        sender.send(b'{"n":3}')
+        assert back.recv(65_535) == udp.HEADER + b'{"n":3}'
+
+
+def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The span's own send (xray.py, without Sender.send) sends it again too."""
+    sender, address = _refused_sender()
+    header, trace_id, _ = new_trace_header()
+    monkeypatch.setattr(udp, "_sender", sender)
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
+        back.bind(address)
+        back.settimeout(5)
+        assert Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)({}, None) == 7
+        document = json.loads(back.recv(65_535).removeprefix(udp.HEADER))
+        assert document["trace_id"] == trace_id and document["name"] == "## lambda"  # X-Ray refuses <>
 
 
 def test_daemon_sees_documents_from_other_process() -> None:

@@ -73,19 +73,37 @@ def _target(host: str, port: int) -> tuple[int, int, int, tuple[Any, ...]]:
 
 
 class Sender:
-    """A UDP socket to the daemon; raises on anything that stops a datagram (the caller reports it)."""
+    """A UDP socket to the daemon; raises on anything that stops a datagram (the caller reports it).
+
+    The socket is connected: the kernel then resolves the route once, not for every datagram, and ``send`` parses
+    no address (~1.5 µs less per datagram). A connected UDP socket reports a refusal of an earlier datagram (an ICMP
+    "port unreachable": nothing listened on the daemon's port then) as the next send's ``ConnectionRefusedError``,
+    without sending that one; it is sent again, so no datagram is lost for another's refusal, as with ``sendto``.
+    """
 
     def __init__(self, raw_address: str | None) -> None:
         self._target = _target(*parse_address(raw_address))
-        #: Where datagrams go, and the socket once the first was sent (xray.py sends through it without ``send``).
-        self.address = self._target[3]
+        #: The socket, connected, once the first datagram was sent (xray.py sends through it without ``send``).
         self.socket: _socket.socket | None = None
 
     def send(self, body: bytes) -> None:
-        if self.socket is None:
-            family, kind, protocol, _ = self._target
-            self.socket = _socket.socket(family, kind, protocol)
-        self.socket.sendto(HEADER + body, self.address)
+        data = HEADER + body
+        sock = self.socket or self._connect()
+        try:
+            sock.send(data)
+        except ConnectionRefusedError:  # an earlier datagram's refusal, reported here (see the class): sent again
+            sock.send(data)
+
+    def _connect(self) -> _socket.socket:
+        family, kind, protocol, address = self._target
+        sock = _socket.socket(family, kind, protocol)
+        try:
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        self.socket = sock
+        return sock
 
     def forget_socket(self) -> None:
         """In a forked child, or a restored snapshot: the next datagram goes through a new socket."""

@@ -119,11 +119,8 @@ class Suppressed:
 
 
 def current() -> tuple[Trace, tuple[Any, ...]]:
-    """(trace, open entries) for the invocation now running: a new trace whenever the header changes.
-
-    Unlike the X-Ray SDK we never keep the old context when the Root repeats (a new Parent) or the header
-    is gone: that would record this invocation into the previous one's trace.
-    """
+    """(trace, open entries) for the invocation now running: a new trace whenever the header changes. Unlike the
+    X-Ray SDK's, never the old one when the Root repeats or the header is gone (it would mix the invocations)."""
     trace, stack, seen = _state.get()
     raw = config.ENVIRON.get(_HEADER_KEY)  # compared as os.environ keeps it: decoded only when it changed
     if raw == seen:
@@ -317,10 +314,13 @@ class XRaySpan(BackendSpan):
         if EXPORTER is not None:
             EXPORTER.export_span(self, end_us)
         elif (sender := udp._sender or udp.sender()) is not None:  # the sender once made, else made now
-            if sender.socket is None:  # the first datagram of the process (or since a fork): the socket made there
+            if (sock := sender.socket) is None:  # the process's first datagram (or since a fork): the socket made
                 sender.send(self.encoded(end_us))
-            else:  # Sender.send, without the call
-                sender.socket.sendto(udp.HEADER + self.encoded(end_us), sender.address)
+            else:  # Sender.send, without the call (a send refused for an earlier datagram's sake: see udp.Sender)
+                try:
+                    sock.send(data := udp.HEADER + self.encoded(end_us))
+                except ConnectionRefusedError:
+                    sock.send(data)
 
     @property
     def start_time(self) -> float:
