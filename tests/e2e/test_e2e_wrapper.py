@@ -4,6 +4,8 @@ and handler strings that a shell would love to interpret."""
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -185,3 +187,71 @@ def test_handler_strings_are_data(module: str, layer_dir: Path, tmp_path: Path) 
     assert outcome(traced) == outcome(bare)
     literal = handler.rsplit(".", 1)[0]
     assert f"Unable to import module '{literal}'" in (traced.error_message or ""), traced_output
+
+
+# -- the common case's short path ----------------------------------------------------------------------------------
+
+GENERAL_PATH = "# The general path."
+# (description, environment added to a bare one, how the wrapper is run: "absolute" or "relative" (cwd: the layer),
+# or "bare name" ($0 without a slash), and whether the layer is whole).
+SHORT_PATH_CASES = [
+    ("the common case", {"_HANDLER": "app.handler"}, "absolute", True),
+    ("a hostile handler string", {"_HANDLER": "$(x) `y` *\n-n ;z"}, "absolute", True),
+    ("a handler string like a test operator", {"_HANDLER": "!"}, "absolute", True),
+    ("set but empty", {"_HANDLER": "a.b", "LAMBDA_TRACER_OFF": "", "DURABLE_EXECUTION_PLUGINS": ""}, "absolute", True),
+    ("no handler", {}, "absolute", True),
+    ("an empty handler", {"_HANDLER": ""}, "absolute", True),
+    ("already redirected", {"_HANDLER": REDIRECT, "LAMBDA_TRACER_ORIGINAL_HANDLER": "a.b"}, "absolute", True),
+    ("the user's plugins", {"_HANDLER": "a.b", "DURABLE_EXECUTION_PLUGINS": "otel"}, "absolute", True),
+    ("durable off", {"_HANDLER": "a.b", "LAMBDA_TRACER_DURABLE": "false"}, "absolute", True),
+    ("kill switch", {"_HANDLER": "a.b", "LAMBDA_TRACER_OFF": "true"}, "absolute", True),
+    ("a bad kill switch", {"_HANDLER": "a.b", "LAMBDA_TRACER_OFF": "maybe"}, "absolute", True),
+    ("a next wrapper that cannot run", {"_HANDLER": "a.b", "LAMBDA_TRACER_NEXT_WRAPPER": "rel"}, "absolute", True),
+    ("run by a relative path", {"_HANDLER": "a.b"}, "relative", True),
+    ("run by its bare name", {"_HANDLER": "a/b:c"}, "bare name", True),
+    ("the package missing", {"_HANDLER": "a.b"}, "absolute", False),
+]
+
+
+def _run_wrapper(wrapper: Path, how: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """(exit status, the environment it hands on, stderr) of ``wrapper /usr/bin/env -0``, as Lambda runs it."""
+    command = {"absolute": [str(wrapper)], "relative": ["./" + wrapper.name], "bare name": [wrapper.name]}[how]
+    done = subprocess.run(
+        ["sh", *command, "/usr/bin/env", "-0"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=wrapper.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    handed_on = "\n".join(sorted(done.stdout.split("\0")))
+    here = str(wrapper.parent)  # in PWD and in messages
+    return done.returncode, handed_on.replace(here, "<layer>"), done.stderr.replace(here, "<layer>")
+
+
+@pytest.mark.parametrize(("case", "env", "how", "whole"), SHORT_PATH_CASES, ids=[c[0] for c in SHORT_PATH_CASES])
+def test_the_short_path_has_the_general_paths_outcome(
+    case: str, env: dict[str, str], how: str, whole: bool, layer_dir: Path, tmp_path: Path
+) -> None:
+    """The wrapper's first lines handle the common case on their own (the shell parses every line it runs, on every
+    cold start); everything else falls through to the general path. Each case's outcome (status, environment handed
+    on, stderr) is the general path's alone, run from a copy of the layer whose wrapper has no short path."""
+    text = (layer_dir / "lambda-tracer").read_text()
+    assert text.count(GENERAL_PATH) == 1
+    copies = {}
+    for name, wrapper_text in (("ours", text), ("general", "#!/bin/sh\n" + text[text.index(GENERAL_PATH) :])):
+        copy = shutil.copytree(layer_dir, tmp_path / name, symlinks=True)
+        (copy / "lambda-tracer").write_text(wrapper_text)
+        if not whole:
+            shutil.rmtree(copy / "python" / "lambda_tracer")
+        copies[name] = copy / "lambda-tracer"
+    assert _run_wrapper(copies["ours"], how, env) == _run_wrapper(copies["general"], how, env)
+
+
+def test_the_common_case_takes_the_short_path(layer_dir: Path) -> None:
+    """The case the short path is for never reaches the general path (whose first line sets ``redirect``)."""
+    env = {"PATH": "/usr/bin:/bin", "_HANDLER": "app.handler"}
+    wrapper = str(layer_dir / "lambda-tracer")
+    traced = subprocess.run(["sh", "-x", wrapper], env=env, capture_output=True, text=True, timeout=60)
+    assert traced.returncode == 0 and "export LAMBDA_TRACER_ORIGINAL_HANDLER" in traced.stderr
+    assert "redirect=" not in traced.stderr, traced.stderr
