@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 import snapshot_restore_py
 from awslambdaric import lambda_runtime_hooks_runner
 
+from forked import in_forked_child
 from lambda_env import invoke
 from lambda_tracer import Tracer, coldstart, config
 from lambda_tracer.backends import udp
@@ -157,19 +157,7 @@ def test_only_one_of_concurrent_first_invocations_is_cold(monkeypatch: pytest.Mo
 def test_a_forked_child_starts_with_a_cold_start_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(INIT_TYPE, raising=False)
     assert coldstart.take()[0] is True
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() in a process with threads
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            os.write(write, b"%d%d" % (coldstart.take()[0], coldstart.take()[0]))
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        child = pipe.read()
-    os.waitpid(pid, 0)
+    child = in_forked_child(lambda: b"%d%d" % (coldstart.take()[0], coldstart.take()[0]))
     assert child == b"10"  # cold in the child, once
     assert coldstart.take()[0] is False  # the parent's flag is untouched
 

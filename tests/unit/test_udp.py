@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from forked import in_forked_child
 from lambda_tracer import Tracer
 from lambda_tracer.backends import udp
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
@@ -52,16 +53,14 @@ def test_a_forked_child_sends_through_its_own_socket() -> None:
     sender = udp.Sender(f"127.0.0.1:{receiver.getsockname()[1]}")
     sender.send(b"{}")
     parent_socket = sender.socket
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report whether it got a new socket, then send through it
+
+    def child() -> bytes:  # whether it got a new socket, then a datagram through it
         udp._sender = sender
         udp._after_fork()  # what os.register_at_fork runs in a real fork (run here for the copy we use)
         sender.send(b'{"child":1}')
-        os.write(write, b"new" if sender.socket is not parent_socket else b"shared")
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 16) == b"new"
+        return b"new" if sender.socket is not parent_socket else b"shared"
+
+    assert in_forked_child(child) == b"new"
     received = {receiver.recv(65_535) for _ in range(2)}
     assert received == {udp.HEADER + b"{}", udp.HEADER + b'{"child":1}'}
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from reference_encoder import old_encode, random_value
 
+from forked import in_forked_child
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, coldstart
 from lambda_tracer.backends import xray, xray_documents, xray_header
@@ -57,13 +58,8 @@ def test_a_span_whose_parent_ended_first_is_still_sent_complete() -> None:
 
 
 def test_ids_are_fresh_in_a_forked_child() -> None:
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.write(write, xray.new_id().encode())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 16).decode() != xray.new_id()
+    child = in_forked_child(lambda: xray.new_id().encode())
+    assert len(child) == 16 and child.decode() != xray.new_id()
 
 
 def test_each_invocation_gets_its_own_trace_even_if_the_root_repeats_or_the_header_goes(
@@ -268,8 +264,6 @@ def test_span_ids_are_drawn_ahead_and_forgotten_after_a_restore_and_in_a_forked_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One ``os.urandom`` call draws the ids of 64 spans; a restored sandbox and a forked child draw their own."""
-    import warnings
-
     drawn: list[int] = []
     urandom = os.urandom
     monkeypatch.setattr(os, "urandom", lambda n: drawn.append(n) or urandom(n))
@@ -284,17 +278,5 @@ def test_span_ids_are_drawn_ahead_and_forgotten_after_a_restore_and_in_a_forked_
     assert xray_documents.ids == []
     xray.XRaySpan("## s", trace, "53995c3f42cd8ad8")
     assert len(xray_documents.ids) == 63
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() in a process with threads
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            os.write(write, b"%d" % len(xray_documents.ids))
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        child = pipe.read()
-    os.waitpid(pid, 0)
+    child = in_forked_child(lambda: b"%d" % len(xray_documents.ids))
     assert child == b"0" and len(xray_documents.ids) == 63  # the parent's are its own still
