@@ -324,21 +324,27 @@ def test_a_string_is_recorded_without_a_copy() -> None:
     assert capture.to_metadata(value, Policy(), 1000) is not value  # a dict is copied
 
 
+def _record_stdlib_encodes(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    """The values given to ``capture_json.<name>`` (a stdlib ``JSONEncoder``) from now on, each still encoded by it."""
+    stdlib: list[Any] = []
+    real = getattr(capture_json, name)
+
+    class Recording:
+        def encode(self, value: Any) -> str:
+            stdlib.append(value)
+            return str(real.encode(value))
+
+    monkeypatch.setattr(capture_json, name, Recording())
+    return stdlib
+
+
 def test_containers_are_encoded_by_the_prebuilt_encoder_and_a_string_by_the_stdlib_in_one_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``_STRICT_JSON.encode`` builds a C encoder at every call of a container (~10,000 instructions): containers
     go to the one built once, which is built anew, not dropped, after it refused a value; a string goes to the
     stdlib's ``encode_basestring``, one C call and cheaper than the encoder."""
-    stdlib: list[Any] = []
-    real = capture_json._STRICT_JSON
-
-    class Recording:
-        def encode(self, value: Any) -> str:
-            stdlib.append(value)
-            return real.encode(value)
-
-    monkeypatch.setattr(capture_json, "_STRICT_JSON", Recording())
+    stdlib = _record_stdlib_encodes(monkeypatch, "_STRICT_JSON")
     monkeypatch.setattr(capture_json, "_strict", capture_json._c_strict())
     for value in ({"a": [1, "b"]}, [1.5, None], (True,), 7):
         assert capture_json._strict_json(value) == _compact(value)
@@ -425,15 +431,7 @@ def test_the_bound_encoder_is_built_once_not_per_item(monkeypatch: pytest.Monkey
 def test_the_bound_encoder_is_built_anew_after_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A value the encoder stops half-way in (a failing ``str``, a cycle) is refused as the stdlib refuses it, and the
     encoder is built anew: the old one still holds the containers it was inside as markers."""
-    stdlib: list[Any] = []
-    real = capture_json._BOUND_JSON
-
-    class Recording:
-        def encode(self, value: Any) -> str:
-            stdlib.append(value)
-            return real.encode(value)
-
-    monkeypatch.setattr(capture_json, "_BOUND_JSON", Recording())
+    stdlib = _record_stdlib_encodes(monkeypatch, "_BOUND_JSON")
     monkeypatch.setattr(capture_json, "_bound", False)
     inner: dict[str, Any] = {"x": [1]}
     value: dict[str, Any] = {"a": inner, "b": _Failing()}
