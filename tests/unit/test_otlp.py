@@ -24,8 +24,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 import lambda_env
 from lambda_tracer import Tracer, backends, config
-from lambda_tracer.backends import otlp, otlp_documents, otlp_spans, otlp_split, udp, xray
-from lambda_tracer.backends import otlp_proto as proto
+from lambda_tracer.backends import otlp, otlp_calls, otlp_documents, otlp_spans, otlp_split, udp, xray
+from lambda_tracer.backends import otlp_spans as proto
 from lambda_tracer_local import otlp as local_otlp
 from lambda_tracer_local import otlp_rules
 
@@ -202,7 +202,7 @@ def test_doubles_of_every_bit_pattern_match_struct() -> None:
 
 
 def test_every_span_field_events_status_resource_and_scope() -> None:
-    event = proto.event(1_700_000_000_123_456_789, "exception", {"exception.type": "ValueError", "n": 3})
+    event = otlp_calls.event(1_700_000_000_123_456_789, "exception", {"exception.type": "ValueError", "n": 3})
     data = _span(
         bytes(range(16)),
         bytes(range(8, 16)),
@@ -212,7 +212,7 @@ def test_every_span_field_events_status_resource_and_scope() -> None:
         1_700_000_000_000_000_001,
         1_700_000_000_999_999_999,
         {"a": "b"},
-        [event, proto.event(5, "second", {})],
+        [event, otlp_calls.event(5, "second", {})],
         proto.STATUS_ERROR,
         "ValueError: boom",
         proto.FLAG_SAMPLED | proto.FLAG_HAS_IS_REMOTE | proto.FLAG_IS_REMOTE,
@@ -583,11 +583,7 @@ def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: 
     ours = {name for name in imported if name.startswith("lambda_tracer.backends.otlp")}
     if exporter == "otlp":
         assert datagram.startswith(HEADER + b"T1S")
-        assert ours == {
-            "lambda_tracer.backends.otlp",
-            "lambda_tracer.backends.otlp_proto",
-            "lambda_tracer.backends.otlp_spans",
-        }
+        assert ours == {"lambda_tracer.backends.otlp", "lambda_tracer.backends.otlp_spans"}  # no call, no failure
     else:
         assert datagram.startswith(HEADER + b"{")
         assert ours == set()
@@ -603,7 +599,7 @@ def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
     ] == otlp_spans._FLAG_FIELDS
     assert [
         proto.attributes(0x4A, {"http.response.body.size": size})[:-width] for size, width in ((0, 1), (0x80, 2))
-    ] == otlp_spans._BODY_SIZE_HEADS
+    ] == otlp_calls._BODY_SIZE_HEADS
     for cold in (False, True):
         encoded = proto.attributes(0x4A, {otlp_spans.HANDLER_ANNOTATION: cold, "faas.coldstart": cold})
         assert otlp_spans._COLD_ATTRIBUTES[cold] == encoded
@@ -618,11 +614,44 @@ def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
         otlp_spans._SERVER_KIND,
         otlp_spans._CLIENT_KIND,
     ]
+    consts = otlp.export_span.__code__.co_consts  # the warm handler span's, written there as literals
+    assert otlp_spans._COLD_ATTRIBUTES[False] in consts
+    assert otlp_spans._SERVER_KIND | otlp_spans._END_TAG in consts and otlp_spans._U64 in consts
     assert [bytes((size,)) for size in range(0x80)] == proto._LENGTHS
     assert [bytes((0x4A, size)) for size in range(0x80)] == proto._SPAN_ATTRIBUTES
     assert [bytes((0x12, size + 2, 0x0A, size)) for size in range(0x7E)] == proto._STRING_VALUES
     assert len(proto._keys) >= 20 and all(
         framed == proto.field(0x0A, key.encode()) for key, framed in proto._keys.items()
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        ["a"],
+        ["ColdStart", "Service", "InitType"],
+        ["x" * 0x7D],
+        ["x" * 0x7E],
+        ["\u00e9"],
+        ["a" * 60, "b" * 60],
+        [1, "a"],
+        [True],
+        0.0,
+        -0.0,
+        1.5,
+        math.inf,
+        -math.inf,
+        5e-324,
+        1 << 30,
+    ],
+)
+def test_attributes_write_lists_and_floats_as_any_value_writes_them(value: Any) -> None:
+    """``attributes`` frames lists of short ASCII strings and floats itself (a cold start's attributes): the bytes
+    ``any_value`` writes, whatever the list holds."""
+    framed_key = proto.field(0x0A, b"k")
+    assert proto.attributes(0x4A, {"k": value}) == proto.field(
+        0x4A, framed_key + proto.field(0x12, proto.any_value(value))
     )
 
 
@@ -1001,7 +1030,7 @@ def test_a_failure_of_a_common_shape_has_the_fields_otlp_documents_gives_it(
         end_us = span.start_us + 1234
         own = otlp_spans._own(span, trace, end_us)
         assert own is not None
-        written = own + otlp_spans.failure(span.cause, end_us * 1000, True)
+        written = own + otlp_calls.failure(span.cause, end_us * 1000, True)
         general = otlp_documents.from_span(span, trace, end_us)
         assert _fields(written) == _fields(general), span.name
         assert _fields(written)["status"][0] == Status.STATUS_CODE_ERROR

@@ -4,9 +4,9 @@ The span model is xray.py's: this module only turns a finished span's document i
 it. Names are the ones X-Ray mode sends, so filters and dashboards carry over; ids are the trace header's, so
 the spans join the Lambda service's own segment.
 
-* **Encoding**: our spans' common shapes in otlp_spans.py (kinds, attributes), any other shape and the SDK's
-  documents in otlp_documents.py (exceptions: status ERROR and an ``exception`` event), the messages in
-  otlp_proto.py. This module holds the settings, the resource, the batching and the transport.
+* **Encoding**: the messages and our spans' common shapes in otlp_spans.py (kinds, attributes), calls' attributes
+  and failures in otlp_calls.py (exceptions: status ERROR and an ``exception`` event), any other shape and the SDK's
+  documents in otlp_documents.py. This module holds the settings, the resource, the batching and the transport.
 * **Batching**: a span is kept on its trace until nothing of the task that ends it is open any more (the
   handler, or a top-level ``capture_method`` ended), then the trace's spans go together: one datagram when they
   fit. A span ending with nothing open (a thread's, a late one) goes at once.
@@ -27,7 +27,6 @@ import sys
 import threading
 
 from .. import __version__, coldstart, config
-from . import otlp_proto as proto
 from . import otlp_spans, udp, xray
 
 # Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
@@ -133,10 +132,16 @@ def _other(span: xray.XRaySpan, trace: xray.Trace, end_us: int, encoded: bytes |
     """One of our spans that ``_own`` left (None: a failure, or a rarer shape) or wrote too big to be sure it fits a
     datagram. A failure of a common shape is ``_own``'s with ``failure``'s part; the rest is written by
     otlp_documents.py, which handles any shape and shrinks what does not fit."""
+    calls = otlp_spans._calls
+    if calls is None:  # the first span with a call block or a failure: the module that writes them, then _own again
+        from . import otlp_calls as calls
+
+        if encoded is None and span.cause is None and not span.fault and not span.error:
+            encoded = _own(span, trace, end_us)
     if encoded is None and (span.cause is not None or span.fault or span.error):  # a failure: of a common shape?
         encoded = _own(span, trace, end_us)
         if encoded is not None:
-            encoded += otlp_spans.failure(span.cause, end_us * 1000, bool(span.fault or span.error))
+            encoded += calls.failure(span.cause, end_us * 1000, bool(span.fault or span.error))
     if encoded is None:
         from . import otlp_documents
 
@@ -205,11 +210,9 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
 
 
 def export_span(span: xray.XRaySpan, end_us: int) -> None:
-    """The seam's entry for our own spans. A warm handler span with the annotations' text of the last one
-    ``otlp_spans._own`` wrote (``warm``), its name, ARN and trigger, and no failure or call block, is written here:
-    ``_own``'s bytes (its tail as ``_own`` made it), sent alone or after the one span kept before it (an AWS call)
-    with the last such datagram's heads, as ``udp_body`` writes them (a call costs ~1 K instructions while a
-    function runs unspecialized, as each invocation's do). Any other, or on any doubt, nothing done: ``_export``."""
+    """The seam's entry for our own spans. A warm handler span like the last one ``otlp_spans._own`` wrote
+    (``warm``), with no failure or call block, is written here in one call: ``_own``'s bytes, sent alone or after the
+    one span kept before it (an AWS call) with the last datagram's heads. Any other, or on any doubt: ``_export``."""
     trace, warm = span.trace, otlp_spans.warm
     if (
         span.annotations_text != warm[0]
@@ -227,37 +230,35 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     parent_id = span.parent_id
     try:
         arn, request_id = context.invoked_function_arn, otlp_spans._runtime._GLOBAL_AWS_REQUEST_ID
-        ids = bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id)
+        ids = _fromhex("".join(("0a10", root[2:10], root[11:], "1208", span.id, "2208", parent_id)))
         raw_id = request_id.encode()  # framed by its length in bytes, as string_attribute frames any text
     except (AttributeError, TypeError, ValueError):  # no context or runtime, ids not text: the general path decides
         return _export(span, trace, end_us)
     trigger, http = ("other", b"") if event.__class__ is dict and _TRIGGER_KEYS.isdisjoint(event) else _trigger(event)
-    if (
-        span.__class__ is not _XRaySpan
-        or span.name != warm[1]
-        or arn != warm[2]
-        or trigger != warm[3]
-        or request_id.__class__ is not str
-        or len(ids) != 38  # a Root of 35 characters and a Parent of 16 (xray.py keeps no other)
-    ):
+    # The class, name, ARN and trigger the tail was written from, a request id of the length of warm's (its head:
+    # ``warm[3]``), a Root of 35 characters and a Parent of 16 (xray.py keeps no other), in one comparison.
+    if (span.__class__, span.name, arn, trigger, request_id.__class__, len(raw_id), len(ids)) != warm[1]:
         return _export(span, trace, end_us)
-    invocation, metadata, spliced = _INVOCATION_HEADS.get(len(raw_id)), span.metadata, span.spliced
+    invocation, metadata, spliced = warm[3], span.metadata, span.spliced
     if spliced is None:
         response = b""
-        if metadata or invocation is None:
+        if metadata:
             return _export(span, trace, end_us)
     else:  # the response alone, the very value it was written from (``_own``'s check, with no call)
-        namespace, key, value = spliced[0], spliced[1], spliced[2]
-        if metadata != {namespace: {key: value}} or metadata[namespace][key] is not value or invocation is None:
+        namespace, key, value, text = spliced
+        if metadata != {namespace: {key: value}} or metadata[namespace][key] is not value:
             return _export(span, trace, end_us)
-        said, last = (namespace, key, spliced[3]), otlp_spans._response
-        response = last[1] if said == last[0] else otlp_spans.response_attribute(spliced)
-    times = _SERVER_HEAD | (span.start_us * 1000 & _U64) << 24 | (end_us * 1000 & _U64) << 96
+        last = otlp_spans._response
+        response = last[1] if (namespace, key, text) == last[0] else otlp_spans.response_attribute(spliced)
+    # Literals, not globals (tests compare them): ``_own``'s kind SERVER and times' tags, ``_U64``, ``ColdStart`` false.
+    start, end = span.start_us * 1000 & 0xFFFFFFFFFFFFFFFF, end_us * 1000 & 0xFFFFFFFFFFFFFFFF
+    times = 0x41 << 88 | 0x390230 | start << 24 | end << 96
     sampled = trace.sampled == "1"
     flags = _FLAG_FIELDS[sampled][parent_id == trace.parent]
-    head = b"".join((ids, times.to_bytes(20, "little"), _WARM_COLD, http, invocation, raw_id, response, flags))
+    cold = b"J\x0f\n\tColdStart\x12\x02\x10\x00J\x14\n\x0efaas.coldstart\x12\x02\x10\x00"
+    head = b"".join((ids, times.to_bytes(20, "little"), cold, http, invocation, raw_id, response, flags))
     current, stack, _ = _state.get()
-    batch, tail, lone, pair = trace.batch, warm[4], _lone, _pair
+    batch, tail, lone, pair = trace.batch, warm[2], _lone, _pair
     if (stack and trace is current) or SETTINGS.endpoint:  # something may still be open, or HTTP: the general path
         return _export(span, trace, end_us)
     if batch is None and lone[0] is _prefix and lone[1] is tail and lone[2] == len(head):
@@ -277,20 +278,18 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     try:
         sender = udp._sender or udp.sender()
         if sender is not None:
-            sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
+            if sender.socket is None:  # the first datagram of the process (or since a fork): the socket made there
+                sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
+            else:  # Sender.send, without the call (as xray.py sends)
+                sender.socket.sendto(_HEADED_MARKERS[sampled] + body, sender.address)
     except Exception as error:
         _send_failed(error)
 
 
+_fromhex, _FLAG_FIELDS = bytes.fromhex, otlp_spans._FLAG_FIELDS
+#: The datagram header and the marker, by whether the trace is sampled.
+_HEADED_MARKERS = (udp.HEADER + UNSAMPLED_MARKER, udp.HEADER + SAMPLED_MARKER)
 _seam, _state, _trigger, _TRIGGER_KEYS = otlp_spans._seam, xray._state, otlp_spans._trigger, otlp_spans.TRIGGER_KEYS
-_SERVER_KIND, _FLAG_FIELDS, _INVOCATION_HEADS = (
-    otlp_spans._SERVER_KIND,
-    otlp_spans._FLAG_FIELDS,
-    otlp_spans._invocation_heads,
-)
-_WARM_COLD = otlp_spans._COLD_ATTRIBUTES[False]
-#: Span.kind SERVER and the tags of the two times (``_own``'s kind and times without the times).
-_SERVER_HEAD = _SERVER_KIND | otlp_spans._END_TAG
 
 
 def add_finished(span: xray.PastSpan, spans: list[Finished]) -> None:
@@ -334,7 +333,7 @@ def _write(span: xray.PastSpan, spans: list[Finished], parent: bytes, pending: l
             if 0 < len(raw) < 0x80:
                 encoded = b"".join((head, span_id, tail, times, b"\x2a", _LENGTHS[len(raw)], raw, flags))
             else:
-                encoded = b"".join((head, span_id, tail, times, proto.framed_name(name), flags))
+                encoded = b"".join((head, span_id, tail, times, otlp_spans.framed_name(name), flags))
             if len(encoded) <= _MAX_PLAIN_SPAN:
                 pending.append(encoded)
                 continue
@@ -509,7 +508,8 @@ def request_prefix() -> tuple[bytes, bytes]:
     """The resource and scope of every request, encoded once per sandbox (again after a SnapStart restore)."""
     global _prefix
     if _prefix is None:
-        _prefix = proto.request_prefix(proto.resource(resource()), proto.scope(SCOPE_NAME, __version__))
+        spans = otlp_spans
+        _prefix = spans.request_prefix(spans.resource(resource()), spans.scope(SCOPE_NAME, __version__))
     return _prefix
 
 

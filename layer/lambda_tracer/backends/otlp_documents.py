@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from .. import backends as _seam
-from . import otlp_proto as proto
-from . import otlp_spans, xray, xray_documents
+from . import otlp_calls, otlp_spans, xray, xray_documents
+from . import otlp_spans as proto
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -158,9 +158,9 @@ def _build(
             encoded = otlp_spans._annotation_attributes(annotations)
     kind = kind or inferred
     if aws:
-        encoded += otlp_spans._aws_attributes(values, aws, name)
+        encoded += otlp_calls._aws_attributes(values, aws, name)
     if http:
-        otlp_spans._http_attributes(values, http)
+        otlp_calls._http_attributes(values, http)
     if sql:
         _sql_attributes(values, sql)
     own_events: list[bytes] = []
@@ -170,7 +170,7 @@ def _build(
                 own_events = _otel_attributes(values, data)
                 continue
             values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
-    events, status_message = otlp_spans.exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
+    events, status_message = otlp_calls.exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
     if own_events:
         events = own_events + events
     if failed and "error.type" not in values:
@@ -186,7 +186,7 @@ def _build(
         values,
         events,
         proto.STATUS_ERROR if failed else proto.STATUS_UNSET,
-        status_message[: otlp_spans.MAX_STATUS_MESSAGE] if failed else "",
+        status_message[: otlp_calls.MAX_STATUS_MESSAGE] if failed else "",
         flags,
         encoded,
     )
@@ -212,7 +212,7 @@ def _otel_attributes(values: dict[str, Any], data: dict[str, Any]) -> list[bytes
                     if isinstance(attributes, dict):
                         for name, item in attributes.items():
                             found[str(name)] = _otel_value(item)
-                    events.append(proto.event(nanos & otlp_spans._U64, event["name"], found))
+                    events.append(otlp_calls.event(nanos & otlp_spans._U64, event["name"], found))
             continue
         values[str(key)] = _otel_value(value)
     return events
@@ -223,7 +223,7 @@ def _otel_value(value: Any) -> Any:
     a value, a nested structure) as JSON text."""
     if isinstance(value, list) and all(isinstance(item, (str, bool, int, float)) for item in value):
         return value
-    return otlp_spans._attribute_value(value)
+    return otlp_calls._attribute_value(value)
 
 
 _FLAGS_SAMPLED = proto.FLAG_HAS_IS_REMOTE | proto.FLAG_SAMPLED

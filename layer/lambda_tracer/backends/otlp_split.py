@@ -7,7 +7,7 @@ A cold start that sends a datagram or two never loads this module (every module 
 
 from __future__ import annotations
 
-from .otlp_proto import varint
+from .otlp_spans import varint
 
 
 def requests(prefix: tuple[bytes, bytes], spans: list[bytes], limit: int) -> list[bytes]:
