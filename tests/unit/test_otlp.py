@@ -617,6 +617,10 @@ def test_the_constants_written_as_bytes_are_what_the_encoder_writes() -> None:
     consts = otlp.export_span.__code__.co_consts  # the warm handler span's, written there as literals
     assert otlp_spans._COLD_ATTRIBUTES[False] in consts
     assert otlp_spans._SERVER_KIND | otlp_spans._END_TAG in consts and otlp_spans._U64 in consts
+    assert (
+        otlp_spans._END_TAG in otlp_spans._own.__code__.co_consts
+        and otlp_spans._U64 in otlp_spans._own.__code__.co_consts
+    )
     assert [bytes((size,)) for size in range(0x80)] == proto._LENGTHS
     assert [bytes((0x4A, size)) for size in range(0x80)] == proto._SPAN_ATTRIBUTES
     assert [bytes((0x12, size + 2, 0x0A, size)) for size in range(0x7E)] == proto._STRING_VALUES

@@ -261,7 +261,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
     if root.__class__ is not str or len(root) != 35 or parent_id.__class__ is not str or len(parent_id) != 16:
         return None
     name = span.name
-    parts = [bytes.fromhex("0a10" + root[2:10] + root[11:] + "1208" + span.id + "2208" + parent_id), b""]
+    parts = [_fromhex("".join(("0a10", root[2:10], root[11:], "1208", span.id, "2208", parent_id))), b""]
     kind, tail = _CLIENT_KIND if span.namespace in _CALL_NAMESPACES else _INTERNAL_KIND, None
     if annotations and HANDLER_ANNOTATION in annotations:  # the handler's span: its repeating tail remembered
         if (cold := annotations[HANDLER_ANNOTATION]) is not True and cold is not False:  # a user's, of that name
@@ -276,8 +276,8 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
         parts.append(_names.get(name) or framed_name(name))
         if annotations:
             parts.append(_annotation_attributes(annotations))
-    start, end = span.start_us * 1000 & _U64, end_us * 1000 & _U64
-    parts[1] = (kind | start << 24 | _END_TAG | end << 96).to_bytes(20, "little")
+    start, end = span.start_us * 1000 & 0xFFFFFFFFFFFFFFFF, end_us * 1000 & 0xFFFFFFFFFFFFFFFF  # _U64, _END_TAG
+    parts[1] = (kind | start << 24 | 0x41 << 88 | end << 96).to_bytes(20, "little")
     values: dict[str, Any] | None = None
     aws, http, calls = span.aws, span.http, _calls
     if (aws or http) and calls is None:  # otlp_calls.py not loaded yet: otlp.py loads it, then asks again
@@ -387,7 +387,7 @@ _spliced: tuple[tuple[bytes, str, str] | None, bytes] = (None, b"")
 #: The last handler span: (its bytes, all but its tail, the tail: its name and the attributes that repeat, the
 #: same bytes from one invocation to the next), for udp_body to base64 the tail once.
 _handler_tail: tuple[bytes, bytes, bytes] = (b"", b"", b"")
-_XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan
+_XRaySpan, _PastSpan, _fromhex = xray.XRaySpan, xray.PastSpan, bytes.fromhex
 _U64 = (1 << 64) - 1
 #: Span.kind (field 6) and the tag of start_time_unix_nano (field 7, fixed64) as the low bytes of one integer; the
 #: tag of end_time_unix_nano (field 8) at its place: ``_own`` adds the times and writes the 20 bytes at once.
