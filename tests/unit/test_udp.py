@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
+import lambda_env
 from forked import in_forked_child
 from lambda_tracer import Tracer
-from lambda_tracer.backends import udp
+from lambda_tracer.backends import otlp, otlp_spans, udp, xray
 from lambda_tracer_local.daemon import XRayDaemon, new_trace_header
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,11 +81,18 @@ def _refused_sender() -> tuple[udp.Sender, tuple[str, int]]:
     receiver.settimeout(5)
     assert receiver.recv(65_535) == udp.HEADER + b'{"n":1}'
     receiver.close()
-    sender.send(b'{"n":2}')  # nobody listens: the kernel answers with ICMP, which the socket keeps as its error
+    _refuse_next(sender)
+    return sender, address
+
+
+def _refuse_next(sender: udp.Sender) -> None:
+    """A datagram to the sender's address, where nobody listens: the kernel answers with ICMP, which the socket keeps
+    as its error for the next send."""
+    sender.send(b'{"n":2}')
+    assert sender.socket is not None
     poller = select.poll()
     poller.register(sender.socket.fileno(), select.POLLERR)
     assert poller.poll(5000), "the refusal never reached the socket"  # the barrier: the error is pending
-    return sender, address
 
 
 def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal() -> None:
@@ -95,18 +105,42 @@ def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal() -> None:
         assert back.recv(65_535) == udp.HEADER + b'{"n":3}'
 
 
-def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The span's own send (xray.py, without Sender.send) sends it again too."""
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(exporter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spans' own sends, without Sender.send (xray.py's for every span, otlp.py's for a warm handler span), send
+    it again too: a cold invocation and two warm ones, each with a refusal pending."""
+    general: list[object] = []  # otlp mode: the spans its general path sent (a warm handler span is not one)
+    if exporter == "otlp":  # as LAMBDA_TRACER_EXPORTER=otlp makes it at init, and the runtime's request id
+        monkeypatch.setattr(xray, "EXPORTER", otlp)
+        monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
+        otlp.configure()
+        runtime = types.SimpleNamespace(_GLOBAL_AWS_REQUEST_ID=lambda_env.FakeContext.aws_request_id)
+        monkeypatch.setattr(otlp_spans, "_runtime", runtime)
+        export = otlp._export
+        monkeypatch.setattr(otlp, "_export", lambda *args: general.append(args[0]) or export(*args))
     sender, address = _refused_sender()
-    header, trace_id, _ = new_trace_header()
     monkeypatch.setattr(udp, "_sender", sender)
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
-        back.bind(address)
-        back.settimeout(5)
-        assert Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)({}, None) == 7
-        document = json.loads(back.recv(65_535).removeprefix(udp.HEADER))
-        assert document["trace_id"] == trace_id and document["name"] == "## lambda"  # X-Ray refuses <>
+    handler = Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)
+    try:
+        for _ in range(3):
+            header, trace_id, _ = new_trace_header()
+            monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
+                back.bind(address)  # the daemon is back, on the same port
+                back.settimeout(5)
+                assert handler({}, lambda_env.FakeContext()) == 7
+                body = back.recv(65_535).removeprefix(udp.HEADER)
+            if exporter == "xray":
+                assert json.loads(body)["trace_id"] == trace_id
+            else:  # T1S and an ExportTraceServiceRequest in base64, which holds the trace id's 16 bytes
+                assert body[:3] == b"T1S" and bytes.fromhex(trace_id[2:10] + trace_id[11:]) in base64.b64decode(
+                    body[3:]
+                )
+            _refuse_next(sender)
+        assert len(general) == (1 if exporter == "otlp" else 0)  # the warm ones through otlp.py's own send
+    finally:
+        monkeypatch.undo()
+        otlp.configure()
 
 
 def test_daemon_sees_documents_from_other_process() -> None:
