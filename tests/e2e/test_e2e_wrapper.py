@@ -3,6 +3,7 @@ and handler strings that a shell would love to interpret."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -192,6 +193,15 @@ def test_handler_strings_are_data(module: str, layer_dir: Path, tmp_path: Path) 
 # -- the common case's short path ----------------------------------------------------------------------------------
 
 GENERAL_PATH = "# The general path."
+#: Environment variables a function may well have, named as the wrapper's shell variables were once: a variable from the
+#: environment is exported, so the wrapper assigning one would hand the runtime its own value.
+OWN_NAMES = {
+    name: f"the function's {name}"
+    for name in (
+        *("redirect", "layer_dir", "off", "entry_points", "plugins", "named", "old_ifs"),
+        *("name", "next", "why", "newline", "shown", "rest"),
+    )
+}
 # (description, environment added to a bare one, how the wrapper is run: "absolute" or "relative" (cwd: the layer),
 # or "bare name" ($0 without a slash), and whether the layer is whole).
 SHORT_PATH_CASES = [
@@ -210,6 +220,7 @@ SHORT_PATH_CASES = [
     ("run by a relative path", {"_HANDLER": "a.b"}, "relative", True),
     ("run by its bare name", {"_HANDLER": "a/b:c"}, "bare name", True),
     ("the package missing", {"_HANDLER": "a.b"}, "absolute", False),
+    ("the function's own variables named like the wrapper's", {"_HANDLER": "a.b", **OWN_NAMES}, "absolute", True),
 ]
 
 
@@ -255,3 +266,28 @@ def test_the_common_case_takes_the_short_path(layer_dir: Path) -> None:
     traced = subprocess.run(["sh", "-x", wrapper], env=env, capture_output=True, text=True, timeout=60)
     assert traced.returncode == 0 and "export LAMBDA_TRACER_ORIGINAL_HANDLER" in traced.stderr
     assert "redirect=" not in traced.stderr, traced.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"_HANDLER": "a.b"},  # the short path
+        {"_HANDLER": "a.b", "DURABLE_EXECUTION_PLUGINS": "otel, x"},  # the general path, the plugins parsed
+        {"_HANDLER": "a.b", "LAMBDA_TRACER_OFF": "maybe", "LAMBDA_TRACER_NEXT_WRAPPER": "n" * 70 + "\nx"},
+        {"_HANDLER": "a.b", "LAMBDA_TRACER_NEXT_WRAPPER": "/nonexistent"},
+    ],
+    ids=["short path", "plugins", "bad switch, long next wrapper", "missing next wrapper"],
+)
+def test_the_wrapper_hands_the_functions_own_variables_on(env: dict[str, str], layer_dir: Path) -> None:
+    """Only the three variables docs/zero-code.md names change: every other one reaches the runtime as it was, even
+    one named like a variable of the wrapper's (its own are ``_lowercase``: a Lambda function's start with a letter)."""
+    status, handed_on, stderr = _run_wrapper(layer_dir / "lambda-tracer", "absolute", {**env, **OWN_NAMES})
+    assert status == 0, stderr
+    for name, value in OWN_NAMES.items():
+        assert f"{name}={value}" in handed_on.split("\n"), (name, stderr)
+    lines = (layer_dir / "lambda-tracer").read_text().splitlines()
+    code = "\n".join(re.sub(r"(^|\s)# .*", "", line) for line in lines)  # no comments, then no single-quoted text
+    code = re.sub(r"'[^']*'", "''", code)
+    assigned = set(re.findall(r"(?:^|[\s;(])([A-Za-z_]\w*)=", code)) | set(re.findall(r"\bfor (\w+) in\b", code))
+    ours = {"LAMBDA_TRACER_ORIGINAL_HANDLER", "_HANDLER", "DURABLE_EXECUTION_PLUGINS", "IFS"}
+    assert {name for name in assigned if not re.fullmatch(r"_[a-z]\w*", name)} == ours
