@@ -8,6 +8,7 @@ import json
 import os
 import select
 import socket
+import struct
 import subprocess
 import sys
 import types
@@ -68,7 +69,7 @@ def test_a_forked_child_sends_through_its_own_socket() -> None:
     assert received == {udp.HEADER + b"{}", udp.HEADER + b'{"child":1}'}
 
 
-def _refused_sender() -> tuple[udp.Sender, tuple[str, int]]:
+def _refused_sender(why: str = "port") -> tuple[udp.Sender, tuple[str, int]]:
     """A sender whose connected socket holds an earlier datagram's refusal (the daemon stand-in was gone), and the
     address it sends to. A connected UDP socket turns an ICMP "port unreachable" into the next send's
     ConnectionRefusedError, and that send is not made."""
@@ -81,23 +82,54 @@ def _refused_sender() -> tuple[udp.Sender, tuple[str, int]]:
     receiver.settimeout(5)
     assert receiver.recv(65_535) == udp.HEADER + b'{"n":1}'
     receiver.close()
-    _refuse_next(sender)
+    _refuse_next(sender, why)
     return sender, address
 
 
-def _refuse_next(sender: udp.Sender) -> None:
-    """A datagram to the sender's address, where nobody listens: the kernel answers with ICMP, which the socket keeps
-    as its error for the next send."""
-    sender.send(b'{"n":2}')
+#: ICMP "destination unreachable" codes a connected UDP socket keeps as its next send's error (Linux): port unreachable
+#: (ECONNREFUSED: nobody listened) and communication administratively prohibited (EHOSTUNREACH: a firewall's REJECT).
+#: An unconnected socket (sendto) keeps none. (Fragmentation needed, EMSGSIZE, is another, not made here: it would set
+#: the loopback route's path MTU for every process of the network namespace for ten minutes.)
+UNREACHABLE = {"port": 3, "prohibited": 13}
+
+
+def _refuse_next(sender: udp.Sender, why: str = "port") -> None:
+    """An ICMP error about an earlier datagram, which the socket keeps as its error for the next send: for "port", a
+    datagram to the sender's address, where nobody listens (the kernel answers); else the error a router or firewall
+    would send, made here (a raw socket: needs CAP_NET_RAW)."""
     assert sender.socket is not None
+    if why == "port":
+        sender.send(b'{"n":2}')
+    else:
+        _unreachable(sender.socket, UNREACHABLE[why])
     poller = select.poll()
     poller.register(sender.socket.fileno(), select.POLLERR)
     assert poller.poll(5000), "the refusal never reached the socket"  # the barrier: the error is pending
 
 
-def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal() -> None:
-    """Sender.send sends it again, so a daemon that was briefly away loses only what it missed."""
-    sender, address = _refused_sender()
+def _unreachable(sock: socket.socket, code: int) -> None:
+    """An ICMP "destination unreachable" (code ``code``) about a datagram from ``sock`` to its peer (IPv4 loopback)."""
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    except PermissionError:
+        pytest.skip("a raw socket (CAP_NET_RAW) makes the ICMP error")
+    (source, source_port), (peer, peer_port) = sock.getsockname(), sock.getpeername()
+    quoted = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, socket.IPPROTO_UDP, 0, socket.inet_aton(source), socket.inet_aton(peer)
+    ) + struct.pack("!HHHH", source_port, peer_port, 8, 0)
+    message = struct.pack("!BBHI", 3, code, 0, 0) + quoted  # type, code, checksum, unused
+    total = sum(struct.unpack(f"!{len(message) // 2}H", message))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    with raw:
+        raw.sendto(message[:2] + struct.pack("!H", ~total & 0xFFFF) + message[4:], (source, 0))
+
+
+@pytest.mark.parametrize("why", list(UNREACHABLE))
+def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal(why: str) -> None:
+    """Sender.send sends it again, so a daemon that was briefly away loses only what it missed (and a datagram an
+    ICMP error about an earlier one was kept for goes, as it would by ``sendto``)."""
+    sender, address = _refused_sender(why)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
         back.bind(address)  # the daemon is back, on the same port
         back.settimeout(5)
@@ -105,8 +137,11 @@ def test_a_datagram_is_not_lost_for_an_earlier_ones_refusal() -> None:
         assert back.recv(65_535) == udp.HEADER + b'{"n":3}'
 
 
+@pytest.mark.parametrize("why", list(UNREACHABLE))
 @pytest.mark.parametrize("exporter", ["xray", "otlp"])
-def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(exporter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(
+    exporter: str, why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The spans' own sends, without Sender.send (xray.py's for every span, otlp.py's for a warm handler span), send
     it again too: a cold invocation and two warm ones, each with a refusal pending."""
     general: list[object] = []  # otlp mode: the spans its general path sent (a warm handler span is not one)
@@ -118,7 +153,7 @@ def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(exporter: str, monk
         monkeypatch.setattr(otlp_spans, "_runtime", runtime)
         export = otlp._export
         monkeypatch.setattr(otlp, "_export", lambda *args: general.append(args[0]) or export(*args))
-    sender, address = _refused_sender()
+    sender, address = _refused_sender(why)
     monkeypatch.setattr(udp, "_sender", sender)
     handler = Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)
     try:
@@ -136,7 +171,7 @@ def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(exporter: str, monk
                 assert body[:3] == b"T1S" and bytes.fromhex(trace_id[2:10] + trace_id[11:]) in base64.b64decode(
                     body[3:]
                 )
-            _refuse_next(sender)
+            _refuse_next(sender, why)
         assert len(general) == (1 if exporter == "otlp" else 0)  # the warm ones through otlp.py's own send
     finally:
         monkeypatch.undo()

@@ -280,10 +280,10 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
         if sender is not None:
             if sender.socket is None:  # the first datagram of the process (or since a fork): the socket made there
                 sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
-            else:  # Sender.send, without the call (as xray.py sends; a send refused for an earlier one's sake: again)
+            else:  # Sender.send, without the call (as xray.py sends; a send failed for an earlier one's ICMP: again)
                 try:
                     sender.socket.send(data := _HEADED_MARKERS[sampled] + body)
-                except ConnectionRefusedError:
+                except OSError:
                     sender.socket.send(data)
     except Exception as error:
         _send_failed(error)

@@ -76,9 +76,11 @@ class Sender:
     """A UDP socket to the daemon; raises on anything that stops a datagram (the caller reports it).
 
     The socket is connected: the kernel then resolves the route once, not for every datagram, and ``send`` parses
-    no address (~1.5 µs less per datagram). A connected UDP socket reports a refusal of an earlier datagram (an ICMP
-    "port unreachable": nothing listened on the daemon's port then) as the next send's ``ConnectionRefusedError``,
-    without sending that one; it is sent again, so no datagram is lost for another's refusal, as with ``sendto``.
+    no address (~1.5 µs less per datagram). A connected UDP socket reports an ICMP error about an earlier datagram (a
+    "port unreachable": nothing listened on the daemon's port then; an "administratively prohibited": a firewall; a
+    "fragmentation needed") as the next send's ``OSError`` (``ConnectionRefusedError``, ``EHOSTUNREACH``, ``EMSGSIZE``),
+    without sending that one: a send that raised is made again, once, so no datagram is lost for another's error, as
+    with ``sendto`` (an error of its own raises again; a send that raised sent nothing, so none goes twice).
     """
 
     def __init__(self, raw_address: str | None) -> None:
@@ -91,7 +93,7 @@ class Sender:
         sock = self.socket or self._connect()
         try:
             sock.send(data)
-        except ConnectionRefusedError:  # an earlier datagram's refusal, reported here (see the class): sent again
+        except OSError:  # an earlier datagram's ICMP error, reported here (see the class): sent again
             sock.send(data)
 
     def _connect(self) -> _socket.socket:

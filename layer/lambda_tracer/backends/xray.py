@@ -316,10 +316,10 @@ class XRaySpan(BackendSpan):
         elif (sender := udp._sender or udp.sender()) is not None:  # the sender once made, else made now
             if (sock := sender.socket) is None:  # the process's first datagram (or since a fork): the socket made
                 sender.send(self.encoded(end_us))
-            else:  # Sender.send, without the call (a send refused for an earlier datagram's sake: see udp.Sender)
+            else:  # Sender.send, without the call (a send failed for an earlier datagram's ICMP error: see udp.Sender)
                 try:
                     sock.send(data := udp.HEADER + self.encoded(end_us))
-                except ConnectionRefusedError:
+                except OSError:
                     sock.send(data)
 
     @property
