@@ -173,7 +173,7 @@ class XRayDaemon:
         """Wait until every datagram sent to us before this call has been parsed.
 
         A barrier datagram is queued behind them on the same socket: once it is read, all earlier
-        ones are in ``documents``. Works because the SDK's ``sendto`` on loopback has delivered its
+        ones are in ``documents``. Works because the tracer's ``send`` on loopback has delivered its
         datagrams before the function's response reached the Runtime API. False on timeout.
         """
         token = SYNC_PREFIX + os.urandom(8).hex().encode()

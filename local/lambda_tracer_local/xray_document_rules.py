@@ -16,7 +16,7 @@ from typing import Any, TypeGuard
 
 #: The one header line the daemon accepts, then the document (aws-xray-daemon cmd/tracing/daemon.go).
 HEADER_LINE = b'{"format":"json","version":1}\n'
-#: Largest UDP payload over IPv4; a larger sendto() fails and the document is lost.
+#: Largest UDP payload over IPv4; a larger send fails and the document is lost.
 MAX_DATAGRAM_BYTES = 65_507
 #: "A segment document can be up to 64 kB".
 MAX_DOCUMENT_BYTES = 64_000
