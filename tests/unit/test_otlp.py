@@ -1041,6 +1041,28 @@ def test_a_failure_of_a_common_shape_has_the_fields_otlp_documents_gives_it(
     assert [name for _, name, _ in _fields(written)["events"]] == []  # a fault without a cause: no event
 
 
+@pytest.mark.parametrize(("first", "second"), [(1, True), (True, 1), (0.0, -0.0), (-0.0, 0.0)])
+def test_an_aws_call_block_is_remembered_only_for_the_same_value_and_type(
+    first: Any, second: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``rpc.*``/``aws.*`` block ``_aws_attributes`` remembers by service, operation and region is never
+    another call's whose values compare equal (escape hatch values): True and 1, -0.0 and 0.0 are not the same
+    attribute. Each call's ``aws.operation`` and ``cloud.region`` are its own value, with its type and sign."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272795;Parent=53995c3f42cd8ad8;Sampled=1")
+    trace, _ = xray.current()
+    for value in (first, second):
+        span = xray.XRaySpan("s3", trace, str(trace.parent), "aws")
+        span.aws = {"operation": value, "region": value, "retries": 0}
+        encoded = otlp_spans._own(span, trace, span.start_us + 10)
+        assert encoded is not None
+        found = {item.key: item.value for item in Span.FromString(encoded).attributes}
+        for key in ("aws.operation", "cloud.region"):
+            kind = found[key].WhichOneof("value")
+            assert kind == {bool: "bool_value", int: "int_value", float: "double_value"}[type(value)], (key, value)
+            written = getattr(found[key], kind)
+            assert written == value and math.copysign(1, written) == math.copysign(1, value), (key, value)
+
+
 def test_init_spans_reach_the_datagram_in_the_order_they_ended(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

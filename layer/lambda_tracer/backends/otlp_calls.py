@@ -54,11 +54,10 @@ def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> b
     repeats from call to call (service, operation, region) is returned encoded, once per distinct value; the rest
     goes in ``values``."""
     operation, region = aws.get("operation"), aws.get("region")
-    key: Any = (name, operation, region)
-    try:
-        block = _aws_blocks.get(key)
-    except TypeError:  # an unhashable value (the escape hatch lets anything in)
-        key, block = None, None
+    key: Any = None  # remembered for text only (the escape hatch lets anything in: True and 1, -0.0 and 0.0 are equal)
+    if name.__class__ is str and operation.__class__ is str and (region.__class__ is str or region is None):
+        key = (name, operation, region)
+    block = None if key is None else _aws_blocks.get(key)
     if block is None:
         fixed: dict[str, Any] = {"rpc.system": "aws-api", "rpc.service": name}
         if isinstance(operation, str):
@@ -93,7 +92,7 @@ def _aws_attributes(values: dict[str, Any], aws: dict[str, Any], name: str) -> b
     return block
 
 
-#: Encoded ``rpc.*``/``aws.operation``/region attributes, by (service, operation, region).
+#: Encoded ``rpc.*``/``aws.operation``/region attributes, by (service, operation, region), when all are text.
 _aws_blocks: dict[Any, bytes] = {}
 _FIXED_AWS_FIELDS = frozenset(("operation", "region"))
 _FIXED_AWS_FIELDS_AND_RETRIES = frozenset(("operation", "region", "retries"))
