@@ -404,6 +404,10 @@ def test_cycles() -> None:
     assert meta(mapping) == {"a": 1, "self": "<cycle>"}
     shared = [1]
     assert meta([shared, shared]) == [[1], [1]]
+    # Converted (a set is not JSON), not recorded as it is: the walk leaves a list it was in, and a list held
+    # twice is recorded twice, not as a cycle the second time.
+    assert meta([shared, shared, {2}]) == [[1], [1], [2]]
+    assert meta({"a": shared, "b": (shared, shared), "c": {2}}) == {"a": [1], "b": [[1], [1]], "c": [2]}
 
 
 def test_named_secrets() -> None:
@@ -726,6 +730,13 @@ def test_more_scalars_and_containers() -> None:
 def test_keys_cut_to_the_limit() -> None:
     out = meta({"k" * 300: 1}, 256)
     assert out == {"truncated": True, "original_bytes_at_least": 302, "preview": '{"' + "k" * 59}
+    # A key with credentials in it is masked, then cut to the limit like any other, and so marked as cut.
+    key = "https://u:p@h/" + "k" * 300
+    converter = capture._Converter(Policy(), 256)
+    assert converter._key(key) == f"https://u:{R}@h/" + "k" * (256 - len(f"https://u:{R}@h/"))
+    assert converter.cut is True
+    out = meta({key: 1}, 256)
+    assert out == {"truncated": True, "original_bytes_at_least": 316, "preview": f'{{"https://u:{R}@h/' + "k" * 36}
 
 
 def test_disabled_policy_masks_nothing() -> None:
@@ -1001,6 +1012,9 @@ _WINDOW_100 = (100 + capture.MASK_MARGIN) // 3 * 4  # base64 characters decoded 
         (_b64(b"a" * 4193 + b"\xc3"), 100, "<base64 body of 5592 characters, not text>", False, 206),
         (_b64(b"a" * 4193 + "\u00e9".encode()), 100, None, True, 768),
         (_b64("x" * 4500 + "&password=abc"), 100, None, True, 768),  # the secret is past the decoded window
+        # Far past the window: only the window is decoded (a whole number of base64 quads), not the body.
+        (_b64("password=" + "x" * 9000), 100, f"password={R}", True, 282),
+        (_b64("x" * 9000), 100, _b64("x" * 9000)[:100], True, 768),
     ],
 )
 def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut: bool, size_bound: int) -> None:
@@ -1154,20 +1168,32 @@ def test_a_small_response_that_comes_back_is_recorded_from_what_was_written_for_
     assert capture.recorded_response({"ok": 1, "calls": None}) == ({"ok": 1, "calls": None}, '{"ok":1,"calls":null}')
 
 
+@pytest.mark.parametrize(
+    ("limit_setting", "changed_to"),
+    [
+        (None, "none"),  # redaction turned off meanwhile
+        # Set to the very text of the capture limit's variable: the setting judged under is compared with the
+        # redaction setting read first, not with the other setting read.
+        ("16384", "16384"),
+    ],
+)
 def test_a_response_judged_under_a_setting_changed_meanwhile_is_not_looked_up_under_the_first(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, limit_setting: str | None, changed_to: str
 ) -> None:
     """Another thread may change LAMBDA_TRACER_REDACT_KEYS between the settings ``recorded_response`` reads and the
     policy it judges under: a value judged clean under the other policy is never looked up for the settings read
     first (redaction off then would have it recorded unmasked, every later time, under the setting that masks it)."""
     monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ssn")
-    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    if limit_setting is None:
+        monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    else:
+        monkeypatch.setenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", limit_setting)
     monkeypatch.setattr(capture, "_known_responses", {})
     value = {"ssn": "123-45-6789"}
     current = redaction.current
 
     def changed_meanwhile() -> Policy:
-        monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "none")  # what another thread set, right then
+        monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", changed_to)  # what another thread set, right then
         return current()
 
     monkeypatch.setattr(redaction, "current", changed_meanwhile)
@@ -1177,6 +1203,47 @@ def test_a_response_judged_under_a_setting_changed_meanwhile_is_not_looked_up_un
     masked = capture.response_metadata(value, redaction.from_setting(["ssn"]), 16384)
     assert masked[0] == {"ssn": REDACTED}
     assert capture.recorded_response(value) == masked
+
+
+def test_a_value_under_a_plain_key_is_recorded_as_it_is() -> None:
+    """A key that names nothing secret changes nothing: the value is recorded as it would be without one (an integer
+    past 2**53 stays a number, as the converter would not keep it)."""
+    value = {"n": 2**60, "a": [1, "b"]}
+    assert meta(value, key="result") == meta(value) == value
+    assert meta(2**60, key="result") == meta(2**60) == 2**60
+    assert meta(2**60, key="password") == R
+
+
+def test_cookie_values_masked_whole_count_as_what_they_write() -> None:
+    """Values under cookie names that are not text are masked whole; 30 of them (741 bytes of JSON) fit 1,024 bytes
+    and are recorded, none left out for the size of what they were."""
+    value = {f"cookie_{n}": n for n in range(30)}
+    expected = {key: R for key in value}
+    assert len(json.dumps(expected, separators=(",", ":"))) == 741
+    assert meta(value, 1024) == expected
+
+
+class _Nested(int, enum.Enum):
+    """An int Enum whose members' values are lists nested as deep as the member says."""
+
+    def __new__(cls, levels: int) -> _Nested:
+        member = int.__new__(cls, levels)
+        member._value_ = _nested_list(levels, 0)
+        return member
+
+    DEEP = 40
+
+
+def test_a_value_is_looked_at_as_deep_under_a_key_or_as_an_error_attribute() -> None:
+    """An Enum member is recorded as its value, walked to the same depth wherever it is met: under a key that names
+    a count, and as an attribute of an error (where a dict holding it would have it)."""
+    expected = json.loads("[" * 32 + '"<too deep>"' + "]" * 32)
+    assert meta(_Nested.DEEP) == expected
+    assert meta(_Nested.DEEP, key="total_tokens") == expected
+    error = ValueError("boom")
+    error.level = _Nested.DEEP  # type: ignore[attr-defined]
+    assert meta({"level": _Nested.DEEP}) == {"level": expected[0]}
+    assert capture.error_metadata(error, Policy(), 16384)["attributes"] == {"level": expected[0]}
 
 
 def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPatch) -> None:
