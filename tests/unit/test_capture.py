@@ -1236,10 +1236,12 @@ class _Nested(int, enum.Enum):
 
 def test_a_value_is_looked_at_as_deep_under_a_key_or_as_an_error_attribute() -> None:
     """An Enum member is recorded as its value, walked to the same depth wherever it is met: under a key that names
-    a count, and as an attribute of an error (where a dict holding it would have it)."""
+    a count (the member is an int) as under any other, and as an attribute of an error (where a dict holding it would
+    have it)."""
     expected = json.loads("[" * 32 + '"<too deep>"' + "]" * 32)
     assert meta(_Nested.DEEP) == expected
     assert meta(_Nested.DEEP, key="total_tokens") == expected
+    assert meta({"total_tokens": _Nested.DEEP, "n": _Nested.DEEP}) == {"total_tokens": expected[0], "n": expected[0]}
     error = ValueError("boom")
     error.level = _Nested.DEEP  # type: ignore[attr-defined]
     assert meta({"level": _Nested.DEEP}) == {"level": expected[0]}
