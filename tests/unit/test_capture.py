@@ -1086,6 +1086,30 @@ def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> 
     assert converter.convert(text) == expected
 
 
+def test_every_text_scanned_or_parsed_counts_against_the_budget() -> None:
+    """The budget is spent text after text: a parse adds to what was scanned, and JSON that no rule needs is not
+    parsed (nor counted as parsed), so the budget left decides whether the next text is parsed or masked as text."""
+    text = '{"password": "x", "a": "' + "y" * 470 + '"}'
+    parsed, as_text = f'{{"password":"{R}","a":"', f'{{"password": "{R}", "a"'
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget - 3 * len(text)  # its window and its parse, then only a window
+    assert [converter.convert(text)[:30], converter.convert(text)[:30]] == [parsed, as_text]
+    plain = '{"a": "' + "y" * 490 + '"}'
+    converter = capture._Converter(Policy(), 1000)
+    converter.scanned = converter.budget - len(plain) - 2 * len(text)
+    assert [converter.convert(plain)[:10], converter.convert(text)[:30]] == ['{"a": "yyy', parsed]
+
+
+def test_the_gate_looks_at_a_whole_text_that_fits_its_window_and_at_the_cut_of_a_longer_one() -> None:
+    # JSON that fits the window is parsed for a name anywhere in it, past the cut and past _GATE_REACH too.
+    text = '{"a": "' + "x" * 2100 + '", "password": "p"}'
+    assert capture._Converter(Policy(), 1000).convert(text) == '{"a":"' + "x" * 994
+    # Of a longer text, a secret before the cut is masked, however far before it.
+    text = "x" * 1500 + " password=hunter2 " + "y" * 10_000
+    expected = "x" * 1500 + f" password={R} " + "y" * 10_000
+    assert capture._Converter(Policy(), 2000).convert(text) == expected[:2000]
+
+
 def test_a_value_recorded_as_it_is_is_a_copy() -> None:
     value = {"a": [1, {"b": "c"}]}
     recorded = capture.to_metadata(value, Policy(), 16384)
