@@ -1086,6 +1086,15 @@ def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> 
     assert converter.convert(text) == expected
 
 
+def test_a_new_value_has_its_whole_budget() -> None:
+    """The budget counts from nothing: in a value's first text, JSON whose window and parse are exactly the budget
+    is parsed (redacted inside, written compact), not masked as text."""
+    converter = capture._Converter(Policy(), 100)
+    text = json.dumps({"password": "x", "a": "y" * (converter.budget // 2 - 26)})
+    assert 2 * len(text) == converter.budget and len(text) <= 100 + capture.MASK_MARGIN
+    assert converter.convert(text).startswith(f'{{"password":"{R}","a":"yyy')
+
+
 def test_every_text_scanned_or_parsed_counts_against_the_budget() -> None:
     """The budget is spent text after text: a parse adds to what was scanned, and JSON that no rule needs is not
     parsed (nor counted as parsed), so the budget left decides whether the next text is parsed or masked as text."""
