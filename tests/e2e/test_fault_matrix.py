@@ -108,6 +108,19 @@ def _breaks(
     )
 
 
+def _udp_fault(name: str, error: str) -> Scenario:
+    """Every datagram send raising ``error`` (a Python expression), cold and warm: reported once, by its type."""
+    kind = error.partition("(")[0]
+    return Scenario(
+        f"udp send: {name}",
+        setup=BREAK_UDP.format(error=error),
+        traced=False,
+        reported=f"tracing failed while closing a subsegment (the function is unaffected): {kind}",
+        fires=True,
+        invocations=2,
+    )
+
+
 RAISES_VALUE_ERROR = 'raise ValueError("card declined for " + str(event.get("n")))'
 SECRET_PER_INVOCATION = 'return {"password": "hunter2", "n": event.get("n")}'
 
@@ -116,30 +129,10 @@ SCENARIOS = [
     Scenario("daemon unreachable", env={"AWS_XRAY_DAEMON_ADDRESS": "203.0.113.1:2000"}, traced=False),
     Scenario("daemon address malformed", env={"AWS_XRAY_DAEMON_ADDRESS": "not an address"}, traced=False),
     Scenario("daemon port closed", env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:1"}, traced=False),
-    Scenario(
-        "udp send: message too long",
-        setup=BREAK_UDP.format(error="OSError(90, 'Message too long')"),
-        traced=False,
-        reported="tracing failed while closing a subsegment (the function is unaffected): OSError",
-        fires=True,
-        invocations=2,
-    ),
-    Scenario(  # the socket is connected: a refusal is sent again once (udp.Sender), then reported
-        "udp send: connection refused",
-        setup=BREAK_UDP.format(error="ConnectionRefusedError(111, 'refused')"),
-        traced=False,
-        reported="tracing failed while closing a subsegment (the function is unaffected): ConnectionRefusedError",
-        fires=True,
-        invocations=2,
-    ),
-    Scenario(
-        "udp send: permission denied",
-        setup=BREAK_UDP.format(error="PermissionError(1, 'denied')"),
-        traced=False,
-        reported="tracing failed while closing a subsegment (the function is unaffected): PermissionError",
-        fires=True,
-        invocations=2,
-    ),
+    _udp_fault("message too long", "OSError(90, 'Message too long')"),
+    # The socket is connected: a refusal is sent again once (udp.Sender), then reported.
+    _udp_fault("connection refused", "ConnectionRefusedError(111, 'refused')"),
+    _udp_fault("permission denied", "PermissionError(1, 'denied')"),
     # The trace header the runtime hands over.
     Scenario("trace header missing", trace_header=None, traced=False),
     Scenario("trace header malformed", trace_header="garbage;;=", traced=False),
