@@ -63,6 +63,8 @@ MAX_EVENTS = 128
 _NOT_ANNOTATION_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _REMOTE_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+#: An explicit start time is kept from 2000-01-01 (X-Ray's epoch seconds) to the moment the span is started.
+_EARLIEST_US = 946_684_800_000_000
 _lock = threading.Lock()
 _installed: set[str] = set()
 
@@ -409,8 +411,8 @@ class Tracer(trace.Tracer):
             entry.parent_id = parent_entry.id
         elif parent_context.is_valid and parent_context.trace_id == _trace_id(current.root):
             entry.parent_id = f"{parent_context.span_id:016x}"  # a span of the user's own SDK, in our trace
-        if start_time:
-            entry.start_us = start_time // 1000
+        if isinstance(start_time, (int, float)) and _EARLIEST_US <= start_time // 1000 <= entry.start_us:
+            entry.start_us = int(start_time // 1000)  # nanoseconds (a float too); else the span's own start
         entry.__class__ = _KIND_CLASSES.get(kind, _ApiSpan)
         span = OTelSpan(entry, name, kind)
         if attributes:

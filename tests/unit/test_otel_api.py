@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,33 @@ def test_attributes_events_status_and_exceptions_as_xray_records_them() -> None:
     failed = docs["fails"]
     assert failed["fault"] is True and failed["cause"]["exceptions"][0]["type"] == "ValueError"
     assert "hunter2" not in json.dumps(failed)
+
+
+#: Explicit start times (nanoseconds) that cannot be a span's start: a float (time.time() * 1e9), seconds, before
+#: 2000, after the span began, a bool.
+ODD_START_TIMES = [float(time.time_ns() - 1_000_000), 1.5, 1_700_000_000, -5, 10**30, True, float("nan")]
+
+
+@pytest.mark.parametrize("start_time", ODD_START_TIMES)
+def test_an_explicit_start_time_is_kept_only_when_it_can_be_the_start(start_time: Any) -> None:
+    """A start time the API was given is kept when it is a time between 2000 and the span's start (a float too);
+    any other is not (the span starts when it was started): the document stays valid (start before end, epoch
+    seconds) and the function is unaffected."""
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> str:
+        before = time.time()
+        with otel_tracer.start_as_current_span("timed", start_time=start_time):
+            pass
+        return str(before)
+
+    call = invoke(handler, expect=2)
+    assert call.error is None
+    timed = _by_name(call)["timed"]
+    if isinstance(start_time, float) and start_time > 1e18:
+        assert timed["start_time"] == pytest.approx(start_time / 1e9, abs=1e-5)
+    else:
+        assert float(call.result) - 0.001 <= timed["start_time"] <= timed["end_time"]
 
 
 def test_setting_attributes_on_our_own_span_through_the_api() -> None:

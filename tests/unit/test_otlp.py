@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -779,6 +780,29 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
         [event] = span.events
         assert event.name == "step" and attributes(event) == {"n": 1}
         assert span.start_time_unix_nano <= event.time_unix_nano <= span.end_time_unix_nano
+
+
+@pytest.mark.parametrize("start_time", [float(time.time_ns() - 1_000_000), 1.5, 10**30, float("inf")])
+def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
+    """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the
+    encoder into the function when the span ended; out of range, it made a span that ended before it started."""
+    tracer = Tracer(service="svc")
+    from opentelemetry import trace
+
+    from lambda_tracer import otel
+
+    otel.install()
+    api = trace.get_tracer("app")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> str:
+        with api.start_as_current_span("timed", start_time=start_time):
+            pass
+        return "ok"
+
+    sent, _, _ = _invoke(handler)  # raised before; every span kept to the OTLP rules
+    [span] = [span for span in spans_in(sent) if span.name == "timed"]
+    assert 946_684_800 * 10**9 <= span.start_time_unix_nano <= span.end_time_unix_nano
 
 
 @pytest.mark.parametrize(
