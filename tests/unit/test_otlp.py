@@ -782,6 +782,51 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
         assert span.start_time_unix_nano <= event.time_unix_nano <= span.end_time_unix_nano
 
 
+@pytest.mark.parametrize("api_span", [True, False])
+def test_spans_in_a_thread_under_a_carried_context_are_sent(otlp_mode: None, api_span: bool) -> None:
+    """A context carried to a thread (``context.attach``, as OpenTelemetry's threading instrumentation does): the
+    thread's spans, kept for the open span they nest in, are sent with it. They were kept on a trace of the
+    thread's own, which nothing ever sent: every such span was lost in otlp mode."""
+    tracer = Tracer(service="svc")
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+
+    from lambda_tracer import otel
+
+    otel.install()
+    api = trace.get_tracer("app")
+
+    @tracer.capture_method
+    def in_thread_method() -> None:
+        return None
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with api.start_as_current_span("outer"):
+            carried = otel_context.get_current()
+
+            def work() -> None:
+                token = otel_context.attach(carried)
+                try:
+                    if api_span:
+                        with api.start_as_current_span("in thread"):
+                            pass
+                    else:
+                        in_thread_method()
+                finally:
+                    otel_context.detach(token)
+
+            worker = threading.Thread(target=work)
+            worker.start()
+            worker.join()
+
+    sent, _, _ = _invoke(handler)
+    spans = {span.name.rsplit(".", 1)[-1]: span for span in spans_in(sent)}
+    inner = spans["in thread" if api_span else "in_thread_method"]
+    assert inner.parent_span_id == spans["outer"].span_id
+    assert sorted(spans) == sorted(["## handler", "outer", "in thread" if api_span else "in_thread_method"])
+
+
 @pytest.mark.parametrize("start_time", [float(time.time_ns() - 1_000_000), 1.5, 10**30, float("inf")])
 def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
     """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the
