@@ -291,7 +291,10 @@ class OTelSpan(OurSpan):
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if not self.entry.ended and len(self.events) < MAX_EVENTS:
-            self.events.append(_event(name, attributes, timestamp))
+            try:
+                self.events.append(_event(name, attributes, timestamp))
+            except Exception as error:
+                report("recording an event", error)
 
     def update_name(self, name: str) -> None:
         if isinstance(name, str) and not self.entry.ended:

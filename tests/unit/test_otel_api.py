@@ -4,6 +4,7 @@ our headers. Scenarios that need a fresh process (a user's own provider, what a 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -170,6 +171,26 @@ def test_an_explicit_start_time_is_kept_only_when_it_can_be_the_start(start_time
         assert timed["start_time"] == pytest.approx(start_time / 1e9, abs=1e-5)
     else:
         assert float(call.result) - 0.001 <= timed["start_time"] <= timed["end_time"]
+
+
+def test_an_event_with_a_timestamp_not_a_number_never_reaches_the_function(caplog: pytest.LogCaptureFixture) -> None:
+    """``add_event`` with a timestamp that is not nanoseconds (a datetime, text) raised TypeError into the function
+    on a span started through the API (OpenTelemetry's SDK takes it): it is reported, naming no value, and the
+    span is sent with its other events."""
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span("evented") as span:
+            span.add_event("when", timestamp=datetime.datetime.now(tz=datetime.timezone.utc))  # type: ignore[arg-type]
+            span.add_event("secret-name", timestamp="s3cr3t-value")  # type: ignore[arg-type]
+            span.add_event("kept")
+        trace.get_current_span().add_event("ours", timestamp="s3cr3t-value")  # type: ignore[arg-type]
+
+    call = invoke(handler, expect=2)
+    assert call.error is None
+    events = _by_name(call)["evented"]["metadata"]["default"]["events"]
+    assert [event["name"] for event in events] == ["kept"]
+    assert "s3cr3t" not in caplog.text and "secret-name" not in caplog.text
 
 
 def test_setting_attributes_on_our_own_span_through_the_api() -> None:
