@@ -100,6 +100,18 @@ def _span_context(entry: Any, root: str | None, sampled: bool = True) -> SpanCon
         return trace.INVALID_SPAN_CONTEXT
 
 
+def _invocation_context() -> SpanContext:
+    """The invocation's own context (its Root, Lambda's segment, not sampled): what a span started without a
+    sampled trace carries, as the SDK's would under a not-sampled parent; invalid outside an invocation."""
+    try:
+        current, _ = xray.current()
+        if current.root and current.parent:
+            return SpanContext(_trace_id(current.root), int(current.parent, 16), is_remote=True)
+    except (TypeError, ValueError):
+        pass
+    return trace.INVALID_SPAN_CONTEXT
+
+
 # -- recording attributes, events, status ------------------------------------------------------------------------
 
 
@@ -385,7 +397,9 @@ class Tracer(trace.Tracer):
         except Exception as error:
             report("starting a span", error)
             span = None
-        return span if span is not None else NonRecordingSpan(parent_context)
+        if span is not None:
+            return span
+        return NonRecordingSpan(parent_context if parent_context.is_valid else _invocation_context())
 
     def _start(
         self,

@@ -216,6 +216,26 @@ def test_no_spans_and_no_headers_without_a_sampled_trace(monkeypatch: pytest.Mon
     assert not span.is_recording() and carrier == {}
 
 
+def test_spans_of_an_unsampled_invocation_carry_its_trace_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a sampled trace a span is non-recording and carries the invocation's context (its Root as trace id,
+    not sampled), as the SDK's would under a not-sampled parent (docs/opentelemetry.md): its ids are what logs
+    correlate on, and most invocations are not sampled. It carried the invalid context (trace id 0) instead."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0")
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> tuple[Any, dict[str, str]]:
+        with otel_tracer.start_as_current_span("unsampled") as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            return span, carrier
+
+    span, carrier = handler({}, None)
+    span_context = span.get_span_context()
+    assert not span.is_recording() and carrier == {}
+    assert f"{span_context.trace_id:032x}" == "5f0000000123456789abcdef01234567"
+    assert span_context.is_valid and not span_context.trace_flags.sampled
+
+
 def test_inject_writes_our_headers_and_extract_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(propagation.PROPAGATORS_ENV, "xray,tracecontext")
 
