@@ -513,10 +513,7 @@ class RuntimeContext(_RuntimeContext):
                 current, stack = xray.current()
                 # Never into another invocation's trace (a context kept from an earlier one).
                 if not entry.ended and entry.trace.root == current.root and entry not in stack:
-                    if entry.trace is not current:  # another thread's own read of the header: record into the
-                        _, stack, seen = xray._state.get()  # entry's trace, whose batch the OTLP exporter sends
-                        xray._state.set((entry.trace, stack, seen))
-                    xray.attach(entry)
+                    xray.attach(entry)  # (another thread: into the entry's trace, whose batch is sent)
                     pushed = entry
             elif span.get_span_context().is_valid:
                 _, stack = xray.current()

@@ -827,6 +827,35 @@ def test_spans_in_a_thread_under_a_carried_context_are_sent(otlp_mode: None, api
     assert sorted(spans) == sorted(["## handler", "outer", "in thread" if api_span else "in_thread_method"])
 
 
+def test_a_generator_resumed_in_another_thread_sends_its_children(otlp_mode: None) -> None:
+    """A traced generator consumed by another thread: its children there are sent, under it (they hung under
+    Lambda's segment: the thread's first read of the trace header emptied the stack the generator was put on)."""
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def step() -> int:
+        return 1
+
+    @tracer.capture_method
+    def rows() -> Iterator[int]:
+        yield step()
+        yield step()
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        source = rows()
+        next(source)
+        worker = threading.Thread(target=list, args=(source,))
+        worker.start()
+        worker.join()
+
+    sent, _, _ = _invoke(handler)
+    spans = spans_in(sent)
+    [generator] = [span for span in spans if span.name.endswith(".rows")]
+    steps = [span for span in spans if span.name.endswith(".step")]
+    assert [span.parent_span_id for span in steps] == [generator.span_id] * 2
+
+
 @pytest.mark.parametrize("start_time", [float(time.time_ns() - 1_000_000), 1.5, 10**30, float("inf")])
 def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
     """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the

@@ -309,6 +309,38 @@ def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
     assert handler_doc["metadata"]["svc"]["handler response"] == [1, "consumer", 2]
 
 
+def test_a_generator_resumed_in_another_thread_keeps_its_children() -> None:
+    """A traced generator consumed by another thread (a pool's worker): what runs inside it there is its child. Its
+    span was put on a stack the thread had not read the trace header for, and the thread's first read of the header
+    emptied that stack: the child hung under Lambda's segment instead."""
+    import threading
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def step() -> int:
+        return 1
+
+    @tracer.capture_method
+    def rows() -> Iterator[int]:
+        yield step()
+        yield step()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> None:
+        source = rows()
+        next(source)
+        worker = threading.Thread(target=list, args=(source,))
+        worker.start()
+        worker.join()
+
+    call = invoke(handler, expect=4)
+    docs = subsegments(call.documents)
+    [generator] = [doc for doc in docs if doc["name"].endswith(".rows")]
+    steps = [doc for doc in docs if doc["name"].endswith(".step")]
+    assert [doc["parent_id"] for doc in steps] == [generator["id"]] * 2
+
+
 # -- kind_of: inspect's answer, without importing inspect for a plain def --------------------------------------
 
 

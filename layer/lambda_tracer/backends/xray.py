@@ -171,10 +171,15 @@ def detach(entry: Any) -> None:
 
 
 def attach(entry: Any) -> None:
-    """Put an open entry back on top of this task's stack (a traced generator resuming)."""
-    trace, stack, seen = _state.get()
+    """Put an open entry back on top of this task's stack (a traced generator resuming, a context attached). The
+    task's header is read first (in another thread, the first read would empty the stack), and a task of the same
+    invocation records into the entry's trace from then on: its batch is the one the OTLP exporter sends."""
+    trace, stack = current()
     if entry not in stack:
-        _state.set((trace, (*stack, entry), seen))
+        own = getattr(entry, "trace", None)
+        if own is not None and own is not trace and own.root == trace.root:
+            trace = own
+        _state.set((trace, (*stack, entry), _state.get()[2]))
 
 
 def send(document: dict[str, Any], trace: Trace | None = None) -> None:
