@@ -505,11 +505,17 @@ class RuntimeContext(_RuntimeContext):
         self.inner = inner
 
     def attach(self, context: Context) -> Any:
-        pushed, mark = None, None
+        pushed: Any = None
+        mark = None
         try:
             span = trace.get_current_span(context)
             entry = entry_of(span)
-            if isinstance(entry, xray.XRaySpan):
+            if _SUPPRESS_KEY is not None and context.get(_SUPPRESS_KEY):
+                # OpenTelemetry's own calls (an SDK's exporter): traced by no instrumentation, ours included.
+                _, stack = xray.current()
+                pushed = xray.Suppressed(stack[-1].id if stack else None)
+                xray.push(pushed)
+            elif isinstance(entry, xray.XRaySpan):
                 current, stack = xray.current()
                 # Never into another invocation's trace (a context kept from an earlier one).
                 if not entry.ended and entry.trace.root == current.root and entry not in stack:
@@ -564,6 +570,8 @@ class RuntimeContext(_RuntimeContext):
 
 
 _SPAN_KEY: str = getattr(trace.propagation, "_SPAN_KEY", "current-span")
+#: What ``suppress_instrumentation`` sets (OpenTelemetry's SDK exports under it): None if this API has none.
+_SUPPRESS_KEY: str | None = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)
 
 
 # -- installing -----------------------------------------------------------------------------------------------------

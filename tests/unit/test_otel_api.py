@@ -335,6 +335,67 @@ def test_a_provider_the_user_sets_is_kept_and_joins_our_trace() -> None:
     assert found["their_parent"] == found["our_id"] and found["their_trace"] == found["our_trace"]
 
 
+USERS_EXPORTER = """
+import json
+from typing import ClassVar
+
+from http_stub import QuietHandler, serving
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+from lambda_env import invoke
+from lambda_tracer import Tracer
+from lambda_tracer_local.daemon import subsegments
+
+
+class Collector(QuietHandler):
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self):
+        type(self).seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.reply(200, b"{}")
+
+
+tracer = Tracer(service="svc")
+with serving(Collector) as port:
+    class Exporter(SpanExporter):  # an exporter over HTTP, as OTLP/HTTP's: its calls run under suppress_instrumentation
+        def export(self, spans):
+            import requests
+
+            requests.post(f"http://127.0.0.1:{port}/v1/traces", data=b"spans")
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Exporter()))
+    trace.set_tracer_provider(provider)
+    theirs = trace.get_tracer("theirs")
+
+    @tracer.capture_lambda_handler
+    def handler(event, context):
+        with theirs.start_as_current_span("theirs"):
+            pass
+        import requests
+
+        requests.post(f"http://127.0.0.1:{port}/ours", data=b"x")
+
+    call = invoke(handler, expect=2)
+print(json.dumps({
+    "ours": sorted(doc["name"] for doc in subsegments(call.documents)),
+    "headers": [sorted({"x-amzn-trace-id", "traceparent"} & set(headers)) for headers in Collector.seen],
+}))
+"""
+
+
+def test_a_users_exporter_calls_are_not_traced() -> None:
+    """OpenTelemetry's SDK exports under ``suppress_instrumentation`` (its span processors attach a context saying
+    so): its own calls are traced by no instrumentation. Ours traced them, so a user's exporter over HTTP made a
+    subsegment of our trace for every export, carrying our trace header."""
+    found = _run(USERS_EXPORTER)
+    assert found == {"ours": ["## handler", "127.0.0.1"], "headers": [[], ["x-amzn-trace-id"]]}, found
+
+
 PROPAGATORS = """
 import json, os
 from lambda_tracer import Tracer
