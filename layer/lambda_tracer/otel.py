@@ -118,7 +118,12 @@ def _invocation_context() -> SpanContext:
 def _valid_value(value: object) -> bool:
     if isinstance(value, (str, bool, int, float)):
         return True
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) <= 1000
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and len(value) <= 1000
+        and all(item is None or isinstance(item, (str, bool, int, float)) for item in value)
+    )
 
 
 def _metadata(entry: Any, key: str, value: object) -> None:

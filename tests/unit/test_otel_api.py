@@ -123,6 +123,8 @@ def test_attributes_events_status_and_exceptions_as_xray_records_them() -> None:
             span.set_attributes({"order_id": "o-1", "retries": 2, "tags": ("a", "b"), "password": "hunter2"})
             span.set_attribute(otel.ANNOTATIONS_KEY, ["order_id", "retries"])
             span.set_attribute("bad", {"not": "allowed"})  # type: ignore[arg-type]
+            span.set_attribute("nested", [{"not": "allowed"}, ["either"]])  # type: ignore[list-item]
+            span.set_attribute("with none", ["a", None])
             span.add_event("cache miss", {"key": "k1"})
             span.update_name("renamed")
         with otel_tracer.start_as_current_span("fails"):
@@ -139,7 +141,8 @@ def test_attributes_events_status_and_exceptions_as_xray_records_them() -> None:
     metadata = db["metadata"]["default"]
     assert metadata["tags"] == ["a", "b"] and metadata["db.system"] == "postgresql"
     assert metadata["password"] != "hunter2"
-    assert "bad" not in metadata
+    assert "bad" not in metadata and "nested" not in metadata  # not OTel attribute types: dropped
+    assert metadata["with none"] == ["a", None]
     assert [event["name"] for event in metadata["events"]] == ["cache miss"]
     failed = docs["fails"]
     assert failed["fault"] is True and failed["cause"]["exceptions"][0]["type"] == "ValueError"
