@@ -1261,3 +1261,53 @@ def test_init_spans_written_in_one_pass_are_those_the_general_path_writes(
     ]
     assert found[0][3]["status"][0] == Status.STATUS_CODE_ERROR
     assert found[0][0]["ids"] == 1 and found[0][1]["ids"] == 6  # a.b under a, a under ## init
+
+
+def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread's span ends while the handler it was started under is open, so it is kept for the handler's batch;
+    the handler ends (in its own thread) before the span is put on the batch. The handler's end found no batch and
+    sent its span alone: the thread's span stayed on the batch, never sent. (A barrier holds the thread between its
+    look at the handler and its keeping, where a thread switch may fall.)"""
+    import contextvars
+
+    tracer = Tracer(service="svc")
+    waiting, released = threading.Event(), threading.Event()
+    real = otlp._lock
+
+    class HeldLock:
+        """otlp._lock, holding the worker at its first keeping until the handler has ended."""
+
+        def __enter__(self) -> None:
+            if threading.current_thread() is not threading.main_thread() and not waiting.is_set():
+                waiting.set()
+                released.wait(timeout=30)
+            real.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            real.release()
+
+    monkeypatch.setattr(otlp, "_lock", HeldLock())
+
+    @tracer.capture_method
+    def background() -> None:
+        return None
+
+    workers: list[threading.Thread] = []
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(background,))
+        workers.append(worker)
+        worker.start()
+        assert waiting.wait(timeout=30)  # the worker saw the handler open and is about to keep its span
+
+    daemon = lambda_env.sink()
+    first = len(daemon.datagrams())
+    _invoke(handler)
+    released.set()
+    workers[0].join()
+    daemon.sync()
+    names = [span.name.rsplit(".", 1)[-1] for span in spans_in(daemon.datagrams(first))]
+    assert sorted(names) == ["## handler", "background"]

@@ -185,10 +185,11 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
     # A past span (init's imports) whose parent has not ended waits for it: a tree of a hundred imports goes in
     # one or two datagrams, not a hundred.
     keep = span.__class__ is _PastSpan and span.into is not None
+    opener: Any = None
     if not keep and trace is current:
         for entry in stack:
             if (not entry.ended) if entry.__class__ is _XRaySpan else _open(entry):
-                keep = True
+                keep, opener = True, entry
                 break
     if keep:  # kept on its trace, which the task's last span sends (``_ship``'s keeping, written out)
         with _lock:
@@ -196,6 +197,12 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
                 trace.batch = [encoded]
             else:
                 trace.batch.append(encoded)
+        if opener is not None and (opener.ended if opener.__class__ is _XRaySpan else not _open(opener)):
+            # It ended since (in another thread), maybe before this was kept: its end found no batch to send.
+            with _lock:
+                batch, trace.batch = trace.batch, None
+            if batch:
+                send(batch, trace.sampled == "1")
         return
     if trace.batch is not None or SETTINGS.endpoint:
         _ship(encoded, trace, False)
