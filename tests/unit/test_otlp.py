@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -856,7 +855,7 @@ def test_a_generator_resumed_in_another_thread_sends_its_children(otlp_mode: Non
     assert [span.parent_span_id for span in steps] == [generator.span_id] * 2
 
 
-@pytest.mark.parametrize("start_time", [float(time.time_ns() - 1_000_000), 1.5, 10**30, float("inf")])
+@pytest.mark.parametrize("start_time", [1.7e18, 1.5, 10**30, float("inf")])
 def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
     """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the
     encoder into the function when the span ended; out of range, it made a span that ended before it started."""
