@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -63,8 +63,6 @@ MAX_EVENTS = 128
 _NOT_ANNOTATION_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _REMOTE_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-#: An explicit start time is kept from 2000-01-01 (X-Ray's epoch seconds) to the moment the span is started.
-_EARLIEST_US = 946_684_800_000_000
 _lock = threading.Lock()
 _installed: set[str] = set()
 
@@ -100,30 +98,14 @@ def _span_context(entry: Any, root: str | None, sampled: bool = True) -> SpanCon
         return trace.INVALID_SPAN_CONTEXT
 
 
-def _invocation_context() -> SpanContext:
-    """The invocation's own context (its Root, Lambda's segment, not sampled): what a span started without a
-    sampled trace carries, as the SDK's would under a not-sampled parent; invalid outside an invocation."""
-    try:
-        current, _ = xray.current()
-        if current.root and current.parent:
-            return SpanContext(_trace_id(current.root), int(current.parent, 16), is_remote=True)
-    except (TypeError, ValueError):
-        pass
-    return trace.INVALID_SPAN_CONTEXT
-
-
 # -- recording attributes, events, status ------------------------------------------------------------------------
 
 
 def _valid_value(value: object) -> bool:
     if isinstance(value, (str, bool, int, float)):
         return True
-    return (
-        isinstance(value, Sequence)
-        and not isinstance(value, (str, bytes))
-        and len(value) <= 1000
-        and all(item is None or isinstance(item, (str, bool, int, float)) for item in value)
-    )
+    listing = isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) <= 1000
+    return listing and all(item is None or isinstance(item, (str, bool, int, float)) for item in cast(Any, value))
 
 
 def _metadata(entry: Any, key: str, value: object) -> None:
@@ -200,7 +182,8 @@ def record_attributes(entry: Any, attributes: Mapping[str, Any], kind: SpanKind 
 
 
 def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> dict[str, Any]:
-    event: dict[str, Any] = {"name": str(name), "timestamp": (timestamp / 1e9) if timestamp else time.time()}
+    at = timestamp / 1e9 if isinstance(timestamp, (int, float)) and timestamp else time.time()  # (else now)
+    event: dict[str, Any] = {"name": str(name), "timestamp": at}
     if attributes:
         event["attributes"] = dict(attributes)
     return event
@@ -308,10 +291,7 @@ class OTelSpan(OurSpan):
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if not self.entry.ended and len(self.events) < MAX_EVENTS:
-            try:
-                self.events.append(_event(name, attributes, timestamp))
-            except Exception as error:
-                report("recording an event", error)
+            self.events.append(_event(name, attributes, timestamp))
 
     def update_name(self, name: str) -> None:
         if isinstance(name, str) and not self.entry.ended:
@@ -402,9 +382,11 @@ class Tracer(trace.Tracer):
         except Exception as error:
             report("starting a span", error)
             span = None
-        if span is not None:
-            return span
-        return NonRecordingSpan(parent_context if parent_context.is_valid else _invocation_context())
+        if span is None and not parent_context.is_valid:  # the invocation's context (Root, Lambda's segment, not
+            current, _ = xray.current()  # sampled) as the SDK's under a not-sampled parent (parse_header checked ids)
+            if current.root and current.parent:
+                parent_context = SpanContext(_trace_id(current.root), int(current.parent, 16), is_remote=True)
+        return span if span is not None else NonRecordingSpan(parent_context)
 
     def _start(
         self,
@@ -433,8 +415,8 @@ class Tracer(trace.Tracer):
             entry.parent_id = parent_entry.id
         elif parent_context.is_valid and parent_context.trace_id == _trace_id(current.root):
             entry.parent_id = f"{parent_context.span_id:016x}"  # a span of the user's own SDK, in our trace
-        if isinstance(start_time, (int, float)) and _EARLIEST_US <= start_time // 1000 <= entry.start_us:
-            entry.start_us = int(start_time // 1000)  # nanoseconds (a float too); else the span's own start
+        if isinstance(start_time, (int, float)) and 946_684_800_000_000 <= start_time // 1000 <= entry.start_us:
+            entry.start_us = int(start_time // 1000)  # nanoseconds (a float too) from 2000 on; else the span's start
         entry.__class__ = _KIND_CLASSES.get(kind, _ApiSpan)
         span = OTelSpan(entry, name, kind)
         if attributes:
@@ -510,16 +492,13 @@ class RuntimeContext(_RuntimeContext):
         self.inner = inner
 
     def attach(self, context: Context) -> Any:
-        pushed: Any = None
-        mark = None
+        pushed, mark = None, None
         try:
             span = trace.get_current_span(context)
             entry = entry_of(span)
-            if _SUPPRESS_KEY is not None and context.get(_SUPPRESS_KEY):
-                # OpenTelemetry's own calls (an SDK's exporter): traced by no instrumentation, ours included.
-                _, stack = xray.current()
-                pushed = xray.Suppressed(stack[-1].id if stack else None)
-                xray.push(pushed)
+            if _SUPPRESS_KEY is not None and context.get(_SUPPRESS_KEY):  # OTel's own calls (an SDK's exporter)
+                _, stack = xray.current()  # what runs under it is traced by no instrumentation, nor ours
+                xray.push(pushed := cast(Any, xray.Suppressed(stack[-1].id if stack else None)))
             elif isinstance(entry, xray.XRaySpan):
                 current, stack = xray.current()
                 # Never into another invocation's trace (a context kept from an earlier one).
@@ -575,8 +554,7 @@ class RuntimeContext(_RuntimeContext):
 
 
 _SPAN_KEY: str = getattr(trace.propagation, "_SPAN_KEY", "current-span")
-#: What ``suppress_instrumentation`` sets (OpenTelemetry's SDK exports under it): None if this API has none.
-_SUPPRESS_KEY: str | None = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)
+_SUPPRESS_KEY: str | None = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)  # an SDK exports under it
 
 
 # -- installing -----------------------------------------------------------------------------------------------------

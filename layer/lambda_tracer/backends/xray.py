@@ -171,15 +171,11 @@ def detach(entry: Any) -> None:
 
 
 def attach(entry: Any) -> None:
-    """Put an open entry back on top of this task's stack (a traced generator resuming, a context attached). The
-    task's header is read first (in another thread, the first read would empty the stack), and a task of the same
-    invocation records into the entry's trace from then on: its batch is the one the OTLP exporter sends."""
-    trace, stack = current()
+    """Put an open entry back on top of this task's stack (a traced generator resuming, a context attached)."""
+    trace, stack = current()  # read first: in another thread, the first read of the header would empty the stack
     if entry not in stack:
-        own = getattr(entry, "trace", None)
-        if own is not None and own is not trace and own.root == trace.root:
-            trace = own
-        _state.set((trace, (*stack, entry), _state.get()[2]))
+        own = getattr(entry, "trace", trace)  # the same invocation's: its trace, whose batch otlp.py sends
+        _state.set((own if own.root == trace.root else trace, (*stack, entry), _state.get()[2]))
 
 
 def send(document: dict[str, Any], trace: Trace | None = None) -> None:
@@ -598,8 +594,7 @@ class XRayBackend(Backend):
 BACKEND = XRayBackend()
 
 
-#: The exporter of our spans, set by otlp.install when ``LAMBDA_TRACER_EXPORTER=otlp`` (the Tracer chooses, above
-#: both backends: this module never imports otlp.py); None sends X-Ray documents, the default.
+#: The exporter of our spans, set by otlp.install (the Tracer's choice: this module never imports otlp.py); None: X-Ray.
 EXPORTER: Any = None
 #: Unsampled invocations are recorded too, for the OTLP exporter to send as ``T1U`` (Transaction Search).
 RECORD_UNSAMPLED: bool = False
