@@ -113,4 +113,4 @@ def _extract_xray(carrier: Any, context: Context | None, getter: Any) -> Context
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED if parsed.sampled == "1" else TraceFlags.DEFAULT),
     )
-    return trace.set_span_in_context(NonRecordingSpan(remote), context)
+    return trace.set_span_in_context(NonRecordingSpan(remote), context) if remote.is_valid else context

@@ -269,6 +269,21 @@ def test_inject_writes_our_headers_and_extract_reads_them(monkeypatch: pytest.Mo
     assert list(call.result) == ["X-Amzn-Trace-Id"]
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+        "Root=1-5f000000-0123456789abcdef01234567;Parent=0000000000000000;Sampled=1",
+    ],
+)
+def test_extract_keeps_the_context_given_for_an_xray_header_with_zero_ids(header: str) -> None:
+    """An ``X-Amzn-Trace-Id`` whose ids are all zeros names no span: ``extract`` leaves the context it was given, as
+    for a header it cannot read (it put an invalid span over the context's own)."""
+    given = trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(0x5F, 0x7, is_remote=True)))
+    extracted = trace.get_current_span(propagate.extract({"X-Amzn-Trace-Id": header}, given))
+    assert extracted.get_span_context().span_id == 0x7
+
+
 def test_contexts_carried_to_a_thread_keep_the_parent() -> None:
     import threading
 
