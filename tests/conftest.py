@@ -46,10 +46,17 @@ def _xray_rules_outside_invoke() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_tracer_state() -> Iterator[None]:
-    """Each test starts with a first invocation pending and no configuration from earlier Tracers."""
-    from lambda_tracer import coldstart, endpoints, tracer
+    """Each test starts with a first invocation pending, no configuration from earlier Tracers and no warning reported
+    yet: ``config.report_once`` logs a key once per process (and at most ``MAX_REPORTS`` keys), so a test expecting a
+    warning would otherwise pass or fail with the tests run before it in its process (test_instrumentation.py's two
+    fault tests both inject an ``Injected_end`` into ``XRaySpan.end``: with the AWS call's first, the other saw no
+    warning; mutmut runs a function's tests in its set's hash order, so that killed all of a function's mutants in
+    some runs and none in others)."""
+    from lambda_tracer import coldstart, config, endpoints, tracer
 
     tracer.reset_shared_config()
     coldstart.reset()
     endpoints.clear()
+    config._reported.clear()
+    config.suppressed = 0
     yield
