@@ -20,6 +20,12 @@ Scoring, per module: killed (a test failed), timeout and segfault (the run crash
 survived, "no tests" (no unit test runs the function) and suspicious do not. A listed mutant counts as
 equivalent only while it survives: a killed one stays in the score and is reported as a stale entry.
 
+Test order: mutmut runs each mutant on the tests that called its function, given to pytest in the order of a set
+of their names, the same for all of that function's mutants in one run. A test that fails after some other test
+(state one leaves for the next) then kills every mutant of the function, equivalent ones too, in one run and none
+in another. mutmut runs with PYTHONHASHSEED=0 (unless it is set) so that order, and so a run's verdicts, repeat; a
+stale entry whose function lost all its mutants is reported as such (check it by hand before unlisting it).
+
 Usage (the mutation venv's python): ``tools/mutation.py [--modules endpoints coldstart] [--max-children N]
 [--min-score 90] [--report-only] [--show-equivalent]``. ``make mutation MUTATE="endpoints coldstart"`` passes
 ``--modules``; ``MUTATION_ARGS="--report-only --show-equivalent"`` the rest. mutmut names a mutant after its
@@ -128,6 +134,7 @@ def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str
     """
     exe = Path(sys.executable).parent / "mutmut"
     env = {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
+    env.setdefault("PYTHONHASHSEED", "0")  # each function's test order (a set's), the same from run to run
     pipe = subprocess.PIPE if capture else None
     with subprocess.Popen([str(exe), *args], cwd=WORK, env=env, text=True, stdout=pipe, stderr=pipe) as process:
 
@@ -240,6 +247,14 @@ def score(results: dict[str, str], equivalent: dict[str, str], modules: list[str
     return scores
 
 
+def whole_function_killed(name: str, results: dict[str, str]) -> int:
+    """How many mutants ``name``'s function has when every one of them was killed (0 when one was not): the mark of
+    a test that fails whatever the mutant, in the order mutmut gave that function's tests (see the module's doc)."""
+    function = name.partition("__mutmut_")[0] + "__mutmut_"
+    statuses = [status for other, status in results.items() if other.startswith(function) and status not in SKIPPED]
+    return len(statuses) if all(status in KILLED for status in statuses) else 0
+
+
 def _natural(name: str) -> tuple[str, int]:
     base, _, number = name.rpartition("__mutmut_")
     return base, int(number) if number.isdigit() else 0
@@ -299,7 +314,15 @@ def report(modules: list[str], missing: list[str], min_score: float, show_equiva
     unchecked = [name for name, status in results.items() if status in UNFINISHED and module_of(name) in modules]
     for entry in scores.values():
         for name in entry.stale:
-            print(f"warning: {name} is listed as equivalent but was {results[name]}: remove it from the list")
+            alike = whole_function_killed(name, results)
+            if alike:
+                print(
+                    f"warning: {name} is listed as equivalent but was {results[name]}, as were all {alike} mutants "
+                    "of its function: run its tests on it by hand (an order-dependent test kills them all) before "
+                    "removing it from the list"
+                )
+            else:
+                print(f"warning: {name} is listed as equivalent but was {results[name]}: remove it from the list")
     known = set(results)
     for name in sorted(equivalent):
         if module_of(name) in modules and name not in known:

@@ -79,6 +79,20 @@ def test_score_leaves_out_surviving_equivalents_and_skipped_mutants_only() -> No
     assert (coldstart.total, coldstart.killed, coldstart.percent) == (2, 1, 50.0)
 
 
+def test_a_function_whose_mutants_were_all_killed_is_told_apart() -> None:
+    """A stale entry whose function lost every mutant (an order-dependent test fails whatever the mutant) is reported
+    as such, with the function's count; one killed beside survivors is not."""
+    results = mutation.parse_results(RESULTS)
+    assert mutation.whole_function_killed("lambda_tracer.endpoints.x_add__mutmut_7", results) == 0
+    assert mutation.whole_function_killed("lambda_tracer.coldstart.xǁThingǁmethod__mutmut_1", results) == 1
+    results.update({f"lambda_tracer.endpoints.x_add__mutmut_{n}": "killed" for n in (2, 3, 5)})
+    assert mutation.whole_function_killed("lambda_tracer.endpoints.x_add__mutmut_7", results) == 6  # 6: skipped
+    results["lambda_tracer.endpoints.x_add2__mutmut_1"] = "survived"  # another function, named alike
+    assert mutation.whole_function_killed("lambda_tracer.endpoints.x_add__mutmut_7", results) == 6
+    results["lambda_tracer.endpoints.x_add__mutmut_3"] = "survived"
+    assert mutation.whole_function_killed("lambda_tracer.endpoints.x_add__mutmut_7", results) == 0
+
+
 def test_the_list_needs_a_reason_per_mutant_and_no_repeats(tmp_path: Path) -> None:
     good = tmp_path / "good.txt"
     good.write_text("# comment\n\nlambda_tracer.config.x_f__mutmut_1   a reason that says why\n")
