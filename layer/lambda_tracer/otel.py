@@ -244,7 +244,7 @@ class OurSpan(trace.Span):
 
     def update_name(self, name: str) -> None:
         if isinstance(self.entry, xray.XRaySpan) and isinstance(name, str):
-            self.entry.name = capture.clean_name(name)
+            self.entry.name = capture.masked_name(name, redaction.current())
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         if isinstance(self.entry, xray.XRaySpan) and _status_code(status) is StatusCode.ERROR:
@@ -309,7 +309,7 @@ class OTelSpan(OurSpan):
         if entry.ended:
             return
         try:
-            entry.name = capture.clean_name(self.name)
+            entry.name = capture.masked_name(self.name, redaction.current())
             record_attributes(entry, self.attributes, self.kind)
             _record_events(entry, self.events)
             if self.status is StatusCode.ERROR:
@@ -401,7 +401,7 @@ class Tracer(trace.Tracer):
         if not current.recording:
             return None
         entry = xray.BACKEND.start_span(
-            capture.clean_name(name), namespace="remote" if kind in _REMOTE_KINDS else "local"
+            capture.masked_name(name, redaction.current()), namespace="remote" if kind in _REMOTE_KINDS else "local"
         )
         if entry is None:
             return None

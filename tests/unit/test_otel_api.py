@@ -202,6 +202,32 @@ def test_an_event_with_a_timestamp_not_a_number_is_recorded_at_the_time_it_was_a
         assert all(call.result <= event["timestamp"] <= docs[name]["end_time"] for event in recorded)
 
 
+def test_span_names_given_through_the_api_are_masked() -> None:
+    """A span named after a URL (``GET https://h/x?token=…``) is masked as the escape hatch's names are, before
+    X-Ray's rejected characters are cut (``?`` gone, ``xtoken=`` would no longer read as a query)."""
+
+    @_tracer.capture_method
+    def ours() -> None:
+        trace.get_current_span().update_name("GET https://h/ours?api_key=k-ours-77")
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span("GET https://ann:pw-started@h/x?token=t-started-77"):
+            pass
+        with otel_tracer.start_as_current_span("plain") as span:
+            span.update_name("POST /login?password=pw-renamed-77")
+        ours()
+
+    call = invoke(handler, expect=4)
+    names = sorted(doc["name"] for doc in subsegments(call.documents))
+    assert names == [
+        "## handler",
+        "GET https://ann:[REDACTED]@h/xtoken=[REDACTED]",
+        "GET https://h/oursapi_key=[REDACTED]",
+        "POST /loginpassword=[REDACTED]",
+    ]
+
+
 def test_setting_attributes_on_our_own_span_through_the_api() -> None:
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

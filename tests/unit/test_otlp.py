@@ -1310,3 +1310,19 @@ def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
     daemon.sync()
     names = [span.name.rsplit(".", 1)[-1] for span in spans_in(daemon.datagrams(first))]
     assert sorted(names) == ["## handler", "background"]
+
+
+def test_span_names_given_through_the_otel_api_are_masked_in_otlp_too(otlp_mode: None) -> None:
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with trace.get_tracer("tests.otlp").start_as_current_span("GET https://h/x?token=t-otlp-77") as span:
+            span.update_name("GET https://ann:pw-otlp-77@h/x?sig=s-otlp-77")
+
+    sent, _, _ = _invoke(handler)
+    names = sorted(span.name for span in spans_in(sent))
+    assert names == ["## handler", "GET https://ann:[REDACTED]@h/xsig=[REDACTED]"]
+    assert b"otlp-77" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
