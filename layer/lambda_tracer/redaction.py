@@ -53,6 +53,8 @@ from .redaction_text import (
     _USERINFO_GATE,
     _XML_NAME_ATTRIBUTE,
     _XML_OPEN,
+    ENCODED_DEPTH,
+    ENCODED_SEPARATORS,
     MAX_VALUE_CHARS,
     REDACTED,
     _is_number,
@@ -64,6 +66,7 @@ from .redaction_text import (
     _value_span,
     compiled,
     mask_cookies,
+    mask_encoded,
     mask_query_string,
 )
 
@@ -396,8 +399,10 @@ class Policy:
                     if self._clean_chars >= _CLEAN_CHARS:
                         return
 
-    def mask_text(self, text: str) -> str:
-        """Mask every secret this policy can recognise in free text; the rest of it is kept."""
+    def mask_text(self, text: str, depth: int = 0) -> str:
+        """Mask every secret this policy can recognise in free text; the rest of it is kept.
+
+        ``depth``: how many percent-encodings the text is inside (``redaction_text.mask_encoded``)."""
         if not self.enabled:
             return text
         lowered = text.lower()
@@ -420,6 +425,8 @@ class Policy:
                 text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
         if userinfo:
             text = compiled(_URL_USERINFO).sub(_mask_userinfo, text)
+        if "%" in text and depth < ENCODED_DEPTH and _has_any(lowered, ENCODED_SEPARATORS):
+            text = mask_encoded(text, lambda decoded: self.mask_text(decoded, depth + 1), self.needs_mask)
         return text
 
     def _mask_names(self, text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 REDACTED = "[REDACTED]"
 
@@ -55,6 +56,18 @@ _NAMED_VALUE = (
     # XML attributes (``<add key="ApiKey" value="…"/>``) and YAML pairs (Kubernetes' ``- name: X\n  value: …``)
     r"|\s(?:key|name)=([\"'])([^\"'<>\r\n]{1,256})\4\s+value="
     r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
+)
+#: Percent-encoded ``=``, ``:``, ``@`` and ``%`` (lower case): a text holding one may hold an encoded name and value,
+#: URL or credentials (``mask_encoded``), decoded and masked up to ``ENCODED_DEPTH`` encodings deep.
+ENCODED_SEPARATORS = ("%3d", "%3a", "%40", "%25")
+ENCODED_DEPTH = 3
+#: Runs of percent-encoded text masked one by one (``mask_encoded``) before the rest are masked whole.
+_ENCODED_ALONE = 16
+#: A run of text holding an encoded ``=``, ``:``, ``@`` or ``%``, up to what a query value, a word or a quoted string
+#: ends at. It can only start after such an end (the lookbehind), so each run is looked at once: linear in the text.
+_ENCODED_RUN = (
+    r"(?<![^\s&=?#\"'<>()\[\]{},;|\\])[^\s&=?#\"'<>()\[\]{},;|\\]*"
+    r"%(?:3[DdAa]|40|25)[^\s&=?#\"'<>()\[\]{},;|\\]*"
 )
 #: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
 _BOTOCORE_PARAMETER = r"parameter ([\w.\[\]\-]{1,256}), value: "
@@ -337,3 +350,44 @@ def mask_query_string(text: str) -> str:
         elif part:
             parts[index] = REDACTED  # a bare part can be a token (``?abc123``)
     return "&".join(parts)
+
+
+def mask_encoded(text: str, mask: Callable[[str], str], needs_mask: Callable[[str], bool]) -> str:
+    """Percent-encoded text (a URL or query string inside a query value: ``next=%2Fcb%3Ftoken%3DT``,
+    ``redirect=https%3A%2F%2Fu%3Apw%40h``) decoded, masked (``mask``), and encoded again where that masked something.
+
+    A run is what a query value, a word or a quoted string ends at, holding an encoded ``=``, ``:``, ``@`` or ``%``.
+    The runs are decoded and masked together, one per line (one ``mask`` whatever their number), and a run whose
+    line the masks changed is encoded again, masked. Should a run hold a line break itself, or a mask cross a line
+    (a run's value running into the next), each run is masked alone, the first few, and past them one that may hold
+    a secret (``needs_mask``) is masked whole: the cost stays linear in the text, and nothing is left unmasked."""
+    from urllib.parse import quote, unquote  # only for texts holding percent-encoded separators
+
+    runs = compiled(_ENCODED_RUN).findall(text)
+    if not runs:
+        return text
+    decoded = unquote("\n".join(runs))
+    lines: list[tuple[str, str]] | None = None  # each run's (decoded, masked)
+    lowered = text.lower()
+    if "%0a" not in lowered and "%0d" not in lowered:
+        masked = mask(decoded)
+        if masked == decoded:
+            return text
+        if masked.count("\n") == len(runs) - 1:  # no mask crossed a line
+            lines = list(zip(decoded.split("\n"), masked.split("\n"), strict=True))
+    spans: list[tuple[int, int, str]] = []
+    for index, match in enumerate(compiled(_ENCODED_RUN).finditer(text)):
+        run = match.group(0)
+        if lines is not None:
+            plain, line = lines[index]
+        elif index < _ENCODED_ALONE:
+            plain = unquote(run)
+            line = mask(plain)
+        else:
+            plain = unquote(run)
+            line = REDACTED if needs_mask(plain) else plain
+        if line is REDACTED:
+            spans.append((*match.span(), REDACTED))
+        elif line != plain:  # encoded again; the characters the run held as they are stay so, brackets too
+            spans.append((*match.span(), quote(line, safe="".join(set(run) - {"%"}) + "[]")))
+    return _replaced(text, spans)

@@ -399,6 +399,32 @@ def test_base64_encoded_body(fn: Sandbox) -> None:
     f.verdict()
 
 
+ENCODED_TOKEN = "SECRET-encoded-redirect-token-0e0e"
+ENCODED_PASSWORD = "SECRET-encoded-userinfo-password-5d5d"
+#: A login page's links: the URL to come back to, percent-encoded as a query value (OAuth's ``redirect_uri``,
+#: ``next``, SAML's ``RelayState``), holding a token and credentials.
+ENCODED_BODY = (
+    '<a href="https://app.example.com/login?next=%2Fcallback%3Faccess_token%3D'
+    f'{ENCODED_TOKEN}%26state%3Dxyz&lang=en">back</a> '
+    f'<a href="https://app.example.com/sync?target=https%3A%2F%2Fsvc%3A{ENCODED_PASSWORD}%40db.internal%2Forders">'
+    "sync</a>"
+)
+
+
+def test_a_url_percent_encoded_in_a_query_value(fn: Sandbox) -> None:
+    event = {"action": "echo", "body": ENCODED_BODY}
+    run = fn.run(event)
+    f = Findings(fn)
+    f.no_leaks(run, marked_secrets(event))
+    f.unchanged(run, {"statusCode": 200, "body": ENCODED_BODY})
+    f.response(
+        run,
+        "body",
+        equals=ENCODED_BODY.replace(ENCODED_TOKEN, "[REDACTED]").replace(ENCODED_PASSWORD, "[REDACTED]"),
+    )
+    f.verdict()
+
+
 # -- bounded cost: huge bodies on a warm invocation -----------------------------------------------------
 
 

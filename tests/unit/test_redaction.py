@@ -558,6 +558,39 @@ def test_masks_stay_linear_on_crafted_text(text: str) -> None:
     assert len(POLICY.mask_text(text)) >= len(text) // 2
 
 
+def test_percent_encoded_urls_and_pairs_are_masked_where_they_hold_a_secret() -> None:
+    """A URL or query string inside a query value (``next=``, ``redirect_uri=``) is decoded, masked and encoded
+    again where it held a secret; what holds none is kept byte for byte."""
+    masked = POLICY.mask_text
+    assert masked(f"https://h/login?next=%2Fcb%3Faccess_token%3D{S}%26state%3D1&lang=en") == (
+        "https://h/login?next=%2Fcb%3Faccess_token%3D[REDACTED]%26state%3D1&lang=en"
+    )
+    assert masked(f"go https%3A%2F%2Fsvc%3A{S}%40db%2Fx now") == "go https%3A%2F%2Fsvc%3A[REDACTED]%40db%2Fx now"
+    assert masked(f"a=1&password%3d{S}") == "a=1&password%3D[REDACTED]"
+    assert masked(f"%7B%22password%22%3A%22{S}%22%7D") == "%7B%22password%22%3A%22[REDACTED]%22%7D"
+    assert masked(f"password%253D{S}") == "password%253D[REDACTED]"  # encoded twice
+    assert masked(f"x%0Apassword%3D{S}&q=%2Fa%3Fsig%3D{S}") == "x%0Apassword%3D[REDACTED]&q=%2Fa%3Fsig%3D[REDACTED]"
+    for kept in ("https://h/x?next=%2Fcb%3Fpage%3D2%26q%3Da%2540b", "100%25 sure", "t=10%3A00&to=ann%40h.com"):
+        assert masked(kept) is kept
+
+
+def test_percent_encoded_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of encoded pairs cost one ``mask_text`` of them all, not one each; past the first few masked alone
+    (a run holding a line break), one that may hold a secret is masked whole, never left as it was."""
+    policy = redaction.Policy()
+    calls = []
+    mask_text = policy.mask_text
+    monkeypatch.setattr(policy, "mask_text", lambda text, depth=0: calls.append(depth) or mask_text(text, depth))
+    text = f"password%3D{S}&" * 5_000
+    assert policy.mask_text(text) == "password%3D[REDACTED]&" * 5_000
+    assert calls == [0, 1]
+    calls.clear()
+    broken = f"a%0Ab%3Dc&password%3D{S}&" * 100
+    recorded = policy.mask_text(broken)
+    assert S not in recorded and recorded.endswith("&a%0Ab%3Dc&[REDACTED]&")  # the last pairs masked whole
+    assert calls == [0] + [1] * redaction_text._ENCODED_ALONE
+
+
 def test_message_quoting_input_is_masked() -> None:
     masked = POLICY.mask_text
     assert S not in masked(f"1 validation error [type=string_too_short, input_value='{S}', input_type=str]")
