@@ -68,6 +68,7 @@ from .redaction_text import (
     mask_cookies,
     mask_encoded,
     mask_query_string,
+    spaced_spans,
 )
 
 #: What a key can hold, as far as redaction goes. COUNTS: a secret, unless the value is a number
@@ -124,7 +125,7 @@ _NOT_ALNUM = r"[^A-Za-z0-9]+"
 _NEEDLES = (
     "pass", "pw", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
     "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', 'isbase64encoded": true',
-    'isbase64encoded\\":true', 'isbase64encoded\\": true', "%", "\\u",
+    'isbase64encoded\\":true', 'isbase64encoded\\": true', "%", "\\u", "identified",
 )  # fmt: skip
 #: In the text as it is (the patterns are case-sensitive, so ``Asia/Tokyo`` or ``through`` trigger nothing): what
 #: every token format, JWT and private-key block begins with.
@@ -442,6 +443,8 @@ class Policy:
             spans += self._element_spans(text)
         if "-" in text:
             spans += self._flag_spans(text)
+        if "'" in text or '"' in text or "identified" in text.lower():
+            spans += spaced_spans(text, self._names_secret, self._kept_value)
         return _replaced(text, spans)
 
     def _pair_spans(self, text: str) -> list[tuple[int, int, str]]:

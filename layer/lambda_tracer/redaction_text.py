@@ -57,6 +57,9 @@ _NAMED_VALUE = (
     r"|\s(?:key|name)=([\"'])([^\"'<>\r\n]{1,256})\4\s+value="
     r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
 )
+#: A secret name and a quoted value after spaces (SQL's ``CREATE USER app WITH PASSWORD 'x'``, ``token "x"``), and
+#: SQL's ``IDENTIFIED BY x`` (quoted or not): up to the value's start.
+_SPACED_VALUE = r"(?<![\w.\-])(?:((?i:identified)[ \t]+(?i:by))|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
 #: Percent-encoded ``=``, ``:``, ``@`` and ``%`` (lower case): a text holding one may hold an encoded name and value,
 #: URL or credentials (``mask_encoded``), decoded and masked up to ``ENCODED_DEPTH`` encodings deep.
 ENCODED_SEPARATORS = ("%3d", "%3a", "%40", "%25")
@@ -391,3 +394,25 @@ def mask_encoded(text: str, mask: Callable[[str], str], needs_mask: Callable[[st
         elif line != plain:  # encoded again; the characters the run held as they are stay so, brackets too
             spans.append((*match.span(), quote(line, safe="".join(set(run) - {"%"}) + "[]")))
     return _replaced(text, spans)
+
+
+def spaced_spans(
+    text: str, names_secret: Callable[[str], bool], kept_value: Callable[[str, str], bool]
+) -> list[tuple[int, int, str]]:
+    """``PASSWORD 'x'``, ``token "x"`` (a name ``names_secret`` says is secret, spaces, a quoted value) and
+    ``IDENTIFIED BY x``: SQL's ``CREATE USER``/``ALTER ROLE`` as an OpenTelemetry ``db.statement`` records them, and
+    prose alike; the values to mask, but those ``kept_value`` keeps (``null``)."""
+    spans: list[tuple[int, int, str]] = []
+    resume = 0  # names inside a value already masked are not looked at again: linear in the text
+    lines = _Lines(text)
+    for match in compiled(_SPACED_VALUE).finditer(text):
+        identified, name = match.groups()
+        if match.start() < resume or not (identified or names_secret(name)):
+            continue
+        found = _value_span(text, match.end(), False, False, "", lines, closers=False)
+        if found is not None and identified and not found[2] and not identified.isupper():
+            continue  # ``identified by the team``: a bare word is a password only after SQL's ``IDENTIFIED BY``
+        if found is not None and not kept_value(name or "password", text[found[0] : found[1]]):
+            spans.append((found[0], found[1], REDACTED))
+            resume = found[1]
+    return spans

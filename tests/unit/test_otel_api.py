@@ -228,6 +228,32 @@ def test_span_names_given_through_the_api_are_masked() -> None:
     ]
 
 
+def test_sql_statements_that_set_a_password_are_masked() -> None:
+    """DDL takes no bind parameters: ``CREATE USER … PASSWORD 'x'`` holds the password as a literal, and a database
+    instrumentation records the statement (``db.statement``, X-Ray's ``sanitized_query``)."""
+    statements = [
+        "CREATE ROLE app LOGIN PASSWORD 'pw-role-77' VALID UNTIL 'infinity'",
+        "ALTER USER 'app'@'%' IDENTIFIED BY 'pw-mysql-77'",
+        "ALTER USER app IDENTIFIED BY pw_oracle_77 ACCOUNT UNLOCK",
+    ]
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for index, statement in enumerate(statements):
+            attributes = {"db.system": "postgresql", "db.statement": statement}
+            with otel_tracer.start_as_current_span(f"db {index}", kind=SpanKind.CLIENT, attributes=attributes):
+                pass
+
+    call = invoke(handler, expect=4)
+    assert [_by_name(call)[f"db {index}"]["sql"]["sanitized_query"] for index in range(3)] == [
+        "CREATE ROLE app LOGIN PASSWORD '[REDACTED]' VALID UNTIL 'infinity'",
+        "ALTER USER 'app'@'%' IDENTIFIED BY '[REDACTED]'",
+        "ALTER USER app IDENTIFIED BY [REDACTED] ACCOUNT UNLOCK",
+    ]
+    sent = json.dumps(call.documents)
+    assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77"))
+
+
 def test_setting_attributes_on_our_own_span_through_the_api() -> None:
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

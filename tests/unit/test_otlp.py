@@ -1326,3 +1326,20 @@ def test_span_names_given_through_the_otel_api_are_masked_in_otlp_too(otlp_mode:
     names = sorted(span.name for span in spans_in(sent))
     assert names == ["## handler", "GET https://ann:[REDACTED]@h/xsig=[REDACTED]"]
     assert b"otlp-77" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+
+
+def test_sql_statements_that_set_a_password_are_masked_in_otlp_too(otlp_mode: None) -> None:
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        attributes = {"db.system.name": "postgresql", "db.query.text": "CREATE USER app WITH PASSWORD 'pw-otlp-88'"}
+        with trace.get_tracer("tests.otlp").start_as_current_span("db", kind=trace.SpanKind.CLIENT) as span:
+            span.set_attributes(attributes)
+
+    sent, _, _ = _invoke(handler)
+    [db] = [span for span in spans_in(sent) if span.name == "db"]
+    assert attributes(db)["db.query.text"] == "CREATE USER app WITH PASSWORD '[REDACTED]'"
+    assert b"otlp-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)

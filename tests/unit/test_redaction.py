@@ -591,6 +591,22 @@ def test_percent_encoded_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyP
     assert calls == [0] + [1] * redaction_text._ENCODED_ALONE
 
 
+def test_a_quoted_value_after_a_secret_name_and_spaces_is_masked() -> None:
+    masked = POLICY.mask_text
+    assert masked(f"CREATE USER app WITH PASSWORD '{S}'") == "CREATE USER app WITH PASSWORD '[REDACTED]'"
+    assert masked(f"ALTER ROLE r ENCRYPTED PASSWORD \"{S}\" VALID UNTIL 'x'") == (
+        "ALTER ROLE r ENCRYPTED PASSWORD \"[REDACTED]\" VALID UNTIL 'x'"
+    )
+    assert masked(f"alter user u identified by '{S}'") == "alter user u identified by '[REDACTED]'"
+    assert (
+        masked(f"ALTER USER u IDENTIFIED BY {S} ACCOUNT UNLOCK")
+        == "ALTER USER u IDENTIFIED BY [REDACTED] ACCOUNT UNLOCK"
+    )
+    assert masked(f'refresh token "{S}" expired') == 'refresh token "[REDACTED]" expired'
+    for kept in ("identified by the team", "the 'password' field", "PASSWORD 'null'", "said 'hello'", "key 'k1'"):
+        assert masked(kept) == kept
+
+
 def test_message_quoting_input_is_masked() -> None:
     masked = POLICY.mask_text
     assert S not in masked(f"1 validation error [type=string_too_short, input_value='{S}', input_type=str]")
