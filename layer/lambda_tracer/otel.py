@@ -109,11 +109,11 @@ def _valid_value(value: object) -> bool:
 
 
 def _metadata(entry: Any, key: str, value: object) -> None:
-    data = capture.to_metadata(value, redaction.current(), config.max_capture_bytes(), key=key)
-    if isinstance(entry, xray.XRaySpan):
-        entry.add_metadata(NAMESPACE, key[: capture.MAX_NAME_CHARS], data)
-    else:  # an X-Ray SDK subsegment on our stack
-        xray.EntrySpan(entry).add_metadata(NAMESPACE, key[: capture.MAX_NAME_CHARS], data)
+    """An attribute as metadata, as ``put_metadata`` records it: its key masked too (a URL with credentials)."""
+    policy = redaction.current()
+    data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
+    target = entry if isinstance(entry, xray.XRaySpan) else xray.EntrySpan(entry)  # or an SDK subsegment on our stack
+    target.add_metadata(NAMESPACE, policy.mask_cut(key, capture.MAX_NAME_CHARS), data)
 
 
 def _annotation(entry: Any, key: str, value: object) -> None:

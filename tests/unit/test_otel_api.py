@@ -254,6 +254,18 @@ def test_sql_statements_that_set_a_password_are_masked() -> None:
     assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77"))
 
 
+def test_attribute_keys_are_masked_as_put_metadata_keys_are() -> None:
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span("fetch") as span:
+            span.set_attribute("https://ann:pw-key-77@h/x", 1)
+            span.set_attribute("retries", 2)
+
+    call = invoke(handler, expect=2)
+    assert _by_name(call)["fetch"]["metadata"]["default"] == {"https://ann:[REDACTED]@h/x": "[REDACTED]", "retries": 2}
+    assert "pw-key-77" not in json.dumps(call.documents)
+
+
 def test_setting_attributes_on_our_own_span_through_the_api() -> None:
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:

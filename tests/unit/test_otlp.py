@@ -1343,3 +1343,19 @@ def test_sql_statements_that_set_a_password_are_masked_in_otlp_too(otlp_mode: No
     [db] = [span for span in spans_in(sent) if span.name == "db"]
     assert attributes(db)["db.query.text"] == "CREATE USER app WITH PASSWORD '[REDACTED]'"
     assert b"otlp-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+
+
+def test_attribute_keys_are_masked_in_otlp_too(otlp_mode: None) -> None:
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with trace.get_tracer("tests.otlp").start_as_current_span("fetch") as span:
+            span.set_attribute("https://ann:pw-key-88@h/x", 1)
+
+    sent, _, _ = _invoke(handler)
+    [fetch] = [span for span in spans_in(sent) if span.name == "fetch"]
+    assert attributes(fetch) == {"https://ann:[REDACTED]@h/x": "[REDACTED]"}  # the key names a password
+    assert b"pw-key-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
