@@ -572,8 +572,8 @@ def annotation_value(key: object, value: object, policy: Policy) -> Any:
     digits; one too long even for that is dropped (``str()`` of it could raise).
     """
     if not isinstance(key, str) or not _is_annotation_key(key):
-        shown = config.shown(key) if isinstance(key, str) else f"of type {type(key).__name__}"
-        config.report_once(("annotation key", shown), f"annotation {shown} dropped (keys are 1 to 500 of [A-Za-z0-9_])")
+        named = config.shown(key, mask=policy.mask_text) if isinstance(key, str) else f"of type {type(key).__name__}"
+        config.report_once(("annotation key", named), f"annotation {named} dropped (keys are 1 to 500 of [A-Za-z0-9_])")
         return DROPPED
     if isinstance(value, bool):
         return value

@@ -14,6 +14,7 @@ import traceback
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 logger = logging.getLogger("lambda_tracer")
@@ -56,13 +57,14 @@ _reported: set[tuple[str, ...]] = set()
 suppressed = 0
 
 
-def shown(raw: str, limit: int = 24) -> str:
+def shown(raw: str, limit: int = 24, mask: Callable[[str], str] | None = None) -> str:
     """A value safe to quote in a log line: short, printable ASCII, or only its length.
 
     Settings, keys and namespaces are quoted so a user can find the typo; anything long or odd is not,
-    because it could be a secret or a payload that reached the setting by mistake.
+    because it could be a secret or a payload that reached the setting by mistake. With ``mask`` (the policy's
+    ``mask_text``), neither is a key that ``mask`` would change (``Bearer …``, ``token=…``).
     """
-    if len(raw) <= limit and raw.isprintable() and raw.isascii():
+    if len(raw) <= limit and raw.isprintable() and raw.isascii() and (mask is None or mask(raw) == raw):
         return repr(raw)
     return f"<{len(raw)} characters>"
 

@@ -484,6 +484,33 @@ def test_warnings_quote_no_values(monkeypatch: pytest.MonkeyPatch, caplog: pytes
     assert config.shown("false-ish") == "'false-ish'" and config.shown("a\nb") == "<3 characters>"
 
 
+def test_warnings_quote_no_key_holding_a_secret(caplog: pytest.LogCaptureFixture) -> None:
+    """Keys short enough to quote are quoted only when they hold nothing the policy masks: ours, and the SDK's
+    warnings about what the escape hatch was given."""
+    config._reported.clear()
+    tracer = Tracer(service="svc")
+    token = "tk-41a9"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_annotation(f"Bearer {token}", 1)
+        tracer.put_annotation(f"token={token}", 2)
+        with tracer.provider.in_subsegment("escape") as subsegment:
+            subsegment.put_annotation(f"token={token}", 3)
+            subsegment.put_annotation("bad key!", 4)
+            subsegment.put_metadata("k", 1, namespace=f"AWS.token={token}")
+            subsegment.put_http_meta(f"token={token}", 1)
+        return "ok"
+
+    with caplog.at_level(logging.WARNING):
+        invoke(handler, expect=2)
+    assert token not in caplog.text
+    assert "annotation <14 characters> dropped" in caplog.text and "annotation <13 characters> dropped" in caplog.text
+    assert "ignoring annotation with key <13 characters>" in caplog.text and "'bad key!'" in caplog.text
+    assert "drop metadata (<17 characters>)" in caplog.text
+    assert "ignoring unsupported key <13 characters>" in caplog.text
+
+
 # -- what a review tried (each was a leak, an invalid document or a broken function) ---------------------
 
 

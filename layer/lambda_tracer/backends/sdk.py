@@ -18,7 +18,7 @@ the X-Ray backend, imported by it only when the escape hatch is used.
 
 from __future__ import annotations
 
-from .. import capture, endpoints, redaction
+from .. import capture, config, endpoints, redaction
 from . import xray
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -51,7 +51,33 @@ def _configure(recorder: Any) -> None:
     recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
     for method in ("begin_segment", "begin_subsegment", "begin_subsegment_without_sampling"):
         setattr(recorder, method, _masking_names(getattr(recorder, method)))
+    import logging
+
+    entity_log = logging.getLogger("aws_xray_sdk.core.models.entity")
+    if not any(isinstance(found, _QuotedAsOurs) for found in entity_log.filters):
+        entity_log.addFilter(_QuotedAsOurs())
     setattr(recorder, _CONFIGURED, True)
+
+
+#: The SDK's warnings that quote what the escape hatch was given (an annotation key or ``http`` key it refuses, a
+#: metadata namespace it drops), and each as logged instead (``config.shown`` with the policy's mask).
+_QUOTING = {
+    "ignoring annnotation with unsupported characters in key: '%s'.": "ignoring annotation with key %s (unsupported)",
+    "Prefix 'AWS.' is reserved, drop metadata with namespace %s": "Prefix 'AWS.' is reserved, drop metadata (%s)",
+    "ignoring unsupported key %s in http meta.": "ignoring unsupported key %s in http meta.",
+}
+
+
+class _QuotedAsOurs:
+    """A filter of the SDK's entity logger: what those warnings quote is quoted as our own warnings quote a key
+    (``config.shown`` with the policy's mask: short printable ASCII holding nothing secret, else its length)."""
+
+    def filter(self, record: Any) -> bool:
+        ours = _QUOTING.get(record.msg) if isinstance(record.msg, str) else None
+        if ours is not None and isinstance(record.args, tuple):
+            mask = redaction.current().mask_text
+            record.msg, record.args = ours, tuple(config.shown(str(arg), mask=mask) for arg in record.args)
+        return True
 
 
 def _masking_names(begin: Any) -> Any:
