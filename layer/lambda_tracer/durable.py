@@ -397,7 +397,7 @@ def _span_name(info: Any, kind: str) -> str:
     label = _LABELS.get(subtype or "") or _KIND_LABELS.get(kind, "Operation")
     name = getattr(info, "name", None)
     if isinstance(name, str) and name:
-        return capture.clean_name(f"{label} {redaction.current().mask_cut(name, capture.MAX_NAME_CHARS)}")
+        return capture.masked_name(f"{label} {name}", redaction.current())
     return label
 
 

@@ -313,3 +313,16 @@ def test_entry_point_survives_a_lambda_tracer_without_durable(
     from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
 
     assert type(plugin) is DurableInstrumentationPlugin
+
+
+def test_operation_names_are_masked_before_x_rays_rejected_characters_are_cut() -> None:
+    """A step named ``fetch (api_key)=K`` would read ``fetch api_key=K`` once ``(`` and ``)`` are cut: masked as
+    the escape hatch's names are (masked, cleaned, masked again)."""
+
+    def named_app(event: Any, context: DurableContext) -> Any:
+        return context.step(lambda _: 1, name="fetch (api_key)=k-durable-77")
+
+    _, traced = run(named_app)
+    sent = [doc["name"] for invocation in traced for doc in invocation.documents]
+    assert "Step fetch api_key=[REDACTED]" in sent
+    assert not [name for name in sent if "k-durable-77" in name]
