@@ -87,6 +87,7 @@ SECRET_WORDS = frozenset(
 SECRET_STEMS = (
     "password", "passwd", "passphrase", "passcode", "secret", "token", "credential", "signature",
     "authorization", "apikey", "privatekey", "accesskey", "accountkey", "sessionid", "connectionstring", "connstr",
+    "signingkey", "encryptionkey", "masterkey", "hmackey",
 )  # fmt: skip
 #: Last words that make a key describe a secret rather than hold it (``token_type``, ``secret_name``).
 DESCRIPTORS = frozenset(

@@ -46,12 +46,14 @@ SECRET_KEYS = [
     "X-Amz-Security-Token", "x-auth-token", "token", "api-key", "api_key", "apiKey", "APIKey", "x-api-key", "apikey",
     "Authorization", "Proxy-Authorization", "auth", "jwt", "credentials", "Credentials", "private_key", "PrivateKey",
     "signature", "X-Amz-Signature", "connectionString", "connection_string", "conn_str", "sessionId", "csrf_token",
-    "AccessKeyId", "dsn",
+    "AccessKeyId", "dsn", "signing_key", "SigningKey", "encryption_key", "encryptionKey", "master_key", "MasterKey",
+    "hmac_key", "HMACKey",
 ]  # fmt: skip
 PLAIN_KEYS = [
     "user", "username", "statusCode", "body", "headers", "Content-Type", "TokenType", "token_type", "ExpiresIn",
     "expires_in", "Expiration", "password_length", "secret_name", "Name", "ARN", "author", "authorId", "id",
-    "password_reset_required", "message", "query", "session_duration",
+    "password_reset_required", "message", "query", "session_duration", "master_key_arn",
+    "encryption_key_version",
 ]  # fmt: skip
 
 
