@@ -208,6 +208,23 @@ def service_from_env() -> str | None:
     return get_str(SERVICE_NAME)
 
 
+def service_text(service: object) -> str:
+    """A service given in code as other than text (``Tracer(service=42)``): its ``str()``, with one warning (the
+    annotation and the metadata namespace are text); the default when even that fails."""
+    kind = type(service).__name__
+    try:
+        text = str(service)
+    except Exception as error:
+        report_once(
+            ("service", kind),
+            f"the Tracer's service is not text ({kind}): {DEFAULT_SERVICE!r} is used, "
+            f"its str() failed: {error_place(error)}",
+        )
+        return DEFAULT_SERVICE
+    report_once(("service", kind), f"the Tracer's service is not text ({kind}): its str() is used")
+    return text
+
+
 def auto_disabled_reason() -> str | None:
     """Why tracing is off by the environment, or None when it should run."""
     if get_bool(TRACE_DISABLED, False):

@@ -380,12 +380,40 @@ def test_threads_annotating_the_handler_span_at_once_write_into_one_copy() -> No
 
 
 @pytest.mark.parametrize("service", [42, ["svc"]])
-def test_a_service_that_is_not_text_is_recorded_as_its_text(service: Any) -> None:
-    """``service`` is typed str, but nothing checks it: the handler is still traced, its Service the value's text."""
+def test_a_service_that_is_not_text_is_recorded_as_its_text(
+    service: Any, warnings_log: pytest.LogCaptureFixture
+) -> None:
+    """``service`` is typed str, but nothing checks it: the handler is still traced, its Service the value's text,
+    its response recorded under that text (the namespace), and one warning says so, naming the type only."""
     tracer = Tracer(service=service)
 
     @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> str:
-        return "ok"
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"ok": 1}
 
-    assert invoke(handler).documents[0]["annotations"]["Service"] == str(service)
+    for _ in range(2):
+        document = invoke(handler).documents[0]
+        assert document["annotations"]["Service"] == str(service)
+        assert document["metadata"] == {str(service): {"handler response": {"ok": 1}}}
+    assert tracer.service == str(service)
+    assert [r.getMessage() for r in warnings_log.records] == [
+        f"lambda_tracer: the Tracer's service is not text ({type(service).__name__}): its str() is used"
+    ]
+
+
+def test_a_service_whose_text_fails_is_the_default(warnings_log: pytest.LogCaptureFixture) -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("a secret of the service")
+
+    tracer = Tracer(service=Unprintable())
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"ok": 1}
+
+    document = invoke(handler).documents[0]
+    assert document["annotations"]["Service"] == "service_undefined"
+    assert document["metadata"] == {"service_undefined": {"handler response": {"ok": 1}}}
+    (message,) = [r.getMessage() for r in warnings_log.records]
+    assert "Unprintable" in message and "ValueError at test_coldstart.py:" in message and "secret" not in message
