@@ -24,9 +24,7 @@ Nothing here raises into user code: a failure is reported once and the span reco
 from __future__ import annotations
 
 import contextvars
-import re
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -49,29 +47,25 @@ try:  # opentelemetry-api 1.24+: a context manager that also decorates coroutine
 except ImportError:  # pragma: no cover - older APIs decorate plain functions only, as their own SDK does
     from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
 
-from . import capture, config, redaction
+from . import capture, config
 from .backends import xray
-from .instrumentation import common
+from .otel_attributes import (
+    _REMOTE_KINDS,
+    ANNOTATIONS_KEY,
+    MAX_ATTRIBUTES,
+    MAX_EVENTS,
+    NAMESPACE,
+    _event,
+    _record_events,
+    _valid_value,
+    record_attribute,
+    record_attributes,
+    report,
+)
 
-#: The metadata namespace of OTel attributes and events, as X-Ray's OTLP translator writes them.
-NAMESPACE = "default"
-#: Attribute naming the attributes that become annotations (X-Ray's OTLP translator reads the same).
-ANNOTATIONS_KEY = "aws.xray.annotations"
-#: Bounds per span, OpenTelemetry's defaults.
-MAX_ATTRIBUTES = 128
-MAX_EVENTS = 128
-_NOT_ANNOTATION_CHARS = re.compile(r"[^A-Za-z0-9_]")
-_REMOTE_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _lock = threading.Lock()
 _installed: set[str] = set()
-
-
-def report(what: str, error: BaseException) -> None:
-    config.report_once(
-        ("opentelemetry", what, type(error).__name__),
-        f"recording an OpenTelemetry span failed while {what} (your code is unaffected): {config.error_place(error)}",
-    )
 
 
 # -- ids ------------------------------------------------------------------------------------------------------------
@@ -99,104 +93,6 @@ def _span_context(entry: Any, root: str | None, sampled: bool = True) -> SpanCon
 
 
 # -- recording attributes, events, status ------------------------------------------------------------------------
-
-
-def _valid_value(value: object) -> bool:
-    if isinstance(value, (str, bool, int, float)):
-        return True
-    listing = isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) <= 1000
-    return listing and all(item is None or isinstance(item, (str, bool, int, float)) for item in cast(Any, value))
-
-
-def _metadata(entry: Any, key: str, value: object) -> None:
-    """An attribute as metadata, as ``put_metadata`` records it: its key masked too (a URL with credentials)."""
-    policy = redaction.current()
-    data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
-    target = entry if isinstance(entry, xray.XRaySpan) else xray.EntrySpan(entry)  # or an SDK subsegment on our stack
-    target.add_metadata(NAMESPACE, policy.mask_cut(key, capture.MAX_NAME_CHARS), data)
-
-
-def _annotation(entry: Any, key: str, value: object) -> None:
-    key = _NOT_ANNOTATION_CHARS.sub("_", key)[:500]
-    checked = capture.annotation_value(key, value, redaction.current())
-    if checked is not capture.DROPPED:
-        if isinstance(entry, xray.XRaySpan):
-            entry.annotate(key, checked)  # (drops the handler's annotations text, which no longer says it all)
-        else:  # an X-Ray SDK subsegment on our stack
-            entry.annotations[key] = checked
-
-
-def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
-    """``db.*`` attributes as X-Ray's ``sql`` block (masked); whether there were any."""
-    system = attributes.get("db.system.name", attributes.get("db.system"))
-    if not isinstance(system, str):
-        return False
-    sql: dict[str, Any] = {"database_type": system[: capture.MAX_NAME_CHARS]}
-    policy = redaction.current()
-    fields = (("db.user", "user"), ("db.query.text", "sanitized_query"), ("db.statement", "sanitized_query"))
-    for source, target in fields:
-        value = attributes.get(source)
-        if isinstance(value, str) and target not in sql:
-            sql[target] = policy.mask_text(value[: common.MAX_URL_CHARS])
-    name = attributes.get("db.namespace", attributes.get("db.name"))
-    if isinstance(name, str):
-        sql["url"] = policy.mask_text(name[: common.MAX_URL_CHARS])
-    entry.sql = sql
-    return True
-
-
-def _http(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> None:
-    method = attributes.get("http.request.method", attributes.get("http.method"))
-    url = attributes.get("url.full", attributes.get("http.url"))
-    if isinstance(method, str) and isinstance(url, str):
-        common.set_request(entry, method, url)
-    status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
-    if isinstance(status, int):
-        common.set_response(entry, status)
-
-
-def record_attributes(entry: Any, attributes: Mapping[str, Any], kind: SpanKind | None = None) -> None:
-    """A span's attributes on its X-Ray record: annotations (keys in ``aws.xray.annotations``), ``sql``, ``http``,
-    the rest as metadata; every value checked and redacted as ``put_annotation``/``put_metadata`` do."""
-    listed = attributes.get(ANNOTATIONS_KEY)
-    annotated = {key for key in listed if isinstance(key, str)} if isinstance(listed, Sequence) else set()
-    if isinstance(listed, str):
-        annotated = {listed}
-    used: set[str] = {ANNOTATIONS_KEY}
-    if isinstance(entry, xray.XRaySpan):
-        if _sql(entry, attributes):
-            used.update(("db.statement", "db.query.text"))  # recorded masked, in sql only
-        if kind in _REMOTE_KINDS or kind is SpanKind.SERVER:
-            _http(entry, attributes)
-    for key, value in attributes.items():
-        if key in used:
-            continue
-        try:
-            if key in annotated and isinstance(entry, xray.XRaySpan):
-                _annotation(entry, key, value)
-            else:
-                listing = isinstance(value, Sequence) and not isinstance(value, str)
-                _metadata(entry, key, list(value) if listing else value)
-        except Exception as error:
-            report("recording an attribute", error)
-
-
-def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> dict[str, Any]:
-    at = timestamp / 1e9 if isinstance(timestamp, (int, float)) and timestamp else time.time()  # (else now)
-    event: dict[str, Any] = {"name": str(name), "timestamp": at}
-    if attributes:
-        event["attributes"] = dict(attributes)
-    return event
-
-
-def _record_events(entry: Any, events: list[dict[str, Any]]) -> None:
-    if not events or not isinstance(entry, xray.XRaySpan):
-        return
-    previous = entry.metadata.get(NAMESPACE, {}).get("events")
-    converted = capture.to_metadata(events, redaction.current(), config.max_capture_bytes(), key="events")
-    if isinstance(previous, list) and isinstance(converted, list):
-        converted = (previous + converted)[:MAX_EVENTS]
-    entry.add_metadata(NAMESPACE, "events", converted)
 
 
 def _status_code(status: Status | StatusCode) -> StatusCode:
@@ -232,7 +128,7 @@ class OurSpan(trace.Span):
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
         if isinstance(key, str) and _valid_value(value):
             try:
-                record_attributes(self.entry, {key: value})
+                record_attribute(self.entry, key, value)
             except Exception as error:
                 report("recording an attribute", error)
 
@@ -597,4 +493,15 @@ def _install_fallback_provider() -> None:
     proxy._tracer = property(_tracer)  # type: ignore[union-attr]
 
 
-__all__ = ["PROVIDER", "TRACER", "OTelSpan", "OurSpan", "RuntimeContext", "TracerProvider", "install"]
+__all__ = [
+    "ANNOTATIONS_KEY",
+    "NAMESPACE",
+    "PROVIDER",
+    "TRACER",
+    "OTelSpan",
+    "OurSpan",
+    "RuntimeContext",
+    "TracerProvider",
+    "install",
+    "record_attributes",
+]

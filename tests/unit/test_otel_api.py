@@ -281,6 +281,42 @@ def test_setting_attributes_on_our_own_span_through_the_api() -> None:
     assert doc["fault"] is True
 
 
+@pytest.mark.parametrize("list_first", [True, False])
+@pytest.mark.parametrize("span_kind", ["handler", "method", "api"])
+def test_a_key_listed_in_another_set_attribute_call_is_an_annotation(list_first: bool, span_kind: str) -> None:
+    """``aws.xray.annotations`` and the key it lists set in two ``set_attribute`` calls, in either order: the key is
+    an annotation, not metadata (docs/opentelemetry.md's table), on our own spans too (the handler's, shared between
+    warm invocations, and a ``capture_method``'s). On ours each call was recorded alone, so the list, alone in its
+    call, never made one; a key set before the list stayed metadata."""
+
+    def annotate(span: trace.Span) -> None:
+        calls: list[tuple[str, Any]] = [(otel.ANNOTATIONS_KEY, ["order_id"]), ("order_id", "o-1"), ("other", 2)]
+        for key, value in calls if list_first else calls[::-1]:
+            span.set_attribute(key, value)
+
+    @_tracer.capture_method
+    def method() -> None:
+        annotate(trace.get_current_span())
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        if span_kind == "handler":
+            annotate(trace.get_current_span())
+        elif span_kind == "method":
+            method()
+        else:
+            with otel_tracer.start_as_current_span("api") as span:
+                annotate(span)
+
+    for _ in range(2):  # the first invocation and a warm one (the handler's annotations are shared until written)
+        call = invoke(handler, expect=1 if span_kind == "handler" else 2)
+        docs = _by_name(call)
+        [doc] = [d for name, d in docs.items() if (name == "## handler") == (span_kind == "handler")]
+        assert doc["annotations"]["order_id"] == "o-1"
+        assert doc["metadata"]["default"] == {"other": 2}
+        assert "order_id" not in docs["## handler"]["annotations"] or span_kind == "handler"
+
+
 def test_no_spans_and_no_headers_without_a_sampled_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0")
     with otel_tracer.start_as_current_span("unsampled") as span:

@@ -855,6 +855,51 @@ def test_a_generator_resumed_in_another_thread_sends_its_children(otlp_mode: Non
     assert [span.parent_span_id for span in steps] == [generator.span_id] * 2
 
 
+@pytest.mark.parametrize("list_first", [True, False])
+@pytest.mark.parametrize("span_kind", ["handler", "method", "api"])
+def test_a_key_listed_in_another_set_attribute_call_is_an_indexed_attribute(
+    otlp_mode: None, list_first: bool, span_kind: str
+) -> None:
+    """``aws.xray.annotations`` and the key it lists set in two ``set_attribute`` calls, in either order, on our own
+    spans too: the key is an attribute listed in ``aws.xray.annotations``, which X-Ray's translator indexes. On ours
+    the list, recorded alone, was dropped, and the key went into ``aws.xray.metadata.default``."""
+    tracer = Tracer(service="svc")
+    from opentelemetry import trace
+
+    from lambda_tracer import otel
+
+    otel.install()
+    api = trace.get_tracer("app")
+
+    def annotate(span: Any) -> None:
+        calls: list[tuple[str, Any]] = [("aws.xray.annotations", ["order_id"]), ("order_id", "o-1"), ("other", 2)]
+        for key, value in calls if list_first else calls[::-1]:
+            span.set_attribute(key, value)
+
+    @tracer.capture_method
+    def method() -> None:
+        annotate(trace.get_current_span())
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        if span_kind == "handler":
+            annotate(trace.get_current_span())
+        elif span_kind == "method":
+            method()
+        else:
+            with api.start_as_current_span("api") as span:
+                annotate(span)
+
+    for _ in range(2):  # the first invocation and a warm one
+        sent, _, _ = _invoke(handler)
+        spans = spans_in(sent)
+        [span] = [span for span in spans if (span.name == "## handler") == (span_kind == "handler")]
+        found = attributes(span)
+        assert found["order_id"] == "o-1" and "order_id" in found["aws.xray.annotations"]
+        assert "order_id" not in found.get("aws.xray.metadata.default", "")
+        assert found.get("other", 2) == 2 and "order_id" not in found.get("aws.xray.metadata.default", "")
+
+
 @pytest.mark.parametrize("start_time", [1.7e18, 1.5, 10**30, float("inf")])
 def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
     """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the
