@@ -1,10 +1,10 @@
 """What is set on an OpenTelemetry API span, recorded as X-Ray reads it from OTLP (otel.py's spans; loaded with it).
 
 Keys listed in ``aws.xray.annotations`` become annotations, ``db.*`` the ``sql`` block, ``http.*``/``url.full`` the
-``http`` block, everything else metadata in the ``default`` namespace; events the ``default`` namespace's ``events``.
-All of it redacted and bounded as ``put_annotation``/``put_metadata`` are. On a span of ours each ``set_attribute`` is
-recorded at once: the keys listed and the values set so far are kept on the span, so a key and the list naming it may
-come in either order.
+``http`` block, everything else metadata in the ``default`` namespace; events the ``default`` namespace's ``events``
+(in ``otlp`` mode a span started through the API keeps them apart, sent as its own events). All of it redacted and
+bounded as ``put_annotation``/``put_metadata`` are. On a span of ours each ``set_attribute`` is recorded at once: the
+keys listed and the values set so far are kept on the span, so a key and the list naming it may come in either order.
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ def _metadata(entry: Any, key: str, value: object) -> None:
     """An attribute as metadata, as ``put_metadata`` records it: its key masked too (a URL with credentials)."""
     policy = redaction.current()
     data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
-    target = entry if isinstance(entry, xray.XRaySpan) else xray.EntrySpan(entry)  # or an SDK subsegment on our stack
+    if isinstance(entry, xray.XRaySpan):
+        if key == "events" and _are_events(entry.metadata.get(NAMESPACE, {}).get("events")):
+            return  # the span's events keep ``default.events`` (docs/opentelemetry.md)
+        target = entry
+    else:  # an X-Ray SDK subsegment on our stack
+        target = xray.EntrySpan(entry)
     target.add_metadata(NAMESPACE, policy.mask_cut(key, capture.MAX_NAME_CHARS), data)
 
 
@@ -150,6 +155,11 @@ def record_attribute(entry: Any, key: str, value: Any) -> None:
 _NONE = object()
 
 
+def _are_events(value: object) -> bool:
+    """Whether a ``default.events`` value holds a span's events (an attribute's list never holds a dict)."""
+    return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
 def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> dict[str, Any]:
     at = timestamp / 1e9 if isinstance(timestamp, (int, float)) and timestamp else time.time()  # (else now)
     event: dict[str, Any] = {"name": str(name), "timestamp": at}
@@ -159,10 +169,18 @@ def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> di
 
 
 def _record_events(entry: Any, events: list[dict[str, Any]]) -> None:
+    """Events as ``default.events`` metadata (an attribute named ``events`` gives way to them), or in ``otlp`` mode,
+    for a span started through the API, apart (``otel_events``): sent as its events, its attributes beside them."""
     if not events or not isinstance(entry, xray.XRaySpan):
         return
-    previous = entry.metadata.get(NAMESPACE, {}).get("events")
     converted = capture.to_metadata(events, redaction.current(), config.max_capture_bytes(), key="events")
-    if isinstance(previous, list) and isinstance(converted, list):
+    if xray.EXPORTER is not None and getattr(entry, "otel_api", False) and entry.sdk_view is None:
+        previous = entry.__dict__.get("otel_events")
+        if isinstance(previous, list) and isinstance(converted, list):
+            converted = (previous + converted)[:MAX_EVENTS]
+        entry.__dict__["otel_events"] = converted  # (XRaySpan has an instance dict: what otlp_documents.py reads)
+        return
+    previous = entry.metadata.get(NAMESPACE, {}).get("events")
+    if isinstance(previous, list) and _are_events(previous) and isinstance(converted, list):
         converted = (previous + converted)[:MAX_EVENTS]
     entry.add_metadata(NAMESPACE, "events", converted)

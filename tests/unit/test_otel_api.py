@@ -317,6 +317,28 @@ def test_a_key_listed_in_another_set_attribute_call_is_an_annotation(list_first:
         assert "order_id" not in docs["## handler"]["annotations"] or span_kind == "handler"
 
 
+@pytest.mark.parametrize("attribute_first", [True, False])
+def test_an_attribute_named_events_gives_way_to_the_spans_events(attribute_first: bool) -> None:
+    """``default.events`` is where a span's events go (docs/opentelemetry.md): an attribute of that name on a span
+    with events gives way to them, in either order, and the events are never merged into its list."""
+
+    def record(span: trace.Span) -> None:
+        steps = [lambda: span.set_attribute("events", ["a", "b"]), lambda: span.add_event("step", {"n": 1})]
+        for step in steps if attribute_first else steps[::-1]:
+            step()
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        record(trace.get_current_span())
+        with otel_tracer.start_as_current_span("api") as span:
+            record(span)
+
+    docs = _by_name(invoke(handler, expect=2))
+    for name in ("## handler", "api"):
+        recorded = docs[name]["metadata"]["default"]["events"]
+        assert [(event["name"], event["attributes"]) for event in recorded] == [("step", {"n": 1})], name
+
+
 def test_no_spans_and_no_headers_without_a_sampled_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0")
     with otel_tracer.start_as_current_span("unsampled") as span:

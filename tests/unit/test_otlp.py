@@ -900,6 +900,36 @@ def test_a_key_listed_in_another_set_attribute_call_is_an_indexed_attribute(
         assert found.get("other", 2) == 2 and "order_id" not in found.get("aws.xray.metadata.default", "")
 
 
+def test_an_attribute_named_events_and_the_spans_events_are_both_sent(otlp_mode: None) -> None:
+    """A user attribute named ``events`` on a span started through the API, with events: the attribute is an
+    attribute and the events are events. Both were recorded in ``default.events``: the events were merged into the
+    attribute's list and sent as one JSON string attribute, with no event."""
+    tracer = Tracer(service="svc")
+    from opentelemetry import trace
+
+    from lambda_tracer import otel
+
+    otel.install()
+    api = trace.get_tracer("app")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with api.start_as_current_span("listed") as span:
+            span.set_attribute("events", ["a", "b"])
+            span.add_event("step", {"n": 1})
+        with api.start_as_current_span("text") as span:
+            span.add_event("first")
+            span.set_attribute("events", "some")
+            span.add_event("second")
+
+    sent, _, _ = _invoke(handler)
+    spans = {span.name: span for span in spans_in(sent)}
+    assert attributes(spans["listed"])["events"] == ["a", "b"]
+    assert [(event.name, attributes(event)) for event in spans["listed"].events] == [("step", {"n": 1})]
+    assert attributes(spans["text"])["events"] == "some"
+    assert [event.name for event in spans["text"].events] == ["first", "second"]
+
+
 @pytest.mark.parametrize("start_time", [1.7e18, 1.5, 10**30, float("inf")])
 def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, start_time: Any) -> None:
     """A start time given to the OpenTelemetry API as a float (``time.time() * 1e9``) raised TypeError from the

@@ -45,6 +45,7 @@ def from_span(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes:
         span.cause,
         kind=getattr(span, "otlp_kind", 0),
         otel_api=getattr(span, "otel_api", False),
+        otel_events=span.__dict__.get("otel_events"),
     )
 
 
@@ -138,13 +139,15 @@ def _build(
     root: str | None = None,
     kind: int = 0,
     otel_api: bool = False,
+    otel_events: Any = None,
 ) -> bytes:
     """One span's ``Span`` message: kind, attributes, events and status from what X-Ray mode would record (``kind``:
     the one an OpenTelemetry API span was started with, else SERVER for the handler, CLIENT for calls).
 
-    ``otel_api``: a span started through the OpenTelemetry API, whose own attributes and events otel.py recorded
-    (redacted and bounded) in the ``default`` metadata namespace, where X-Ray's translator puts them: they are sent
-    as the span's attributes and events again, as the user set them."""
+    ``otel_api``: a span started through the OpenTelemetry API, whose own attributes otel.py recorded (redacted and
+    bounded) in the ``default`` metadata namespace, where X-Ray's translator puts them, and its events apart
+    (``otel_events``, the span's, as ``default.events`` holds them in ``xray`` mode): they are sent as the span's
+    attributes and events again, as the user set them (an attribute named ``events`` too)."""
     root = root or str(trace.root)
     framed_trace = _trace_ids.get(root) or _trace_field(root)
     values: dict[str, Any] = {}
@@ -163,11 +166,12 @@ def _build(
         otlp_calls._http_attributes(values, http)
     if sql:
         _sql_attributes(values, sql)
-    own_events: list[bytes] = []
+    own_events = _otel_events(otel_events) if otel_api and isinstance(otel_events, list) else _NO_EVENTS
     if metadata:
         for namespace_name, data in metadata.items():
             if otel_api and namespace_name == OTEL_NAMESPACE and isinstance(data, dict):
-                own_events = _otel_attributes(values, data)
+                for key, value in data.items():  # the span's own attributes, as otel.py recorded them
+                    values[str(key)] = _otel_value(value)
                 continue
             values["aws.xray.metadata." + str(namespace_name)] = xray_documents.dumps(data)  # strict JSON
     events, status_message = otlp_calls.exception_events(cause, end_nano) if cause is not None else (_NO_EVENTS, "")
@@ -197,24 +201,19 @@ _NO_EVENTS: list[bytes] = []
 OTEL_NAMESPACE = "default"
 
 
-def _otel_attributes(values: dict[str, Any], data: dict[str, Any]) -> list[bytes]:
-    """An OTel API span's own attributes (as otel.py recorded them: checked, redacted) into ``values``; its events,
-    encoded."""
+def _otel_events(recorded: list[Any]) -> list[bytes]:
+    """An OTel API span's events (as otel.py recorded them: redacted), encoded."""
     events: list[bytes] = []
-    for key, value in data.items():
-        if key == "events" and isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            for event in value:
-                if isinstance(event, dict) and isinstance(event.get("name"), str):
-                    timestamp = event.get("timestamp")
-                    nanos = int(timestamp * 1e9) if isinstance(timestamp, (int, float)) and timestamp > 0 else 0
-                    attributes = event.get("attributes")
-                    found: dict[str, Any] = {}
-                    if isinstance(attributes, dict):
-                        for name, item in attributes.items():
-                            found[str(name)] = _otel_value(item)
-                    events.append(otlp_calls.event(nanos & otlp_spans._U64, event["name"], found))
-            continue
-        values[str(key)] = _otel_value(value)
+    for event in recorded:
+        if isinstance(event, dict) and isinstance(event.get("name"), str):
+            timestamp = event.get("timestamp")
+            nanos = int(timestamp * 1e9) if isinstance(timestamp, (int, float)) and timestamp > 0 else 0
+            attributes = event.get("attributes")
+            found: dict[str, Any] = {}
+            if isinstance(attributes, dict):
+                for name, item in attributes.items():
+                    found[str(name)] = _otel_value(item)
+            events.append(otlp_calls.event(nanos & otlp_spans._U64, event["name"], found))
     return events
 
 
