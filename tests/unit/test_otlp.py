@@ -1434,3 +1434,50 @@ def test_attribute_keys_are_masked_in_otlp_too(otlp_mode: None) -> None:
     [fetch] = [span for span in spans_in(sent) if span.name == "fetch"]
     assert attributes(fetch) == {"https://ann:[REDACTED]@h/x": "[REDACTED]"}  # the key names a password
     assert b"pw-key-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+def test_a_document_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_queue``'s look-then-keep (an X-Ray SDK subsegment's document, through the escape hatch, in a thread): the
+    thread sees the handler open, the handler ends before the document is put on the batch. The handler's end found
+    no batch and sent its span alone; the document stayed on the batch, never sent. (The same barrier as above.)"""
+    import contextvars
+
+    tracer = Tracer(service="svc")
+    waiting, released = threading.Event(), threading.Event()
+    real = otlp._lock
+
+    class HeldLock:
+        """otlp._lock, holding the worker at its first keeping until the handler has ended."""
+
+        def __enter__(self) -> None:
+            if threading.current_thread() is not threading.main_thread() and not waiting.is_set():
+                waiting.set()
+                released.wait(timeout=30)
+            real.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            real.release()
+
+    monkeypatch.setattr(otlp, "_lock", HeldLock())
+
+    def background() -> None:
+        with tracer.provider.in_subsegment("## block"):
+            pass
+
+    workers: list[threading.Thread] = []
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(background,))
+        workers.append(worker)
+        worker.start()
+        assert waiting.wait(timeout=30)  # the worker saw the handler open and is about to keep the document
+
+    daemon = lambda_env.sink()
+    first = len(daemon.datagrams())
+    _invoke(handler)
+    released.set()
+    workers[0].join()
+    daemon.sync()
+    names = [span.name for span in spans_in(daemon.datagrams(first))]
+    assert sorted(names) == ["## block", "## handler"]

@@ -198,11 +198,7 @@ def _export(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> None:
             else:
                 trace.batch.append(encoded)
         if opener is not None and (opener.ended if opener.__class__ is _XRaySpan else not _open(opener)):
-            # It ended since (in another thread), maybe before this was kept: its end found no batch to send.
-            with _lock:
-                batch, trace.batch = trace.batch, None
-            if batch:
-                send(batch, trace.sampled == "1")
+            _send_kept(trace)
         return
     if trace.batch is not None or SETTINGS.endpoint:
         _ship(encoded, trace, False)
@@ -366,15 +362,24 @@ def _keep(trace: xray.Trace, spans: list[bytes]) -> None:
             trace.batch += spans
 
 
-_urandom = os.urandom
-_INTERNAL_KIND, _END_TAG, _U64 = otlp_spans._INTERNAL_KIND, otlp_spans._END_TAG, otlp_spans._U64
+_urandom, _INTERNAL_KIND, _END_TAG, _U64 = os.urandom, otlp_spans._INTERNAL_KIND, otlp_spans._END_TAG, otlp_spans._U64
 
 
 def _queue(encoded: bytes, trace: xray.Trace) -> None:
     """``export_span``'s last steps for a span encoded elsewhere (a document)."""
     current, stack, _ = xray._state.get()
-    keep = trace is current and any(_open(entry) for entry in stack)
-    _ship(encoded, trace, keep)
+    opener = next((entry for entry in stack if _open(entry)), None) if trace is current else None
+    _ship(encoded, trace, opener is not None)
+    if opener is not None and not _open(opener):
+        _send_kept(trace)
+
+
+def _send_kept(trace: xray.Trace) -> None:
+    """The batch kept for an open span that ended since (another thread), maybe before: its end found none."""
+    with _lock:
+        batch, trace.batch = trace.batch, None
+    if batch:
+        send(batch, trace.sampled == "1")
 
 
 def _send_failed(error: Exception) -> None:
