@@ -20,9 +20,10 @@ import pytest
 from http_stub import QuietHandler, serving
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
 import lambda_env
+from forked import in_forked_child
 from lambda_tracer import Tracer, backends, config
 from lambda_tracer.backends import otlp, otlp_calls, otlp_documents, otlp_spans, otlp_split, udp, xray
 from lambda_tracer.backends import otlp_spans as proto
@@ -1481,3 +1482,23 @@ def test_a_document_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sen
     daemon.sync()
     names = [span.name for span in spans_in(daemon.datagrams(first))]
     assert sorted(names) == ["## block", "## handler"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+def test_a_forked_child_builds_its_own_resource(otlp_mode: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resource (``faas.instance``: the log stream) is encoded once per sandbox; a forked child is a sandbox of
+    its own, as xray mode has it (its cold start, socket and ids are renewed at the fork): its resource is built from
+    its environment, not kept from the parent's (as after a SnapStart restore)."""
+    monkeypatch.setenv("AWS_LAMBDA_LOG_STREAM_NAME", "parent-stream")
+    parent = otlp.request_prefix()
+
+    def child() -> bytes:
+        os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = "worker-stream"
+        return otlp.request_prefix()[0]
+
+    def instance(resource_field: bytes) -> Any:
+        return attributes(ResourceSpans.FromString(resource_field).resource)["faas.instance"]
+
+    assert instance(parent[0]) == "parent-stream"
+    assert instance(in_forked_child(child)) == "worker-stream"
+    assert otlp.request_prefix() is parent

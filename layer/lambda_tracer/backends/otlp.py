@@ -29,8 +29,7 @@ import threading
 from .. import __version__, coldstart, config
 from . import otlp_spans, udp, xray
 
-# Names read as attributes, not ``from .otlp_spans import``: each such statement costs a pass through the import
-# system's Python code at a cold start.
+# Names read as attributes, not ``from .otlp_spans import``: each such statement costs the import system's Python.
 _LENGTHS, _own, varint = otlp_spans._LENGTHS, otlp_spans._own, otlp_spans.varint
 HANDLER_ANNOTATION = otlp_spans.HANDLER_ANNOTATION  # public names, where they were
 resource_id = otlp_spans.resource_id
@@ -520,7 +519,7 @@ def udp_body(prefix: tuple[bytes, bytes], spans: list[bytes]) -> bytes:
 
 
 def request_prefix() -> tuple[bytes, bytes]:
-    """The resource and scope of every request, encoded once per sandbox (again after a SnapStart restore)."""
+    """The resource and scope of every request, encoded once per sandbox (again after a restore, in a forked child)."""
     global _prefix
     if _prefix is None:
         spans = otlp_spans
@@ -558,6 +557,7 @@ def _forget_prefix() -> None:
 
 
 coldstart.on_restore(_forget_prefix)
+os.register_at_fork(after_in_child=_forget_prefix)  # a forked child is a sandbox of its own (as coldstart.py has it)
 
 
 def resource() -> dict[str, Any]:
