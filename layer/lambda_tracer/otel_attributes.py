@@ -161,7 +161,10 @@ def _are_events(value: object) -> bool:
 
 
 def _event(name: str, attributes: types.Attributes, timestamp: int | None) -> dict[str, Any]:
-    at = timestamp / 1e9 if isinstance(timestamp, (int, float)) and timestamp else time.time()  # (else now)
+    """An event; its timestamp (nanoseconds, an int or a float) kept from 2000 on, any other (none, text, a datetime,
+    seconds, negative, NaN, inf) the time it is added, as an explicit start time is."""
+    valid = isinstance(timestamp, (int, float)) and 946_684_800_000_000_000 <= timestamp < 1 << 63
+    at = cast(float, timestamp) / 1e9 if valid else time.time()
     event: dict[str, Any] = {"name": str(name), "timestamp": at}
     if attributes:
         event["attributes"] = dict(attributes)

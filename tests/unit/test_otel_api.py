@@ -176,10 +176,16 @@ def test_an_explicit_start_time_is_kept_only_when_it_can_be_the_start(start_time
         assert float(call.result) - 0.001 <= timed["start_time"] <= timed["end_time"]
 
 
+#: Event timestamps that are numbers but no time from 2000 on: inf, NaN, negative, seconds, a bool, beyond int64.
+ODD_EVENT_TIMES = [float("inf"), float("nan"), -5, -1e30, 1.5, True, 1 << 64]
+
+
 def test_an_event_with_a_timestamp_not_a_number_is_recorded_at_the_time_it_was_added() -> None:
     """``add_event`` with a timestamp that is not nanoseconds (a datetime, text) raised TypeError into the function
     on a span started through the API (OpenTelemetry's SDK takes it without raising): the event is recorded with the
-    time it was added, as without a timestamp, on our spans seen through the API too."""
+    time it was added, as without a timestamp, on our spans seen through the API too. So is one that is a number but
+    no time from 2000 on (``ODD_EVENT_TIMES``), which was recorded as given ("inf", "nan", 1970) and sent in otlp
+    mode at time 0."""
 
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> float:
@@ -187,15 +193,18 @@ def test_an_event_with_a_timestamp_not_a_number_is_recorded_at_the_time_it_was_a
         with otel_tracer.start_as_current_span("evented") as span:
             span.add_event("when", timestamp=datetime.datetime.now(tz=datetime.timezone.utc))  # type: ignore[arg-type]
             span.add_event("text", timestamp="soon")  # type: ignore[arg-type]
+            for odd in ODD_EVENT_TIMES:  # numbers that cannot be an event's time
+                span.add_event("odd", timestamp=odd)  # type: ignore[arg-type]
         trace.get_current_span().add_event("ours", timestamp="soon")  # type: ignore[arg-type]
+        trace.get_current_span().add_event("ours inf", timestamp=float("inf"))  # type: ignore[arg-type]
         return before
 
     call = invoke(handler, expect=2)
     assert call.error is None
     docs = _by_name(call)
     for name, events in (
-        ("evented", ["when", "text"]),
-        ("## handler", ["ours"]),
+        ("evented", ["when", "text"] + ["odd"] * len(ODD_EVENT_TIMES)),
+        ("## handler", ["ours", "ours inf"]),
     ):
         recorded = docs[name]["metadata"]["default"]["events"]
         assert [event["name"] for event in recorded] == events

@@ -919,12 +919,14 @@ def test_an_attribute_named_events_and_the_spans_events_are_both_sent(otlp_mode:
             span.set_attribute("events", ["a", "b"])
             span.add_event("step", {"n": 1})
         with api.start_as_current_span("text") as span:
-            span.add_event("first")
+            span.add_event("first", timestamp=float("inf"))  # no time: recorded when added (was 0)
             span.set_attribute("events", "some")
             span.add_event("second")
 
     sent, _, _ = _invoke(handler)
     spans = {span.name: span for span in spans_in(sent)}
+    for span in spans.values():
+        assert all(span.start_time_unix_nano <= at.time_unix_nano <= span.end_time_unix_nano for at in span.events)
     assert attributes(spans["listed"])["events"] == ["a", "b"]
     assert [(event.name, attributes(event)) for event in spans["listed"].events] == [("step", {"n": 1})]
     assert attributes(spans["text"])["events"] == "some"
