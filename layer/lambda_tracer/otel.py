@@ -47,7 +47,7 @@ try:  # opentelemetry-api 1.24+: a context manager that also decorates coroutine
 except ImportError:  # pragma: no cover - older APIs decorate plain functions only, as their own SDK does
     from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
 
-from . import capture, config
+from . import capture, config, redaction
 from .backends import xray
 from .otel_attributes import (
     _REMOTE_KINDS,

@@ -53,7 +53,7 @@ def _metadata(entry: Any, key: str, value: object) -> None:
     if isinstance(entry, xray.XRaySpan):
         if key == "events" and _are_events(entry.metadata.get(NAMESPACE, {}).get("events")):
             return  # the span's events keep ``default.events`` (docs/opentelemetry.md)
-        target = entry
+        target: xray.XRaySpan | xray.EntrySpan = entry
     else:  # an X-Ray SDK subsegment on our stack
         target = xray.EntrySpan(entry)
     target.add_metadata(NAMESPACE, policy.mask_cut(key, capture.MAX_NAME_CHARS), data)

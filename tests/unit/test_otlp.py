@@ -1437,6 +1437,8 @@ def test_attribute_keys_are_masked_in_otlp_too(otlp_mode: None) -> None:
     [fetch] = [span for span in spans_in(sent) if span.name == "fetch"]
     assert attributes(fetch) == {"https://ann:[REDACTED]@h/x": "[REDACTED]"}  # the key names a password
     assert b"pw-key-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+
+
 def test_a_document_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
