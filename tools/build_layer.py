@@ -205,8 +205,26 @@ def warn_source_only(missing: dict[str, str]) -> None:
     log(bar)
 
 
+#: lambda_tracer's own modules compiled again as ``python -OO`` compiles them, into the same .pyc: without their
+#: docstrings, which are for the sources shipped beside them, and which every cold start would otherwise unmarshal
+#: (docs/building.md). -OO also drops ``assert`` statements: the package has none (test_layer_bytecode).
+STRIP_DOCSTRINGS = r"""
+import importlib.util, os, py_compile, sys
+root, opt, package = sys.argv[1:4]
+for folder, folders, files in os.walk(os.path.join(root, package)):
+    folders[:] = sorted(name for name in folders if name != "__pycache__")
+    for name in sorted(name for name in files if name.endswith(".py")):
+        source = os.path.join(folder, name)
+        py_compile.compile(
+            source, importlib.util.cache_from_source(source), opt + source[len(root):], doraise=True, optimize=2,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+"""
+
+
 def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> None:
-    """Compile every .py under python/ once per interpreter into __pycache__/<mod>.cpython-3XX.pyc.
+    """Compile every .py under python/ once per interpreter into __pycache__/<mod>.cpython-3XX.pyc, lambda_tracer's
+    without docstrings (``STRIP_DOCSTRINGS``).
 
     unchecked-hash: the runtime loads the .pyc without looking at the source's mtime or hash, so neither the
     zip's fixed timestamps nor the read-only /opt can make it recompile. PYTHONHASHSEED is fixed because
@@ -221,6 +239,8 @@ def compile_bytecode(python_dir: Path, interpreters: dict[str, Interpreter]) -> 
         # compileall's -s/-p: record /opt/python/... as the source path instead of this temporary directory.
         cmd += ["-s", str(python_dir), "-p", OPT_PYTHON, str(python_dir)]
         run(cmd, f"compiling bytecode with Python {interp.version}", env=env, cwd=python_dir.parent)
+        strip = [interp.path, "-s", "-c", STRIP_DOCSTRINGS, str(python_dir), OPT_PYTHON, "lambda_tracer"]
+        run(strip, f"compiling lambda_tracer without docstrings with Python {interp.version}", env=env)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(one, i) for i in interpreters.values()]:

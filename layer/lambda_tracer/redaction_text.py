@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REDACTED = "[REDACTED]"
 

@@ -9,6 +9,7 @@ redirect) still works and writes nothing: proof that no module was compiled from
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from layer_support import build_layer
+from layer_support import ROOT, build_layer
 
 from tests.e2e.conftest import interpreter_for
 
@@ -56,7 +57,11 @@ import lambda_tracer.handler
 from_layer = sorted(
     name for name, m in sys.modules.items() if (getattr(m, "__file__", None) or "").startswith(layer + os.sep)
 )
-print(json.dumps({"modules": from_layer, "wrapt_c": "wrapt._wrappers" in sys.modules}))
+from aws_xray_sdk.core.models.entity import Entity
+docs = [lambda_tracer.__doc__, lambda_tracer.Tracer.__doc__, lambda_tracer.Tracer.capture_method.__doc__]
+first_line = lambda_tracer.Tracer.capture_method.__code__.co_firstlineno
+print(json.dumps({"modules": from_layer, "wrapt_c": "wrapt._wrappers" in sys.modules, "docs": docs,
+                  "sdk_doc": bool(Entity.put_annotation.__doc__), "first_line": first_line}))
 """
 
 USER_APP = "def handler(event, context):\n    return event\n"
@@ -127,3 +132,26 @@ def test_imports_from_bytecode_only(minor: str, layer_dir: Path, tmp_path: Path)
         assert result["wrapt_c"], f"wrapt's C extension for {minor} on {os.uname().machine} did not load"
     # /opt is read-only in Lambda (and chmod does not stop root here): nothing may have been written.
     assert sorted(p.relative_to(opt) for p in opt.rglob("*")) == before
+    # lambda_tracer's bytecode is compiled as -OO compiles it (build_layer.STRIP_DOCSTRINGS), the SDK's is not; the
+    # line numbers are the sources' (tracebacks show the right lines).
+    assert result["docs"] == [None, None, None] and result["sdk_doc"]
+    assert result["first_line"] == _def_line(layer_dir / "python" / "lambda_tracer" / "tracer.py", "capture_method")
+
+
+def _def_line(source: Path, name: str) -> int:
+    """Where a function's code starts (its first decorator, as ``co_firstlineno`` counts it)."""
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+    raise AssertionError(f"no def {name} in {source}")
+
+
+def test_the_package_has_nothing_minus_oo_would_change_but_its_docstrings() -> None:
+    """The layer compiles lambda_tracer as ``python -OO`` does, which also drops ``assert`` statements and makes
+    ``__debug__`` false: the package must use neither, or the layer would behave otherwise than the sources."""
+    found = []
+    for source in sorted((ROOT / "layer" / "lambda_tracer").rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Assert) or (isinstance(node, ast.Name) and node.id == "__debug__"):
+                found.append(f"{source.name}:{node.lineno}")
+    assert found == []
