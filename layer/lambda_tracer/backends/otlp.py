@@ -81,8 +81,7 @@ SETTINGS = Settings()
 def configure() -> None:
     """Read the settings again (tests; the process reads them once at init)."""
     global SETTINGS, _prefix
-    SETTINGS = Settings()
-    _prefix = None
+    SETTINGS, _prefix = Settings(), None
 
 
 # -- sending -----------------------------------------------------------------------------------------------
@@ -400,9 +399,7 @@ def _ship(encoded: bytes, trace: xray.Trace, keep: bool) -> None:
 
 def _open(entry: Any) -> bool:
     """Whether a stack entry is a span still open: ours, or an SDK subsegment in progress."""
-    if isinstance(entry, xray.XRaySpan):
-        return not entry.ended
-    return bool(getattr(entry, "in_progress", False))
+    return not entry.ended if isinstance(entry, xray.XRaySpan) else bool(getattr(entry, "in_progress", False))
 
 
 def send(spans: list[bytes], sampled: bool) -> None:
@@ -551,13 +548,16 @@ _lone: tuple[Any, bytes | None, int, bytes, bytes] = (None, None, 0, b"", b"")
 _pair: tuple[Any, bytes | None, tuple[int, ...], bytes, bytes, bytes] = (None, None, (), b"", b"", b"")
 
 
-def _forget_prefix() -> None:
-    global _prefix
+def _forget_prefix(fork: bool = False) -> None:
+    """A new sandbox: a restored one, or a forked child (as coldstart.py has it), where no thread holds ``_lock``."""
+    global _prefix, _lock
     _prefix = None
+    if fork:  # a thread of the parent's may have held it at the fork: nothing would release the child's copy
+        _lock = threading.Lock()
 
 
 coldstart.on_restore(_forget_prefix)
-os.register_at_fork(after_in_child=_forget_prefix)  # a forked child is a sandbox of its own (as coldstart.py has it)
+os.register_at_fork(after_in_child=lambda: _forget_prefix(fork=True))
 
 
 def resource() -> dict[str, Any]:

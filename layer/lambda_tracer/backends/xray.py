@@ -53,10 +53,7 @@ class Trace:
     batch: Any = None
 
     def __init__(self, root: str | None, parent: str | None, sampled: str | None, data: dict[str, str]) -> None:
-        self.root = root
-        self.parent = parent
-        self.sampled = sampled
-        self.data = data
+        self.root, self.parent, self.sampled, self.data = root, parent, sampled, data
         #: Sampled, with a Root and Parent X-Ray accepts, and X-Ray not switched off.
         self.recording = bool(root and parent and (sampled == "1" or (sampled == "0" and RECORD_UNSAMPLED))) and (
             config.ENVIRON.get(_SDK_ENABLED_KEY) is None or config.get_bool(SDK_ENABLED_ENV, True)
@@ -125,16 +122,13 @@ def current() -> tuple[Trace, tuple[Any, ...]]:
     raw = config.ENVIRON.get(_HEADER_KEY)  # compared as os.environ keeps it: decoded only when it changed
     if raw == seen:
         return trace, stack
-    trace = _trace_of(raw)
-    _state.set((trace, (), raw))
+    _state.set((trace := _trace_of(raw), (), raw))
     return trace, ()
 
 
 def _trace_of(raw: Any) -> Trace:
     """The trace of a header as ``ENVIRON`` holds it (None when unset)."""
-    if not raw:
-        return _NO_TRACE
-    return (type(raw) is bytes and _lambda_trace(raw)) or parse_header(config.decoded(raw))
+    return _NO_TRACE if not raw else (type(raw) is bytes and _lambda_trace(raw)) or parse_header(config.decoded(raw))
 
 
 def clear() -> None:
@@ -148,11 +142,9 @@ def push(entry: Any) -> None:
 
 
 def detach(entry: Any) -> None:
-    """Drop ``entry`` from this task's stack, with anything above it that descends from it.
-
-    Entries above it that are not its descendants stay: e.g. a span the caller opened while a traced
-    generator was suspended, which must not be closed by the generator finishing.
-    """
+    """Drop ``entry`` from this task's stack, with anything above it that descends from it. Entries above it that
+    are not its descendants stay: e.g. a span the caller opened while a traced generator was suspended, which must
+    not be closed by the generator finishing."""
     trace, stack, seen = _state.get()
     if stack and stack[-1] is entry:  # the common case: the innermost ends
         _state.set((trace, stack[:-1], seen))
@@ -193,12 +185,19 @@ def send_foreign(document: dict[str, Any]) -> None:
     send(document)
 
 
-_urandom = os.urandom
-_ids = xray_documents.ids
-_new_object = object.__new__
-_time_ns = time.time_ns
-_json_string = xray_documents.json_string
-_dumps = xray_documents.dumps
+_urandom, _ids, _new_object, _time_ns = os.urandom, xray_documents.ids, object.__new__, time.time_ns
+_json_string, _dumps = xray_documents.json_string, xray_documents.dumps
+
+
+def _after_fork() -> None:
+    """A forked child never ends nor sends the spans open at the fork: the parent does (docs/execution-models.md)."""
+    for entry in _state.get()[1]:
+        if isinstance(entry, XRaySpan):
+            entry.ended = True
+            entry.trace.batch = None  # what an exporter kept on the trace: the parent's too
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def new_id() -> str:
@@ -302,7 +301,8 @@ class XRaySpan(BackendSpan):
             causes[id(error)] = (error, exception_id)
 
     def end(self, error: BaseException | None = None) -> None:
-        if self.ended:
+        if self.ended:  # twice, or in a forked child, one open at the fork (_after_fork): out of the way, not sent
+            detach(self)
             return
         self.ended = True
         end_us = _time_ns() // 1000
