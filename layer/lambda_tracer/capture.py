@@ -40,7 +40,7 @@ from .capture_json import (
     _kept,
     _named_secret,
     _shape_only,
-    _strict_json,
+    _within_json,
     bound_text,
     describe,
 )
@@ -452,7 +452,7 @@ def _judged(value: object, packed: bytes, settings: tuple[Any, Any]) -> tuple[An
     policy = redaction.current()
     limit = config.DEFAULT_MAX_CAPTURE_BYTES if settings[1] is None else config.max_capture_bytes()
     try:
-        text = _strict_json(value) if packed else None
+        text = _within_json(value, limit) if packed else None
     except Exception:  # NaN, too deep: converted
         text = None
     if text is None or not _kept(text, policy, limit):

@@ -10,8 +10,10 @@ a value named by a sibling key (``_named_secret``) and a secret held as JSON (``
 
 from __future__ import annotations
 
+import gc
 import json
 import marshal
+from operator import length_hint
 
 from .redaction_text import REDACTED
 
@@ -93,7 +95,7 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
         return _CONVERT, ""
     try:
         packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
-        text = _strict_json(value)
+        text = _within_json(value, max_bytes) if packed else _strict_json(value)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
     if not _kept(text, policy, max_bytes):
@@ -132,6 +134,38 @@ def _surely_too_big(value: object, max_bytes: int) -> bool:
     if kind is list or kind is tuple:
         return 2 * len(value) + 1 > max_bytes  # type: ignore[arg-type]
     return False
+
+
+def _within_json(value: Any, max_bytes: int) -> str:
+    """``_strict_json(value)`` for a value ``marshal`` took, unless ``_expands_past`` shows its text cannot fit
+    ``max_bytes`` (ValueError), so that it is not written whole only to be converted."""
+    if _expands_past(value, max_bytes):
+        raise ValueError("longer than the limit")
+    return _strict_json(value)
+
+
+def _expands_past(value: Any, max_bytes: int) -> bool:
+    """Whether the compact JSON text of ``value`` (of types ``marshal`` took: no code of the value's runs here)
+    is surely longer than ``max_bytes``, counted level by level in C without writing it.
+
+    Every item is counted as often as the value holds it: a string, dict or list held 200 times counts 200 times,
+    as the encoder would write it, though ``marshal`` wrote it once. Each item counts one character, and a string
+    or container one more per character or item (``length_hint``): less than its text takes (quotes, separators),
+    so a value that fits is never refused. The walk stops once the count passes ``max_bytes``, so a level it expands
+    holds at most twice ``max_bytes`` items (a dict's keys and values): the work is bounded by the limit, whatever
+    the value shares or nests (a cycle included, which the encoder would refuse).
+    """
+    floor = 1 + length_hint(value)
+    level = [value]
+    try:
+        while floor <= max_bytes:
+            level = gc.get_referents(*level)  # the items, keys of str-keyed dicts left out (not containers)
+            if not level:
+                return False
+            floor += len(level) + sum(map(length_hint, level))
+    except Exception:  # a bytes-like subclass whose __len__ raises: not JSON, converted
+        pass
+    return True
 
 
 def bound(converted: Any, max_bytes: int, original_at_least: int | None = None) -> Any:

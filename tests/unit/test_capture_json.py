@@ -8,6 +8,7 @@ import datetime
 import decimal
 import json
 import random
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -312,6 +313,90 @@ def test_a_value_whose_json_text_cannot_fit_is_not_encoded_whole(
     assert encoded == []
     capture.response_metadata(fits, Policy(), limit)
     assert encoded == [fits]
+
+
+def _shared_shapes() -> dict[str, Any]:
+    """Values that hold one 100 KB string (or a dict holding it) 200 times: 20 MB of JSON text from 100 KB."""
+    text = "x" * 100_000
+    template = {"template": text}
+    return {
+        "list": [text] * 200,
+        "dicts": [{"template": text, "n": n} for n in range(200)],
+        "shared dict": [template] * 200,
+        "nested": [[text] * 20] * 10,
+        "small dict": {"items": [text] * 200},  # recorded_response's path for small dicts (_judged)
+        "tuple": (template, [template] * 199),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_shared_shapes()))
+def test_a_value_sharing_a_big_string_is_not_encoded_expanded(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encoder writes a string as often as a value holds it: one of 100 KB held 200 times is 20 MB of text, though
+    ``marshal`` takes it (it writes the string once) and its top level is small. Such a value is converted (and cut)
+    without being encoded: the work and the memory stay within a few times the limit, counted by tracemalloc."""
+    encoded: list[Any] = []
+    strict_json = capture_json._strict_json
+
+    def recording(value: Any) -> str:
+        encoded.append(value)
+        return strict_json(value)
+
+    monkeypatch.setattr(capture_json, "_strict_json", recording)
+    value = _shared_shapes()[shape]
+    calls = {
+        "response_metadata": lambda: capture.response_metadata(value, Policy(), 16384)[0],
+        "to_metadata": lambda: capture.to_metadata(value, Policy(), 16384),
+        "recorded_response": lambda: capture.recorded_response(value)[0],
+    }
+    for name, call in calls.items():
+        tracemalloc.start()
+        try:
+            recorded = call()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert recorded["truncated"] is True, name
+        assert peak < 1_000_000, (name, peak)  # 20 MB of text and more before; the one string's copies now
+    assert encoded == []
+
+
+_FLOOR_VALUES: list[Any] = [
+    *(fits for fits, _, _ in _FITS_EXACTLY),
+    {"a": [1, 2.5, None, True, ""], "b": {"c": ("d", [])}, "": {}},
+    {1: "x", 2.5: [0], False: None, None: {"k": "v"}},  # keys the encoder writes as text: in a general dict table
+    ['\u00e9\U0001f600\x01"\\', {"\u00e9": "\x7f"}],
+    [[["deep"] * 3] * 3] * 3,
+]
+
+
+@pytest.mark.parametrize("value", _FLOOR_VALUES)
+def test_the_expansion_floor_never_refuses_a_value_that_fits(value: Any) -> None:
+    """``_expands_past`` is a lower bound of the text's length: a value whose text is exactly the limit passes, and it
+    is refused only past its text's length (the keys of a dict of strings are not counted)."""
+    length = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    assert not capture_json._expands_past(value, length)
+    assert capture_json._expands_past(value, 0)
+
+
+def test_the_expansion_floor_on_random_values() -> None:
+    rng = random.Random(7)
+    leaves: list[Any] = ["", "ab", "\u00e9" * 3, 0, -12345678901234567890, 2.5, None, True, False]
+
+    def make(depth: int) -> Any:
+        if depth > 3 or rng.random() < 0.3:
+            return rng.choice(leaves)
+        items = [make(depth + 1) for _ in range(rng.randint(0, 4))]
+        kind = rng.choice([list, tuple, dict, dict])
+        if kind is dict:
+            return {rng.choice(["", "k", "key", 7]): item for item in items}
+        return kind(items)
+
+    for _ in range(500):
+        value = make(0)
+        shared = [value] * rng.randint(1, 3)
+        for each in (value, shared):
+            length = len(json.dumps(each, separators=(",", ":"), ensure_ascii=False))
+            assert not capture_json._expands_past(each, length), each
 
 
 def test_a_string_is_recorded_without_a_copy() -> None:
