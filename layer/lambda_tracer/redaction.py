@@ -40,7 +40,6 @@ from . import config
 from .redaction_text import (
     _BEARER,
     _BOTOCORE_PARAMETER,
-    _FLAG_VALUE,
     _JWT,
     _KEPT_VALUES,
     _MASK_MARGIN,
@@ -65,6 +64,7 @@ from .redaction_text import (
     _replaced,
     _value_span,
     compiled,
+    flag_spans,
     mask_cookies,
     mask_encoded,
     mask_query_string,
@@ -81,13 +81,14 @@ SECRET_WORDS = frozenset(
         "password", "passwords", "passwd", "pwd", "pass", "pw", "passphrase", "passcode",
         "secret", "secrets", "token", "jwt", "bearer", "auth", "authorization",
         "credential", "credentials", "creds", "signature", "sig", "csrf", "xsrf", "session", "dsn",
+        "cvv", "cvc", "otp",
     }
 )  # fmt: skip
 #: Stems that name a secret anywhere in the key's joined words (``dbpassword``, ``pass_word``, ``api_key``).
 SECRET_STEMS = (
     "password", "passwd", "passphrase", "passcode", "secret", "token", "credential", "signature",
     "authorization", "apikey", "privatekey", "accesskey", "accountkey", "sessionid", "connectionstring", "connstr",
-    "signingkey", "encryptionkey", "masterkey", "hmackey",
+    "signingkey", "encryptionkey", "masterkey", "hmackey", "cardverification", "codeverifier",
 )  # fmt: skip
 #: Last words that make a key describe a secret rather than hold it (``token_type``, ``secret_name``).
 DESCRIPTORS = frozenset(
@@ -95,7 +96,7 @@ DESCRIPTORS = frozenset(
         "type", "types", "count", "length", "len", "size", "expires", "expiry", "expiration", "ttl",
         "policy", "required", "enabled", "name", "arn", "hint", "format", "version", "at", "url", "uri",
         "duration", "timeout", "status", "time", "use", "used", "source", "units", "scope", "start", "tags",
-        "context", "issuer", "method", "provider", "list", "stages",
+        "context", "issuer", "method", "provider", "list", "stages", "check",
     }
 )  # fmt: skip
 #: Words that hold a secret word's letters and name no secret (``tokenizer``, ``secretary``).
@@ -125,8 +126,9 @@ _NOT_ALNUM = r"[^A-Za-z0-9]+"
 #: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes and the base64 flag.
 _NEEDLES = (
     "pass", "pw", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
-    "dsn", "cookie", "query", "key", "conn", "input", "securestring", 'isbase64encoded":true', 'isbase64encoded": true',
-    'isbase64encoded\\":true', 'isbase64encoded\\": true', "%", "\\u", "identified",
+    "dsn", "cookie", "query", "key", "conn", "input", "cvv", "cvc", "otp", "verifi", "curl", "securestring",
+    'isbase64encoded":true', 'isbase64encoded": true', 'isbase64encoded\\":true', 'isbase64encoded\\": true', "%",
+    "\\u", "identified",
 )  # fmt: skip
 #: In the text as it is (the patterns are case-sensitive, so ``Asia/Tokyo`` or ``through`` trigger nothing): what
 #: every token format, JWT and private-key block begins with.
@@ -527,11 +529,7 @@ class Policy:
         return spans
 
     def _flag_spans(self, text: str) -> list[tuple[int, int, str]]:
-        return [
-            (*match.span(3), REDACTED)
-            for match in compiled(_FLAG_VALUE).finditer(text)
-            if self.is_secret_name(match.group(1))
-        ]
+        return flag_spans(text, self.is_secret_name)
 
     def _names_secret(self, name: str) -> bool:
         stripped = name.lstrip("-").strip()

@@ -399,6 +399,32 @@ def mask_encoded(text: str, mask: Callable[[str], str], needs_mask: Callable[[st
     return _replaced(text, spans)
 
 
+#: How far back on its line ``curl`` is looked for before a ``-u``/``--user`` flag.
+_CURL_REACH = 1024
+
+
+def flag_spans(text: str, names_secret: Callable[[str], bool]) -> list[tuple[int, int, str]]:
+    """The value after a flag that names a secret (``--password x``), and the password of curl's ``-u user:password``
+    (``--user``; the user kept), when ``curl`` is on the flag's line not too far before it (so ``docker -u 1000:1000``
+    stays). Each part of the text is looked back at once, however many flags it holds: linear in the text."""
+    spans: list[tuple[int, int, str]] = []
+    seen, curl_at, line_at = 0, -1, -1  # looked back as far as ``seen``: the last ``curl`` and line break before it
+    for match in compiled(_FLAG_VALUE).finditer(text):
+        flag, value = match.group(1), match.group(3)
+        if names_secret(flag):
+            spans.append((*match.span(3), REDACTED))
+        elif flag in ("-u", "--user") and ":" in value:
+            start = match.start()
+            window = max(seen, start - _CURL_REACH)
+            curl_at = max(curl_at, text.rfind("curl", window, start))
+            line_at = max(line_at, text.rfind("\n", window, start), text.rfind("\r", window, start))
+            seen = start
+            colon = match.start(3) + value.index(":") + 1
+            if line_at < curl_at and start - curl_at <= _CURL_REACH and colon < match.end(3):
+                spans.append((colon, match.end(3), REDACTED))
+    return spans
+
+
 def spaced_spans(
     text: str, names_secret: Callable[[str], bool], kept_value: Callable[[str, str], bool]
 ) -> list[tuple[int, int, str]]:

@@ -47,13 +47,16 @@ SECRET_KEYS = [
     "Authorization", "Proxy-Authorization", "auth", "jwt", "credentials", "Credentials", "private_key", "PrivateKey",
     "signature", "X-Amz-Signature", "connectionString", "connection_string", "conn_str", "sessionId", "csrf_token",
     "AccessKeyId", "dsn", "signing_key", "SigningKey", "encryption_key", "encryptionKey", "master_key", "MasterKey",
-    "hmac_key", "HMACKey",
+    "hmac_key", "HMACKey", "cvv", "CVV2", "cvc", "cvc2", "card_cvc", "cardCvc", "CVC",
+    "card_verification_value", "cardVerificationCode", "otp", "otpCode", "one_time_password", "code_verifier",
+    "codeVerifier",
 ]  # fmt: skip
 PLAIN_KEYS = [
     "user", "username", "statusCode", "body", "headers", "Content-Type", "TokenType", "token_type", "ExpiresIn",
     "expires_in", "Expiration", "password_length", "secret_name", "Name", "ARN", "author", "authorId", "id",
     "password_reset_required", "message", "query", "session_duration", "master_key_arn",
-    "encryption_key_version",
+    "encryption_key_version", "pinned", "spinner", "pin_count", "pinpoint_app_id", "shipping", "mapping", "opinion",
+    "topic", "cvc_check", "otp_enabled", "code", "verifier", "pin", "csc",
 ]  # fmt: skip
 
 
@@ -1022,15 +1025,15 @@ def test_disabled_policy_keeps_everything() -> None:
 
 
 def test_current_follows_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "pin")
+    monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "ssn")
     first = redaction.current()
-    assert first.verdict("pin") == SECRET
+    assert first.verdict("ssn") == SECRET
     assert redaction.current() is first
     monkeypatch.setenv("LAMBDA_TRACER_REDACT_KEYS", "none")
     assert redaction.current().enabled is False
     monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS")
     policy = redaction.current()
-    assert policy.enabled is True and policy.verdict("pin") == PLAIN
+    assert policy.enabled is True and policy.verdict("ssn") == PLAIN
     assert redaction.current() is policy
 
 
@@ -1684,3 +1687,55 @@ def test_remembered_pieces_are_bounded() -> None:
         policy.needs_mask("x" * 5000)
     assert redaction._CLEAN_CHARS <= sum(len(piece) + 1 for piece in policy._clean) < redaction._CLEAN_CHARS + 1100
     assert all(len(piece) <= redaction._CLEAN_PIECE_CHARS for piece in policy._clean)
+
+
+# -- payment card secrets and one-time codes; curl's -u -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"number": "4242", "cvv": "123"}', f'{{"number": "4242", "cvv": "{R}"}}'),
+        ('{"card": {"cvc": 123}}', f'{{"card": {{"cvc": "{R}"}}}}'),
+        ("card[number]=4242&card[cvc]=123&card[exp_month]=12", f"card[number]=4242&card[cvc]={R}&card[exp_month]=12"),
+        ("CVV2: 123", f"CVV2: {R}"),
+        ('{"otp": "123456"}', f'{{"otp": "{R}"}}'),
+        ('{"code_verifier": "dBjftJeZ4CVP"}', f'{{"code_verifier": "{R}"}}'),
+        (
+            "grant_type=authorization_code&code=c1&code_verifier=v1",
+            f"grant_type=authorization_code&code=c1&code_verifier={R}",
+        ),
+        ('{"cvc_check": "pass", "otp_enabled": true}', '{"cvc_check": "pass", "otp_enabled": true}'),
+        ("curl -u ann:pw-3 https://example.com", f"curl -u ann:{R} https://example.com"),
+        ("curl -s --user ann:pw-3 https://example.com", f"curl -s --user ann:{R} https://example.com"),
+        ("curl -u ann https://example.com", "curl -u ann https://example.com"),  # curl asks for the password
+        ("docker run -u 1000:1000 img curl", "docker run -u 1000:1000 img curl"),  # curl after it: a uid:gid
+        ("curl https://x\nsort -u a:b", "curl https://x\nsort -u a:b"),  # curl on another line
+        ("mysql --password=pw-3 db\nmysql --password pw-3 db", f"mysql --password={R} db\nmysql --password {R} db"),
+    ],
+)
+def test_card_codes_one_time_codes_and_curl_credentials_in_text(text: str, expected: str) -> None:
+    assert Policy().mask_text(text) == expected
+    assert Policy().needs_mask(text) or text == expected
+
+
+def test_card_secrets_under_keys_are_redacted_and_pins_when_named() -> None:
+    assert _meta({"card": {"number": "4242", "cvv": "123", "pin": "0000"}}) == {
+        "card": {"number": "4242", "cvv": R, "pin": "0000"}  # pin: not a default (``ping``, ``shipping`` hold it)
+    }
+    policy = redaction.from_setting(["pin"])
+    assert [policy.verdict(key) for key in ("pin", "card_pin", "pinCode", "pinned", "ping")] == [SECRET] * 3 + [
+        PLAIN
+    ] * 2
+    assert capture.to_metadata({"card": {"pin": "0000"}, "ping": "pong"}, policy, 1024) == {
+        "card": {"pin": R},
+        "ping": "pong",
+    }
+    assert redaction.from_setting(["-cvv"]).verdict("card_cvv") == PLAIN
+
+
+def test_curl_is_looked_for_on_the_flags_line_only_so_far_back() -> None:
+    far = "curl " + "x" * redaction_text._CURL_REACH + " -u ann:pw"
+    assert Policy().mask_text(far) == far
+    near = "curl " + "x" * (redaction_text._CURL_REACH - 10) + " -u ann:pw"
+    assert Policy().mask_text(near) == near.replace(":pw", f":{R}")
