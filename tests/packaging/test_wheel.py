@@ -42,6 +42,7 @@ LOADED_WITH = {
     "lambda_tracer/otel.py": "opentelemetry",
     "lambda_tracer/otel_propagation.py": "opentelemetry",
     "lambda_tracer/otel_instrumentations.py": "opentelemetry",
+    "lambda_tracer/otel_attributes.py": "opentelemetry",
 }
 #: Not importable outside a sandbox: the runtime imports it at init (it resolves the user's handler then);
 #: the e2e suite runs it from the layer.
