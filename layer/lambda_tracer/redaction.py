@@ -40,12 +40,14 @@ from . import config
 from .redaction_text import (
     _BEARER,
     _BOTOCORE_PARAMETER,
+    _FOLD,
     _JWT,
     _KEPT_VALUES,
     _MASK_MARGIN,
     _NAMED_VALUE,
     _PAIR,
     _PRIVATE_KEY,
+    _SKETCH,
     _TOKENS,
     _URL_QUERY,
     _URL_USERINFO,
@@ -68,8 +70,13 @@ from .redaction_text import (
     mask_cookies,
     mask_encoded,
     mask_query_string,
+    sketch_needles,
     spaced_spans,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from .redaction_text import _Sketched
 
 #: What a key can hold, as far as redaction goes. COUNTS: a secret, unless the value is a number
 #: (``max_tokens``, ``input_tokens``: the token counts of language-model APIs).
@@ -137,10 +144,6 @@ _FORM_NEEDLES = (
     "glpat-", "gldt-", "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "AIza", "npm_",
     "pypi-", "SG.", "sk-", "sq0",
 )  # fmt: skip
-#: The prefilter of long texts (``Policy._sketch_clear``): digits and lower-case hex letters become ``#`` (so ids,
-#: times and hashes read alike), and then, for the case-blind needles, capitals too (hex ones ``#``, others lower case).
-_SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
-_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
 #: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
 _CLEAN_CHARS, _CLEAN_PIECE_CHARS = 262_144, 1024
 #: Short texts found clean are remembered whole, the first ``_CLEAN_TEXTS`` of them (a small response that comes back
@@ -186,57 +189,6 @@ def _key_text(key: object) -> str | None:
 
 def _alternation(items: Iterable[str]) -> str:
     return "|".join(re.escape(item) for item in sorted(set(items), key=len, reverse=True))
-
-
-_Sketched = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-
-
-def _sketch_needles(needles: tuple[str, ...]) -> _Sketched:
-    """The needles as ``Policy._sketch_clear`` searches them: (what is searched in a sketch as it is, what in a sketch
-    with capitals folded, what in the text itself, what in the text lower-cased).
-
-    A needle that the sketch leaves with fewer than two letters (``cred``: ``#r##``) is searched in the text: as it
-    is (``cred``), and each spelling with a capital through the sketch, from its first capital on (``Cr``, ``CR``,
-    ``#R``, ``#rE``, ``#r#D``: the capital is kept), so the text needs no lower-casing. A one-letter one is searched
-    in the text lower-cased.
-    """
-
-    def sketched(needles: list[str], fold: bool = False) -> list[str]:
-        """Each needle's sketch, in one translation of them all (needles hold no newline)."""
-        image = "\n".join(needles).encode("ascii").translate(_SKETCH)
-        return (image.translate(_FOLD) if fold else image).decode("ascii").split("\n")
-
-    def capitalised(needle: str) -> list[str]:
-        """Sketches that every spelling of ``needle`` (lower case) with a capital holds."""
-        found = []
-        prefixes = sketched([needle[:index] for index in range(len(needle))])
-        for index, char in enumerate(needle):
-            if char.isalpha():
-                if index == 0:
-                    found.append(char.upper() + sketched([needle[1]])[0])
-                    found.append(char.upper() + needle[1].upper())
-                else:
-                    found.append(prefixes[index] + char.upper())
-        return found
-
-    # A needle that is not ASCII cannot be in an ASCII text (nor in it lower-cased): it is left out.
-    ascii_needles = [needle for needle in needles if needle.isascii()]
-    folded = sketched(ascii_needles, True)
-    folded_weak = [len(image) - image.count("#") < 2 for image in folded]  # fewer than two letters
-    weak_named = [needle for needle, weak in zip(ascii_needles, folded_weak, strict=True) if weak]
-    # Weak needles without letters (``%``) are the same in the text and lower-cased.
-    caseless = [needle for needle in weak_named if needle.lower() == needle.upper()]
-    cased = [needle for needle in weak_named if needle not in caseless and len(needle) > 1]
-    form_images = sketched(list(_FORM_NEEDLES))
-    form_weak = [len(image) - image.count("#") < 2 for image in form_images]
-    forms = [image for image, weak in zip(form_images, form_weak, strict=True) if not weak]
-    forms += [image for needle in cased for image in capitalised(needle)]
-    return (
-        tuple(dict.fromkeys(forms)),
-        tuple(dict.fromkeys(image for image, weak in zip(folded, folded_weak, strict=True) if not weak)),
-        tuple(needle for needle, weak in zip(_FORM_NEEDLES, form_weak, strict=True) if weak) + tuple(caseless + cased),
-        tuple(needle for needle in weak_named if needle not in caseless and needle not in cased),
-    )
 
 
 def _has_any(lowered: str, needles: tuple[str, ...]) -> bool:
@@ -371,12 +323,14 @@ class Policy:
         text is, mapped the same way, inside one piece of its sketch (no needle holds a comma), so a needle absent
         from the new pieces is absent from the text. Needles that the mapping leaves with fewer than two letters
         (``cred`` reads ``#r##``, as in ``created``) would be in most sketches: they are searched in the text itself
-        (``_sketch_needles``). A record's piece is known clean only once each of its comma pieces is.
+        (``redaction_text.sketch_needles``), but only once their image is in a new piece, until a piece holding it
+        is remembered clean (``_ungate``): texts that never read ``#v#`` never pay for ``cvc``. A record's piece is
+        known clean only once each of its comma pieces is.
         """
         needles = self._sketch
         if needles is None:
-            needles = self._sketch = _sketch_needles(self._needles)
-        forms, named, in_text, in_lowered = needles
+            needles = self._sketch = sketch_needles(self._needles, _FORM_NEEDLES)
+        forms, named, in_text, in_lowered, gated = needles
         if (in_lowered and _has_any(text.lower(), in_lowered)) or _has_any(text, in_text):
             return False
         clean = self._clean
@@ -387,11 +341,26 @@ class Policy:
         if pieces:
             sketch = b",".join(pieces)
             # Searched as str: ``needle in bytes`` first tries the needle as an integer, and pays for the TypeError.
-            if _has_any(sketch.decode("ascii"), forms) or _has_any(sketch.translate(_FOLD).decode("ascii"), named):
+            folded = sketch.translate(_FOLD).decode("ascii")
+            if _has_any(sketch.decode("ascii"), forms) or _has_any(folded, named):
                 return False
+            for image, needle in gated:
+                if image in folded:
+                    if needle in text:
+                        return False
+                    self._ungate(needle)  # its image is in pieces about to be remembered clean
         if self._clean_chars < _CLEAN_CHARS:
             self._remember(records, pieces)
         return True
+
+    def _ungate(self, needle: str) -> None:
+        """From now on search ``needle`` in every text: its image may be in a piece remembered clean, whose texts
+        the sketch no longer reads."""
+        if self._sketch is None:
+            return
+        forms, named, in_text, in_lowered, gated = self._sketch
+        gated = tuple(pair for pair in gated if pair[1] != needle)
+        self._sketch = (forms, named, (*in_text, needle), in_lowered, gated)
 
     def _remember(self, *found: set[bytes]) -> None:
         """Keep pieces found clean, up to ``_CLEAN_CHARS`` characters in all."""
@@ -420,7 +389,7 @@ class Policy:
         # Names before token formats: a value is masked whole, whatever token it starts with
         # (``credentials=AKIA…:secret``).
         if named:
-            text = self._mask_names(text)
+            text = self._mask_names(text, lowered)
         if forms:
             text = compiled(_TOKENS).sub(REDACTED, text)
             if "eyJ" in text:
@@ -433,8 +402,9 @@ class Policy:
             text = mask_encoded(text, lambda decoded: self.mask_text(decoded, depth + 1), self.needs_mask)
         return text
 
-    def _mask_names(self, text: str) -> str:
-        """Every value after a secret name, in each text form (see the module docstring)."""
+    def _mask_names(self, text: str, lowered: str) -> str:
+        """Every value after a secret name, in each text form (see the module docstring). ``lowered``: the text
+        lower-cased before any mask, a gate only (a mask never adds ``identified``)."""
         spans: list[tuple[int, int, str]] = []
         if "=" in text or ":" in text or "," in text:
             spans += self._pair_spans(text)
@@ -446,7 +416,7 @@ class Policy:
             spans += self._element_spans(text)
         if "-" in text:
             spans += self._flag_spans(text)
-        if "'" in text or '"' in text or "identified" in text.lower():
+        if "'" in text or '"' in text or "identified" in lowered:
             spans += spaced_spans(text, self._names_secret, self._kept_value)
         return _replaced(text, spans)
 

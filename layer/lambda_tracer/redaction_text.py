@@ -3,8 +3,9 @@
 ``redaction.Policy`` decides which names are secret and runs the masks; this module holds what they need that
 knows nothing of the policy: the patterns (compiled on first use), the scan of a value after a name
 (``_value_span``: quoted, bracketed or bare, JSON held in JSON too), positions found once per text (``_Lines``),
-the merge of masked spans (``_replaced``), and the masks of cookies, query strings and credentials. Every scan is
-linear in the text and bounded by ``MAX_VALUE_CHARS``, so no string a caller passes can stall the function.
+the merge of masked spans (``_replaced``), the masks of cookies, query strings and credentials, and the needles as
+the sketch of a long text is searched for them (``sketch_needles``). Every scan is linear in the text and bounded
+by ``MAX_VALUE_CHARS``, so no string a caller passes can stall the function.
 """
 
 from __future__ import annotations
@@ -445,3 +446,65 @@ def spaced_spans(
             spans.append((found[0], found[1], REDACTED))
             resume = found[1]
     return spans
+
+
+#: The prefilter of long texts (``redaction.Policy._sketch_clear``): digits and lower-case hex letters become ``#``
+#: (so ids, times and hashes read alike), and then, for the case-blind needles, capitals too (hex ones ``#``, others
+#: lower case).
+_SKETCH = bytes.maketrans(b"0123456789abcdef", b"#" * 16)
+_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"######ghijklmnopqrstuvwxyz")
+
+_Sketched = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def sketch_needles(needles: tuple[str, ...], form_needles: tuple[str, ...]) -> _Sketched:
+    """The needles (found in the text lower-cased) and the form needles (in the text as it is) as
+    ``redaction.Policy._sketch_clear`` searches them: (what is searched in a sketch as it is, what in a sketch
+    with capitals folded, what in the text itself, what in the text lower-cased, and the gated needles: (image in
+    the folded sketch, needle) pairs).
+
+    A needle that the sketch leaves with fewer than two letters (``cred``: ``#r##``) is searched in the text: as it
+    is (``cred``), and each spelling with a capital through the sketch, from its first capital on (``Cr``, ``CR``,
+    ``#R``, ``#rE``, ``#r#D``: the capital is kept), so the text needs no lower-casing. Until its folded image
+    (``#r##``) is in a piece remembered clean, it is searched in the text only when the image is in the text's new
+    pieces (``Policy._sketch_clear``). A one-letter one is searched in the text lower-cased.
+    """
+
+    def sketched(needles: list[str], fold: bool = False) -> list[str]:
+        """Each needle's sketch, in one translation of them all (needles hold no newline)."""
+        image = "\n".join(needles).encode("ascii").translate(_SKETCH)
+        return (image.translate(_FOLD) if fold else image).decode("ascii").split("\n")
+
+    def capitalised(needle: str) -> list[str]:
+        """Sketches that every spelling of ``needle`` (lower case) with a capital holds."""
+        found = []
+        prefixes = sketched([needle[:index] for index in range(len(needle))])
+        for index, char in enumerate(needle):
+            if char.isalpha():
+                if index == 0:
+                    found.append(char.upper() + sketched([needle[1]])[0])
+                    found.append(char.upper() + needle[1].upper())
+                else:
+                    found.append(prefixes[index] + char.upper())
+        return found
+
+    # A needle that is not ASCII cannot be in an ASCII text (nor in it lower-cased): it is left out.
+    ascii_needles = [needle for needle in needles if needle.isascii()]
+    folded = sketched(ascii_needles, True)
+    folded_weak = [len(image) - image.count("#") < 2 for image in folded]  # fewer than two letters
+    weak_named = [needle for needle, weak in zip(ascii_needles, folded_weak, strict=True) if weak]
+    # Weak needles without letters (``%``) are the same in the text and lower-cased.
+    caseless = [needle for needle in weak_named if needle.lower() == needle.upper()]
+    cased = [needle for needle in weak_named if needle not in caseless and len(needle) > 1]
+    form_images = sketched(list(form_needles))
+    form_weak = [len(image) - image.count("#") < 2 for image in form_images]
+    forms = [image for image, weak in zip(form_images, form_weak, strict=True) if not weak]
+    forms += [image for needle in cased for image in capitalised(needle)]
+    images = dict(zip(ascii_needles, folded, strict=True))
+    return (
+        tuple(dict.fromkeys(forms)),
+        tuple(dict.fromkeys(image for image, weak in zip(folded, folded_weak, strict=True) if not weak)),
+        tuple(needle for needle, weak in zip(form_needles, form_weak, strict=True) if weak) + tuple(caseless),
+        tuple(needle for needle in weak_named if needle not in caseless and needle not in cased),
+        tuple((images[needle], needle) for needle in cased),
+    )

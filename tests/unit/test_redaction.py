@@ -1672,6 +1672,21 @@ def test_a_needle_in_remembered_pieces_is_still_found() -> None:
         assert policy.needs_mask(f'{{"createdAt":"2026-01-01","ref":"{spelling}","note":"p1ss"}}') is True
 
 
+def test_a_weak_needle_is_searched_in_the_text_once_its_image_is_in_a_remembered_piece() -> None:
+    """``cvc`` reads ``#v#`` in a folded sketch: it is searched in the text only when a new piece reads so, until a
+    piece reading so is remembered clean; from then on in every text."""
+    policy = Policy()
+    assert policy.needs_mask('{"id":"a1b2","ref":"x"}') is False
+    assert "cvc" not in policy._sketch[2]  # type: ignore[index]  # not searched in the text: no piece reads #v#
+    assert policy.needs_mask('{"id":"a1b2","ref":"cvc"}') is True  # its image is in a new piece
+    assert policy.needs_mask('{"id":"a1b2","ref":"CvC"}') is True  # a capital, through the sketch
+    assert policy.needs_mask('{"id":"a1b2","kind":"event"}') is False  # #v# remembered clean
+    assert "cvc" in policy._sketch[2]  # type: ignore[index]
+    # Every piece of this text reads like a remembered one: only the search in the text finds it.
+    assert policy.needs_mask('{"id":"a1b2","kind":"cvcnt"}') is True
+    assert policy.needs_mask('{"id":"a1b2","kind":"event"}') is False
+
+
 def test_non_ascii_texts_take_the_plain_search() -> None:
     policy = Policy()
     assert policy.needs_mask("\u212aey=1, caf\u00e9") is True  # the Kelvin sign lower-cases to k
