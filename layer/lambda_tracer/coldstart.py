@@ -79,14 +79,13 @@ def handler_annotations(service: str, extras: bool) -> tuple[dict[str, str | int
     text of them (``,"annotations":{...}``), written once for each set of values (warm invocations share one).
 
     The dict is shared by the invocations that record the same values: never written to (a span that takes it with
-    its text copies it before its first write: ``XRaySpan.annotate``)."""
+    its text copies it before its first write: ``XRaySpan.annotate``). ``service``: an exact str
+    (``config.service_text``), so a lookup never runs a subclass's own ``__eq__``."""
     raw = config.ENVIRON.get(_INIT_TYPE_KEY)
-    if not _first and not _restore and service.__class__ is str:  # warm: no ticket left to take, no restore to tell
+    if not _first and not _restore:  # warm: no ticket left to take, no restore to tell
         known = _warm.get((service, extras, raw))
         if known is not None:
             return known
-    if service.__class__ is not str:  # typed str, never checked: a number or an object is recorded as its text
-        service = str(service)
     first = _first.pop("ticket", False)
     kind = _known[1] if raw == _known[0] else init_type()  # parsed once
     cold = first and kind not in (PROVISIONED, SNAP_START)
@@ -95,7 +94,7 @@ def handler_annotations(service: str, extras: bool) -> tuple[dict[str, str | int
     if known is None:
         known = _written(cold, service, extras, kind, restored)
     if not cold and not restored and len(_warm) < _MAX_ANNOTATION_SETS:
-        _warm[(service, extras, raw)] = known  # (service: an exact str now; a warm one is looked up as it is given)
+        _warm[(service, extras, raw)] = known
     return known
 
 

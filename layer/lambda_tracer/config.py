@@ -209,8 +209,11 @@ def service_from_env() -> str | None:
 
 
 def service_text(service: object) -> str:
-    """A service given in code as other than text (``Tracer(service=42)``): its ``str()``, with one warning (the
-    annotation and the metadata namespace are text); the default when even that fails."""
+    """A service given in code as other than an exact str: a str subclass's text as a str (its own ``__str__`` and
+    ``__eq__`` never run per invocation); anything else (``Tracer(service=42)``) its ``str()``, with one warning (the
+    annotation and the metadata namespace are text), or the default when even that fails."""
+    if isinstance(service, str):
+        return str.__str__(service)
     kind = type(service).__name__
     try:
         text = str(service)

@@ -566,7 +566,7 @@ def _resolve_service(explicit: str | None) -> str:
         config.get_str("AWS_LAMBDA_FUNCTION_NAME"),
         config.DEFAULT_SERVICE,
     )
-    return service if isinstance(service, str) else config.service_text(service)
+    return service if service.__class__ is str else config.service_text(service)
 
 
 def _resolve_disabled(explicit: bool | None) -> bool:

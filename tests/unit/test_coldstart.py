@@ -401,6 +401,36 @@ def test_a_service_that_is_not_text_is_recorded_as_its_text(
     ]
 
 
+def test_a_service_of_a_str_subclass_is_its_text_with_no_warning(warnings_log: pytest.LogCaptureFixture) -> None:
+    """A str subclass is text: recorded as it reads, as an exact str (its own ``__str__`` and ``__eq__`` never run
+    per invocation), and no warning."""
+    calls = []
+
+    class Named(str):
+        def __str__(self) -> str:
+            calls.append("str")
+            return "other"
+
+        def __eq__(self, other: object) -> bool:
+            calls.append("eq")
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    tracer = Tracer(service=Named("orders"))
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"ok": 1}
+
+    for _ in range(3):
+        document = invoke(handler).documents[0]
+        assert document["annotations"]["Service"] == "orders"
+        assert document["metadata"] == {"orders": {"handler response": {"ok": 1}}}
+    assert tracer.service.__class__ is str and tracer.service == "orders"
+    assert calls == [] and warnings_log.records == []
+
+
 def test_a_service_whose_text_fails_is_the_default(warnings_log: pytest.LogCaptureFixture) -> None:
     class Unprintable:
         def __str__(self) -> str:
