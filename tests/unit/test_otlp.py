@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1340,16 +1340,9 @@ def test_init_spans_written_in_one_pass_are_those_the_general_path_writes(
     assert found[0][0]["ids"] == 1 and found[0][1]["ids"] == 6  # a.b under a, a under ## init
 
 
-def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
-    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A thread's span ends while the handler it was started under is open, so it is kept for the handler's batch;
-    the handler ends (in its own thread) before the span is put on the batch. The handler's end found no batch and
-    sent its span alone: the thread's span stayed on the batch, never sent. (A barrier holds the thread between its
-    look at the handler and its keeping, where a thread switch may fall.)"""
-    import contextvars
-
-    tracer = Tracer(service="svc")
+def _hold_first_keeping(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """otlp._lock replaced by one that holds the first worker thread to take it (its first keeping) until released:
+    (waiting, set once that thread is held; released, to be set to let it go on)."""
     waiting, released = threading.Event(), threading.Event()
     real = otlp._lock
 
@@ -1366,11 +1359,18 @@ def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
             real.release()
 
     monkeypatch.setattr(otlp, "_lock", HeldLock())
+    return waiting, released
 
-    @tracer.capture_method
-    def background() -> None:
-        return None
 
+def _sent_with_the_handler_ending_before_the_worker_keeps(
+    tracer: Tracer, background: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> list[bytes]:
+    """The datagrams sent when the handler starts ``background`` in a thread (in its context), which sees the handler
+    open and is held just before it keeps what it ended (``_hold_first_keeping``) until the handler has ended; then it
+    goes on and is joined."""
+    import contextvars
+
+    waiting, released = _hold_first_keeping(monkeypatch)
     workers: list[threading.Thread] = []
 
     @tracer.capture_lambda_handler
@@ -1378,7 +1378,7 @@ def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
         worker = threading.Thread(target=contextvars.copy_context().run, args=(background,))
         workers.append(worker)
         worker.start()
-        assert waiting.wait(timeout=30)  # the worker saw the handler open and is about to keep its span
+        assert waiting.wait(timeout=30)  # the worker saw the handler open and is about to keep what it ended
 
     daemon = lambda_env.sink()
     first = len(daemon.datagrams())
@@ -1386,7 +1386,24 @@ def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
     released.set()
     workers[0].join()
     daemon.sync()
-    names = [span.name.rsplit(".", 1)[-1] for span in spans_in(daemon.datagrams(first))]
+    return daemon.datagrams(first)
+
+
+def test_a_span_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sent(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread's span ends while the handler it was started under is open, so it is kept for the handler's batch;
+    the handler ends (in its own thread) before the span is put on the batch. The handler's end found no batch and
+    sent its span alone: the thread's span stayed on the batch, never sent. (A barrier holds the thread between its
+    look at the handler and its keeping, where a thread switch may fall.)"""
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    def background() -> None:
+        return None
+
+    sent = _sent_with_the_handler_ending_before_the_worker_keeps(tracer, background, monkeypatch)
+    names = [span.name.rsplit(".", 1)[-1] for span in spans_in(sent)]
     assert sorted(names) == ["## handler", "background"]
 
 
@@ -1444,47 +1461,16 @@ def test_a_document_kept_for_a_handler_ending_meanwhile_in_another_thread_is_sen
 ) -> None:
     """``_queue``'s look-then-keep (an X-Ray SDK subsegment's document, through the escape hatch, in a thread): the
     thread sees the handler open, the handler ends before the document is put on the batch. The handler's end found
-    no batch and sent its span alone; the document stayed on the batch, never sent. (The same barrier as above.)"""
-    import contextvars
-
+    no batch and sent its span alone; the document stayed on the batch, never sent. (The same barrier:
+    ``_hold_first_keeping``.)"""
     tracer = Tracer(service="svc")
-    waiting, released = threading.Event(), threading.Event()
-    real = otlp._lock
-
-    class HeldLock:
-        """otlp._lock, holding the worker at its first keeping until the handler has ended."""
-
-        def __enter__(self) -> None:
-            if threading.current_thread() is not threading.main_thread() and not waiting.is_set():
-                waiting.set()
-                released.wait(timeout=30)
-            real.acquire()
-
-        def __exit__(self, *exc: object) -> None:
-            real.release()
-
-    monkeypatch.setattr(otlp, "_lock", HeldLock())
 
     def background() -> None:
         with tracer.provider.in_subsegment("## block"):
             pass
 
-    workers: list[threading.Thread] = []
-
-    @tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> None:
-        worker = threading.Thread(target=contextvars.copy_context().run, args=(background,))
-        workers.append(worker)
-        worker.start()
-        assert waiting.wait(timeout=30)  # the worker saw the handler open and is about to keep the document
-
-    daemon = lambda_env.sink()
-    first = len(daemon.datagrams())
-    _invoke(handler)
-    released.set()
-    workers[0].join()
-    daemon.sync()
-    names = [span.name for span in spans_in(daemon.datagrams(first))]
+    sent = _sent_with_the_handler_ending_before_the_worker_keeps(tracer, background, monkeypatch)
+    names = [span.name for span in spans_in(sent)]
     assert sorted(names) == ["## block", "## handler"]
 
 
