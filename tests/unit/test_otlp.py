@@ -827,28 +827,12 @@ def test_spans_in_a_thread_under_a_carried_context_are_sent(otlp_mode: None, api
     assert sorted(spans) == sorted(["## handler", "outer", "in thread" if api_span else "in_thread_method"])
 
 
-def test_a_generator_resumed_in_another_thread_sends_its_children(otlp_mode: None) -> None:
+def test_a_generator_resumed_in_another_thread_sends_its_children(
+    otlp_mode: None, generator_resumed_in_another_thread: Callable[[Tracer], Any]
+) -> None:
     """A traced generator consumed by another thread: its children there are sent, under it (they hung under
     Lambda's segment: the thread's first read of the trace header emptied the stack the generator was put on)."""
-    tracer = Tracer(service="svc")
-
-    @tracer.capture_method
-    def step() -> int:
-        return 1
-
-    @tracer.capture_method
-    def rows() -> Iterator[int]:
-        yield step()
-        yield step()
-
-    @tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> None:
-        source = rows()
-        next(source)
-        worker = threading.Thread(target=list, args=(source,))
-        worker.start()
-        worker.join()
-
+    handler = generator_resumed_in_another_thread(Tracer(service="svc"))
     sent, _, _ = _invoke(handler)
     spans = spans_in(sent)
     [generator] = [span for span in spans if span.name.endswith(".rows")]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -309,31 +309,13 @@ def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
     assert handler_doc["metadata"]["svc"]["handler response"] == [1, "consumer", 2]
 
 
-def test_a_generator_resumed_in_another_thread_keeps_its_children() -> None:
+def test_a_generator_resumed_in_another_thread_keeps_its_children(
+    generator_resumed_in_another_thread: Callable[[Tracer], Any],
+) -> None:
     """A traced generator consumed by another thread (a pool's worker): what runs inside it there is its child. Its
     span was put on a stack the thread had not read the trace header for, and the thread's first read of the header
     emptied that stack: the child hung under Lambda's segment instead."""
-    import threading
-
-    tracer = Tracer(service="svc")
-
-    @tracer.capture_method
-    def step() -> int:
-        return 1
-
-    @tracer.capture_method
-    def rows() -> Iterator[int]:
-        yield step()
-        yield step()
-
-    @tracer.capture_lambda_handler
-    def handler(event: dict, context: object) -> None:
-        source = rows()
-        next(source)
-        worker = threading.Thread(target=list, args=(source,))
-        worker.start()
-        worker.join()
-
+    handler = generator_resumed_in_another_thread(Tracer(service="svc"))
     call = invoke(handler, expect=4)
     docs = subsegments(call.documents)
     [generator] = [doc for doc in docs if doc["name"].endswith(".rows")]
