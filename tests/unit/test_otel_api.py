@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -292,31 +293,14 @@ def test_setting_attributes_on_our_own_span_through_the_api() -> None:
 
 @pytest.mark.parametrize("list_first", [True, False])
 @pytest.mark.parametrize("span_kind", ["handler", "method", "api"])
-def test_a_key_listed_in_another_set_attribute_call_is_an_annotation(list_first: bool, span_kind: str) -> None:
+def test_a_key_listed_in_another_set_attribute_call_is_an_annotation(
+    list_first: bool, span_kind: str, annotation_listed_in_another_call: Callable[..., Any]
+) -> None:
     """``aws.xray.annotations`` and the key it lists set in two ``set_attribute`` calls, in either order: the key is
     an annotation, not metadata (docs/opentelemetry.md's table), on our own spans too (the handler's, shared between
     warm invocations, and a ``capture_method``'s). On ours each call was recorded alone, so the list, alone in its
     call, never made one; a key set before the list stayed metadata."""
-
-    def annotate(span: trace.Span) -> None:
-        calls: list[tuple[str, Any]] = [(otel.ANNOTATIONS_KEY, ["order_id"]), ("order_id", "o-1"), ("other", 2)]
-        for key, value in calls if list_first else calls[::-1]:
-            span.set_attribute(key, value)
-
-    @_tracer.capture_method
-    def method() -> None:
-        annotate(trace.get_current_span())
-
-    @_tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> None:
-        if span_kind == "handler":
-            annotate(trace.get_current_span())
-        elif span_kind == "method":
-            method()
-        else:
-            with otel_tracer.start_as_current_span("api") as span:
-                annotate(span)
-
+    handler = annotation_listed_in_another_call(_tracer, otel_tracer, span_kind, list_first)
     for _ in range(2):  # the first invocation and a warm one (the handler's annotations are shared until written)
         call = invoke(handler, expect=1 if span_kind == "handler" else 2)
         docs = _by_name(call)

@@ -843,7 +843,7 @@ def test_a_generator_resumed_in_another_thread_sends_its_children(
 @pytest.mark.parametrize("list_first", [True, False])
 @pytest.mark.parametrize("span_kind", ["handler", "method", "api"])
 def test_a_key_listed_in_another_set_attribute_call_is_an_indexed_attribute(
-    otlp_mode: None, list_first: bool, span_kind: str
+    otlp_mode: None, list_first: bool, span_kind: str, annotation_listed_in_another_call: Callable[..., Any]
 ) -> None:
     """``aws.xray.annotations`` and the key it lists set in two ``set_attribute`` calls, in either order, on our own
     spans too: the key is an attribute listed in ``aws.xray.annotations``, which X-Ray's translator indexes. On ours
@@ -854,27 +854,7 @@ def test_a_key_listed_in_another_set_attribute_call_is_an_indexed_attribute(
     from lambda_tracer import otel
 
     otel.install()
-    api = trace.get_tracer("app")
-
-    def annotate(span: Any) -> None:
-        calls: list[tuple[str, Any]] = [("aws.xray.annotations", ["order_id"]), ("order_id", "o-1"), ("other", 2)]
-        for key, value in calls if list_first else calls[::-1]:
-            span.set_attribute(key, value)
-
-    @tracer.capture_method
-    def method() -> None:
-        annotate(trace.get_current_span())
-
-    @tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> None:
-        if span_kind == "handler":
-            annotate(trace.get_current_span())
-        elif span_kind == "method":
-            method()
-        else:
-            with api.start_as_current_span("api") as span:
-                annotate(span)
-
+    handler = annotation_listed_in_another_call(tracer, trace.get_tracer("app"), span_kind, list_first)
     for _ in range(2):  # the first invocation and a warm one
         sent, _, _ = _invoke(handler)
         spans = spans_in(sent)
