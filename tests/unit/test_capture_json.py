@@ -294,20 +294,26 @@ def test_the_largest_value_of_each_shape_is_recorded_as_it_is_and_one_more_is_cu
     assert capture.to_metadata(too_big, Policy(), limit)["truncated"] is True
 
 
+def _record_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    """The values given to ``capture_json.<name>`` (a function of one value) from now on, each still passed to it."""
+    encoded: list[Any] = []
+    real = getattr(capture_json, name)
+
+    def recording(value: Any) -> Any:
+        encoded.append(value)
+        return real(value)
+
+    monkeypatch.setattr(capture_json, name, recording)
+    return encoded
+
+
 @pytest.mark.parametrize(("fits", "too_big", "limit"), _FITS_EXACTLY, ids=_SHAPES)
 def test_a_value_whose_json_text_cannot_fit_is_not_encoded_whole(
     fits: Any, too_big: Any, limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A response of megabytes is converted (and cut) without being encoded first: its top level shows it cannot
     fit, however short its shortest JSON text could be."""
-    encoded: list[Any] = []
-    strict_json = capture_json._strict_json
-
-    def recording(value: Any) -> str:
-        encoded.append(value)
-        return strict_json(value)
-
-    monkeypatch.setattr(capture_json, "_strict_json", recording)
+    encoded = _record_calls(monkeypatch, "_strict_json")
     for value in (too_big, "x" * 1_000_000, {"body": "x" * 1_000_000}, [0] * 1_000_000):
         assert capture.response_metadata(value, Policy(), limit)[0]["truncated"] is True
     assert encoded == []
@@ -334,14 +340,7 @@ def test_a_value_sharing_a_big_string_is_not_encoded_expanded(shape: str, monkey
     """The encoder writes a string as often as a value holds it: one of 100 KB held 200 times is 20 MB of text, though
     ``marshal`` takes it (it writes the string once) and its top level is small. Such a value is converted (and cut)
     without being encoded: the work and the memory stay within a few times the limit, counted by tracemalloc."""
-    encoded: list[Any] = []
-    strict_json = capture_json._strict_json
-
-    def recording(value: Any) -> str:
-        encoded.append(value)
-        return strict_json(value)
-
-    monkeypatch.setattr(capture_json, "_strict_json", recording)
+    encoded = _record_calls(monkeypatch, "_strict_json")
     value = _shared_shapes()[shape]
     calls = {
         "response_metadata": lambda: capture.response_metadata(value, Policy(), 16384)[0],
@@ -455,14 +454,7 @@ def test_without_the_c_accelerator_the_stdlib_encoder_writes_the_same(monkeypatc
 def test_a_long_printable_body_is_escaped_by_bytes_replace_not_by_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """An API Gateway body too big to record whole is escaped by bytes' ``replace`` (two thirds of the encoder's
     cost); a dict without such a string is encoded in one call."""
-    encoded: list[Any] = []
-    real = capture_json._bound_json
-
-    def recording(value: Any) -> str:
-        encoded.append(value)
-        return real(value)
-
-    monkeypatch.setattr(capture_json, "_bound_json", recording)
+    encoded = _record_calls(monkeypatch, "_bound_json")
     body = 'say "hi" \\ bye ' * 100
     response = {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": body}
     assert capture_json._json_text(response) == json.dumps(response, separators=(",", ":"))
