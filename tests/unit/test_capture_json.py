@@ -368,12 +368,17 @@ _FLOOR_VALUES: list[Any] = [
 ]
 
 
+def _assert_the_floor_admits_its_text(value: Any) -> None:
+    """``_expands_past`` does not refuse a value at its text's length (its compact JSON text, not ASCII-escaped)."""
+    length = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    assert not capture_json._expands_past(value, length), value
+
+
 @pytest.mark.parametrize("value", _FLOOR_VALUES)
 def test_the_expansion_floor_never_refuses_a_value_that_fits(value: Any) -> None:
     """``_expands_past`` is a lower bound of the text's length: a value whose text is exactly the limit passes, and it
     is refused only past its text's length (the keys of a dict of strings are not counted)."""
-    length = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-    assert not capture_json._expands_past(value, length)
+    _assert_the_floor_admits_its_text(value)
     assert capture_json._expands_past(value, 0)
 
 
@@ -394,8 +399,7 @@ def test_the_expansion_floor_on_random_values() -> None:
         value = make(0)
         shared = [value] * rng.randint(1, 3)
         for each in (value, shared):
-            length = len(json.dumps(each, separators=(",", ":"), ensure_ascii=False))
-            assert not capture_json._expands_past(each, length), each
+            _assert_the_floor_admits_its_text(each)
 
 
 def test_a_string_is_recorded_without_a_copy() -> None:
