@@ -12,15 +12,11 @@ Marked ``imports``: ``make mutation`` deselects it, because mutmut's trampolines
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "importlib.util", "asyncio"]
 #: Also kept off that path: the resolver's IDNA codec (a numeric daemon address needs no getaddrinfo),
 #: fnmatch (ignore_endpoint rules), contextvars.py (the C module is imported directly), and binascii (a C extension
@@ -60,24 +56,9 @@ print(json.dumps({"result": result, "new": sorted(set(sys.modules) - before)}))
 
 
 @pytest.mark.imports
-def test_a_zero_code_cold_start_imports_no_heavy_module(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'ok': 1}\n")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(10)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "layer"), str(tmp_path)]),
-            "LAMBDA_TRACER_ORIGINAL_HANDLER": "app.handler",
-            "AWS_LAMBDA_FUNCTION_NAME": "fn",
-            "LAMBDA_TASK_ROOT": str(tmp_path),  # the tracer is on only in Lambda
-            "_X_AMZN_TRACE_ID": "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert done.returncode == 0, done.stderr
+def test_a_zero_code_cold_start_imports_no_heavy_module(zero_code_cold_start: Callable[..., Any]) -> None:
+    app = "def handler(event, context):\n    return {'ok': 1}\n"
+    with zero_code_cold_start(PROGRAM, app, AWS_LAMBDA_FUNCTION_NAME="fn") as (done, daemon):
         datagrams = [daemon.recv(70_000)]  # the invocation was traced: the sending path is included
         while b'"name":"## handler"' not in datagrams[-1]:  # after the init trace (## init and its imports)
             datagrams.append(daemon.recv(70_000))

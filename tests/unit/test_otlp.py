@@ -9,11 +9,8 @@ import logging
 import math
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +29,6 @@ from lambda_tracer_local import otlp_rules
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = b'{"format":"json","version":1}\n'
 
 
@@ -561,24 +557,11 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 
 @pytest.mark.parametrize("exporter", ["xray", "otlp"])
-def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(exporter: str, tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(10)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "layer"), str(tmp_path)]),
-            "LAMBDA_TRACER_ORIGINAL_HANDLER": "app.handler",
-            "LAMBDA_TASK_ROOT": str(tmp_path),
-            "LAMBDA_TRACER_EXPORTER": exporter,
-            "_X_AMZN_TRACE_ID": "Root=1-5f000000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert done.returncode == 0, done.stderr
+def test_the_exporter_is_imported_only_when_chosen_and_never_protobuf(
+    exporter: str, zero_code_cold_start: Callable[..., Any]
+) -> None:
+    app = "def handler(event, context):\n    return 1\n"
+    with zero_code_cold_start(PROGRAM, app, LAMBDA_TRACER_EXPORTER=exporter) as (done, daemon):
         datagram = daemon.recv(70_000)
     imported = json.loads(done.stdout)
     ours = {name for name in imported if name.startswith("lambda_tracer.backends.otlp")}
