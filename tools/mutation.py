@@ -50,7 +50,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutation"
 PACKAGE = "lambda_tracer"
 #: The modules under mutation; a missing file (redaction.py before it exists) is reported and skipped.
-MODULES = ("capture", "capture_json", "redaction", "redaction_text", "config", "endpoints", "coldstart")
+MODULES = (
+    "capture",
+    "capture_json",
+    "redaction",
+    "redaction_text",
+    "redaction_masks",
+    "config",
+    "endpoints",
+    "coldstart",
+)
 EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.txt"
 TESTS = "tests/unit"
 #: Tests kept out of the mutation run (pyproject.toml's markers): ``imports`` measures what a process imports, and

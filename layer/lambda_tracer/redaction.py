@@ -27,8 +27,9 @@ searches a short sketch of the text (``Policy._sketch_clear``), which answers no
 the cost, and searches the text itself only when the sketch may hold a needle. Key verdicts are
 cached for text keys only (never objects, so nothing a user passes is kept alive), bounded and never cleared.
 Every pattern runs in linear time: a pattern can only start where a lookbehind allows, repeats are bounded, and
-values are scanned by hand up to a bound, so no string a caller passes can stall the function. The patterns and
-that scanning, which know nothing of the policy, are in redaction_text.py.
+values are scanned by hand up to a bound, so no string a caller passes can stall the function. The masks, their
+patterns and that scanning are in redaction_masks.py, imported with the first text that needs a mask (most
+functions' never do); what the gates need is in redaction_text.py.
 """
 
 from __future__ import annotations
@@ -38,40 +39,14 @@ from collections.abc import Callable, Iterable
 
 from . import config
 from .redaction_text import (
-    _BEARER,
-    _BOTOCORE_PARAMETER,
     _FOLD,
-    _JWT,
-    _KEPT_VALUES,
-    _MASK_MARGIN,
-    _NAMED_VALUE,
-    _PAIR,
-    _PRIVATE_KEY,
     _SKETCH,
-    _TOKENS,
-    _URL_QUERY,
-    _URL_USERINFO,
     _USERINFO_GATE,
-    _XML_NAME_ATTRIBUTE,
-    _XML_OPEN,
-    ENCODED_DEPTH,
-    ENCODED_SEPARATORS,
+    MASK_MARGIN,
     MAX_VALUE_CHARS,
     REDACTED,
-    _is_number,
-    _Lines,
-    _mask_credential,
-    _mask_url_query,
-    _mask_userinfo,
-    _replaced,
-    _value_span,
     compiled,
-    flag_spans,
-    mask_cookies,
-    mask_encoded,
-    mask_query_string,
     sketch_needles,
-    spaced_spans,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -375,7 +350,7 @@ class Policy:
     def mask_text(self, text: str, depth: int = 0) -> str:
         """Mask every secret this policy can recognise in free text; the rest of it is kept.
 
-        ``depth``: how many percent-encodings the text is inside (``redaction_text.mask_encoded``)."""
+        ``depth``: how many percent-encodings the text is inside (``redaction_masks.mask_encoded``)."""
         if not self.enabled:
             return text
         lowered = text.lower()
@@ -384,151 +359,41 @@ class Policy:
         userinfo = "@" in text and compiled(_USERINFO_GATE).search(text) is not None
         if not named and not forms and not userinfo:
             return text
-        if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
-            text = compiled(_BEARER).sub(_mask_credential, text)
-        # Names before token formats: a value is masked whole, whatever token it starts with
-        # (``credentials=AKIA…:secret``).
-        if named:
-            text = self._mask_names(text, lowered)
-        if forms:
-            text = compiled(_TOKENS).sub(REDACTED, text)
-            if "eyJ" in text:
-                text = compiled(_JWT).sub(REDACTED, text)
-            if "-----BEGIN" in text:
-                text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
-        if userinfo:
-            text = compiled(_URL_USERINFO).sub(_mask_userinfo, text)
-        if "%" in text and depth < ENCODED_DEPTH and _has_any(lowered, ENCODED_SEPARATORS):
-            text = mask_encoded(text, lambda decoded: self.mask_text(decoded, depth + 1), self.needs_mask)
-        return text
+        from .redaction_masks import masked  # loaded with the first text that needs a mask
 
-    def _mask_names(self, text: str, lowered: str) -> str:
-        """Every value after a secret name, in each text form (see the module docstring). ``lowered``: the text
-        lower-cased before any mask, a gate only (a mask never adds ``identified``)."""
-        spans: list[tuple[int, int, str]] = []
-        if "=" in text or ":" in text or "," in text:
-            spans += self._pair_spans(text)
-        if "value" in text or "Value" in text:
-            spans += self._named_value_spans(text)
-        if "parameter " in text:
-            spans += self._botocore_spans(text)
-        if "<" in text:
-            spans += self._element_spans(text)
-        if "-" in text:
-            spans += self._flag_spans(text)
-        if "'" in text or '"' in text or "identified" in lowered:
-            spans += spaced_spans(text, self._names_secret, self._kept_value)
-        return _replaced(text, spans)
+        return masked(self, text, lowered, named, forms, userinfo, depth)
 
-    def _pair_spans(self, text: str) -> list[tuple[int, int, str]]:
-        spans: list[tuple[int, int, str]] = []
-        resume = 0  # names inside a value already masked are not looked at again: linear in the text
-        lines = _Lines(text)
-        pattern = compiled(_PAIR)
-        while (match := pattern.search(text, resume)) is not None:
-            resume = match.end()
-            escapes, quote, quoted_name, quoted_sep, dashes, name, equals, colon = match.groups()
-            name = quoted_name if quote else f"{dashes}{name}"
-            if colon and text[match.start() - 1 : match.start()] in (":", "/", "@"):
-                continue  # ``arn:aws:secretsmanager:…:secret:prod/db``, a path: not a name and its value
-            if not self._names_secret(name):
-                continue
-            start = match.end()
-            if quote and quoted_sep == ",":
-                # An argument list (``'--password', 's'``) or a pair (``("api_key", k)``): a string must follow.
-                paired = text[match.start() - 1 : match.start()] in ("(", "[")
-                string_follows = text[start : start + 3].lstrip("bBuUrR")[:1] in ('"', "'")  # rb'…' too
-                if not (name.startswith("-") or paired) or not string_follows:
-                    continue
-            line = not quote and bool(colon or " " in match.group(0)) and lines.starts_line(match.start())
-            if colon and not quote and line and text[start : start + 1] in ("", "\n", "\r", "|", ">"):
-                found = lines.block_after(start)  # YAML: ``password: |`` or ``password:`` and indented lines
-            else:
-                equals_sign = equals is not None and not quote
-                found = _value_span(text, start, line, equals_sign, escapes or "", lines, closers=bool(quote))
-            if found is not None and not self._kept_value(name, text[found[0] : found[1]]):
-                # A number, list or dict after a quoted name becomes a string, so JSON stays JSON.
-                quoted = f"{escapes or ''}{quote}"  # JSON held in JSON escapes its quotes: so does the mask
-                spans.append((found[0], found[1], REDACTED if found[2] or not quote else f"{quoted}{REDACTED}{quoted}"))
-                resume = found[1]
-        return spans
-
-    def _named_value_spans(self, text: str) -> list[tuple[int, int, str]]:
-        spans = []
-        for match in compiled(_NAMED_VALUE).finditer(text):
-            named = match.group(3) or match.group(5) or match.group(6)
-            secret = named == "SecureString" or self._names_secret(named.rstrip("/").rsplit("/", 1)[-1])
-            # After a quoted pair (JSON, a repr) a closing bracket ends a bare value (``"Value": null}``).
-            closers = match.group(2) is not None
-            found = (
-                _value_span(text, match.end(), False, False, match.group(1), _Lines(text), closers) if secret else None
-            )
-            if found is not None and text[found[0] : found[1]].lower() not in _KEPT_VALUES:
-                # A number, list or dict after a quoted pair becomes a string, so JSON stays JSON.
-                quoted = f"{match.group(1)}{match.group(2)}" if closers and not found[2] else ""
-                spans.append((found[0], found[1], f"{quoted}{REDACTED}{quoted}"))
-        return spans
-
-    def _botocore_spans(self, text: str) -> list[tuple[int, int, str]]:
-        spans = []
-        lines = _Lines(text)
-        for match in compiled(_BOTOCORE_PARAMETER).finditer(text):
-            name = re.split(r"[.\[\]]+", match.group(1).strip(".[]"))[-1]
-            if self._names_secret(name):
-                start = match.end()
-                end = min(lines.next(", type: ", start), lines.next(", valid ", start), lines.line_end(start))
-                spans.append((start, min(end, start + MAX_VALUE_CHARS), REDACTED))
-        return spans
-
-    def _element_spans(self, text: str) -> list[tuple[int, int, str]]:
-        """``<password>x</password>``, ``<wsse:Password Type="…">x</wsse:Password>``, CDATA: the content."""
-        spans = []
-        lines = _Lines(text)
-        for match in compiled(_XML_OPEN).finditer(text):
-            named = compiled(_XML_NAME_ATTRIBUTE).search(match.group(0))  # <entry key="password">, <param name=…>
-            if not self._names_secret(match.group(2)) and not (named and self._names_secret(named.group(1))):
-                continue
-            start = match.end()
-            if text.startswith("<![CDATA[", start):
-                end = min(lines.next("]]>", start) + 3, len(text))
-            else:
-                end = lines.next("<", start)
-            end = min(end, start + MAX_VALUE_CHARS)
-            if end > start and not text.startswith(REDACTED, start):
-                spans.append((start, end, REDACTED))
-        return spans
-
-    def _flag_spans(self, text: str) -> list[tuple[int, int, str]]:
-        return flag_spans(text, self.is_secret_name)
-
-    def _names_secret(self, name: str) -> bool:
+    def names_secret(self, name: str) -> bool:
+        """Whether a name found in text names a secret: ``is_secret_name``, spaces around it dropped, or a
+        parameter whose value is always user input (``input_value``)."""
         stripped = name.lstrip("-").strip()
         return self.is_secret_name(stripped) or "".join(words(stripped)) in ALWAYS_MASKED_PARAMETERS
 
-    def _kept_value(self, name: str, value: str) -> bool:
-        """``null``/``true`` after a secret name (that it is missing or set), and counts under ``…tokens``."""
-        bare = value.strip(" \t\"'").lower()
-        if bare in _KEPT_VALUES:
-            return True
-        return self.verdict(name) == COUNTS and _is_number(bare)  # dashes and spaces are not words: not judged
+    def counts_only(self, name: str) -> bool:
+        """Whether a name holds a secret unless its value is a number (``max_tokens``: COUNTS)."""
+        return self.verdict(name) == COUNTS
 
     def mask_message(self, text: str, limit: int) -> str:
         """An exception message or any text quoting a URL: masked like any text, every URL query value masked
         too (names kept), then cut to ``limit`` (masking first, so that no secret is cut in two)."""
-        window = text[: limit + _MASK_MARGIN]
+        window = text[: limit + MASK_MARGIN]
         if self.enabled and "://" in window and "?" in window:
-            window = compiled(_URL_QUERY).sub(_mask_url_query, window)
+            from .redaction_masks import masked_url_queries
+
+            window = masked_url_queries(window)
         return self.mask_text(window)[:limit]
 
     def mask_cut(self, text: str, limit: int) -> str:
         """``text`` masked, then cut to ``limit``: the part past the cut is masked too, so no secret straddles it."""
-        return self.mask_text(text[: limit + _MASK_MARGIN])[:limit]
+        return self.mask_text(text[: limit + MASK_MARGIN])[:limit]
 
     def mask_under(self, verdict: int, value: object, limit: int) -> object:
         """What a value under a COOKIE or QUERY key becomes: names kept, every value masked.
 
         Strings are cut to ``limit`` first, so a huge header costs no more than a small one.
         """
+        from .redaction_masks import mask_cookies, mask_query_string
+
         mask: Callable[[str], str] = mask_cookies if verdict == COOKIE else mask_query_string
         if isinstance(value, str):
             return mask(value[:limit])

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, config, redaction, redaction_text
+from lambda_tracer import Tracer, capture, config, redaction, redaction_masks, redaction_text
 from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy, from_setting
 from lambda_tracer_local.daemon import by_name, new_trace_header
 
@@ -223,7 +223,7 @@ def test_cookies_and_query_strings_keep_their_names() -> None:
         "rawQueryString": "page=[REDACTED]&api_key=[REDACTED]&[REDACTED]",
         "cookie_jar": {"session": "[REDACTED]"},
     }
-    assert redaction_text.mask_cookies("a=1; Path=/, b=2") == "a=[REDACTED]; Path=/, b=[REDACTED]"
+    assert redaction_masks.mask_cookies("a=1; Path=/, b=2") == "a=[REDACTED]; Path=/, b=[REDACTED]"
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -620,7 +620,7 @@ def test_percent_encoded_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyP
     broken = f"a%0Ab%3Dc&password%3D{S}&" * 100
     recorded = policy.mask_text(broken)
     assert S not in recorded and recorded.endswith("&a%0Ab%3Dc&[REDACTED]&")  # the last pairs masked whole
-    assert calls == [0] + [1] * redaction_text._ENCODED_ALONE
+    assert calls == [0] + [1] * redaction_masks._ENCODED_ALONE
 
 
 def test_a_quoted_value_after_a_secret_name_and_spaces_is_masked() -> None:
@@ -1750,7 +1750,7 @@ def test_card_secrets_under_keys_are_redacted_and_pins_when_named() -> None:
 
 
 def test_curl_is_looked_for_on_the_flags_line_only_so_far_back() -> None:
-    far = "curl " + "x" * redaction_text._CURL_REACH + " -u ann:pw"
+    far = "curl " + "x" * redaction_masks._CURL_REACH + " -u ann:pw"
     assert Policy().mask_text(far) == far
-    near = "curl " + "x" * (redaction_text._CURL_REACH - 10) + " -u ann:pw"
+    near = "curl " + "x" * (redaction_masks._CURL_REACH - 10) + " -u ann:pw"
     assert Policy().mask_text(near) == near.replace(":pw", f":{R}")

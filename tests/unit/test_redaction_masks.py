@@ -1,4 +1,4 @@
-"""redaction_text.py: the masks of cookies and query strings, and the merge of masked spans, exactly.
+"""redaction_masks.py: the masks of cookies and query strings, and the merge of masked spans, exactly.
 
 The scanning of values after a name (``_value_span``, ``_Lines``, quotes and brackets) is pinned through
 ``Policy.mask_text`` in test_redaction.py, which is how it is used.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_tracer import redaction_text
-from lambda_tracer.redaction_text import REDACTED
+from lambda_tracer import redaction_masks
+from lambda_tracer.redaction_masks import REDACTED
 
 R = REDACTED
 
@@ -39,7 +39,7 @@ R = REDACTED
     ],
 )
 def test_mask_cookies(text: str, expected: str) -> None:
-    assert redaction_text.mask_cookies(text) == expected
+    assert redaction_masks.mask_cookies(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -53,11 +53,11 @@ def test_mask_cookies(text: str, expected: str) -> None:
     ],
 )
 def test_mask_query_string(text: str, expected: str) -> None:
-    assert redaction_text.mask_query_string(text) == expected
+    assert redaction_masks.mask_query_string(text) == expected
 
 
 def test_replaced_spans_touching_or_overlapping() -> None:
-    assert redaction_text._replaced("abcdef", [(3, 5, "Y"), (0, 3, "X")]) == "XYf"
-    assert redaction_text._replaced("abcdef", [(0, 3, "X"), (1, 4, "Y")]) == "Xef"
-    assert redaction_text._replaced("abcdef", [(0, 4, "X"), (1, 2, "Y")]) == "Xef"
-    assert redaction_text._replaced("abcdef", []) == "abcdef"
+    assert redaction_masks._replaced("abcdef", [(3, 5, "Y"), (0, 3, "X")]) == "XYf"
+    assert redaction_masks._replaced("abcdef", [(0, 3, "X"), (1, 4, "Y")]) == "Xef"
+    assert redaction_masks._replaced("abcdef", [(0, 4, "X"), (1, 2, "Y")]) == "Xef"
+    assert redaction_masks._replaced("abcdef", []) == "abcdef"
