@@ -67,8 +67,8 @@ dist: $(STAMP) ## the PyPI wheel into dist/
 	rm -rf build/lib build/bdist.* lambda_tracer.egg-info
 	$(PY) -m pip wheel -q --no-deps --disable-pip-version-check -w dist .
 
-# Mutation testing (tools/mutation.py): mutmut 3.8.1 mutates capture(_json), redaction(_text), config, endpoints
-# and coldstart, and runs the unit suite against each mutant; fails when the suite kills under 90 % of a module's mutants that
+# Mutation testing (tools/mutation.py): mutmut 3.8.1 mutates capture(_convert, _json), redaction(_text, _masks), config,
+# endpoints and coldstart, and runs the unit suite against each mutant; fails when the suite kills under 90 % of a module's mutants that
 # tests/mutation/equivalent.txt does not list. Minutes long: `make test` runs it on endpoints only
 # (tests/tools/test_make_mutation.py), so that it cannot rot. mutmut has its own venv
 # (requirements/mutation.txt), kept out of the dev venv. MUTATE="endpoints coldstart" limits the modules;

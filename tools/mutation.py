@@ -52,6 +52,7 @@ PACKAGE = "lambda_tracer"
 #: The modules under mutation; a missing file (redaction.py before it exists) is reported and skipped.
 MODULES = (
     "capture",
+    "capture_convert",
     "capture_json",
     "redaction",
     "redaction_text",

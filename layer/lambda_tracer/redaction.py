@@ -404,6 +404,29 @@ class Policy:
         return REDACTED
 
 
+#: Longest exception message that is recorded.
+MAX_MESSAGE_CHARS = 1000
+
+
+def exception_message(error: BaseException, policy: Policy) -> str:
+    """The message of an exception as recorded: masked (every URL query value too), then cut, and without the
+    command line of a failed subprocess, which holds whatever arguments it was given."""
+    try:
+        message = str(error)
+    except Exception:
+        return "<str() of the exception raised>"
+    return policy.mask_message(command_hidden(type(error).__name__, message), MAX_MESSAGE_CHARS)
+
+
+def command_hidden(type_name: str, message: str) -> str:
+    """``Command '…' returned non-zero exit status 1.`` -> ``Command [REDACTED] returned …``."""
+    if type_name in ("CalledProcessError", "TimeoutExpired") and message.startswith("Command "):
+        for tail in (" returned ", " died ", " timed out "):
+            if tail in message:
+                return f"Command {REDACTED}{tail}{message.rsplit(tail, 1)[1]}"
+    return message
+
+
 _current: tuple[object, Policy] | None = None
 _REDACT_KEYS_KEY = config.environ_key(config.REDACT_KEYS)
 

@@ -15,7 +15,9 @@ import re
 REDACTED = "[REDACTED]"
 #: Longest value looked at after a secret name: a longer one is masked this far (and the text is cut before that).
 MAX_VALUE_CHARS = 65_536
-#: Characters past a cut that are masked before cutting, so a secret across the cut is masked whole.
+#: Characters past a cut that are masked before cutting, so a secret across the cut is masked whole. Capture also
+#: parses JSON held in a string whole up to its limit plus this, and masks the rest as text (a cut document loses its
+#: structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
 #: URL credentials: ``//`` then an authority ending at ``@``.
 _USERINFO_GATE = r"(?://|\\/\\/)[^\s/?#@\\]{0,512}@"

@@ -133,7 +133,9 @@ class GuardedSpan:
             return
         try:
             if self.errors:
-                data = capture.error_metadata(error, redaction.current(), capture_limit())
+                from .capture_convert import error_metadata  # loaded with the first error
+
+                data = error_metadata(error, redaction.current(), capture_limit())
                 self._metadata(self.name + " error", data)
             self.inner.record_exception(error)
         except Exception as failure:

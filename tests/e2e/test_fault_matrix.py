@@ -156,7 +156,7 @@ SCENARIOS = [
     _breaks("serializing the response", "capture", "recorded_response"),
     _breaks("serializing the response", "redaction", "current", body=SECRET_PER_INVOCATION),
     # Error capture: the error's metadata, the subsegment's cause.
-    _breaks("recording an exception", "capture", "error_metadata", body=RAISES_VALUE_ERROR),
+    _breaks("recording an exception", "capture_convert", "error_metadata", body=RAISES_VALUE_ERROR),
     _breaks(
         "recording an exception", "backends.xray", "record_exception", owner="_target.XRaySpan", body=RAISES_VALUE_ERROR
     ),

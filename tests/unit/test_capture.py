@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, capture_json, config, redaction
+from lambda_tracer import Tracer, capture, capture_convert, capture_json, config, redaction
 from lambda_tracer.backends import xray_documents
 from lambda_tracer.redaction import REDACTED, Policy
 from lambda_tracer_local.daemon import by_name
@@ -141,7 +141,7 @@ def test_tangled_object_graphs_and_huge_numbers_stay_cheap_and_bounded() -> None
     _, doc = _captured({"node": Node(), "error": KeyError("y" * 100_000), "text": "z" * 100_000})
     captured = doc["metadata"]["svc"]["handler response"]
     assert captured["truncated"] is True and len(json.dumps(captured)) <= 16 * 1024
-    assert "y" * (capture.MAX_MESSAGE_CHARS + 10) not in captured["preview"]  # messages are cut first
+    assert "y" * (redaction.MAX_MESSAGE_CHARS + 10) not in captured["preview"]  # messages are cut first
 
 
 def test_max_capture_bytes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,7 +214,7 @@ def test_redaction_keys_are_configurable(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_error_metadata_has_type_and_message() -> None:
-    info = capture.error_metadata(KeyError("missing"), redaction.Policy(), 4096)
+    info = capture_convert.error_metadata(KeyError("missing"), redaction.Policy(), 4096)
     assert info == {"type": "KeyError", "message": "'missing'"}
     try:
         try:
@@ -222,7 +222,7 @@ def test_error_metadata_has_type_and_message() -> None:
         except ValueError as inner:
             raise RuntimeError("outer") from inner
     except RuntimeError as outer:
-        chained = capture.error_metadata(outer, redaction.Policy(), 4096)
+        chained = capture_convert.error_metadata(outer, redaction.Policy(), 4096)
     assert chained["cause"] == {"type": "ValueError"}  # only the type: its message could quote the payload
 
 
@@ -317,11 +317,11 @@ def test_strings_cut_with_markers() -> None:
 
 
 def test_finish_measures_only_when_needed() -> None:
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.size_bound = 10
-    assert capture._finish(converter, ["x" * 50], 10) == ["x" * 50]
+    assert capture_convert._finish(converter, ["x" * 50], 10) == ["x" * 50]
     converter.size_bound = 11
-    assert capture._finish(converter, ["x" * 50], 10) == {
+    assert capture_convert._finish(converter, ["x" * 50], 10) == {
         "truncated": True,
         "original_bytes": 54,
         "preview": '["' + "x" * 50 + '"]',
@@ -329,17 +329,21 @@ def test_finish_measures_only_when_needed() -> None:
     converter.size_bound = 0
     converter.cut = True
     converter.original_chars = 99
-    assert capture._finish(converter, [1], 10) == {"truncated": True, "original_bytes_at_least": 99, "preview": "[1]"}
+    assert capture_convert._finish(converter, [1], 10) == {
+        "truncated": True,
+        "original_bytes_at_least": 99,
+        "preview": "[1]",
+    }
 
 
 def test_item_caps() -> None:
-    converter = capture._Converter(Policy(), 10**9)
+    converter = capture_convert._Converter(Policy(), 10**9)
     items = converter.convert(list(range(1500)))
     assert len(items) == 1001 and items[999] == 999 and items[-1] == "... 500 more items" and converter.cut
-    converter = capture._Converter(Policy(), 10**9)
+    converter = capture_convert._Converter(Policy(), 10**9)
     mapping = converter.convert({str(n): n for n in range(1200)})
     assert len(mapping) == 1001 and mapping["999"] == 999 and mapping["..."] == "200 more items"
-    converter = capture._Converter(Policy(), 10**9)
+    converter = capture_convert._Converter(Policy(), 10**9)
     assert converter.convert(list(range(1000))) == list(range(1000))
     assert converter.cut is False
     Pair = collections.namedtuple("Pair", "a b")
@@ -355,12 +359,12 @@ def test_preview_of_a_list_past_the_item_cap() -> None:
 
 
 def test_node_cap() -> None:
-    converter = capture._Converter(Policy(), 10**9)
+    converter = capture_convert._Converter(Policy(), 10**9)
     out = converter.convert([[0] * 100 for _ in range(200)])
     assert out == [[0] * 100] * 99 + [["... 100 more items"], "... 100 more items"]
     assert converter.nodes == 10_001
     assert converter.cut is True
-    converter = capture._Converter(Policy(), 10**9)
+    converter = capture_convert._Converter(Policy(), 10**9)
     out = converter.convert([[0] * 99 for _ in range(100)])
     assert out == [[0] * 99] * 100
     assert converter.nodes == 10_001
@@ -368,7 +372,7 @@ def test_node_cap() -> None:
 
 
 def test_size_cap_stops_walking() -> None:
-    converter = capture._Converter(Policy(), 100)
+    converter = capture_convert._Converter(Policy(), 100)
     out = converter.convert(["abcdefghij"] * 50)
     assert out == ["abcdefghij"] * 3 + ["... 47 more items"]
     assert converter.cut is True
@@ -499,32 +503,32 @@ def test_json_strings() -> None:
 
 def test_error_messages() -> None:
     error = subprocess.CalledProcessError(1, ["ls", "--password", "x"])
-    assert capture.exception_message(error, Policy()) == f"Command {R} returned non-zero exit status 1."
-    assert capture.exception_message(ValueError("m" * 1500), Policy()) == "m" * 1000
+    assert redaction.exception_message(error, Policy()) == f"Command {R} returned non-zero exit status 1."
+    assert redaction.exception_message(ValueError("m" * 1500), Policy()) == "m" * 1000
     # Masked, then cut: a secret across the cut is masked whole, and URL query values are all masked.
     straddling = "m" * 985 + " password=" + "s" * 40
-    assert capture.exception_message(ValueError(straddling), Policy()) == "m" * 985 + f" password={R}"[:15]
-    assert capture.exception_message(ValueError("GET https://h/p?q=1&key=2 failed"), Policy()) == (
+    assert redaction.exception_message(ValueError(straddling), Policy()) == "m" * 985 + f" password={R}"[:15]
+    assert redaction.exception_message(ValueError("GET https://h/p?q=1&key=2 failed"), Policy()) == (
         f"GET https://h/p?q={R}&key={R} failed"
     )
-    assert capture.command_hidden("TimeoutExpired", "Command 'x' timed out after 3 seconds") == (
+    assert redaction.command_hidden("TimeoutExpired", "Command 'x' timed out after 3 seconds") == (
         f"Command {R} timed out after 3 seconds"
     )
-    assert capture.command_hidden("ValueError", "Command 'x' returned 1") == "Command 'x' returned 1"
-    assert capture.command_hidden("CalledProcessError", "Command 'x' died with <Signals.SIGKILL: 9>.") == (
+    assert redaction.command_hidden("ValueError", "Command 'x' returned 1") == "Command 'x' returned 1"
+    assert redaction.command_hidden("CalledProcessError", "Command 'x' died with <Signals.SIGKILL: 9>.") == (
         f"Command {R} died with <Signals.SIGKILL: 9>."
     )
     assert (
-        capture.command_hidden("CalledProcessError", "Command 'a returned b' returned 2") == f"Command {R} returned 2"
+        redaction.command_hidden("CalledProcessError", "Command 'a returned b' returned 2") == f"Command {R} returned 2"
     )
-    assert capture.command_hidden("CalledProcessError", "Other 'x' returned 1") == "Other 'x' returned 1"
-    assert capture.command_hidden("CalledProcessError", "Command 'x' failed") == "Command 'x' failed"
+    assert redaction.command_hidden("CalledProcessError", "Other 'x' returned 1") == "Other 'x' returned 1"
+    assert redaction.command_hidden("CalledProcessError", "Command 'x' failed") == "Command 'x' failed"
 
     class Unprintable(Exception):
         def __str__(self) -> str:
             raise RuntimeError
 
-    assert capture.exception_message(Unprintable(), Policy()) == "<str() of the exception raised>"
+    assert redaction.exception_message(Unprintable(), Policy()) == "<str() of the exception raised>"
 
 
 class MyError(Exception):
@@ -538,12 +542,12 @@ def test_exception_info_and_error_metadata() -> None:
         except KeyError as inner:
             raise ValueError("v password=1") from inner
     except ValueError as error:
-        assert capture.exception_info(error, Policy(enabled=False)) == {
+        assert capture_convert.exception_info(error, Policy(enabled=False)) == {
             "type": "ValueError",
             "message": "v password=1",
             "cause": {"type": "KeyError"},
         }
-        assert capture.error_metadata(error, Policy(), 16384) == {
+        assert capture_convert.error_metadata(error, Policy(), 16384) == {
             "type": "ValueError",
             "message": f"v password={R}",
             "cause": {"type": "KeyError"},
@@ -554,7 +558,7 @@ def test_exception_info_and_error_metadata() -> None:
         except KeyError:
             raise ValueError("v") from None
     except ValueError as error:
-        assert capture.exception_info(error, Policy()) == {"type": "ValueError", "message": "v"}
+        assert capture_convert.exception_info(error, Policy()) == {"type": "ValueError", "message": "v"}
     try:
         try:
             raise KeyError("k")
@@ -562,7 +566,7 @@ def test_exception_info_and_error_metadata() -> None:
             raise OSError("v")
     except OSError as error:
         expected = {"type": "OSError", "message": "v", "cause": {"type": "KeyError"}}
-        assert capture.exception_info(error, Policy()) == expected
+        assert capture_convert.exception_info(error, Policy()) == expected
     custom = MyError("m")
     custom.code = 5  # type: ignore[attr-defined]
     custom.body = "x"  # type: ignore[attr-defined]
@@ -574,13 +578,13 @@ def test_exception_info_and_error_metadata() -> None:
     custom.ratio = 0.5  # type: ignore[attr-defined]
     custom.password = "p"  # type: ignore[attr-defined]
     custom.items = [1]  # type: ignore[attr-defined]
-    assert capture.error_metadata(custom, Policy(), 16384) == {
+    assert capture_convert.error_metadata(custom, Policy(), 16384) == {
         "type": "MyError",
         "message": "m",
         "module": __name__,
         "attributes": {"code": 5, "short": "r" * 200, "ok": None, "ratio": 0.5, "password": R},
     }
-    assert capture.error_metadata(MyError("m"), Policy(), 16384) == {
+    assert capture_convert.error_metadata(MyError("m"), Policy(), 16384) == {
         "type": "MyError",
         "message": "m",
         "module": __name__,
@@ -589,7 +593,7 @@ def test_exception_info_and_error_metadata() -> None:
 
 
 def test_error_metadata_is_bounded() -> None:
-    big = capture.error_metadata(ValueError("x" * 900), Policy(), 300)
+    big = capture_convert.error_metadata(ValueError("x" * 900), Policy(), 300)
     assert big["truncated"] is True
     assert big["preview"] == '{"type":"ValueError","message":"' + "x" * 59
 
@@ -732,7 +736,7 @@ def test_keys_cut_to_the_limit() -> None:
     assert out == {"truncated": True, "original_bytes_at_least": 302, "preview": '{"' + "k" * 59}
     # A key with credentials in it is masked, then cut to the limit like any other, and so marked as cut.
     key = "https://u:p@h/" + "k" * 300
-    converter = capture._Converter(Policy(), 256)
+    converter = capture_convert._Converter(Policy(), 256)
     assert converter._key(key) == f"https://u:{R}@h/" + "k" * (256 - len(f"https://u:{R}@h/"))
     assert converter.cut is True
     out = meta({key: 1}, 256)
@@ -765,7 +769,7 @@ def test_json_string_bounds() -> None:
     assert len(fits) == 1000 + capture.MASK_MARGIN
     assert meta([fits], 1000) == [f'{{"password":"{R}"}}']
     longer = '{"password": "' + "x" * (1000 + capture.MASK_MARGIN - 15) + '", "user": "bob"}'
-    assert capture._Converter(Policy(), 1000).convert([longer]) == [f'{{"password": "{R}"']
+    assert capture_convert._Converter(Policy(), 1000).convert([longer]) == [f'{{"password": "{R}"']
     broken = '{"password": "x", ' + '"a": 1, ' * 10
     assert meta([broken], 1000) == ['{"password": "[REDACTED]", ' + '"a": 1, ' * 10]  # masked as text
     assert meta(['"{\\"a\\": 1}"']) == ['"{\\"a\\": 1}"']
@@ -780,20 +784,20 @@ def test_secrets_across_the_cut_are_masked() -> None:
         "original_bytes_at_least": 152,
         "preview": '["' + "x" * 59,
     }
-    converter = capture._Converter(Policy(), 100)
+    converter = capture_convert._Converter(Policy(), 100)
     assert converter.convert(text) == "x" * 90 + " password="
-    converter = capture._Converter(Policy(), 105)
+    converter = capture_convert._Converter(Policy(), 105)
     assert converter.convert(text) == "x" * 90 + " password=[REDA"
 
 
 def test_under_keys_sizes() -> None:
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     assert converter.convert({"password": {"a": 1}, "token": ["x"], "max_tokens": 1.5}) == {
         "password": R,
         "token": R,
         "max_tokens": 1.5,
     }
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     assert converter.convert({"Cookie": 5, "rawQueryString": ["a=1"]}) == {"Cookie": R, "rawQueryString": [f"a={R}"]}
 
 
@@ -804,7 +808,7 @@ def test_scalar_attributes_edge_cases() -> None:
     error.Body = "x"  # type: ignore[attr-defined]
     error.flag = True  # type: ignore[attr-defined]
     error.__cause__ = error
-    assert capture.error_metadata(error, Policy(), 16384) == {
+    assert capture_convert.error_metadata(error, Policy(), 16384) == {
         "type": "MyError",
         "message": "m",
         "module": __name__,
@@ -942,7 +946,7 @@ def test_key_details() -> None:
 
 
 def test_size_bound_formula() -> None:
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     assert converter.size_bound == 0
     converter.convert({"ab": "cd", "password": "x", "n": 1})
     # dict 24, "ab" 6*2+2, "cd" 6*2+2, "password" 6*8+2, [REDACTED] 10+2, "n" 6+2, 1: 24
@@ -981,7 +985,7 @@ class _ListValue(enum.Enum):
 
 def test_enum_with_a_container_value_and_cut_cookie_headers() -> None:
     assert meta([_ListValue.ITEMS]) == [["a", "b"]]
-    converter = capture._Converter(Policy(), 40)
+    converter = capture_convert._Converter(Policy(), 40)
     # The header is cut to the limit before it is masked: the cut name has no "=" left and is masked whole.
     assert converter.convert({"Cookie": "a=1; " + "b" * 60 + "=1"}) == {"Cookie": f"a={R}; {R}"}
 
@@ -1018,7 +1022,7 @@ _WINDOW_100 = (100 + capture.MASK_MARGIN) // 3 * 4  # base64 characters decoded 
     ],
 )
 def test_base64_bodies_exactly(body: str, limit: int, recorded: str | None, cut: bool, size_bound: int) -> None:
-    converter = capture._Converter(Policy(), limit)
+    converter = capture_convert._Converter(Policy(), limit)
     out = converter.convert({"isBase64Encoded": True, "body": body})
     assert out == {"isBase64Encoded": True, "body": body[:limit] if recorded is None else recorded}
     assert (converter.cut, converter.size_bound) == (cut, size_bound)
@@ -1031,15 +1035,15 @@ def test_error_attributes_after_a_private_or_payload_one_are_kept() -> None:
     error.doc = "the payload"  # type: ignore[attr-defined]
     error.code = 5  # type: ignore[attr-defined]
     error.reason = "short"  # type: ignore[attr-defined]
-    assert capture._scalar_attributes(error) == {"code": 5, "reason": "short"}
+    assert capture_convert._scalar_attributes(error) == {"code": 5, "reason": "short"}
 
 
 def test_cookie_and_query_values_cost_only_their_text() -> None:
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.scanned = converter.budget
     assert converter.convert({"Cookie": 5}) == {"Cookie": R}
     assert converter.cut is False  # a number holds no text to scan: the budget is not exceeded
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.scanned = converter.budget - 1000
     masked = converter.convert({"Cookie": ["a"] * 1001})
     # At most 1000 items are looked at and counted, so the budget holds for them: masked item by item (until
@@ -1048,12 +1052,12 @@ def test_cookie_and_query_values_cost_only_their_text() -> None:
 
 
 def test_types_of_a_module_not_imported_are_none() -> None:
-    assert capture._loaded_types("lambda_tracer_no_such_module", ("X",)) == ()
-    assert capture._loaded_types("decimal", ("Decimal",)) == (decimal.Decimal,)
+    assert capture_convert._loaded_types("lambda_tracer_no_such_module", ("X",)) == ()
+    assert capture_convert._loaded_types("decimal", ("Decimal",)) == (decimal.Decimal,)
 
 
 def test_a_cookie_past_the_budget_is_masked_whole_and_marked_cut() -> None:
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.scanned = converter.budget
     assert converter.convert({"Cookie": "a=b"}) == {"Cookie": R}
     assert converter.cut is True
@@ -1080,7 +1084,7 @@ def test_json_after_64_characters_of_whitespace_is_text() -> None:
 @pytest.mark.parametrize(("over", "parsed"), [(0, True), (1, False)])
 def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> None:
     text = json.dumps({"a": 1, "password": "x"})
-    converter = capture._Converter(Policy(), 16384)
+    converter = capture_convert._Converter(Policy(), 16384)
     converter.scanned = converter.budget - 2 * len(text) + over  # its window, then the parse, are counted
     expected = f'{{"a":1,"password":"{R}"}}' if parsed else f'{{"a": 1, "password": "{R}"}}'
     assert converter.convert(text) == expected
@@ -1089,7 +1093,7 @@ def test_json_is_parsed_only_within_the_scan_budget(over: int, parsed: bool) -> 
 def test_a_new_value_has_its_whole_budget() -> None:
     """The budget counts from nothing: in a value's first text, JSON whose window and parse are exactly the budget
     is parsed (redacted inside, written compact), not masked as text."""
-    converter = capture._Converter(Policy(), 100)
+    converter = capture_convert._Converter(Policy(), 100)
     text = json.dumps({"password": "x", "a": "y" * (converter.budget // 2 - 26)})
     assert 2 * len(text) == converter.budget and len(text) <= 100 + capture.MASK_MARGIN
     assert converter.convert(text).startswith(f'{{"password":"{R}","a":"yyy')
@@ -1100,11 +1104,11 @@ def test_every_text_scanned_or_parsed_counts_against_the_budget() -> None:
     parsed (nor counted as parsed), so the budget left decides whether the next text is parsed or masked as text."""
     text = '{"password": "x", "a": "' + "y" * 470 + '"}'
     parsed, as_text = f'{{"password":"{R}","a":"', f'{{"password": "{R}", "a"'
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.scanned = converter.budget - 3 * len(text)  # its window and its parse, then only a window
     assert [converter.convert(text)[:30], converter.convert(text)[:30]] == [parsed, as_text]
     plain = '{"a": "' + "y" * 490 + '"}'
-    converter = capture._Converter(Policy(), 1000)
+    converter = capture_convert._Converter(Policy(), 1000)
     converter.scanned = converter.budget - len(plain) - 2 * len(text)
     assert [converter.convert(plain)[:10], converter.convert(text)[:30]] == ['{"a": "yyy', parsed]
 
@@ -1112,11 +1116,11 @@ def test_every_text_scanned_or_parsed_counts_against_the_budget() -> None:
 def test_the_gate_looks_at_a_whole_text_that_fits_its_window_and_at_the_cut_of_a_longer_one() -> None:
     # JSON that fits the window is parsed for a name anywhere in it, past the cut and past _GATE_REACH too.
     text = '{"a": "' + "x" * 2100 + '", "password": "p"}'
-    assert capture._Converter(Policy(), 1000).convert(text) == '{"a":"' + "x" * 994
+    assert capture_convert._Converter(Policy(), 1000).convert(text) == '{"a":"' + "x" * 994
     # Of a longer text, a secret before the cut is masked, however far before it.
     text = "x" * 1500 + " password=hunter2 " + "y" * 10_000
     expected = "x" * 1500 + f" password={R} " + "y" * 10_000
-    assert capture._Converter(Policy(), 2000).convert(text) == expected[:2000]
+    assert capture_convert._Converter(Policy(), 2000).convert(text) == expected[:2000]
 
 
 def test_a_value_recorded_as_it_is_is_a_copy() -> None:
@@ -1278,7 +1282,7 @@ def test_a_value_is_looked_at_as_deep_under_a_key_or_as_an_error_attribute() -> 
     error = ValueError("boom")
     error.level = _Nested.DEEP  # type: ignore[attr-defined]
     assert meta({"level": _Nested.DEEP}) == {"level": expected[0]}
-    assert capture.error_metadata(error, Policy(), 16384)["attributes"] == {"level": expected[0]}
+    assert capture_convert.error_metadata(error, Policy(), 16384)["attributes"] == {"level": expected[0]}
 
 
 def test_the_responses_looked_up_are_few_and_small(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1333,19 +1337,19 @@ def test_a_cut_text_is_masked_as_its_whole_window_would_be(seed: int) -> None:
     text = list("ab cd-ef/gh" * 600)
     for _ in range(rng.randint(1, 3)):
         secret = rng.choice(_AROUND_THE_CUT)
-        at = limit + rng.randint(-len(secret), capture._GATE_REACH + 50)
+        at = limit + rng.randint(-len(secret), capture_convert._GATE_REACH + 50)
         text[at : at + len(secret)] = secret
     joined = "".join(text)
     assert len(joined) > limit + capture.MASK_MARGIN
     expected = Policy().mask_text(joined[: limit + capture.MASK_MARGIN])[:limit]
-    assert capture._Converter(Policy(), limit)._text(joined) == expected
+    assert capture_convert._Converter(Policy(), limit)._text(joined) == expected
 
 
 def test_a_secret_straddling_the_cut_is_masked_from_its_start() -> None:
     text = "x" * 97 + " AKIAABCDEFGHIJKLMNOP" + "y" * 10_000  # the token's prefix straddles the cut at 100
-    assert capture._Converter(Policy(), 100)._text(text) == "x" * 97 + " " + R[:2]
+    assert capture_convert._Converter(Policy(), 100)._text(text) == "x" * 97 + " " + R[:2]
     text = "x" * 85 + " https://u:" + "p" * 500 + "@h" + "y" * 10_000  # the @ is 500 characters past the cut
-    assert capture._Converter(Policy(), 100)._text(text) == "x" * 85 + " https://u:" + R[:4]
+    assert capture_convert._Converter(Policy(), 100)._text(text) == "x" * 85 + " https://u:" + R[:4]
 
 
 def test_a_response_with_del_is_not_spliced() -> None:

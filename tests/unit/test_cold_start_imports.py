@@ -24,8 +24,9 @@ HEAVY = ["typing", "inspect", "ast", "dis", "tokenize", "socket", "selectors", "
 NOT_IMPORTED = ["encodings.idna", "stringprep", "unicodedata", "fnmatch", "urllib.parse", "contextvars", "binascii"]
 #: Every module of ours an empty function's cold start loads, through its first traced invocation: the registry of
 #: library tracing (instrumentation/__init__.py) is, our instrumentation of each library and the SDK's patches are
-#: not. The SDK bridge, endpoints, noop and the capture_method wrappers are imported when used, and the masks
-#: (redaction_masks) with the first text that needs one.
+#: not. The SDK bridge, endpoints, noop and the capture_method wrappers are imported when used, the general converter
+#: (capture_convert) with the first value not recorded as it is or the first error, and the masks (redaction_masks)
+#: with the first text that needs one.
 OURS = {
     "lambda_tracer",
     "lambda_tracer.backends",

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, config, redaction, redaction_masks, redaction_text
+from lambda_tracer import Tracer, capture, capture_convert, config, redaction, redaction_masks, redaction_text
 from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy, from_setting
 from lambda_tracer_local.daemon import by_name, new_trace_header
 
@@ -264,7 +264,7 @@ def _raised(function: Any) -> BaseException:
 
 def test_json_decode_error_keeps_its_facts_not_the_document() -> None:
     error = _raised(lambda: json.loads('{"user": "ann", "password": "' + S + '", oops'))
-    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    info = capture_convert.error_metadata(error, POLICY, 16 * 1024)
     assert S not in _text(info)
     assert info["type"] == "JSONDecodeError" and info["module"] == "json.decoder"
     assert info["message"].startswith("Expecting")
@@ -273,7 +273,7 @@ def test_json_decode_error_keeps_its_facts_not_the_document() -> None:
 
 def test_subprocess_error_masks_the_command() -> None:
     error = _raised(lambda: subprocess.run([sys.executable, "-c", "exit(3)", "--password", S], check=True))
-    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    info = capture_convert.error_metadata(error, POLICY, 16 * 1024)
     assert S not in _text(info)
     assert info["attributes"] == {"returncode": 3}
     assert info["message"] == "Command [REDACTED] returned non-zero exit status 3."
@@ -286,7 +286,7 @@ def test_requests_http_error_keeps_no_request_or_url_secret() -> None:
     response = requests.Response()
     response.status_code, response.url, response.request = 404, request.url or "", request
     error = _raised(response.raise_for_status)
-    info = capture.error_metadata(error, POLICY, 16 * 1024)
+    info = capture_convert.error_metadata(error, POLICY, 16 * 1024)
     assert S not in _text(info), info
     assert info["type"] == "HTTPError" and "example.test/x?api_key=[REDACTED]" in info["message"]
 
@@ -307,7 +307,7 @@ def test_error_attributes_only_short_scalars_and_chained_cause_type_only() -> No
         except ValueError as inner:
             raise Failure() from inner
     except Failure as error:
-        info = capture.error_metadata(error, POLICY, 16 * 1024)
+        info = capture_convert.error_metadata(error, POLICY, 16 * 1024)
     assert info["attributes"] == {"code": 42, "api_key": "[REDACTED]"}
     assert info["cause"] == {"type": "ValueError"}
     assert S not in _text(info)
@@ -578,7 +578,7 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
     unparsable = '{"private_key": "' + "Zk9q" * 70
     assert _meta({"body": unparsable})["body"] == '{"private_key": "[REDACTED]'  # masked as text, not dropped
     near_cut = "x" * 986 + f"https://user:{S}@h"
-    assert S not in json.dumps(capture.error_metadata(ValueError(near_cut), POLICY, 16 * 1024))
+    assert S not in json.dumps(capture_convert.error_metadata(ValueError(near_cut), POLICY, 16 * 1024))
 
 
 @pytest.mark.parametrize(
@@ -1527,9 +1527,8 @@ def test_allowed_keys_are_matched_on_their_joined_words() -> None:
 
 
 def test_a_string_cut_after_masking_its_window_is_marked_cut() -> None:
-    from lambda_tracer import capture
 
-    converter = capture._Converter(Policy(), 100)
+    converter = capture_convert._Converter(Policy(), 100)
     assert converter.convert("password=" + "a" * 5000) == f"password={R}"
     assert converter.cut is True  # the text past the masked window is not in the record
 

@@ -6,7 +6,7 @@ INI/TOML/AWS credentials files (``key = value``), connection strings, URL query 
 pydantic and botocore validation errors, urllib3 errors quoting a URL, and well-known token formats in free
 text. Every secret is a unique random marker under a secret-named key (or in a token's own format), every
 plain value a unique marker of letters elsewhere. Through the public entry points (``capture.to_metadata``,
-``capture.error_metadata``, ``capture.annotation_value``, ``Policy.mask_text``) and the Tracer API end to end
+``capture_convert.error_metadata``, ``capture.annotation_value``, ``Policy.mask_text``) and the Tracer API end to end
 (the daemon stand-in of ``lambda_env``), no 8-character window of a secret may reach a document or a log line
 (base64 runs decoded too), and every plain value must still be recorded.
 
@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, redaction
+from lambda_tracer import Tracer, capture, capture_convert, redaction
 from lambda_tracer_local.daemon import by_name, subsegments
 
 POLICY = redaction.Policy()
@@ -401,7 +401,9 @@ def test_each_text_shape_through_mask_text(fragment: Fragment, data: st.DataObje
 def test_each_text_shape_in_an_exception_message(fragment: Fragment, data: st.DataObject) -> None:
     marks = Marks(data.draw(st.integers(0, 2**32)))
     message = fragment(marks, data)
-    _check(json.dumps(capture.error_metadata(ValueError(message), POLICY, BIG)), marks, plains=len(message) <= 900)
+    _check(
+        json.dumps(capture_convert.error_metadata(ValueError(message), POLICY, BIG)), marks, plains=len(message) <= 900
+    )
 
 
 @SETTINGS
@@ -419,7 +421,7 @@ def test_mask_text_masks_every_secret_and_keeps_every_plain_value(example: Examp
 @SETTINGS
 @given(texts())
 def test_error_metadata_masks_every_secret_and_keeps_every_plain_value(example: Example) -> None:
-    recorded = json.dumps(capture.error_metadata(RuntimeError(example.value), POLICY, BIG))
+    recorded = json.dumps(capture_convert.error_metadata(RuntimeError(example.value), POLICY, BIG))
     _check(recorded, example.marks, plains=len(example.value) <= 900)
 
 
@@ -546,7 +548,7 @@ def _straddling(prefix: str, secret: str, suffix: str, total: int = 1100) -> str
 def test_texts_are_masked_before_they_are_cut(prefix: str, secret: str, suffix: str) -> None:
     message = _straddling(prefix, secret, suffix)
     assert message.index(secret) < 1000 < message.index(secret) + len(secret)
-    assert leaked(json.dumps(capture.error_metadata(RuntimeError(message), POLICY, BIG)), [secret]) == []
+    assert leaked(json.dumps(capture_convert.error_metadata(RuntimeError(message), POLICY, BIG)), [secret]) == []
     assert leaked(str(capture.annotation_value("note", message, POLICY)), [secret]) == []
 
     tracer = Tracer(service="svc")
@@ -566,7 +568,7 @@ def test_every_item_under_a_secret_key_is_masked() -> None:
     as_repr = repr({"api_keys": keys, "user": P})
     masked = POLICY.mask_text(as_repr)
     assert leaked(masked, [k[3:] for k in keys]) == [] and P in masked
-    recorded = json.dumps(capture.error_metadata(ValueError(f"bad config {as_repr}"), POLICY, BIG))
+    recorded = json.dumps(capture_convert.error_metadata(ValueError(f"bad config {as_repr}"), POLICY, BIG))
     assert leaked(recorded, [k[3:] for k in keys]) == [] and P in recorded
 
 

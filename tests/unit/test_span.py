@@ -14,7 +14,7 @@ import pytest
 
 import lambda_env
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, coldstart, config
+from lambda_tracer import Tracer, capture, capture_convert, coldstart, config
 from lambda_tracer.backends import udp, xray
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
@@ -52,7 +52,7 @@ PHASES = [
     ("opening the subsegment", xray.BACKEND, "start_span"),
     ("reading the cold start", coldstart, "handler_annotations"),
     ("serializing the response", capture, "recorded_response"),
-    ("serializing the error", capture, "error_metadata"),
+    ("serializing the error", capture_convert, "error_metadata"),
     ("recording the exception", xray.XRaySpan, "record_exception"),
     ("closing and emitting", xray.XRaySpan, "end"),
     ("sending the datagram", udp, "_sender"),  # a real UDP sender whose socket fails (_broken_sender)

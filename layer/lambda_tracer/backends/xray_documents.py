@@ -89,7 +89,7 @@ def exception_entry(error: BaseException, exception_id: str) -> dict[str, Any]:
         for code, line in ((frame.f_code, line) for frame, line in traceback.walk_tb(error.__traceback__))
         if not code.co_filename.startswith(PACKAGE_DIR)
     ]
-    message = capture.exception_message(error, redaction.current())
+    message = redaction.exception_message(error, redaction.current())
     return {
         "id": exception_id,
         "message": message,
@@ -229,8 +229,8 @@ def mask_messages(cause: Any, policy: redaction.Policy) -> None:
         return
     for exception in cause.get("exceptions") or ():
         if isinstance(exception, dict) and isinstance(exception.get("message"), str):
-            message = capture.command_hidden(str(exception.get("type", "")), exception["message"])
-            exception["message"] = policy.mask_message(message, capture.MAX_MESSAGE_CHARS)
+            message = redaction.command_hidden(str(exception.get("type", "")), exception["message"])
+            exception["message"] = policy.mask_message(message, redaction.MAX_MESSAGE_CHARS)
 
 
 def seconds(us: int) -> str:
