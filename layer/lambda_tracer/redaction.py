@@ -98,7 +98,7 @@ _CACHE_SIZE = 4096
 #: A cached key's facts: its verdict in the low bits, and whether its own text needs masking.
 _VERDICT_BITS, _MASKABLE = 7, 8
 
-# Patterns are compiled on first use (``_regex``): compiling all of them costs more at import than most cold
+# Patterns are compiled on first use (``compiled``): compiling all of them costs more at import than most cold
 # starts ever use, and texts that none of them could change never reach them (``Policy.needs_mask``).
 _WORD = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+"
 _NOT_ALNUM = r"[^A-Za-z0-9]+"
