@@ -225,7 +225,7 @@ def service_text(service: object) -> str:
         )
         return DEFAULT_SERVICE
     report_once(("service", kind), f"the Tracer's service is not text ({kind}): its str() is used")
-    return text
+    return text if text.__class__ is str else str.__str__(text)  # __str__ may return a str subclass
 
 
 def auto_disabled_reason() -> str | None:

@@ -431,6 +431,37 @@ def test_a_service_of_a_str_subclass_is_its_text_with_no_warning(warnings_log: p
     assert calls == [] and warnings_log.records == []
 
 
+def test_a_service_whose_str_is_a_str_subclass_is_an_exact_str(warnings_log: pytest.LogCaptureFixture) -> None:
+    """``str()`` returns what ``__str__`` returns, a str subclass too: the service is still taken as an exact str,
+    so the subclass's own methods never run per invocation (its ``__hash__`` raising would leave every invocation
+    untraced)."""
+
+    class Unhashable(str):
+        def __hash__(self) -> int:
+            raise TypeError("unhashable")
+
+        __eq__ = str.__eq__
+
+    class Service:
+        def __str__(self) -> str:
+            return Unhashable("orders")
+
+    tracer = Tracer(service=Service())  # type: ignore[arg-type]
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"ok": 1}
+
+    for _ in range(2):
+        document = invoke(handler).documents[0]
+        assert document["annotations"]["Service"] == "orders"
+        assert document["metadata"] == {"orders": {"handler response": {"ok": 1}}}
+    assert tracer.service.__class__ is str and tracer.service == "orders"
+    assert [r.getMessage() for r in warnings_log.records] == [
+        "lambda_tracer: the Tracer's service is not text (Service): its str() is used"
+    ]
+
+
 def test_a_service_whose_text_fails_is_the_default(warnings_log: pytest.LogCaptureFixture) -> None:
     class Unprintable:
         def __str__(self) -> str:
