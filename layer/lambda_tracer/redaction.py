@@ -53,6 +53,10 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold
 if TYPE_CHECKING:
     from .redaction_text import _Sketched
 
+    #: ``_Sketched`` with the needles of ``Policy._ungated`` moved to the text's, and how many of them it holds.
+    _Needles = tuple[str, ...]
+    _Searched = tuple[_Needles, _Needles, _Needles, _Needles, tuple[tuple[str, str], ...], int]
+
 #: What a key can hold, as far as redaction goes. COUNTS: a secret, unless the value is a number
 #: (``max_tokens``, ``input_tokens``: the token counts of language-model APIs).
 PLAIN, SECRET, COOKIE, QUERY, COUNTS = 0, 1, 2, 3, 4
@@ -166,7 +170,7 @@ def _alternation(items: Iterable[str]) -> str:
     return "|".join(re.escape(item) for item in sorted(set(items), key=len, reverse=True))
 
 
-def _has_any(lowered: str, needles: tuple[str, ...]) -> bool:
+def _has_any(lowered: str, needles: tuple[str, ...] | list[str]) -> bool:
     for needle in needles:  # noqa: SIM110 (a loop: any() over a generator costs twice as much here)
         if needle in lowered:
             return True
@@ -198,11 +202,17 @@ class Policy:
         # ``account_number``), which survives any separator the text puts between its words.
         extra_needles = {max(name, key=len) for name in extra_words if name}
         self._needles = _NEEDLES + tuple(sorted(extra_needles - set(_NEEDLES)))
-        #: What ``_sketch_clear`` searches for, built when a long text first comes.
-        self._sketch: _Sketched | None = None
+        #: What ``_sketch_clear`` searches for, built when a long text first comes (``_searched``), and the
+        #: needles as ``sketch_needles`` gives them.
+        self._sketch: _Searched | None = None
+        self._sketched: _Sketched | None = None
         #: Pieces of sketches that hold no needle: about ``_CLEAN_CHARS`` characters of them, never cleared.
         self._clean: set[bytes] = set()
         self._clean_chars = 0
+        #: Weak needles searched in every text (``_sketch_clear``): appended to before a piece holding their image is
+        #: remembered, never rebuilt, so a thread that read ``_sketch`` before looking pieces up in ``_clean`` finds
+        #: here, after, every needle whose image a piece it found remembered may hold.
+        self._ungated: list[str] = []
         #: Whole texts that need no mask (``needs_mask``): at most ``_CLEAN_TEXTS``, never cleared.
         self._clean_texts: set[str] = set()
 
@@ -299,20 +309,26 @@ class Policy:
         from the new pieces is absent from the text. Needles that the mapping leaves with fewer than two letters
         (``cred`` reads ``#r##``, as in ``created``) would be in most sketches: they are searched in the text itself
         (``redaction_text.sketch_needles``), but only once their image is in a new piece, until a piece holding it
-        is remembered clean (``_ungate``): texts that never read ``#v#`` never pay for ``cvc``. A record's piece is
-        known clean only once each of its comma pieces is.
+        is remembered clean (``_ungated``: listed before the piece is remembered, and read again after the pieces
+        are looked up, so a piece another thread remembers meanwhile is never taken clean without it): texts that
+        never read ``#v#`` never pay for ``cvc``. A record's piece is known clean only once each of its comma pieces is.
         """
         needles = self._sketch
         if needles is None:
-            needles = self._sketch = sketch_needles(self._needles, _FORM_NEEDLES)
-        forms, named, in_text, in_lowered, gated = needles
+            needles = self._sketch = self._searched()
+        forms, named, in_text, in_lowered, gated, listed = needles
         if (in_lowered and _has_any(text.lower(), in_lowered)) or _has_any(text, in_text):
             return False
         clean = self._clean
         records = set(text.encode("ascii").translate(_SKETCH).split(b"},")).difference(clean)
+        pieces = set(b"},".join(records).split(b",")).difference(clean) if records else records
+        ungated = self._ungated
+        if len(ungated) > listed:  # listed since ``needles`` was read: a piece found remembered above may read it
+            if _has_any(text, ungated[listed:]):
+                return False
+            self._sketch = self._searched()
         if not records:
             return True
-        pieces = set(b"},".join(records).split(b",")).difference(clean)
         if pieces:
             sketch = b",".join(pieces)
             # Searched as str: ``needle in bytes`` first tries the needle as an integer, and pays for the TypeError.
@@ -323,19 +339,23 @@ class Policy:
                 if image in folded:
                     if needle in text:
                         return False
-                    self._ungate(needle)  # its image is in pieces about to be remembered clean
+                    if needle not in ungated:  # its image is in pieces about to be remembered clean
+                        ungated.append(needle)
+                        self._sketch = self._searched()
         if self._clean_chars < _CLEAN_CHARS:
             self._remember(records, pieces)
         return True
 
-    def _ungate(self, needle: str) -> None:
-        """From now on search ``needle`` in every text: its image may be in a piece remembered clean, whose texts
-        the sketch no longer reads."""
-        if self._sketch is None:
-            return
-        forms, named, in_text, in_lowered, gated = self._sketch
-        gated = tuple(pair for pair in gated if pair[1] != needle)
-        self._sketch = (forms, named, (*in_text, needle), in_lowered, gated)
+    def _searched(self) -> _Searched:
+        """The needles ``_sketch_clear`` searches: ``sketch_needles``', each of ``_ungated`` searched in the text
+        rather than gated, and how many of those (another thread may list more meanwhile)."""
+        sketched = self._sketched
+        if sketched is None:
+            sketched = self._sketched = sketch_needles(self._needles, _FORM_NEEDLES)
+        forms, named, in_text, in_lowered, gated = sketched
+        ungated = tuple(self._ungated)  # two threads may list a needle twice: searched once
+        kept = tuple(pair for pair in gated if pair[1] not in ungated)
+        return forms, named, in_text + tuple(dict.fromkeys(ungated)), in_lowered, kept, len(ungated)
 
     def _remember(self, *found: set[bytes]) -> None:
         """Keep pieces found clean, up to ``_CLEAN_CHARS`` characters in all."""
