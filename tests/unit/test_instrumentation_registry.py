@@ -102,6 +102,61 @@ def test_a_module_that_does_not_exist_is_not_found_through_the_hook(modules: str
     assert seen == []
 
 
+def test_the_hook_leaves_the_finders_as_they_are(modules: str) -> None:
+    """No finder is added to ``sys.meta_path`` (code that looks for one there finds the very same ones): the hook
+    stands in for the import system's ``_find_spec``, the function that asks them."""
+    import _frozen_importlib
+
+    before = [id(finder) for finder in sys.meta_path]
+    instrumentation.when_imported(f"{modules}.child", lambda module: None)
+    assert [id(finder) for finder in sys.meta_path] == before
+    assert _frozen_importlib._find_spec is instrumentation._find_spec  # type: ignore[attr-defined]
+    assert importlib.import_module(f"{modules}.child").__spec__ is not None
+
+
+class _BrokenFinder:
+    """A finder that raises for one name, as a broken one installed by some other package would."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname == self.name:
+            raise ValueError("broken finder")
+
+
+def _frames_of_a_failing_find(name: str) -> list[tuple[str, str]]:
+    try:
+        importlib.import_module(name)
+    except ValueError as error:
+        import traceback
+
+        return [(frame.filename, frame.name) for frame in traceback.extract_tb(error.__traceback__)]
+    raise AssertionError("the finder did not raise")
+
+
+def test_a_finders_error_has_the_traceback_it_has_without_the_hook(modules: str) -> None:
+    import _frozen_importlib
+
+    name = f"{modules}.child"
+    instrumentation.when_imported(name, lambda module: None)
+    finder = _BrokenFinder(name)
+    sys.meta_path.insert(0, finder)
+    try:
+        with_hook = _frames_of_a_failing_find(name)
+        _frozen_importlib._find_spec = instrumentation._import_system_find_spec  # type: ignore[attr-defined]
+        try:
+            without = _frames_of_a_failing_find(name)
+        finally:
+            _frozen_importlib._find_spec = instrumentation._find_spec  # type: ignore[attr-defined]
+    finally:
+        sys.meta_path.remove(finder)
+    if sys.version_info < (3, 11):  # a re-raise there keeps the frame it leaves: the stand-in's, named as the real one
+        at = [frame[1] for frame in without].index("_find_spec")
+        without.insert(at, without[at])
+    assert with_hook == without and with_hook[-1][1] == "find_spec"
+
+
 LAZY_PROBE = """
 import json, sys
 from lambda_tracer import Tracer

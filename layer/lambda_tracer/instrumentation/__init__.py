@@ -24,6 +24,7 @@ when its backend does not patch in its own way (``Backend.instrument``; a user's
 
 from __future__ import annotations
 
+import _frozen_importlib as _bootstrap  # the import system's own: always loaded
 import sys
 import threading
 from collections.abc import Callable
@@ -171,15 +172,17 @@ def aiohttp_trace_config() -> Any:
 
 
 # -- Running a function when a module is imported (at once, if it already is), without importing it ourselves.
-# One finder on ``sys.meta_path`` wraps the loader of the modules we wait for; the callback runs right after the
-# module's code, before the importer gets it. A callback that raises is reported once and never breaks the import.
+# The import system's own ``_find_spec`` (``importlib._bootstrap``, which ``_find_and_load_unlocked`` calls by its
+# global name for every module not imported yet) is stood in for by ``_find_spec`` below: it asks the real one, and
+# gives the modules we wait for a loader that runs the callbacks right after the module's code, before the importer
+# gets it. Not a finder on ``sys.meta_path``: every import asks every finder there, and one more Python finder cost
+# several times what this one call costs, on each of the hundreds of modules a function's init imports. The finders
+# and ``sys.meta_path`` are left as they are. A callback that raises is reported once and never breaks the import.
 
 Callback = Callable[[ModuleType], None]
 
 _hooks_lock = threading.RLock()
 _waiting: dict[str, list[Callback]] = {}
-#: Modules whose spec our finder is looking up right now (it asks the other finders, not itself).
-_looking_up: set[str] = set()
 
 
 def when_imported(name: str, callback: Callback) -> None:
@@ -194,8 +197,8 @@ def when_imported(name: str, callback: Callback) -> None:
             waiting = _waiting.setdefault(name, [])
             if callback not in waiting:
                 waiting.append(callback)
-            if _FINDER not in sys.meta_path:
-                sys.meta_path.insert(0, _FINDER)
+            if _bootstrap._find_spec is not _find_spec:  # type: ignore[attr-defined]
+                _bootstrap._find_spec = _find_spec  # type: ignore[attr-defined]
             return
     _run(callback, module)
 
@@ -214,22 +217,17 @@ def _run(callback: Callback, module: ModuleType) -> None:
         )
 
 
-class _Finder:
-    """Finds nothing itself: gives the modules we wait for a loader that runs the callbacks after them."""
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in _waiting or fullname in _looking_up:
-            return None
-        import importlib.util
-
-        _looking_up.add(fullname)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            _looking_up.discard(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader, fullname)  # type: ignore[assignment]
-        return spec
+def _find_spec(name: str, path: Any, target: Any = None) -> Any:
+    """The import system's ``_find_spec``, then, for a module we wait for, its loader wrapped (``_Loader``)."""
+    try:
+        spec = _import_system_find_spec(name, path, target)
+    except BaseException as error:  # a finder's error, as without us: this frame taken out of its traceback
+        if error.__traceback__ is not None and error.__traceback__.tb_frame.f_code is _find_spec.__code__:
+            error.__traceback__ = error.__traceback__.tb_next
+        raise
+    if name in _waiting and spec is not None and spec.loader is not None and name not in sys.modules:
+        spec.loader = _Loader(spec.loader, name)
+    return spec
 
 
 class _Loader:
@@ -256,4 +254,7 @@ class _Loader:
             _run(callback, module)
 
 
-_FINDER = _Finder()
+#: The import system's own (``_frozen_importlib`` is ``importlib._bootstrap``, always loaded), and the frame of its
+#: stand-in named as the import system's own frames are: the import system cuts those out of the tracebacks it cuts.
+_import_system_find_spec = _bootstrap._find_spec  # type: ignore[attr-defined]
+_find_spec.__code__ = _find_spec.__code__.replace(co_filename="<frozen importlib._bootstrap>")
