@@ -157,6 +157,78 @@ def test_a_finders_error_has_the_traceback_it_has_without_the_hook(modules: str)
     assert with_hook == without and with_hook[-1][1] == "find_spec"
 
 
+RELOAD_PROBE = """
+import importlib, json
+from lambda_tracer import instrumentation
+instrumentation.when_imported("colorsys", lambda module: None)
+importlib.reload(instrumentation)
+seen = []
+instrumentation.when_imported("colorsys", lambda module: seen.append(module.__name__))
+import colorsys, fractions
+print(json.dumps(seen))
+"""
+
+
+def test_a_reloaded_registry_still_asks_the_import_system() -> None:
+    """A reload keeps the import system's function it saved (the module's own name holds the stand-in by then)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layer")}
+    done = subprocess.run([sys.executable, "-c", RELOAD_PROBE], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == ["colorsys"]
+
+
+def test_a_module_loaded_through_importlib_util_gets_its_callback(modules: str) -> None:
+    """``importlib.util`` keeps its own reference to the import system's ``_find_spec``: the stand-in is put there
+    too, so a module made from ``importlib.util.find_spec``'s spec gets its callback as an imported one does."""
+    import importlib.util
+
+    seen: list[str] = []
+    instrumentation.when_imported(f"{modules}.child", lambda module: seen.append(module.__name__))
+    importlib.import_module(modules)
+    spec = importlib.util.find_spec(f"{modules}.child")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    assert seen == [f"{modules}.child"]
+
+
+class _OldLoader:
+    """A loader with only the old ``load_module`` (no ``exec_module``), which the import system still falls back to."""
+
+    def load_module(self, fullname: str) -> ModuleType:
+        module = ModuleType(fullname)
+        sys.modules[fullname] = module
+        return module
+
+
+class _OldFinder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        import importlib.util
+
+        return importlib.util.spec_from_loader(fullname, _OldLoader()) if fullname == self.name else None
+
+
+def test_a_module_with_an_old_loader_imports_as_without_the_hook(modules: str) -> None:
+    import warnings
+
+    name = f"{modules}_old"
+    instrumentation.when_imported(name, lambda module: None)
+    finder = _OldFinder(name)
+    sys.meta_path.insert(0, finder)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImportWarning)  # the import system's own, about load_module
+            module = importlib.import_module(name)
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.pop(name, None)
+    assert module.__name__ == name
+
+
 LAZY_PROBE = """
 import json, sys
 from lambda_tracer import Tracer

@@ -198,7 +198,7 @@ def when_imported(name: str, callback: Callback) -> None:
             if callback not in waiting:
                 waiting.append(callback)
             if _bootstrap._find_spec is not _find_spec:  # type: ignore[attr-defined]
-                _bootstrap._find_spec = _find_spec  # type: ignore[attr-defined]
+                _install_hook()
             return
     _run(callback, module)
 
@@ -225,9 +225,18 @@ def _find_spec(name: str, path: Any, target: Any = None) -> Any:
         if error.__traceback__ is not None and error.__traceback__.tb_frame.f_code is _find_spec.__code__:
             error.__traceback__ = error.__traceback__.tb_next
         raise
-    if name in _waiting and spec is not None and spec.loader is not None and name not in sys.modules:
-        spec.loader = _Loader(spec.loader, name)
+    if name in _waiting and spec is not None and name not in sys.modules and hasattr(spec.loader, "exec_module"):
+        spec.loader = _Loader(spec.loader, name)  # (a loader with only the old load_module is left to itself)
     return spec
+
+
+def _install_hook() -> None:
+    """Put the stand-in in place; also where ``importlib.util`` (already imported) keeps its own reference to the
+    import system's function, for a module loaded through ``importlib.util.find_spec``."""
+    _bootstrap._find_spec = _find_spec  # type: ignore[attr-defined]
+    util = sys.modules.get("importlib.util")
+    if util is not None and getattr(util, "_find_spec", None) is _import_system_find_spec:
+        util._find_spec = _find_spec  # type: ignore[attr-defined]
 
 
 class _Loader:
@@ -256,5 +265,8 @@ class _Loader:
 
 #: The import system's own (``_frozen_importlib`` is ``importlib._bootstrap``, always loaded), and the frame of its
 #: stand-in named as the import system's own frames are: the import system cuts those out of the tracebacks it cuts.
-_import_system_find_spec = _bootstrap._find_spec  # type: ignore[attr-defined]
+_import_system_find_spec: Any = globals().get(
+    "_import_system_find_spec",
+    _bootstrap._find_spec,  # type: ignore[attr-defined]
+)  # a reload keeps the one it saved: the module's own would be the stand-in by then
 _find_spec.__code__ = _find_spec.__code__.replace(co_filename="<frozen importlib._bootstrap>")
