@@ -401,6 +401,21 @@ def test_a_service_that_is_not_text_is_recorded_as_its_text(
     ]
 
 
+def _assert_traced_as_orders(tracer: Tracer, invocations: int) -> None:
+    """``invocations`` of a handler returning ``{"ok": 1}``, each recorded under the service ``orders``, which the
+    Tracer holds as an exact str."""
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
+        return {"ok": 1}
+
+    for _ in range(invocations):
+        document = invoke(handler).documents[0]
+        assert document["annotations"]["Service"] == "orders"
+        assert document["metadata"] == {"orders": {"handler response": {"ok": 1}}}
+    assert tracer.service.__class__ is str and tracer.service == "orders"
+
+
 def test_a_service_of_a_str_subclass_is_its_text_with_no_warning(warnings_log: pytest.LogCaptureFixture) -> None:
     """A str subclass is text: recorded as it reads, as an exact str (its own ``__str__`` and ``__eq__`` never run
     per invocation), and no warning."""
@@ -419,15 +434,7 @@ def test_a_service_of_a_str_subclass_is_its_text_with_no_warning(warnings_log: p
 
     tracer = Tracer(service=Named("orders"))
 
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
-        return {"ok": 1}
-
-    for _ in range(3):
-        document = invoke(handler).documents[0]
-        assert document["annotations"]["Service"] == "orders"
-        assert document["metadata"] == {"orders": {"handler response": {"ok": 1}}}
-    assert tracer.service.__class__ is str and tracer.service == "orders"
+    _assert_traced_as_orders(tracer, 3)
     assert calls == [] and warnings_log.records == []
 
 
@@ -448,15 +455,7 @@ def test_a_service_whose_str_is_a_str_subclass_is_an_exact_str(warnings_log: pyt
 
     tracer = Tracer(service=Service())  # type: ignore[arg-type]
 
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: object) -> dict[str, int]:
-        return {"ok": 1}
-
-    for _ in range(2):
-        document = invoke(handler).documents[0]
-        assert document["annotations"]["Service"] == "orders"
-        assert document["metadata"] == {"orders": {"handler response": {"ok": 1}}}
-    assert tracer.service.__class__ is str and tracer.service == "orders"
+    _assert_traced_as_orders(tracer, 2)
     assert [r.getMessage() for r in warnings_log.records] == [
         "lambda_tracer: the Tracer's service is not text (Service): its str() is used"
     ]

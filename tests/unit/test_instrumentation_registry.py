@@ -5,6 +5,7 @@ failing callback never breaks the import."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -114,6 +115,16 @@ def test_the_hook_leaves_the_finders_as_they_are(modules: str) -> None:
     assert importlib.import_module(f"{modules}.child").__spec__ is not None
 
 
+@contextlib.contextmanager
+def _first_on_meta_path(finder: object) -> Iterator[None]:
+    """``finder`` first on ``sys.meta_path`` for the block, as another package's finder would be."""
+    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)  # type: ignore[arg-type]
+
+
 class _BrokenFinder:
     """A finder that raises for one name, as a broken one installed by some other package would."""
 
@@ -140,17 +151,13 @@ def test_a_finders_error_has_the_traceback_it_has_without_the_hook(modules: str)
 
     name = f"{modules}.child"
     instrumentation.when_imported(name, lambda module: None)
-    finder = _BrokenFinder(name)
-    sys.meta_path.insert(0, finder)
-    try:
+    with _first_on_meta_path(_BrokenFinder(name)):
         with_hook = _frames_of_a_failing_find(name)
         _frozen_importlib._find_spec = instrumentation._import_system_find_spec  # type: ignore[attr-defined]
         try:
             without = _frames_of_a_failing_find(name)
         finally:
             _frozen_importlib._find_spec = instrumentation._find_spec  # type: ignore[attr-defined]
-    finally:
-        sys.meta_path.remove(finder)
     if sys.version_info < (3, 11):  # a re-raise there keeps the frame it leaves: the stand-in's, named as the real one
         at = [frame[1] for frame in without].index("_find_spec")
         without.insert(at, without[at])
@@ -217,14 +224,11 @@ def test_a_module_with_an_old_loader_imports_as_without_the_hook(modules: str) -
 
     name = f"{modules}_old"
     instrumentation.when_imported(name, lambda module: None)
-    finder = _OldFinder(name)
-    sys.meta_path.insert(0, finder)
     try:
-        with warnings.catch_warnings():
+        with _first_on_meta_path(_OldFinder(name)), warnings.catch_warnings():
             warnings.simplefilter("ignore", ImportWarning)  # the import system's own, about load_module
             module = importlib.import_module(name)
     finally:
-        sys.meta_path.remove(finder)
         sys.modules.pop(name, None)
     assert module.__name__ == name
 
