@@ -18,6 +18,7 @@ sandbox to start, whatever the mode.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -44,6 +45,32 @@ _known: tuple[Any, str] = (None, ON_DEMAND)
 #: ``init``: what the first handler invocation of the process records before its own span, given the Tracer's
 #: backend: the zero-code init trace (init_trace.py), set when init ends. Popped once (atomic, as ``_first``).
 pending: dict[str, Callable[[Any], None]] = {}
+
+
+#: ``_HANDLER`` in zero-code use (the exec wrapper sets it): there the redirect freezes once its tracer started.
+REDIRECT = "lambda_tracer.handler.handler"
+
+
+def freeze_init_objects() -> None:
+    """``gc.freeze()`` what exists so far, at a sandbox's init: the runtime's objects, the tracer's and whatever was
+    imported before it, module-level state that lives as long as the sandbox.
+
+    The collections your module's own imports trigger then never walk them again, and the collector's counters start
+    again at zero, so the full collection a boto3 function's init runs is not reached before its first invocation
+    (docs/performance.md: the garbage collector on a cold start). Called when the package is imported (in code) and
+    by the zero-code redirect once its tracer started; only before the first invocation, only in a process a Lambda
+    runtime started (``AWS_LAMBDA_RUNTIME_API``) with tracing on by the environment. ``LAMBDA_TRACER_GC_FREEZE=false``
+    opts out."""
+    try:
+        if (
+            _first
+            and config.get_raw(config.RUNTIME_API)
+            and config.auto_disabled_reason() is None
+            and config.get_bool(config.GC_FREEZE, True)
+        ):
+            gc.freeze()
+    except Exception as error:
+        config.report_once(("init", "gc.freeze"), f"gc.freeze() failed: {config.error_place(error)}")
 
 
 def init_type() -> str:

@@ -20,12 +20,11 @@ If the tracer cannot start or wrap, the user's handler is served as is.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Callable
 
-from . import STARTED, config
+from . import STARTED, coldstart, config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from .tracer import Tracer
 
 
-REDIRECT = "lambda_tracer.handler.handler"
+REDIRECT = coldstart.REDIRECT
 #: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
 INIT_TRACE_DEFAULT = True
 
@@ -123,17 +122,10 @@ def _start_init_trace(handler_name: str) -> Any:
 
 
 def _freeze_init_objects(tracer: Tracer | None) -> None:
-    """Move everything created so far (runtime, tracer, SDK) out of the garbage collector's way.
-
-    These are module-level objects that live as long as the sandbox. Without this, every collection
-    triggered while your module imports its dependencies (boto3 allocates a lot) walks them again; measured
-    here, that is about 5-10 ms of a boto3 function's cold start. ``LAMBDA_TRACER_GC_FREEZE=false`` opts out.
-    """
-    try:
-        if tracer is not None and not tracer.disabled and config.get_bool(config.GC_FREEZE, True):
-            gc.freeze()
-    except Exception as error:
-        config.report_once(("init", "gc.freeze"), f"gc.freeze() failed: {config.error_place(error)}")
+    """``gc.freeze()`` the runtime's, the tracer's and the SDK's objects before your module is imported
+    (``coldstart.freeze_init_objects``): about 5-10 ms of a boto3 function's cold start, measured here."""
+    if tracer is not None and not tracer.disabled:
+        coldstart.freeze_init_objects()
 
 
 _tracer = _start_tracer()

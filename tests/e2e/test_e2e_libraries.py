@@ -54,9 +54,9 @@ def endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def _run(tmp_path: Path, layer_dir: Path, source: str, event: Any, **env: str) -> Any:
+def _run(tmp_path: Path, layer_dir: Path, source: str, event: Any, wrapper: bool = True, **env: str) -> Any:
     (tmp_path / "app.py").write_text(source)
-    with LocalLambda(tmp_path, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+    with LocalLambda(tmp_path, opt_dirs=[layer_dir], wrapper=wrapper, env=env) as fn:
         invocation = fn.invoke(event)
         assert invocation.status == "response", fn.output[-3000:]
         return invocation
@@ -200,9 +200,25 @@ def handler(event, context):
     return {"frozen": gc.get_freeze_count()}
 """
 
+REPORTS_GC_IN_CODE = """
+import gc
+from lambda_tracer import Tracer
 
-def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Path) -> None:
-    """Compared with the opt-out, not with zero: some Pythons (3.12+) start with a few objects frozen."""
-    frozen = _run(tmp_path, layer_dir, REPORTS_GC, {}).payload["frozen"]
-    opted_out = _run(tmp_path, layer_dir, REPORTS_GC, {}, LAMBDA_TRACER_GC_FREEZE="false").payload["frozen"]
-    assert frozen > opted_out + 1000, (frozen, opted_out)
+tracer = Tracer()
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return {"frozen": gc.get_freeze_count()}
+"""
+
+
+@pytest.mark.parametrize("zero_code", [True, False], ids=["zero-code", "in-code"])
+def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Path, zero_code: bool) -> None:
+    """Compared with the opt-out, not with zero: some Pythons (3.12+) start with a few objects frozen. In code, the
+    package's import freezes; the zero-code redirect, once its tracer started."""
+    source = REPORTS_GC if zero_code else REPORTS_GC_IN_CODE
+    frozen = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code).payload["frozen"]
+    opted_out = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code, LAMBDA_TRACER_GC_FREEZE="false")
+    assert frozen > opted_out.payload["frozen"] + 1000, (frozen, opted_out.payload)
+    untraced = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code, POWERTOOLS_TRACE_DISABLED="true")
+    assert untraced.payload == opted_out.payload  # tracing off by the environment: nothing frozen either

@@ -163,11 +163,11 @@ def test_concurrent_invocations_each_traced_in_their_own_worker(
                 ports_by_worker.setdefault(inv.worker, set()).add(source)
     assert all(len(ports) == 1 for ports in ports_by_worker.values()), ports_by_worker
     assert len(set().union(*ports_by_worker.values())) == WORKERS
-    # The zero-code handler gc.freeze()s at init: in each worker, at its own init after the fork (awslambdaric's
-    # parent imports no handler), so every worker has frozen its own objects; in code, nothing is frozen.
+    # The tracer gc.freeze()s at init (the zero-code redirect, or the package's import in code): in each worker, at
+    # its own init after the fork (awslambdaric's parent imports no handler), so every worker froze its own objects.
     assert all(inv.payload["gc_enabled"] for inv in invocations)
     frozen = {inv.worker: inv.payload["gc_frozen"] for inv in invocations}
-    assert all(count > 0 for count in frozen.values()) if mode == "zero-code" else set(frozen.values()) == {0}
+    assert all(count > 1000 for count in frozen.values()), frozen
 
     # Each invocation shows its own worker's output, as the log socket carried it.
     for inv in invocations:
