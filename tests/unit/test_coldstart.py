@@ -480,67 +480,69 @@ def test_a_service_whose_text_fails_is_the_default(warnings_log: pytest.LogCaptu
     assert "Unprintable" in message and "ValueError at test_coldstart.py:" in message and "secret" not in message
 
 
-def _frozen_by_init(env: dict[str, str], first_invocation_done: bool = False) -> int:
-    """In a forked child with ``env`` set (LAMBDA_TASK_ROOT and AWS_LAMBDA_RUNTIME_API unless given): how many objects
-    ``freeze_init_objects`` moved to the permanent generation."""
-
-    def report() -> bytes:
-        os.environ.update({"LAMBDA_TASK_ROOT": "/tmp", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", **env})
-        for name in [name for name, value in os.environ.items() if value == "<unset>"]:
-            del os.environ[name]
-        if first_invocation_done:
-            coldstart.take()
-        before = gc.get_freeze_count()
-        coldstart.freeze_init_objects()
-        return b"%d" % (gc.get_freeze_count() - before)
-
-    return int(in_forked_child(report))
+@pytest.fixture
+def lambda_init(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """This process as a Lambda runtime's at init (the tracer on, no invocation yet); whatever a test froze is
+    unfrozen afterwards, so the test process's objects go back to the collector."""
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/tmp")
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+    for name in ("LAMBDA_TRACER_GC_FREEZE", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield monkeypatch
+    finally:
+        gc.unfreeze()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
-def test_init_objects_are_frozen_in_a_lambda_runtime_before_the_first_invocation() -> None:
-    assert _frozen_by_init({}) > 1000  # the test process's own objects, in the child
+def _frozen_by_init() -> int:
+    """How many objects ``freeze_init_objects`` moved to the collector's permanent generation."""
+    before = gc.get_freeze_count()
+    coldstart.freeze_init_objects()
+    return gc.get_freeze_count() - before
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+def test_init_objects_are_frozen_in_a_lambda_runtime_before_the_first_invocation(
+    lambda_init: pytest.MonkeyPatch,
+) -> None:
+    assert _frozen_by_init() > 1000  # the test process's own objects
+
+
 @pytest.mark.parametrize(
     "env",
     [
         {"LAMBDA_TRACER_GC_FREEZE": "false"},
         {"POWERTOOLS_TRACE_DISABLED": "true"},
-        {"AWS_LAMBDA_RUNTIME_API": "<unset>"},  # imported by a process no Lambda runtime started (tests, scripts)
-        {"LAMBDA_TASK_ROOT": "<unset>"},
+        {"AWS_LAMBDA_RUNTIME_API": None},  # imported by a process no Lambda runtime started (tests, scripts)
+        {"LAMBDA_TASK_ROOT": None},
         {"AWS_SAM_LOCAL": "true"},
     ],
     ids=["opted out", "tracing disabled", "no runtime", "not in Lambda", "SAM local"],
 )
-def test_nothing_is_frozen_when_opted_out_or_not_traced(env: dict[str, str]) -> None:
-    assert _frozen_by_init(env) == 0
+def test_nothing_is_frozen_when_opted_out_or_not_traced(
+    lambda_init: pytest.MonkeyPatch, env: dict[str, str | None]
+) -> None:
+    for name, value in env.items():
+        if value is None:
+            lambda_init.delenv(name)
+        else:
+            lambda_init.setenv(name, value)
+    assert _frozen_by_init() == 0
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
-def test_nothing_is_frozen_once_an_invocation_started() -> None:
-    assert _frozen_by_init({}, first_invocation_done=True) == 0
+def test_nothing_is_frozen_once_an_invocation_started(lambda_init: pytest.MonkeyPatch) -> None:
+    coldstart.take()
+    assert _frozen_by_init() == 0
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
-def test_a_failing_freeze_is_reported_once_by_type_and_place_and_init_goes_on() -> None:
-    def report() -> bytes:
-        os.environ.update({"LAMBDA_TASK_ROOT": "/tmp", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"})
-        config._reported.clear()
-        messages: list[str] = []
-        handler = logging.Handler()
-        handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
-        logging.getLogger("lambda_tracer").addHandler(handler)
+def test_a_failing_freeze_is_reported_once_by_type_and_place_and_init_goes_on(
+    lambda_init: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
+) -> None:
+    def refuse() -> None:
+        raise MemoryError("secret-in-message")
 
-        def refuse() -> None:
-            raise MemoryError("secret-in-message")
-
-        gc.freeze = refuse
-        coldstart.freeze_init_objects()
-        coldstart.freeze_init_objects()
-        return "\n".join(messages).encode()
-
-    reported = in_forked_child(report).decode()
-    assert reported.count("gc.freeze() failed: MemoryError") == 1, reported
-    assert "secret-in-message" not in reported
+    lambda_init.setattr(gc, "freeze", refuse)
+    coldstart.freeze_init_objects()
+    coldstart.freeze_init_objects()
+    reported = [r.getMessage() for r in warnings_log.records]
+    assert len(reported) == 1 and reported[0].startswith("lambda_tracer: gc.freeze() failed: MemoryError at "), reported
+    assert "test_coldstart.py" in reported[0] and "secret-in-message" not in reported[0]
