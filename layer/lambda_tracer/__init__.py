@@ -17,9 +17,9 @@ from .tracer import Tracer, aiohttp_trace_config  # noqa: E402 (STARTED is taken
 
 del perf_counter, time
 
-from . import coldstart, config  # noqa: E402 (loaded by the tracer above)
+from . import coldstart  # noqa: E402 (loaded by the tracer above)
 
-if config.get_raw(config.HANDLER) != coldstart.REDIRECT:  # in code; the zero-code redirect freezes later, itself
-    coldstart.freeze_init_objects()
+# In code, at init: gc.freeze() (nothing in zero-code, whose redirect is not being imported yet: it freezes later).
+coldstart.freeze_init_objects()
 
 __all__ = ["Tracer", "aiohttp_trace_config"]

@@ -47,23 +47,22 @@ _known: tuple[Any, str] = (None, ON_DEMAND)
 pending: dict[str, Callable[[Any], None]] = {}
 
 
-#: ``_HANDLER`` in zero-code use (the exec wrapper sets it): there the redirect freezes once its tracer started.
-REDIRECT = "lambda_tracer.handler.handler"
-
-
 def freeze_init_objects() -> None:
-    """``gc.freeze()`` what exists so far, at a sandbox's init: the runtime's objects, the tracer's and whatever was
-    imported before it, module-level state that lives as long as the sandbox.
+    """``gc.freeze()`` what exists so far, while the runtime imports the handler's module (init): the runtime's
+    objects, the tracer's and whatever was made before this call, module-level state that lives as long as the
+    sandbox.
 
-    The collections your module's own imports trigger then never walk them again, and the collector's counters start
+    The collections the rest of the import triggers then never walk them again, and the collector's counters start
     again at zero, so the full collection a boto3 function's init runs is not reached before its first invocation
     (docs/performance.md: the garbage collector on a cold start). Called when the package is imported (in code) and
-    by the zero-code redirect once its tracer started; only before the first invocation, only in a process a Lambda
-    runtime started (``AWS_LAMBDA_RUNTIME_API``) with tracing on by the environment. ``LAMBDA_TRACER_GC_FREEZE=false``
-    opts out."""
+    by the zero-code redirect once its tracer started. Only while the module ``_HANDLER`` names is being imported
+    (never during an invocation: a lazy import inside a handler freezes nothing), in a process a Lambda runtime
+    started (``AWS_LAMBDA_RUNTIME_API`` set), when the environment does not turn tracing off;
+    ``LAMBDA_TRACER_GC_FREEZE=false`` opts out. Cycles that are already garbage when it runs are kept for the
+    sandbox's life: docs/zero-code.md says what that means for code that imports the tracer late."""
     try:
         if (
-            _first
+            _handler_module_importing()
             and config.get_raw(config.RUNTIME_API)
             and config.auto_disabled_reason() is None
             and config.get_bool(config.GC_FREEZE, True)
@@ -71,6 +70,14 @@ def freeze_init_objects() -> None:
             gc.freeze()
     except Exception as error:
         config.report_once(("init", "gc.freeze"), f"gc.freeze() failed: {config.error_place(error)}")
+
+
+def _handler_module_importing() -> bool:
+    """Whether the module ``_HANDLER`` names (as the runtime resolves it: ``dir/app.handler`` is ``dir.app``) is
+    being imported: its spec's ``_initializing``, which the import system sets while the module's code runs."""
+    handler = config.get_raw(config.HANDLER) or ""
+    module = sys.modules.get(handler.rsplit(".", 1)[0].replace("/", "."))
+    return getattr(getattr(module, "__spec__", None), "_initializing", False) is True
 
 
 def init_type() -> str:

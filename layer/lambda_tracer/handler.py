@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .tracer import Tracer
 
 
-REDIRECT = coldstart.REDIRECT
+REDIRECT = "lambda_tracer.handler.handler"
 #: LAMBDA_TRACER_INIT_TRACE's default (docs/cold-start-anatomy.md: what it costs).
 INIT_TRACE_DEFAULT = True
 

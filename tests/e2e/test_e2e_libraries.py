@@ -212,6 +212,16 @@ def handler(event, context):
 """
 
 
+REPORTS_GC_IMPORTING_LATE = """
+import gc
+
+def handler(event, context):
+    from lambda_tracer import Tracer  # at an invocation, not at init
+
+    return {"frozen": gc.get_freeze_count()}
+"""
+
+
 @pytest.mark.parametrize("zero_code", [True, False], ids=["zero-code", "in-code"])
 def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Path, zero_code: bool) -> None:
     """Compared with the opt-out, not with zero: some Pythons (3.12+) start with a few objects frozen. In code, the
@@ -222,3 +232,5 @@ def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Pat
     assert frozen > opted_out.payload["frozen"] + 1000, (frozen, opted_out.payload)
     untraced = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code, POWERTOOLS_TRACE_DISABLED="true")
     assert untraced.payload == opted_out.payload  # tracing off by the environment: nothing frozen either
+    if not zero_code:  # imported by the handler, at an invocation: nothing frozen
+        assert _run(tmp_path, layer_dir, REPORTS_GC_IMPORTING_LATE, {}, wrapper=False).payload == opted_out.payload

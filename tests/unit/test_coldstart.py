@@ -8,10 +8,13 @@ the rules themselves. The root conftest makes each test start with a first invoc
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import os
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -480,31 +483,68 @@ def test_a_service_whose_text_fails_is_the_default(warnings_log: pytest.LogCaptu
     assert "Unprintable" in message and "ValueError at test_coldstart.py:" in message and "secret" not in message
 
 
-@pytest.fixture
-def lambda_init(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """This process as a Lambda runtime's at init (the tracer on, no invocation yet); whatever a test froze is
-    unfrozen afterwards, so the test process's objects go back to the collector."""
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/tmp")
-    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
-    for name in ("LAMBDA_TRACER_GC_FREEZE", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    try:
-        yield monkeypatch
-    finally:
-        gc.unfreeze()
+#: A handler's module that freezes as it is imported (as the package's import does in code) and in its handler.
+FREEZING_APP = """
+import gc
+from lambda_tracer import coldstart
+
+before = gc.get_freeze_count()
+coldstart.freeze_init_objects()
+FROZEN = gc.get_freeze_count() - before
 
 
-def _frozen_by_init() -> int:
-    """How many objects ``freeze_init_objects`` moved to the collector's permanent generation."""
+def handler(event, context):
     before = gc.get_freeze_count()
     coldstart.freeze_init_objects()
     return gc.get_freeze_count() - before
+"""
 
 
-def test_init_objects_are_frozen_in_a_lambda_runtime_before_the_first_invocation(
-    lambda_init: pytest.MonkeyPatch,
-) -> None:
-    assert _frozen_by_init() > 1000  # the test process's own objects
+@pytest.fixture
+def lambda_init(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """This process as a Lambda runtime's, with the tracer on: what it gives imports a handler's module (written
+    here, named by ``_HANDLER``, or ``_HANDLER`` set to ``named_by``) the way the runtime does at init. Whatever was
+    frozen is unfrozen afterwards, so the test process's objects go back to the collector; on a Python that starts
+    with objects frozen (3.12+), the test is skipped rather than unfreeze them."""
+    if gc.get_freeze_count():
+        pytest.skip("this interpreter starts with objects frozen")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+    for name in ("LAMBDA_TRACER_GC_FREEZE", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    imported: list[str] = []
+
+    def import_handler_module(handler: str, named_by: str | None = None) -> Any:
+        module_name = handler.rsplit(".", 1)[0].replace("/", ".")
+        path = tmp_path.joinpath(*module_name.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FREEZING_APP)
+        monkeypatch.setenv("_HANDLER", handler if named_by is None else named_by)
+        imported.append(module_name)
+        return importlib.import_module(module_name)
+
+    try:
+        yield import_handler_module
+    finally:
+        gc.unfreeze()
+        for name in imported:
+            sys.modules.pop(name, None)
+
+
+def test_init_objects_are_frozen_while_the_handler_s_module_is_imported(lambda_init: Callable[..., Any]) -> None:
+    assert lambda_init("freezing_app.handler").FROZEN > 1000  # the test process's own objects
+
+
+def test_a_handler_in_a_folder_is_the_module_the_runtime_imports(lambda_init: Callable[..., Any]) -> None:
+    assert lambda_init("functions/freezing_app_in_folder.handler").FROZEN > 1000  # functions.freezing_app_in_folder
+
+
+def test_nothing_is_frozen_during_an_invocation(lambda_init: Callable[..., Any]) -> None:
+    """A lazy import of the tracer inside a handler: the event and whatever the invocation made stay collectable."""
+    app = lambda_init("freezing_app_invoked.handler")
+    gc.unfreeze()
+    assert app.handler({}, None) == 0
 
 
 @pytest.mark.parametrize(
@@ -519,30 +559,31 @@ def test_init_objects_are_frozen_in_a_lambda_runtime_before_the_first_invocation
     ids=["opted out", "tracing disabled", "no runtime", "not in Lambda", "SAM local"],
 )
 def test_nothing_is_frozen_when_opted_out_or_not_traced(
-    lambda_init: pytest.MonkeyPatch, env: dict[str, str | None]
+    lambda_init: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]
 ) -> None:
     for name, value in env.items():
         if value is None:
-            lambda_init.delenv(name)
+            monkeypatch.delenv(name)
         else:
-            lambda_init.setenv(name, value)
-    assert _frozen_by_init() == 0
+            monkeypatch.setenv(name, value)
+    assert lambda_init("freezing_app_off.handler").FROZEN == 0
 
 
-def test_nothing_is_frozen_once_an_invocation_started(lambda_init: pytest.MonkeyPatch) -> None:
-    coldstart.take()
-    assert _frozen_by_init() == 0
+@pytest.mark.parametrize("handler", ["another_module.handler", "nodots", ""])
+def test_nothing_is_frozen_while_another_module_is_imported(lambda_init: Callable[..., Any], handler: str) -> None:
+    """``_HANDLER`` names another module (or none): the import running now is not the runtime's import of it."""
+    assert lambda_init("freezing_app_not_named.handler", named_by=handler).FROZEN == 0
 
 
 def test_a_failing_freeze_is_reported_once_by_type_and_place_and_init_goes_on(
-    lambda_init: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
+    lambda_init: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
 ) -> None:
     def refuse() -> None:
         raise MemoryError("secret-in-message")
 
-    lambda_init.setattr(gc, "freeze", refuse)
-    coldstart.freeze_init_objects()
-    coldstart.freeze_init_objects()
+    monkeypatch.setattr(gc, "freeze", refuse)
+    assert lambda_init("freezing_app_refused.handler").FROZEN == 0
+    assert lambda_init("freezing_app_refused_again.handler").FROZEN == 0
     reported = [r.getMessage() for r in warnings_log.records]
     assert len(reported) == 1 and reported[0].startswith("lambda_tracer: gc.freeze() failed: MemoryError at "), reported
     assert "test_coldstart.py" in reported[0] and "secret-in-message" not in reported[0]
