@@ -40,11 +40,25 @@ class NoOpProvider:
     def capture_async(self, name: str | None = None) -> Callable[[Any], Any]:
         return lambda function: function
 
-    def current_subsegment(self) -> None:
-        return None
+    # The entities the reference's disabled recorder hands out (its DummySubsegment/DummySegment) are never None:
+    # ``tracer.provider.current_subsegment().put_annotation(...)`` must run while tracing is off.
+    def current_subsegment(self) -> NoOpSubsegment:
+        return _SUBSEGMENT
 
-    def begin_subsegment(self, name: str, namespace: str = "local") -> None:
-        return None
+    def begin_subsegment(self, name: str, namespace: str = "local") -> NoOpSubsegment:
+        return _SUBSEGMENT
+
+    def current_segment(self) -> NoOpSubsegment:
+        return _SUBSEGMENT
+
+    def begin_segment(self, name: str | None = None, *args: Any, **kwargs: Any) -> NoOpSubsegment:
+        return _SUBSEGMENT
+
+    def get_trace_entity(self) -> NoOpSubsegment:
+        return _SUBSEGMENT
+
+    def is_sampled(self) -> bool:
+        return False
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return _nothing
@@ -54,4 +68,5 @@ def _nothing(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+_SUBSEGMENT = NoOpSubsegment()
 NOOP_PROVIDER = NoOpProvider()

@@ -173,9 +173,34 @@ async def main():
         subsegment.put_metadata("k", 1)
 asyncio.run(main())
 print(json.dumps({"sdk": any(m.startswith("aws_xray_sdk") for m in sys.modules),
-                  "current": provider.current_subsegment()}))
+                  "current": type(provider.current_subsegment()).__name__}))
 """
-    assert _run(code, LAMBDA_TASK_ROOT="/tmp", POWERTOOLS_TRACE_DISABLED="true") == {"sdk": False, "current": None}
+    assert _run(code, LAMBDA_TASK_ROOT="/tmp", POWERTOOLS_TRACE_DISABLED="true") == {
+        "sdk": False,
+        "current": "NoOpSubsegment",
+    }
+
+
+def test_disabled_provider_hands_out_entities_that_accept_what_the_references_do() -> None:
+    """While disabled, the reference's ``xray_recorder`` hands out dummy entities: the usual
+    ``tracer.provider.current_subsegment().put_annotation(...)`` runs in unit tests with tracing off. Ours gave None,
+    and that line raised AttributeError in the user's code."""
+    provider = Tracer(disabled=True).provider
+    for entity in (
+        provider.current_subsegment(),
+        provider.begin_subsegment("## manual"),
+        provider.current_segment(),
+        provider.begin_segment("segment"),
+        provider.get_trace_entity(),
+    ):
+        assert entity is not None
+        entity.put_annotation("key", "value")
+        entity.put_metadata("key", {"a": 1}, "namespace")
+        entity.add_exception(ValueError("x"), [])
+        assert entity.sampled is False
+    provider.end_subsegment()
+    provider.end_segment()
+    assert provider.is_sampled() is False
 
 
 def test_only_handler_decorators_count_as_already_traced() -> None:
