@@ -87,11 +87,11 @@ def _wrap(tracer: Tracer | None, user_handler: Any) -> Any:
     if tracer is None or not callable(user_handler):
         return user_handler  # a fault handler from an older runtime is passed through as is
     try:
-        from .tracer import is_traced
+        from .tracer import ZERO_CODE, capture_handler, is_traced
 
         if is_traced(user_handler):
             return user_handler
-        return tracer.capture_lambda_handler(user_handler)
+        return capture_handler(tracer, user_handler, None, None, ZERO_CODE)  # capture_lambda_handler's, as zero-code
     except Exception as error:
         config.report_once(
             ("init", "wrap"), f"could not wrap the handler, serving it untraced: {config.error_place(error)}"

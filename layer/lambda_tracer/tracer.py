@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 #: Set on the handler wrappers we return, so the zero-code redirect never traces a handler twice.
 HANDLER_MARKER = "__lambda_tracer_handler__"
 
-# True while a handler subsegment of ours is open in this context (zero-code + in-code must not nest).
-_handler_active: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_tracer_handler_active", default=False)
+#: Whose handler subsegment is open here, if any: zero-code + in-code must not nest, two in-code ones do (reference).
+ZERO_CODE, IN_CODE = "zero-code", "in code"
+_handler_active: contextvars.ContextVar[str] = contextvars.ContextVar("lambda_tracer_handler_active", default="")
 
 
 def sanitize_name(name: str) -> str:
@@ -131,8 +132,7 @@ class Tracer:
     """Trace a Lambda function with AWS X-Ray (API-compatible with the Powertools Tracer).
 
     Precedence for every setting: explicit argument > environment variable > what an earlier
-    Tracer in the process was explicitly given > default. Nothing else carries over.
-    """
+    Tracer in the process was explicitly given > default. Nothing else carries over."""
 
     def __init__(
         self,
@@ -278,11 +278,7 @@ class Tracer:
             return functools.partial(
                 self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
             )
-        response_on = _first(capture_response, config.capture_response_default())
-        error_on = _first(capture_error, config.capture_error_default())
-        name = sanitize_name(getattr(lambda_handler, "__name__", "handler"))
-        wrap = _wrap_async_handler if kind_of(lambda_handler) == "coroutine" else _wrap_handler
-        return _mark_handler(wrap(self, lambda_handler, name, response_on, error_on))
+        return capture_handler(self, lambda_handler, capture_response, capture_error, IN_CODE)
 
     if TYPE_CHECKING:  # the overloads exist for type checkers only (typing is not imported at run time)
 
@@ -319,11 +315,24 @@ class Tracer:
 # function needs them at its cold start, and wrappers.py is imported only with the first capture_method.
 
 if TYPE_CHECKING:
-    HandlerTrace = tuple[GuardedSpan, contextvars.Token[bool]]
+    HandlerTrace = tuple[GuardedSpan, contextvars.Token[str]]
+
+
+def capture_handler(
+    tracer: Tracer, handler: Callable[..., Any], capture_response: bool | None, capture_error: bool | None, opens: str
+) -> Callable[..., Any]:
+    """``capture_lambda_handler``'s wrapper, marked; ``opens``: ZERO_CODE (the redirect's) or IN_CODE."""
+    response_on = _first(capture_response, config.capture_response_default())
+    error_on = _first(capture_error, config.capture_error_default())
+    name = sanitize_name(getattr(handler, "__name__", "handler"))
+    wrap = _wrap_async_handler if kind_of(handler) == "coroutine" else _wrap_handler
+    wrapped = wrap(tracer, handler, name, response_on, error_on, opens)
+    setattr(wrapped, HANDLER_MARKER, True)
+    return wrapped
 
 
 def _wrap_handler(
-    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
+    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool, opens: str
 ) -> Callable[..., Any]:
     title, key = f"## {name}", response_key(name)
 
@@ -335,7 +344,7 @@ def _wrap_handler(
         # already inside our handler subsegment: zero-code + in-code). Never raises.
         span = inner = token = None  # span: a GuardedSpan; X-Ray's own (inner) is closed by GuardedSpan.finish
         try:
-            if not _handler_active.get():
+            if _handler_active.get() != ZERO_CODE:
                 if tracer._shared is not _shared:
                     tracer._refresh()
                 if not tracer._disabled or tracer._custom_provider is not None:
@@ -351,7 +360,7 @@ def _wrap_handler(
                         span = GuardedSpan(
                             backend.start_span(title), name, response_on, error_on, namespace, annotations
                         )
-                    token = _handler_active.set(True)
+                    token = _handler_active.set(opens)
         except Exception as error:
             report("starting the handler subsegment", error)
             token = None
@@ -376,14 +385,14 @@ def _wrap_handler(
 
 
 def _wrap_async_handler(
-    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool
+    tracer: Tracer, handler: Callable[..., Any], name: str, response_on: bool, error_on: bool, opens: str
 ) -> Callable[..., Any]:
     title = f"## {name}"
 
     @functools.wraps(handler)
     async def async_decorate(event: Any, context: Any, **kwargs: Any) -> Any:
         backends.invocation = event, context
-        trace = await _open_handler_async(tracer, title, name, response_on, error_on)
+        trace = await _open_handler_async(tracer, title, name, response_on, error_on, opens)
         if trace is None:
             return await handler(event, context, **kwargs)
         try:
@@ -398,25 +407,23 @@ def _wrap_async_handler(
 
 
 async def _open_handler_async(
-    tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool
+    tracer: Tracer, title: str, name: str, response_on: bool, error_on: bool, opens: str
 ) -> HandlerTrace | None:
     try:
         ready = _handler_ready(tracer)
         if ready is None:
             return None
         inner = await ready[0].start_span_async(title)
-        return GuardedSpan(inner, name, response_on, error_on, tracer._service, ready[1]), _handler_active.set(True)
+        return GuardedSpan(inner, name, response_on, error_on, tracer._service, ready[1]), _handler_active.set(opens)
     except Exception as error:
         report("starting the handler subsegment", error)
         return None
 
 
 def _handler_ready(tracer: Tracer) -> tuple[Backend, tuple[dict[str, str | int | float | bool], str]] | None:
-    """What opening the handler subsegment needs: the backend, and the handler's annotations (ColdStart, Service,
-    and beyond the reference InitType and Restored); None when the handler is not traced. The Tracer's settings
-    are read here as ``service``, ``disabled`` and ``backend`` read them, once (this is every invocation's path).
-    """
-    if _handler_active.get():
+    """What opening the handler subsegment needs: the backend and the handler's annotations (ColdStart, Service,
+    InitType, Restored); None when it is not traced. The Tracer's settings are read once, as its properties do."""
+    if _handler_active.get() == ZERO_CODE:
         return None
     if tracer._shared is not _shared:
         tracer._refresh()
@@ -522,11 +529,6 @@ def _bridge(module: Any) -> None:
         from . import otel
 
         otel.install(module)
-
-
-def _mark_handler(function: AnyCallableT) -> AnyCallableT:
-    setattr(function, HANDLER_MARKER, True)
-    return function
 
 
 def is_traced(function: Any) -> bool:

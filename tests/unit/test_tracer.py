@@ -171,6 +171,59 @@ def test_extra_kwargs_pass_through() -> None:
     assert invoke(handler, extra="injected").result == "injected"
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_handler_decorated_in_code_and_called_by_another_gets_its_own_subsegment(asynchronous: bool) -> None:
+    """A router decorated with capture_lambda_handler calling handlers decorated the same way: the reference records
+    each as its own ``## name`` subsegment, with its response and annotations. Ours recorded the inner one not at all
+    (its annotations landed on the router's subsegment, its response nowhere): the guard against a zero-code handler
+    nesting over one traced in code applied to two handlers traced in code as well."""
+    import asyncio
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def route(event: dict, context: object) -> str:
+        tracer.put_annotation("routed", True)
+        return "routed"
+
+    @tracer.capture_lambda_handler
+    async def route_async(event: dict, context: object) -> str:
+        tracer.put_annotation("routed", True)
+        return "routed"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        return asyncio.run(route_async(event, context)) if asynchronous else route(event, context)
+
+    call = invoke(handler, expect=2)
+    assert call.result == "routed"
+    outer = by_name(call.documents, "## handler")
+    inner = by_name(call.documents, "## route_async" if asynchronous else "## route")
+    assert inner["parent_id"] == outer["id"]
+    assert inner["annotations"]["routed"] is True and inner["annotations"]["Service"] == "svc"
+    assert inner["metadata"] == {"svc": {f"{inner['name'][3:]} response": "routed"}}
+    assert "routed" not in outer["annotations"]
+
+
+def test_a_handler_traced_in_code_under_the_zero_code_wrapper_is_not_nested() -> None:
+    """Zero-code's wrapper around an undecorated ``_HANDLER`` that calls a handler decorated in code: one
+    ``## main`` subsegment, the inner handler's work recorded in it (both modes together never trace twice)."""
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def decorated(event: dict, context: object) -> str:
+        tracer.put_annotation("inner", 1)
+        return "ok"
+
+    def main(event: dict, context: object) -> str:
+        return decorated(event, context)
+
+    call = invoke(tracer_module.capture_handler(Tracer(), main, None, None, tracer_module.ZERO_CODE))
+    assert call.result == "ok"
+    [doc] = call.documents
+    assert doc["name"] == "## main" and doc["annotations"]["inner"] == 1
+
+
 def test_annotations_and_metadata_land_on_current_subsegment() -> None:
     tracer = Tracer(service="svc")
 
