@@ -121,3 +121,69 @@ def test_nothing_recorded_under_a_call_already_recorded() -> None:
 
     call = invoke(handler, expect=2)
     assert call.result == (1,) and _statements(call) == []
+
+
+class _DictCursor(sqlite3.Cursor):
+    pass
+
+
+class _OwnMethods(sqlite3.Connection):
+    """A factory with its own cursor() default and its own execute* (rewriting the statement, counting calls)."""
+
+    calls: list[str] = []  # noqa: RUF012 (the test's record)
+
+    def cursor(self, factory: Any = _DictCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        _OwnMethods.calls.append("execute")
+        return super().execute(sql.replace("41", "42"), *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        _OwnMethods.calls.append("executemany")
+        return super().executemany(sql, *args)
+
+    def executescript(self, script: str) -> Any:
+        _OwnMethods.calls.append("executescript")
+        return super().executescript(script)
+
+
+class _OwnCursorOnly(sqlite3.Connection):
+    def cursor(self, factory: Any = _DictCursor) -> Any:
+        return super().cursor(factory)
+
+
+def _uses_own_methods(connection: Any, other: Any) -> list[Any]:
+    _OwnMethods.calls.clear()
+    connection.execute("create table t (x)")
+    found = [
+        connection.execute("select 41").fetchone(),
+        type(connection.cursor()).__name__,
+        type(connection.execute("select 1")).__name__,
+        type(connection.executemany("insert into t values (?)", [(1,)])).__name__,
+        type(connection.executescript("select 1;")).__name__,
+        list(_OwnMethods.calls),
+        type(other.cursor()).__name__,
+        type(other.execute("select 1")).__name__,  # Python 3.11+: the default cursor, not the factory's cursor()
+        type(other.cursor(sqlite3.Cursor)).__name__,
+    ]
+    connection.close()
+    other.close()
+    return found
+
+
+def test_a_factorys_own_cursor_and_execute_run_as_without_the_layer() -> None:
+    """A connection factory's own ``cursor()`` default and ``execute*`` overrides are what the user's code gets,
+    traced or not: the factory class called directly (as sqlite3.connect does without the layer) is the reference."""
+    without_layer = _uses_own_methods(_OwnMethods(":memory:"), _OwnCursorOnly(":memory:"))
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> list[Any]:
+        return _uses_own_methods(
+            sqlite3.connect(":memory:", factory=_OwnMethods), sqlite3.connect(":memory:", factory=_OwnCursorOnly)
+        )
+
+    call = invoke(handler)
+    assert call.error is None, call.error
+    assert call.result == without_layer
+    assert call.result[0] == (42,) and call.result[1] == "_DictCursor"

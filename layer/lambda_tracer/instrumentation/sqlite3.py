@@ -19,6 +19,7 @@ instead, with its own behaviour (its proxy included), and this one stands aside.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from types import ModuleType
 
@@ -53,7 +54,7 @@ def instrument(name: str, module: ModuleType) -> None:
     def traced_connect(*args: Any, **kwargs: Any) -> Any:
         positional = len(args) > _FACTORY_POSITION
         factory = args[_FACTORY_POSITION] if positional else kwargs.get("factory", base_connection)
-        traced = _traced_class(factory, base_connection, _connection_class, base_cursor, version)
+        traced = _traced_class(factory, base_connection, _connection_class, base_connection, base_cursor, version)
         if traced is None:
             return connect(*args, **kwargs)
         if positional:
@@ -101,31 +102,52 @@ def _traced_class(factory: object, base: type, make: Any, *args: Any) -> type | 
         return found
 
 
-def _connection_class(base: type, base_cursor: type, version: str) -> type:
-    """A connection class whose cursors are traced, the statements it runs itself included."""
+def _connection_class(base: type, root: Any, base_cursor: type, version: str) -> type:
+    """A connection class whose cursors are traced, the statements it runs itself included. What the user's factory
+    ``base`` defines itself (a ``cursor()`` with its own default cursor class, its own ``execute``) stays its own:
+    ours only stands in for sqlite3's (``root``'s), so a statement run through an override of the user's may go
+    untraced, never changed."""
+    own = {name for name in ("cursor", *_STATEMENTS) if getattr(base, name, None) is not getattr(root, name, None)}
 
     class Connection(base):  # type: ignore[misc]
         __slots__ = ("_lambda_tracer_database",)
 
         def cursor(self, *args: Any, **kwargs: Any) -> Any:
+            if not args and "factory" not in kwargs and "cursor" in own:  # the factory's own default cursor class
+                return super().cursor(*args, **kwargs)
             asked = args[0] if args else kwargs.get("factory", base_cursor)
             traced = _traced_class(asked, base_cursor, _cursor_class, version)
             if traced is None:
                 return super().cursor(*args, **kwargs)
             return super().cursor(traced)
 
-        # Connection.execute* make a cursor in C and run the statement without calling its execute: the
-        # same, through cursor(), so the statement is traced once.
-        def execute(self, *args: Any, **kwargs: Any) -> Any:
-            return self.cursor().execute(*args, **kwargs)
+    def statement_cursor(connection: Any) -> Any:
+        """The cursor sqlite3's own ``Connection.execute*`` make: the connection's ``cursor()`` up to Python 3.10,
+        sqlite3's default cursor from 3.11 (a ``cursor()`` of the user's is not called), traced."""
+        if _STATEMENT_CURSOR_BY_METHOD:
+            return connection.cursor()
+        return root.cursor(connection, _traced_class(base_cursor, base_cursor, _cursor_class, version))
 
-        def executemany(self, *args: Any, **kwargs: Any) -> Any:
-            return self.cursor().executemany(*args, **kwargs)
-
-        def executescript(self, *args: Any, **kwargs: Any) -> Any:
-            return self.cursor().executescript(*args, **kwargs)
-
+    # Connection.execute* make a cursor in C and run the statement without calling its execute: the same, through
+    # that cursor, so the statement is traced once; not where the user's factory has its own.
+    for name in _STATEMENTS:
+        if name not in own:
+            setattr(Connection, name, _through_cursor(name, statement_cursor))
     return Connection
+
+
+#: The statements a connection runs itself (on a cursor it makes).
+_STATEMENTS = ("execute", "executemany", "executescript")
+#: Whether sqlite3's ``Connection.execute*`` get their cursor by calling the connection's ``cursor()`` (up to 3.10).
+_STATEMENT_CURSOR_BY_METHOD = sys.version_info < (3, 11)
+
+
+def _through_cursor(name: str, statement_cursor: Any) -> Any:
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(statement_cursor(self), name)(*args, **kwargs)
+
+    run.__name__ = run.__qualname__ = name
+    return run
 
 
 def _cursor_class(base: type, version: str) -> type:
