@@ -39,7 +39,9 @@ class _Handler(QuietHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.reply(200, json.dumps({"path": self.path, "header": self.headers.get("X-Amzn-Trace-Id")}).encode())
+        trace_headers = {name: self.headers.get_all(name) for name in ("X-Amzn-Trace-Id", "traceparent")}
+        reply = {"path": self.path, "header": self.headers.get("X-Amzn-Trace-Id"), "all": trace_headers}
+        self.reply(200, json.dumps(reply).encode())
 
     def do_PUT(self) -> None:  # S3 PutObject
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -98,6 +100,45 @@ def test_requests_over_http_client_is_one_subsegment(base: str) -> None:
     assert documents[f"{base}/redirect"]["http"]["response"]["status"] == 200  # the final response, after the hop
     assert followed["header"] == f"Root={call.trace_id};Parent={documents[base + '/redirect']['id']};Sampled=1"
     assert raw["header"] == f"Root={call.trace_id};Parent={documents[base + '/raw']['id']};Sampled=1"
+
+
+@pytest.mark.parametrize("propagators", [None, "xray,tracecontext"])
+def test_http_client_sends_one_trace_header_when_the_caller_sets_its_own(
+    base: str, monkeypatch: pytest.MonkeyPatch, propagators: str | None
+) -> None:
+    """A request whose caller already sets X-Amzn-Trace-Id (or traceparent), through http.client, urllib.request
+    or urllib3: the server gets one of each, this call's, as requests, httpx and the SDK's patch send it (the
+    caller's is replaced, not sent beside ours)."""
+    import urllib.request
+
+    import urllib3
+
+    if propagators is not None:
+        monkeypatch.setenv("LAMBDA_TRACER_PROPAGATORS", propagators)
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    theirs = {"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+    theirs["traceparent"] = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        connection.request("GET", "/raw", headers=theirs)
+        raw = json.loads(connection.getresponse().read())
+        lower = {name.lower(): value for name, value in theirs.items()}
+        opened = json.loads(urllib.request.urlopen(urllib.request.Request(f"{base}/urllib", headers=lower)).read())
+        pooled = json.loads(urllib3.PoolManager().request("GET", f"{base}/urllib3", headers=theirs).data)
+        return [raw, opened, pooled]
+
+    call = invoke(handler, expect=4)
+    assert call.error is None, call.error
+    documents = {d["http"]["request"]["url"]: d for d in subsegments(call.documents) if d.get("namespace") == "remote"}
+    for reply in call.result:
+        ours = f"Root={call.trace_id};Parent={documents[base + reply['path']]['id']};Sampled=1"
+        assert reply["all"]["X-Amzn-Trace-Id"] == [ours], reply
+        if propagators is None:
+            assert reply["all"]["traceparent"] == [theirs["traceparent"]], reply
+        else:
+            assert len(reply["all"]["traceparent"]) == 1 and reply["all"]["traceparent"] != [theirs["traceparent"]]
 
 
 def test_ignore_endpoint_covers_aiohttp_and_async_httpx(base: str) -> None:

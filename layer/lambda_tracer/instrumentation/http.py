@@ -8,9 +8,10 @@ subsegment in the request.
   the first ``send``, and the urllib3/http.client calls below it are the same call: not recorded again.
 * **http.client** (``httplib``): a request is ``putrequest`` ... ``getresponse`` on one connection, whoever
   drives it (``HTTPConnection.request``, urllib3, urllib.request): the subsegment opens at ``putrequest`` (the
-  header goes in there), is detached from the current task until the response (code run in between is not
-  nested in it), and ends at ``getresponse``, or when sending the headers fails. It records nothing under a
-  call already recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
+  header goes in there; a trace header the caller puts after it is left out, so ours is the only one), is
+  detached from the current task until the response (code run in between is not nested in it), and ends at
+  ``getresponse``, or when sending the headers fails. It records nothing under a call already recorded
+  (botocore, requests, httpx), so turning it on never doubles a subsegment.
 
 Differences from the SDK's patches, on purpose: the method is upper case (the SDK's requests patch records
 ``get`` for ``requests.get``); http.client gives one subsegment per request (the SDK's gives two or three:
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 MARKER = "__lambda_tracer_instrumented__"
 #: Where a connection keeps the subsegment of its request in flight (in its ``__dict__``).
 _SPAN = "_lambda_tracer_span"
+#: Where a connection keeps the (lower-case) names of the trace headers we put in its request being written: the
+#: caller's own header of that name is then left out (one header, ours, as requests, httpx and the SDK send it).
+_PUT = "_lambda_tracer_headers"
 
 
 def instrument(name: str, module: ModuleType) -> None:
@@ -104,10 +108,12 @@ def _instrument_http_client(client: ModuleType) -> None:
     connection = client.HTTPConnection
     if getattr(connection.putrequest, MARKER, False) or _wrapped_by_sdk(connection.__dict__.get("getresponse")):
         return
-    putrequest, endheaders, getresponse = connection.putrequest, connection.endheaders, connection.getresponse
+    putrequest, putheader = connection.putrequest, connection.putheader
+    endheaders, getresponse = connection.endheaders, connection.getresponse
 
     @functools.wraps(putrequest)
     def traced_putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__.pop(_PUT, None)
         stale = self.__dict__.pop(_SPAN, None)
         if stale is not None:  # the previous request on this connection never got to getresponse()
             common.end(stale)
@@ -122,16 +128,27 @@ def _instrument_http_client(client: ModuleType) -> None:
             raise
         try:
             common.set_request(span, str(method), full_url)
-            for header, value in common.trace_headers(span):
+            headers = common.trace_headers(span)
+            for header, value in headers:
                 self.putheader(header, value)
+            if headers:
+                self.__dict__[_PUT] = frozenset(header.lower() for header, _ in headers)
         except Exception as error:
             common.report("recording a request", error)
         span.suspend()  # open until getresponse(), but not the current subsegment in between
         self.__dict__[_SPAN] = span
         return result
 
+    @functools.wraps(putheader)
+    def traced_putheader(self: Any, header: Any, *values: Any) -> Any:
+        put = self.__dict__.get(_PUT)
+        if put is not None and _lower_name(header) in put:
+            return None  # the caller's own trace header: this call's is in already
+        return putheader(self, header, *values)
+
     @functools.wraps(endheaders)
     def traced_endheaders(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__.pop(_PUT, None)
         if _SPAN not in self.__dict__:
             return endheaders(self, *args, **kwargs)
         try:
@@ -155,11 +172,21 @@ def _instrument_http_client(client: ModuleType) -> None:
         common.finish(span, getattr(response, "status", None), _header(response, "Content-Length"))
         return response
 
-    for wrapper in (traced_putrequest, traced_endheaders, traced_getresponse):
+    for wrapper in (traced_putrequest, traced_putheader, traced_endheaders, traced_getresponse):
         setattr(wrapper, MARKER, True)
     connection.putrequest = traced_putrequest
+    connection.putheader = traced_putheader
     connection.endheaders = traced_endheaders
     connection.getresponse = traced_getresponse
+
+
+def _lower_name(header: Any) -> str | None:
+    """A header name as putheader takes it (str or bytes), in lower case; None if it is neither."""
+    if isinstance(header, str):
+        return header.lower()
+    if isinstance(header, (bytes, bytearray)):
+        return bytes(header).decode("latin-1").lower()
+    return None
 
 
 def _connection_url(connection: Any, url: str) -> str:
