@@ -141,6 +141,38 @@ def test_http_client_sends_one_trace_header_when_the_caller_sets_its_own(
             assert len(reply["all"]["traceparent"]) == 1 and reply["all"]["traceparent"] != [theirs["traceparent"]]
 
 
+def test_a_request_sent_again_carries_no_header_of_an_earlier_trace(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A requests PreparedRequest or an httpx Request made once (at init) and sent by each invocation: a sampled
+    invocation's trace header stays out of the caller's object, so an unsampled invocation (or a call outside any)
+    sends none, as without the layer, rather than the earlier trace's Root and Parent with Sampled=1."""
+    import httpx
+    import requests
+
+    tracer = Tracer(service="svc", patch_modules=["requests", "httpx"])
+    session, client = requests.Session(), httpx.Client()
+    prepared = requests.Request("GET", f"{base}/prepared", headers={"Accept": "application/json"}).prepare()
+    built = client.build_request("GET", f"{base}/built")
+    before = [dict(prepared.headers), dict(built.headers)]
+
+    def send() -> list[Any]:
+        return [session.send(prepared).json(), client.send(built).json()]
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        return send()
+
+    call = invoke(handler, expect=3)
+    assert call.error is None, call.error
+    documents = {d["http"]["request"]["url"]: d for d in subsegments(call.documents) if d.get("namespace") == "remote"}
+    for reply in call.result:  # the sampled invocation: this call's header
+        assert reply["header"] == f"Root={call.trace_id};Parent={documents[base + reply['path']]['id']};Sampled=1"
+    assert [dict(prepared.headers), dict(built.headers)] == before
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
+    assert [reply["header"] for reply in send()] == [None, None]
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    assert [reply["header"] for reply in send()] == [None, None]
+
+
 def test_ignore_endpoint_covers_aiohttp_and_async_httpx(base: str) -> None:
     import aiohttp
     import httpx

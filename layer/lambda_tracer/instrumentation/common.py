@@ -80,9 +80,10 @@ def start(url: str, namespace: str = "remote", name: str | None = None) -> Any:
         return None
 
 
-def start_request(request: Any, client: str) -> Any:
+def start_request(request: Any, client: str, saved: list[tuple[str, Any]] | None = None) -> Any:
     """The span of one request of an HTTP client whose request has a ``url``, a ``method`` and ``headers`` to add
-    to (httpx's request, aiohttp's trace parameters): method, URL and trace headers set; ``IGNORED``; or None."""
+    to (httpx's request, aiohttp's trace parameters): method, URL and trace headers set; ``IGNORED``; or None.
+    ``saved``: filled for ``restore_headers``, to leave a request the caller may send again as it was."""
     if not recording():
         return None
     try:
@@ -95,11 +96,32 @@ def start_request(request: Any, client: str) -> Any:
         return span
     try:
         set_request(span, str(request.method), url)
-        for header, value in trace_headers(span):
-            request.headers[header] = value
+        put_headers(request.headers, trace_headers(span), saved)
     except Exception as error:
         report("recording a request", error)
     return span
+
+
+def put_headers(headers: Any, pairs: list[tuple[str, str]], saved: list[tuple[str, Any]] | None = None) -> None:
+    """Set ``pairs`` in a case-insensitive headers mapping; ``saved`` gets what each header held (None: absent)."""
+    for header, value in pairs:
+        if saved is not None:
+            saved.append((header, headers.get(header)))
+        headers[header] = value
+
+
+def restore_headers(headers: Any, saved: list[tuple[str, Any]]) -> None:
+    """Put back what ``put_headers`` replaced: a request object the caller keeps (a requests PreparedRequest, an
+    httpx Request, sent again later) must not carry this call's trace header into a later, unsampled one."""
+    try:
+        for header, previous in reversed(saved):
+            if previous is None:
+                if header in headers:
+                    del headers[header]
+            else:
+                headers[header] = previous
+    except Exception as error:
+        report("restoring a request's headers", error)
 
 
 def host_name(url: str) -> str:

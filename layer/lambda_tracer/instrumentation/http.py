@@ -66,12 +66,14 @@ def _instrument_requests(requests: ModuleType) -> None:
         if span is common.IGNORED:
             with common.BACKEND.suppressed():
                 return original(self, request, **kwargs)
-        _prepare(span, request)
+        saved = _prepare(span, request)
         try:
             response = original(self, request, **kwargs)
         except BaseException as error:
+            common.restore_headers(request.headers, saved)
             common.fail(span, error)
             raise
+        common.restore_headers(request.headers, saved)
         common.finish(span, getattr(response, "status_code", None), _content_length(response))
         return response
 
@@ -84,14 +86,16 @@ def _url_of(request: Any) -> str:
     return url if isinstance(url, str) else str(url or "")
 
 
-def _prepare(span: Any, request: Any) -> None:
-    """The request's method and URL on the span, and the span's trace header in the request."""
+def _prepare(span: Any, request: Any) -> list[tuple[str, Any]]:
+    """The request's method and URL on the span, and the span's trace header in the request (until it is sent:
+    what to give ``common.restore_headers``)."""
+    saved: list[tuple[str, Any]] = []
     try:
         common.set_request(span, str(request.method or ""), _url_of(request))
-        for header, value in common.trace_headers(span):
-            request.headers[header] = value
+        common.put_headers(request.headers, common.trace_headers(span), saved)
     except Exception as error:
         common.report("recording a request", error)
+    return saved
 
 
 def _content_length(response: Any) -> Any:

@@ -33,7 +33,8 @@ def instrument(name: str, httpx: ModuleType) -> None:
 
     @functools.wraps(handle)
     def handle_request(self: Any, request: Any) -> Any:
-        span = common.start_request(request, "httpx")
+        saved: list[tuple[str, Any]] = []
+        span = common.start_request(request, "httpx", saved)
         if span is None:
             return handle(self, request)
         if span is common.IGNORED:
@@ -42,14 +43,17 @@ def instrument(name: str, httpx: ModuleType) -> None:
         try:
             response = handle(self, request)
         except BaseException as error:
+            common.restore_headers(request.headers, saved)
             common.fail(span, error)
             raise
+        common.restore_headers(request.headers, saved)
         common.finish(span, response.status_code, _content_length(response))
         return response
 
     @functools.wraps(handle_async)
     async def handle_async_request(self: Any, request: Any) -> Any:
-        span = common.start_request(request, "httpx")
+        saved: list[tuple[str, Any]] = []
+        span = common.start_request(request, "httpx", saved)
         if span is None:
             return await handle_async(self, request)
         if span is common.IGNORED:
@@ -58,8 +62,10 @@ def instrument(name: str, httpx: ModuleType) -> None:
         try:
             response = await handle_async(self, request)
         except BaseException as error:
+            common.restore_headers(request.headers, saved)
             common.fail(span, error)
             raise
+        common.restore_headers(request.headers, saved)
         common.finish(span, response.status_code, _content_length(response))
         return response
 
