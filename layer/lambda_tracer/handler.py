@@ -132,6 +132,27 @@ _tracer = _start_tracer()
 _freeze_init_objects(_tracer)
 
 
+class _PassedOn(Exception):
+    """An AttributeError raised while the user's module was imported, as the runtime reports it without the layer
+    (its type's name, its message, its traceback), but not an AttributeError: see ``__getattr__``."""
+
+    @classmethod
+    def of(cls, error: AttributeError) -> _PassedOn:
+        kind = type(error)
+        names = {"__module__": kind.__module__, "__qualname__": kind.__qualname__}
+        stand_in: type[_PassedOn] = type(kind.__name__, (cls,), names)
+        return stand_in(error)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _next_frames(error: BaseException) -> Any:
+    """The traceback of ``error`` below this module's frame (the raise puts that frame back once)."""
+    frames = error.__traceback__
+    return frames.tb_next if frames is not None else None
+
+
 def __getattr__(name: str) -> Any:
     """``handler``: the user's handler, traced, resolved when the runtime asks for it.
 
@@ -149,6 +170,10 @@ def __getattr__(name: str) -> Any:
     except BaseException as error:
         if init_trace is not None:
             init_trace.stop(error)
+        if isinstance(error, AttributeError):
+            # The runtime reads ``handler`` with getattr and reports an AttributeError from it as its own
+            # Runtime.HandlerNotFound about this module: the user's would be lost. Passed on as its stand-in.
+            raise _PassedOn.of(error).with_traceback(_next_frames(error)) from None
         raise
     if init_trace is not None:
         init_trace.stop()

@@ -79,6 +79,14 @@ SCENARIOS = {
         "config missing",
         1,
     ),
+    "AttributeError at import": Scenario(
+        "app.handler",
+        {"app.py": COUNT_EXECUTION + "\nimport os\nos.no_such_attribute\n" + HANDLER},
+        "init",
+        "AttributeError",
+        "module 'os' has no attribute 'no_such_attribute'",
+        1,
+    ),
     "missing dependency": Scenario(
         "app.handler",
         {"app.py": COUNT_EXECUTION + "\nimport definitely_not_installed_dep\n" + HANDLER},

@@ -75,3 +75,25 @@ def test_init_error_parity_on_python(
     assert traced.status == "init_error"
     assert traced.error_type == "Runtime.ImportModuleError"
     assert traced.error_message == "Unable to import module 'app': No module named 'definitely_not_installed_dep'"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_attribute_error_at_import_parity_on_python(
+    version: str, venv_python: Callable[[str], Path], layer_dir: Path, tmp_path: Path
+) -> None:
+    """An AttributeError raised by the user's module is reported as itself (the runtime reads the redirect's
+    ``handler`` with getattr, which would turn it into Runtime.HandlerNotFound about lambda_tracer.handler)."""
+    python = venv_python(version)
+    fn_dir = write_function(tmp_path / "fn", {"app.py": "import os\nos.no_such_attribute\n" + APP})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python) as fn:
+        traced = fn.invoke({})
+    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
+        bare = bare_fn.invoke({})
+    assert outcome(traced) == outcome(bare)
+    assert (traced.error_type, traced.error_message) == (
+        "AttributeError",
+        "module 'os' has no attribute 'no_such_attribute'",
+    )
+    # The user's frames, and two more: the redirect's __getattr__ and the runtime's resolver it calls.
+    assert len(traced.stack_trace or []) == len(bare.stack_trace or []) + 2, (traced.stack_trace, bare.stack_trace)
+    assert (traced.stack_trace or [""])[-1] == (bare.stack_trace or [""])[-1]
