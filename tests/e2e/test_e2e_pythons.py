@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambda_tracer_local.daemon import by_name
-from lambda_tracer_local.runtime import LocalLambda
+from lambda_tracer_local.runtime import Invocation, LocalLambda
 
 from .support import names, outcome, write_function
 
@@ -65,13 +65,9 @@ def test_traced_on_python(version: str, venv_python: Callable[[str], Path], laye
 def test_init_error_parity_on_python(
     version: str, venv_python: Callable[[str], Path], layer_dir: Path, tmp_path: Path
 ) -> None:
-    python = venv_python(version)
-    fn_dir = write_function(tmp_path / "fn", {"app.py": "import definitely_not_installed_dep\n" + APP})
-    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python) as fn:
-        traced = fn.invoke({})
-    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
-        bare = bare_fn.invoke({})
-    assert outcome(traced) == outcome(bare)
+    traced, _ = _init_with_and_without_layer(
+        venv_python(version), layer_dir, tmp_path, "import definitely_not_installed_dep\n"
+    )
     assert traced.status == "init_error"
     assert traced.error_type == "Runtime.ImportModuleError"
     assert traced.error_message == "Unable to import module 'app': No module named 'definitely_not_installed_dep'"
@@ -83,13 +79,9 @@ def test_attribute_error_at_import_parity_on_python(
 ) -> None:
     """An AttributeError raised by the user's module is reported as itself (the runtime reads the redirect's
     ``handler`` with getattr, which would turn it into Runtime.HandlerNotFound about lambda_tracer.handler)."""
-    python = venv_python(version)
-    fn_dir = write_function(tmp_path / "fn", {"app.py": "import os\nos.no_such_attribute\n" + APP})
-    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python) as fn:
-        traced = fn.invoke({})
-    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
-        bare = bare_fn.invoke({})
-    assert outcome(traced) == outcome(bare)
+    traced, bare = _init_with_and_without_layer(
+        venv_python(version), layer_dir, tmp_path, "import os\nos.no_such_attribute\n"
+    )
     assert (traced.error_type, traced.error_message) == (
         "AttributeError",
         "module 'os' has no attribute 'no_such_attribute'",
@@ -97,3 +89,17 @@ def test_attribute_error_at_import_parity_on_python(
     # The user's frames, and two more: the redirect's __getattr__ and the runtime's resolver it calls.
     assert len(traced.stack_trace or []) == len(bare.stack_trace or []) + 2, (traced.stack_trace, bare.stack_trace)
     assert (traced.stack_trace or [""])[-1] == (bare.stack_trace or [""])[-1]
+
+
+def _init_with_and_without_layer(
+    python: Path, layer_dir: Path, tmp_path: Path, prelude: str
+) -> tuple[Invocation, Invocation]:
+    """The first invocation's outcome of a function whose module starts with ``prelude``, with the layer and
+    without, after checking they are the same."""
+    fn_dir = write_function(tmp_path / "fn", {"app.py": prelude + APP})
+    with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], python=python) as fn:
+        traced = fn.invoke({})
+    with LocalLambda(fn_dir, "app.handler", wrapper=False, python=python) as bare_fn:
+        bare = bare_fn.invoke({})
+    assert outcome(traced) == outcome(bare)
+    return traced, bare
