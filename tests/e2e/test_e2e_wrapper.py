@@ -124,7 +124,7 @@ def test_a_next_wrapper_that_cannot_run_is_skipped_with_one_line(case: str, laye
     assert line == f"lambda-tracer: LAMBDA_TRACER_NEXT_WRAPPER={shown} {why}; skipping it"
 
 
-@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "y", "t", "on"])
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "y", "t", "on", " true", "true\n", "\tON "])
 def test_kill_switch_leaves_the_function_alone(value: str, layer_dir: Path, tmp_path: Path) -> None:
     fn_dir = write_function(tmp_path / "fn", {"app.py": REPORT_ENV})
     with LocalLambda(fn_dir, "app.handler", opt_dirs=[layer_dir], env={"LAMBDA_TRACER_OFF": value}) as fn:
