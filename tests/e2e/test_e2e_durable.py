@@ -415,6 +415,9 @@ UNSET = object()
         ("my_lambda_tracer", {}, "my_lambda_tracer,lambda_tracer"),
         (UNSET, {"LAMBDA_TRACER_DURABLE": "false"}, None),
         ("otel", {"LAMBDA_TRACER_DURABLE": "off"}, "otel"),
+        # blanks around it dropped, as the package reads its own true/false values (config.get_bool)
+        (UNSET, {"LAMBDA_TRACER_DURABLE": " false"}, None),
+        ("otel", {"LAMBDA_TRACER_DURABLE": "OFF\n"}, "otel"),
         (UNSET, {"LAMBDA_TRACER_OFF": "true"}, None),
     ],
 )
