@@ -153,11 +153,16 @@ class OurSpan(trace.Span):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        if isinstance(self.entry, xray.XRaySpan) and isinstance(exception, BaseException):
+        """The exception as the tracer records one (``cause``, its message masked); whether the span failed is its
+        status's to say (``set_status``), as in OpenTelemetry and X-Ray's translator."""
+        entry = self.entry
+        if isinstance(entry, xray.XRaySpan) and isinstance(exception, BaseException) and not entry.ended:
+            fault = entry.fault
             try:
-                self.entry.record_exception(exception)
+                entry.record_exception(exception)
             except Exception as error:
                 report("recording an exception", error)
+            entry.fault = fault
 
     def __repr__(self) -> str:
         return f"OurSpan(name={getattr(self.entry, 'name', None)!r}, context={self._context!r})"

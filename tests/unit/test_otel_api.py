@@ -618,3 +618,33 @@ def test_a_context_kept_from_an_earlier_invocation_stays_out_of_the_next_one() -
     docs = _by_name(call)
     assert docs["next"]["parent_id"] == docs["## second"]["id"]
     assert docs["next"]["trace_id"] == call.trace_id
+
+
+@pytest.mark.parametrize(("record_exception", "set_status_on_exception"), [(True, False), (False, True), (True, True)])
+def test_only_an_error_status_makes_a_fault_as_in_opentelemetry(
+    record_exception: bool, set_status_on_exception: bool
+) -> None:
+    """``record_exception`` records the exception; the status says whether the span failed (OpenTelemetry's rule,
+    and X-Ray's translator's: a fault is status ERROR). ``set_status_on_exception=False`` (an exception the caller
+    expects) made the span a fault anyway, and so did a caught exception recorded on the handler's span: X-Ray
+    showed a function that returned normally as a fault."""
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> str:
+        try:
+            with otel_tracer.start_as_current_span(
+                "lookup", record_exception=record_exception, set_status_on_exception=set_status_on_exception
+            ):
+                raise KeyError("missing")
+        except KeyError as error:
+            trace.get_current_span().record_exception(error)  # caught, recorded, and the function carries on
+        return "ok"
+
+    call = invoke(handler, expect=2)
+    assert call.result == "ok"
+    docs = _by_name(call)
+    lookup, handler_doc = docs["lookup"], docs["## handler"]
+    assert lookup.get("fault", False) is set_status_on_exception
+    assert ("cause" in lookup) is record_exception
+    assert handler_doc.get("fault", False) is False
+    assert "cause" in handler_doc  # (the exception's id when the span inside recorded it first)

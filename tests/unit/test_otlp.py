@@ -1439,3 +1439,25 @@ def test_a_forked_child_builds_its_own_resource(otlp_mode: None, monkeypatch: py
     assert instance(parent[0]) == "parent-stream"
     assert instance(in_forked_child(child)) == "worker-stream"
     assert otlp.request_prefix() is parent
+
+
+def test_an_exception_recorded_without_an_error_status_is_an_event_on_a_span_not_failed(otlp_mode: None) -> None:
+    """``set_status_on_exception=False``: the span keeps status UNSET with its ``exception`` event, as the SDK sends
+    it (it was sent as ERROR, with ``error.type``)."""
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        try:
+            with trace.get_tracer("tests.otlp").start_as_current_span("lookup", set_status_on_exception=False):
+                raise KeyError("missing")
+        except KeyError:
+            pass
+
+    sent, _, _ = _invoke(handler)
+    [lookup] = [span for span in spans_in(sent) if span.name == "lookup"]
+    assert lookup.status.code == Status.STATUS_CODE_UNSET and "error.type" not in attributes(lookup)
+    [event] = lookup.events
+    assert event.name == "exception" and attributes(event)["exception.type"] == "KeyError"
