@@ -176,14 +176,26 @@ def _record_events(entry: Any, events: list[dict[str, Any]]) -> None:
     for a span started through the API, apart (``otel_events``): sent as its events, its attributes beside them."""
     if not events or not isinstance(entry, xray.XRaySpan):
         return
-    converted = capture.to_metadata(events, redaction.current(), config.max_capture_bytes(), key="events")
+    policy, limit = redaction.current(), config.max_capture_bytes()
     if xray.EXPORTER is not None and getattr(entry, "otel_api", False) and entry.sdk_view is None:
+        own = [_own_event(event, policy, limit) for event in events]  # each bounded: sent as events, not one value
         previous = entry.__dict__.get("otel_events")
-        if isinstance(previous, list) and isinstance(converted, list):
-            converted = (previous + converted)[:MAX_EVENTS]
-        entry.__dict__["otel_events"] = converted  # (XRaySpan has an instance dict: what otlp_documents.py reads)
-        return
+        entry.__dict__["otel_events"] = (previous + own)[:MAX_EVENTS] if isinstance(previous, list) else own
+        return  # (XRaySpan has an instance dict: what otlp_documents.py reads)
+    converted = capture.to_metadata(events, policy, limit, key="events")
     previous = entry.metadata.get(NAMESPACE, {}).get("events")
     if isinstance(previous, list) and _are_events(previous) and isinstance(converted, list):
         converted = (previous + converted)[:MAX_EVENTS]
     entry.add_metadata(NAMESPACE, "events", converted)
+
+
+def _own_event(event: dict[str, Any], policy: redaction.Policy, limit: int) -> dict[str, Any]:
+    """One event of an API span in ``otlp`` mode, redacted and bounded as a metadata value on its own; one too big
+    keeps its name and time, its attributes replaced by the truncation marker."""
+    converted = capture.to_metadata(event, policy, limit, key="events")
+    if isinstance(converted, dict) and isinstance(converted.get("name"), str):
+        return cast(dict[str, Any], converted)
+    own: dict[str, Any] = {"name": policy.mask_cut(event["name"], limit), "timestamp": event["timestamp"]}
+    if "attributes" in event:
+        own["attributes"] = capture.to_metadata(event["attributes"], policy, limit)
+    return own

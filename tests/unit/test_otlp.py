@@ -1461,3 +1461,31 @@ def test_an_exception_recorded_without_an_error_status_is_an_event_on_a_span_not
     assert lookup.status.code == Status.STATUS_CODE_UNSET and "error.type" not in attributes(lookup)
     [event] = lookup.events
     assert event.name == "exception" and attributes(event)["exception.type"] == "KeyError"
+
+
+def test_an_api_spans_events_beyond_the_capture_limit_together_are_each_sent(otlp_mode: None) -> None:
+    """An OpenTelemetry API span's events were bounded together as one metadata value (16 KB by default): past it
+    they became a truncation marker, which is no list of events, so none was sent and nothing said so (128 retries
+    with a short detail each were enough). Each event is bounded on its own: every one is sent, one too big with
+    its attributes replaced by the marker."""
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with trace.get_tracer("tests.otlp").start_as_current_span("send") as span:
+            for attempt in range(128):
+                span.add_event(f"retry {attempt}", {"attempt": attempt, "detail": "d" * 120})
+        with trace.get_tracer("tests.otlp").start_as_current_span("huge") as span:
+            span.add_event("page password=pw-ev-99", {"body": "b" * 100_000})
+
+    sent, _, _ = _invoke(handler)
+    spans = {span.name: span for span in spans_in(sent)}
+    events = spans["send"].events
+    assert [event.name for event in events] == [f"retry {attempt}" for attempt in range(128)]
+    assert attributes(events[127]) == {"attempt": 127, "detail": "d" * 120}
+    [page] = spans["huge"].events
+    assert page.name == "page password=[REDACTED]" and attributes(page)["truncated"] is True
+    assert b"pw-ev-99" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+
