@@ -1489,3 +1489,34 @@ def test_an_api_spans_events_beyond_the_capture_limit_together_are_each_sent(otl
     assert page.name == "page password=[REDACTED]" and attributes(page)["truncated"] is True
     assert b"pw-ev-99" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
 
+
+def test_a_large_api_span_keeps_its_kind_attributes_and_events_while_they_fit(otlp_mode: None) -> None:
+    """An OpenTelemetry API span over half a datagram was written again from its X-Ray document: its attributes
+    went as ``aws.xray.metadata.default`` JSON, its kind became INTERNAL (CONSUMER) or CLIENT (PRODUCER), its events
+    were dropped, with no word of it when it had no attributes. It is sent as a smaller one is while it fits; one
+    too big loses its attributes first (the marker says so), then its events, never its kind."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = Tracer(service="svc")
+    api = trace.get_tracer("tests.otlp")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for name, count in (("large", 10), ("too large", 40)):
+            with api.start_as_current_span(name, kind=SpanKind.CONSUMER) as span:
+                span.add_event("received")
+                span.set_attributes({f"part {index}": "p" * 4000 for index in range(count)})
+        with api.start_as_current_span("many events", kind=SpanKind.PRODUCER) as span:
+            for attempt in range(128):
+                span.add_event(f"retry {attempt}", {"detail": "d" * 1000})
+
+    sent, _, _ = _invoke(handler)
+    spans = {span.name: span for span in spans_in(sent)}
+    large, too_large, many = spans["large"], spans["too large"], spans["many events"]
+    assert large.kind == too_large.kind == Span.SPAN_KIND_CONSUMER and many.kind == Span.SPAN_KIND_PRODUCER
+    assert attributes(large) == {f"part {index}": "p" * 4000 for index in range(10)}
+    assert [event.name for event in large.events] == [event.name for event in too_large.events] == ["received"]
+    for span in (too_large, many):
+        assert json.loads(attributes(span)["aws.xray.metadata.lambda_tracer"])["truncated"] is True
+    assert list(many.events) == []

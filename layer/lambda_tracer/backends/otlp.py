@@ -113,11 +113,11 @@ def export(document: dict[str, Any], trace: xray.Trace | None = None) -> None:
         )
 
 
-def encode(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    """The document as an OTLP ``Span``, small enough for one datagram: see otlp_documents.encode."""
+def encode(document: dict[str, Any], trace: xray.Trace, span: xray.XRaySpan | None = None) -> bytes:
+    """The document (of ``span``, ours) as an OTLP ``Span`` small enough for one datagram: otlp_documents.encode."""
     from . import otlp_documents
 
-    return otlp_documents.encode(document, trace, _room())
+    return otlp_documents.encode(document, trace, _room(), span)
 
 
 def _room() -> int:
@@ -144,7 +144,7 @@ def _other(span: xray.XRaySpan, trace: xray.Trace, end_us: int, encoded: bytes |
         from . import otlp_documents
 
         encoded = otlp_documents.from_span(span, trace, end_us)
-    return encoded if len(encoded) <= _MAX_PLAIN_SPAN else encode(span.document(end_us), trace)
+    return encoded if len(encoded) <= _MAX_PLAIN_SPAN else encode(span.document(end_us), trace, span)
 
 
 _XRaySpan, _PastSpan = xray.XRaySpan, xray.PastSpan

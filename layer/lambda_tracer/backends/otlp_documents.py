@@ -65,22 +65,30 @@ def _flattened(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [*found, {key: value for key, value in document.items() if key != "subsegments"}]
 
 
-def encode(document: dict[str, Any], trace: xray.Trace, room: int) -> bytes:
-    """The document as an OTLP ``Span`` of at most ``room`` bytes (shrunk as X-Ray mode shrinks)."""
-    encoded = _span(document, trace)
+def encode(document: dict[str, Any], trace: xray.Trace, room: int, span: xray.XRaySpan | None = None) -> bytes:
+    """The document as an OTLP ``Span`` of at most ``room`` bytes (shrunk as X-Ray mode shrinks). ``span``: ours,
+    whose document it is: an OpenTelemetry API span keeps its kind, own attributes and events (``from_span``)."""
+    api = (
+        (getattr(span, "otlp_kind", 0), span.__dict__.get("otel_events")) if getattr(span, "otel_api", False) else None
+    )
+    encoded = _span(document, trace, api)
     if len(encoded) > room:
-        encoded = _shrunk(document, trace, len(encoded), room)
+        encoded = _shrunk(document, trace, len(encoded), room, api)
     return encoded
 
 
-def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int) -> bytes:
-    """Metadata dropped first (saying so), then exception detail, then the other optional parts."""
+def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: int, api: Any = None) -> bytes:
+    """Metadata dropped first (saying so), then an API span's events, then exception detail, then the other
+    optional parts (an API span's kind is kept)."""
     document = dict(document)
-    if "metadata" in document:
+    if "metadata" in document or (api is not None and api[1]):
         document["metadata"] = {
             "lambda_tracer": {"truncated": True, "reason": "span too large", "original_bytes": original}
         }
-    encoded = _span(document, trace)
+    encoded = _span(document, trace, api)
+    if len(encoded) > room and api is not None:
+        api = (api[0], None)
+        encoded = _span(document, trace, api)
     cause = document.get("cause")
     if len(encoded) > room and isinstance(cause, dict):
         exceptions = [
@@ -89,17 +97,18 @@ def _shrunk(document: dict[str, Any], trace: xray.Trace, original: int, room: in
             if isinstance(item, dict)
         ]
         document["cause"] = dict(cause, exceptions=exceptions)
-        encoded = _span(document, trace)
+        encoded = _span(document, trace, api)
     for optional in ("cause", "annotations", "http", "sql", "aws", "metadata"):
         if len(encoded) <= room:
             break
         document.pop(optional, None)
-        encoded = _span(document, trace)
+        encoded = _span(document, trace, api)
     return encoded
 
 
-def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
-    """A document as an OTLP span (the general path: documents others wrote, or ours when shrunk)."""
+def _span(document: dict[str, Any], trace: xray.Trace, api: Any = None) -> bytes:
+    """A document as an OTLP span (the general path: documents others wrote, or ours when large). ``api``: an
+    OpenTelemetry API span's (kind, events), its ``default`` metadata being its own attributes."""
     end = document.get("end_time") or document["start_time"]
     aws, http, sql = document.get("aws"), document.get("http"), document.get("sql")
     return _build(
@@ -118,6 +127,7 @@ def _span(document: dict[str, Any], trace: xray.Trace) -> bytes:
         document.get("fault") is True or document.get("error") is True,
         document.get("cause"),
         str(document["trace_id"]),
+        *((api[0], True, api[1]) if api is not None else ()),
     )
 
 
