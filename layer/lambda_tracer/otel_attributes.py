@@ -147,8 +147,9 @@ def record_attribute(entry: Any, key: str, value: Any) -> None:
                     entry.spliced = None
                 record_attributes(entry, {name: values[name], ANNOTATIONS_KEY: name})
         return
-    if key in values or len(values) < MAX_ATTRIBUTES:
-        values[key] = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+    if key not in values and len(values) >= MAX_ATTRIBUTES:
+        return  # at most 128 attributes, as on a span started through the API
+    values[key] = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
     record_attributes(entry, {key: value, ANNOTATIONS_KEY: key} if key in listed else {key: value})
 
 

@@ -648,3 +648,20 @@ def test_only_an_error_status_makes_a_fault_as_in_opentelemetry(
     assert ("cause" in lookup) is record_exception
     assert handler_doc.get("fault", False) is False
     assert "cause" in handler_doc  # (the exception's id when the span inside recorded it first)
+
+
+def test_at_most_128_attributes_on_our_own_spans_too() -> None:
+    """docs/opentelemetry.md: at most 128 attributes per span. On a span of ours (the handler's, seen through
+    ``trace.get_current_span()``) every new key was recorded, however many: a loop setting one per item grew the
+    document without bound. The first 128 keys are kept, and set again they still change."""
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        span = trace.get_current_span()
+        for index in range(300):
+            span.set_attribute(f"item {index}", index)
+        span.set_attribute("item 0", "again")
+
+    [doc] = subsegments(invoke(handler, expect=1).documents)
+    recorded = doc["metadata"]["default"]
+    assert recorded == {"item 0": "again", **{f"item {index}": index for index in range(1, 128)}}
