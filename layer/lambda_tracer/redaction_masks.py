@@ -473,16 +473,21 @@ def _pair_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
 
 def _named_value_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
     spans = []
+    resume = 0  # pairs inside a value already masked are not looked at again: linear in the text
+    lines = _Lines(text)
     for match in compiled(_NAMED_VALUE).finditer(text):
+        if match.start() < resume:
+            continue
         named = match.group(3) or match.group(5) or match.group(6)
         secret = named == "SecureString" or policy.names_secret(named.rstrip("/").rsplit("/", 1)[-1])
         # After a quoted pair (JSON, a repr) a closing bracket ends a bare value (``"Value": null}``).
         closers = match.group(2) is not None
-        found = _value_span(text, match.end(), False, False, match.group(1), _Lines(text), closers) if secret else None
+        found = _value_span(text, match.end(), False, False, match.group(1), lines, closers) if secret else None
         if found is not None and text[found[0] : found[1]].lower() not in _KEPT_VALUES:
             # A number, list or dict after a quoted pair becomes a string, so JSON stays JSON.
             quoted = f"{match.group(1)}{match.group(2)}" if closers and not found[2] else ""
             spans.append((found[0], found[1], f"{quoted}{REDACTED}{quoted}"))
+            resume = found[1]
     return spans
 
 
@@ -554,8 +559,12 @@ def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
         identified, name = match.groups()
         if match.start() < resume or not (identified or policy.names_secret(name)):
             continue
-        found = _value_span(text, match.end(), False, False, "", lines, closers=False)
-        if found is not None and identified and not found[2] and not identified.isupper():
+        start = match.end()
+        prose = identified is not None and not identified.isupper()
+        if prose and text[start : start + 3].lstrip("bBuUrR")[:1] not in ("'", '"'):
+            continue  # not scanned: a bracket there could run to the text's end, for every ``identified by`` in it
+        found = _value_span(text, start, False, False, "", lines, closers=False)
+        if found is not None and prose and not found[2]:
             continue  # ``identified by the team``: a bare word is a password only after SQL's ``IDENTIFIED BY``
         if found is not None and not _kept_value(policy, name or "password", text[found[0] : found[1]]):
             spans.append((found[0], found[1], REDACTED))
