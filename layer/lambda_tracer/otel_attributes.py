@@ -80,10 +80,10 @@ def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
     for source, target in fields:
         value = attributes.get(source)
         if isinstance(value, str) and target not in sql:
-            sql[target] = policy.mask_text(value[: common.MAX_URL_CHARS])
+            sql[target] = policy.mask_cut(value, common.MAX_URL_CHARS)
     name = attributes.get("db.namespace", attributes.get("db.name"))
     if isinstance(name, str):
-        sql["url"] = policy.mask_text(name[: common.MAX_URL_CHARS])
+        sql["url"] = policy.mask_cut(name, common.MAX_URL_CHARS)
     entry.sql = sql
     return True
 

@@ -264,6 +264,28 @@ def test_sql_statements_that_set_a_password_are_masked() -> None:
     assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77"))
 
 
+def test_a_long_sql_statement_is_masked_before_it_is_cut() -> None:
+    """``db.statement`` and ``db.name`` are cut to 2,048 characters: masked first, so that a secret across the cut is
+    masked whole (cut first, ``https://ann:pw@h`` lost its ``@`` and ``AKIA…`` its last characters, and both were
+    recorded as they were)."""
+    pad = "x" * (2048 - len("INSERT INTO t VALUES ('', 'https://ann:pw-cut-77"))
+    statement = f"INSERT INTO t VALUES ('{pad}', 'https://ann:pw-cut-77@h/x')"
+    name = "d" * (2048 - 15) + " AKIAIOSFODNN7EXAMPLE"
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        attributes = {"db.system": "postgresql", "db.statement": statement, "db.name": name}
+        with otel_tracer.start_as_current_span("db long", kind=SpanKind.CLIENT, attributes=attributes):
+            pass
+
+    call = invoke(handler, expect=2)
+    sql = _by_name(call)["db long"]["sql"]
+    assert sql["sanitized_query"] == f"INSERT INTO t VALUES ('{pad}', 'https://ann:[REDACTED]"[:2048]
+    assert sql["url"] == "d" * (2048 - 15) + " [REDACTED]"
+    sent = json.dumps(call.documents)
+    assert "pw-cut" not in sent and "AKIAIOSFODNN" not in sent
+
+
 def test_attribute_keys_are_masked_as_put_metadata_keys_are() -> None:
     @_tracer.capture_lambda_handler
     def handler(event: Any, context: Any) -> None:
