@@ -77,6 +77,8 @@ _ENCODED_RUN = (
     r"(?<![^\s&=?#\"'<>()\[\]{},;|\\])[^\s&=?#\"'<>()\[\]{},;|\\]*"
     r"%(?:3[DdAa]|40|25)[^\s&=?#\"'<>()\[\]{},;|\\]*"
 )
+#: A ``multipart/form-data`` part: from the header naming its field to the blank line before the field's value.
+_FORM_PART = r'(?i:form-data);[ \t]{0,8}name="([^"\r\n]{1,256})"[^\r\n]{0,256}(?:\r?\n[^\r\n]{1,256}){0,4}\r?\n\r?\n'
 #: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
 _BOTOCORE_PARAMETER = r"parameter ([\w.\[\]\-]{1,256}), value: "
 _BEARER = r"(?i)\b(bearer|basic|authorization\s*[:=]\s*\w+)(\s+)([A-Za-z0-9._~+/=\-]{6,})"
@@ -428,6 +430,8 @@ def _name_spans(policy: Policy, text: str, lowered: str) -> list[tuple[int, int,
         spans += _named_value_spans(policy, text)
     if "parameter " in text:
         spans += _botocore_spans(policy, text)
+    if "form-data" in lowered:
+        spans += _form_part_spans(policy, text)
     if "<" in text:
         spans += _element_spans(policy, text)
     if "-" in text:
@@ -500,6 +504,20 @@ def _botocore_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
             start = match.end()
             end = min(lines.next(", type: ", start), lines.next(", valid ", start), lines.line_end(start))
             spans.append((start, min(end, start + MAX_VALUE_CHARS), REDACTED))
+    return spans
+
+
+def _form_part_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
+    """A secret-named ``multipart/form-data`` field's value, to its part's boundary line (or, lacking one, a ``--``)."""
+    spans: list[tuple[int, int, str]] = []
+    for match in compiled(_FORM_PART).finditer(text):
+        start, reach = match.end(), max(0, match.start() - 256)
+        if (not spans or match.start() >= spans[-1][1]) and policy.names_secret(match.group(1)):  # once: linear
+            head = max(text.rfind("\n", reach, match.start()), 0)  # the boundary is on the line before the header's
+            opened = text[max(text.rfind("\n", reach, head) + 1, reach) : head].strip()
+            end = text.find(f"\n{opened}" if opened.startswith("--") else "\n--", start, start + MAX_VALUE_CHARS)
+            end = min(len(text), start + MAX_VALUE_CHARS) if end < 0 else end - (text[end - 1 : end] == "\r")
+            spans += [(start, end, REDACTED)] if end > start else []
     return spans
 
 

@@ -654,6 +654,27 @@ def test_percent_encoded_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyP
     assert calls == [0] + [1] * redaction_masks._ENCODED_ALONE
 
 
+def test_multipart_form_fields_named_as_secrets_are_masked() -> None:
+    """A form posted as ``multipart/form-data`` (API Gateway passes it base64-encoded) holds each field's value on
+    the lines after its ``Content-Disposition: form-data; name="…"`` header and a blank line: unmasked, the body was
+    recorded as it was, its password in base64."""
+    import base64
+
+    boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="username"\r\n\r\nann\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\n{S}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="api_key"\r\nContent-Type: text/plain\r\n\r\n'
+        f"{S}\n--second line\r\n--{boundary}--\r\n"
+    )
+    masked = body.replace(f"{S}\r\n", f"{R}\r\n").replace(f"{S}\n--second line\r\n", f"{R}\r\n")
+    assert POLICY.mask_text(body) == masked
+    assert POLICY.mask_text(body.replace("\r\n", "\n")) == masked.replace("\r\n", "\n")
+    event = {"isBase64Encoded": True, "body": base64.b64encode(body.encode()).decode()}
+    assert _meta(event) == {"isBase64Encoded": True, "body": masked}
+    assert POLICY.mask_text(body.replace("password", "comment")).count(S) == 1  # only what a secret name holds
+
+
 def test_a_quoted_value_after_a_secret_name_and_spaces_is_masked() -> None:
     masked = POLICY.mask_text
     assert masked(f"CREATE USER app WITH PASSWORD '{S}'") == "CREATE USER app WITH PASSWORD '[REDACTED]'"
