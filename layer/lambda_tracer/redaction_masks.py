@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .redaction_text import MAX_VALUE_CHARS, REDACTED, compiled
+from .redaction_text import _URL_USERINFO, MAX_VALUE_CHARS, REDACTED, compiled
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ COOKIE_FLAGS = frozenset({"secure", "httponly", "partitioned"})
 
 
 # Patterns are compiled on first use (``compiled``): compiling all of them costs more than most invocations ever use.
-#: ``https://user:password@host``, ``//user@host``: the user part up to the last ``@`` of the authority.
-_URL_USERINFO = r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))([^\s/?#\\]{1,512})@"
 #: A name and what separates it from its value; the value itself is scanned by ``_value_end``. Quoted names
 #: (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take ``:``, ``=``, ``=>`` or ``,``
 #: (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any spacing, ``:`` before a
