@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .redaction_text import _URL_USERINFO, MAX_VALUE_CHARS, REDACTED, compiled
+from .redaction_text import MAX_VALUE_CHARS, REDACTED, URL_USERINFO, compiled
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -412,7 +412,7 @@ def masked(policy: Policy, text: str, lowered: str, named: bool, forms: bool, us
         if "-----BEGIN" in text:
             text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
     if userinfo:
-        text = compiled(_URL_USERINFO).sub(_mask_userinfo, text)
+        text = compiled(URL_USERINFO).sub(_mask_userinfo, text)
     if "%" in text and depth < ENCODED_DEPTH and any(separator in lowered for separator in ENCODED_SEPARATORS):
         text = mask_encoded(text, lambda decoded: policy.mask_text(decoded, depth + 1), policy.needs_mask)
     return text

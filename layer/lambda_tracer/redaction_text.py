@@ -24,7 +24,7 @@ _USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\]{0,512}|[^\s/?#@:\\]{0,256}:(?:[^\
 #: The URL credentials redaction_masks.py masks (``https://user:password@host``, ``//user@host``): the user part up to
 #: the last ``@`` of the authority; or a password holding ``/``, ``?`` or ``#`` (a generated one, unquoted in a DSN) up
 #: to an ``@``, when it is no port and path.
-_URL_USERINFO = (
+URL_USERINFO = (
     r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))"
     r"([^\s/?#\\]{1,512}|[^\s/?#@:\\]{0,256}:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/)){1,256})@"
 )
