@@ -238,6 +238,23 @@ def test_span_names_given_through_the_api_are_masked() -> None:
     ]
 
 
+def test_a_url_whose_password_holds_a_question_mark_is_masked_before_its_query_is_cut() -> None:
+    """``url.full`` with credentials whose password holds ``?`` or ``#``: cut at it first, the ``@`` was gone and the
+    user and the password's start were recorded (``https://app:pw-q`` of ``https://app:pw-q?77@h/x``)."""
+    urls = ["https://app:pw-q?77@h/x?token=t-77", "mysql://app:pw-h#77@db/x", "https://h?to=ann@example.com"]
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for index, url in enumerate(urls):
+            attributes = {"http.request.method": "GET", "url.full": url}
+            with otel_tracer.start_as_current_span(f"call {index}", kind=SpanKind.CLIENT, attributes=attributes):
+                pass
+
+    call = invoke(handler, expect=4)
+    recorded = [_by_name(call)[f"call {index}"]["http"]["request"]["url"] for index in range(3)]
+    assert recorded == ["https://app:[REDACTED]@h/x", "mysql://app:[REDACTED]@db/x", "https://h"]
+
+
 def test_sql_statements_that_set_a_password_are_masked() -> None:
     """DDL takes no bind parameters: ``CREATE USER … PASSWORD 'x'`` holds the password as a literal, and a database
     instrumentation records the statement (``db.statement``, X-Ray's ``sanitized_query``)."""

@@ -136,9 +136,15 @@ def host_name(url: str) -> str:
 
 
 def recorded_url(url: str) -> str:
-    """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked, cut."""
+    """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked, cut.
+
+    Cut at a ``?`` or ``#`` inside the authority (``mysql://app:p?w@h/db``, a generated password put into a DSN
+    unencoded), the URL's credentials would lose their ``@`` and keep the password's start: masked whole first."""
     if "?" in url or "#" in url:
-        url = url.split("?", 1)[0].split("#", 1)[0]
+        head = url.split("?", 1)[0].split("#", 1)[0]
+        if "@" in url[len(head) :] and "/" not in head.partition("//")[2]:
+            head = redaction.current().mask_text(url).split("?", 1)[0].split("#", 1)[0]
+        url = head
     return redaction.current().mask_cut(url, MAX_URL_CHARS)
 
 
