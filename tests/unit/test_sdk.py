@@ -4,7 +4,9 @@ into our trace, and what it writes on our spans."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 
 import pytest
 
@@ -90,6 +92,38 @@ def test_escape_hatch_in_subsegment_async_with_gather() -> None:
     handler_id = by_name(call.documents, "## handler")["id"]
     assert by_name(call.documents, "## a")["parent_id"] == handler_id
     assert by_name(call.documents, "## b")["parent_id"] == handler_id
+
+
+def test_a_trace_entity_handed_to_a_thread_is_the_parent_of_its_subsegments() -> None:
+    """The SDK's way to trace in a thread: ``set_trace_entity`` with an entity of the invocation's thread, then
+    subsegments under it. The entity was pushed on the thread's stack before the thread had read the trace header,
+    and that first read emptied the stack: the thread's subsegments hung from the function's segment instead."""
+    tracer = Tracer(service="svc")
+    recorder = tracer.provider
+
+    def worker(entity: object) -> None:
+        recorder.set_trace_entity(entity)
+        with recorder.in_subsegment("## in thread"):
+            tracer.put_annotation("where", "thread")
+        recorder.clear_trace_entities()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        for name in ("## parallel", None):  # an SDK subsegment's entity, then our own span's (the handler's)
+            with recorder.in_subsegment(name) if name else contextlib.nullcontext():
+                thread = threading.Thread(target=worker, args=(recorder.get_trace_entity(),))
+                thread.start()
+                thread.join()
+        return "done"
+
+    call = invoke(handler, expect=4)
+    assert call.error is None
+    in_thread = [doc for doc in call.documents if doc["name"] == "## in thread"]
+    assert [doc["parent_id"] for doc in in_thread] == [
+        by_name(call.documents, "## parallel")["id"],
+        by_name(call.documents, "## handler")["id"],
+    ]
+    assert all(doc["annotations"] == {"where": "thread"} for doc in in_thread)
 
 
 def test_one_invocation_does_not_import_the_sdk_until_the_escape_hatch_is_used() -> None:

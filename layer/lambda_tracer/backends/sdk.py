@@ -167,9 +167,9 @@ def _bridge_context() -> Any:
                 xray.send_foreign(top.to_dict())
             return False
 
-        def set_trace_entity(self, trace_entity: Any) -> None:
+        def set_trace_entity(self, trace_entity: Any) -> None:  # the SDK's way to carry an entity into a thread
             if getattr(trace_entity, "type", None) == "subsegment":
-                xray.push(trace_entity)
+                xray.attach(trace_entity)  # after the thread's first read of the header, which empties its stack
 
         def clear_trace_entities(self) -> None:
             xray.clear()
