@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +55,42 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
         "print(depth)\n"
     )
     assert in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
+
+
+def test_the_escape_hatch_works_with_an_sdk_older_than_its_begin_subsegment_without_sampling(tmp_path: Path) -> None:
+    """aws-xray-sdk before 2.11 has no ``begin_subsegment_without_sampling``: a function bundling one (its task root
+    comes before the layer on sys.path) had ``tracer.provider`` raise AttributeError in its handler, at every
+    invocation, and the recorder was configured again (its methods wrapped a level deeper) each time. The SDK here
+    is the installed one with that method taken out, as it was before 2.11."""
+    import aws_xray_sdk
+
+    bundled = tmp_path / "aws_xray_sdk"
+    shutil.copytree(Path(aws_xray_sdk.__file__).parent, bundled, ignore=shutil.ignore_patterns("__pycache__"))
+    recorder = bundled / "core" / "recorder.py"
+    source, removed = re.subn(
+        r"\n    def begin_subsegment_without_sampling\(.*?(?=\n    def )", "", recorder.read_text(), flags=re.S
+    )
+    assert removed == 1
+    recorder.write_text(source)
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import aws_xray_sdk.core.recorder as sdk\n"
+        "assert not hasattr(sdk.AWSXRayRecorder, 'begin_subsegment_without_sampling')\n"
+        "from lambda_tracer import Tracer\n"
+        "tracer = Tracer(service='svc')\n"
+        "@tracer.capture_lambda_handler\n"
+        "def handler(event, context):\n"
+        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
+        "        subsegment.put_annotation('n', event)\n"
+        "    return event\n"
+        "assert [handler(n, None) for n in range(3)] == [0, 1, 2]\n"
+        "print(type(tracer.provider.context).__name__)\n"
+        "begin, depth = tracer.provider.begin_subsegment, 0\n"
+        "while getattr(begin, '__closure__', None):\n"
+        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
+        "print(depth)\n"
+    )
+    assert in_a_fresh_process(code).split() == ["BridgeContext", "1"]
 
 
 def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fields_leak() -> None:

@@ -50,7 +50,9 @@ def _configure(recorder: Any) -> None:
         return
     recorder.configure(context=_bridge_context(), emitter=BridgeEmitter(), streaming_threshold=0)
     for method in ("begin_segment", "begin_subsegment", "begin_subsegment_without_sampling"):
-        setattr(recorder, method, _masking_names(getattr(recorder, method)))
+        begin = getattr(recorder, method, None)
+        if begin is not None:  # begin_subsegment_without_sampling: the SDK's since 2.11 (a function may bundle older)
+            setattr(recorder, method, _masking_names(begin))
     import logging
 
     entity_log = logging.getLogger("aws_xray_sdk.core.models.entity")
