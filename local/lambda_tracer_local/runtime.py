@@ -293,7 +293,7 @@ class LocalLambda:
             if self.exit_code is not None:
                 if pending.done.is_set() or self.api.init_error is not None:
                     continue  # the reply raced the exit: report the reply
-                return self._exited_invocation(pending)
+                return self._exited_invocation(pending, header)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._timed_out(pending, wait)
@@ -344,7 +344,7 @@ class LocalLambda:
             if self.worker_logs is not None:
                 self.worker_logs.mark()
                 output = self.worker_logs.text(pid, pending.next_marks.get(pid, 0))
-        return Invocation(
+        inv = Invocation(
             status="exited",
             request_id=pending.request_id if pending.delivered_at is not None else None,
             trace_header=header,
@@ -354,6 +354,8 @@ class LocalLambda:
             memory_size_mb=self.memory_mb,
             worker=pid,
         )
+        self._attach_trace(inv)
+        return inv
 
     def _end_process(self, pid: int) -> None:
         """Kill one process of the runtime (a replaced restored sandbox) and wait until it is gone, so that its
@@ -492,17 +494,21 @@ class LocalLambda:
         self._attach_trace(inv)
         return inv
 
-    def _exited_invocation(self, pending: Pending | None) -> Invocation:
+    def _exited_invocation(self, pending: Pending | None, header: str | None = None) -> Invocation:
+        """The process died: if it had taken the event, the trace header went with it, and what the tracer sent
+        before the crash is that invocation's trace."""
         self._wait_exit()
         code = self.exit_code
+        delivered = pending is not None and pending.delivered_at is not None
         if pending is not None:
             self.api.cancel(pending)
         with self._books_lock:
             first = not self._output.init_given
             init_output, output = self._take_output(None)
-        return Invocation(
+        inv = Invocation(
             status="exited",
             request_id=None if pending is None else pending.request_id,
+            trace_header=header if delivered else None,
             exit_code=code,
             error_type="Runtime.ExitError",
             error_message=f"runtime exited with status {code} without answering; output:\n{self._tail()}",
@@ -511,6 +517,8 @@ class LocalLambda:
             init_duration_ms=self.init_ms if first else None,
             memory_size_mb=self.memory_mb,
         )
+        self._attach_trace(inv)
+        return inv
 
     def _attach_trace(self, inv: Invocation) -> None:
         if inv.trace_header is None:

@@ -68,10 +68,10 @@ def checked_invoke(fn: LocalLambda, invoke: Callable[..., Invocation], event: An
 def assert_valid(fn: LocalLambda, inv: Invocation, first: int, rejected: int, requested: Any = FRESH) -> None:
     """Fail unless what ``fn``'s daemon received for ``inv`` (from its ``first``-th datagram on) keeps every
     error-level rule of X-Ray, for the trace header the invocation got (``requested``: the ``trace_header`` asked
-    for, used when the runtime died before the invocation could say which header it sent), and detect-secrets'
+    for: the invocation-wide rules hold a runtime that died midway only to a header the test chose), and detect-secrets'
     plugins find no secret in it (tests/secret_scan.py)."""
     header, known = inv.trace_header, True
-    if header is None and inv.status == "exited" and requested is not None:
+    if inv.status == "exited" and requested is not None:  # died midway: its ## handler (a parent) was never sent
         header, known = (requested, True) if isinstance(requested, str) else (None, False)
     assert_follows_xray_rules(fn.daemon, first, rejected, header, known_header=known)
     assert_no_detected_secrets(fn.daemon.datagrams(first))  # a second opinion, which knows nothing of our rules

@@ -11,7 +11,7 @@ import pytest
 
 from lambda_tracer_local.runtime import InvocationTimeout, LocalLambda
 
-from .support import write_function
+from .support import names, write_function
 
 APP = """
 import json
@@ -113,6 +113,37 @@ def test_a_process_that_dies_is_reported_not_waited_for(fn_dir: Path) -> None:
     with LocalLambda(fn_dir, "app.handler", wrapper=False) as fn:
         inv = fn.invoke({"action": "exit"})
     assert (inv.status, inv.exit_code, inv.error_type) == ("exited", 3, "Runtime.ExitError")
+
+
+CRASH_AFTER_A_TRACED_CALL = """
+import os
+
+from lambda_tracer import Tracer
+
+tracer = Tracer(service="crash")
+
+
+@tracer.capture_method
+def save(order_id):
+    return {"saved": order_id}
+
+
+def handler(event, context):
+    save(event["order_id"])
+    os._exit(3)
+"""
+
+
+def test_a_crash_keeps_its_trace_header_and_the_documents_sent_before_it(layer_dir: Path, tmp_path: Path) -> None:
+    """The runtime died after it got the event (and its trace header): what the tracer sent until then is that
+    invocation's trace. It was reported as "(no trace header sent)", with no documents, in the CLI and --json."""
+    crash_dir = write_function(tmp_path / "crash", {"app.py": CRASH_AFTER_A_TRACED_CALL})
+    with LocalLambda(crash_dir, "app.handler", opt_dirs=[layer_dir]) as fn:
+        crashed = fn.invoke({"order_id": "o-1"})
+    assert (crashed.status, crashed.exit_code) == ("exited", 3)
+    assert crashed.trace_header is not None and crashed.trace_id is not None
+    assert crashed.trace_header.startswith(f"Root={crashed.trace_id};Parent={crashed.parent_id};")
+    assert names(crashed.documents) == ["## app.save"]  # ## handler never ended: never sent
 
 
 def test_init_error_is_returned_for_every_invocation(fn_dir: Path) -> None:
