@@ -215,12 +215,18 @@ class XRayDaemon:
 def decode(data: bytes) -> list[dict[str, Any]]:
     """The documents of one datagram: an X-Ray document after the header, or one per OTLP span (``T1S``/``T1U``), as
     X-Ray would show it. ValueError when it is neither (the daemon keeps it in ``rejected``)."""
-    if otlp.is_otlp(data):
-        return otlp.documents_of(data)
-    header, body = data.split(b"\n", 1)
-    if json.loads(header) != HEADER:
-        raise ValueError("bad header")
-    return [json.loads(body)]
+    try:
+        if otlp.is_otlp(data):
+            return otlp.documents_of(data)
+        header, body = data.split(b"\n", 1)
+        if json.loads(header) != HEADER:
+            raise ValueError("bad header")
+        document = json.loads(body)
+    except RecursionError:  # nested deeper than the decoders go: a few bytes a level fit in a datagram
+        raise ValueError("nested too deep") from None
+    if not isinstance(document, dict):
+        raise ValueError("the document is not a JSON object")
+    return [document]
 
 
 def new_trace_header() -> tuple[str, str, str]:

@@ -195,3 +195,37 @@ def test_daemon_sees_documents_from_other_process() -> None:
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         [doc] = other.wait_for(trace_id)
         assert doc["parent_id"] == parent and doc["name"] == "## <lambda>".replace("<", "").replace(">", "")
+
+
+def _nested_array_attribute(depth: int) -> bytes:
+    """An OTLP datagram of one span whose attribute is an array nested ``depth`` deep (about 4 bytes a level)."""
+
+    def field(number: int, payload: bytes) -> bytes:
+        length, size = b"", len(payload)
+        while size > 0x7F:
+            length, size = length + bytes([size & 0x7F | 0x80]), size >> 7
+        return bytes([number << 3 | 2]) + length + bytes([size]) + payload
+
+    value = field(1, b"x")  # AnyValue{string_value}
+    for _ in range(depth):
+        value = field(5, field(1, value))  # AnyValue{array_value: ArrayValue{values: [value]}}
+    attribute = field(9, field(1, b"k") + field(2, value))
+    span = field(1, b"\x01" * 16) + field(2, b"\x02" * 8) + field(5, b"deep") + attribute
+    return b'{"format":"json","version":1}\nT1S' + base64.b64encode(field(1, field(2, field(2, span))))
+
+
+def test_a_datagram_of_no_document_is_rejected_and_the_daemon_goes_on() -> None:
+    """JSON that is not an object, nesting deeper than the parser goes (X-Ray document or OTLP span): kept in
+    ``rejected`` like any malformed datagram. A JSON array was taken as a document and every later look
+    (``for_trace``, so each invoke) raised AttributeError; deep nesting raised RecursionError on every look."""
+    header = b'{"format":"json","version":1}\n'
+    deep = header + b"[" * 30_000 + b"]" * 30_000
+    bad = [header + b"[1, 2]", header + b'"text"', deep, _nested_array_attribute(1500)]
+    assert all(len(data) < 65_000 for data in bad)  # each one fits in a UDP datagram
+    with XRayDaemon() as daemon, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        _, trace_id, parent = new_trace_header()
+        good = {"name": "ok", "id": "1" * 16, "trace_id": trace_id, "parent_id": parent, "start_time": 1, "end_time": 2}
+        for data in [*bad, header + json.dumps(good).encode()]:
+            sender.sendto(data, ("127.0.0.1", daemon.port))
+        assert daemon.wait_for(trace_id) == [good]
+        assert daemon.rejected == bad and daemon.documents == [good]
