@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import re
 import subprocess
 import sys
@@ -163,10 +164,16 @@ def load_events(specs: list[tuple[str, str]] | None) -> list[Event]:
         else:
             source = f"--event #{number}"
         try:
-            events.append(Event(json.loads(text), source))
+            events.append(Event(json.loads(text, parse_constant=_not_json), source))
         except json.JSONDecodeError as error:
             raise UsageError(f"{source}: not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+        except ValueError as error:  # NaN, Infinity: Python's json takes them, JSON (and Lambda's Invoke) does not
+            raise UsageError(f"{source}: not JSON: {error}")
     return events
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -343,10 +350,12 @@ def run(args: argparse.Namespace) -> int:
         env["LAMBDA_TRACER_EXPORTER"] = args.exporter
     if args.invocations < 1:
         raise UsageError(f"bad --invocations {args.invocations}: must be at least 1")
-    if args.timeout <= 0:
-        raise UsageError(f"bad --timeout {args.timeout}: must be positive")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"bad --timeout {args.timeout}: a positive number of seconds")
     if args.html is not None and args.html.is_dir():
         raise UsageError(f"--html {args.html} is a directory: give a file name, like trace.html")
+    if args.json is not None and args.json.is_dir():
+        raise UsageError(f"--json {args.json} is a directory: give a file name, like traces.json")
     max_concurrency = check_max_concurrency(args.max_concurrency)
     restores = check_restores(args.restores, args.snap_start, max_concurrency)
     layer = find_layer(args.layer)
@@ -389,8 +398,11 @@ def run(args: argparse.Namespace) -> int:
         print("no traces: in-code mode traces only what your code decorates with Tracer (or try --zero-code)")
     if args.json is not None:
         document = {"function_dir": str(function_dir), "handler": handler, "zero_code": args.wrapper}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**document, "invocations": records}, indent=2, default=str) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({**document, "invocations": records}, indent=2, default=str) + "\n")
+        except OSError as error:
+            raise UsageError(f"--json {args.json}: cannot write it ({error.strerror or error})")
         print(f"segment documents written to {args.json}")
     if args.html is not None:
         try:

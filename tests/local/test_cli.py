@@ -126,6 +126,10 @@ def _errors(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             [function, "--max-concurrency", "2", "--snap-start"],
             "--max-concurrency and --snap-start cannot be combined: Managed Instances do not support SnapStart",
         ),
+        ([function, "--event", '{"n": NaN}'], "--event #1: not JSON: NaN is not a JSON value"),
+        ([function, "--timeout", "nan"], "bad --timeout nan: a positive number of seconds"),
+        ([function, "--timeout", "inf"], "bad --timeout inf: a positive number of seconds"),
+        ([function, "--json", str(tmp_path)], f"--json {tmp_path} is a directory: give a file name, like traces.json"),
     ]  # fmt: skip
     return dict(zip(ERROR_CASES, cases, strict=True))
 
@@ -134,7 +138,7 @@ ERROR_CASES = [
     "missing-dir", "handler-no-dot", "handler-no-function", "event-file-missing", "event-file-not-json",
     "event-not-json", "env-no-equals", "env-bad-key", "layer-missing", "layer-not-zip", "python-missing",
     "max-concurrency-zero", "max-concurrency-not-a-number", "restores-zero", "restores-without-snap-start",
-    "managed-instances-with-snap-start",
+    "managed-instances-with-snap-start", "event-nan", "timeout-nan", "timeout-inf", "json-is-a-directory",
 ]  # fmt: skip
 
 
@@ -185,3 +189,17 @@ def test_a_failed_after_restore_hook_is_a_restore_error_of_each_sandbox_and_exit
     records = json.loads(out_json.read_text())["invocations"]
     assert [(r["restored_sandbox"], r["status"]) for r in records] == [(1, "restore_error"), (2, "restore_error")]
     assert records[0]["error"]["errorType"] == "ConnectionError"
+
+
+def test_a_json_file_that_cannot_be_written_is_one_line_not_a_traceback(layer_zip: Path, tmp_path: Path) -> None:
+    """Found out after the invocations ran (its folder cannot be made: a file is in the way); it was a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "traces.json"
+    done = local_cli(
+        str(EXAMPLES / "zero_code"), "--layer", str(layer_zip), "--event", json.dumps(ORDER), "--json", str(target)
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"lambda-tracer-local: error: --json {target}: cannot write it (")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert '-> {"order_id":"o-1","total":12,' in done.stdout  # what ran is shown
