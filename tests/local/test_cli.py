@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from tools_support import ROOT, local_cli
 
+from lambda_tracer_local.cli import build_parser
+
 EXAMPLES = ROOT / "examples" / "functions"
 ORDER = {"order_id": "o-1", "items": [{"sku": "tea", "price": 4, "qty": 3}]}
 TRACE_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
@@ -203,3 +205,12 @@ def test_a_json_file_that_cannot_be_written_is_one_line_not_a_traceback(layer_zi
     assert done.stderr.startswith(f"lambda-tracer-local: error: --json {target}: cannot write it (")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert '-> {"order_id":"o-1","total":12,' in done.stdout  # what ran is shown
+
+
+def test_every_option_is_in_the_options_table_of_the_docs() -> None:
+    """docs/local-traces.md's table is where the docs send a user for the command's options; --exporter, --quiet
+    and --html were missing from it."""
+    table = [line for line in (ROOT / "docs" / "local-traces.md").read_text().splitlines() if line.startswith("| `")]
+    documented = {option for line in table for option in re.findall(r"`(--[a-z-]+)", line.split(" | ")[0])}
+    options = {flag for action in build_parser()._actions for flag in action.option_strings if flag.startswith("--")}
+    assert options - {"--help"} <= documented, sorted(options - {"--help"} - documented)
