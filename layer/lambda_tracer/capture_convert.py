@@ -419,7 +419,10 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
     for key, item in list(attributes.items())[:_MAX_ITEMS]:
         if type(key) is not str or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
             continue  # an exact str: its methods cannot be overridden to raise
-        short_text = isinstance(item, str) and len(item) <= MAX_ATTRIBUTE_CHARS
-        if item is None or isinstance(item, (bool, int, float)) or short_text:
-            found[key] = item
+        try:
+            short_text = isinstance(item, str) and len(item) <= MAX_ATTRIBUTE_CHARS
+            if item is None or isinstance(item, (bool, int, float)) or short_text:
+                found[key] = item
+        except Exception:  # its type cannot be read (a lazy proxy that fails to load): left out
+            continue
     return found

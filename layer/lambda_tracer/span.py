@@ -131,12 +131,15 @@ class GuardedSpan:
     def error(self, error: BaseException) -> None:
         if self.inner is None:
             return
-        try:
-            if self.errors:
+        if self.errors:
+            try:
                 from .capture_convert import error_metadata  # loaded with the first error
 
                 data = error_metadata(error, redaction.current(), capture_limit())
                 self._metadata(self.name + " error", data)
+            except Exception as failure:
+                report("recording an exception", failure)
+        try:  # the fault and its cause, even when the metadata failed
             self.inner.record_exception(error)
         except Exception as failure:
             report("recording an exception", failure)

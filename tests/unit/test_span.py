@@ -165,6 +165,44 @@ def test_exception_whose_str_raises() -> None:
     assert type(call.error) is Nasty
 
 
+class _LazyUser:
+    """A lazy proxy (as Django's ``SimpleLazyObject``): reading its ``__class__`` loads it, which fails here."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        raise RuntimeError("settings are not configured")
+
+
+class RequestFailed(Exception):
+    def __init__(self) -> None:
+        super().__init__("request failed")
+        self.status = 502
+        self.user = _LazyUser()
+
+
+def test_an_error_whose_attribute_cannot_be_looked_at_is_still_recorded_as_a_fault() -> None:
+    """An attribute that raises when its type is read costs that attribute, not the record of the error: before, the
+    whole record was lost and X-Ray showed the failed call as a success (no fault, no cause)."""
+    tracer = Tracer(service="svc")
+    error = RequestFailed()
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> None:
+        raise error
+
+    call = invoke(handler)
+    assert call.error is error
+    [doc] = call.documents
+    assert doc["fault"] is True
+    assert [entry["type"] for entry in doc["cause"]["exceptions"]] == ["RequestFailed"]
+    assert doc["metadata"]["svc"]["handler error"] == {
+        "type": "RequestFailed",
+        "message": "request failed",
+        "module": __name__,
+        "attributes": {"status": 502},
+    }
+
+
 def test_put_annotation_outside_any_subsegment_and_bad_keys_never_raise(caplog: pytest.LogCaptureFixture) -> None:
     tracer = Tracer(service="svc")
     tracer.put_annotation("Outside", "x")  # no invocation at all
