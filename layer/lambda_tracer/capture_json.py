@@ -94,13 +94,18 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
     if _surely_too_big(value, max_bytes):
         return _CONVERT, ""
     try:
-        packed = marshal.dumps(value) if type(value) is not str else b""  # type: ignore[arg-type]
-        text = _within_json(value, max_bytes) if packed else _strict_json(value)
+        if type(value) is str:
+            text = _strict_json(value)
+        else:
+            packed = marshal.dumps(value)  # type: ignore[arg-type]
+            if copy:  # the copy is what is checked: another thread may change the value meanwhile
+                value = marshal.loads(packed)
+            text = _within_json(value, max_bytes)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
     if not _kept(text, policy, max_bytes):
         return _CONVERT, ""
-    return (marshal.loads(packed) if packed and copy else value), text
+    return value, text
 
 
 def _kept(text: str, policy: Policy, max_bytes: int) -> bool:
