@@ -125,7 +125,12 @@ def _judged(value: object, packed: bytes, settings: tuple[Any, Any]) -> tuple[An
     if text is None or not _kept(text, policy, limit):
         return _converted(value, policy, limit)
     kept, made = (text if "\x7f" not in text else None), redaction._current  # DEL: as response_metadata
-    if len(packed) <= _KNOWN_BYTES and len(_known_responses) < _KNOWN_RESPONSES and made == (settings[0], policy):
+    if (
+        len(packed) <= _KNOWN_BYTES
+        and len(_known_responses) < _KNOWN_RESPONSES
+        and made == (settings[0], policy)
+        and _within_json(marshal.loads(packed), limit) == text  # not changed by another thread since it was packed
+    ):
         _known_responses[packed] = (settings, kept)
     return value, kept
 

@@ -16,6 +16,8 @@ import logging
 import marshal
 import random
 import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -1240,6 +1242,44 @@ def test_a_response_judged_under_a_setting_changed_meanwhile_is_not_looked_up_un
     masked = capture.response_metadata(value, redaction.from_setting(["ssn"]), 16384)
     assert masked[0] == {"ssn": REDACTED}
     assert capture.recorded_response(value) == masked
+
+
+def test_a_response_changed_by_another_thread_while_it_is_judged_is_not_looked_up_as_what_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A response another thread changes between ``marshal`` and the encoder: the text is the changed value's, and it
+    is never kept for the bytes of the value as it was. Before, every later response equal to the value as it was
+    (``{"status": "pending"}``) was recorded as the changed one's text (``{"status":"done"}``), for the sandbox's
+    life."""
+    monkeypatch.delenv("LAMBDA_TRACER_REDACT_KEYS", raising=False)
+    monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
+    monkeypatch.setattr(capture, "_known_responses", {})
+    value = {"status": "pending"}
+    reached, changed = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        reached.wait()
+        value["status"] = "done"
+        changed.set()
+
+    def pause_when_encoded(frame: Any, event: str, arg: Any) -> None:  # the other thread runs here, and only here
+        if event == "call" and frame.f_code is capture_json._within_json.__code__:
+            sys.setprofile(None)
+            reached.set()
+            changed.wait()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    previous = sys.getprofile()
+    sys.setprofile(pause_when_encoded)
+    try:
+        assert capture.recorded_response(value) == ({"status": "done"}, '{"status":"done"}')
+    finally:
+        sys.setprofile(previous)
+        reached.set()
+        worker.join()
+    assert changed.is_set(), "the response was never encoded: the test proves nothing"
+    assert capture.recorded_response({"status": "pending"}) == ({"status": "pending"}, '{"status":"pending"}')
 
 
 def test_a_value_under_a_plain_key_is_recorded_as_it_is() -> None:
