@@ -64,6 +64,13 @@ def recording() -> bool:
     return trace.recording
 
 
+def inside_call() -> bool:
+    """Whether the innermost open subsegment records a call (ours or an SDK patch's): what runs now is a lower layer
+    of that call, not a call of its own."""
+    _, stack = xray.current()
+    return bool(stack) and getattr(stack[-1], "namespace", None) in CALL_NAMESPACES
+
+
 def start(url: str, namespace: str = "remote", name: str | None = None) -> Any:
     """The span for a call to ``url`` (named after its host unless ``name`` is given); ``IGNORED`` for an
     ignored endpoint; None when nothing is recorded: no sampled trace, inside a suppressed call, or a lower layer

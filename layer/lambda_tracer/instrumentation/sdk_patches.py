@@ -2,8 +2,9 @@
 sqlite3, aiobotocore): loaded with the first of them, never at a cold start.
 
 The registry (``__init__.py``) decides which library gets which; here the SDK's patch is applied, with the fixes
-it needs to run under our tracer (``ignore_endpoint`` for botocore, sqlite3's ``connect(database=...)``). This
-module and backends/sdk.py are the only ones that import ``aws_xray_sdk``.
+it needs to run under our tracer (``ignore_endpoint`` for botocore, sqlite3's ``connect(database=...)``, pynamodb's
+requests made under a call already recorded). This module and backends/sdk.py are the only ones that import
+``aws_xray_sdk``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def apply(sdk_name: str, module: Any) -> None:
         _ignore_in_botocore()
     elif sdk_name == "sqlite3":
         _database_by_position(module)
+    elif sdk_name == "pynamodb":
+        _pynamodb_outside_calls()
 
 
 def _ignore_in_botocore() -> None:
@@ -51,6 +54,23 @@ def _ignore_in_botocore() -> None:
             return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(botocore.client, "BaseClient._make_api_call", call)
+
+
+def _pynamodb_outside_calls() -> None:
+    """The SDK's pynamodb patch records every DynamoDB request botocore's HTTP session sends. PynamoDB 6 and boto3
+    send theirs through a botocore client, whose call is recorded already (ours, or the SDK's botocore patch): a
+    request sent under a call recorded goes past the patch; PynamoDB 4 and 5, which send their own, still use it."""
+    import botocore.httpsession
+    import wrapt
+
+    from . import common
+
+    def send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if common.inside_call():
+            return getattr(wrapped, "__wrapped__", wrapped)(*args, **kwargs)
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(botocore.httpsession, "URLLib3Session.send", send)
 
 
 def _database_by_position(sqlite3: Any) -> None:
