@@ -187,3 +187,54 @@ def test_a_factorys_own_cursor_and_execute_run_as_without_the_layer() -> None:
     assert call.error is None, call.error
     assert call.result == without_layer
     assert call.result[0] == (42,) and call.result[1] == "_DictCursor"
+
+
+class _Frozen(sqlite3.Connection):
+    """A factory whose instances take no attribute set from outside."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+
+class _Sealed(sqlite3.Connection):
+    """A factory that refuses to be subclassed (a sealed class, as some frameworks make them)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("sealed")
+
+
+class _SealedCursor(sqlite3.Cursor):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("sealed")
+
+
+def _uses_strict_factories() -> list[Any]:
+    frozen = sqlite3.connect(":memory:", factory=_Frozen)
+    sealed = sqlite3.connect(":memory:", factory=_Sealed)
+    found = [
+        type(frozen).__name__,
+        frozen.execute("select 1").fetchone(),
+        type(sealed).__name__,
+        sealed.execute("select 2").fetchone(),
+        type(sealed.cursor(_SealedCursor)).__name__,
+        sealed.cursor(_SealedCursor).execute("select 3").fetchone(),
+    ]
+    frozen.close()
+    sealed.close()
+    return found
+
+
+def test_a_factory_that_forbids_attributes_or_subclasses_works_as_without_the_layer() -> None:
+    """sqlite3.connect raised into the user's code, with the layer only: AttributeError for a factory whose
+    ``__setattr__`` refuses attributes (we named the connection's database on it), TypeError for one whose
+    ``__init_subclass__`` refuses subclasses (ours is one). The first is traced, the second is left untraced."""
+    without_layer = _uses_strict_factories()
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> list[Any]:
+        return _uses_strict_factories()
+
+    call = invoke(handler, expect=2)
+    assert call.error is None, call.error
+    assert call.result == without_layer == ["_Frozen", (1,), "_Sealed", (2,), "_SealedCursor", (3,)]
+    assert [d["name"] for d in _statements(call)] == [":memory:"]

@@ -64,7 +64,10 @@ def instrument(name: str, module: ModuleType) -> None:
         connection: Any = connect(*args, **kwargs)
         if isinstance(connection, traced):
             database = args[0] if args else kwargs.get("database", "")
-            setattr(connection, "_lambda_tracer_database", _name_of(database))  # noqa: B010
+            try:  # our slot, past a __setattr__ of the user's factory (one that refuses attributes)
+                object.__setattr__(connection, "_lambda_tracer_database", _name_of(database))
+            except Exception as error:
+                common.report("naming a sqlite3 connection", error)
         return connection
 
     setattr(traced_connect, MARKER, True)
@@ -85,7 +88,8 @@ def _name_of(database: object) -> str:
 
 def _traced_class(factory: object, base: type, make: Any, *args: Any) -> type | None:
     """Our subclass of the class asked for, ``make(factory, *args)``, made once per class; the class itself when it
-    is one of ours already; None (not traced) for a factory that is not a subclass of ``base``."""
+    is one of ours already; None (not traced) for a factory that is not a subclass of ``base``, or that cannot be
+    subclassed (its ``__init_subclass__`` or metaclass refuses)."""
     if not isinstance(factory, type) or not issubclass(factory, base):
         return None
     if getattr(factory, MARKER, False):
@@ -93,10 +97,14 @@ def _traced_class(factory: object, base: type, make: Any, *args: Any) -> type | 
     with _lock:
         found = _subclasses.get(factory)
         if found is None:
-            found = make(factory, *args)
-            setattr(found, MARKER, True)
-            for attribute in ("__name__", "__qualname__", "__module__"):  # isinstance and repr as the user's
-                setattr(found, attribute, getattr(factory, attribute))
+            try:
+                found = make(factory, *args)
+                setattr(found, MARKER, True)
+                for attribute in ("__name__", "__qualname__", "__module__"):  # isinstance and repr as the user's
+                    setattr(found, attribute, getattr(factory, attribute))
+            except Exception as error:
+                common.report("subclassing a sqlite3 factory", error)
+                return None
             if len(_subclasses) < 64:
                 _subclasses[factory] = found
         return found
