@@ -57,3 +57,33 @@ def test_a_dynamodb_call_is_one_subsegment_once_pynamodb_is_imported() -> None:
     subsegments (the inner one with a region read from the URL) as soon as the function imported pynamodb."""
     probe = json.loads(in_a_fresh_process(PYNAMODB).splitlines()[-1])
     assert probe == {"result": [[], []], "names": ["## handler", "dynamodb", "dynamodb"]}
+
+
+SQLALCHEMY_UNDER_OPENTELEMETRY = (
+    PREAMBLE
+    + """
+os.environ["LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"] = "sqlalchemy"
+from lambda_tracer import Tracer
+tracer = Tracer(service="svc")
+import sqlalchemy
+engine = sqlalchemy.create_engine("sqlite://")
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    with engine.connect() as connection:
+        return connection.execute(sqlalchemy.text("select 1")).scalar()
+
+result = handler({}, None)
+queries = [d["name"] for d in documents() if (d.get("sql") or {}).get("sanitized_query") == "select 1"]
+print(json.dumps({"result": result, "queries": queries, "sdk": "aws_xray_sdk" in sys.modules}))
+"""
+)
+
+
+def test_a_library_listed_for_opentelemetry_is_not_traced_by_the_sdk_too() -> None:
+    """LAMBDA_TRACER_OTEL_INSTRUMENTATIONS=sqlalchemy traces SQLAlchemy with the contrib instrumentation instead of
+    the SDK's patch (as for sqlite3, and as the docs say, "the way to trace database clients without the X-Ray
+    SDK"): the SDK's patch was applied as well, so each query was two subsegments, the SDK's and OpenTelemetry's
+    inside it, and the SDK was loaded."""
+    probe = json.loads(in_a_fresh_process(SQLALCHEMY_UNDER_OPENTELEMETRY).splitlines()[-1])
+    assert probe == {"result": 1, "queries": ["select"], "sdk": False}

@@ -16,7 +16,8 @@ outgoing calls carry. Each call is one subsegment with the fields the X-Ray SDK 
 minus the SDK's quirks listed there.
 
 The other database clients and aiobotocore keep the SDK's patches (sdk_patches.py, loaded with the first one);
-LAMBDA_TRACER_OTEL_INSTRUMENTATIONS runs OpenTelemetry's contrib instrumentations instead (otel.py).
+LAMBDA_TRACER_OTEL_INSTRUMENTATIONS runs OpenTelemetry's contrib instrumentations instead (otel.py): a library it
+lists (sqlite3, pymysql, sqlalchemy, ...) is left to its contrib instrumentation, without the SDK's patch.
 
 This package sits above backends/ and imports it, never the reverse: the Tracer asks this registry to patch
 when its backend does not patch in its own way (``Backend.instrument``; a user's provider does).
@@ -90,6 +91,8 @@ MODULES: dict[str, str] = {
 #: Only read when a library is imported: a test (tests/unit/test_instrumentation_parity.py) empties it in a
 #: subprocess to get the SDK's documents for the same calls.
 OWN_INSTRUMENTATION: set[str] = set(MODULES)
+#: OpenTelemetry contrib instrumentations to run (otel_instrumentations.py): a library listed is left to its own.
+OTEL_INSTRUMENTATIONS = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
 #: The module whose import means user code uses the SDK itself (sdk.py is imported only then).
 SDK_PACKAGE = "aws_xray_sdk.core"
 
@@ -143,6 +146,8 @@ def _hook(sdk_name: str) -> Any:
             if sdk_name in OWN_INSTRUMENTATION:
                 instrument(sdk_name, module)  # ours: no SDK, no wrapt
                 return
+            if _listed_for_opentelemetry(sdk_name):
+                return  # its contrib instrumentation traces it instead: the SDK's patch would record every call again
             from . import sdk_patches
 
             sdk_patches.apply(sdk_name, module)
@@ -150,6 +155,16 @@ def _hook(sdk_name: str) -> Any:
             config.report_once(("patch failed", sdk_name), f"could not trace {sdk_name}: {config.error_place(error)}")
 
     return apply
+
+
+#: An SDK patch name -> the name of the OpenTelemetry contrib instrumentation of the same library, where they differ.
+OTEL_NAMES = {"sqlalchemy_core": "sqlalchemy"}
+
+
+def _listed_for_opentelemetry(sdk_name: str) -> bool:
+    """Whether ``LAMBDA_TRACER_OTEL_INSTRUMENTATIONS`` names the contrib instrumentation of this library."""
+    listed = config.get_list(OTEL_INSTRUMENTATIONS) or ()
+    return OTEL_NAMES.get(sdk_name, sdk_name) in [item.lower().replace("-", "_") for item in listed]
 
 
 def instrument(name: str, module: ModuleType) -> None:
