@@ -3,12 +3,24 @@ a patch changes the library for the whole process. What they record joins our tr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+
+import pytest
 
 from lambda_env import in_a_fresh_process
 
 TESTS = Path(__file__).resolve().parents[1]
+
+
+def _needs(*modules: str) -> None:
+    """Skip unless ``modules`` are installed (requirements/dev.txt has them; the other Pythons' and the mutation
+    venvs, requirements/unit.txt, do not), without importing them here: a library imported is patched for good."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
+
 
 #: A fresh process's preamble: what it sends is kept in memory (tests/memory_sender.py), a DynamoDB stand-in answers
 #: on 127.0.0.1, and ``documents()`` gives what the tracer sent.
@@ -55,6 +67,7 @@ def test_a_dynamodb_call_is_one_subsegment_once_pynamodb_is_imported() -> None:
     """The SDK's pynamodb patch records every DynamoDB request botocore's HTTP session sends: PynamoDB 6 and boto3
     send theirs through a botocore client, whose call we record already, so each call was two nested ``dynamodb``
     subsegments (the inner one with a region read from the URL) as soon as the function imported pynamodb."""
+    _needs("pynamodb")
     probe = json.loads(in_a_fresh_process(PYNAMODB).splitlines()[-1])
     assert probe == {"result": [[], []], "names": ["## handler", "dynamodb", "dynamodb"]}
 
@@ -85,5 +98,6 @@ def test_a_library_listed_for_opentelemetry_is_not_traced_by_the_sdk_too() -> No
     the SDK's patch (as for sqlite3, and as the docs say, "the way to trace database clients without the X-Ray
     SDK"): the SDK's patch was applied as well, so each query was two subsegments, the SDK's and OpenTelemetry's
     inside it, and the SDK was loaded."""
+    _needs("sqlalchemy", "opentelemetry.instrumentation.sqlalchemy")
     probe = json.loads(in_a_fresh_process(SQLALCHEMY_UNDER_OPENTELEMETRY).splitlines()[-1])
     assert probe == {"result": 1, "queries": ["select"], "sdk": False}
