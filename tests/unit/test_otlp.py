@@ -446,6 +446,38 @@ def test_otlp_http_posts_protobuf_instead_of_udp(otlp_mode: None, monkeypatch: p
     assert span.name == "## handler" and span.trace_id == bytes.fromhex(trace_id[2:].replace("-", ""))
 
 
+def test_otlp_http_headers_take_http_token_names_and_drop_values_http_cannot_send(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Names as OpenTelemetry's SDK takes them (HTTP tokens: ``x_api_key``, ``dd.tenant``); a value HTTP cannot carry
+    (``€`` is not Latin-1, a newline would split the header) is one malformed entry, not every batch lost."""
+    received: list[dict[str, str]] = []
+
+    class Collector(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(dict(self.headers))
+            self.reply(200, b"", "application/x-protobuf")
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        return 1
+
+    with serving(Collector) as port, caplog.at_level(logging.WARNING, "lambda_tracer"):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x_api_key=k1,dd.tenant=t1,euro=%E2%82%AC,nl=a%0Ab")
+        otlp.configure()
+        _invoke(handler)
+    [headers] = received
+    assert (headers.get("x_api_key"), headers.get("dd.tenant")) == ("k1", "t1")
+    assert "euro" not in headers and "nl" not in headers
+    assert [record.getMessage() for record in caplog.records] == [
+        "lambda_tracer: ignoring a malformed entry of the OTLP headers setting"
+    ]
+
+
 def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffected(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

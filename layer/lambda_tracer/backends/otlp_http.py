@@ -59,22 +59,36 @@ def _timeout_ms() -> int:
     return config.get_int(name, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
 
 
+#: The characters of an HTTP header name (RFC 9110's ``tchar``), as OpenTelemetry's SDK reads the setting.
+_NAME_CHARACTERS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def headers(raw: str) -> dict[str, str]:
-    """``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``' value: ``key=value`` pairs, comma-separated, values percent-decoded."""
+    """``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``' value: ``key=value`` pairs, comma-separated, values percent-decoded.
+
+    An entry without ``=``, with a name that is not an HTTP token, or with a value HTTP cannot carry (not printable,
+    not Latin-1: http.client would fail every request) is reported once and left out."""
     found: dict[str, str] = {}
     for pair in raw.split(","):
         key, equals, value = pair.partition("=")
         key, value = key.strip(), value.strip()
         if not pair.strip():
             continue
-        if not equals or not key or not key.isascii() or not key.replace("-", "").isalnum():
-            config.report_once(("otlp headers",), "ignoring a malformed entry of the OTLP headers setting")
-            continue
         if "%" in value:
             value = unquote(value)
-        if value.isprintable():
-            found[key] = value
+        if not equals or not key or not _NAME_CHARACTERS.issuperset(key) or not _sendable(value):
+            config.report_once(("otlp headers",), "ignoring a malformed entry of the OTLP headers setting")
+            continue
+        found[key] = value
     return found
+
+
+def _sendable(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return value.isprintable()
 
 
 class ExportError(OSError):
