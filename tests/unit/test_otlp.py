@@ -539,6 +539,19 @@ def test_settings_the_otel_way(monkeypatch: pytest.MonkeyPatch) -> None:
     assert otlp.Settings().endpoint is None
 
 
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+def test_an_endpoint_not_understood_is_quoted_as_set(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning quotes the value the user wrote, not the URL made from it (``/v1/traces`` appended)."""
+    monkeypatch.setenv(name, "localhost:4318/")
+    with caplog.at_level(logging.WARNING, "lambda_tracer"):
+        assert otlp.Settings().endpoint is None
+    assert [record.getMessage() for record in caplog.records] == [
+        f"lambda_tracer: ignoring {name}='localhost:4318/' (not understood); using UDP to the daemon"
+    ]
+
+
 def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
     """The rules checker itself: a good datagram passes, broken ones fail by rule."""
     good = (

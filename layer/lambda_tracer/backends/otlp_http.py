@@ -37,15 +37,16 @@ def settings() -> tuple[str | None, dict[str, str], float]:
 
 def _endpoint() -> str | None:
     """The OTLP/HTTP URL: the traces endpoint as given, or the base endpoint + ``/v1/traces`` (OTel's rules)."""
-    url = config.get_str(TRACES_ENDPOINT)
+    name, url = TRACES_ENDPOINT, config.get_str(TRACES_ENDPOINT)
     if url is None:
-        base = config.get_str(ENDPOINT)
-        url = base.rstrip("/") + "/v1/traces" if base else None
+        name, url = ENDPOINT, config.get_str(ENDPOINT)
     if url is None:
         return None
     if not url.startswith(("http://", "https://")) or len(url) > 2048:
-        config.warn_once(TRACES_ENDPOINT if config.get_str(TRACES_ENDPOINT) else ENDPOINT, url, "UDP to the daemon")
+        config.warn_once(name, config.get_raw(name) or "", "UDP to the daemon")  # quoted as set
         return None
+    if name == ENDPOINT:
+        url = url.rstrip("/") + "/v1/traces"
     protocol = config.get_str(TRACES_PROTOCOL) or config.get_str(PROTOCOL)
     if protocol is not None and protocol != "http/protobuf":
         config.report_once(
