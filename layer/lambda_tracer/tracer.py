@@ -575,8 +575,8 @@ def _resolve_disabled(explicit: bool | None) -> bool:
     if explicit is not None:
         return bool(explicit)
     from_env = config.get_explicit_bool(config.TRACE_DISABLED)
-    if from_env is not None:
-        return from_env
+    if from_env is not None:  # false is "not disabled", as in the reference: never on outside Lambda or SAM local
+        return from_env or config.auto_disabled_reason() is not None
     if _shared.disabled is not None:
         return bool(_shared.disabled)
     return config.auto_disabled_reason() is not None

@@ -59,8 +59,13 @@ print(json.dumps({"disabled": tracer.disabled, "result": result,
         {"LAMBDA_TASK_ROOT": "/tmp", "POWERTOOLS_TRACE_DISABLED": "true"},
         {"LAMBDA_TASK_ROOT": "/tmp", "AWS_SAM_LOCAL": "true"},
         {"LAMBDA_TASK_ROOT": "/tmp", "AWS_CHALICE_CLI_MODE": "true"},
+        # POWERTOOLS_TRACE_DISABLED=false (a common template line) says "not disabled", as in the reference: it never
+        # turns tracing on where it is off by itself (the README: off outside Lambda, SAM local and Chalice local)
+        {"POWERTOOLS_TRACE_DISABLED": "false"},
+        {"LAMBDA_TASK_ROOT": "/tmp", "AWS_SAM_LOCAL": "true", "POWERTOOLS_TRACE_DISABLED": "false"},
+        {"LAMBDA_TASK_ROOT": "/tmp", "AWS_CHALICE_CLI_MODE": "true", "POWERTOOLS_TRACE_DISABLED": "0"},
     ],
-    ids=["outside-lambda", "env-disabled", "sam-local", "chalice-local"],
+    ids=["outside-lambda", "env-disabled", "sam-local", "chalice-local", "false-outside", "false-sam", "false-chalice"],
 )
 def test_disabled_imports_no_sdk_and_still_runs(env: dict[str, str]) -> None:
     probe = _run(IMPORT_PROBE, **env)
