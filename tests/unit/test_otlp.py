@@ -552,6 +552,22 @@ def test_an_endpoint_not_understood_is_quoted_as_set(
     ]
 
 
+def test_a_malformed_resource_attribute_is_reported_once_without_its_text(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As OpenTelemetry's SDK does: an entry without ``key=`` is left out with a warning (never quoted: it may be a
+    secret pasted in the wrong place); blank entries are nothing."""
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=a, ,s3cr3t-token,=nokey,env=prod")
+    with caplog.at_level(logging.WARNING, "lambda_tracer"):
+        resource = otlp.resource()
+        otlp.resource()
+    assert (resource["team"], resource["env"]) == ("a", "prod")
+    assert "s3cr3t-token" not in str(resource) and "nokey" not in str(resource)
+    assert [record.getMessage() for record in caplog.records] == [
+        "lambda_tracer: ignoring a malformed entry of OTEL_RESOURCE_ATTRIBUTES"
+    ]
+
+
 def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
     """The rules checker itself: a good datagram passes, broken ones fail by rule."""
     good = (

@@ -60,8 +60,7 @@ _prefix: tuple[bytes, bytes] | None = None
 
 
 class Settings:
-    """What the environment asked for, read once at init: OTLP/HTTP's settings (otlp_http.py) when an endpoint is
-    set, else UDP to the daemon."""
+    """What the environment asked for, read at init: OTLP/HTTP's settings (otlp_http.py) with an endpoint, else UDP."""
 
     __slots__ = ("endpoint", "headers", "timeout")
 
@@ -561,9 +560,8 @@ os.register_at_fork(after_in_child=lambda: _forget_prefix(fork=True))
 
 
 def resource() -> dict[str, Any]:
-    """The sandbox as OTel's resource conventions describe a Lambda function (what ADOT's wrapper sets), plus
-    ``OTEL_RESOURCE_ATTRIBUTES``; ``service.name`` from ``OTEL_SERVICE_NAME``, the Powertools service or the
-    function's name."""
+    """The sandbox in OTel's Lambda conventions (as ADOT sets them) and ``OTEL_RESOURCE_ATTRIBUTES``; ``service.name``
+    from ``OTEL_SERVICE_NAME``, the Powertools service or the function's name."""
     get = config.get_raw  # os.environ.get's value, without its Python-level mapping (~2 K instructions a read)
     function = get("AWS_LAMBDA_FUNCTION_NAME")
     values: dict[str, Any] = {
@@ -591,7 +589,9 @@ def resource() -> dict[str, Any]:
         values["aws.log.group.names"] = [group]
     for pair in (config.get_raw(RESOURCE_ATTRIBUTES) or "").split(","):
         key, equals, value = pair.partition("=")
-        if equals and key.strip() and len(values) < 128:
+        if pair.strip() and not (equals and key.strip()):  # as OTel's SDK: reported, never quoted (it may be a secret)
+            config.report_once(("otlp resource",), f"ignoring a malformed entry of {RESOURCE_ATTRIBUTES}")
+        elif equals and key.strip() and len(values) < 128:
             if "%" in value:
                 from urllib.parse import unquote
 
