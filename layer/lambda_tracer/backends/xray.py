@@ -165,9 +165,9 @@ def detach(entry: Any) -> None:
 def attach(entry: Any) -> None:
     """Put an open entry back on top of this task's stack (a traced generator resuming, a context attached)."""
     trace, stack = current()  # read first: in another thread, the first read of the header would empty the stack
-    if entry not in stack:
-        own = getattr(entry, "trace", trace)  # the same invocation's: its trace, whose batch otlp.py sends
-        _state.set((own if own.root == trace.root else trace, (*stack, entry), _state.get()[2]))
+    own = getattr(entry, "trace", trace)  # the same invocation's: its trace, whose batch otlp.py sends; never another's
+    if entry not in stack and own.root == trace.root:  # (a generator kept from an earlier invocation: not its parent)
+        _state.set((own, (*stack, entry), _state.get()[2]))
 
 
 def send(document: dict[str, Any], trace: Trace | None = None) -> None:
