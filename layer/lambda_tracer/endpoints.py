@@ -28,7 +28,8 @@ def add(hostname: str | None = None, urls: list[str] | None = None) -> None:
     if host is None and paths is None:
         return
     with _lock:
-        _rules.append((host, paths))
+        if (host, paths) not in _rules:  # a rule added again (on every invocation) is kept once, as the reference's
+            _rules.append((host, paths))
 
 
 def _host_pattern(hostname: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from aws_xray_sdk.core.models.segment import Segment
 from aws_xray_sdk.core.models.subsegment import Subsegment
 
-from lambda_tracer import endpoints
+from lambda_tracer import Tracer, endpoints
 
 
 def test_no_rule_ignores_nothing() -> None:
@@ -130,6 +130,19 @@ def test_clear_removes_every_rule() -> None:
     assert endpoints.is_ignored("https://api.example.com/")
     endpoints.clear()
     assert not endpoints.is_ignored("https://api.example.com/")
+
+
+def test_a_rule_added_on_every_invocation_is_kept_once() -> None:
+    """``tracer.ignore_endpoint`` called inside the handler, as the same rule on every invocation of a warm sandbox:
+    kept once, as the reference keeps it (the SDK's rules are a set). Each call appended it again: the list grew by
+    one rule per invocation, and every HTTP call of a sandbox hours old was matched against thousands of them."""
+    tracer = Tracer(service="svc")
+    for _ in range(10_000):
+        tracer.ignore_endpoint(hostname="health.internal", urls=["/ping", "/ready"])
+        tracer.ignore_endpoint(urls=["*/metrics"])
+    assert len(endpoints._rules) == 2
+    assert endpoints.is_ignored("https://health.internal/ping") and endpoints.is_ignored("https://a.b/metrics")
+    assert not endpoints.is_ignored("https://health.internal/orders")
 
 
 def _http_subsegment(url: str | None) -> Subsegment:
