@@ -57,6 +57,33 @@ def test_a_span_whose_parent_ended_first_is_still_sent_complete() -> None:
     assert gen["end_time"] > starter["end_time"]
 
 
+def test_threads_adding_a_spans_first_metadata_at_once_both_keep_theirs() -> None:
+    """Threads with a copied context (a pool's workers) calling put_metadata on the span they share, the handler's,
+    before it has any metadata: each write is in the document. The first write gave the span a dict of its own, and a
+    thread writing meanwhile gave it another: the dict the first one wrote into was dropped, with its metadata."""
+    import threading
+
+    trace = xray.Trace("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8", "1", {})
+    span = xray.XRaySpan("## handler", trace, "53995c3f42cd8ad8")
+    during: list[threading.Thread] = []
+
+    class Namespace(str):
+        """The first thread's namespace: another thread writes its metadata while the first is storing its own."""
+
+        __slots__ = ()
+
+        def __hash__(self) -> int:
+            if not during:
+                during.append(threading.Thread(target=span.add_metadata, args=("svc", "other", 2)))
+                during[0].start()
+                during[0].join()
+            return str.__hash__(self)
+
+    span.add_metadata(Namespace("svc"), "mine", 1)
+    assert during and span.metadata == {"svc": {"other": 2, "mine": 1}}
+    assert json.loads(span.encoded(span.start_us + 1))["metadata"] == {"svc": {"other": 2, "mine": 1}}
+
+
 def test_ids_are_fresh_in_a_forked_child() -> None:
     child = in_forked_child(lambda: xray.new_id().encode())
     assert len(child) == 16 and child.decode() != xray.new_id()

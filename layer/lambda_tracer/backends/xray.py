@@ -270,8 +270,8 @@ class XRaySpan(BackendSpan):
             self.annotations_text = None
 
     def add_metadata(self, namespace: str, key: str, value: Any) -> None:
-        if not self.metadata:  # the class's empty one, never written to
-            self.metadata = {}
+        if not self.metadata:  # the class's empty one, never written to: one dict for threads writing at once
+            self.metadata = self.__dict__.setdefault("metadata", {})
         self.metadata.setdefault(namespace, {})[key] = value
         self.spliced = None  # no longer the only metadata
 
