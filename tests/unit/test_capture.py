@@ -16,13 +16,12 @@ import logging
 import marshal
 import random
 import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from paused import changed_at_call
 
 from lambda_env import invoke
 from lambda_tracer import Tracer, capture, capture_convert, capture_json, config, redaction
@@ -1255,30 +1254,12 @@ def test_a_response_changed_by_another_thread_while_it_is_judged_is_not_looked_u
     monkeypatch.delenv("LAMBDA_TRACER_MAX_CAPTURE_BYTES", raising=False)
     monkeypatch.setattr(capture, "_known_responses", {})
     value = {"status": "pending"}
-    reached, changed = threading.Event(), threading.Event()
-
-    def other_thread() -> None:
-        reached.wait()
-        value["status"] = "done"
-        changed.set()
-
-    def pause_when_encoded(frame: Any, event: str, arg: Any) -> None:  # the other thread runs here, and only here
-        if event == "call" and frame.f_code is capture_json._within_json.__code__:
-            sys.setprofile(None)
-            reached.set()
-            changed.wait()
-
-    worker = threading.Thread(target=other_thread)
-    worker.start()
-    previous = sys.getprofile()
-    sys.setprofile(pause_when_encoded)
-    try:
-        assert capture.recorded_response(value) == ({"status": "done"}, '{"status":"done"}')
-    finally:
-        sys.setprofile(previous)
-        reached.set()
-        worker.join()
-    assert changed.is_set(), "the response was never encoded: the test proves nothing"
+    recorded = changed_at_call(
+        capture_json._within_json.__code__,
+        lambda: value.update(status="done"),
+        lambda: capture.recorded_response(value),
+    )
+    assert recorded == ({"status": "done"}, '{"status":"done"}')
     assert capture.recorded_response({"status": "pending"}) == ({"status": "pending"}, '{"status":"pending"}')
 
 

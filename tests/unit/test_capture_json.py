@@ -8,12 +8,11 @@ import datetime
 import decimal
 import json
 import random
-import sys
-import threading
 import tracemalloc
 from typing import Any
 
 import pytest
+from paused import changed_at_call
 
 from lambda_tracer import capture, capture_json
 from lambda_tracer.redaction import Policy
@@ -73,30 +72,11 @@ def test_the_copy_recorded_is_the_value_that_was_checked_though_another_thread_c
     Before, the copy was taken first (``marshal``) and the value checked after, so a dict that held a password when it
     was copied and none when it was checked was recorded with the password, unmasked."""
     shared: dict[str, Any] = {"db": {"password": "hunter2"}}
-    reached, changed = threading.Event(), threading.Event()
-
-    def other_thread() -> None:
-        reached.wait()
-        shared["db"] = {"host": "db.internal"}
-        changed.set()
-
-    def pause_when_checked(frame: Any, event: str, arg: Any) -> None:  # the other thread runs here, and only here
-        if event == "call" and frame.f_code is capture_json._within_json.__code__:
-            sys.setprofile(None)
-            reached.set()
-            changed.wait()
-
-    worker = threading.Thread(target=other_thread)
-    worker.start()
-    previous = sys.getprofile()
-    sys.setprofile(pause_when_checked)
-    try:
-        recorded = capture.to_metadata(shared, Policy(), 16384, key="state")
-    finally:
-        sys.setprofile(previous)
-        reached.set()
-        worker.join()
-    assert changed.is_set(), "the value was never checked as it is: the test proves nothing"
+    recorded = changed_at_call(
+        capture_json._within_json.__code__,
+        lambda: shared.update(db={"host": "db.internal"}),
+        lambda: capture.to_metadata(shared, Policy(), 16384, key="state"),
+    )
     assert recorded in ({"db": {"password": R}}, {"db": {"host": "db.internal"}})
 
 

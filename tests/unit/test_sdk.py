@@ -36,6 +36,15 @@ def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() ->
     assert json.loads(in_a_fresh_process(code)) == []
 
 
+#: Printed by a fresh process: how many wrappers stand around the SDK's own ``begin_subsegment`` (ours: one).
+WRAPPING_DEPTH = (
+    "begin, depth = tracer.provider.begin_subsegment, 0\n"
+    "while getattr(begin, '__closure__', None):\n"
+    "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
+    "print(depth)\n"
+)
+
+
 def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
     """The SDK's recorder is configured into our trace once: configured again at every ``tracer.provider``, its
     methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
@@ -48,11 +57,7 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
         "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
         "        subsegment.put_annotation('n', event)\n"
         "    return event\n"
-        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n"
-        "begin, depth = tracer.provider.begin_subsegment, 0\n"
-        "while getattr(begin, '__closure__', None):\n"
-        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
-        "print(depth)\n"
+        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n" + WRAPPING_DEPTH
     )
     assert in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
 
@@ -84,11 +89,7 @@ def test_the_escape_hatch_works_with_an_sdk_older_than_its_begin_subsegment_with
         "        subsegment.put_annotation('n', event)\n"
         "    return event\n"
         "assert [handler(n, None) for n in range(3)] == [0, 1, 2]\n"
-        "print(type(tracer.provider.context).__name__)\n"
-        "begin, depth = tracer.provider.begin_subsegment, 0\n"
-        "while getattr(begin, '__closure__', None):\n"
-        "    begin, depth = begin.__closure__[0].cell_contents, depth + 1\n"
-        "print(depth)\n"
+        "print(type(tracer.provider.context).__name__)\n" + WRAPPING_DEPTH
     )
     assert in_a_fresh_process(code).split() == ["BridgeContext", "1"]
 
