@@ -36,6 +36,16 @@ def test_no_sdk_and_no_wrapt_for_a_traced_function_without_the_escape_hatch() ->
     assert json.loads(in_a_fresh_process(code)) == []
 
 
+#: A fresh process's handler that opens a subsegment through the escape hatch (the SDK's recorder) at each call.
+HANDLER_WITH_ESCAPE_HATCH = (
+    "from lambda_tracer import Tracer\n"
+    "tracer = Tracer(service='svc')\n"
+    "@tracer.capture_lambda_handler\n"
+    "def handler(event, context):\n"
+    "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
+    "        subsegment.put_annotation('n', event)\n"
+    "    return event\n"
+)
 #: Printed by a fresh process: how many wrappers stand around the SDK's own ``begin_subsegment`` (ours: one).
 WRAPPING_DEPTH = (
     "begin, depth = tracer.provider.begin_subsegment, 0\n"
@@ -50,14 +60,9 @@ def test_the_escape_hatch_asked_for_at_every_invocation_keeps_working() -> None:
     methods were wrapped a level deeper each time, and after about a thousand invocations the user's function
     raised RecursionError."""
     code = (
-        "from lambda_tracer import Tracer\n"
-        "tracer = Tracer(service='svc')\n"
-        "@tracer.capture_lambda_handler\n"
-        "def handler(event, context):\n"
-        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
-        "        subsegment.put_annotation('n', event)\n"
-        "    return event\n"
-        "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n" + WRAPPING_DEPTH
+        HANDLER_WITH_ESCAPE_HATCH
+        + "assert [handler(n, None) for n in range(1200)] == list(range(1200))\n"
+        + WRAPPING_DEPTH
     )
     assert in_a_fresh_process(code).strip() == "1"  # our one name-masking wrapper around the SDK's own method
 
@@ -81,14 +86,8 @@ def test_the_escape_hatch_works_with_an_sdk_older_than_its_begin_subsegment_with
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         "import aws_xray_sdk.core.recorder as sdk\n"
         "assert not hasattr(sdk.AWSXRayRecorder, 'begin_subsegment_without_sampling')\n"
-        "from lambda_tracer import Tracer\n"
-        "tracer = Tracer(service='svc')\n"
-        "@tracer.capture_lambda_handler\n"
-        "def handler(event, context):\n"
-        "    with tracer.provider.in_subsegment('## work') as subsegment:\n"
-        "        subsegment.put_annotation('n', event)\n"
-        "    return event\n"
-        "assert [handler(n, None) for n in range(3)] == [0, 1, 2]\n"
+        + HANDLER_WITH_ESCAPE_HATCH
+        + "assert [handler(n, None) for n in range(3)] == [0, 1, 2]\n"
         "print(type(tracer.provider.context).__name__)\n" + WRAPPING_DEPTH
     )
     assert in_a_fresh_process(code).split() == ["BridgeContext", "1"]

@@ -143,11 +143,11 @@ def _installed(module: str) -> bool:
 def _hook(sdk_name: str) -> Any:
     def apply(module: Any) -> None:
         try:
+            if _listed_for_opentelemetry(sdk_name):
+                return  # its contrib instrumentation traces it instead: ours or the SDK's would record every call again
             if sdk_name in OWN_INSTRUMENTATION:
                 instrument(sdk_name, module)  # ours: no SDK, no wrapt
                 return
-            if _listed_for_opentelemetry(sdk_name):
-                return  # its contrib instrumentation traces it instead: the SDK's patch would record every call again
             from . import sdk_patches
 
             sdk_patches.apply(sdk_name, module)

@@ -23,7 +23,7 @@ import sys
 import threading
 from types import ModuleType
 
-from .. import capture, config, redaction
+from .. import capture, redaction
 from ..backends import xray
 from . import common
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 MARKER = "__lambda_tracer_instrumented__"
-OTEL_INSTRUMENTATIONS = "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS"
 #: ``sqlite3.connect``'s ``factory`` when passed by position (database, timeout, detect_types, isolation_level,
 #: check_same_thread, factory, ...).
 _FACTORY_POSITION = 5
@@ -42,8 +41,6 @@ _subclasses: dict[type, type] = {}
 
 
 def instrument(name: str, module: ModuleType) -> None:
-    if "sqlite3" in [item.lower() for item in config.get_list(OTEL_INSTRUMENTATIONS) or ()]:
-        return  # the contrib instrumentation was asked for instead
     connect = module.connect
     if getattr(connect, MARKER, False):
         return
