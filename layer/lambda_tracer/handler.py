@@ -121,11 +121,12 @@ def _start_init_trace(handler_name: str) -> Any:
         return None
 
 
-def _freeze_init_objects(tracer: Tracer | None) -> None:
+def _freeze_init_objects(tracer: Tracer | None, init_over: bool = False) -> None:
     """``gc.freeze()`` the runtime's, the tracer's and the SDK's objects before your module is imported
-    (``coldstart.freeze_init_objects``): about 5-10 ms of a boto3 function's cold start, measured here."""
+    (``coldstart.freeze_init_objects``): about 5-10 ms of a boto3 function's cold start, measured here; and your
+    module's once it is (``init_over``), so that no later collection walks them."""
     if tracer is not None and not tracer.disabled:
-        coldstart.freeze_init_objects()
+        coldstart.freeze_init_objects(init_over)
 
 
 _tracer = _start_tracer()
@@ -179,4 +180,5 @@ def __getattr__(name: str) -> Any:
         init_trace.stop()
     traced = _wrap(_tracer, user_handler)
     globals()["handler"] = traced  # resolved once: the user's module runs once
+    _freeze_init_objects(_tracer, init_over=True)
     return traced

@@ -278,7 +278,9 @@ class Tracer:
             return functools.partial(
                 self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
             )
-        return capture_handler(self, lambda_handler, capture_response, capture_error, IN_CODE)
+        traced = capture_handler(self, lambda_handler, capture_response, capture_error, IN_CODE)
+        coldstart.freeze_init_objects()  # the module's init objects made so far (a boto3 client): see its docstring
+        return traced
 
     if TYPE_CHECKING:  # the overloads exist for type checkers only (typing is not imported at run time)
 

@@ -510,11 +510,11 @@ def lambda_init(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cal
         monkeypatch.delenv(name, raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    def import_handler_module(handler: str, named_by: str | None = None) -> tuple[int, Any]:
+    def import_handler_module(handler: str, named_by: str | None = None, source: str = FREEZING_APP) -> tuple[int, Any]:
         module_name = handler.rsplit(".", 1)[0].replace("/", ".")
         path = tmp_path.joinpath(*module_name.split(".")).with_suffix(".py")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(FREEZING_APP)
+        path.write_text(source)
         monkeypatch.setenv("_HANDLER", handler if named_by is None else named_by)
         before = len(freezes)
         module = importlib.import_module(module_name)
@@ -548,6 +548,36 @@ def test_nothing_is_frozen_during_an_invocation(
     freezes: list[None] = []
     monkeypatch.setattr(gc, "freeze", lambda: freezes.append(None))
     app.handler({}, None)
+    assert freezes == []
+
+
+#: In code: the package's import freezes, then the handler's decoration (a second time: what the module made in
+#: between, a boto3 client); a decoration at an invocation freezes nothing.
+DECORATING_APP = """
+from lambda_tracer import Tracer
+
+tracer = Tracer()
+
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return tracer.capture_lambda_handler(lambda e, c: None)
+
+
+def decorated_later():
+    return tracer.capture_lambda_handler(lambda e, c: None)
+"""
+
+
+def test_a_handler_decorated_at_init_freezes_what_the_module_made_and_one_decorated_later_nothing(
+    lambda_init: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "lambda_tracer" in sys.modules  # imported by this process already: its import's freeze does not run again
+    count, app = lambda_init("lt_decorating_app.handler", source=DECORATING_APP)
+    assert count == 1  # the decoration's
+    freezes: list[None] = []
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(None))
+    assert callable(app.decorated_later())
     assert freezes == []
 
 
