@@ -95,12 +95,15 @@ def wrap_generator(
 ) -> Callable[..., Any]:
     @functools.wraps(method)
     def traced_gen(*args: Any, **kwargs: Any) -> Any:
-        if not tracer._traces():
-            return (yield from method(*args, **kwargs))
-        # Like `yield from`, by hand: our subsegment is the current one only while the generator's own
-        # code runs, not while its consumer runs between two items.
+        # Like `yield from`, by hand (also when tracing is off): our subsegment is the current one only while the
+        # generator's own code runs, not while its consumer runs between two items; and a GeneratorExit thrown in
+        # reaches the generator as thrown (`yield from` would close() it instead: a generator that catches it and
+        # yields, or returns, would then answer the caller with a RuntimeError, or a GeneratorExit).
         generator = method(*args, **kwargs)
-        span = GuardedSpan.start(tracer, title, name, response_on, error_on)
+        if tracer._traces():
+            span = GuardedSpan.start(tracer, title, name, response_on, error_on)
+        else:
+            span = GuardedSpan(None, name, response_on, error_on, "")  # records nothing
         sent: Any = None
         thrown: BaseException | None = None
         while True:
@@ -113,22 +116,16 @@ def wrap_generator(
             except StopIteration as stop:
                 span.close(stop.value, None)
                 return stop.value
+            except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
+                span.close(None, None)
+                raise
             except BaseException as error:
                 span.close(None, error)
                 raise
             span.suspend()
             try:
                 sent = yield item
-            except GeneratorExit:  # closed early by its consumer (e.g. `next(gen)` then dropped): not an error
-                span.resume()
-                try:
-                    generator.close()
-                except BaseException as error:
-                    span.close(None, error)
-                    raise
-                span.close(None, None)
-                raise
-            except BaseException as error:
+            except BaseException as error:  # GeneratorExit too (close() throws it): passed on as it came
                 thrown, sent = error, None
             span.resume()
 
@@ -163,6 +160,9 @@ def wrap_async_generator(
             except StopAsyncIteration:
                 done(None)
                 return
+            except GeneratorExit:  # closed early by its consumer: not an error
+                done(None)
+                raise
             except BaseException as error:
                 done(error)
                 raise
@@ -170,17 +170,7 @@ def wrap_async_generator(
                 span.suspend()
             try:
                 sent = yield item
-            except GeneratorExit:
-                if span is not None:
-                    span.resume()
-                try:
-                    await generator.aclose()
-                except BaseException as error:
-                    done(error)
-                    raise
-                done(None)
-                raise
-            except BaseException as error:
+            except BaseException as error:  # GeneratorExit too (aclose() throws it): passed on as it came
                 thrown, sent = error, None
             if span is not None:
                 span.resume()

@@ -274,6 +274,111 @@ def test_async_generator_asend_and_athrow_reach_the_user_generator(disabled: boo
     assert asyncio.run(_drive(traced)) == plain
 
 
+class _Thrown(Exception):
+    """Thrown into a generator, which catches it and yields on."""
+
+
+def _answers_everything() -> Iterator[Any]:
+    """Yields what it is sent, and what it caught when something is thrown in (GeneratorExit too); sent "stop", it
+    returns."""
+    got: Any = None
+    while got != "stop":
+        try:
+            got = yield got
+        except BaseException as error:
+            got = f"caught {error!r}"
+    return "stopped"
+
+
+def _returns_on_exit() -> Iterator[int]:
+    try:
+        yield 1
+    except GeneratorExit:
+        return "returned"  # type: ignore[misc]
+
+
+async def _async_answers_everything() -> AsyncIterator[Any]:
+    got: Any = None
+    while got != "stop":
+        try:
+            got = yield got
+        except BaseException as error:
+            got = f"caught {error!r}"
+
+
+async def _async_returns_on_exit() -> AsyncIterator[int]:
+    try:
+        yield 1
+    except GeneratorExit:
+        return
+
+
+def _outcomes(steps: list[Callable[[], Any]]) -> list[str]:
+    """Each step's answer to the caller: what it returned (awaited, for an awaitable), or what it raised."""
+
+    async def run() -> list[str]:
+        outcomes = []
+        for step in steps:
+            try:
+                answer = step()
+                outcomes.append(repr(await answer if inspect.isawaitable(answer) else answer))
+            except BaseException as error:
+                outcomes.append(f"raised {error!r}")
+        return outcomes
+
+    return asyncio.run(run())  # one loop for all the steps: its shutdown would aclose() a generator started in it
+
+
+def _script(generator: Any) -> list[str]:
+    """next, send, throw(GeneratorExit), throw(_Thrown), send("stop"), or the same on an async generator."""
+    if inspect.isasyncgen(generator):
+        send, throw = generator.asend, generator.athrow
+    else:
+        send, throw = generator.send, generator.throw
+    steps = [(send, None), (send, "sent"), (throw, GeneratorExit), (throw, _Thrown("t")), (send, "stop")]
+    return _outcomes([functools.partial(method, argument) for method, argument in steps])
+
+
+def _exit_script(generator: Any) -> list[str]:
+    """next, then throw(GeneratorExit)."""
+    if inspect.isasyncgen(generator):
+        return _outcomes([functools.partial(generator.asend, None), functools.partial(generator.athrow, GeneratorExit)])
+    return _outcomes([functools.partial(next, generator), functools.partial(generator.throw, GeneratorExit)])
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+@pytest.mark.parametrize(
+    ("function", "script"),
+    [
+        (_answers_everything, _script),
+        (_returns_on_exit, _exit_script),
+        (_async_answers_everything, _script),
+        (_async_returns_on_exit, _exit_script),
+    ],
+    ids=["generator", "generator returning on exit", "async generator", "async generator returning on exit"],
+)
+def test_throw_send_and_generator_exit_reach_the_user_generator_as_without_tracing(
+    function: Callable[[], Any], script: Callable[[Any], list[str]], disabled: bool
+) -> None:
+    """A GeneratorExit thrown in (``gen.throw(GeneratorExit)``) reaches the user's generator as thrown, like any
+    exception, and the caller gets its answer: the yielded value, its StopIteration. The wrapper (and ``yield from``,
+    with tracing off) closed the generator instead: the caller got a RuntimeError ("generator ignored
+    GeneratorExit"), or a GeneratorExit in place of the StopIteration."""
+    tracer = Tracer(service="svc", disabled=disabled)
+    traced = tracer.capture_method(function)
+    plain = script(function())
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> list[str]:
+        return script(traced())
+
+    call = invoke(handler, expect=0 if disabled else 2)
+    assert call.error is None and call.result == plain
+    if not disabled:
+        doc = by_name(call.documents, f"{PREFIX}.{function.__name__}")
+        assert "fault" not in doc and "error" not in doc and not doc.get("in_progress")
+
+
 def test_generator_subsegment_is_not_current_while_its_consumer_runs() -> None:
     tracer = Tracer(service="svc")
 
