@@ -110,11 +110,19 @@ def _text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def _name(info: Any) -> Any:
+    """The operation's name as every copy of it is recorded: masked as its subsegment's name is (``masked_name``:
+    masked, cleaned of what X-Ray rejects in names, masked again). Masked as text only, ``(api_key)=K`` is no
+    name/value pair: a copy would show K beside the subsegment's name that masked it."""
+    name = getattr(info, "name", None)
+    return capture.masked_name(name, redaction.current()) if isinstance(name, str) and name else name
+
+
 def _summary(info: Any) -> dict[str, Any]:
     """One operation in a list of the handler's metadata."""
     return {
         "id": getattr(info, "operation_id", None),
-        "name": getattr(info, "name", None),
+        "name": _name(info),
         "type": _text(getattr(info, "operation_type", None)),
         "subtype": _text(getattr(info, "sub_type", None)),
         "status": _text(getattr(info, "status", None)),
@@ -303,7 +311,7 @@ class Recorder:
             span.suspend()  # nothing runs inside it, and its end may be observed by another thread
         record = {
             "id": operation_id,
-            "name": getattr(info, "name", None),
+            "name": _name(info),
             "type": kind,
             "subtype": _text(getattr(info, "sub_type", None)),
             "parent_id": getattr(info, "parent_id", None),

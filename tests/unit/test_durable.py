@@ -10,6 +10,7 @@ execution's checkpoints, as Lambda does (``skip_time``: timers complete at once)
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -315,14 +316,41 @@ def test_entry_point_survives_a_lambda_tracer_without_durable(
     assert type(plugin) is DurableInstrumentationPlugin
 
 
-def test_operation_names_are_masked_before_x_rays_rejected_characters_are_cut() -> None:
-    """A step named ``fetch (api_key)=K`` would read ``fetch api_key=K`` once ``(`` and ``)`` are cut: masked as
-    the escape hatch's names are (masked, cleaned, masked again)."""
+@pytest.fixture(params=["xray", "otlp"])
+def exporter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each exporter in turn: X-Ray documents, or OTLP spans (as LAMBDA_TRACER_EXPORTER=otlp makes it at init)."""
+    from lambda_tracer.backends import otlp, xray
+
+    if request.param == "otlp":
+        monkeypatch.setattr(xray, "EXPORTER", otlp)
+        monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
+        otlp.configure()
+    yield request.param
+    monkeypatch.undo()
+    otlp.configure()
+
+
+def test_operation_names_are_masked_wherever_they_are_recorded(exporter: str) -> None:
+    """A step named ``fetch (api_key)=K`` would read ``fetch api_key=K`` once ``(`` and ``)`` are cut: its
+    subsegment's name is masked as the escape hatch's names are (masked, cleaned, masked again), and so is every
+    other copy of the name (``durable.operation``'s ``name``, the next invocation's ``replayed`` and
+    ``completed_while_suspended`` lists). Those copies were masked as text only, where ``(api_key)=K`` is no
+    name/value pair: K was sent there, beside the subsegment name that masked it."""
 
     def named_app(event: Any, context: DurableContext) -> Any:
-        return context.step(lambda _: 1, name="fetch (api_key)=k-durable-77")
+        context.step(lambda _: 1, name="fetch (api_key)=k-durable-77")
+        context.wait(Duration.from_seconds(5), name="pause (token)=k-durable-78")
+        return "done"
 
-    _, traced = run(named_app)
-    sent = [doc["name"] for invocation in traced for doc in invocation.documents]
-    assert "Step fetch api_key=[REDACTED]" in sent
-    assert not [name for name in sent if "k-durable-77" in name]
+    result, [first, second] = run(named_app)
+    assert result.result == '"done"'
+    for invocation in (first, second):
+        assert invocation.documents and all(("otlp" in doc) == (exporter == "otlp") for doc in invocation.documents)
+    assert first.operations() == ["Step fetch api_key=[REDACTED]", "Wait pause token=[REDACTED]"]
+    step = first.named("Step fetch api_key=[REDACTED]")["metadata"]["durable"]["operation"]
+    assert step["name"] == "fetch api_key=[REDACTED]"
+    invocation = second.named("## named_app")["metadata"]["durable"]["invocation"]
+    assert [op["name"] for op in invocation["replayed"]["operations"]] == ["fetch api_key=[REDACTED]"]
+    assert [op["name"] for op in invocation["completed_while_suspended"]["operations"]] == ["pause token=[REDACTED]"]
+    sent = json.dumps([first.documents, second.documents])
+    assert "k-durable-7" not in sent
