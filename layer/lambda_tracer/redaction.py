@@ -435,7 +435,7 @@ def exception_message(error: BaseException, policy: Policy) -> str:
         message = str(error)
     except Exception:
         return "<str() of the exception raised>"
-    return policy.mask_message(command_hidden(type(error).__name__, message), MAX_MESSAGE_CHARS)
+    return policy.mask_message(header_value_hidden(command_hidden(type(error).__name__, message)), MAX_MESSAGE_CHARS)
 
 
 def command_hidden(type_name: str, message: str) -> str:
@@ -445,6 +445,32 @@ def command_hidden(type_name: str, message: str) -> str:
             if tail in message:
                 return f"Command {REDACTED}{tail}{message.rsplit(tail, 1)[1]}"
     return message
+
+
+#: What an HTTP client writes before the header value it refused, which runs to the line's end (a repr holds no line
+#: break): http.client's (under urllib3 and requests) ``Invalid header value b'…'``, h11's (httpx)
+#: ``Illegal header value b'…'``, requests' ``… in header value: '…'`` and ``Header part (…) from (name, value) must
+#: be of type …``, aiohttp's ``Cannot serialize non-str key …``.
+_REFUSED_HEADER_VALUE = (
+    r"(Invalid header value |Illegal header value | in header value: |Header part (?=\()|Cannot serialize non-str key )"
+    r"[^\r\n]*"
+)
+#: The end of requests' ``Header part`` message, kept: the type it refused is no secret.
+_TYPE_TOLD = r" must be of type str or bytes, not <class '[\w.]{1,256}'>$"
+
+
+def header_value_hidden(message: str) -> str:
+    """The header value an HTTP client's message quotes, replaced: a header holds an API key or a token as often as
+    not, and the message quotes the value alone, with no name to recognise it by (``Invalid header value
+    b'k-1\\n'`` -> ``Invalid header value [REDACTED]``)."""
+
+    def hidden(match: re.Match[str]) -> str:
+        told = compiled(_TYPE_TOLD).search(match.group(0)) if match.group(1).startswith("Header") else None
+        return f"{match.group(1)}{REDACTED}{told.group(0) if told else ''}"
+
+    if "eader " not in message and "non-str key " not in message:  # nearly every message: no regex run
+        return message
+    return compiled(_REFUSED_HEADER_VALUE).sub(hidden, message)
 
 
 _current: tuple[object, Policy] | None = None

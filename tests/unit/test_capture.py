@@ -524,6 +524,23 @@ def test_error_messages() -> None:
     )
     assert redaction.command_hidden("CalledProcessError", "Other 'x' returned 1") == "Other 'x' returned 1"
     assert redaction.command_hidden("CalledProcessError", "Command 'x' failed") == "Command 'x' failed"
+    # The header value an HTTP client refused, to its line's end; a type requests names kept; a header's name kept.
+    hidden = redaction.header_value_hidden
+    assert hidden("failed:\nInvalid header value b'k\\n'\r\nIllegal header value b'k'\nnext") == (
+        f"failed:\nInvalid header value {R}\r\nIllegal header value {R}\nnext"
+    )
+    assert hidden("bad character(s) in header value: 'k\\n'") == f"bad character(s) in header value: {R}"
+    assert hidden("Header part (1) from ('X-Key', 1) must be of type str or bytes, not <class 'int'>") == (
+        f"Header part {R} must be of type str or bytes, not <class 'int'>"
+    )
+    assert hidden("Header part ('k must be of type x') from ('X-Key', 'k must be of type x')") == f"Header part {R}"
+    assert hidden("Invalid header value b'k must be of type x'") == f"Invalid header value {R}"
+    assert hidden("Cannot serialize non-str key 1234") == f"Cannot serialize non-str key {R}"
+    assert hidden("Invalid header name b'X-Key\\n'") == "Invalid header name b'X-Key\\n'"
+    assert hidden("Header part missing") == "Header part missing"
+    assert hidden("invalid header value x") == "invalid header value x"
+    error = ValueError("Invalid header value b'Bearer k'")
+    assert redaction.exception_message(error, Policy()) == f"Invalid header value {R}"
 
     class Unprintable(Exception):
         def __str__(self) -> str:

@@ -11,7 +11,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from lambda_env import invoke
 from lambda_tracer import Tracer, aiohttp_trace_config
 from lambda_tracer.backends import xray
 from lambda_tracer.instrumentation import common
+from lambda_tracer.redaction_text import REDACTED as R
 from lambda_tracer_local.daemon import subsegments
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
@@ -284,6 +285,104 @@ def test_recorded_parameters_are_redacted(base: str) -> None:
     [put] = [d for d in subsegments(call.documents) if d["name"] == "s3"]
     assert put["aws"]["key"] == "export?api_key=[REDACTED]" and put["aws"]["bucket_name"] == "reports"
     assert "hunter2" not in json.dumps(call.documents)
+
+
+#: A header value each client refuses, and quotes in its message: an API key (no name beside it there to be known by).
+_KEY, _NUMERIC_KEY = "k-hdr-51f0c3a9e7", 918273645
+
+
+def _requests_prepared_then_changed(base: str) -> Any:
+    """A header set on a prepared request, after requests checked them: http.client refuses it under ``send``."""
+    import requests
+
+    session = requests.Session()
+    prepared = session.prepare_request(requests.Request("GET", f"{base}/a"))
+    prepared.headers["X-Api-Key"] = f"{_KEY}\n"
+    return session.send(prepared)
+
+
+def _http_client(base: str) -> Any:
+    connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+    try:
+        connection.request("GET", "/a", headers={"X-Api-Key": f"{_KEY}\n"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _aiohttp_not_a_string(base: str) -> Any:
+    import aiohttp
+
+    async def fetch() -> int:
+        async with aiohttp.ClientSession() as session, session.get(base, headers={"X-Api-Key": _NUMERIC_KEY}) as got:
+            return got.status
+
+    return asyncio.run(fetch())
+
+
+def _requests_get(headers: dict[str, Any]) -> Callable[[str], Any]:
+    def get(base: str) -> Any:
+        import requests
+
+        return requests.get(f"{base}/a", headers=headers)
+
+    return get
+
+
+def _httpx_get(base: str) -> Any:
+    import httpx
+
+    return httpx.get(f"{base}/a", headers={"X-Api-Key": f"{_KEY}\n"})
+
+
+REFUSED_HEADERS = {
+    # client: (the call, how many documents, the message as recorded)
+    "requests, prepared then changed": (_requests_prepared_then_changed, 2, f"Invalid header value {R}"),
+    "requests": (
+        _requests_get({"X-Api-Key": f"{_KEY}\n"}),
+        1,  # refused while the request is prepared, before it is sent: no call subsegment
+        f"Invalid leading whitespace, reserved character(s), or return character(s) in header value: {R}",
+    ),
+    "requests, not a string": (
+        _requests_get({"X-Api-Key": _NUMERIC_KEY}),
+        1,
+        f"Header part {R} must be of type str or bytes, not <class 'int'>",
+    ),
+    "httpx": (_httpx_get, 2, f"Illegal header value {R}"),
+    "http.client": (_http_client, 1, f"Invalid header value {R}"),  # refused before the request is sent
+    "aiohttp, not a string": (_aiohttp_not_a_string, 2, f"Cannot serialize non-str key {R}"),
+}
+
+
+@pytest.mark.parametrize("client", list(REFUSED_HEADERS))
+def test_a_header_value_an_http_client_refuses_is_not_recorded(base: str, client: str) -> None:
+    """An HTTP client refusing a header value (a line break in it, not a string) quotes the value in its message,
+    with no name beside it to be recognised by: recorded as it was, an API key reached the daemon in the call's cause,
+    and in the handler's cause and error metadata. The value is replaced in every recorded copy; the caller gets the
+    exception the client raised, as without tracing."""
+    call_it, expect, recorded = REFUSED_HEADERS[client]
+    try:
+        call_it(base)  # not traced: no trace header
+    except Exception as error:
+        untraced: BaseException = error
+    tracer = Tracer(service="svc", patch_modules=["requests", "httpx", "httplib", "aiohttp"])
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> Any:
+        return call_it(base)
+
+    call = invoke(handler, expect=expect)
+    assert (type(call.error), str(call.error)) == (type(untraced), str(untraced))
+    assert str(_NUMERIC_KEY if "not a string" in client else _KEY) in str(call.error)
+    sent = json.dumps(call.documents)
+    assert _KEY not in sent and str(_NUMERIC_KEY) not in sent
+    [handler_doc] = [d for d in call.documents if d["name"] == "## handler"]
+    assert handler_doc["metadata"]["svc"]["handler error"]["message"] == recorded
+    remote = [d for d in call.documents if d.get("namespace") == "remote"]
+    assert len(remote) == expect - 1
+    # Each cause: its exceptions, or (the handler's, when a call subsegment recorded them) the id of one of those.
+    causes = [d["cause"] for d in [*remote, handler_doc]]
+    assert [[e["message"] for e in c["exceptions"]] for c in causes if isinstance(c, dict)] == [[recorded]]
 
 
 BOTOCORE_BROKEN = [

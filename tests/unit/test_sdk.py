@@ -110,6 +110,30 @@ def test_escape_hatch_metadata_on_our_subsegment_is_serialized_and_no_private_fi
     assert not [key for key in doc if key.startswith("_")]
 
 
+def test_an_exception_the_escape_hatchs_subsegment_records_loses_a_refused_header_value() -> None:
+    """The SDK writes the cause of its own subsegment: its messages get the tracer's masks before it is sent, the header
+    value an HTTP client refused (quoted alone in the message, nothing to recognise it by) replaced too."""
+    import http.client
+
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: object) -> str:
+        try:
+            with tracer.provider.in_subsegment("## call"):
+                connection = http.client.HTTPConnection("127.0.0.1", 9)  # refused before anything is sent
+                connection.request("GET", "/", headers={"X-Api-Key": "k-hdr-7c1d\n"})
+        except ValueError as error:
+            return str(error)
+        return "sent"
+
+    call = invoke(handler, expect=2)
+    assert call.result == "Invalid header value b'k-hdr-7c1d\\n'"  # the caller's exception, as raised
+    [exception] = by_name(call.documents, "## call")["cause"]["exceptions"]
+    assert exception["message"] == "Invalid header value [REDACTED]"
+    assert "k-hdr-7c1d" not in json.dumps(by_name(call.documents, "## call"))
+
+
 def test_escape_hatch_in_subsegment_async_with_gather() -> None:
     tracer = Tracer(service="svc")
 
