@@ -26,3 +26,18 @@ def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_every_setting_the_layer_reads_is_in_the_readmes_table() -> None:
+    """DESIGN.md: our own settings (prefix LAMBDA_TRACER_) are every one documented in the README's table. The names
+    are those the package reads (quoted in its code) and those the exec wrapper reads (``${NAME…}``);
+    LAMBDA_TRACER_DURABLE, read by the wrapper only, was missing from it."""
+    read = {
+        name
+        for path in sorted((ROOT / "layer" / "lambda_tracer").rglob("*.py"))
+        for name in re.findall(r"[\"'](LAMBDA_TRACER_[A-Z0-9_]+)[\"']", path.read_text())
+    }
+    read |= set(re.findall(r"\$\{(LAMBDA_TRACER_[A-Z0-9_]+)", (ROOT / "wrapper" / "lambda-tracer").read_text()))
+    table = set(re.findall(r"^\| `(LAMBDA_TRACER_[A-Z0-9_]+)` \|", README.read_text(), re.M))
+    assert {"LAMBDA_TRACER_OFF", "LAMBDA_TRACER_DURABLE", "LAMBDA_TRACER_EXPORTER"} <= read
+    assert sorted(read - table) == []
