@@ -103,6 +103,7 @@ def scenarios(config: dict[str, Any]) -> list[tuple[str, str, str, str, Callable
     for outcome in ("4xx", "429", "5xx"):
         bucket, key = f"status-{STATUS[outcome]}", f"botocore-{outcome}"
         found.append((f"botocore {outcome}", "botocore", outcome, "sampled", _get_object(s3, bucket, key)))
+    found.append(("botocore 3xx", "botocore", "3xx", "sampled", _not_modified(s3)))
     down = s3_client(closed)
     found.append(("botocore connection error", "botocore", "connection error", "sampled", _get_object(down, "b", "k")))
     retried = s3_client(stub, attempts=2)
@@ -126,6 +127,11 @@ def scenarios(config: dict[str, Any]) -> list[tuple[str, str, str, str, Callable
 
 def _get_object(client: Any, bucket: str, key: str) -> Callable[[], Any]:
     return lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _not_modified(client: Any) -> Callable[[], Any]:
+    """S3's answer to a conditional GET of an unchanged object: a ClientError with status 304."""
+    return lambda: client.get_object(Bucket="status-304", Key="botocore-3xx", IfNoneMatch='"etag"')
 
 
 def moto_scenarios(endpoint: str) -> list[tuple[str, str, str, str, Callable[[], Any]]]:

@@ -191,6 +191,8 @@ class _Stub(http.server.BaseHTTPRequestHandler):
             body = b'<?xml version="1.0"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>'
         elif int(parts[0].split("-")[1]) == 200:
             status, kind, body = 200, "application/octet-stream", b"data"
+        elif parts[0] == "status-304":  # Not Modified: no body
+            status, kind, body = 304, "application/xml", b""
         else:
             status, kind, code = int(parts[0].split("-")[1]), "application/xml", self.ERRORS[int(parts[0][7:])]
             body = f"<Error><Code>{code}</Code><Message>m</Message><RequestId>REQ1</RequestId></Error>".encode()
@@ -320,6 +322,7 @@ def _driver_env(daemon_address: str) -> dict[str, str]:
 #: The botocore calls against the stub (the others go to moto), and the path the stub saw each under.
 BOTOCORE: dict[str, str | None] = {
     "botocore 2xx": "/",
+    "botocore 3xx": "/status-304/botocore-3xx",
     "botocore 4xx": "/status-404/botocore-4xx",
     "botocore 429": "/status-429/botocore-429",
     "botocore 5xx": "/status-503/botocore-5xx",

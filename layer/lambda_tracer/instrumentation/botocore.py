@@ -13,10 +13,11 @@
   ``aws_para_whitelist.json``, under the SDK's names), converted and redacted like any metadata;
   ``http.response`` status and content_length; error/fault/throttle from the status.
 
-Differences from the SDK's patch, on purpose: a ClientError below 500 (a 4xx; S3's 301 to another region) is
-an error (a throttle too for a 429), not a fault; an exception without a response (EndpointConnectionError, a
-read timeout, parameter validation) is a fault with its cause (the SDK records nothing); map keys are recorded
-as a list (the SDK sends a repr of ``dict_keys``); ``retries`` and ``content_length`` are recorded.
+Differences from the SDK's patch, on purpose: a 4xx ClientError is an error (a throttle too for a 429), not a
+fault (any other ClientError, a 5xx or a 3xx such as S3's 304 to a conditional GET, is a fault, as in the SDK);
+an exception without a response (EndpointConnectionError, a read timeout, parameter validation) is a fault with
+its cause (the SDK records nothing); map keys are recorded as a list (the SDK sends a repr of ``dict_keys``);
+``retries`` and ``content_length`` are recorded.
 """
 
 from __future__ import annotations
@@ -326,12 +327,12 @@ class Call:
             self.span.aws = self._aws(metadata, None)
             status = metadata.get("HTTPStatusCode") if isinstance(metadata, dict) else None
             if isinstance(error, Exception):
-                # The service answered (a ClientError): below 500 it is the caller's error (a 4xx, or S3's 301
-                # to another region), from 500 a fault; the SDK calls the exception remote. No answer at all: a
-                # fault of this call.
-                answered = isinstance(status, int) and not isinstance(status, bool) and status < 500
-                common.set_exception(self.span, error, remote=is_client_error, fault=not answered)
-                if answered:
+                # A 4xx ClientError is the caller's error (X-Ray's error means a 4xx); any other exception is a
+                # fault, as the SDK's add_exception makes it (a 3xx ClientError included: its status sets no
+                # flag). The SDK calls a ClientError remote. No answer at all: a fault of this call.
+                caller = isinstance(status, int) and not isinstance(status, bool) and 400 <= status < 500
+                common.set_exception(self.span, error, remote=is_client_error, fault=not caller)
+                if caller:
                     self.span.error = True
             if isinstance(metadata, dict):
                 headers = metadata.get("HTTPHeaders")
