@@ -55,18 +55,24 @@ def _start_tracer() -> Tracer | None:
 
 
 def _patch_modules_from_env() -> list[str] | None:
-    """``LAMBDA_TRACER_PATCH_MODULES``: None = all supported, [] = none; unknown names are warned about once."""
+    """``LAMBDA_TRACER_PATCH_MODULES``: None = all supported, [] = none. Names are our fixed, lower-case list, so in
+    any case (as in the other list settings): ``Requests`` is requests. Unknown names get one warning naming them."""
     from .instrumentation import SUPPORTED
 
-    modules = config.get_list(config.PATCH_MODULES)
-    if modules is None or not modules:
+    listed = config.get_list(config.PATCH_MODULES)
+    if not listed:
         return None
-    if [m.lower() for m in modules] in (["none"], ["off"], ["false"]):
+    modules = [m.lower() for m in listed]
+    if modules in (["none"], ["off"], ["false"]):
         return []
     known = [m for m in modules if m in SUPPORTED]
-    if len(known) != len(modules):
-        config.warn_once(
-            config.PATCH_MODULES, os.environ.get(config.PATCH_MODULES, ""), ", ".join(known) or "all supported"
+    unknown = [m for m in listed if m.lower() not in SUPPORTED]
+    if unknown:
+        named = ", ".join(config.shown(m) for m in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        config.report_once(
+            (config.PATCH_MODULES, ",".join(listed)[:64]),
+            f"{config.PATCH_MODULES}: {named} not supported"
+            f" (supported: {', '.join(sorted(SUPPORTED))}); tracing {', '.join(known) or 'all supported'}",
         )
     return known or None
 

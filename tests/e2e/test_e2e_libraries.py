@@ -174,17 +174,36 @@ def test_sqlite3_is_traced_by_our_code_without_the_sdk(layer_dir: Path, tmp_path
     assert len(s3) == 1 and s3[0]["parent_id"] == handler["id"]
 
 
-def test_patch_modules_setting_limits_what_is_traced(layer_dir: Path, tmp_path: Path, endpoint: str) -> None:
+@pytest.mark.parametrize("setting", ["requests", "Requests", " REQUESTS "])
+def test_patch_modules_setting_limits_what_is_traced(
+    layer_dir: Path, tmp_path: Path, endpoint: str, setting: str
+) -> None:
+    """Our library names are a fixed, lower-case list: any case names the same library, as with the other lists."""
     call = _run(
         tmp_path,
         layer_dir,
         USES_LIBRARIES,
         {"url": endpoint},
         AWS_ENDPOINT_URL=endpoint,
-        LAMBDA_TRACER_PATCH_MODULES="requests",
+        LAMBDA_TRACER_PATCH_MODULES=setting,
     )
     names = [d["name"] for d in subsegments(call.documents)]
     assert "## handler" in names and "s3" not in names and "127.0.0.1" in names
+    assert "LAMBDA_TRACER_PATCH_MODULES" not in (call.init_output or "") + call.output
+
+
+def test_an_unknown_patch_module_gets_one_warning_naming_it(layer_dir: Path, tmp_path: Path, endpoint: str) -> None:
+    """The known names are still traced; the unknown one is named once (not the whole value), across invocations."""
+    (tmp_path / "app.py").write_text(USES_LIBRARIES)
+    env = {"AWS_ENDPOINT_URL": endpoint, "LAMBDA_TRACER_PATCH_MODULES": "Requests, nosuchlib, SQLITE3, httpx"}
+    with LocalLambda(tmp_path, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        first, second = fn.invoke({"url": endpoint}), fn.invoke({"url": endpoint})
+        output = fn.output
+    for call in (first, second):
+        names = [d["name"] for d in subsegments(call.documents)]
+        assert "127.0.0.1" in names and "s3" not in names
+    [warning] = [line for line in output.splitlines() if "LAMBDA_TRACER_PATCH_MODULES" in line]
+    assert "'nosuchlib'" in warning and "'SQLITE3'" not in warning and "'httpx'" not in warning
 
 
 def test_libraries_the_function_never_imports_are_never_loaded(layer_dir: Path, tmp_path: Path) -> None:
