@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import select
 import socket
@@ -173,6 +174,91 @@ def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(
                 )
             _refuse_next(sender, why)
         assert len(general) == (1 if exporter == "otlp" else 0)  # the warm ones through otlp.py's own send
+    finally:
+        monkeypatch.undo()
+        otlp.configure()
+
+
+#: How user code can take the socket's descriptor away: ``os.close`` of it (or of every fd: the next send's EBADF), or
+#: that and the number given to another file (an ``open`` right after: ENOTSOCK).
+LOST = ["closed", "reused"]
+
+
+def _take_descriptor(sock: socket.socket, how: str) -> int | None:
+    """Take ``sock``'s descriptor away as user code would (``how``: one of LOST); the number, when it is now the test's
+    file (/dev/null), which the sender must leave open."""
+    number = sock.fileno()
+    if how == "closed":
+        os.close(number)
+        return None
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, number)  # the number is /dev/null's now, as a file opened after the close would get it
+    os.close(null)
+    return number
+
+
+def _give_back(sock: socket.socket, number: int | None, warnings: list[str]) -> None:
+    """After the test: the old socket object never closes the number (the user's now), which is still the test's
+    /dev/null (the sender did not close it either); and one warning in all, naming no more than the cause."""
+    sock.detach()
+    if number is not None:
+        assert os.path.samestat(os.fstat(number), os.stat(os.devnull))
+        os.close(number)
+    assert len(warnings) == 1 and "socket to the X-Ray daemon" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("how", LOST)
+def test_a_datagram_goes_through_a_new_socket_when_the_descriptor_was_taken(
+    how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sender.send: the socket made again once, not every later datagram lost after the first error."""
+    caplog.set_level(logging.WARNING, logger="lambda_tracer")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        sender = udp.Sender(f"127.0.0.1:{receiver.getsockname()[1]}")
+        sender.send(b'{"n":1}')
+        assert receiver.recv(65_535) == udp.HEADER + b'{"n":1}'
+        old = sender.socket
+        assert old is not None
+        number = _take_descriptor(old, how)
+        try:
+            for body in (b'{"n":2}', b'{"n":3}'):
+                sender.send(body)
+                assert receiver.recv(65_535) == udp.HEADER + body
+        finally:
+            _give_back(old, number, [record.getMessage() for record in caplog.records])
+
+
+@pytest.mark.parametrize("how", LOST)
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_later_invocations_are_sent_after_the_descriptor_was_taken(
+    exporter: str, how: str, daemon: XRayDaemon, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Between invocations, user code takes the socket's descriptor: every later invocation's spans still reach the
+    daemon stand-in (xray.py's own send for every span, otlp.py's for a warm handler span), with one warning."""
+    caplog.set_level(logging.WARNING, logger="lambda_tracer")
+    if exporter == "otlp":  # as LAMBDA_TRACER_EXPORTER=otlp makes it at init, and the runtime's request id
+        monkeypatch.setattr(xray, "EXPORTER", otlp)
+        monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
+        otlp.configure()
+        runtime = types.SimpleNamespace(_GLOBAL_AWS_REQUEST_ID=lambda_env.FakeContext.aws_request_id)
+        monkeypatch.setattr(otlp_spans, "_runtime", runtime)
+    sender = udp.Sender(daemon.address)
+    monkeypatch.setattr(udp, "_sender", sender)
+    handler = Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)
+    try:
+        assert lambda_env.invoke(handler).documents
+        old = sender.socket
+        assert old is not None
+        number = _take_descriptor(old, how)
+        try:
+            for _ in range(3):
+                call = lambda_env.invoke(handler)
+                assert call.result == 7 and call.documents
+                assert {document["trace_id"] for document in call.documents} == {call.trace_id}
+        finally:
+            _give_back(old, number, [record.getMessage() for record in caplog.records])
     finally:
         monkeypatch.undo()
         otlp.configure()

@@ -278,13 +278,13 @@ def export_span(span: xray.XRaySpan, end_us: int) -> None:
     try:
         sender = udp._sender or udp.sender()
         if sender is not None:
-            if sender.socket is None:  # the first datagram of the process (or since a fork): the socket made there
+            if (sock := sender.socket) is None:  # the first datagram of the process (or since a fork): made there
                 sender.send((SAMPLED_MARKER if sampled else UNSAMPLED_MARKER) + body)
-            else:  # Sender.send, without the call (as xray.py sends; a send failed for an earlier one's ICMP: again)
+            else:  # Sender.send, without the call (as xray.py sends; a send that failed is made again)
                 try:
-                    sender.socket.send(data := _HEADED_MARKERS[sampled] + body)
-                except OSError:
-                    sender.socket.send(data)
+                    sock.send(data := _HEADED_MARKERS[sampled] + body)
+                except OSError as error:
+                    sender.resend(sock, data, error)
     except Exception as error:
         _send_failed(error)
 

@@ -3,7 +3,7 @@
 The address takes the forms the X-Ray SDKs document: ``host:port``, ``udp:host:port``, and the pair
 ``tcp:host:port udp:host:port`` (either order; only the UDP one is used here). It is resolved once. The
 socket is made on first use and again in a forked child (Lambda Managed Instances fork their workers), so
-no two processes share one.
+no two processes share one, and again when its descriptor was closed under us (``Sender.resend``).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Sender:
     "fragmentation needed") as the next send's ``OSError`` (``ConnectionRefusedError``, ``EHOSTUNREACH``, ``EMSGSIZE``),
     without sending that one: a send that raised is made again, once, so no datagram is lost for another's error, as
     with ``sendto`` (an error of its own raises again; a send that raised sent nothing, so none goes twice).
+    ``resend`` is that second send, also for the senders without ``send`` (xray.py's, otlp.py's).
     """
 
     def __init__(self, raw_address: str | None) -> None:
@@ -93,8 +94,29 @@ class Sender:
         sock = self.socket or self._connect()
         try:
             sock.send(data)
-        except OSError:  # an earlier datagram's ICMP error, reported here (see the class): sent again
-            sock.send(data)
+        except OSError as error:  # an earlier datagram's ICMP error, reported here (see the class): sent again
+            self.resend(sock, data, error)
+
+    def resend(self, sock: _socket.socket, data: bytes, error: OSError) -> None:
+        """``data`` (header included) sent again after ``sock.send(data)`` raised ``error``: on the same socket (an
+        earlier datagram's ICMP error), or on a new one when the descriptor is no longer ours (user code closed every
+        fd, or ``os.close`` of ours, and maybe reused the number: EBADF, ENOTSOCK). Without that, every later
+        datagram would be lost. Only the failure path pays: the send that works costs what it did."""
+        import errno  # built in, and needed only here
+
+        if error.errno in (errno.EBADF, errno.ENOTSOCK):
+            if self.socket is sock:  # (another thread may have replaced it already)
+                self.socket = None
+                # Detached, not closed: the number may be someone else's file by now, and closing the object (or
+                # its finalizer) would close that.
+                sock.detach()
+                config.report_once(
+                    ("daemon socket", str(error.errno)),
+                    f"the socket to the X-Ray daemon was closed by someone else ({errno.errorcode.get(error.errno)});"
+                    " sending through a new one",
+                )
+            sock = self.socket or self._connect()
+        sock.send(data)
 
     def _connect(self) -> _socket.socket:
         family, kind, protocol, address = self._target

@@ -317,11 +317,11 @@ class XRaySpan(BackendSpan):
         elif (sender := udp._sender or udp.sender()) is not None:  # the sender once made, else made now
             if (sock := sender.socket) is None:  # the process's first datagram (or since a fork): the socket made
                 sender.send(self.encoded(end_us))
-            else:  # Sender.send, without the call (a send failed for an earlier datagram's ICMP error: see udp.Sender)
+            else:  # Sender.send, without the call (a send that failed is made again: see udp.Sender)
                 try:
                     sock.send(data := udp.HEADER + self.encoded(end_us))
-                except OSError:
-                    sock.send(data)
+                except OSError as error:
+                    sender.resend(sock, data, error)
 
     @property
     def start_time(self) -> float:
