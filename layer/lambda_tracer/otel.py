@@ -220,7 +220,10 @@ class OTelSpan(OurSpan):
                 entry.fault = False
         except Exception as error:
             report("ending a span", error)
+        state = xray._state.get()
         entry.end()
+        if entry in state[1]:  # its context is still attached (ended inside its ``with``): as in the SDK, it stays
+            xray._state.set(state)  # the current span, and the parent of what starts there, until that detaches
 
     def __repr__(self) -> str:
         return f"OTelSpan(name={self.name!r}, context={self._context!r})"

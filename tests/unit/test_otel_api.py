@@ -704,3 +704,36 @@ def test_at_most_128_attributes_on_our_own_spans_too() -> None:
     [doc] = subsegments(invoke(handler, expect=1).documents)
     recorded = doc["metadata"]["default"]
     assert recorded == {"item 0": "again", **{f"item {index}": index for index in range(1, 128)}}
+
+
+def test_a_span_ended_inside_its_block_stays_the_current_span_until_the_block_exits() -> None:
+    """The SDK's ``end()`` leaves the context alone: ``use_span`` detaches it when the ``with`` exits, so what is
+    started after ``end()`` inside the block is still the ended span's child (opentelemetry-sdk, trace/__init__.py,
+    ``Span.end``; opentelemetry-api's ``use_span``). Ours dropped it from our stack at ``end()``: spans started after
+    it went under the handler, and ``get_current_span()`` named the handler while the block was still open."""
+    seen: dict[str, Any] = {}
+
+    @_tracer.capture_method
+    def ours_after() -> None:
+        pass
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        with otel_tracer.start_as_current_span("ended early") as span:
+            span.end()
+            seen["current"], seen["recording"] = trace.get_current_span() is span, span.is_recording()
+            with otel_tracer.start_as_current_span("after end"):
+                pass
+            ours_after()
+        seen["after block"] = _hex_ids(trace.get_current_span())[1]
+
+    call = invoke(handler, expect=4)
+    assert call.error is None, call.error
+    sent = subsegments(call.documents)
+    assert len(sent) == 4 and len({d["id"] for d in sent}) == 4  # each span once
+    docs = _by_name(call)
+    ended, after, method = docs["ended early"], docs["after end"], next(d for d in sent if d["name"].endswith("after"))
+    assert seen["current"] and not seen["recording"]
+    assert after["parent_id"] == method["parent_id"] == ended["id"]
+    assert ended["parent_id"] == docs["## handler"]["id"] == seen["after block"]
+    assert ended["end_time"] <= after["start_time"]  # ended when end() was called, not when the block exited
