@@ -737,3 +737,48 @@ def test_a_span_ended_inside_its_block_stays_the_current_span_until_the_block_ex
     assert after["parent_id"] == method["parent_id"] == ended["id"]
     assert ended["parent_id"] == docs["## handler"]["id"] == seen["after block"]
     assert ended["end_time"] <= after["start_time"]  # ended when end() was called, not when the block exited
+
+
+def test_contexts_detached_out_of_order_leave_our_open_spans_on_the_stack() -> None:
+    """A context detached before one attached after it (OpenTelemetry resets the context to what it was before
+    that one, and logs nothing for it) took every span opened inside it off our stack, our own still-running
+    ``capture_method`` too: what that method opened next went under the handler, not under it."""
+
+    @_tracer.capture_method
+    def inner() -> None:
+        with otel_tracer.start_as_current_span("otel inside"):
+            pass
+
+    @_tracer.capture_method
+    def step(first: object) -> None:
+        second_span = otel_tracer.start_span("second")
+        second = otel_context.attach(trace.set_span_in_context(second_span))
+        otel_context.detach(first)  # out of order: the first, attached before this method started
+        otel_context.detach(second)
+        second_span.end()
+        inner()
+
+    @_tracer.capture_method
+    def later() -> None:
+        pass
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        first_span = otel_tracer.start_span("first")
+        step(otel_context.attach(trace.set_span_in_context(first_span)))
+        first_span.end()
+        later()
+        with otel_tracer.start_as_current_span("otel later"):
+            pass
+
+    for _ in range(2):  # and the next invocation: its own spans under its own handler
+        call = invoke(handler, expect=8)
+        assert call.error is None, call.error
+        sent = subsegments(call.documents)
+        docs = {d["name"].rsplit(".", 1)[-1]: d for d in sent}
+        assert len(sent) == len(docs) == 8
+        handler_id, step_id = docs["## handler"]["id"], docs["step"]["id"]
+        assert docs["first"]["parent_id"] == handler_id and docs["step"]["parent_id"] == docs["first"]["id"]
+        assert docs["second"]["parent_id"] == docs["inner"]["parent_id"] == step_id
+        assert docs["otel inside"]["parent_id"] == docs["inner"]["id"]
+        assert docs["later"]["parent_id"] == docs["otel later"]["parent_id"] == handler_id
