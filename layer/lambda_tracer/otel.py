@@ -143,8 +143,18 @@ class OurSpan(trace.Span):
             self.entry.name = capture.masked_name(name, redaction.current())
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if isinstance(self.entry, xray.XRaySpan) and _status_code(status) is StatusCode.ERROR:
-            self.entry.fault = True
+        """The SDK's rule (opentelemetry-sdk trace/__init__.py, ``Span.set_status``): UNSET is ignored and OK is final,
+        so the subsegment is a fault while the last status set is ERROR. Kept in the entry's own dict (XRaySpan has no
+        slots): each ``get_current_span()`` may be a new view of it."""
+        entry, code = self.entry, _status_code(status)
+        if (
+            isinstance(entry, xray.XRaySpan)
+            and not entry.ended
+            and code in (StatusCode.OK, StatusCode.ERROR)
+            and vars(entry).get("otel_status") is not StatusCode.OK
+        ):
+            vars(entry)["otel_status"] = code
+            entry.fault = code is StatusCode.ERROR
 
     def record_exception(
         self,

@@ -26,6 +26,7 @@ from lambda_tracer.backends import otlp, otlp_calls, otlp_documents, otlp_spans,
 from lambda_tracer.backends import otlp_spans as proto
 from lambda_tracer_local import otlp as local_otlp
 from lambda_tracer_local import otlp_rules
+from lambda_tracer_local.daemon import subsegments
 
 pytestmark = pytest.mark.usefixtures("memory_sender")  # what was sent, read in memory (tests/memory_sender.py)
 
@@ -1581,3 +1582,51 @@ def test_a_large_api_span_keeps_its_kind_attributes_and_events_while_they_fit(ot
     for span in (too_large, many):
         assert json.loads(attributes(span)["aws.xray.metadata.lambda_tracer"])["truncated"] is True
     assert list(many.events) == []
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+@pytest.mark.parametrize(
+    "codes", [("OK", "ERROR"), ("ERROR", "OK"), ("ERROR", "UNSET"), ("UNSET", "ERROR"), ("OK", "UNSET", "ERROR")]
+)
+def test_a_status_set_through_the_api_follows_the_sdks_rule_on_every_span(
+    exporter: str, codes: tuple[str, ...], request: pytest.FixtureRequest
+) -> None:
+    """opentelemetry-sdk's ``Span.set_status`` ignores UNSET and anything after OK. On our own spans (the
+    handler's and a ``capture_method``'s, through ``trace.get_current_span()``) every ERROR made a fault and OK
+    changed nothing: OK then ERROR was a fault, ERROR then OK stayed one. The SDK's own span says what is expected;
+    xray mode's fault and otlp mode's status (OK is sent as UNSET) both follow it."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import StatusCode
+
+    if exporter == "otlp":
+        request.getfixturevalue("otlp_mode")
+    reference = TracerProvider().get_tracer("reference").start_span("reference", context=trace.Context())
+    for code in codes:
+        reference.set_status(StatusCode[code])
+    failed = reference.status.status_code is StatusCode.ERROR
+    tracer = Tracer(service="svc")
+
+    def set_all(span: trace.Span) -> None:
+        for code in codes:
+            span.set_status(StatusCode[code])
+
+    @tracer.capture_method
+    def method() -> None:
+        set_all(trace.get_current_span())
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        set_all(trace.get_current_span())
+        method()
+        with trace.get_tracer("tests.otlp").start_as_current_span("api") as span:
+            set_all(span)
+
+    call = lambda_env.invoke(handler, expect=3)
+    assert call.error is None, call.error
+    sent = {doc["name"].rsplit(".", 1)[-1]: doc for doc in subsegments(call.documents)}
+    assert set(sent) == {"## handler", "method", "api"}
+    for doc in sent.values():
+        assert doc.get("fault", False) is failed, doc["name"]
+        if exporter == "otlp":
+            assert doc["otlp"]["status"]["code"] == ("ERROR" if failed else "UNSET"), doc["name"]
