@@ -460,13 +460,12 @@ def _outside_a_span() -> None:
 
 #: A Tracer's backend while it does not trace (or when installing failed): the seam's defaults, which record nothing.
 _UNTRACED = Backend()
-_provider_backends: dict[int, Backend] = {}
 
 
 def install(provider: Any = None) -> Backend:
-    """Set up the backend a Tracer records into and return it: the backend of a custom ``provider`` (one per provider
-    object), else our own X-Ray backend, after what it needs around it: the exporter (``LAMBDA_TRACER_EXPORTER``,
-    chosen once per process), import hooks that bring user code's aws-xray-sdk and OpenTelemetry API into our trace,
+    """Set up the backend a Tracer records into and return it: a new backend for a custom ``provider``, else our own
+    X-Ray backend, after what it needs around it: the exporter (``LAMBDA_TRACER_EXPORTER``, chosen once per process),
+    import hooks that bring user code's aws-xray-sdk and OpenTelemetry API into our trace,
     the listed OpenTelemetry instrumentations, and SnapStart's restore hooks (a new socket, ``Restored``).
 
     Called by ``Tracer._refresh`` whenever a Tracer's settings make it trace: the zero-code Tracer at init, yours when
@@ -475,10 +474,7 @@ def install(provider: Any = None) -> Backend:
     if provider is not None:
         from .backends.provider import ProviderBackend
 
-        backend = _provider_backends.get(id(provider))
-        if backend is None or getattr(backend, "provider", None) is not provider:
-            backend = _provider_backends[id(provider)] = ProviderBackend(provider)
-        return backend
+        return ProviderBackend(provider)  # the provider is its only state: kept by the Tracer, freed with it
     from . import instrumentation
     from .backends import udp, xray
 

@@ -107,3 +107,28 @@ def test_a_custom_provider_sees_exceptions_and_patching() -> None:
     assert provider.calls[-1] == ("exit", "## handler", "KeyError")
     errors = [call for call in provider.calls if call[0] == "segment.put_metadata" and call[2] == "handler error"]
     assert errors and errors[0][3]["type"] == "KeyError"
+
+
+def test_a_provider_made_on_every_invocation_is_freed_with_its_tracer() -> None:
+    """The backend of each provider was kept in a process-wide dict by ``id(provider)``, holding the provider: a
+    function making its Tracer (and provider) inside the handler kept every one it ever made, for the sandbox's life.
+    Each invocation's spans still reach its own provider; once its Tracer is gone, only the last provider (kept
+    for later Tracers, as the reference keeps it) is alive."""
+    import gc
+    import weakref
+
+    made: list[weakref.ref[RecordingProvider]] = []
+    for index in range(1000):
+        provider = RecordingProvider()
+        tracer = Tracer(service="booking", provider=provider, auto_patch=False)
+
+        @tracer.capture_lambda_handler
+        def handler(event: dict[str, Any], context: object) -> Any:
+            return event["n"]
+
+        assert handler({"n": index}, None) == index
+        assert provider.calls[0] == ("in_subsegment", "## handler") and provider.calls[-1][0] == "exit"
+        made.append(weakref.ref(provider))
+        del provider, tracer, handler
+    gc.collect()
+    assert [ref() is not None for ref in made] == [False] * 999 + [True]
