@@ -42,7 +42,10 @@ def decode_datagram(data: bytes) -> tuple[bool, dict[str, Any]]:
         raw = base64.b64decode(body[3:], validate=True)
     except (binascii.Error, ValueError) as error:
         raise DecodeError(f"bad base64: {error}") from None
-    return MARKERS[body[:3]], decode_request(raw)
+    try:
+        return MARKERS[body[:3]], decode_request(raw)
+    except RecursionError:  # values nested deeper than this decoder goes (protobuf's own stop at 100 messages)
+        raise DecodeError("values nested deeper than protobuf decoders go") from None
 
 
 # -- protobuf wire format --------------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ def span_document(span: dict[str, Any], sampled: bool = True) -> dict[str, Any]:
         if key.startswith(METADATA_PREFIX) and isinstance(value, str):
             try:
                 metadata[key[len(METADATA_PREFIX) :]] = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than JSON readers go
                 metadata.setdefault("default", {})[key] = value
     kind = KINDS.get(span["kind"], str(span["kind"]))
     document: dict[str, Any] = {

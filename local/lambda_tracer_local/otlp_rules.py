@@ -120,6 +120,9 @@ def _xray_attributes(span: dict[str, Any], path: str) -> Iterator[Violation]:
                 parsed = json.loads(value) if isinstance(value, str) else None
             except ValueError:
                 parsed = None
+            except RecursionError:
+                yield violation("O6", f"{path}.{key}", "metadata nested deeper than JSON readers go")
+                continue
             if not isinstance(parsed, dict):
                 yield violation("O6", f"{path}.{key}", "metadata is not a JSON object")
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 #: The one header line the daemon accepts, then the document (aws-xray-daemon cmd/tracing/daemon.go).
 HEADER_LINE = b'{"format":"json","version":1}\n'
@@ -29,6 +29,10 @@ MAX_HTTP_REQUEST_CHARS = 250
 EARLIEST_TIME = 946_684_800.0
 #: Epoch seconds stay below 1e11 until the year 5138; epoch milliseconds are above it since 1973.
 LATEST_TIME = 1e11
+#: Embedded subsegments are walked with a stack, not recursion, down to this depth: deeper than a document read from a
+#: datagram nests (JSON readers stop near 1,000 levels, two a subsegment). One built deeper in memory is reported
+#: (F16) where the walk stops, rather than walked on: its paths alone would grow with the square of its depth.
+MAX_EMBEDDED_DEPTH = 1_000
 
 # fmt: off
 #: Every rule checked here, by level (the spec's ids; H1..H3 and M1 are not about one invocation's datagrams).
@@ -188,6 +192,9 @@ def _strict_json_object(body: bytes) -> Iterator[Violation]:
     except ValueError as error:
         yield violation("D3", "$", f"not strict JSON: {error}")
         return
+    except RecursionError:  # Python's reader, as others, stops near 1,000 levels: a verdict, not the checker's crash
+        yield violation("D3", "$", "not JSON a reader takes: nested deeper than JSON readers go")
+        return
     if not isinstance(document, dict):
         yield violation("D3", "$", f"not a JSON object: {type(document).__name__}")
 
@@ -197,7 +204,7 @@ def document_of(data: bytes) -> dict[str, Any] | None:
     _, newline, body = data.partition(b"\n")
     try:
         document = json.loads(body) if newline else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: check_datagram says so (D3)
         return None
     return document if isinstance(document, dict) else None
 
@@ -213,10 +220,30 @@ def check_document(doc: Mapping[str, Any]) -> list[Violation]:
     """
     if not isinstance(doc, Mapping):
         return [violation("D3", "$", f"a document is a JSON object, not {type(doc).__name__}")]
-    return list(_entity(doc, "$", segment="type" not in doc, embedded=False))
+    found: list[Violation] = []
+    # The entities being checked, outermost first: each yields its violations and the embedded ones to check next.
+    walks = [_entity(doc, "$", segment="type" not in doc, embedded=False)]
+    while walks:
+        item = next(walks[-1], None)
+        if item is None:
+            walks.pop()
+        elif isinstance(item, Violation):
+            found.append(item)
+        elif len(walks) > MAX_EMBEDDED_DEPTH:
+            found.append(violation("F16", item.path, f"embedded deeper than {MAX_EMBEDDED_DEPTH} levels: not checked"))
+        else:
+            walks.append(_entity(item.doc, item.path, segment=False, embedded=True))
+    return found
 
 
-def _entity(doc: Mapping[str, Any], path: str, segment: bool, embedded: bool) -> Iterator[Violation]:
+class _Embedded(NamedTuple):
+    """An embedded subsegment to check next (``check_document`` walks them, so that no depth recurses)."""
+
+    doc: Mapping[str, Any]
+    path: str
+
+
+def _entity(doc: Mapping[str, Any], path: str, segment: bool, embedded: bool) -> Iterator[Violation | _Embedded]:
     yield from _required_fields(doc, path, embedded)
     if not embedded and not segment:
         yield from _independent_subsegment(doc, path)
@@ -521,14 +548,15 @@ def _cause_has_flag(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
         yield violation("E2", path, "a cause without error, fault or throttle: true")
 
 
-def _subsegments(doc: Mapping[str, Any], path: str) -> Iterator[Violation]:
-    """F16: an array of subsegment objects, each valid (embedded: no trace_id or type needed)."""
+def _subsegments(doc: Mapping[str, Any], path: str) -> Iterator[Violation | _Embedded]:
+    """F16: an array of subsegment objects, each valid (embedded: no trace_id or type needed; ``check_document``
+    checks each one it is handed)."""
     children = yield from _member(doc, "subsegments", "F16", path, list)
     if children is None:
         return
     for index, child in enumerate(children):
         where = f"{path}.subsegments[{index}]"
         if isinstance(child, Mapping):
-            yield from _entity(child, where, segment=False, embedded=True)
+            yield _Embedded(child, where)
         else:
             yield violation("F16", where, f"a subsegment is an object, not {_shown(child)}")

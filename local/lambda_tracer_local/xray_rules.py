@@ -41,6 +41,7 @@ from .xray_document_rules import (
     MAX_ANNOTATION_CHARS,
     MAX_DATAGRAM_BYTES,
     MAX_DOCUMENT_BYTES,
+    MAX_EMBEDDED_DEPTH,
     MAX_HTTP_REQUEST_CHARS,
     MAX_INDEXED_ANNOTATIONS,
     MAX_NAME_CHARS,
@@ -68,6 +69,7 @@ __all__ = [
     "MAX_ANNOTATION_CHARS",
     "MAX_DATAGRAM_BYTES",
     "MAX_DOCUMENT_BYTES",
+    "MAX_EMBEDDED_DEPTH",
     "MAX_HTTP_REQUEST_CHARS",
     "MAX_INDEXED_ANNOTATIONS",
     "MAX_NAME_CHARS",
@@ -116,18 +118,22 @@ class _Entity:
 
 
 def _entities(documents: Sequence[Mapping[str, Any]]) -> list[_Entity]:
+    """Every (sub)segment, embedded ones in document order, walked with a stack (no depth recurses) down to
+    ``MAX_EMBEDDED_DEPTH``, where ``check_document`` stops too (F16)."""
     found: list[_Entity] = []
-
-    def walk(doc: Mapping[str, Any], path: str, container: str | None) -> None:
+    pending = [(doc, f"documents[{index}]", None, 0) for index, doc in enumerate(documents) if isinstance(doc, Mapping)]
+    pending.reverse()
+    while pending:
+        doc, path, container, depth = pending.pop()
         found.append(_Entity(path, doc, container))
         children = doc.get("subsegments")
-        for index, child in enumerate(children if isinstance(children, list) else ()):
-            if isinstance(child, Mapping):
-                walk(child, f"{path}.subsegments[{index}]", doc.get("id"))
-
-    for index, doc in enumerate(documents):
-        if isinstance(doc, Mapping):
-            walk(doc, f"documents[{index}]", None)
+        if isinstance(children, list) and depth < MAX_EMBEDDED_DEPTH:
+            below = [
+                (child, f"{path}.subsegments[{index}]", doc.get("id"), depth + 1)
+                for index, child in enumerate(children)
+                if isinstance(child, Mapping)
+            ]
+            pending += reversed(below)
     return found
 
 
@@ -337,6 +343,9 @@ def describe(violations: Sequence[Violation], documents: Sequence[Mapping[str, A
     lines = [str(found) for found in violations]
     named = sorted({int(m.group(1)) for found in violations if (m := re.match(r"documents\[(\d+)\]", found.path))})
     for index in named:
-        text = json.dumps(documents[index], default=str, separators=(",", ":"))
+        try:
+            text = json.dumps(documents[index], default=str, separators=(",", ":"))
+        except RecursionError:  # a document built deeper than JSON nests (MAX_EMBEDDED_DEPTH)
+            text = "(nested too deep to show)"
         lines.append(f"documents[{index}] = {text if len(text) <= width else text[: width - 3] + '...'}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -301,6 +302,53 @@ def test_embedded_subsegments_are_checked_where_they_are() -> None:
 
 def test_a_document_that_is_not_an_object() -> None:
     assert rules(check_document([doc()])) == {"D3"}  # type: ignore[arg-type]
+
+
+def _chain(levels: int) -> dict[str, Any]:
+    """``doc()`` with ``levels`` embedded subsegments, each the only child of the one before."""
+    top = doc()
+    node = top
+    for level in range(1, levels + 1):
+        node["subsegments"] = [child(id=f"{level:016x}")]
+        node = node["subsegments"][0]
+    return top
+
+
+def test_json_nested_deeper_than_a_reader_goes_is_a_verdict_not_a_crash() -> None:
+    """A datagram nesting 30,000 levels (two bytes a level fit in a datagram) or 3,500 embedded subsegments raised
+    RecursionError out of the checker. It is refused (D3), as JSON no reader takes, and no document is read from it."""
+    deep_metadata = datagram(doc(metadata={"pad": {"x": None}})).replace(b"null", b"[" * 30_000 + b"]" * 30_000)
+    text = json.dumps(doc(), separators=(",", ":"))[:-1] + ',"subsegments":' + '[{"subsegments":' * 3_500 + "[]"
+    deep_children = xray_rules.HEADER_LINE + (text + "}]" * 3_500 + "}").encode()  # 7,000 levels
+    for data in (deep_metadata, deep_children):
+        assert len(data) < xray_rules.MAX_DATAGRAM_BYTES
+        found = check_datagram(data)
+        assert [(v.rule, v.path) for v in found] == [("D3", "$")] and "nested deeper" in found[0].message
+        violations, documents = check_trace([data], HEADER)
+        assert rules(violations) == {"D3"} and documents == []
+
+
+def test_subsegments_embedded_however_deep_are_checked_without_recursion() -> None:
+    """Embedded subsegments were checked by recursion: a chain of a few hundred (as deep as a datagram's JSON
+    goes) raised RecursionError. They are walked with a stack: a valid chain read from a datagram passes; one built
+    in memory deeper than any JSON document nests is reported where the walk stops (F16), not walked further."""
+    parsed = _chain(450)
+    assert check_document(parsed) == [] and check_trace([datagram(parsed)], HEADER)[0] == []
+    assert len(xray_rules.ids_of([parsed])) == 451
+    deepest = _chain(450)
+    node = deepest
+    while "subsegments" in node:
+        node = node["subsegments"][0]
+    node["annotations"] = {"bad key": 1}
+    [found] = check_document(deepest)
+    assert (found.rule, found.path) == ("F10", "$" + ".subsegments[0]" * 450 + ".annotations.bad key")
+    built = _chain(30_000)
+    [found] = check_document(built)
+    limit = xray_rules.MAX_EMBEDDED_DEPTH
+    assert (found.rule, found.path) == ("F16", "$" + ".subsegments[0]" * (limit + 1))
+    assert invocation([built]) == set() and len(xray_rules.ids_of([built])) == limit + 1
+    report = xray_rules.describe([replace(found, path="documents[0]" + found.path[1:])], [built])
+    assert report.startswith("F16 [error] documents[0].subsegments[0]") and "documents[0] = " in report
 
 
 # -- the documents of one invocation ------------------------------------------------------------------------------

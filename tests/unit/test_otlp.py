@@ -606,6 +606,31 @@ def test_decoded_spans_keep_the_otlp_rules(otlp_mode: None) -> None:
     assert {item.rule for item in otlp_rules.check_trace([good], header.replace("0303", "0404"))[0]} == {"O9"}
 
 
+def test_the_otlp_rules_give_a_verdict_on_values_nested_however_deep(otlp_mode: None) -> None:
+    """An attribute nested 1,500 levels (4 bytes a level) or metadata JSON nested 20,000 levels, each in one datagram,
+    raised RecursionError out of the checker. The first does not decode (O1: protobuf's own decoders stop far sooner);
+    the second is no metadata object X-Ray reads (O6)."""
+
+    def sent(values: dict[str, Any], attribute: bytes = b"") -> bytes:
+        span = _span(
+            b"\x01" * 16, b"\x02" * 8, b"\x03" * 8, "n", proto.INTERNAL, 2 * 10**18, 2 * 10**18, values, [], flags=1
+        )
+        prefix = proto.request_prefix(proto.resource({}), proto.scope("s", "1"))
+        return udp.HEADER + b"T1S" + base64.b64encode(otlp_split.request(prefix, [span + attribute]))
+
+    value = proto.field(0x0A, b"x")  # AnyValue{string_value}
+    for _ in range(1_500):
+        value = proto.field(0x2A, proto.field(0x0A, value))  # AnyValue{array_value: ArrayValue{values: [value]}}
+    nested = sent({}, proto.field(0x4A, proto.field(0x0A, b"k") + proto.field(0x12, value)))
+    deep_json = sent({"aws.xray.metadata.deep": "[" * 20_000 + "]" * 20_000})
+    header = f"Root=1-{'01' * 4}-{'01' * 12};Parent={'03' * 8};Sampled=1"
+    assert otlp_rules.check_trace([sent({})], header)[0] == []
+    for data, rule in ((nested, "O1"), (deep_json, "O6")):
+        assert len(data) < otlp_rules.MAX_DATAGRAM_BYTES
+        violations, _ = otlp_rules.check_trace([data], header)
+        assert [item.rule for item in violations] == [rule] and "nested" in violations[0].message
+
+
 # -- cold start ----------------------------------------------------------------------------------------------------
 
 PROGRAM = """
