@@ -303,7 +303,13 @@ class Pending:
         except Exception as error:
             config.report_once(("init trace send",), f"init not traced: {config.error_place(error)}")
         finally:
-            root[CHILDREN] = self.nodes = []  # the exceptions, and their frames, go now
+            # The exceptions, and their frames, go now. An import's exception holds its traceback's frames, and they
+            # the hook's frame, whose locals hold the nodes: a cycle, which the freeze at the end of init
+            # (coldstart.freeze_init_objects) would keep for the sandbox's life. Dropped from the nodes, the
+            # exceptions are freed at once, by their reference counts.
+            for node in self.nodes:
+                node[ERROR] = None
+            root[CHILDREN] = self.nodes = []
 
     def wall(self, at: float) -> float:
         """A perf_counter() reading as epoch seconds."""
