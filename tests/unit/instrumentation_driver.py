@@ -120,8 +120,7 @@ def scenarios(config: dict[str, Any]) -> list[tuple[str, str, str, str, Callable
     )
     for sampling in ("unsampled", "none"):
         found.append((f"botocore {sampling}", "botocore", "2xx", sampling, _get_object(s3, "status-200", sampling)))
-    if config.get("moto"):
-        found += moto_scenarios(config["moto"])
+    found += moto_scenarios(config["moto"])
     return found
 
 

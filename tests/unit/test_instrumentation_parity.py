@@ -1,7 +1,7 @@
 """Our instrumentation against the X-Ray SDK's patches: the same calls, the same documents, field by field.
 
 instrumentation_driver.py makes every call (each instrumented client through 2xx, 4xx, 429, 5xx and a connection
-error; botocore against a local stub and, where moto is installed, the services whose parameters the SDK records)
+error; botocore against a local stub and, against a moto server, the services whose parameters the SDK records)
 twice, each time in a process of its own: once with our instrumentation, once with the SDK's patches (as the layer
 used them until now, recording through our bridge), so the SDK's global patches never touch this process. Both
 send to one daemon stand-in; each call has its own trace header, so its documents are found by trace id.
@@ -224,12 +224,11 @@ def stub() -> Iterator[_StubServer]:
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str | None]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:  # the unit suite on other Pythons (requirements/unit.txt) has no moto
-        yield None
-        return
+def moto_url() -> Iterator[str]:
+    """moto is in every venv that runs this suite (dev.txt, and unit.txt for the other Pythons and mutmut): a moto
+    that cannot be imported fails these tests rather than skip the SDK's whitelist and half of DIFFERENCES."""
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -259,14 +258,13 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def runs(stub: _StubServer, moto_url: str | None) -> dict[str, Run]:
+def runs(stub: _StubServer, moto_url: str) -> dict[str, Run]:
     stub_url = f"http://127.0.0.1:{stub.server_address[1]}"
     found: dict[str, Run] = {}
     closed = f"http://127.0.0.1:{_closed_port()}"  # the same in both runs: it is in URLs and messages
     with XRayDaemon() as daemon:
         for mode in ("ours", "sdk"):
-            if moto_url:
-                urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
+            urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
             stub.headers = {}
             first = len(daemon.datagrams())
             config = {"mode": mode, "stub": stub_url, "closed": closed, "moto": moto_url}
@@ -498,10 +496,8 @@ def test_botocore_writes_the_sdks_documents(runs: dict[str, Run]) -> None:
     assert once["aws"]["retries"] == 0
 
 
-def test_aws_parameters_are_the_sdks(runs: dict[str, Run], moto_url: str | None) -> None:
+def test_aws_parameters_are_the_sdks(runs: dict[str, Run]) -> None:
     """The SDK's whitelist per service, against moto: S3, DynamoDB, SQS, SNS, Lambda."""
-    if moto_url is None:
-        pytest.skip("moto is not installed")
     names = [name for name in _names(runs, lambda scenario: scenario["client"] == "botocore") if name not in BOTOCORE]
     assert len(names) >= 20
     _check(runs, names)
@@ -518,9 +514,6 @@ def test_every_listed_difference_shows_up(runs: dict[str, Run]) -> None:
     for name in runs["ours"].scenarios:
         compare(name, runs, occurred)
     missing = set(DIFFERENCES) - occurred
-    with_moto = any(s["client"] == "botocore" and n not in BOTOCORE for n, s in runs["ours"].scenarios.items())
-    if not with_moto:
-        missing = {why for why in missing if not why.startswith("map keys")}
     assert not missing, missing
 
 
