@@ -34,7 +34,7 @@ def handler(event, context):
     return {
         "event": event,
         "env": {k: v for k, v in os.environ.items() if not k.startswith("AWS_SECRET")},
-        "remaining_ms": context.get_remaining_time_in_millis(),
+        "deadline_ms": time.time() * 1000 + context.get_remaining_time_in_millis(),
         "arn": context.invoked_function_arn,
         "client_context": context.client_context.custom if context.client_context else None,
         "cwd": os.getcwd(),
@@ -52,7 +52,9 @@ def test_environment_is_lambdas_and_nothing_of_the_callers(fn_dir: Path, monkeyp
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "leaked-from-the-test-process")
     monkeypatch.setenv("PYTHONPATH", "/leaked")
     with LocalLambda(fn_dir, "app.handler", wrapper=False, function_name="envcheck", env={"EXTRA": "1"}) as fn:
+        called_ms = time.time() * 1000
         inv = fn.invoke({"n": 1}, headers={"Lambda-Runtime-Client-Context": json.dumps({"custom": {"k": "v"}})})
+        answered_ms = time.time() * 1000
         runtime_dir, api = str(fn.runtime_dir), fn.api.address
     env = inv.payload["env"]
     assert "POWERTOOLS_SERVICE_NAME" not in env
@@ -66,7 +68,8 @@ def test_environment_is_lambdas_and_nothing_of_the_callers(fn_dir: Path, monkeyp
     assert env["AWS_EXECUTION_ENV"].startswith("AWS_Lambda_python3.")
     assert env["_X_AMZN_TRACE_ID"] == inv.trace_header
     assert not any(name.startswith("LAMBDA_TRACER_LOCAL_") for name in env)  # our plumbing stays invisible
-    assert 25_000 < inv.payload["remaining_ms"] <= 30_000
+    # The deadline the handler's context counts down to: the default 30 s timeout from when it was invoked.
+    assert called_ms + 30_000 - 1 <= inv.payload["deadline_ms"] <= answered_ms + 30_000 + 1
     assert inv.payload["arn"].endswith(":function:envcheck")
     assert inv.payload["client_context"] == {"k": "v"}
 
@@ -96,10 +99,8 @@ def test_bytes_event_and_huge_error_cause_header(fn_dir: Path) -> None:
 def test_a_hung_handler_times_out_and_the_process_is_killed(fn_dir: Path) -> None:
     with LocalLambda(fn_dir, "app.handler", wrapper=False) as fn:
         fn.invoke({"n": 0})
-        started = time.monotonic()
-        with pytest.raises(InvocationTimeout, match="the handler never answered"):
+        with pytest.raises(InvocationTimeout, match=r"no reply within 1\.0s: the handler never answered"):
             fn.invoke({"action": "hang"}, timeout=1.0)
-        assert time.monotonic() - started < 5
         assert fn.exit_code is not None and fn.exit_code < 0  # killed by a signal
         assert fn.process is not None
         pid = fn.process.pid
