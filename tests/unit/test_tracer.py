@@ -293,13 +293,19 @@ def test_a_tracer_is_installed_when_made_not_when_first_read() -> None:
 
 
 def test_a_tracer_enabled_later_is_installed_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ``install`` runs (watched, not replaced): once, when the Tracer is enabled; then it traces."""
     installed: list[object] = []
-    monkeypatch.setattr(tracer_module, "install", lambda provider=None: installed.append(provider) or xray.BACKEND)
+    real_install = tracer_module.install
+    monkeypatch.setattr(
+        tracer_module, "install", lambda provider=None: installed.append(provider) or real_install(provider)
+    )
     tracer = Tracer(service="svc", disabled=True)
     assert installed == [] and tracer.backend is not xray.BACKEND
     tracer.disabled = False
     assert installed == [None]
     assert tracer.backend is xray.BACKEND and installed == [None]  # the getter reads what was installed
+    call = invoke(tracer.capture_lambda_handler(lambda event, context: "ran"))
+    assert call.result == "ran" and by_name(call.documents, "## lambda")["annotations"]["Service"] == "svc"
 
 
 def test_a_failing_install_is_reported_and_the_function_runs_untraced(
