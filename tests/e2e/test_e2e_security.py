@@ -8,6 +8,8 @@ import pytest
 
 from lambda_tracer_local.runtime import LocalLambda
 
+from .support import names
+
 SECRET = "s3cr3t-do-not-log"
 
 QUIET_APP = """
@@ -45,6 +47,8 @@ def test_tracer_logs_no_event_response_or_environment(source: str, layer_dir: Pa
         failed = fn.invoke({"fail": True, "token": SECRET})
         output = fn.output
     assert ok.status == "response" and failed.status == "error"
+    # Traced (the tracer was there to log what it should not): quiet because careful, not because absent.
+    assert names(ok.documents) == names(failed.documents) == ["## handler"]
     assert SECRET not in output, output[-2000:]
     if source is BROKEN_CAPTURE:
         assert "tracing failed while serializing the response" in output  # the failure is still reported
