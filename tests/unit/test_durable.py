@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -161,15 +162,24 @@ def test_parallel_map_and_a_callback_nest_like_the_operations() -> None:
 
 def test_a_branch_resumed_in_the_same_invocation_stays_under_its_branch() -> None:
     """A parallel branch whose wait ends while another branch still runs resumes in this invocation, in a new
-    context (the SDK copies the coordinator's): its next step still nests under its branch. Real time (1 s wait)."""
+    context (the SDK copies the coordinator's): its next step still nests under its branch. Real time (1 s wait);
+    the other branch's step runs until that next step has (a barrier, not a longer sleep)."""
+    after_ran = threading.Event()
+
+    def slow_step(_: Any) -> None:
+        assert after_ran.wait(30), "the waiting branch did not resume while the other one ran"
+
+    def after_step(_: Any) -> str:
+        after_ran.set()
+        return "after"
 
     def slow_and_waiting(event: Any, context: DurableContext) -> Any:
         def slow(ctx: DurableContext) -> Any:
-            return ctx.step(lambda _: __import__("time").sleep(1.6), name="slow")
+            return ctx.step(slow_step, name="slow")
 
         def waiting(ctx: DurableContext) -> Any:
             ctx.wait(Duration.from_seconds(1), name="pause")
-            return ctx.step(lambda _: "after", name="after")
+            return ctx.step(after_step, name="after")
 
         return context.parallel([slow, waiting], name="both").get_results()
 
