@@ -115,15 +115,12 @@ def test_instances_share_configuration() -> None:
 
 
 @pytest.mark.parametrize("name", [config.TRACE_DISABLED, config.CAPTURE_RESPONSE, config.CAPTURE_ERROR])
-@pytest.mark.parametrize("garbage", ["maybe", "  ", "1" * 10_000, "trüe", "\x00"])
+@pytest.mark.parametrize("garbage", ["maybe", "  ", "1" * 10_000, "trüe", "\x01"])
 def test_garbage_boolean_env_gives_warning_and_default(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, garbage: str
 ) -> None:
     config._reported.clear()
-    try:
-        monkeypatch.setenv(name, garbage)
-    except ValueError:
-        pytest.skip("the OS does not allow this value")
+    monkeypatch.setenv(name, garbage)
     with caplog.at_level(logging.WARNING, logger="lambda_tracer"):
         tracer = Tracer(service="svc")
 
@@ -135,8 +132,8 @@ def test_garbage_boolean_env_gives_warning_and_default(
     assert call.result == "ok"
     assert tracer.disabled is False
     assert len(call.documents) == 1  # defaults: enabled in Lambda, capture on
-    if garbage.strip():
-        assert sum(name in r.getMessage() for r in caplog.records) == 1
+    # Blank is unset (the default, silently); anything else is a mistake worth one warning.
+    assert sum(name in r.getMessage() for r in caplog.records) == (1 if garbage.strip() else 0)
 
 
 @pytest.mark.parametrize("garbage", ["lots", "-5", "99999999999", ""])
