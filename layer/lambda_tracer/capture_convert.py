@@ -403,7 +403,12 @@ def error_metadata(error: BaseException, policy: Policy, max_bytes: int) -> Any:
     """
     converter = _Converter(policy, max_bytes)
     info = converter.convert(exception_info(error, policy))
-    extra = converter._mapping(_scalar_attributes(error), 0)
+    # Masked as the message is (every URL query value too): an attribute often holds the URL the message quotes.
+    attributes = {
+        key: policy.mask_message(item, MAX_ATTRIBUTE_CHARS) if isinstance(item, str) else item
+        for key, item in _scalar_attributes(error).items()
+    }
+    extra = converter._mapping(attributes, 0)
     if isinstance(extra, dict) and extra:
         info["attributes"] = extra
     return _finish(converter, info, max_bytes)

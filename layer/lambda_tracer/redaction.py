@@ -395,9 +395,10 @@ class Policy:
 
     def mask_message(self, text: str, limit: int) -> str:
         """An exception message or any text quoting a URL: masked like any text, every URL query value masked
-        too (names kept), then cut to ``limit`` (masking first, so that no secret is cut in two)."""
+        too (names kept; a path quoted without its host too, as urllib3's messages do), then cut to ``limit``
+        (masking first, so that no secret is cut in two)."""
         window = text[: limit + MASK_MARGIN]
-        if self.enabled and "://" in window and "?" in window:
+        if self.enabled and "?" in window and "/" in window:
             from .redaction_masks import masked_url_queries
 
             window = masked_url_queries(window)

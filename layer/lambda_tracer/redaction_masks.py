@@ -111,7 +111,10 @@ _SCHEMES = frozenset({"bearer", "basic", "digest", "token", "apikey", "negotiate
 _KEPT_VALUES = frozenset({"null", "none", "true", "false", "nil", "undefined", "[redacted]", ""})
 _XML_OPEN = r"<((?:[A-Za-z_][\w.\-]{0,63}:)?([A-Za-z_][\w.\-]{0,63}))(?:\s[^<>]{0,1024})?>"
 _XML_NAME_ATTRIBUTE = r"\s(?:key|name)\s*=\s*[\"']([^\"'<>]{1,256})[\"']"
-_URL_QUERY = r"(?<![\w+.\-/:])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}\?([^\s#\"'<>]{1,8192})"
+_URL_QUERY = (
+    r"(?:(?<![\w+.\-/:])[A-Za-z][\w+.\-]{0,31}://[^\s?#\"'<>]{0,2048}|(?<![^\s\"'=(])/[^\s?#\"'<>=()]{0,2048})"
+    r"\?([^\s#\"'<>]{1,8192})"
+)
 _COOKIE_SPLIT = r"(;|,(?=\s*[^\s;,=]+=))"
 _LINE_START = r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?"
 
@@ -303,7 +306,8 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 
 
 def masked_url_queries(text: str) -> str:
-    """Every URL query value in ``text`` masked, the names kept (``Policy.mask_message``)."""
+    """Every URL query value in ``text`` masked, the names kept (``Policy.mask_message``); a path's of its own too
+    (urllib3's ``with url: /x?key=…``), from a space, quote, ``=`` or ``(``, which it holds none of: linear."""
     return compiled(_URL_QUERY).sub(_mask_url_query, text)
 
 

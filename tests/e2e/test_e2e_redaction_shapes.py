@@ -13,6 +13,8 @@ secret in all its spellings). The shapes:
   by botocore before any request, quoting the value;
 * a real urllib3 ``MaxRetryError`` (through requests' ``ConnectionError``) for a Google Maps URL with
   ``key=AIza...`` and an Azure SAS ``sig=`` against a closed local port;
+* a real urllib3 ``MaxRetryError`` for a URL whose query holds a key no name or form gives away (``key=…``,
+  ``code=…``): urllib3 quotes the path and query without the host (``with url: /v1/search?…``);
 * an ``isBase64Encoded`` response body that decodes to tokens.
 
 And the bounded cost (item 5): a warm invocation returning a ~1 MB body of 14,000 uuid keys, and one echoing a
@@ -83,6 +85,8 @@ SM_BINARY = "SECRET-secretsmanager-binary-9a9a"
 BOTOCORE_SECRET = "SECRET-botocore-param-validation-8e8e"
 GOOGLE_KEY = ("AIza" + "SECRET-google-maps-key-0123456789abcdef")[:39]  # AIza and 35 characters
 SAS_SIGNATURE = "SECRET-azure-sas-sig-4b4b"
+SEARCH_KEY = "SECRET-search-key-plain-6d6d"
+SEARCH_CODE = "SECRET-search-code-plain-2e2e"
 BASE64_TOKEN = "SECRET-base64-access-token-7c7c"
 TEXT_SECRET_NAME = "prod/checkout/legacy"
 BINARY_SECRET_NAME = "prod/checkout/binary"
@@ -172,6 +176,12 @@ def geocode(event):
     requests.get(url, params=params, timeout=5)
 
 
+def search(event):
+    url = f"http://127.0.0.1:{os.environ['CLOSED_PORT']}/v1/search"
+    params = {"q": "shoes", "key": os.environ["SEARCH_KEY"], "code": os.environ["SEARCH_CODE"]}
+    requests.get(url, params=params, timeout=5)
+
+
 def base64_body(event):
     body = json.dumps({"access_token": os.environ["BASE64_TOKEN"], "token_type": "Bearer", "user": "alice"})
     return {"statusCode": 200, "isBase64Encoded": True, "body": base64.b64encode(body.encode()).decode()}
@@ -218,7 +228,7 @@ import shapes
 
 tracer = Tracer()
 
-for _name in ("rotate", "geocode", "secret_text", "secret_binary"):
+for _name in ("rotate", "geocode", "search", "secret_text", "secret_binary"):
     setattr(shapes, _name, tracer.capture_method(getattr(shapes, _name)))
 
 
@@ -285,6 +295,8 @@ def fn(
         "CLOSED_PORT": str(closed_port),
         "GOOGLE_KEY": GOOGLE_KEY,
         "SAS_SIGNATURE": SAS_SIGNATURE,
+        "SEARCH_KEY": SEARCH_KEY,
+        "SEARCH_CODE": SEARCH_CODE,
         "BASE64_TOKEN": BASE64_TOKEN,
     }
     sandbox = Sandbox(mode, fn_dir, layer_dir, env)
@@ -374,6 +386,16 @@ def test_urllib3_max_retry_error_with_a_google_key(fn: Sandbox) -> None:
     f.raised(run, "ConnectionError", lambda message: "Max retries exceeded" in message)
     f.errors(run, "type", equals="ConnectionError")
     f.errors(run, "message", holds=lambda text: "/maps/api/geocode/json?" in text and "key=" in text and MARKER in text)
+    f.verdict()
+
+
+def test_urllib3_max_retry_error_quoting_a_path_and_query(fn: Sandbox) -> None:
+    run = fn.run({"action": "search"})
+    f = Findings(fn)
+    f.no_leaks(run, {SEARCH_KEY: SEARCH_KEY, SEARCH_CODE: SEARCH_CODE})
+    f.raised(run, "ConnectionError", lambda message: "Max retries exceeded" in message)
+    f.errors(run, "type", equals="ConnectionError")
+    f.errors(run, "message", holds=lambda text: f"/v1/search?q={MARKER}&key={MARKER}&code={MARKER}" in text)
     f.verdict()
 
 

@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import threading
+import urllib.error
 from collections.abc import Iterator
 from typing import Any
 
@@ -1589,6 +1590,27 @@ def test_url_queries_are_left_alone_when_redaction_is_off() -> None:
     assert redaction.from_setting(["none"]).mask_message(url, 100) == url
     assert Policy().mask_message(url, 100) == f"GET https://h/p?token={R}&x={R} failed"
     assert Policy().mask_message("what? no", 100) == "what? no"
+
+
+def test_a_url_path_quoted_without_its_host_has_every_query_value_masked() -> None:
+    # urllib3 (under requests) quotes the request's path and query alone: ``Max retries exceeded with url: /x?…``.
+    message = "HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: /v1/find?q=shoes&key=k-1 (Caused)"
+    assert Policy().mask_message(message, 1000) == message.replace("q=shoes&key=k-1", f"q={R}&key={R}")
+    assert Policy().mask_message("GET /p?code=c-1", 100) == f"GET /p?code={R}"
+    assert Policy().mask_message("url='/p?code=c-1'", 100) == f"url='/p?code={R}'"
+    assert Policy().mask_message("a/b?c and 1/2? no", 100) == "a/b?c and 1/2? no"  # not a path of its own
+    assert redaction.from_setting(["none"]).mask_message("GET /p?code=c-1", 100) == "GET /p?code=c-1"
+
+
+def test_an_error_attribute_holding_a_url_has_every_query_value_masked() -> None:
+    import urllib3
+
+    error = urllib3.exceptions.MaxRetryError(None, "/v1/find?q=shoes&key=" + S, None)  # type: ignore[arg-type]
+    info = capture_convert.error_metadata(error, POLICY, 16 * 1024)
+    assert S not in _text(info), info
+    assert info["attributes"]["url"] == f"/v1/find?q={R}&key={R}"
+    full = urllib.error.HTTPError("https://h/v1/find?code=" + S, 401, "Unauthorized", {}, None)  # type: ignore[arg-type]
+    assert S not in _text(capture_convert.error_metadata(full, POLICY, 16 * 1024))
 
 
 def test_allowed_keys_are_matched_on_their_joined_words() -> None:
