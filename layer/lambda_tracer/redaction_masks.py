@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from .redaction import Policy
 
 
-#: Cookie attributes (after the cookie itself, in Set-Cookie) and what their values look like: kept,
-#: because they describe the cookie; anything else, a cookie named ``path`` in a Cookie header included,
-#: is masked.
+#: Cookie attributes (after the cookie itself, in Set-Cookie) and what their values look like: kept, because they
+#: describe the cookie; anything else, a cookie named ``path`` in a Cookie header included, is masked.
 COOKIE_ATTRIBUTES: dict[str, str] = {
     "path": r"/[\w/.\-~%]{0,200}",
     "domain": r"\.?[\w\-]{1,63}(\.[\w\-]{1,63}){0,10}",
@@ -132,10 +131,10 @@ def _value_span(
 ) -> tuple[int, int, bool] | None:
     """Where the value that starts at ``start`` ends: ``(start, end, quoted)``, or None for no value.
 
-    A quoted value (``\\"`` in JSON held in JSON too) runs to its closing quote, a bracketed one (a list, a dict,
-    a tuple) to its closing bracket, anything else to a separator: the line's end for a line of its own (YAML,
-    INI, headers), the next ``;`` for ``name=value`` in a connection string, else a space or punctuation.
-    Nothing is looked at past ``MAX_VALUE_CHARS``.
+    A quoted value (``\\"`` in JSON held in JSON too) runs to its closing quote (a triple-quoted one, TOML's and
+    Python's, to its closing three), a bracketed one (a list, a dict, a tuple) to its closing bracket, anything else to
+    a separator: the line's end for a line of its own (YAML, INI, headers), the next ``;`` for ``name=value`` in a
+    connection string, else a space or punctuation. Nothing is looked at past ``MAX_VALUE_CHARS``.
     """
     size = len(text)
     if start >= size or text.startswith(REDACTED, start):
@@ -149,9 +148,10 @@ def _value_span(
     limit = min(size, start + MAX_VALUE_CHARS)
     if escapes and text.startswith(escapes, start) and text[start + len(escapes) : start + len(escapes) + 1] in "\"'":
         quote_at = start + len(escapes)
-        end = _closing_quote(text, quote_at + 1, text[quote_at], len(escapes), limit)
-        return (quote_at + 1, end, True)
+        return (quote_at + 1, _closing_quote(text, quote_at + 1, text[quote_at], len(escapes), limit), True)
     if first in "\"'":
+        if text.startswith(first * 3, start):  # ``password = """…"""``: not an empty string and a quote
+            return (start + 3, min(lines.next(first * 3, start + 3), limit), True)
         return (start + 1, _closing_quote(text, start + 1, first, 0, limit), True)
     if first in "[({":
         return (start, _closing_bracket(text, start, limit, len(escapes)), False)

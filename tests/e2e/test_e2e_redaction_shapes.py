@@ -7,7 +7,8 @@ secret in all its spellings). The shapes:
 * an API Gateway response whose ``body`` holds a container's environment as a JSON string
   (``[{"name": "DB_PASSWORD", "value": ...}]``), and the event that carries it;
 * a SOAP request with WS-Security (``<wsse:Password Type="...#PasswordText">``) and a CDATA password, echoed;
-* an AWS credentials file and an INI/TOML config (``key = value`` with spaces), and a connection string;
+* an AWS credentials file and an INI/TOML config (``key = value`` with spaces, a triple-quoted TOML string), and a
+  connection string;
 * Secrets Manager values from a moto server: a ``key = value`` SecretString and a SecretBinary;
 * a real botocore ``ParamValidationError``: ``put_secret_value`` with ``SecretString=b"..."`` (bytes), raised
   by botocore before any request, quoting the value;
@@ -80,6 +81,7 @@ CREDENTIALS_SECRET = "SECRET-credentials-file-secret-key-c0de"
 CREDENTIALS_TOKEN = "SECRET-credentials-file-session-token-5e5e"
 INI_PASSWORD = "SECRET-ini-password-6a6a"
 CONNECTION_PASSWORD = "SECRET-connection-string-password-3f3f"
+TOML_PRIVATE_KEY = "SECRET-toml-multiline-private-key-8b8b"
 SM_TEXT_PASSWORD = "SECRET-secretsmanager-text-password-1c1c"
 SM_BINARY = "SECRET-secretsmanager-binary-9a9a"
 BOTOCORE_SECRET = "SECRET-botocore-param-validation-8e8e"
@@ -119,6 +121,12 @@ host = db.internal
 password = "{INI_PASSWORD}"
 connection = "Server=db.internal;Database=orders;User Id=app;Password = {CONNECTION_PASSWORD};Encrypt=true"
 pool_size = 5
+
+[signing]
+private_key = \"\"\"
+{TOML_PRIVATE_KEY}
+\"\"\"
+algorithm = "ed25519"
 """
 
 SM_TEXT = f"username = app\npassword = {SM_TEXT_PASSWORD}\nhost = legacy.internal\n"
@@ -355,6 +363,7 @@ def test_credentials_and_config_files(fn: Sandbox) -> None:
     f.response(run, "stage", equals="prod")
     f.response(run, "profile_file", holds=lambda text: "region = eu-west-1" in text and "[default]" in text)
     f.response(run, "settings_file", holds=lambda text: "host = db.internal" in text and "pool_size = 5" in text)
+    f.response(run, "settings_file", holds=lambda text: f'private_key = """{MARKER}"""\nalgorithm' in text)
     f.verdict()
 
 

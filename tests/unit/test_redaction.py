@@ -1493,6 +1493,13 @@ _LONG = "a" * (redaction_text.MAX_VALUE_CHARS + 100)
         ("access_token=123", f"access_token={R}"),
         ("password=null", None),
         ("password='None'", None),
+        # Triple-quoted strings (TOML, Python): to the closing three quotes, not an empty string and a quote.
+        ('password = """abc"""\nx = 1', f'password = """{R}"""\nx = 1'),
+        ("PASSWORD = '''\nabc\n'''", f"PASSWORD = '''{R}'''"),
+        ('{"token": """a " b"""}', f'{{"token": """{R}"""}}'),
+        ('password = r"""abc', f'password = r"""{R}'),
+        ('password = """"""', None),
+        ('password = "", x = """y"""', None),
     ],
 )
 def test_text_forms_exactly(text: str, expected: str | None) -> None:
