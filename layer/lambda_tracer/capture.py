@@ -59,19 +59,33 @@ def _converted(value: object, policy: Policy, max_bytes: int, secret_key: str | 
     return converted(value, policy, max_bytes, secret_key)
 
 
-def to_metadata(value: object, policy: Policy, max_bytes: int, key: str | None = None, copy: bool = True) -> Any:
-    """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret).
+def to_metadata(
+    value: object, policy: Policy, max_bytes: int, key: str | None = None, copy: bool = True, namespace: object = None
+) -> Any:
+    """JSON-ready, redacted, bounded form of ``value`` (recorded under ``key``, which may name a secret, in a metadata
+    ``namespace`` its caller named, which may too: ``judged_key``).
 
     ``copy=False`` when the value cannot change before the document is sent (a response, recorded as its
     function returns); otherwise what is recorded is a copy, because put_metadata's caller may change its dict
     before the subsegment is sent.
     """
+    if key is not None and namespace:
+        key = judged_key(key, namespace, policy)
     secret_key = key is not None and policy.verdict(key) != PLAIN
     if not secret_key:
         unchanged = _as_it_is(value, policy, max_bytes, copy)
         if unchanged is not _CONVERT:
             return unchanged
     return _converted(value, policy, max_bytes, key if secret_key else None)[0]
+
+
+def judged_key(key: str, namespace: object, policy: Policy) -> str:
+    """The key a metadata value in ``namespace`` (one its caller named; None for the tracer's own) is judged by: its
+    own, or the namespace when that names a secret and the key does not (``put_metadata("stripe", k, "secrets")`` is
+    recorded as ``{"secrets": {"stripe": …}}``: a value under a key that names a secret)."""
+    if not namespace or policy.verdict(key) != PLAIN:
+        return key
+    return str(namespace) if policy.verdict(str(namespace)) != PLAIN else key
 
 
 def response_metadata(value: object, policy: Policy, max_bytes: int) -> tuple[Any, str | None]:

@@ -239,7 +239,7 @@ class Tracer:
             checked = metadata_namespace(policy.mask_cut(str(namespace), MAX_NAME_CHARS) if namespace else self.service)
             if checked is None:
                 return
-            data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
+            data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key, namespace=namespace)
             if not self.backend.add_metadata_current(checked, policy.mask_cut(key, MAX_NAME_CHARS), data):
                 _outside_a_span()
         except Exception as error:

@@ -369,6 +369,34 @@ def test_sdk_subsegments_from_the_escape_hatch_are_redacted() -> None:
     assert manual["cause"]["exceptions"][0]["message"] == "bad url http://bob:[REDACTED]@example.test/"
 
 
+def test_metadata_in_a_namespace_that_names_a_secret_is_masked_as_under_that_key() -> None:
+    # The namespace is the outer key of the recorded metadata ({"secrets": {"stripe": …}}): judged like any key of
+    # yours. The tracer's own (the service) never is: a service named "auth" keeps its metadata.
+    tracer = Tracer(service="auth")
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        tracer.put_metadata("stripe", S, namespace="secrets")
+        tracer.put_metadata("set", True, namespace="secrets")
+        tracer.put_metadata("jar", "sid=" + S, namespace="cookies")
+        tracer.put_metadata("user", "ann")
+        tracer.provider.current_subsegment().put_metadata("db", S, "Credentials")
+        with tracer.provider.in_subsegment("manual") as subsegment:
+            subsegment.put_metadata("stripe", {"live": S}, "api_keys")
+            subsegment.put_metadata("user", "ann", "default")
+        return "ok"
+
+    call = invoke(handler, expect=2)
+    assert S not in _datagram_text(call.documents)
+    doc = by_name(call.documents, "## handler")
+    assert doc["metadata"]["secrets"] == {"stripe": R, "set": True}
+    assert doc["metadata"]["cookies"] == {"jar": f"sid={R}"}
+    assert doc["metadata"]["auth"]["user"] == "ann"
+    assert doc["metadata"]["Credentials"] == {"db": R}
+    manual = by_name(call.documents, "manual")
+    assert manual["metadata"] == {"api_keys": {"stripe": R}, "default": {"user": "ann"}}
+
+
 def test_handler_exception_cause_message_is_masked() -> None:
     tracer = Tracer(service="svc")
 

@@ -14,6 +14,7 @@ import os
 import traceback
 
 from .. import capture, coldstart, config, redaction
+from ..capture_json import _MAX_ITEMS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -155,7 +156,9 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
     metadata = document.get("metadata")
     if isinstance(metadata, dict):
         document["metadata"] = {
-            policy.mask_cut(str(namespace), MAX_NAME_CHARS): _metadata_namespace(values, policy, max_bytes)
+            policy.mask_cut(str(namespace), MAX_NAME_CHARS): _metadata_namespace(
+                str(namespace), values, policy, max_bytes
+            )
             for namespace, values in metadata.items()
             if isinstance(values, dict) and not str(namespace).startswith(RESERVED_NAMESPACE)
         }
@@ -205,7 +208,12 @@ def merge_foreign(document: dict[str, Any], written: dict[str, Any]) -> None:
             document["cause"] = cause
 
 
-def _metadata_namespace(values: dict[Any, Any], policy: redaction.Policy, max_bytes: int) -> Any:
+def _metadata_namespace(namespace: str, values: dict[Any, Any], policy: redaction.Policy, max_bytes: int) -> Any:
+    if policy.verdict(namespace) != redaction.PLAIN:  # each value judged under the namespace, unless its key is secret
+        values = {
+            key: capture.to_metadata(item, policy, max_bytes, key=str(key), namespace=namespace)
+            for key, item in list(values.items())[: _MAX_ITEMS + 1]  # the converter says what it left out
+        }
     converted = capture.to_metadata(values, policy, max_bytes)
     if isinstance(converted, dict):
         return {str(key)[:MAX_NAME_CHARS]: item for key, item in converted.items()}
