@@ -721,3 +721,24 @@ print(json.dumps([name for name in names if name in sys.modules]))
     done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == ["lambda_tracer.instrumentation.botocore"]
+
+
+def test_a_recorded_url_masks_a_window_of_its_text_however_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL whose authority holds ``?`` (a DSN's unencoded password) is masked whole before it is cut at its query:
+    that far and no farther than the recorded length and the mask's margin, however long the URL (a megabyte of
+    query cost seconds to mask)."""
+    from lambda_tracer import redaction
+    from lambda_tracer.backends.xray_documents import MAX_URL_CHARS
+    from lambda_tracer.redaction_text import MASK_MARGIN
+
+    masked: list[int] = []
+    mask_text = redaction.Policy.mask_text
+
+    def measured(self: redaction.Policy, text: str, depth: int = 0) -> str:
+        masked.append(len(text))
+        return mask_text(self, text, depth)
+
+    monkeypatch.setattr(redaction.Policy, "mask_text", measured)
+    url = "mysql://app:p?w-1@db.internal/orders?" + "password%3Dx&token=y&" * 50_000
+    assert common.recorded_url(url) == f"mysql://app:{R}@db.internal/orders"
+    assert masked and max(masked) <= MAX_URL_CHARS + MASK_MARGIN

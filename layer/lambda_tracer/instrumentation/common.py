@@ -22,6 +22,7 @@ from .. import capture, config, redaction
 from ..backends import xray
 from ..backends.xray_documents import MAX_STACK_FRAMES, PACKAGE_DIR
 from ..backends.xray_documents import MAX_URL_CHARS as MAX_URL_CHARS  # otel.py reads it here
+from ..redaction_text import MASK_MARGIN
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -146,11 +147,13 @@ def recorded_url(url: str) -> str:
     """A URL as recorded: without query string and fragment (they hold parameters and tokens), masked, cut.
 
     Cut at a ``?`` or ``#`` inside the authority (``mysql://app:p?w@h/db``, a generated password put into a DSN
-    unencoded), the URL's credentials would lose their ``@`` and keep the password's start: masked whole first."""
+    unencoded), the URL's credentials would lose their ``@`` and keep the password's start: masked first, as far as
+    the cut and the mask's margin reach (the rest is cut anyway, and a megabyte of query would cost seconds)."""
     if "?" in url or "#" in url:
         head = url.split("?", 1)[0].split("#", 1)[0]
         if "@" in url[len(head) :] and "/" not in head.partition("//")[2]:
-            head = redaction.current().mask_text(url).split("?", 1)[0].split("#", 1)[0]
+            window = url[: MAX_URL_CHARS + MASK_MARGIN]
+            head = redaction.current().mask_text(window).split("?", 1)[0].split("#", 1)[0]
         url = head
     return redaction.current().mask_cut(url, MAX_URL_CHARS)
 
