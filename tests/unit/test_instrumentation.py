@@ -349,7 +349,7 @@ REFUSED_HEADERS = {
         f"Header part {R} must be of type str or bytes, not <class 'int'>",
     ),
     "httpx": (_httpx_get, 2, f"Illegal header value {R}"),
-    "http.client": (_http_client, 1, f"Invalid header value {R}"),  # refused before the request is sent
+    "http.client": (_http_client, 2, f"Invalid header value {R}"),  # refused after putrequest: the call failed
     "aiohttp, not a string": (_aiohttp_not_a_string, 2, f"Cannot serialize non-str key {R}"),
 }
 

@@ -10,8 +10,9 @@ subsegment in the request.
   drives it (``HTTPConnection.request``, urllib3, urllib.request): the subsegment opens at ``putrequest`` (the
   header goes in there; a trace header the caller puts after it is left out, so ours is the only one), is
   detached from the current task until the response (code run in between is not nested in it), and ends at
-  ``getresponse``, or when sending the headers fails. It records nothing under a call already recorded
-  (botocore, requests, httpx), so turning it on never doubles a subsegment.
+  ``getresponse``, or with the exception when writing the request fails (``putheader`` refusing a header,
+  ``endheaders`` or ``send`` failing), as the SDK records a failed send. It records nothing under a call
+  already recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
 
 Differences from the SDK's patches, on purpose: the method is upper case (the SDK's requests patch records
 ``get`` for ``requests.get``); http.client gives one subsegment per request (the SDK's gives two or three:
@@ -112,8 +113,8 @@ def _instrument_http_client(client: ModuleType) -> None:
     connection = client.HTTPConnection
     if getattr(connection.putrequest, MARKER, False) or _wrapped_by_sdk(connection.__dict__.get("getresponse")):
         return
-    putrequest, putheader = connection.putrequest, connection.putheader
-    endheaders, getresponse = connection.endheaders, connection.getresponse
+    putrequest, getresponse = connection.putrequest, connection.getresponse
+    putheader, endheaders = _failure_ends(connection.putheader), _failure_ends(connection.endheaders)
 
     @functools.wraps(putrequest)
     def traced_putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -153,15 +154,7 @@ def _instrument_http_client(client: ModuleType) -> None:
     @functools.wraps(endheaders)
     def traced_endheaders(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.__dict__.pop(_PUT, None)
-        if _SPAN not in self.__dict__:
-            return endheaders(self, *args, **kwargs)
-        try:
-            return endheaders(self, *args, **kwargs)
-        except BaseException as error:  # connecting or sending failed: there will be no response
-            span = self.__dict__.pop(_SPAN, None)
-            if span is not None:
-                common.fail(span, error)
-            raise
+        return endheaders(self, *args, **kwargs)
 
     @functools.wraps(getresponse)
     def traced_getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -176,12 +169,36 @@ def _instrument_http_client(client: ModuleType) -> None:
         common.finish(span, getattr(response, "status", None), _header(response, "Content-Length"))
         return response
 
-    for wrapper in (traced_putrequest, traced_putheader, traced_endheaders, traced_getresponse):
+    send = _failure_ends(connection.send)
+    for wrapper in (traced_putrequest, traced_putheader, traced_endheaders, send, traced_getresponse):
         setattr(wrapper, MARKER, True)
     connection.putrequest = traced_putrequest
     connection.putheader = traced_putheader
     connection.endheaders = traced_endheaders
+    connection.send = send
     connection.getresponse = traced_getresponse
+
+
+def _failure_ends(write: Any) -> Any:
+    """``write``, a connection's method that writes its request (``putheader``, ``endheaders``, ``send``), such that
+    if it raises (a header value refused, a body that is not bytes, connecting or sending failed), the request in
+    flight ends there with the exception, in the invocation that opened it: left on the connection, it was lost, or
+    ended without a fault by the connection's next request, maybe in a later invocation. The caller may go on
+    (http.client's own ``request`` never does): what follows is not recorded."""
+
+    @functools.wraps(write)
+    def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _SPAN not in self.__dict__:
+            return write(self, *args, **kwargs)
+        try:
+            return write(self, *args, **kwargs)
+        except BaseException as error:
+            span = self.__dict__.pop(_SPAN, None)
+            if span is not None:
+                common.fail(span, error)
+            raise
+
+    return traced
 
 
 def _lower_name(header: Any) -> str | None:
