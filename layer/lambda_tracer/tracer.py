@@ -373,6 +373,8 @@ def _wrap_handler(
         except BaseException as error:
             _close_handler((span or GuardedSpan(inner, name, response_on, error_on, namespace), token), None, error)
             raise
+        if backends.held:  # calls left open (a response never read) end with the invocation, before its span
+            backends.end_held(token)
         if span is None:
             GuardedSpan.finish(inner, key, response_on, namespace, result)
         else:
@@ -438,6 +440,8 @@ def _handler_ready(tracer: Tracer) -> tuple[Backend, tuple[dict[str, str | int |
 
 
 def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
+    if backends.held:  # while the handler's exception is handled: the cause of a call it left open
+        backends.end_held(trace[1])
     trace[0].close(result, error)
     try:
         _handler_active.reset(trace[1])
@@ -446,6 +450,8 @@ def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None
 
 
 async def _close_handler_async(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
+    if backends.held:
+        backends.end_held(trace[1])
     await trace[0].close_async(result, error)
     try:
         _handler_active.reset(trace[1])

@@ -108,3 +108,167 @@ def test_a_request_that_fails_while_written_ends_in_its_invocation(daemon: XRayD
     assert {d["trace_id"] for d in sent} == {reused.trace_id}
     assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}/second"]
     connection.close()
+
+
+class _Stop(Exception):
+    """The handler's own exception, raised between the request and its response."""
+
+
+def _raise_before_the_response(connection: http.client.HTTPConnection) -> None:
+    connection.request("GET", "/first")
+    raise _Stop
+
+
+def _return_before_the_response(connection: http.client.HTTPConnection) -> None:
+    connection.request("GET", "/first")
+
+
+def _read_the_response(connection: http.client.HTTPConnection) -> int:
+    """The next invocation reads the response of the request the earlier one sent."""
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+LEFT_OPEN: dict[str, tuple[Callable[[http.client.HTTPConnection], None], type[Exception] | None]] = {
+    "the handler raises before the response": (_raise_before_the_response, _Stop),
+    "the handler returns before the response": (_return_before_the_response, None),
+}
+NEXT_USE: dict[str, tuple[Callable[[http.client.HTTPConnection], int], list[str]]] = {
+    "closed and used again": (_reuse, ["/second"]),
+    "its response read": (_read_the_response, []),
+}
+
+
+@pytest.mark.parametrize("next_use", list(NEXT_USE))
+@pytest.mark.parametrize("case", list(LEFT_OPEN))
+def test_a_request_whose_response_is_never_read_ends_with_its_invocation(
+    daemon: XRayDaemon, port: int, case: str, next_use: str
+) -> None:
+    """A request sent, and the invocation over before its response is read (the handler raised, or returned): the
+    call's subsegment ends as the handler does, a fault (no response), with the handler's exception as its cause
+    when it raised, under the handler and in its trace. The next invocation using the connection (closing it for a
+    request of its own, or reading that response) sends nothing of the earlier one: its own calls only."""
+    leave_open, raised = LEFT_OPEN[case]
+    use_again, urls = NEXT_USE[next_use]
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        leave_open(connection)
+
+    left = invoke(handler, expect=2)
+    assert type(left.error) is (raised or type(None))
+    [call] = _remote(left.documents)
+    [handler_doc] = [d for d in left.documents if d["name"] == "## handler"]
+    assert call["parent_id"] == handler_doc["id"]
+    assert call["http"]["request"]["url"] == f"http://127.0.0.1:{port}/first"
+    assert "response" not in call["http"]
+    assert call["fault"] is True
+    if raised is None:
+        assert "cause" not in call
+    else:
+        assert [e["type"] for e in call["cause"]["exceptions"]] == [raised.__name__]
+
+    @tracer.capture_lambda_handler
+    def next_handler(event: Any, context: Any) -> int:
+        return use_again(connection)
+
+    first = len(daemon.datagrams())
+    later = invoke(next_handler, expect=1 + len(urls))
+    assert later.result == 200
+    sent = _sent_since(daemon, first)
+    assert {d["trace_id"] for d in sent} == {later.trace_id}
+    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}{url}" for url in urls]
+    connection.close()
+
+
+def test_a_connection_urllib3_gives_up_on_ends_its_request_with_the_exception(daemon: XRayDaemon, port: int) -> None:
+    """urllib3 refusing a body after ``putrequest`` (not bytes, nor a file or an iterable) closes the connection while
+    its TypeError goes up: the request's subsegment ends then, with that exception, in its invocation."""
+    import urllib3
+
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", port, retries=False)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        pool.request("POST", "/first", body=12345)
+
+    failed = invoke(handler, expect=2)
+    assert type(failed.error) is TypeError
+    [call] = _remote(failed.documents)
+    assert call["http"]["request"]["url"] == f"http://127.0.0.1:{port}/first"
+    assert call["fault"] is True
+    assert [e["type"] for e in call["cause"]["exceptions"]] == ["TypeError"]
+    pool.close()
+
+
+def test_without_our_handler_a_request_left_open_is_never_sent_into_the_next_invocation(
+    daemon: XRayDaemon, port: int
+) -> None:
+    """A request left open by a handler we do not wrap (``Tracer(patch_modules=...)`` in code, no
+    ``capture_lambda_handler``): nothing ends it with its invocation, so it is dropped; the next invocation using the
+    connection never sends it in its own time."""
+    Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    def handler(event: Any, context: Any) -> None:
+        connection.request("GET", "/first")
+
+    invoke(handler, expect=0)
+
+    def next_handler(event: Any, context: Any) -> int:
+        return _reuse(connection)
+
+    first = len(daemon.datagrams())
+    later = invoke(next_handler, expect=1)
+    assert later.result == 200
+    sent = _sent_since(daemon, first)
+    assert {d["trace_id"] for d in sent} == {later.trace_id}
+    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}/second"]
+    connection.close()
+
+
+def test_an_async_handler_ends_a_request_it_left_open(daemon: XRayDaemon, port: int) -> None:
+    """The same for an ``async def`` handler (its own wrapper): the request ends with the handler's exception."""
+    import asyncio
+
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    @tracer.capture_lambda_handler
+    async def handler(event: Any, context: Any) -> None:
+        _raise_before_the_response(connection)
+
+    left = invoke(lambda event, context: asyncio.run(handler(event, context)), expect=2)
+    assert type(left.error) is _Stop
+    [call] = _remote(left.documents)
+    assert call["fault"] is True
+    assert [e["type"] for e in call["cause"]["exceptions"]] == ["_Stop"]
+    connection.close()
+
+
+def test_a_handler_traced_inside_another_leaves_the_outer_ones_request_open(daemon: XRayDaemon, port: int) -> None:
+    """A traced handler called by another (a router): its end is not the invocation's, so the outer handler's request
+    in flight keeps its subsegment and gets its response."""
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    @tracer.capture_lambda_handler
+    def inner(event: Any, context: Any) -> None:
+        return None
+
+    @tracer.capture_lambda_handler
+    def outer(event: Any, context: Any) -> int:
+        connection.request("GET", "/first")
+        inner(event, context)
+        return _read_the_response(connection)
+
+    call = invoke(outer, expect=3)
+    assert call.result == 200
+    [remote] = _remote(call.documents)
+    assert remote["http"]["response"]["status"] == 200
+    assert "fault" not in remote
+    connection.close()

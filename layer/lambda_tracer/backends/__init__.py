@@ -17,7 +17,7 @@ wrappers or instrumentation/: they sit above it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 #: time), written by the handler's wrapper (tracer.py): the otlp exporter's handler span reads ``faas.trigger``
 #: and ``cloud.resource_id`` from them. Here, in the seam, so that no backend imports the Tracer's module.
 invocation: tuple[Any, Any] = (None, None)
+#: Spans an instrumentation keeps open past the call that opened them (http.client's request, from ``putrequest`` to
+#: ``getresponse``), each with the function that ends it as abandoned (never raises). The handler's wrapper calls
+#: ``end_held`` before its own span ends, so such a span ends in its own invocation: a response never read is never
+#: left to a later one. awslambdaric runs one invocation at a time, so every entry is the running invocation's.
+held: dict[Any, Callable[[Any], None]] = {}
+
+
+def end_held(handler_token: Any) -> None:
+    """End each span still held, as abandoned: the invocation is ending. ``handler_token``: the handler wrapper's
+    token of the context variable that says a handler span is open; only the outermost handler's end is the
+    invocation's (one traced inside another's returns while the outer one's calls are still in flight)."""
+    if handler_token.old_value is not handler_token.MISSING:
+        return
+    for span, abandon in list(held.items()):
+        if held.pop(span, None) is not None:  # not taken meanwhile (another thread read the response)
+            abandon(span)
 
 
 class BackendSpan:

@@ -11,8 +11,11 @@ subsegment in the request.
   header goes in there; a trace header the caller puts after it is left out, so ours is the only one), is
   detached from the current task until the response (code run in between is not nested in it), and ends at
   ``getresponse``, or with the exception when writing the request fails (``putheader`` refusing a header,
-  ``endheaders`` or ``send`` failing), as the SDK records a failed send. It records nothing under a call
-  already recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
+  ``endheaders`` or ``send`` failing), as the SDK records a failed send. A request whose response is never read
+  ends as a fault (no response), with the exception being raised then as its cause if any: when its connection
+  is closed or given a new request, at the latest when the handler returns (``backends.held``); never in a later
+  invocation (with no handler of ours to end it, it is dropped unsent). It records nothing under a call already
+  recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
 
 Differences from the SDK's patches, on purpose: the method is upper case (the SDK's requests patch records
 ``get`` for ``requests.get``); http.client gives one subsegment per request (the SDK's gives two or three:
@@ -22,8 +25,11 @@ sending, ``getresponse`` and each ``read``), and its URL keeps a non-default por
 from __future__ import annotations
 
 import functools
+import sys
 from types import ModuleType
 
+from .. import backends
+from ..backends import xray
 from . import common
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -113,15 +119,14 @@ def _instrument_http_client(client: ModuleType) -> None:
     connection = client.HTTPConnection
     if getattr(connection.putrequest, MARKER, False) or _wrapped_by_sdk(connection.__dict__.get("getresponse")):
         return
-    putrequest, getresponse = connection.putrequest, connection.getresponse
+    putrequest, getresponse, close = connection.putrequest, connection.getresponse, connection.close
     putheader, endheaders = _failure_ends(connection.putheader), _failure_ends(connection.endheaders)
 
     @functools.wraps(putrequest)
     def traced_putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         self.__dict__.pop(_PUT, None)
-        stale = self.__dict__.pop(_SPAN, None)
-        if stale is not None:  # the previous request on this connection never got to getresponse()
-            common.end(stale)
+        if _SPAN in self.__dict__:  # the previous request on this connection never got to getresponse()
+            _abandoned(_taken(self))
         full_url = _connection_url(self, url) if common.recording() else ""
         span = common.start(full_url) if full_url else None
         if span is None or span is common.IGNORED:
@@ -141,7 +146,7 @@ def _instrument_http_client(client: ModuleType) -> None:
         except Exception as error:
             common.report("recording a request", error)
         span.suspend()  # open until getresponse(), but not the current subsegment in between
-        self.__dict__[_SPAN] = span
+        _hold(self, span)
         return result
 
     @functools.wraps(putheader)
@@ -158,7 +163,7 @@ def _instrument_http_client(client: ModuleType) -> None:
 
     @functools.wraps(getresponse)
     def traced_getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        span = self.__dict__.pop(_SPAN, None)
+        span = _taken(self) if _SPAN in self.__dict__ else None
         if span is None:
             return getresponse(self, *args, **kwargs)
         try:
@@ -169,14 +174,21 @@ def _instrument_http_client(client: ModuleType) -> None:
         common.finish(span, getattr(response, "status", None), _header(response, "Content-Length"))
         return response
 
+    @functools.wraps(close)
+    def traced_close(self: Any) -> Any:
+        if _SPAN in self.__dict__:  # closed before the response was read (urllib3 giving up on a request)
+            _abandoned(_taken(self))
+        return close(self)
+
     send = _failure_ends(connection.send)
-    for wrapper in (traced_putrequest, traced_putheader, traced_endheaders, send, traced_getresponse):
+    for wrapper in (traced_putrequest, traced_putheader, traced_endheaders, send, traced_getresponse, traced_close):
         setattr(wrapper, MARKER, True)
     connection.putrequest = traced_putrequest
     connection.putheader = traced_putheader
     connection.endheaders = traced_endheaders
     connection.send = send
     connection.getresponse = traced_getresponse
+    connection.close = traced_close
 
 
 def _failure_ends(write: Any) -> Any:
@@ -193,12 +205,55 @@ def _failure_ends(write: Any) -> Any:
         try:
             return write(self, *args, **kwargs)
         except BaseException as error:
-            span = self.__dict__.pop(_SPAN, None)
+            span = _taken(self)
             if span is not None:
                 common.fail(span, error)
             raise
 
     return traced
+
+
+def _hold(connection: Any, span: Any) -> None:
+    """Keep ``span`` open on ``connection`` until its response, and in ``backends.held`` so that the handler's
+    wrapper ends it with its invocation if no response is read by then. Held spans of an earlier invocation (one
+    whose handler we do not wrap, so nothing ended them) are dropped, unsent: the registry holds one invocation's."""
+    held = backends.held
+    if held:
+        for earlier in list(held):  # a copy: another thread may take one meanwhile
+            if earlier.trace.root != span.trace.root and held.pop(earlier, None) is not None:
+                earlier.ended = True  # dropped: XRaySpan.end then sends nothing
+    connection.__dict__[_SPAN] = span
+    held[span] = _abandoned
+
+
+def _taken(connection: Any) -> Any:
+    """The span of the request in flight on ``connection``, taken off it; None when there is none, when it ended
+    already (its invocation ended first), or when it is an earlier invocation's: dropped, unsent, never ended in a
+    later invocation's time (with a handler we do not wrap nothing ended it with its own)."""
+    span = connection.__dict__.pop(_SPAN, None)
+    if span is None:
+        return None
+    backends.held.pop(span, None)
+    if span.ended:
+        return None
+    if span.trace.root != xray.current()[0].root:
+        span.ended = True
+        return None
+    return span
+
+
+def _abandoned(span: Any) -> None:
+    """A request whose response was never read (its connection closed or given a new request, or its invocation
+    over): a fault, since the call got no answer, with the exception being raised then (what abandoned it) as its
+    cause, if any."""
+    if span is None:
+        return
+    error = sys.exc_info()[1]
+    if isinstance(error, Exception):
+        common.fail(span, error)
+        return
+    span.fault = True
+    common.end(span)
 
 
 def _lower_name(header: Any) -> str | None:
