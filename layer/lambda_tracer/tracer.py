@@ -43,17 +43,15 @@ def sanitize_name(name: str) -> str:
 # Code flags (Include/cpython/code.h; the same in every Python 3): what calling a function returns.
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _KINDS = {_CO_COROUTINE: "coroutine", _CO_ASYNC_GENERATOR: "async generator", _CO_GENERATOR: "generator"}
-#: Attributes that make inspect look past a function's own code: markcoroutinefunction (3.12+) and, from 3.13,
-#: the partialmethod a function stands for.
+#: What makes inspect look past a function's own code: markcoroutinefunction (3.12+), a partialmethod's (3.13+).
 _ASK_INSPECT = frozenset({"_is_coroutine_marker", "__partialmethod__"})
 
 
 def kind_of(function: Callable[..., Any]) -> str:
     """``coroutine``, ``async generator``, ``generator`` or ``plain``: what calling ``function`` returns, as
-    ``inspect.iscoroutinefunction`` and its siblings say. A plain ``def`` is read from its code flags, as
-    ``inspect`` itself does; anything else (methods, partials, ``inspect.markcoroutinefunction``, a
-    partialmethod's function) asks ``inspect``, imported only then: it would be the largest import of a cold
-    start."""
+    ``inspect.iscoroutinefunction`` and its siblings say. A plain ``def`` is read from its code flags, as ``inspect``
+    itself does; anything else (methods, partials, ``inspect.markcoroutinefunction``, a partialmethod's function)
+    asks ``inspect``, imported only then: it would be the largest import of a cold start."""
     if type(function) is types.FunctionType and _ASK_INSPECT.isdisjoint(function.__dict__):
         flags = function.__code__.co_flags
         for flag, kind in _KINDS.items():
@@ -341,9 +339,8 @@ def _wrap_handler(
     @functools.wraps(handler)
     def decorate(event: Any, context: Any, **kwargs: Any) -> Any:
         backends.invocation = event, context
-        # _open_handler_async's work without its calls (every invocation's path: a call costs ~1,100 instructions in
-        # the interpreter's first calls): the handler subsegment opens here, or the handler runs untraced (off, or
-        # already inside our handler subsegment: zero-code + in-code). Never raises.
+        # _open_handler_async's work without its calls (every invocation's path): the handler subsegment opens here,
+        # or the handler runs untraced (off, or already inside our handler subsegment: zero-code + in-code).
         span = inner = token = None  # span: a GuardedSpan; X-Ray's own (inner) is closed by GuardedSpan.finish
         try:
             if _handler_active.get() != ZERO_CODE:
@@ -471,8 +468,8 @@ _UNTRACED = Backend()
 def install(provider: Any = None) -> Backend:
     """Set up the backend a Tracer records into and return it: a new backend for a custom ``provider``, else our own
     X-Ray backend, after what it needs around it: the exporter (``LAMBDA_TRACER_EXPORTER``, chosen once per process),
-    import hooks that bring user code's aws-xray-sdk and OpenTelemetry API into our trace,
-    the listed OpenTelemetry instrumentations, and SnapStart's restore hooks (a new socket, ``Restored``).
+    import hooks that bring user code's aws-xray-sdk and OpenTelemetry API into our trace, the listed OpenTelemetry
+    instrumentations, and SnapStart's restore hooks (a new socket, ``Restored``).
 
     Called by ``Tracer._refresh`` whenever a Tracer's settings make it trace: the zero-code Tracer at init, yours when
     it is made, any Tracer after a setting changed. Each step is idempotent (a hook is registered once), and each is
@@ -542,8 +539,7 @@ def is_traced(function: Any) -> bool:
     while function is not None and seen < 32:
         if getattr(function, HANDLER_MARKER, False):
             return True
-        # functools.wraps gives Powertools' wrapper the user's name and module; its code object keeps its
-        # own, and only capture_lambda_handler's wrapper closes over `lambda_handler`.
+        # Powertools' wrapper has the user's name (functools.wraps), its own code, closing over `lambda_handler`.
         code = getattr(function, "__code__", None)
         if (
             code is not None
