@@ -437,7 +437,10 @@ class RuntimeContext(_RuntimeContext):
                 if token.mark is not None:
                     _foreign_top.reset(token.mark)
                 if token.pushed is not None:
-                    _detach(token.pushed)
+                    # With the OTel API spans attached inside it (as OpenTelemetry restores the context from before
+                    # it), not a span of ours still open above it (detached out of order, inside a capture_method):
+                    # that one ends itself, and what it opens until then is its child.
+                    xray.detach(token.pushed, "otel_api")
             except Exception as error:
                 report("detaching a context", error)
 
@@ -465,24 +468,6 @@ class RuntimeContext(_RuntimeContext):
         except Exception as error:
             report("reading the current span", error)
             return context
-
-
-def _detach(entry: Any) -> None:
-    """Take off this task's stack what a context pushed, with the OTel API spans attached inside it (as OpenTelemetry
-    restores the context from before it), but not a span of ours still open above it (a context detached out of
-    order, inside a ``capture_method``): that one ends itself, and what it opens until then is its child."""
-    trace_, stack, seen = xray._state.get()
-    if entry not in stack:
-        return
-    position = stack.index(entry)
-    dropped = {entry.id}
-    kept = list(stack[:position])
-    for above in stack[position + 1 :]:
-        if getattr(above, "otel_api", False) and above.parent_id in dropped:
-            dropped.add(above.id)
-        else:
-            kept.append(above)
-    xray._state.set((trace_, tuple(kept), seen))
 
 
 _SPAN_KEY: str = getattr(trace.propagation, "_SPAN_KEY", "current-span")

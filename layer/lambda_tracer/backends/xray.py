@@ -141,10 +141,11 @@ def push(entry: Any) -> None:
     _state.set((trace, (*stack, entry), seen))
 
 
-def detach(entry: Any) -> None:
-    """Drop ``entry`` from this task's stack, with anything above it that descends from it. Entries above it that
-    are not its descendants stay: e.g. a span the caller opened while a traced generator was suspended, which must
-    not be closed by the generator finishing."""
+def detach(entry: Any, marked: str | None = None) -> None:
+    """Drop ``entry`` from this task's stack, with anything above it that descends from it (with ``marked``, only
+    descendants that have that attribute set: otel.py's OTel API spans). Entries above it that are not its
+    descendants stay: e.g. a span the caller opened while a traced generator was suspended, which must not be closed
+    by the generator finishing."""
     trace, stack, seen = _state.get()
     if stack and stack[-1] is entry:  # the common case: the innermost ends
         _state.set((trace, stack[:-1], seen))
@@ -155,7 +156,7 @@ def detach(entry: Any) -> None:
     dropped = {entry.id}
     kept = list(stack[:position])
     for above in stack[position + 1 :]:
-        if getattr(above, "parent_id", None) in dropped:
+        if getattr(above, "parent_id", None) in dropped and (marked is None or getattr(above, marked, False)):
             dropped.add(above.id)
         else:
             kept.append(above)
