@@ -22,6 +22,10 @@ class _Handler(QuietHandler):
         self.reply(200, b"{}")
 
     def do_POST(self) -> None:
+        if self.path == "/too-large":  # answered early, the body left unread (as a server refusing an upload)
+            self.close_connection = True
+            self.reply(413, b"{}")
+            return
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.reply(200, b"{}")
 
@@ -272,3 +276,50 @@ def test_a_handler_traced_inside_another_leaves_the_outer_ones_request_open(daem
     assert remote["http"]["response"]["status"] == 200
     assert "fault" not in remote
     connection.close()
+
+
+class _PipeBreaksOnTheBody:
+    """A socket whose second ``sendall`` (the body, after the headers) raises BrokenPipeError without sending: the
+    server closed its side after answering early (the kernel's EPIPE), made deterministic."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._sent = 0
+
+    def sendall(self, data: Any) -> None:
+        self._sent += 1
+        if self._sent > 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def test_a_response_urllib3_reads_after_a_broken_pipe_is_recorded(daemon: XRayDaemon, port: int) -> None:
+    """A server that answers before reading the body (413 to a large upload) and closes: sending the body raises
+    BrokenPipeError, which urllib3 swallows to read the response the server sent (connectionpool._make_request). The
+    call got an answer: its subsegment records the 413 (an error), not a fault of the broken pipe."""
+    import urllib3
+
+    class Connection(urllib3.connection.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            self.sock = _PipeBreaksOnTheBody(self.sock)
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    pool = Pool("127.0.0.1", port, retries=False)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        return pool.request("POST", "/too-large", body=b"x" * 1000).status
+
+    call = invoke(handler, expect=2)
+    assert call.result == 413
+    [remote] = _remote(call.documents)
+    assert remote["http"]["response"]["status"] == 413
+    assert remote.get("error") is True and "fault" not in remote and "cause" not in remote
+    pool.close()

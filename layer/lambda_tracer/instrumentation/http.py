@@ -11,7 +11,8 @@ subsegment in the request.
   header goes in there; a trace header the caller puts after it is left out, so ours is the only one), is
   detached from the current task until the response (code run in between is not nested in it), and ends at
   ``getresponse``, or with the exception when writing the request fails (``putheader`` refusing a header,
-  ``endheaders`` or ``send`` failing), as the SDK records a failed send. A request whose response is never read
+  ``endheaders`` or ``send`` failing), as the SDK records a failed send; not after a broken pipe or a reset,
+  when the server may have answered early and urllib3 reads that answer. A request whose response is never read
   ends as a fault (no response), with the exception being raised then as its cause if any: when its connection
   is closed or given a new request, at the latest when the handler returns (``backends.held``); never in a later
   invocation (with no handler of ours to end it, it is dropped unsent). It records nothing under a call already
@@ -24,6 +25,7 @@ sending, ``getresponse`` and each ``read``), and its URL keeps a non-default por
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from types import ModuleType
@@ -191,12 +193,22 @@ def _instrument_http_client(client: ModuleType) -> None:
     connection.close = traced_close
 
 
+#: The errors of a write after which the server's answer may still be read (urllib3's connectionpool swallows them
+#: for that): EPIPE, ECONNRESET, and EPROTOTYPE (macOS's).
+_ANSWERED_EARLY = frozenset(
+    code for code in (getattr(errno, name, None) for name in ("EPIPE", "ECONNRESET", "EPROTOTYPE")) if code is not None
+)
+
+
 def _failure_ends(write: Any) -> Any:
     """``write``, a connection's method that writes its request (``putheader``, ``endheaders``, ``send``), such that
     if it raises (a header value refused, a body that is not bytes, connecting or sending failed), the request in
     flight ends there with the exception, in the invocation that opened it: left on the connection, it was lost, or
     ended without a fault by the connection's next request, maybe in a later invocation. The caller may go on
-    (http.client's own ``request`` never does): what follows is not recorded."""
+    (http.client's own ``request`` never does): what follows is not recorded. Except after a broken pipe or a reset
+    (``_ANSWERED_EARLY``): the server may have answered before reading the body (a 413 to an upload), and urllib3
+    swallows those to read that response, so the request stays open for its ``getresponse`` (or, unread, ends as
+    any request left open does)."""
 
     @functools.wraps(write)
     def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -205,6 +217,8 @@ def _failure_ends(write: Any) -> Any:
         try:
             return write(self, *args, **kwargs)
         except BaseException as error:
+            if isinstance(error, OSError) and error.errno in _ANSWERED_EARLY:
+                raise
             span = _taken(self)
             if span is not None:
                 common.fail(span, error)
