@@ -67,14 +67,16 @@ SECRET_WORDS = frozenset(
         "password", "passwords", "passwd", "pwd", "pass", "pw", "passphrase", "passcode",
         "secret", "secrets", "token", "jwt", "bearer", "auth", "authorization",
         "credential", "credentials", "creds", "signature", "sig", "csrf", "xsrf", "session", "dsn",
-        "cvv", "cvc", "otp",
+        "cvv", "cvc", "otp", "totp", "hotp",
     }
 )  # fmt: skip
 #: Stems that name a secret anywhere in the key's joined words (``dbpassword``, ``pass_word``, ``api_key``).
 SECRET_STEMS = (
     "password", "passwd", "passphrase", "passcode", "secret", "token", "credential", "signature",
     "authorization", "apikey", "privatekey", "accesskey", "accountkey", "sessionid", "connectionstring", "connstr",
-    "signingkey", "encryptionkey", "masterkey", "hmackey", "cardverification", "codeverifier",
+    "signingkey", "encryptionkey", "masterkey", "hmackey", "cardverification", "codeverifier", "privkey",
+    # One-time and recovery codes, and what stands for a password in an OAuth client's or a SAML login's request.
+    "mfacode", "verificationcode", "recoverycode", "backupcode", "clientassertion", "samlresponse",
 )  # fmt: skip
 #: Last words that make a key describe a secret rather than hold it (``token_type``, ``secret_name``).
 DESCRIPTORS = frozenset(
@@ -112,7 +114,8 @@ _NOT_ALNUM = r"[^A-Za-z0-9]+"
 #: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes and the base64 flag.
 _NEEDLES = (
     "pass", "pw", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
-    "dsn", "cookie", "query", "key", "conn", "input", "cvv", "cvc", "otp", "verifi", "curl", "securestring",
+    "dsn", "cookie", "query", "key", "conn", "input", "cvv", "cvc", "otp", "verifi", "curl", "securestring", "mfa",
+    "recovery", "backup", "assertion", "saml",
     'isbase64encoded":true', 'isbase64encoded": true', 'isbase64encoded\\":true', 'isbase64encoded\\": true', "%",
     "\\u", "identified",
 )  # fmt: skip

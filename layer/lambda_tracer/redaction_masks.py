@@ -38,12 +38,13 @@ COOKIE_FLAGS = frozenset({"secure", "httponly", "partitioned"})
 
 
 # Patterns are compiled on first use (``compiled``): compiling all of them costs more than most invocations ever use.
-#: A name and what separates it from its value; the value itself is scanned by ``_value_end``. Quoted names
-#: (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take ``:``, ``=``, ``=>`` or ``,``
-#: (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any spacing, ``:`` before a
-#: space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
+#: A name and what separates it from its value; the value itself is scanned by ``_value_end``. A string prefix
+#: (``b'``, ``r"``) is taken only before a quote, so a bare name keeps its first letter (``bearer=``,
+#: ``recovery_code:``). Quoted names (JSON, reprs, TOML, PHP arrays; ``\\"name\\"`` in JSON held in JSON too) take
+#: ``:``, ``=``, ``=>`` or ``,`` (an argument list's ``'--password', '…'``); bare names take ``=``/``=>`` with any
+#: spacing, ``:`` before a space or a quote (``password: x`` but not ``arn:aws:secretsmanager:…``).
 _PAIR = (
-    r"(?:(?<![\w.%\\])[bBuUrR]?|(?<![\w.%\-\\]))(?:"
+    r"(?:(?<![\w.%\\])[bBuUrR]?(?=[\"'\\])|(?<![\w.%\-\\]))(?:"
     r"(\\{0,15})([\"'])(-{0,2}[^\"'\\\r\n]{1,128})\1\2[ \t]*(=>|[:=,])\s{0,16}"
     r"|(-{0,2})([A-Za-z_%][\w.%\-\[\]]{0,127})(?:[ \t]*(=>?)(?!=)[ \t]*|[ \t]*(:)(?![:/])[ \t]*)"
     r")"

@@ -483,3 +483,42 @@ def test_huge_bodies_are_traced_as_a_truncated_value_on_a_warm_invocation(fn: Sa
         f.check("the caller's body", lambda: run.inv.payload["body"], event["body"])
     f.check("the handler's subsegment", lambda: metadata(run, fn.response_key), holds=_truncated)
     f.verdict()
+
+
+# -- third round: secret names the word list missed, HTML-escaped structures, fullwidth names in text -------------
+
+TOTP_CODE = "SECRET-totp-code-31a7"
+MFA_CODE = "SECRET-mfa-code-52c0"
+BACKUP_CODE = "SECRET-backup-code-8e14"
+PRIV_KEY = "SECRET-priv-key-6b2d"
+CLIENT_ASSERTION = "SECRET-client-assertion-0f9e"
+SAML_RESPONSE = "SECRET-saml-response-4c4c"
+#: A login's second factor and an OAuth client's and a SAML login's posts, under names the first word list missed.
+SECOND_FACTOR_BODY = json.dumps(
+    {
+        "user": "ann",
+        "totp": TOTP_CODE,
+        "mfaCode": MFA_CODE,
+        "backup_codes": [BACKUP_CODE],
+        "priv_key": PRIV_KEY,
+        "statusCode": 200,
+        "errorCode": "MFA_REQUIRED",
+        "countryCode": "FR",
+        "options": {"remember": True},
+        "mfa_enabled": True,
+        "form": f"client_assertion={CLIENT_ASSERTION}&SAMLResponse={SAML_RESPONSE}&RelayState=%2Fhome",
+    }
+)
+
+
+def test_second_factor_and_assertion_names(fn: Sandbox) -> None:
+    event = {"action": "echo", "body": SECOND_FACTOR_BODY}
+    run = fn.run(event)
+    f = Findings(fn)
+    f.no_leaks(run, marked_secrets(event))
+    f.unchanged(run, {"statusCode": 200, "body": SECOND_FACTOR_BODY})
+    expected = json.loads(SECOND_FACTOR_BODY)
+    expected.update(totp=MARKER, mfaCode=MARKER, backup_codes=MARKER, priv_key=MARKER)
+    expected["form"] = f"client_assertion={MARKER}&SAMLResponse={MARKER}&RelayState=%2Fhome"
+    f.response(run, "body", holds=lambda body: json.loads(body) == expected)
+    f.verdict()

@@ -52,14 +52,19 @@ SECRET_KEYS = [
     "AccessKeyId", "dsn", "signing_key", "SigningKey", "encryption_key", "encryptionKey", "master_key", "MasterKey",
     "hmac_key", "HMACKey", "cvv", "CVV2", "cvc", "cvc2", "card_cvc", "cardCvc", "CVC",
     "card_verification_value", "cardVerificationCode", "otp", "otpCode", "one_time_password", "code_verifier",
-    "codeVerifier",
+    "codeVerifier", "privKey", "priv_key", "PRIV_KEY", "privkey", "private_key_pem", "totp", "TOTP", "totpCode", "hotp",
+    "mfa_code", "mfaCode", "MFA-Code", "recovery_code", "recoveryCodes", "backup_codes", "backupCode",
+    "client_assertion", "clientAssertion", "SAMLResponse", "saml_response", "verification_code", "verificationCode",
 ]  # fmt: skip
 PLAIN_KEYS = [
     "user", "username", "statusCode", "body", "headers", "Content-Type", "TokenType", "token_type", "ExpiresIn",
     "expires_in", "Expiration", "password_length", "secret_name", "Name", "ARN", "author", "authorId", "id",
     "password_reset_required", "message", "query", "session_duration", "master_key_arn",
     "encryption_key_version", "pinned", "spinner", "pin_count", "pinpoint_app_id", "shipping", "mapping", "opinion",
-    "topic", "cvc_check", "otp_enabled", "code", "verifier", "pin", "csc",
+    "topic", "cvc_check", "otp_enabled", "code", "verifier", "pin", "csc", "errorCode", "countryCode", "status_code",
+    "options", "hotpot", "footprint", "laptop", "mfa", "mfa_enabled", "mfaEnabled", "mfa_serial", "backup", "backup_id",
+    "backupPlanId", "recovery_point_arn", "recoveryWindowInDays", "client_assertion_type", "SAMLRequest", "RelayState",
+    "privilege", "is_private", "priv", "totp_enabled", "zipCode", "promo_code", "deviceCode",
 ]  # fmt: skip
 
 
@@ -1917,6 +1922,22 @@ def test_remembered_pieces_are_bounded() -> None:
             f"grant_type=authorization_code&code=c1&code_verifier={R}",
         ),
         ('{"cvc_check": "pass", "otp_enabled": true}', '{"cvc_check": "pass", "otp_enabled": true}'),
+        ('{"totp": "287082", "mfaCode": 123456}', f'{{"totp": "{R}", "mfaCode": "{R}"}}'),
+        ("mfa_code=123456&remember=1", f"mfa_code={R}&remember=1"),
+        ('{"backup_codes": ["a1b2", "c3d4"], "count": 2}', f'{{"backup_codes": "{R}", "count": 2}}'),
+        ("recovery-code: 7f3a-19bc", f"recovery-code: {R}"),
+        ("bearer=abc1234 Backup_Codes: a1b2", f"bearer={R} Backup_Codes: {R}"),  # b, r, u: no string prefix before =
+        ("PRIV_KEY=MC4CAQAwBQYDK2VwBCIEI", f"PRIV_KEY={R}"),
+        (
+            "grant_type=client_credentials&client_assertion_type=urn%3Ajwt-bearer&client_assertion=a.b.c",
+            f"grant_type=client_credentials&client_assertion_type=urn%3Ajwt-bearer&client_assertion={R}",
+        ),
+        ("SAMLResponse=PHNhbWxwOlJlc3BvbnNl&RelayState=%2Fhome", f"SAMLResponse={R}&RelayState=%2Fhome"),
+        ('{"verification_code": "482913"}', f'{{"verification_code": "{R}"}}'),
+        (
+            '{"statusCode": 200, "errorCode": "E1", "countryCode": "FR", "options": "hotpot", "mfa": "sms"}',
+            '{"statusCode": 200, "errorCode": "E1", "countryCode": "FR", "options": "hotpot", "mfa": "sms"}',
+        ),
         ("curl -u ann:pw-3 https://example.com", f"curl -u ann:{R} https://example.com"),
         ("curl -s --user ann:pw-3 https://example.com", f"curl -s --user ann:{R} https://example.com"),
         ("curl -u ann https://example.com", "curl -u ann https://example.com"),  # curl asks for the password
