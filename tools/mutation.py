@@ -57,6 +57,7 @@ MODULES = (
     "redaction",
     "redaction_text",
     "redaction_masks",
+    "redaction_encoded",
     "config",
     "endpoints",
     "coldstart",

@@ -13,7 +13,8 @@ Secrets arrive in three shapes, so there are three kinds of rule:
   ``name: value`` (headers, YAML, list items too), ``"name": value`` and ``'name': value`` (JSON and reprs,
   whatever the value is: string, bytes, number, list, dict), ``--name value``, ``<ns:name a="…">value</ns:name>``
   (CDATA too), name/value pairs (``"name": "DB_PASSWORD", "value": …``) and botocore's ``parameter Name,
-  value: …``. Under cookie keys every cookie value is masked; under query-string keys every parameter value.
+  value: …``, percent-encoded (``%3D``) or escaped into HTML (``&quot;``, ``&lt;``) too. Under cookie keys every
+  cookie value is masked; under query-string keys every parameter value.
 * **Forms.** Secrets recognisable by their form wherever they appear: URL credentials, bearer and basic
   credentials, JWTs, private-key blocks, and the token formats of gitleaks' and detect-secrets' rules.
 
@@ -373,7 +374,8 @@ class Policy:
     def mask_text(self, text: str, depth: int = 0) -> str:
         """Mask every secret this policy can recognise in free text; the rest of it is kept.
 
-        ``depth``: how many percent-encodings the text is inside (``redaction_masks.mask_encoded``)."""
+        ``depth``: how many percent-encodings or HTML escapings the text is inside (``redaction_encoded.mask_encoded``,
+        ``mask_escaped``)."""
         if not self.enabled:
             return text
         lowered = text.lower()

@@ -5,9 +5,10 @@ reach them.
 ``redaction.Policy`` decides which names are secret; ``masked`` runs, on a text its gate let through, each mask
 whose substrings are there, asking the policy about each name it finds. Here: the patterns (compiled on first use),
 the scan of a value after a name (``_value_span``: quoted, bracketed or bare, JSON held in JSON too), positions
-found once per text (``_Lines``), the merge of masked spans (``_replaced``), and the masks of names and values,
-cookies, query strings, credentials and percent-encoded text. Every scan is linear in the text and bounded by
-``MAX_VALUE_CHARS``, so no string a caller passes can stall the function.
+found once per text (``_Lines``), the merge of masked spans (``redaction_text.replaced``), and the masks of names
+and values, cookies, query strings and credentials (percent-encoded text and text escaped into HTML:
+redaction_encoded.py). Every scan is linear in the text and bounded by ``MAX_VALUE_CHARS``, so no string a caller
+passes can stall the function.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 import re
 
 from .redaction_text import MAX_VALUE_CHARS, REDACTED, URL_USERINFO, compiled
+from .redaction_text import replaced as _replaced
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .redaction import Policy
 
 
@@ -63,18 +63,12 @@ _NAMED_VALUE = (
 #: A secret name and a quoted value after spaces (SQL's ``CREATE USER app WITH PASSWORD 'x'``, ``token "x"``), and
 #: SQL's ``IDENTIFIED BY x`` (quoted or not): up to the value's start.
 _SPACED_VALUE = r"(?<![\w.\-])(?:((?i:identified)[ \t]+(?i:by))|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
-#: Percent-encoded ``=``, ``:``, ``@`` and ``%`` (lower case): a text holding one may hold an encoded name and value,
-#: URL or credentials (``mask_encoded``), decoded and masked up to ``ENCODED_DEPTH`` encodings deep.
+#: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case): a text holding one may
+#: hold an encoded name and value, URL or credentials, or JSON or XML escaped into HTML (redaction_encoded.py), decoded
+#: and masked up to ``ENCODED_DEPTH`` encodings deep.
 ENCODED_SEPARATORS = ("%3d", "%3a", "%40", "%25")
+ESCAPED_STRUCTURE = ("&quot;", "&#34;", "&#x22;", "&#39;", "&#x27;", "&apos;", "&lt;", "&#60;", "&#x3c;")
 ENCODED_DEPTH = 3
-#: Runs of percent-encoded text masked one by one (``mask_encoded``) before the rest are masked whole.
-_ENCODED_ALONE = 16
-#: A run of text holding an encoded ``=``, ``:``, ``@`` or ``%``, up to what a query value, a word or a quoted string
-#: ends at. It can only start after such an end (the lookbehind), so each run is looked at once: linear in the text.
-_ENCODED_RUN = (
-    r"(?<![^\s&=?#\"'<>()\[\]{},;|\\])[^\s&=?#\"'<>()\[\]{},;|\\]*"
-    r"%(?:3[DdAa]|40|25)[^\s&=?#\"'<>()\[\]{},;|\\]*"
-)
 #: A ``multipart/form-data`` part: from the header naming its field to the blank line before the field's value.
 _FORM_PART = r'(?i:form-data);[ \t]{0,8}name="([^"\r\n]{1,256})"[^\r\n]{0,256}(?:\r?\n[^\r\n]{1,256}){0,4}\r?\n\r?\n'
 #: botocore's ParamValidationError quotes the value it rejects: ``Invalid type for parameter SecretString, value:``.
@@ -285,21 +279,6 @@ def _closing_bracket(text: str, start: int, limit: int, escapes: int) -> int:
     return limit
 
 
-def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
-    """``text`` with each span replaced; overlapping spans merge into one, so every secret part is covered."""
-    if not spans:
-        return text
-    spans.sort()
-    parts, position = [], 0
-    for start, end, replacement in spans:
-        if start >= position:
-            parts += [text[position:start], replacement]
-            position = end
-        elif end > position:  # overlaps the previous span and runs past it: cover the rest too
-            position = end
-    return "".join(parts) + text[position:]
-
-
 def _mask_userinfo(match: re.Match[str]) -> str:
     scheme, userinfo = match.groups()
     user, colon, _ = userinfo.partition(":")
@@ -359,51 +338,11 @@ def mask_query_string(text: str) -> str:
     return "&".join(parts)
 
 
-def mask_encoded(text: str, mask: Callable[[str], str], needs_mask: Callable[[str], bool]) -> str:
-    """Percent-encoded text (a URL or query string inside a query value: ``next=%2Fcb%3Ftoken%3DT``,
-    ``redirect=https%3A%2F%2Fu%3Apw%40h``) decoded, masked (``mask``), and encoded again where that masked something.
-
-    A run is what a query value, a word or a quoted string ends at, holding an encoded ``=``, ``:``, ``@`` or ``%``.
-    The runs are decoded and masked together, one per line (one ``mask`` whatever their number), and a run whose
-    line the masks changed is encoded again, masked. Should a run hold a line break itself, or a mask cross a line
-    (a run's value running into the next), each run is masked alone, the first few, and past them one that may hold
-    a secret (``needs_mask``) is masked whole: the cost stays linear in the text, and nothing is left unmasked."""
-    from urllib.parse import quote, unquote  # only for texts holding percent-encoded separators
-
-    runs = compiled(_ENCODED_RUN).findall(text)
-    if not runs:
-        return text
-    decoded = unquote("\n".join(runs))
-    lines: list[tuple[str, str]] | None = None  # each run's (decoded, masked)
-    lowered = text.lower()
-    if "%0a" not in lowered and "%0d" not in lowered:
-        masked = mask(decoded)
-        if masked == decoded:
-            return text
-        if masked.count("\n") == len(runs) - 1:  # no mask crossed a line
-            lines = list(zip(decoded.split("\n"), masked.split("\n"), strict=True))
-    spans: list[tuple[int, int, str]] = []
-    for index, match in enumerate(compiled(_ENCODED_RUN).finditer(text)):
-        run = match.group(0)
-        if lines is not None:
-            plain, line = lines[index]
-        elif index < _ENCODED_ALONE:
-            plain = unquote(run)
-            line = mask(plain)
-        else:
-            plain = unquote(run)
-            line = REDACTED if needs_mask(plain) else plain
-        if line is REDACTED:
-            spans.append((*match.span(), REDACTED))
-        elif line != plain:  # encoded again; the characters the run held as they are stay so, brackets too
-            spans.append((*match.span(), quote(line, safe="".join(set(run) - {"%"}) + "[]")))
-    return _replaced(text, spans)
-
-
 def masked(policy: Policy, text: str, lowered: str, named: bool, forms: bool, userinfo: bool, depth: int) -> str:
     """``Policy.mask_text`` past its gate: every mask whose substrings are in the text (``lowered``: the text
     lower-cased; ``named``: a secret name's needle is in it; ``forms``: a token format's; ``userinfo``: URL
-    credentials may be). ``depth``: how many percent-encodings the text is inside (``mask_encoded``)."""
+    credentials may be). ``depth``: how many percent-encodings or HTML escapings the text is inside
+    (redaction_encoded.py)."""
     if "bearer" in lowered or "basic" in lowered or "auth" in lowered:
         text = compiled(_BEARER).sub(_mask_credential, text)
     # Names before token formats: a value is masked whole, whatever token it starts with
@@ -418,8 +357,18 @@ def masked(policy: Policy, text: str, lowered: str, named: bool, forms: bool, us
             text = compiled(_PRIVATE_KEY).sub(rf"\1{REDACTED}", text)
     if userinfo:
         text = compiled(URL_USERINFO).sub(_mask_userinfo, text)
-    if "%" in text and depth < ENCODED_DEPTH and any(separator in lowered for separator in ENCODED_SEPARATORS):
-        text = mask_encoded(text, lambda decoded: policy.mask_text(decoded, depth + 1), policy.needs_mask)
+    encoded = "%" in text and any(separator in lowered for separator in ENCODED_SEPARATORS)
+    escaped = "&" in text and any(escape in lowered for escape in ESCAPED_STRUCTURE)
+    if (encoded or escaped) and depth < ENCODED_DEPTH:
+        from .redaction_encoded import mask_encoded, mask_escaped  # only for texts holding encoded structure
+
+        def mask(decoded: str) -> str:
+            return policy.mask_text(decoded, depth + 1)
+
+        if encoded:
+            text = mask_encoded(text, mask, policy.needs_mask)
+        if escaped:
+            text = mask_escaped(text, mask, policy.needs_mask)
     return text
 
 

@@ -95,3 +95,18 @@ def sketch_needles(needles: tuple[str, ...], form_needles: tuple[str, ...]) -> _
         tuple(needle for needle in weak_named if needle not in caseless and needle not in cased),
         tuple((images[needle], needle) for needle in cased),
     )
+
+
+def replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each span replaced; overlapping spans merge into one, so every secret part is covered."""
+    if not spans:
+        return text
+    spans.sort()
+    parts, position = [], 0
+    for start, end, replacement in spans:
+        if start >= position:
+            parts += [text[position:start], replacement]
+            position = end
+        elif end > position:  # overlaps the previous span and runs past it: cover the rest too
+            position = end
+    return "".join(parts) + text[position:]

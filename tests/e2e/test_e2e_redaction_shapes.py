@@ -522,3 +522,25 @@ def test_second_factor_and_assertion_names(fn: Sandbox) -> None:
     expected["form"] = f"client_assertion={MARKER}&SAMLResponse={MARKER}&RelayState=%2Fhome"
     f.response(run, "body", holds=lambda body: json.loads(body) == expected)
     f.verdict()
+
+
+ESCAPED_TOKEN = "SECRET-html-escaped-token-7a31"
+ESCAPED_PASSWORD = "SECRET-html-escaped-password-2d90"
+#: A server-rendered page: the app's state escaped into an attribute (``&quot;``, as Jinja's ``|e`` does with
+#: ``&#34;``), and an error block quoting the XML request it failed on.
+ESCAPED_BODY = (
+    f'<div id="app" data-state="{{&#34;user&#34;: &#34;ann&#34;, &#34;access_token&#34;: &#34;{ESCAPED_TOKEN}&#34;}}">'
+    '</div>\n<pre class="error">&lt;Login&gt;&lt;User&gt;ann&lt;/User&gt;'
+    f"&lt;Password&gt;{ESCAPED_PASSWORD}&lt;/Password&gt;&lt;/Login&gt;</pre>"
+)
+
+
+def test_json_and_xml_escaped_into_html(fn: Sandbox) -> None:
+    event = {"action": "echo", "body": ESCAPED_BODY}
+    run = fn.run(event)
+    f = Findings(fn)
+    f.no_leaks(run, marked_secrets(event))
+    f.unchanged(run, {"statusCode": 200, "body": ESCAPED_BODY})
+    expected = ESCAPED_BODY.replace(ESCAPED_TOKEN, MARKER).replace(ESCAPED_PASSWORD, MARKER)
+    f.response(run, "body", equals=expected)
+    f.verdict()

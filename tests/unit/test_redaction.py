@@ -21,7 +21,16 @@ from typing import Any
 import pytest
 
 from lambda_env import invoke
-from lambda_tracer import Tracer, capture, capture_convert, config, redaction, redaction_masks, redaction_text
+from lambda_tracer import (
+    Tracer,
+    capture,
+    capture_convert,
+    config,
+    redaction,
+    redaction_encoded,
+    redaction_masks,
+    redaction_text,
+)
 from lambda_tracer.redaction import COOKIE, COUNTS, PLAIN, QUERY, SECRET, Policy, from_setting
 from lambda_tracer_local.daemon import by_name, new_trace_header
 
@@ -685,7 +694,62 @@ def test_percent_encoded_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyP
     broken = f"a%0Ab%3Dc&password%3D{S}&" * 100
     recorded = policy.mask_text(broken)
     assert S not in recorded and recorded.endswith("&a%0Ab%3Dc&[REDACTED]&")  # the last pairs masked whole
-    assert calls == [0] + [1] * redaction_masks._ENCODED_ALONE
+    assert calls == [0] + [1] * redaction_encoded._ENCODED_ALONE
+
+
+def test_html_escaped_json_and_xml_are_masked_in_place() -> None:
+    """JSON or XML escaped into HTML (a template's ``data-state="{&quot;token&quot;:…}"``, an error page quoting
+    ``&lt;password&gt;…``) is masked where it holds a secret, its entities kept as they were; what holds none is
+    kept byte for byte."""
+    masked = POLICY.mask_text
+    assert masked(f"{{&quot;password&quot;:&quot;{S}&quot;,&quot;user&quot;:&quot;ann&quot;}}") == (
+        "{&quot;password&quot;:&quot;[REDACTED]&quot;,&quot;user&quot;:&quot;ann&quot;}"
+    )
+    assert masked(f"<pre>&lt;password&gt;{S}&lt;/password&gt;&lt;user&gt;ann&lt;/user&gt;</pre>") == (
+        "<pre>&lt;password&gt;[REDACTED]&lt;/password&gt;&lt;user&gt;ann&lt;/user&gt;</pre>"
+    )
+    assert masked(f'<div data-state="{{&#34;token&#34;: &#34;{S}&#34;, &#34;n&#34;: 1}}" id="x">') == (
+        '<div data-state="{&#34;token&#34;: &#34;[REDACTED]&#34;, &#34;n&#34;: 1}" id="x">'
+    )
+    assert masked(f"{{&#x22;apiKey&#x22;:&#x22;{S}&#x22;}} &amp; more") == (
+        "{&#x22;apiKey&#x22;:&#x22;[REDACTED]&#x22;} &amp; more"
+    )
+    assert masked(f"{{&#39;password&#39;: &#39;{S}&#39;, &#39;pin&#39;: 1234}}") == (  # markupsafe escapes a repr so
+        "{&#39;password&#39;: &#39;[REDACTED]&#39;, &#39;pin&#39;: 1234}"
+    )
+    assert masked("{&quot;secret&quot;: 12345}") == "{&quot;secret&quot;: &quot;[REDACTED]&quot;}"  # still JSON
+    assert masked(f"Name: {S}\n{{&quot;password&quot;:&quot;{S}&quot;}}") == (  # runs end at a line break
+        f"Name: {S}\n{{&quot;password&quot;:&quot;[REDACTED]&quot;}}"
+    )
+    for kept in (
+        "{&quot;password_length&quot;:&quot;12&quot;}",
+        "&lt;token_type&gt;Bearer&lt;/token_type&gt;",
+        "password &amp; user &lt; 3",
+        "&quot;token&quot;",
+    ):
+        assert masked(kept) is kept
+    body = f"<html><body data-json='{{&quot;access_token&quot;:&quot;{S}&quot;}}'>x</body></html>"
+    recorded = _meta({"statusCode": 200, "body": body})
+    assert recorded == {"statusCode": 200, "body": body.replace(S, "[REDACTED]")}
+
+
+def test_html_escaped_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of escaped pairs, each a run of its own between raw tags, cost one ``mask_text`` of them all, not
+    one each; a text whose masks would cross runs has its first few runs masked alone, and past them one that may
+    hold a secret masked whole, never left as it was."""
+    policy = redaction.Policy()
+    calls = []
+    mask_text = policy.mask_text
+    monkeypatch.setattr(policy, "mask_text", lambda text, depth=0: calls.append(depth) or mask_text(text, depth))
+    unit = f"<td>{{&quot;password&quot;:&quot;{S}&quot;}}</td>"
+    text = unit * 5_000
+    assert policy.mask_text(text) == unit.replace(S, "[REDACTED]") * 5_000
+    assert calls == [0, 1]
+    calls.clear()
+    crossing = f"<b>&quot;password&quot;: [1,</b><i>2], &quot;token&quot;: &quot;{S}&quot;</i>" * 100  # [1,\n2]
+    recorded = policy.mask_text(crossing)
+    assert S not in recorded
+    assert calls == [0, 1] + [1] * redaction_encoded._ENCODED_ALONE
 
 
 def test_multipart_form_fields_named_as_secrets_are_masked() -> None:
