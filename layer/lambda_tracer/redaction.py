@@ -13,8 +13,9 @@ Secrets arrive in three shapes, so there are three kinds of rule:
   ``name: value`` (headers, YAML, list items too), ``"name": value`` and ``'name': value`` (JSON and reprs,
   whatever the value is: string, bytes, number, list, dict), ``--name value``, ``<ns:name a="…">value</ns:name>``
   (CDATA too), name/value pairs (``"name": "DB_PASSWORD", "value": …``) and botocore's ``parameter Name,
-  value: …``, percent-encoded (``%3D``) or escaped into HTML (``&quot;``, ``&lt;``) too. Under cookie keys every
-  cookie value is masked; under query-string keys every parameter value.
+  value: …``, percent-encoded (``%3D``) or escaped into HTML (``&quot;``, ``&lt;``) too, and names typed in fullwidth
+  forms (U+FF01 to U+FF5E). Under cookie keys every cookie value is masked; under query-string keys every parameter
+  value.
 * **Forms.** Secrets recognisable by their form wherever they appear: URL credentials, bearer and basic
   credentials, JWTs, private-key blocks, and the token formats of gitleaks' and detect-secrets' rules.
 
@@ -127,6 +128,19 @@ _FORM_NEEDLES = (
     "glpat-", "gldt-", "glptt-", "glrt-", "xox", "xapp-", "hooks.slack.com", "k_live_", "k_test_", "AIza", "npm_",
     "pypi-", "SG.", "sk-", "sq0",
 )  # fmt: skip
+#: Fullwidth letters (U+FF21 to U+FF5A, as an input method types them): a text holding none names no secret in them (so
+#: fullwidth digits and punctuation, common in Japanese text, cost one search). Such a text is folded (``_folded``): the
+#: fullwidth forms of ASCII's printable characters, and the ideographic space (U+3000), so a value still ends where it
+#: did.
+_FULLWIDTH = "[\uff21-\uff3a\uff41-\uff5a]"
+_FULLWIDTH_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def _folded(text: str) -> str:
+    """Fullwidth ``password=x`` -> ``password=x``, every other character kept."""
+    return text.translate(_FULLWIDTH_FOLD)
+
+
 #: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
 _CLEAN_CHARS, _CLEAN_PIECE_CHARS = 262_144, 1024
 #: Short texts found clean are remembered whole, the first ``_CLEAN_TEXTS`` of them (a small response that comes back
@@ -297,6 +311,8 @@ class Policy:
             return True
         if "@" in text and compiled(_USERINFO_GATE).search(text) is not None:
             return True
+        if not text.isascii() and compiled(_FULLWIDTH).search(text) and self.needs_mask(_folded(text)):
+            return True
         if text.__class__ is str and len(text) <= _CLEAN_TEXT_CHARS and len(self._clean_texts) < _CLEAN_TEXTS:
             self._clean_texts.add(text)  # exact str only: a subclass's own __eq__/__hash__ would decide a lookup
         return False
@@ -375,9 +391,21 @@ class Policy:
         """Mask every secret this policy can recognise in free text; the rest of it is kept.
 
         ``depth``: how many percent-encodings or HTML escapings the text is inside (``redaction_encoded.mask_encoded``,
-        ``mask_escaped``)."""
+        ``mask_escaped``).
+
+        A text holding fullwidth letters (``password=`` typed by an input method; an ASCII text never does, and
+        ``isascii`` is one flag) is masked as it is, then folded to ASCII and masked again; when that second pass
+        masks something, the text is recorded folded."""
         if not self.enabled:
             return text
+        if text.isascii() or compiled(_FULLWIDTH).search(text) is None:
+            return self._masked(text, depth)
+        masked = self._masked(text, depth)
+        folded = _folded(masked)
+        again = self._masked(folded, depth)
+        return masked if again == folded else again
+
+    def _masked(self, text: str, depth: int) -> str:
         lowered = text.lower()
         named = _has_any(lowered, self._needles)
         forms = _has_any(text, _FORM_NEEDLES)

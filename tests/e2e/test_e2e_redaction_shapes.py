@@ -544,3 +544,26 @@ def test_json_and_xml_escaped_into_html(fn: Sandbox) -> None:
     expected = ESCAPED_BODY.replace(ESCAPED_TOKEN, MARKER).replace(ESCAPED_PASSWORD, MARKER)
     f.response(run, "body", equals=expected)
     f.verdict()
+
+
+FULLWIDTH_PASSWORD = "SECRET-fullwidth-password-5e1b"
+#: Fullwidth forms (U+FF01 to U+FF5E) of ASCII's printable characters, as a Japanese input method types them.
+WIDE = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
+#: A support ticket typed with such an input method: the name and ``=`` in fullwidth forms.
+FULLWIDTH_BODY = json.dumps(
+    {
+        "ticket": f"ログインできません。{'password='.translate(WIDE)}{FULLWIDTH_PASSWORD}\u3000です",
+        "price": "100".translate(WIDE) + "円",
+    }
+)
+
+
+def test_fullwidth_names_in_text(fn: Sandbox) -> None:
+    event = {"action": "echo", "body": FULLWIDTH_BODY}
+    run = fn.run(event)
+    f = Findings(fn)
+    f.no_leaks(run, marked_secrets(event))
+    f.unchanged(run, {"statusCode": 200, "body": FULLWIDTH_BODY})
+    expected = {"ticket": f"ログインできません。password={MARKER} です", "price": "100".translate(WIDE) + "円"}
+    f.response(run, "body", holds=lambda body: json.loads(body) == expected)
+    f.verdict()

@@ -752,6 +752,29 @@ def test_html_escaped_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyPatc
     assert calls == [0, 1] + [1] * redaction_encoded._ENCODED_ALONE
 
 
+def _wide(text: str) -> str:
+    """``text`` in fullwidth forms (``password=`` as a Japanese input method types it), spaces as ideographic ones."""
+    return text.translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)} | {0x20: 0x3000})
+
+
+def test_fullwidth_names_in_text_are_masked() -> None:
+    """A name written in fullwidth forms (U+FF01 to U+FF5E: ``password=`` as an input method types it) names a secret
+    in text as in a key; a text holding no fullwidth letter pays one search more, and one whose folding reveals no
+    secret is kept as it is."""
+    policy = redaction.Policy()
+    assert policy.needs_mask(_wide("password=") + S)
+    assert policy.mask_text(f"{_wide('password')}={S} ok") == "password=[REDACTED] ok"
+    assert policy.mask_text(f"ログイン{_wide(':token=')}{S}{_wide(' ')}完了") == "ログイン:token=[REDACTED] 完了"
+    assert policy.mask_text(_wide('{"apiKey":"') + S + _wide('"}')) == '{"apiKey":"[REDACTED]"}'
+    token = "ghp_" + "a" * 36
+    assert policy.mask_text(f"{_wide('x')}{token} {_wide('password:')} {S}") == "x[REDACTED] password: [REDACTED]"
+    for kept in (_wide("ABC123(") + "注" + _wide(")"), "価格" + _wide(":100") + "円", _wide("options=1")):
+        assert not policy.needs_mask(kept)
+    for kept in (_wide("ABC123(") + "注" + _wide(")"), _wide("passport=123"), _wide("password_length=12")):
+        assert policy.mask_text(kept) is kept
+    assert _meta({"note": _wide("password=") + S, "n": 1}) == {"note": "password=[REDACTED]", "n": 1}
+
+
 def test_multipart_form_fields_named_as_secrets_are_masked() -> None:
     """A form posted as ``multipart/form-data`` (API Gateway passes it base64-encoded) holds each field's value on
     the lines after its ``Content-Disposition: form-data; name="…"`` header and a blank line: unmasked, the body was
