@@ -133,12 +133,15 @@ _FORM_NEEDLES = (
 #: fullwidth forms of ASCII's printable characters, and the ideographic space (U+3000), so a value still ends where it
 #: did.
 _FULLWIDTH = "[\uff21-\uff3a\uff41-\uff5a]"
-_FULLWIDTH_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_fullwidth_fold: dict[int, int] | None = None  # made on first use: a cold start never needs it
 
 
 def _folded(text: str) -> str:
     """Fullwidth ``password=x`` -> ``password=x``, every other character kept."""
-    return text.translate(_FULLWIDTH_FOLD)
+    global _fullwidth_fold
+    if _fullwidth_fold is None:
+        _fullwidth_fold = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+    return text.translate(_fullwidth_fold)
 
 
 #: Characters of sketch pieces remembered as holding no needle (about that many bytes), and the longest remembered.
