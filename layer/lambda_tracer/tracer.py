@@ -237,7 +237,8 @@ class Tracer:
             checked = metadata_namespace(policy.mask_cut(str(namespace), MAX_NAME_CHARS) if namespace else self.service)
             if checked is None:
                 return
-            data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key, namespace=namespace)
+            named = namespace if namespace != self.service else None  # the service's own is never judged
+            data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key, namespace=named)
             if not self.backend.add_metadata_current(checked, policy.mask_cut(key, MAX_NAME_CHARS), data):
                 _outside_a_span()
         except Exception as error:
@@ -554,10 +555,7 @@ def is_traced(function: Any) -> bool:
 
 
 def _first(*values: Any) -> Any:
-    for value in values:
-        if value is not None:
-            return value
-    return None
+    return next((value for value in values if value is not None), None)
 
 
 def _resolve_service(explicit: str | None) -> str:

@@ -394,6 +394,7 @@ def test_metadata_in_a_namespace_that_names_a_secret_is_masked_as_under_that_key
         tracer.put_metadata("set", True, namespace="secrets")
         tracer.put_metadata("jar", "sid=" + S, namespace="cookies")
         tracer.put_metadata("user", "ann")
+        tracer.put_metadata("role", "admin", namespace="auth")  # the service's namespace, named: still the tracer's
         tracer.provider.current_subsegment().put_metadata("db", S, "Credentials")
         with tracer.provider.in_subsegment("manual") as subsegment:
             subsegment.put_metadata("stripe", {"live": S}, "api_keys")
@@ -405,7 +406,7 @@ def test_metadata_in_a_namespace_that_names_a_secret_is_masked_as_under_that_key
     doc = by_name(call.documents, "## handler")
     assert doc["metadata"]["secrets"] == {"stripe": R, "set": True}
     assert doc["metadata"]["cookies"] == {"jar": f"sid={R}"}
-    assert doc["metadata"]["auth"]["user"] == "ann"
+    assert doc["metadata"]["auth"]["user"] == "ann" and doc["metadata"]["auth"]["role"] == "admin"
     assert doc["metadata"]["Credentials"] == {"db": R}
     manual = by_name(call.documents, "manual")
     assert manual["metadata"] == {"api_keys": {"stripe": R}, "default": {"user": "ann"}}
