@@ -47,24 +47,24 @@ _known: tuple[Any, str] = (None, ON_DEMAND)
 pending: dict[str, Callable[[Any], None]] = {}
 
 
-def freeze_init_objects(init_over: bool = False) -> None:
-    """``gc.freeze()`` what exists so far, while the runtime imports the handler's module (init), or once it is
-    imported (``init_over``: the zero-code redirect, the handler resolved): the runtime's objects, the tracer's and
-    whatever was made before this call, module-level state that lives as long as the sandbox.
+def freeze_init_objects() -> None:
+    """``gc.freeze()`` what exists so far, while the runtime imports the handler's module (init): the runtime's
+    objects, the tracer's and whatever was made before this call, module-level state that lives as long as the
+    sandbox.
 
     The collections the rest of the import triggers then never walk them again, and the collector's counters start
     again at zero, so the full collection a boto3 function's init runs is not reached before its first invocation
-    (docs/performance.md: the garbage collector on a cold start). Called when the package is imported and when a
-    handler is decorated (in code), and by the zero-code redirect once its tracer started and once the handler is
-    resolved: the later calls keep the function's own init objects (a boto3 client) out of the collections that
-    invocations run. Only while the module ``_HANDLER`` names is being imported (never during an invocation: a lazy
-    import inside a handler freezes nothing) or with ``init_over``, in a process a Lambda runtime started
+    (docs/performance.md: the garbage collector on a cold start). Called when the package is imported and when
+    ``capture_lambda_handler`` decorates a handler (in code: the second call freezes what the module made in between,
+    a boto3 client, which the first collection of invocation 2 would otherwise walk), and by the zero-code redirect
+    once its tracer started. Only while the module ``_HANDLER`` names is being imported (never during an invocation:
+    a lazy import or a decoration inside a handler freezes nothing), in a process a Lambda runtime started
     (``AWS_LAMBDA_RUNTIME_API`` set), when the environment does not turn tracing off;
     ``LAMBDA_TRACER_GC_FREEZE=false`` opts out. Cycles that are already garbage when it runs are kept for the
     sandbox's life: docs/zero-code.md says what that means for code that imports the tracer late."""
     try:
         if (
-            (init_over or _handler_module_importing())
+            _handler_module_importing()
             and config.get_raw(config.RUNTIME_API)
             and config.auto_disabled_reason() is None
             and config.get_bool(config.GC_FREEZE, True)

@@ -127,12 +127,13 @@ def _start_init_trace(handler_name: str) -> Any:
         return None
 
 
-def _freeze_init_objects(tracer: Tracer | None, init_over: bool = False) -> None:
+def _freeze_init_objects(tracer: Tracer | None) -> None:
     """``gc.freeze()`` the runtime's, the tracer's and the SDK's objects before your module is imported
-    (``coldstart.freeze_init_objects``): about 5-10 ms of a boto3 function's cold start, measured here; and your
-    module's once it is (``init_over``), so that no later collection walks them."""
+    (``coldstart.freeze_init_objects``): about 5-10 ms of a boto3 function's cold start, measured here. Not again once
+    it is: measured, that moves the collections of the first invocations and costs more than it saves
+    (docs/performance.md, the garbage collector on a cold start)."""
     if tracer is not None and not tracer.disabled:
-        coldstart.freeze_init_objects(init_over)
+        coldstart.freeze_init_objects()
 
 
 _tracer = _start_tracer()
@@ -186,5 +187,4 @@ def __getattr__(name: str) -> Any:
         init_trace.stop()
     traced = _wrap(_tracer, user_handler)
     globals()["handler"] = traced  # resolved once: the user's module runs once
-    _freeze_init_objects(_tracer, init_over=True)
     return traced

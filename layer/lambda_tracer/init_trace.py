@@ -303,12 +303,10 @@ class Pending:
         except Exception as error:
             config.report_once(("init trace send",), f"init not traced: {config.error_place(error)}")
         finally:
-            # The exceptions, and their frames, go now. An import's exception holds its traceback's frames, and they
-            # the hook's frame, whose locals hold the nodes: a cycle, which the freeze at the end of init
-            # (coldstart.freeze_init_objects) would keep for the sandbox's life. Dropped from the nodes, the
-            # exceptions are freed at once, by their reference counts.
-            for node in self.nodes:
-                node[ERROR] = None
+            # The tree goes now; its exceptions, with their frames, by the next full collection (each holds its
+            # traceback's frames, and they the hook's, whose locals hold nodes: a cycle). Freeing them here, by
+            # reference counts, moved the first invocations' collections and cost more than it saved (measured:
+            # docs/performance.md, the garbage collector on a cold start).
             root[CHILDREN] = self.nodes = []
 
     def wall(self, at: float) -> float:

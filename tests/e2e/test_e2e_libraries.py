@@ -215,11 +215,8 @@ def test_libraries_the_function_never_imports_are_never_loaded(layer_dir: Path, 
 REPORTS_GC = """
 import gc
 
-MADE_AT_INIT = {"state": ["a client, a config"]}
-
 def handler(event, context):
-    frozen = all(o is not MADE_AT_INIT for o in gc.get_objects())
-    return {"frozen": gc.get_freeze_count(), "made_at_init_frozen": frozen}
+    return {"frozen": gc.get_freeze_count()}
 """
 
 REPORTS_GC_IN_CODE = """
@@ -249,13 +246,14 @@ def handler(event, context):
 @pytest.mark.parametrize("zero_code", [True, False], ids=["zero-code", "in-code"])
 def test_init_objects_are_frozen_unless_opted_out(layer_dir: Path, tmp_path: Path, zero_code: bool) -> None:
     """Compared with the opt-out, not with zero: some Pythons (3.12+) start with a few objects frozen. In code, the
-    package's import freezes, and the handler's decoration; the zero-code redirect, once its tracer started and once
-    the handler is resolved. Either way the module's own init state ends up frozen (no later collection walks it)."""
+    package's import freezes, and the handler's decoration (what the module made in between, frozen too); the
+    zero-code redirect, once its tracer started."""
     source = REPORTS_GC if zero_code else REPORTS_GC_IN_CODE
     traced = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code).payload
     opted_out = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code, LAMBDA_TRACER_GC_FREEZE="false")
     assert traced["frozen"] > opted_out.payload["frozen"] + 1000, (traced, opted_out.payload)
-    assert traced["made_at_init_frozen"] and not opted_out.payload["made_at_init_frozen"], (traced, opted_out.payload)
+    if not zero_code:
+        assert traced["made_at_init_frozen"] and not opted_out.payload["made_at_init_frozen"], (traced, opted_out)
     untraced = _run(tmp_path, layer_dir, source, {}, wrapper=zero_code, POWERTOOLS_TRACE_DISABLED="true")
     assert untraced.payload == opted_out.payload  # tracing off by the environment: nothing frozen either
     if not zero_code:  # imported by the handler, at an invocation: nothing frozen

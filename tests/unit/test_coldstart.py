@@ -581,23 +581,6 @@ def test_a_handler_decorated_at_init_freezes_what_the_module_made_and_one_decora
     assert freezes == []
 
 
-@pytest.mark.parametrize("opted_out", [False, True])
-def test_the_end_of_init_freezes_with_no_import_running(monkeypatch: pytest.MonkeyPatch, opted_out: bool) -> None:
-    """The zero-code redirect's second call, once the handler is resolved (``init_over``): no module is importing."""
-    freezes: list[None] = []
-    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(None))
-    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.setenv("_HANDLER", "app.handler")
-    monkeypatch.setenv("LAMBDA_TRACER_GC_FREEZE", "false" if opted_out else "true")
-    for name in ("POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    coldstart.freeze_init_objects()
-    assert freezes == []  # app is not being imported
-    coldstart.freeze_init_objects(init_over=True)
-    assert len(freezes) == (0 if opted_out else 1)
-
-
 @pytest.mark.parametrize(
     "env",
     [

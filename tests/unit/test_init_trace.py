@@ -6,7 +6,6 @@ The hook runs here in this process, on modules written for each test; the end-to
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import logging
@@ -15,7 +14,6 @@ import sys
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -427,35 +425,6 @@ def test_the_first_invocation_sends_init_beside_the_handler(modules: Path) -> No
 
     second = invoke(handler)
     assert [doc["name"] for doc in flat(second.documents)] == ["## handler"]
-
-
-class _Canary:
-    """Hung on an import's exception: weakly referenced (exceptions are not), it says when the exception is freed."""
-
-
-def test_the_first_invocation_frees_init_s_exceptions_without_a_collection(modules: Path) -> None:
-    """An import's exception holds its frames, they the hook's, whose locals hold the nodes: a cycle that a
-    ``gc.freeze()`` at the end of init would keep for the sandbox's life. Sent, they are freed by reference counts
-    (once the first invocation's trace state is gone too)."""
-    tracer = Tracer(service="svc", auto_patch=False)
-    gc.disable()
-    try:
-        handler = tracer.capture_lambda_handler(_resolve("itrace_app.handler"))
-        (broken,) = [n for n in _walk(_recording().root) if n[NAME] == f"{PACKAGE}.broken"]
-        broken[ERROR].canary = canary = _Canary()
-        alive = weakref.ref(canary)
-        del broken, canary
-        invoke(handler, expect=2)
-        invoke(handler)  # the first invocation's trace state (which holds the exceptions it recorded) is gone too
-        assert alive() is None
-    finally:
-        gc.enable()
-
-
-def _walk(node: list[Any]) -> Iterator[list[Any]]:
-    yield node
-    for child in node[CHILDREN]:
-        yield from _walk(child)
 
 
 def test_a_backend_that_cannot_place_past_spans_gets_nothing(modules: Path) -> None:
