@@ -142,10 +142,9 @@ def push(entry: Any) -> None:
 
 
 def detach(entry: Any, marked: str | None = None) -> None:
-    """Drop ``entry`` from this task's stack, with anything above it that descends from it (with ``marked``, only
-    descendants that have that attribute set: otel.py's OTel API spans). Entries above it that are not its
-    descendants stay: e.g. a span the caller opened while a traced generator was suspended, which must not be closed
-    by the generator finishing."""
+    """Drop ``entry`` from this task's stack, with what above it descends from it (with ``marked``, only descendants
+    with that attribute set: otel.py's OTel API spans). The rest stays: e.g. a span the caller opened while a traced
+    generator was suspended, which must not be closed by the generator finishing."""
     trace, stack, seen = _state.get()
     if stack and stack[-1] is entry:  # the common case: the innermost ends
         _state.set((trace, stack[:-1], seen))
