@@ -323,3 +323,31 @@ def test_a_response_urllib3_reads_after_a_broken_pipe_is_recorded(daemon: XRayDa
     assert remote["http"]["response"]["status"] == 413
     assert remote.get("error") is True and "fault" not in remote and "cause" not in remote
     pool.close()
+
+
+def test_a_response_read_while_its_invocation_abandons_the_request_is_ended_once(daemon: XRayDaemon, port: int) -> None:
+    """Another thread reads the response just as the handler's end abandons the request (``backends.end_held`` has
+    taken it, ``_abandoned`` not yet run): whoever took it from ``backends.held`` ends it, so it ends once, as the
+    invocation's abandoned call, not a second time with the response."""
+    from paused import changed_at_call
+
+    from lambda_tracer.instrumentation import http as http_instrumentation
+
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    statuses: list[int] = []
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        connection.request("GET", "/first")
+
+    def read_elsewhere() -> None:
+        statuses.append(connection.getresponse().status)
+
+    first = len(daemon.datagrams())
+    call = changed_at_call(http_instrumentation._abandoned.__code__, read_elsewhere, lambda: invoke(handler, expect=2))
+    assert statuses == [200]  # the reader got its response, untouched
+    [request] = _remote(call.documents)
+    assert request["fault"] is True and "response" not in request["http"]
+    assert len(_remote(_sent_since(daemon, first))) == 1  # not sent again by the reader
+    connection.close()

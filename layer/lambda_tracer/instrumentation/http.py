@@ -245,9 +245,8 @@ def _taken(connection: Any) -> Any:
     already (its invocation ended first), or when it is an earlier invocation's: dropped, unsent, never ended in a
     later invocation's time (with a handler we do not wrap nothing ended it with its own)."""
     span = connection.__dict__.pop(_SPAN, None)
-    if span is None:
+    if span is None or backends.held.pop(span, None) is None:  # whoever takes it from held ends it: once
         return None
-    backends.held.pop(span, None)
     if span.ended:
         return None
     if span.trace.root != xray.current()[0].root:
