@@ -63,11 +63,12 @@ _NAMED_VALUE = (
 #: A secret name and a quoted value after spaces (SQL's ``CREATE USER app WITH PASSWORD 'x'``, ``token "x"``), and
 #: SQL's ``IDENTIFIED BY x`` (quoted or not): up to the value's start.
 _SPACED_VALUE = r"(?<![\w.\-])(?:((?i:identified)[ \t]+(?i:by))|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
-#: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case): a text holding one may
-#: hold an encoded name and value, URL or credentials, or JSON or XML escaped into HTML (redaction_encoded.py), decoded
-#: and masked up to ``ENCODED_DEPTH`` encodings deep.
+#: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case; ``&#0``/``&#x0`` for
+#: numbers padded with zeros, JSTL's ``&#034;`` and PHP's ``&#039;``): a text holding one may hold an encoded name and
+#: value, URL or credentials, or JSON or XML escaped into HTML (redaction_encoded.py), decoded and masked up to
+#: ``ENCODED_DEPTH`` encodings deep.
 ENCODED_SEPARATORS = ("%3d", "%3a", "%40", "%25")
-ESCAPED_STRUCTURE = ("&quot;", "&#34;", "&#x22;", "&#39;", "&#x27;", "&apos;", "&lt;", "&#60;", "&#x3c;")
+ESCAPED_STRUCTURE = ("&quot;", "&#34;", "&#x22;", "&#39;", "&#x27;", "&apos;", "&lt;", "&#60;", "&#x3c;", "&#0", "&#x0")
 ENCODED_DEPTH = 3
 #: A ``multipart/form-data`` part: from the header naming its field to the blank line before the field's value.
 _FORM_PART = r'(?i:form-data);[ \t]{0,8}name="([^"\r\n]{1,256})"[^\r\n]{0,256}(?:\r?\n[^\r\n]{1,256}){0,4}\r?\n\r?\n'

@@ -734,6 +734,22 @@ def test_html_escaped_json_and_xml_are_masked_in_place() -> None:
     assert recorded == {"statusCode": 200, "body": body.replace(S, "[REDACTED]")}
 
 
+def test_html_escaped_quotes_with_leading_zeros_are_masked() -> None:
+    """Numeric references padded with zeros are how JSTL's ``<c:out>`` and ``fn:escapeXml`` write quotes (``&#034;``,
+    ``&#039;``) and PHP's ``htmlspecialchars`` a ``'`` (``&#039;``): they were unescaped, but never looked for."""
+    masked = POLICY.mask_text
+    assert masked(f"{{&#034;password&#034;:&#034;{S}&#034;}}") == "{&#034;password&#034;:&#034;[REDACTED]&#034;}"
+    assert masked(f"{{&#039;token&#039;: &#039;{S}&#039;}}") == "{&#039;token&#039;: &#039;[REDACTED]&#039;}"
+    assert masked(f"&#060;password&#062;{S}&#060;/password&#062;") == (
+        "&#060;password&#062;[REDACTED]&#060;/password&#062;"
+    )
+    assert masked(f"{{&#x00022;apiKey&#x00022;:&#x00022;{S}&#x00022;}}") == (
+        "{&#x00022;apiKey&#x00022;:&#x00022;[REDACTED]&#x00022;}"
+    )
+    kept = "{&#034;password_length&#034;:12} &#0065;"
+    assert masked(kept) is kept
+
+
 def test_html_escaped_runs_are_masked_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     """Thousands of escaped pairs, each a run of its own between raw tags, cost one ``mask_text`` of them all, not
     one each; a text whose masks would cross runs has its first few runs masked alone, and past them one that may
