@@ -133,6 +133,9 @@ _FORM_NEEDLES = (
 #: fullwidth forms of ASCII's printable characters, and the ideographic space (U+3000), so a value still ends where it
 #: did.
 _FULLWIDTH = "[\uff21-\uff3a\uff41-\uff5a]"
+#: What makes ``mask_text`` fold a text: a fullwidth letter, or a fullwidth ``:`` or ``=`` (U+FF1A, U+FF1D: after an
+#: ASCII name too). Folding a colon or an equals sign creates no needle, so ``needs_mask`` folds for letters only.
+_FULLWIDTH_NAMED = "[\uff1a\uff1d\uff21-\uff3a\uff41-\uff5a]"
 _fullwidth_fold: dict[int, int] | None = None  # made on first use: a cold start never needs it
 
 
@@ -396,12 +399,12 @@ class Policy:
         ``depth``: how many percent-encodings or HTML escapings the text is inside (``redaction_encoded.mask_encoded``,
         ``mask_escaped``).
 
-        A text holding fullwidth letters (``password=`` typed by an input method; an ASCII text never does, and
-        ``isascii`` is one flag) is masked as it is, then folded to ASCII and masked again; when that second pass
-        masks something, the text is recorded folded."""
+        A text holding fullwidth letters, colons or equals signs (``password=`` typed by an input method, or only its
+        ``:``; an ASCII text never does, and ``isascii`` is one flag) is masked as it is, then folded to ASCII and
+        masked again; when that second pass masks something, the text is recorded folded."""
         if not self.enabled:
             return text
-        if text.isascii() or compiled(_FULLWIDTH).search(text) is None:
+        if text.isascii() or compiled(_FULLWIDTH_NAMED).search(text) is None:
             return self._masked(text, depth)
         masked = self._masked(text, depth)
         folded = _folded(masked)

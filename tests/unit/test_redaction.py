@@ -792,6 +792,16 @@ def test_fullwidth_names_in_text_are_masked() -> None:
     assert _meta({"note": _wide("password=") + S, "n": 1}) == {"note": "password=[REDACTED]", "n": 1}
 
 
+def test_ascii_names_before_fullwidth_separators_are_masked() -> None:
+    """Japanese text types its colons and equals signs fullwidth after names typed in ASCII (U+FF1A after
+    ``password``): the separator alone is enough to fold; a text without a secret name is kept as it is."""
+    policy = redaction.Policy()
+    assert policy.mask_text(f"ID{_wide(':')}ann{_wide(' ')}password{_wide(':')}{S}") == "ID:ann password:[REDACTED]"
+    assert policy.mask_text(f"token{_wide(' = ')}{S}") == "token = [REDACTED]"
+    for kept in ("価格" + _wide(":100") + "円", "ID" + _wide(":") + "ann", _wide("ABC=1")):
+        assert policy.mask_text(kept) is kept
+
+
 def test_multipart_form_fields_named_as_secrets_are_masked() -> None:
     """A form posted as ``multipart/form-data`` (API Gateway passes it base64-encoded) holds each field's value on
     the lines after its ``Content-Disposition: form-data; name="…"`` header and a blank line: unmasked, the body was
