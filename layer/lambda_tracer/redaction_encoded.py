@@ -12,6 +12,7 @@ from .redaction_text import REDACTED, compiled, replaced
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
 
 #: Runs of percent-encoded text masked one by one (``mask_encoded``) before the rest are masked whole.
@@ -29,12 +30,10 @@ _ESCAPED_CHAR = r"&((?i:quot|apos|lt|gt|#0{0,6}(?:34|39|60|62)|#[xX]0{0,6}(?:22|
 _UNESCAPED = {"quot": '"', "apos": "'", "lt": "<", "gt": ">", "34": '"', "39": "'", "60": "<", "62": ">"}
 _UNESCAPED |= {"22": '"', "27": "'", "3c": "<", "3e": ">"}
 _ESCAPES = {'"': "&quot;", "'": "&#39;", "<": "&lt;", ">": "&gt;"}
-#: A run of text holding an escaped quote or ``<``, up to a raw ``"``, ``<``, ``>`` or line break. It can only start
-#: after one (the lookbehind), so each run is looked at once: linear in the text.
-_ESCAPED_RUN = (
-    r"(?<![^\"<>\r\n])[^\"<>\r\n]*"
-    r"&(?i:quot|apos|lt|#0{0,6}(?:34|39|60)|#x0{0,6}(?:22|27|3c));[^\"<>\r\n]*"
-)
+#: A run of text holding an escaped quote or ``<``, up to a raw ``"``, ``<`` or ``>`` (line breaks too: a value on a
+#: line of its own is in its element's run). It can only start after one (the lookbehind), so each run is looked at
+#: once: linear in the text.
+_ESCAPED_RUN = r"(?<![^\"<>])[^\"<>]*&(?i:quot|apos|lt|#0{0,6}(?:34|39|60)|#x0{0,6}(?:22|27|3c));[^\"<>]*"
 
 
 def mask_encoded(text: str, mask: Callable[[str], str], needs_mask: Callable[[str], bool]) -> str:
@@ -58,7 +57,7 @@ def mask_escaped(text: str, mask: Callable[[str], str], needs_mask: Callable[[st
     ``&#34;``, ``&#x22;``, ``&#39;`` as templates write them) unescaped, masked (``mask``), and escaped again where
     that masked something, each character as the run wrote it.
 
-    A run is what a raw ``"``, ``<``, ``>`` or line break ends at (an attribute's value, an element's text), holding
+    A run is what a raw ``"``, ``<`` or ``>`` ends at (an attribute's value, an element's text), holding
     an escaped quote or ``<``. Only quotes, ``<`` and ``>`` are unescaped (``&amp;`` and the rest are kept as they
     are), so what the masks keep is escaped again as it was (``_masked_runs``)."""
 
@@ -89,11 +88,11 @@ def _masked_runs(
     """Each run of ``runs_pattern`` in ``text`` decoded, masked and, where the masks changed it, encoded again
     (``encode(masked, run)``) in its place; the rest of the text is kept as it is.
 
-    The runs are decoded and masked together, one per line (one ``mask`` whatever their number), and a run whose
-    line the masks changed is encoded again, masked. Should a run decode to several lines (``one_line`` false), or a
-    mask cross a line (a run's value running into the next), each run is masked alone, the first few, and past them
-    one that may hold a secret (``needs_mask``) is masked whole: the cost stays linear in the text, and nothing is left
-    unmasked."""
+    The runs are decoded and masked together, each on lines of its own (one ``mask`` whatever their number), and a
+    run whose lines the masks changed is encoded again, masked. Should decoding make a line break (``one_line``
+    false), or a mask cross one (a run's value running into the next), each run is masked alone, the first few, and
+    past them one that may hold a secret (``needs_mask``) is masked whole: the cost stays linear in the text, and
+    nothing is left unmasked."""
     matches = list(compiled(runs_pattern).finditer(text))
     if not matches:
         return text
@@ -103,8 +102,8 @@ def _masked_runs(
         masked = mask(decoded)
         if masked == decoded:
             return text
-        if masked.count("\n") == len(matches) - 1:  # no mask crossed a line
-            lines = list(zip(decoded.split("\n"), masked.split("\n"), strict=True))
+        if masked.count("\n") == decoded.count("\n"):  # no mask crossed a line: each run's lines are its own
+            lines = _regrouped(decoded.split("\n"), masked.split("\n"), matches)
     spans: list[tuple[int, int, str]] = []
     for index, match in enumerate(matches):
         run = match.group(0)
@@ -121,3 +120,14 @@ def _masked_runs(
         elif line != plain:
             spans.append((*match.span(), encode(line, run)))
     return replaced(text, spans)
+
+
+def _regrouped(plain: list[str], masked: list[str], matches: list[re.Match[str]]) -> list[tuple[str, str]]:
+    """Each run's (decoded, masked) from the lines of them all: one more than the line breaks the run holds (decoding
+    made none: ``one_line``)."""
+    runs, position = [], 0
+    for match in matches:
+        end = position + match.group(0).count("\n") + 1
+        runs.append(("\n".join(plain[position:end]), "\n".join(masked[position:end])))
+        position = end
+    return runs

@@ -719,7 +719,7 @@ def test_html_escaped_json_and_xml_are_masked_in_place() -> None:
         "{&#39;password&#39;: &#39;[REDACTED]&#39;, &#39;pin&#39;: 1234}"
     )
     assert masked("{&quot;secret&quot;: 12345}") == "{&quot;secret&quot;: &quot;[REDACTED]&quot;}"  # still JSON
-    assert masked(f"Name: {S}\n{{&quot;password&quot;:&quot;{S}&quot;}}") == (  # runs end at a line break
+    assert masked(f"Name: {S}\n{{&quot;password&quot;:&quot;{S}&quot;}}") == (  # the name's line kept
         f"Name: {S}\n{{&quot;password&quot;:&quot;[REDACTED]&quot;}}"
     )
     for kept in (
@@ -747,6 +747,27 @@ def test_html_escaped_quotes_with_leading_zeros_are_masked() -> None:
         "{&#x00022;apiKey&#x00022;:&#x00022;[REDACTED]&#x00022;}"
     )
     kept = "{&#034;password_length&#034;:12} &#0065;"
+    assert masked(kept) is kept
+
+
+def test_html_escaped_values_on_lines_of_their_own_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Escaped XML printed with its values on lines of their own (an error page's ``<pre>`` quoting a request): a run
+    held every line but the value's, which was kept; runs now hold line breaks, and what no mask changed stays as it
+    was, still in one pass."""
+    policy = redaction.Policy()
+    calls = []
+    mask_text = policy.mask_text
+    monkeypatch.setattr(policy, "mask_text", lambda text, depth=0: calls.append(depth) or mask_text(text, depth))
+    masked = policy.mask_text
+    assert S not in masked(f"<pre>&lt;Password&gt;\n  {S}\n&lt;/Password&gt;</pre>")
+    assert S not in masked(f"<pre>&lt;secret&gt;\r\n{S}\r\n&lt;/secret&gt;\n&lt;user&gt;ann&lt;/user&gt;</pre>")
+    pretty = (
+        f'<pre>{{\n  &quot;password&quot;: &quot;{S}&quot;,\n  &quot;user&quot;: &quot;ann&quot;\n}}</pre><a href="x">'
+    )
+    calls.clear()
+    assert masked(pretty * 1_000) == pretty.replace(S, "[REDACTED]") * 1_000
+    assert calls == [0, 1]
+    kept = "<pre>&lt;user&gt;\n  ann\n&lt;/user&gt;\n&quot;token_type&quot;</pre>"
     assert masked(kept) is kept
 
 
