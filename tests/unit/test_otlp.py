@@ -628,7 +628,9 @@ def test_the_otlp_rules_give_a_verdict_on_values_nested_however_deep(otlp_mode: 
     for data, rule in ((nested, "O1"), (deep_json, "O6")):
         assert len(data) < otlp_rules.MAX_DATAGRAM_BYTES
         violations, _ = otlp_rules.check_trace([data], header)
-        assert [item.rule for item in violations] == [rule] and "nested" in violations[0].message
+        # First the rule the input breaks; 3.14's json reads 20,000 levels, so there the metadata is a list, which X-Ray
+        # makes no document of either (O6 "not a JSON object", then O7).
+        assert violations and violations[0].rule == rule, violations
 
 
 # -- cold start ----------------------------------------------------------------------------------------------------
