@@ -146,12 +146,8 @@ def test_a_span_is_not_lost_for_an_earlier_datagrams_refusal(
     """The spans' own sends, without Sender.send (xray.py's for every span, otlp.py's for a warm handler span), send
     it again too: a cold invocation and two warm ones, each with a refusal pending."""
     general: list[object] = []  # otlp mode: the spans its general path sent (a warm handler span is not one)
-    if exporter == "otlp":  # as LAMBDA_TRACER_EXPORTER=otlp makes it at init, and the runtime's request id
-        monkeypatch.setattr(xray, "EXPORTER", otlp)
-        monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
-        otlp.configure()
-        runtime = types.SimpleNamespace(_GLOBAL_AWS_REQUEST_ID=lambda_env.FakeContext.aws_request_id)
-        monkeypatch.setattr(otlp_spans, "_runtime", runtime)
+    if exporter == "otlp":
+        _otlp_mode(monkeypatch)
         export = otlp._export
         monkeypatch.setattr(otlp, "_export", lambda *args: general.append(args[0]) or export(*args))
     sender, address = _refused_sender(why)
@@ -238,12 +234,8 @@ def test_later_invocations_are_sent_after_the_descriptor_was_taken(
     """Between invocations, user code takes the socket's descriptor: every later invocation's spans still reach the
     daemon stand-in (xray.py's own send for every span, otlp.py's for a warm handler span), with one warning."""
     caplog.set_level(logging.WARNING, logger="lambda_tracer")
-    if exporter == "otlp":  # as LAMBDA_TRACER_EXPORTER=otlp makes it at init, and the runtime's request id
-        monkeypatch.setattr(xray, "EXPORTER", otlp)
-        monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
-        otlp.configure()
-        runtime = types.SimpleNamespace(_GLOBAL_AWS_REQUEST_ID=lambda_env.FakeContext.aws_request_id)
-        monkeypatch.setattr(otlp_spans, "_runtime", runtime)
+    if exporter == "otlp":
+        _otlp_mode(monkeypatch)
     sender = udp.Sender(daemon.address)
     monkeypatch.setattr(udp, "_sender", sender)
     handler = Tracer(service="svc").capture_lambda_handler(lambda event, context: 7)
@@ -315,3 +307,12 @@ def test_a_datagram_of_no_document_is_rejected_and_the_daemon_goes_on() -> None:
             sender.sendto(data, ("127.0.0.1", daemon.port))
         assert daemon.wait_for(trace_id) == [good]
         assert daemon.rejected == bad and daemon.documents == [good]
+
+
+def _otlp_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As LAMBDA_TRACER_EXPORTER=otlp makes it at init, and the runtime's request id."""
+    monkeypatch.setattr(xray, "EXPORTER", otlp)
+    monkeypatch.setenv("LAMBDA_TRACER_EXPORTER", "otlp")
+    otlp.configure()
+    runtime = types.SimpleNamespace(_GLOBAL_AWS_REQUEST_ID=lambda_env.FakeContext.aws_request_id)
+    monkeypatch.setattr(otlp_spans, "_runtime", runtime)
