@@ -489,6 +489,9 @@ def install(module: Any = None) -> None:
 
 def _install_context() -> None:
     current = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if current is None:  # opentelemetry-api 1.24 and older load it at its first use: loaded now, to be wrapped
+        otel_context.get_current()
+        current = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     if current is None or isinstance(current, RuntimeContext):
         return
     otel_context._RUNTIME_CONTEXT = RuntimeContext(current)

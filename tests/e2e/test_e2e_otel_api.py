@@ -8,16 +8,21 @@ requests do for the other e2e functions."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from file_lock import locked
 from http_stub import QuietHandler, serving
 
 from lambda_tracer_local.daemon import subsegments
 from lambda_tracer_local.runtime import LocalLambda
 
+from .conftest import VENVS
 from .otlp_support import OTLP_ENV, attributes, spans_of
 from .support import outcome, without_init, write_function
 
@@ -130,6 +135,69 @@ def test_otel_spans_nest_both_ways_with_our_ids_and_headers(
                 assert outer["trace"] == digits
                 assert outer["attributes"]["order_id"] == n
                 assert "order_id" in outer["attributes"]["aws.xray.annotations"]
+
+
+def bundled(requirements: list[str]) -> Path:
+    """``requirements`` (pinned, each with its dependencies not in the runtime's environment) installed once into a
+    directory cached in build/venvs, for a function to bundle as a package of its own."""
+    target = VENVS / "bundled" / "-".join(sorted(requirements)).replace("==", "-")
+    stamp = target / ".installed"
+    with locked(VENVS / "bundled.lock"):
+        if not stamp.is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            step = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+            done = subprocess.run([*step, "--target", str(target), *requirements], capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.fail(f"installing {requirements} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            stamp.touch()
+    return target
+
+
+def bundle(fn_dir: Path, requirements: list[str]) -> None:
+    shutil.copytree(bundled(requirements), fn_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".installed"))
+
+
+#: The last opentelemetry-api that loads its runtime context at the first use of the context, not at import (1.25
+#: loads it at import), with what it needs beyond the runtime's environment (wrapt is there).
+LAZY_CONTEXT_API = ["opentelemetry-api==1.24.0", "deprecated==1.3.1", "importlib-metadata==7.0.0", "zipp==3.23.0"]
+
+
+NESTED_ON_AN_OLDER_API = """
+from opentelemetry import trace
+from opentelemetry.version import __version__
+
+from lambda_tracer import Tracer
+
+otel = trace.get_tracer("app")
+ours = Tracer()
+
+
+@ours.capture_method
+def charge():
+    return format(trace.get_current_span().get_span_context().span_id, "016x")
+
+
+def handler(event, context):
+    here = format(trace.get_current_span().get_span_context().span_id, "016x")
+    with otel.start_as_current_span("otel.outer"):
+        inside = charge()
+    return {"api": __version__, "here": here, "inside": inside}
+"""
+
+
+def test_an_opentelemetry_api_that_loads_its_context_late_is_bridged_too(layer_dir: Path, tmp_path: Path) -> None:
+    """opentelemetry-api 1.24 and older load their runtime context at its first use: when ``opentelemetry.trace`` was
+    imported there was none yet to wrap, so the context never agreed with our spans: ``get_current_span()`` in the
+    handler was the invalid span, and our spans opened inside an OTel span hung under the handler, not under it."""
+    fn_dir = write_function(tmp_path / "fn", {"app.py": NESTED_ON_AN_OLDER_API})
+    bundle(fn_dir, LAZY_CONTEXT_API)
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True) as fn:
+        inv = fn.invoke({})
+    assert inv.status == "response", fn.output[-3000:]
+    docs = {d["name"]: d for d in subsegments(inv.documents)}
+    handler, outer, charge = docs["## handler"], docs["otel.outer"], docs["## app.charge"]
+    assert inv.payload == {"api": "1.24.0", "here": handler["id"], "inside": charge["id"]}
+    assert outer["parent_id"] == handler["id"] and charge["parent_id"] == outer["id"]
 
 
 USERS_PROVIDER = """
