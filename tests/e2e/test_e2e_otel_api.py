@@ -315,6 +315,48 @@ def test_sqlite3_through_the_contrib_instrumentation_under_our_provider(
         assert count["attributes"]["db.system"] == "sqlite"
 
 
+#: OpenTelemetry's aiohttp client instrumentation (its other requirements are in the runtime's environment).
+AIOHTTP_CLIENT = ["opentelemetry-instrumentation-aiohttp-client==0.66b1", "opentelemetry-util-http==0.66b1"]
+
+USES_AIOHTTP = """
+import asyncio
+
+import aiohttp
+
+
+async def fetch(url):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            return response.status
+
+
+def handler(event, context):
+    return asyncio.run(fetch(event["url"] + "/aiohttp/" + event["n"]))
+"""
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_aiohttp_left_to_its_contrib_instrumentation_is_traced_once(
+    layer_dir: Path, tmp_path: Path, endpoint: str, exporter: str
+) -> None:
+    """``aiohttp_client`` (``opentelemetry-instrumentation-aiohttp-client``) listed: its span is the call's only one,
+    and the request carries it as ``Parent``. Ours stood aside only for a name equal to our own (``aiohttp``), so
+    every call was recorded twice: our subsegment, and the contrib's span inside it."""
+    fn_dir = write_function(tmp_path / "fn", {"app.py": USES_AIOHTTP})
+    bundle(fn_dir, AIOHTTP_CLIENT)
+    env = {**(OTLP_ENV if exporter == "otlp" else {}), "LAMBDA_TRACER_OTEL_INSTRUMENTATIONS": "aiohttp_client"}
+    with LocalLambda(fn_dir, opt_dirs=[layer_dir], wrapper=True, env=env) as fn:
+        first = len(fn.daemon.datagrams())
+        inv = fn.invoke({"url": endpoint, "n": exporter})
+        tree = _tree(fn, exporter, first, inv)
+    assert inv.payload == 200, fn.output[-3000:]
+    calls = [span for span in tree.values() if span["parent_id"] != tree["## handler"]["parent_id"]]
+    assert len(calls) == 1, sorted(tree)
+    [call] = calls
+    assert call["parent_id"] == tree["## handler"]["id"]
+    assert _Stub.seen[f"/aiohttp/{exporter}"]["X-Amzn-Trace-Id"] == f"Root={inv.trace_id};Parent={call['id']};Sampled=1"
+
+
 IMPORTS_NOTHING = """
 import sys
 

@@ -158,7 +158,7 @@ def _hook(sdk_name: str) -> Any:
 
 
 #: An SDK patch name -> the name of the OpenTelemetry contrib instrumentation of the same library, where they differ.
-OTEL_NAMES = {"sqlalchemy_core": "sqlalchemy"}
+OTEL_NAMES = {"sqlalchemy_core": "sqlalchemy", "aiohttp": "aiohttp_client"}
 
 
 def _listed_for_opentelemetry(sdk_name: str) -> bool:
