@@ -122,7 +122,12 @@ class OurSpan(trace.Span):
         """Ours end when the function they trace returns."""
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
-        for key, value in attributes.items():
+        try:
+            items = list(attributes.items())
+        except Exception as error:  # not a mapping: without a provider the call does nothing, nor raises
+            report("recording an attribute", error)
+            return
+        for key, value in items:
             self.set_attribute(key, value)
 
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
@@ -202,7 +207,10 @@ class OTelSpan(OurSpan):
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if not self.entry.ended and len(self.events) < MAX_EVENTS:
-            self.events.append(_event(name, attributes, timestamp))
+            try:
+                self.events.append(_event(name, attributes, timestamp))
+            except Exception as error:  # attributes not a mapping: as OurSpan.add_event, never into user code
+                report("recording an event", error)
 
     def update_name(self, name: str) -> None:
         if isinstance(name, str) and not self.entry.ended:

@@ -782,3 +782,29 @@ def test_contexts_detached_out_of_order_leave_our_open_spans_on_the_stack() -> N
         assert docs["second"]["parent_id"] == docs["inner"]["parent_id"] == step_id
         assert docs["otel inside"]["parent_id"] == docs["inner"]["id"]
         assert docs["later"]["parent_id"] == docs["otel later"]["parent_id"] == handler_id
+
+
+def test_attributes_and_events_not_given_as_mappings_never_reach_the_function() -> None:
+    """``set_attributes`` and ``add_event``'s attributes given as something else than a mapping (None, pairs, text)
+    raised AttributeError, TypeError or ValueError into the function on a span started through the API (and
+    ``set_attributes`` on ours): without a provider these calls do nothing. They are reported and dropped; the rest of
+    the span is recorded."""
+    odd: list[Any] = [None, [("order_id", "o-1")], "abc", [1, 2]]
+
+    def misuse(span: trace.Span) -> list[Any]:
+        results = [span.set_attributes(value) for value in odd]
+        results += [span.add_event("odd", attributes=value) for value in odd]
+        span.set_attribute("kept", 1)
+        return results
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> list[Any]:
+        with otel_tracer.start_as_current_span("api") as span:
+            results = misuse(span)
+        return results + misuse(trace.get_current_span())
+
+    call = invoke(handler, expect=2)
+    assert call.error is None, call.error
+    assert call.result == misuse(trace.NoOpTracer().start_span("untraced")) * 2
+    docs = _by_name(call)
+    assert docs["api"]["metadata"]["default"]["kept"] == docs["## handler"]["metadata"]["default"]["kept"] == 1
