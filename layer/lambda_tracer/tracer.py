@@ -438,8 +438,8 @@ def _handler_ready(tracer: Tracer) -> tuple[Backend, tuple[dict[str, str | int |
 
 
 def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
-    if backends.held:  # while the handler's exception is handled: the cause of a call it left open
-        backends.end_held(trace[1])
+    if backends.held:  # the handler's exception: the cause of a call it left open
+        backends.end_held(trace[1], error)
     trace[0].close(result, error)
     try:
         _handler_active.reset(trace[1])
@@ -449,7 +449,7 @@ def _close_handler(trace: HandlerTrace, result: Any, error: BaseException | None
 
 async def _close_handler_async(trace: HandlerTrace, result: Any, error: BaseException | None) -> None:
     if backends.held:
-        backends.end_held(trace[1])
+        backends.end_held(trace[1], error)
     await trace[0].close_async(result, error)
     try:
         _handler_active.reset(trace[1])

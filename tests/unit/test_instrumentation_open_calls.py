@@ -254,6 +254,62 @@ def test_an_async_handler_ends_a_request_it_left_open(daemon: XRayDaemon, port: 
     connection.close()
 
 
+class _Unrelated(Exception):
+    """An exception the user's code caught before the request began: it is being handled, but did not stop it."""
+
+
+def _handled_around(call: Callable[[], Any]) -> Any:
+    try:
+        raise _Unrelated
+    except _Unrelated:
+        return call()
+
+
+def _closed_while_handling(connection: http.client.HTTPConnection) -> None:
+    def request_then_close() -> None:
+        connection.request("GET", "/first")
+        connection.close()
+
+    _handled_around(request_then_close)
+
+
+HANDLED_AROUND: dict[str, tuple[bool, Callable[[http.client.HTTPConnection], None], type[Exception] | None]] = {
+    "the handler returns, called inside an except": (True, _return_before_the_response, None),
+    "the handler raises, called inside an except": (True, _raise_before_the_response, _Stop),
+    "the connection closed inside an except": (False, _closed_while_handling, None),
+}
+
+
+@pytest.mark.parametrize("case", list(HANDLED_AROUND))
+def test_a_request_left_open_takes_no_cause_from_an_exception_handled_around_it(
+    daemon: XRayDaemon, port: int, case: str
+) -> None:
+    """A request abandoned while the code handles an exception it caught before the request began (a traced handler
+    called from an ``except``, a fallback request in one): that exception did not stop the request, so it is not its
+    cause; the request ends a fault without one, or with the handler's own exception when the handler raised. It
+    used to take whatever ``sys.exc_info()`` held then: the unrelated exception, as if the call had failed with it."""
+    around_handler, leave_open, raised = HANDLED_AROUND[case]
+    tracer = Tracer(service="svc", patch_modules=["httplib"])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        leave_open(connection)
+
+    def entry(event: Any, context: Any) -> None:
+        return _handled_around(lambda: handler(event, context)) if around_handler else handler(event, context)
+
+    left = invoke(entry, expect=2)
+    assert type(left.error) is (raised or type(None))
+    [call] = _remote(left.documents)
+    assert call["fault"] is True and "response" not in call["http"]
+    if raised is None:
+        assert "cause" not in call
+    else:
+        assert [e["type"] for e in call["cause"]["exceptions"]] == [raised.__name__]
+    connection.close()
+
+
 def test_a_handler_traced_inside_another_leaves_the_outer_ones_request_open(daemon: XRayDaemon, port: int) -> None:
     """A traced handler called by another (a router): its end is not the invocation's, so the outer handler's request
     in flight keeps its subsegment and gets its response."""

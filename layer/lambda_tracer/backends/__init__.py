@@ -31,21 +31,24 @@ if TYPE_CHECKING:
 #: and ``cloud.resource_id`` from them. Here, in the seam, so that no backend imports the Tracer's module.
 invocation: tuple[Any, Any] = (None, None)
 #: Spans an instrumentation keeps open past the call that opened them (http.client's request, from ``putrequest`` to
-#: ``getresponse``), each with the function that ends it as abandoned (never raises). The handler's wrapper calls
-#: ``end_held`` before its own span ends, so such a span ends in its own invocation: a response never read is never
-#: left to a later one. awslambdaric runs one invocation at a time, so every entry is the running invocation's.
-held: dict[Any, Callable[[Any], None]] = {}
+#: ``getresponse``), each with the function that ends it as abandoned, given the cause (never raises). The handler's
+#: wrapper calls ``end_held`` before its own span ends, so such a span ends in its own invocation: a response never
+#: read is never left to a later one. awslambdaric runs one invocation at a time, so every entry is the running
+#: invocation's.
+held: dict[Any, Callable[[Any, BaseException | None], None]] = {}
 
 
-def end_held(handler_token: Any) -> None:
+def end_held(handler_token: Any, error: BaseException | None = None) -> None:
     """End each span still held, as abandoned: the invocation is ending. ``handler_token``: the handler wrapper's
     token of the context variable that says a handler span is open; only the outermost handler's end is the
-    invocation's (one traced inside another's returns while the outer one's calls are still in flight)."""
+    invocation's (one traced inside another's returns while the outer one's calls are still in flight). ``error``:
+    the handler's exception, their cause; given, not read from ``sys.exc_info()``, which may hold an exception
+    the user's code handles around the handler (the handler called from an ``except``)."""
     if handler_token.old_value is not handler_token.MISSING:
         return
     for span, abandon in list(held.items()):
         if held.pop(span, None) is not None:  # not taken meanwhile (another thread read the response)
-            abandon(span)
+            abandon(span, error)
 
 
 class BackendSpan:

@@ -13,10 +13,11 @@ subsegment in the request.
   ``getresponse``, or with the exception when writing the request fails (``putheader`` refusing a header,
   ``endheaders`` or ``send`` failing), as the SDK records a failed send; not after a broken pipe or a reset,
   when the server may have answered early and urllib3 reads that answer. A request whose response is never read
-  ends as a fault (no response), with the exception being raised then as its cause if any: when its connection
-  is closed or given a new request, at the latest when the handler returns (``backends.held``); never in a later
-  invocation (with no handler of ours to end it, it is dropped unsent). It records nothing under a call already
-  recorded (botocore, requests, httpx), so turning it on never doubles a subsegment.
+  ends as a fault (no response), with the exception being raised then as its cause if any (not one handled
+  already when the request began): when its connection is closed or given a new request, at the latest when the
+  handler returns (``backends.held``; the handler's exception is the cause); never in a later invocation (with no
+  handler of ours to end it, it is dropped unsent). It records nothing under a call already recorded (botocore,
+  requests, httpx), so turning it on never doubles a subsegment.
 
 Differences from the SDK's patches, on purpose: the method is upper case (the SDK's requests patch records
 ``get`` for ``requests.get``); http.client gives one subsegment per request (the SDK's gives two or three:
@@ -44,6 +45,9 @@ _SPAN = "_lambda_tracer_span"
 #: Where a connection keeps the (lower-case) names of the trace headers we put in its request being written: the
 #: caller's own header of that name is then left out (one header, ours, as requests, httpx and the SDK send it).
 _PUT = "_lambda_tracer_headers"
+#: Where a connection keeps the exception being handled when its request in flight began (if any): it did not stop
+#: the request, so it is never that request's cause (``_cause``).
+_HANDLED = "_lambda_tracer_handled"
 
 
 def instrument(name: str, module: ModuleType) -> None:
@@ -128,7 +132,8 @@ def _instrument_http_client(client: ModuleType) -> None:
     def traced_putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         self.__dict__.pop(_PUT, None)
         if _SPAN in self.__dict__:  # the previous request on this connection never got to getresponse()
-            _abandoned(_taken(self))
+            cause = _cause(self)
+            _abandoned(_taken(self), cause)
         full_url = _connection_url(self, url) if common.recording() else ""
         span = common.start(full_url) if full_url else None
         if span is None or span is common.IGNORED:
@@ -179,7 +184,8 @@ def _instrument_http_client(client: ModuleType) -> None:
     @functools.wraps(close)
     def traced_close(self: Any) -> Any:
         if _SPAN in self.__dict__:  # closed before the response was read (urllib3 giving up on a request)
-            _abandoned(_taken(self))
+            cause = _cause(self)
+            _abandoned(_taken(self), cause)
         return close(self)
 
     send = _failure_ends(connection.send)
@@ -237,6 +243,9 @@ def _hold(connection: Any, span: Any) -> None:
             if earlier.trace.root != span.trace.root and held.pop(earlier, None) is not None:
                 earlier.ended = True  # dropped: XRaySpan.end then sends nothing
     connection.__dict__[_SPAN] = span
+    handled = sys.exc_info()[1]
+    if handled is not None:
+        connection.__dict__[_HANDLED] = handled
     held[span] = _abandoned
 
 
@@ -245,6 +254,7 @@ def _taken(connection: Any) -> Any:
     already (its invocation ended first), or when it is an earlier invocation's: dropped, unsent, never ended in a
     later invocation's time (with a handler we do not wrap nothing ended it with its own)."""
     span = connection.__dict__.pop(_SPAN, None)
+    connection.__dict__.pop(_HANDLED, None)
     if span is None or backends.held.pop(span, None) is None:  # whoever takes it from held ends it: once
         return None
     if span.ended:
@@ -255,13 +265,19 @@ def _taken(connection: Any) -> Any:
     return span
 
 
-def _abandoned(span: Any) -> None:
+def _cause(connection: Any) -> BaseException | None:
+    """What abandons the request in flight on ``connection`` as it is closed or given a new request: the exception
+    being raised then (urllib3 closing a connection it gives up on), unless it was handled already when the request
+    began (a request made in an ``except``): that one did not stop it."""
+    error = sys.exc_info()[1]
+    return None if error is connection.__dict__.get(_HANDLED) else error
+
+
+def _abandoned(span: Any, error: BaseException | None = None) -> None:
     """A request whose response was never read (its connection closed or given a new request, or its invocation
-    over): a fault, since the call got no answer, with the exception being raised then (what abandoned it) as its
-    cause, if any."""
+    over): a fault, since the call got no answer, with ``error`` (what abandoned it) as its cause, if any."""
     if span is None:
         return
-    error = sys.exc_info()[1]
     if isinstance(error, Exception):
         common.fail(span, error)
         return
