@@ -433,15 +433,16 @@ class Policy:
         return self.verdict(name) == COUNTS
 
     def mask_message(self, text: str, limit: int) -> str:
-        """An exception message or any text quoting a URL: masked like any text, every URL query value masked
+        """An exception message or any text quoting a URL: masked like any text, then every URL query value masked
         too (names kept; a path quoted without its host too, as urllib3's messages do), then cut to ``limit``
-        (masking first, so that no secret is cut in two)."""
-        window = text[: limit + MASK_MARGIN]
+        (masking first, so that no secret is cut in two). Credentials first: a password holding ``?`` would begin a
+        query, whose masking takes the ``@`` that shows them."""
+        window = self.mask_text(text[: limit + MASK_MARGIN])
         if self.enabled and "?" in window and "/" in window:
             from .redaction_masks import masked_url_queries
 
             window = masked_url_queries(window)
-        return self.mask_text(window)[:limit]
+        return window[:limit]
 
     def mask_cut(self, text: str, limit: int) -> str:
         """``text`` masked, then cut to ``limit``: the part past the cut is masked too, so no secret straddles it."""

@@ -1767,6 +1767,21 @@ def test_url_queries_are_left_alone_when_redaction_is_off() -> None:
     assert Policy().mask_message("what? no", 100) == "what? no"
 
 
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("mysql://app:p?w-1@db/app", f"mysql://app:{R}@db/app"),
+        ("https://app:p#w-1@h/x?token=t-1", f"https://app:{R}@h/x?token={R}"),
+        ("https://app:p?w-1@h/x?q=1", f"https://app:{R}@h/x?q={R}"),
+    ],
+)
+def test_a_message_quoting_a_url_whose_password_holds_a_question_mark_keeps_none_of_it(url: str, masked: str) -> None:
+    """An exception's message quoting a DSN whose generated password holds ``?`` (unencoded): the credentials are
+    masked as in any text, then the query values. The query was masked first, from the password's ``?`` on: the
+    ``@`` was gone, and the user and the password's start (``p``) were kept."""
+    assert Policy().mask_message(f"cannot connect to {url} now", 1000) == f"cannot connect to {masked} now"
+
+
 def test_a_url_path_quoted_without_its_host_has_every_query_value_masked() -> None:
     # urllib3 (under requests) quotes the request's path and query alone: ``Max retries exceeded with url: /x?…``.
     message = "HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: /v1/find?q=shoes&key=k-1 (Caused)"
