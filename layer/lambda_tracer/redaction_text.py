@@ -20,13 +20,15 @@ MAX_VALUE_CHARS = 65_536
 #: structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
 #: URL credentials: ``//`` then an authority ending at ``@``, or a user, ``:`` and a password holding ``/?#`` (a DSN's).
-_USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\]{0,512}|[^\s/?#@:\\]{0,256}:(?:[^\s@\\\"'<>/]|/(?!/)){1,256})@"
+_USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\]*|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 #: The URL credentials redaction_masks.py masks (``https://user:password@host``, ``//user@host``): the user part up to
 #: the last ``@`` of the authority; or a password holding ``/``, ``?`` or ``#`` (a generated one, unquoted in a DSN) up
-#: to an ``@``, when it is no port and path.
+#: to an ``@``, when it is no port and path. Unbounded, however long (a generated password may be 4,096 characters),
+#: and still linear: each part ends before the next ``//`` (a user part at any ``/``), so a character is scanned from
+#: one ``//`` only.
 URL_USERINFO = (
     r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))"
-    r"([^\s/?#\\]{1,512}|[^\s/?#@:\\]{0,256}:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/)){1,256})@"
+    r"([^\s/?#\\]+|[^\s/?#@:\\]*:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 )
 
 

@@ -4,6 +4,7 @@ document-to-span mapping, batching per invocation, the 64 KB split and the expor
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import math
@@ -1657,3 +1658,56 @@ def test_a_status_set_through_the_api_follows_the_sdks_rule_on_every_span(
         assert doc.get("fault", False) is failed, doc["name"]
         if exporter == "otlp":
             assert doc["otlp"]["status"]["code"] == ("ERROR" if failed else "UNSET"), doc["name"]
+
+
+#: URLs whose credentials are longer than the URL mask used to look (256 characters of a password holding ``?``, of a
+#: user before one, 512 of a user part without): each password holds ``pw-long`` at its start and its end.
+LONG_CREDENTIALS = [
+    "http://app:pw-long?" + "s" * 300 + "pw-long@{host}/x",
+    "http://" + "u" * 300 + ":pw-long?spw-long@{host}/x",
+    "http://app:pw-long" + "s" * 600 + "pw-long@{host}/x",
+    "http://pw-long" + "s" * 600 + "pw-long@{host}/x",
+]
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+@pytest.mark.parametrize("template", LONG_CREDENTIALS)
+def test_long_url_credentials_are_masked_whole_in_the_url_and_in_messages(
+    request: pytest.FixtureRequest, exporter: str, template: str
+) -> None:
+    """A request line holding a whole URL (through a proxy) with long credentials, and an exception quoting it: the
+    recorded URL (``http.request.url``, OTLP's ``url.full``) and the exception's message keep none of the password.
+    The URL mask looked 256 characters into a password holding ``?`` (a generated one, unencoded in a DSN): past
+    that, the URL cut at its ``?`` kept the user and the password's start, the message the whole password."""
+    if exporter == "otlp":
+        request.getfixturevalue("otlp_mode")
+    with serving(QuietHandler) as port:
+        url = template.format(host=f"127.0.0.1:{port}")
+        tracer = Tracer(service="svc", patch_modules=["httplib"])
+
+        @tracer.capture_lambda_handler
+        def handler(event: Any, context: Any) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port)
+            try:
+                connection.request("GET", url)
+                connection.getresponse().read()
+            finally:
+                connection.close()
+            raise ConnectionError(f"no answer from {url}")
+
+        if exporter == "otlp":
+            with pytest.raises(ConnectionError):
+                _invoke(handler)
+            spans = spans_in(lambda_env.sink().datagrams())
+            [call] = [span for span in spans if "url.full" in attributes(span)]
+            recorded = attributes(call)["url.full"]
+            [handler_span] = [span for span in spans if span.name.endswith("## handler")]
+            message = attributes(handler_span.events[0])["exception.message"]
+        else:
+            documents = lambda_env.invoke(handler, expect=2).documents
+            [call_doc] = [d for d in documents if d.get("namespace") == "remote"]
+            recorded = call_doc["http"]["request"]["url"]
+            [handler_doc] = [d for d in documents if d["name"] == "## handler"]
+            message = handler_doc["cause"]["exceptions"][0]["message"]
+    assert "pw-long" not in recorded and recorded.endswith(f"@127.0.0.1:{port}/x")
+    assert "pw-long" not in message and message.endswith(f"@127.0.0.1:{port}/x")

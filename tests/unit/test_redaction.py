@@ -629,7 +629,10 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a" * 1_000_000 + "://", "eyJ" * 300_000, "-" * 1_000_000, "=" * 1_000_000, "'a', " * 200_000, "a:" * 500_000],
+    [
+        *["a" * 1_000_000 + "://", "eyJ" * 300_000, "-" * 1_000_000, "=" * 1_000_000, "'a', " * 200_000],
+        *["a:" * 500_000, "@ //a:" + "b/" * 500_000, "@ //" + "a:" * 500_000, "@" + "http://a:b" * 100_000],
+    ],
 )
 def test_masks_stay_linear_on_crafted_text(text: str) -> None:
     """Each of these took seconds to hours with backtracking patterns (pytest-timeout would fail them)."""
