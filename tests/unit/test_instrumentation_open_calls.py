@@ -78,6 +78,17 @@ def _sent_since(daemon: XRayDaemon, first: int) -> list[dict[str, Any]]:
     return [document for data in daemon.datagrams(first) for document in decode(data)]
 
 
+def _next_invocation(daemon: XRayDaemon, port: int, handler: Any, expect: int, urls: list[str]) -> None:
+    """The next invocation, running ``handler``: it gets its answer (200) and sends documents of its own trace only,
+    its calls to ``urls`` (paths) and nothing of the earlier invocation's."""
+    first = len(daemon.datagrams())
+    later = invoke(handler, expect=expect)
+    assert later.result == 200
+    sent = _sent_since(daemon, first)
+    assert {d["trace_id"] for d in sent} == {later.trace_id}
+    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}{url}" for url in urls]
+
+
 @pytest.mark.parametrize("case", list(WRITING_FAILS))
 def test_a_request_that_fails_while_written_ends_in_its_invocation(daemon: XRayDaemon, port: int, case: str) -> None:
     """http.client refusing what the caller writes after ``putrequest`` (a header value with a line break, a body
@@ -105,12 +116,7 @@ def test_a_request_that_fails_while_written_ends_in_its_invocation(daemon: XRayD
     def reuse(event: Any, context: Any) -> int:
         return _reuse(connection)
 
-    first = len(daemon.datagrams())
-    reused = invoke(reuse, expect=2)
-    assert reused.result == 200
-    sent = _sent_since(daemon, first)
-    assert {d["trace_id"] for d in sent} == {reused.trace_id}
-    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}/second"]
+    _next_invocation(daemon, port, reuse, 2, ["/second"])
     connection.close()
 
 
@@ -179,12 +185,7 @@ def test_a_request_whose_response_is_never_read_ends_with_its_invocation(
     def next_handler(event: Any, context: Any) -> int:
         return use_again(connection)
 
-    first = len(daemon.datagrams())
-    later = invoke(next_handler, expect=1 + len(urls))
-    assert later.result == 200
-    sent = _sent_since(daemon, first)
-    assert {d["trace_id"] for d in sent} == {later.trace_id}
-    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}{url}" for url in urls]
+    _next_invocation(daemon, port, next_handler, 1 + len(urls), urls)
     connection.close()
 
 
@@ -226,12 +227,7 @@ def test_without_our_handler_a_request_left_open_is_never_sent_into_the_next_inv
     def next_handler(event: Any, context: Any) -> int:
         return _reuse(connection)
 
-    first = len(daemon.datagrams())
-    later = invoke(next_handler, expect=1)
-    assert later.result == 200
-    sent = _sent_since(daemon, first)
-    assert {d["trace_id"] for d in sent} == {later.trace_id}
-    assert [d["http"]["request"]["url"] for d in _remote(sent)] == [f"http://127.0.0.1:{port}/second"]
+    _next_invocation(daemon, port, next_handler, 1, ["/second"])
     connection.close()
 
 
