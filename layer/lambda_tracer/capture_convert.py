@@ -17,8 +17,8 @@ import sys
 from .capture_json import (
     _JSON_STARTS,
     _MAX_DEPTH,
-    _MAX_ITEMS,
     _SAFE_INT,
+    MAX_ITEMS,
     _named_secret,
     _shape_only,
     bound_text,
@@ -253,7 +253,7 @@ class _Converter:
             named_secret = _named_secret(value, self.policy)
             base64_body = value.get("isBase64Encoded") is True and self.policy.enabled
             for index, (key, item) in enumerate(value.items()):
-                if index >= _MAX_ITEMS or self.full:
+                if index >= MAX_ITEMS or self.full:
                     out["..."] = f"{len(value) - index} more items"
                     self.cut = True
                     break
@@ -279,7 +279,7 @@ class _Converter:
             pair = len(value) == 2
             after_name = False
             for index, item in enumerate(value):
-                if index >= _MAX_ITEMS or self.full:
+                if index >= MAX_ITEMS or self.full:
                     out.append(f"... {len(value) - index} more items")
                     self.cut = True
                     break
@@ -305,7 +305,7 @@ class _Converter:
             fields = type(value)._fields
             return [
                 self._under(fields[index], item, depth) if index < len(fields) else self.convert(item, depth + 1)
-                for index, item in enumerate(value[:_MAX_ITEMS])
+                for index, item in enumerate(value[:MAX_ITEMS])
             ]
         finally:
             self.seen.discard(id(value))
@@ -421,7 +421,7 @@ def _scalar_attributes(error: BaseException) -> dict[str, Any]:
     except Exception:
         return {}
     found: dict[str, Any] = {}
-    for key, item in list(attributes.items())[:_MAX_ITEMS]:
+    for key, item in list(attributes.items())[:MAX_ITEMS]:
         if type(key) is not str or key.startswith("_") or key.lower() in PAYLOAD_ATTRIBUTES:
             continue  # an exact str: its methods cannot be overridden to raise
         try:

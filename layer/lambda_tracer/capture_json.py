@@ -38,7 +38,8 @@ def describe(value: object) -> str:
 #: JSON readers lose precision past it: the converter records a larger integer as digits.
 _SAFE_INT = 2**53
 _MAX_DEPTH = 32
-_MAX_ITEMS = 1000
+#: Items of a dict or list converted: past them, the converter records how many it left out (``"..."``).
+MAX_ITEMS = 1000
 _JSON_STARTS = ("{", "[")
 #: Keys of a dict that hold a value named by a sibling key (``{"Name": "db_password", "Value": "…"}``).
 _NAME_KEYS = ("Name", "name", "Key", "key", "ParameterKey", "ParameterName", "OptionName")
@@ -337,7 +338,7 @@ def _shape_only(text: str, limit: int) -> str:
 
 def _mask_leaves(value: Any, depth: int) -> Any:
     if isinstance(value, dict) and depth < _MAX_DEPTH:
-        return {key: _mask_leaves(item, depth + 1) for key, item in list(value.items())[:_MAX_ITEMS]}
+        return {key: _mask_leaves(item, depth + 1) for key, item in list(value.items())[:MAX_ITEMS]}
     if isinstance(value, list) and depth < _MAX_DEPTH:
-        return [_mask_leaves(item, depth + 1) for item in value[:_MAX_ITEMS]]
+        return [_mask_leaves(item, depth + 1) for item in value[:MAX_ITEMS]]
     return value if value is None or isinstance(value, bool) else REDACTED

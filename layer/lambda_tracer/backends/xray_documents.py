@@ -14,7 +14,7 @@ import os
 import traceback
 
 from .. import capture, coldstart, config, redaction
-from ..capture_json import _MAX_ITEMS
+from ..capture_json import MAX_ITEMS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def _metadata_namespace(namespace: str, values: dict[Any, Any], policy: redactio
     if policy.verdict(namespace) != redaction.PLAIN:  # each value judged under the namespace, unless its key is secret
         values = {
             key: capture.to_metadata(item, policy, max_bytes, key=str(key), namespace=namespace)
-            for key, item in list(values.items())[: _MAX_ITEMS + 1]  # the converter says what it left out
+            for key, item in list(values.items())[: MAX_ITEMS + 1]  # the converter says what it left out
         }
     converted = capture.to_metadata(values, policy, max_bytes)
     if isinstance(converted, dict):
