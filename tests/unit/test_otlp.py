@@ -1275,6 +1275,38 @@ def test_an_aws_call_block_is_remembered_only_for_the_same_value_and_type(
             assert written == value and math.copysign(1, written) == math.copysign(1, value), (key, value)
 
 
+@pytest.mark.parametrize("values", [(0.0, -0.0), (-0.0, 0.0), (1, True, 1.0), (0, False, -0.0, 0.0)])
+def test_annotations_equal_to_the_last_ones_but_of_another_sign_or_type_are_each_their_own(
+    otlp_mode: None, values: tuple[Any, ...]
+) -> None:
+    """The handler's and a ``capture_method``'s encoded annotations are remembered by what they encode: a value that
+    compares equal to the last one's (-0.0 and 0.0, True and 1 and 1.0) is sent as recorded, with its type and sign,
+    as xray mode's JSON writes it."""
+    tracer = Tracer(service="svc")
+    given = iter(values)
+
+    @tracer.capture_method
+    def inner(value: Any) -> None:
+        tracer.put_annotation("n", value)
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        value = next(given)
+        tracer.put_annotation("n", value)
+        inner(value)
+
+    for value in values:
+        sent, _, _ = _invoke(handler)
+        spans = spans_in(sent)
+        assert len(spans) == 2
+        for span in spans:
+            [found] = [item.value for item in span.attributes if item.key == "n"]
+            kind = found.WhichOneof("value")
+            assert kind == {bool: "bool_value", int: "int_value", float: "double_value"}[type(value)], span.name
+            written = getattr(found, kind)
+            assert written == value and math.copysign(1, written) == math.copysign(1, value), (span.name, value)
+
+
 def test_init_spans_reach_the_datagram_in_the_order_they_ended(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -270,7 +270,7 @@ def _own(span: xray.XRaySpan, trace: xray.Trace, end_us: int) -> bytes | None:
         kind = _SERVER_KIND
         arn = getattr(_seam.invocation[1], "invoked_function_arn", None)
         trigger = _invocation(parts)
-        key, last = (annotations, tuple(map(type, annotations.values())), arn, name, trigger), _last_handler
+        key, last = (annotations, tuple(map(repr, annotations.values())), arn, name, trigger), _last_handler
         tail = last[1] if key == last[0] else _handler_block(annotations, name, arn, trigger)
     else:
         parts.append(_names.get(name) or framed_name(name))
@@ -436,8 +436,8 @@ _last_handler: tuple[tuple[Any, ...], bytes] = ((), b"")
 
 def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: str | None) -> bytes:
     """The handler's name and attributes but ``ColdStart``/``faas.coldstart`` (``_COLD_ATTRIBUTES``), encoded and
-    remembered with what they were made from (``_own`` compares them by value and type: True and 1 are equal, not
-    the same attribute), as a warm invocation's annotations are, so that the first warm invocation finds them."""
+    remembered with what they were made from (``_own`` compares them by value and repr: True and 1, 0.0 and -0.0 are
+    equal, not the same attribute), as a warm invocation's annotations are, so the first warm invocation finds them."""
     global _last_handler
     checked = _plain(arn) if _invoked(_seam.invocation[1]) else None
     values = {key: value for key, value in annotations.items() if key != HANDLER_ANNOTATION}
@@ -448,7 +448,7 @@ def _handler_block(annotations: dict[str, Any], name: str, arn: Any, trigger: st
     block = (_names.get(name) or framed_name(name)) + attributes(0x4A, values)
     kept = dict(annotations)
     kept[HANDLER_ANNOTATION] = False
-    _last_handler = ((kept, tuple(map(type, kept.values())), arn, name, trigger), block)
+    _last_handler = ((kept, tuple(map(repr, kept.values())), arn, name, trigger), block)
     return block
 
 
@@ -477,8 +477,8 @@ _blocks: dict[Any, bytes] = {}
 def _annotation_attributes(annotations: dict[str, Any], arn: str | None = None, handler: bool = False) -> bytes:
     """The annotations as attributes, and their keys in ``aws.xray.annotations`` (X-Ray indexes those); for the
     handler, its ``faas.coldstart`` and ``cloud.*`` attributes too. Encoded once per distinct content."""
-    try:  # by value and type: True and 1 are equal, but not the same attribute
-        key: Any = (tuple(annotations.items()), tuple(map(type, annotations.values())), arn, handler)
+    try:  # by value and repr: True and 1, 0.0 and -0.0 are equal, but not the same attribute
+        key: Any = (tuple(annotations.items()), tuple(map(repr, annotations.values())), arn, handler)
         block = _blocks.get(key)
     except TypeError:  # an unhashable value (the escape hatch lets anything in)
         key = block = None
