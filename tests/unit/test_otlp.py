@@ -1005,6 +1005,13 @@ def test_an_odd_explicit_start_time_never_reaches_the_function(otlp_mode: None, 
         ({"Records": [{"eventSource": None}]}, "other"),
         ({"source": "aws.scheduler", "detail-type": "x"}, "timer"),
         ({"source": "shop", "detail-type": "Paid"}, "pubsub"),
+        # Kafka's and MQ's batches name their source once, at the top, with no Records (AWS's event examples).
+        ({"eventSource": "aws:kafka", "bootstrapServers": "b-1:9092", "records": {"t-0": [{"topic": "t"}]}}, "pubsub"),
+        ({"eventSource": "SelfManagedKafka", "bootstrapServers": "b-1:9092", "records": {}}, "pubsub"),
+        ({"eventSource": "aws:mq", "eventSourceArn": "arn:aws:mq:us-east-1:1:broker:b", "messages": []}, "pubsub"),
+        ({"eventSource": "aws:rmq", "rmqMessagesByQueue": {}}, "pubsub"),
+        ({"eventSource": "aws:unknown"}, "other"),
+        ({"eventSource": ["aws:kafka"]}, "other"),
         ({}, "other"),
         ("text", "other"),
         (None, None),
@@ -1032,6 +1039,21 @@ def test_a_handler_span_carries_its_trigger_and_http_route(otlp_mode: None, monk
             "/items/{id}",
         )
         assert "secret-42" not in str(found)
+
+
+def test_a_kafka_triggered_handler_span_is_pubsub_cold_and_warm(otlp_mode: None) -> None:
+    """An MSK batch (``eventSource`` at the top, ``records`` by topic, no ``Records``) is ``pubsub``, as documented,
+    on the cold invocation and on the warm ones (``export_span`` looks at no event without a key that may tell)."""
+    tracer = Tracer(service="svc")
+    event = {"eventSource": "aws:kafka", "eventSourceArn": "arn:aws:kafka:us-east-1:1:cluster/c/1", "records": {}}
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        return None
+
+    for _ in range(3):
+        sent, _, _ = _invoke(handler, event)
+        assert attributes(spans_in(sent)[-1])["faas.trigger"] == "pubsub"
 
 
 @pytest.mark.parametrize(

@@ -529,9 +529,10 @@ def _runtime_module() -> Any:
     return _runtime
 
 
-#: Records' ``eventSource`` values whose ``faas.trigger`` is ``datasource`` (a data source's change) and ``pubsub``.
+#: ``eventSource`` values whose ``faas.trigger`` is ``datasource`` (a data source's change) and ``pubsub``.
 _DATASOURCES = frozenset(("aws:s3", "aws:dynamodb"))
 _PUBSUB = frozenset(("aws:sqs", "aws:sns", "aws:kinesis", "aws:kafka", "aws:mq", "aws:rmq", "aws:ses"))
+_PUBSUB |= {"SelfManagedKafka"}  # Kafka's batches not from MSK
 
 
 def _invocation(parts: list[bytes]) -> str | None:
@@ -550,7 +551,7 @@ def _invocation(parts: list[bytes]) -> str | None:
 
 
 #: Keys of an event that may give another ``faas.trigger`` than ``other``: an event without any is ``other``.
-TRIGGER_KEYS = frozenset(("requestContext", "Records", "source", "detail-type"))
+TRIGGER_KEYS = frozenset(("requestContext", "Records", "source", "detail-type", "eventSource"))
 
 
 def _trigger(event: Any) -> tuple[str | None, bytes]:
@@ -564,10 +565,9 @@ def _trigger(event: Any) -> tuple[str | None, bytes]:
         context, records = event.get("requestContext"), event.get("Records")
         if context.__class__ is dict and ("httpMethod" in event or "http" in context or "elb" in context):
             return "http", _http_trigger_attributes(event)
-        if records.__class__ is list and records and records[0].__class__ is dict:
-            source = records[0].get("eventSource") or records[0].get("EventSource")
-            if source.__class__ is not str:
-                return "other", b""
+        where = records[0] if records.__class__ is list and records and records[0].__class__ is dict else event
+        source = where.get("eventSource") or where.get("EventSource")  # each record's; Kafka's and MQ's, at the top
+        if source.__class__ is str and (where is not event or source in _PUBSUB):
             return ("datasource" if source in _DATASOURCES else "pubsub" if source in _PUBSUB else "other"), b""
         if event.get("source") == "aws.scheduler" or event.get("detail-type") == "Scheduled Event":
             return "timer", b""
