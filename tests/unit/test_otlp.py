@@ -505,6 +505,58 @@ def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffecte
     assert calls == [1, 1]
 
 
+def test_a_collector_answering_a_byte_at_a_time_holds_the_function_no_longer_than_the_timeout(
+    otlp_mode: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The timeout bounds the whole wait for the collector's answer, not each read of it: a collector that sends its
+    status line a byte every quarter of the timeout (a slow proxy, an overloaded collector) would otherwise hold the
+    function until it finished, however long that took. The function returns, once, before the answer is complete."""
+    answered = threading.Event()
+
+    class Collector(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                for byte in b"HTTP/1.1 200 OK" + b" " * 40 + b"\r\nContent-Length: 0\r\n\r":
+                    self.wfile.write(bytes((byte,)))
+                    threading.Event().wait(0.05)  # the collector's pace: a byte every quarter of the timeout
+                answered.set()  # before the last byte: a function that read it finds this set
+                self.wfile.write(b"\n")
+            except OSError:
+                pass  # the function gave up waiting
+
+    calls: list[int] = []
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        calls.append(1)
+        return 7
+
+    with serving(Collector) as port, caplog.at_level(logging.WARNING, "lambda_tracer"):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "200")
+        otlp.configure()
+        assert _invoke(handler)[0] == []
+        assert not answered.is_set()  # returned before the collector's answer was complete
+    assert calls == [1]
+    warnings = [record.getMessage() for record in caplog.records if "OTLP" in record.getMessage()]
+    assert len(warnings) == 1 and "TimeoutError" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [(b"HTTP/1.1 200 OK\r\n\r\n", 200), (b"HTTP/1.1 204\r\n\r\n", 204), (b"HTTP/1.0 503 Busy\r\n", 503)],
+)
+def test_the_collectors_status_is_read_with_or_without_a_reason_phrase(answer: bytes, status: int) -> None:
+    from lambda_tracer.backends import otlp_http
+
+    ours, collector = socket.socketpair()
+    with ours, collector:
+        collector.sendall(answer)
+        assert otlp_http._status(ours, otlp_http.monotonic() + 10) == status
+
+
 @pytest.mark.parametrize(
     "raw, expected",
     [(None, "xray"), ("", "xray"), ("xray", "xray"), ("otlp", "otlp"), (" OTLP ", "otlp"), ("zipkin", "xray")],

@@ -2,16 +2,21 @@
 
 Imported only when an endpoint is set, at init (the settings are read then). The call runs under
 ``BACKEND.suppressed()``, so our own http.client instrumentation neither records it nor adds a trace header; it
-has a short timeout, and a failure raises to the exporter, which reports it once and drops the request (the
-function is never failed by it).
+has a short timeout (for the whole request and its answer's status line, not each read), and a failure raises to the
+exporter, which reports it once and drops the request (the function is never failed by it).
 """
 
 from __future__ import annotations
 
+from time import monotonic
 from urllib.parse import unquote, urlsplit
 
 from .. import config
 from . import xray
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
+if TYPE_CHECKING:
+    from typing import Any
 
 CONTENT_TYPE = "application/x-protobuf"
 TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -99,16 +104,34 @@ class ExportError(OSError):
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
     import http.client  # at the first request, as before the headers were read here at init (instrumented then)
 
+    deadline = monotonic() + timeout
     parts = urlsplit(url)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     with xray.BACKEND.suppressed():
         connection = connection_class(parts.hostname or "localhost", parts.port, timeout=timeout)
         try:
+            connection.connect()
+            connection.sock.settimeout(max(deadline - monotonic(), 0.001))  # sendall's: the whole request's
             connection.request("POST", path, body, {**headers, "Content-Type": CONTENT_TYPE})
-            response = connection.getresponse()
-            response.read()
+            status = _status(connection.sock, deadline)
         finally:
             connection.close()
-    if not 200 <= response.status < 300:
-        raise ExportError(f"HTTP {response.status}")
+    if not 200 <= status < 300:
+        raise ExportError(f"HTTP {status}")
+
+
+def _status(sock: Any, deadline: float) -> int:
+    """The answer's status code, read by ``deadline``; the rest of it is not needed. A socket's timeout bounds each
+    read, so http.client's reader waits as long as a collector sending a byte at a time likes."""
+    head = b""
+    while b"\r\n" not in head and len(head) < 4096:
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer from the collector in time")
+        sock.settimeout(remaining)
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the collector closed the connection without an answer")
+        head += chunk
+    return int(head.split(b"\r\n", 1)[0].split(b" ", 2)[1])  # HTTP/1.1 200 OK, or without the reason phrase
