@@ -60,8 +60,13 @@ def _metadata(entry: Any, key: str, value: object) -> None:
 
 
 def _annotation(entry: Any, key: str, value: object) -> None:
+    """Recorded under its key made valid for X-Ray, its value judged by the key as given too: ``password`` in
+    fullwidth letters becomes ``________``, which names no secret."""
+    policy, given = redaction.current(), key
     key = _NOT_ANNOTATION_CHARS.sub("_", key)[:500]
-    checked = capture.annotation_value(key, value, redaction.current())
+    if key != given and policy.verdict(given) != redaction.PLAIN:
+        value = capture.to_metadata(value, policy, config.max_capture_bytes(), key=given)  # as metadata masks it
+    checked = capture.annotation_value(key, value, policy)
     if checked is not capture.DROPPED:
         if isinstance(entry, xray.XRaySpan):
             entry.annotate(key, checked)  # (drops the handler's annotations text, which no longer says it all)

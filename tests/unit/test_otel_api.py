@@ -349,6 +349,33 @@ def test_a_key_listed_in_another_set_attribute_call_is_an_annotation(
         assert "order_id" not in docs["## handler"]["annotations"] or span_kind == "handler"
 
 
+def test_an_annotation_is_judged_by_its_key_as_given_not_as_x_ray_spells_it() -> None:
+    """A key listed in ``aws.xray.annotations`` becomes ``[A-Za-z0-9_]``: every character of ``password`` in fullwidth
+    letters (as a Japanese input method types it) or in mathematical bold is a ``_``, and the value, masked as
+    metadata under the same key, was recorded as it was under ``________``. A number under a ``…tokens`` key is a
+    count, kept as before."""
+    keys = [
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44",
+        "\U0001d429\U0001d41a\U0001d42c\U0001d42c\U0001d430\U0001d428\U0001d42b\U0001d41d",
+    ]
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        trace.get_current_span().set_attributes({otel.ANNOTATIONS_KEY: keys[0], keys[0]: "pw-annotated-77"})
+        with otel_tracer.start_as_current_span("api") as span:
+            span.set_attributes({otel.ANNOTATIONS_KEY: [*keys, "max.tokens"], "max.tokens": 512})
+            span.set_attributes({key: "pw-annotated-78" for key in keys})
+        with otel_tracer.start_as_current_span("metadata") as span:
+            span.set_attributes({key: "pw-metadata-77" for key in keys})
+
+    call = invoke(handler, expect=3)
+    docs = _by_name(call)
+    assert docs["api"]["annotations"] == {"________": "[REDACTED]", "max_tokens": 512}
+    assert docs["## handler"]["annotations"]["________"] == "[REDACTED]"
+    assert set(docs["metadata"]["metadata"]["default"].values()) == {"[REDACTED]"}
+    assert "pw-" not in json.dumps(call.documents)
+
+
 @pytest.mark.parametrize("attribute_first", [True, False])
 def test_an_attribute_named_events_gives_way_to_the_spans_events(attribute_first: bool) -> None:
     """``default.events`` is where a span's events go (docs/opentelemetry.md): an attribute of that name on a span
