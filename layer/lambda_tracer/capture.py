@@ -208,6 +208,7 @@ def annotation_value(key: object, value: object, policy: Policy) -> Any:
     elif isinstance(value, float) and math.isfinite(value):
         return value
     kind = type(value).__name__ if not isinstance(value, (int, float)) else f"out-of-range {type(value).__name__}"
-    message = f"annotation {config.shown(key)} dropped: {kind} values are not recorded (str, int, bool, float only)"
+    named = config.shown(key, mask=policy.mask_text)
+    message = f"annotation {named} dropped: {kind} values are not recorded (str, int, bool, float only)"
     config.report_once(("annotation value", kind), message)
     return DROPPED

@@ -662,6 +662,11 @@ def test_annotation_cut(caplog: pytest.LogCaptureFixture) -> None:
         ),
         ("k", None, "annotation 'k' dropped: NoneType values are not recorded (str, int, bool, float only)"),
         ("k", [1], "annotation 'k' dropped: list values are not recorded (str, int, bool, float only)"),
+        (  # a key the policy would mask is not quoted (valid as a key, dropped for its value)
+            "AKIAIOSFODNN7EXAMPLE",
+            [1],
+            "annotation <20 characters> dropped: list values are not recorded (str, int, bool, float only)",
+        ),
         ("bad key", 1, "annotation 'bad key' dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
         (5, 1, "annotation of type int dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
         ("a" * 501, 1, "annotation <501 characters> dropped (keys are 1 to 500 of [A-Za-z0-9_])"),
