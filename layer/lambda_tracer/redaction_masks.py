@@ -61,8 +61,11 @@ _NAMED_VALUE = (
     r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
 )
 #: A secret name and a quoted value after spaces (SQL's ``CREATE USER app WITH PASSWORD 'x'``, ``token "x"``), and
-#: SQL's ``IDENTIFIED BY x`` (quoted or not): up to the value's start.
-_SPACED_VALUE = r"(?<![\w.\-])(?:((?i:identified)[ \t]+(?i:by))|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
+#: SQL's ``IDENTIFIED BY x`` (quoted or not; MySQL's ``IDENTIFIED WITH plugin BY 'x'`` too): up to the value's start.
+_SPACED_VALUE = (
+    r"(?<![\w.\-])(?:((?i:identified)(?:[ \t]+(?i:with)[ \t]+[\"'`]?\w{1,64}[\"'`]?)?[ \t]+(?i:by))"
+    r"|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
+)
 #: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case; ``&#0``/``&#x0`` for
 #: numbers padded with zeros, JSTL's ``&#034;`` and PHP's ``&#039;``): a text holding one may hold an encoded name and
 #: value, URL or credentials, or JSON or XML escaped into HTML (redaction_encoded.py), decoded and masked up to
@@ -521,8 +524,8 @@ def _flag_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
 
 def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
     """``PASSWORD 'x'``, ``token "x"`` (a name ``Policy.names_secret`` says is secret, spaces, a quoted value) and
-    ``IDENTIFIED BY x``: SQL's ``CREATE USER``/``ALTER ROLE`` as an OpenTelemetry ``db.statement`` records them, and
-    prose alike; the values to mask, but those ``_kept_value`` keeps (``null``)."""
+    ``IDENTIFIED [WITH plugin] BY x``: SQL's ``CREATE USER``/``ALTER ROLE`` as an OpenTelemetry ``db.statement``
+    records them, and prose alike; the values to mask, but those ``_kept_value`` keeps (``null``)."""
     spans: list[tuple[int, int, str]] = []
     resume = 0  # names inside a value already masked are not looked at again: linear in the text
     lines = _Lines(text)
@@ -531,7 +534,7 @@ def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
         if match.start() < resume or not (identified or policy.names_secret(name)):
             continue
         start = match.end()
-        prose = identified is not None and not identified.isupper()
+        prose = identified is not None and not (identified[:10] + identified[-2:]).isupper()  # the keywords
         if prose and text[start : start + 3].lstrip("bBuUrR")[:1] not in ("'", '"'):
             continue  # not scanned: a bracket there could run to the text's end, for every ``identified by`` in it
         found = _value_span(text, start, False, False, "", lines, closers=False)

@@ -262,6 +262,8 @@ def test_sql_statements_that_set_a_password_are_masked() -> None:
         "CREATE ROLE app LOGIN PASSWORD 'pw-role-77' VALID UNTIL 'infinity'",
         "ALTER USER 'app'@'%' IDENTIFIED BY 'pw-mysql-77'",
         "ALTER USER app IDENTIFIED BY pw_oracle_77 ACCOUNT UNLOCK",
+        "CREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password BY 'pw-plugin-77'",  # MySQL 8's own form
+        "ALTER USER app IDENTIFIED WITH 'mysql_native_password' BY 'pw-plugin-78' PASSWORD EXPIRE NEVER",
     ]
 
     @_tracer.capture_lambda_handler
@@ -271,14 +273,16 @@ def test_sql_statements_that_set_a_password_are_masked() -> None:
             with otel_tracer.start_as_current_span(f"db {index}", kind=SpanKind.CLIENT, attributes=attributes):
                 pass
 
-    call = invoke(handler, expect=4)
-    assert [_by_name(call)[f"db {index}"]["sql"]["sanitized_query"] for index in range(3)] == [
+    call = invoke(handler, expect=len(statements) + 1)
+    assert [_by_name(call)[f"db {index}"]["sql"]["sanitized_query"] for index in range(len(statements))] == [
         "CREATE ROLE app LOGIN PASSWORD '[REDACTED]' VALID UNTIL 'infinity'",
         "ALTER USER 'app'@'%' IDENTIFIED BY '[REDACTED]'",
         "ALTER USER app IDENTIFIED BY [REDACTED] ACCOUNT UNLOCK",
+        "CREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password BY '[REDACTED]'",
+        "ALTER USER app IDENTIFIED WITH 'mysql_native_password' BY '[REDACTED]' PASSWORD EXPIRE NEVER",
     ]
     sent = json.dumps(call.documents)
-    assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77"))
+    assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77", "pw-plugin-7"))
 
 
 def test_a_long_sql_statement_is_masked_before_it_is_cut() -> None:

@@ -859,7 +859,11 @@ def test_a_quoted_value_after_a_secret_name_and_spaces_is_masked() -> None:
         == "ALTER USER u IDENTIFIED BY [REDACTED] ACCOUNT UNLOCK"
     )
     assert masked(f'refresh token "{S}" expired') == 'refresh token "[REDACTED]" expired'
-    for kept in ("identified by the team", "the 'password' field", "PASSWORD 'null'", "said 'hello'", "key 'k1'"):
+    assert masked(f"CREATE USER u IDENTIFIED WITH `caching_sha2_password` BY '{S}'") == (
+        "CREATE USER u IDENTIFIED WITH `caching_sha2_password` BY '[REDACTED]'"
+    )
+    prose = ("identified by the team", "identified with care by the team", "the 'password' field", "said 'hello'")
+    for kept in (*prose, "PASSWORD 'null'", "key 'k1'"):
         assert masked(kept) == kept
 
 
