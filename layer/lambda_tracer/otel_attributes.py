@@ -93,14 +93,17 @@ def _sql(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
     return True
 
 
-def _http(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> None:
+def _http(entry: xray.XRaySpan, attributes: Mapping[str, Any]) -> bool:
+    """The ``http`` block; whether it holds the request (its URL without query string and fragment)."""
     method = attributes.get("http.request.method", attributes.get("http.method"))
     url = attributes.get("url.full", attributes.get("http.url"))
-    if isinstance(method, str) and isinstance(url, str):
+    request = isinstance(method, str) and isinstance(url, str)
+    if request:
         common.set_request(entry, method, url)
     status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
     if isinstance(status, int):
         common.set_response(entry, status)
+    return request
 
 
 def record_attributes(entry: Any, attributes: Mapping[str, Any], kind: SpanKind | None = None) -> None:
@@ -111,8 +114,8 @@ def record_attributes(entry: Any, attributes: Mapping[str, Any], kind: SpanKind 
     if isinstance(entry, xray.XRaySpan):
         if _sql(entry, attributes):
             used.update(("db.statement", "db.query.text"))  # recorded masked, in sql only
-        if kind in _REMOTE_KINDS or kind is SpanKind.SERVER:
-            _http(entry, attributes)
+        if (kind in _REMOTE_KINDS or kind is SpanKind.SERVER) and _http(entry, attributes):
+            used.update(("url.full", "http.url"))  # in http only: a query string and fragment hold tokens
     for key, value in attributes.items():
         if key in used:
             continue

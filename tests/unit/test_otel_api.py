@@ -255,6 +255,33 @@ def test_a_url_whose_password_holds_a_question_mark_is_masked_before_its_query_i
     assert recorded == ["https://app:[REDACTED]@h/x", "mysql://app:[REDACTED]@db/x", "https://h"]
 
 
+def test_a_urls_query_and_fragment_are_not_kept_beside_the_http_block() -> None:
+    """``url.full`` on a CLIENT or SERVER span is the ``http`` block's URL, recorded without its query string and
+    fragment (they hold tokens under any name: ``?t=`` of a magic link), and was also kept whole as ``default``
+    metadata (and in ``otlp`` mode sent whole as the ``url.full`` attribute). Without a method it is only metadata."""
+    url = "https://api.example.com/v1/login?t=magic-77&lang=en#state=st-77"
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for kind in (SpanKind.CLIENT, SpanKind.SERVER):
+            for key in ("url.full", "http.url"):
+                attributes = {"http.request.method": "GET", key: url, "order_id": "o-1"}
+                with otel_tracer.start_as_current_span(f"{kind.name} {key}", kind=kind, attributes=attributes):
+                    pass
+        with otel_tracer.start_as_current_span("no method", kind=SpanKind.CLIENT, attributes={"url.full": "u"}):
+            pass
+
+    call = invoke(handler, expect=6)
+    docs = _by_name(call)
+    for kind in ("CLIENT", "SERVER"):
+        for key in ("url.full", "http.url"):
+            doc = docs[f"{kind} {key}"]
+            assert doc["http"]["request"] == {"method": "GET", "url": "https://api.example.com/v1/login"}
+            assert doc["metadata"]["default"] == {"http.request.method": "GET", "order_id": "o-1"}
+    assert docs["no method"]["metadata"]["default"] == {"url.full": "u"}
+    assert "-77" not in json.dumps(call.documents)
+
+
 def test_sql_statements_that_set_a_password_are_masked() -> None:
     """DDL takes no bind parameters: ``CREATE USER … PASSWORD 'x'`` holds the password as a literal, and a database
     instrumentation records the statement (``db.statement``, X-Ray's ``sanitized_query``)."""

@@ -1583,6 +1583,28 @@ def test_sql_statements_that_set_a_password_are_masked_in_otlp_too(otlp_mode: No
     assert b"otlp-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
 
 
+def test_an_api_spans_url_is_sent_without_its_query_and_fragment(otlp_mode: None) -> None:
+    """``url.full`` of a CLIENT span started through the API is the ``http`` block's URL, as for our own HTTP calls:
+    the attribute recorded whole (query string and fragment: tokens) replaced it in the span sent."""
+    from opentelemetry import trace
+
+    tracer = Tracer(service="svc")
+    url = "https://api.example.com/v1/login?t=magic-88&lang=en#state=st-88"
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        attributes = {"http.request.method": "GET", "url.full": url}
+        api = trace.get_tracer("tests.otlp")
+        with api.start_as_current_span("call", kind=trace.SpanKind.CLIENT, attributes=attributes):
+            pass
+
+    sent, _, _ = _invoke(handler)
+    [call] = [span for span in spans_in(sent) if span.name == "call"]
+    assert attributes(call)["url.full"] == "https://api.example.com/v1/login"
+    assert attributes(call)["server.address"] == "api.example.com"
+    assert b"-88" not in b"".join(decode(datagram)[1].SerializeToString() for datagram in sent)
+
+
 def test_attribute_keys_are_masked_in_otlp_too(otlp_mode: None) -> None:
     from opentelemetry import trace
 
