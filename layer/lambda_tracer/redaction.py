@@ -476,7 +476,8 @@ def exception_message(error: BaseException, policy: Policy) -> str:
         message = str(error)
     except Exception:
         return "<str() of the exception raised>"
-    return policy.mask_message(header_value_hidden(command_hidden(type(error).__name__, message)), MAX_MESSAGE_CHARS)
+    message = parameters_hidden(header_value_hidden(command_hidden(type(error).__name__, message)))
+    return policy.mask_message(message, MAX_MESSAGE_CHARS)
 
 
 def command_hidden(type_name: str, message: str) -> str:
@@ -512,6 +513,18 @@ def header_value_hidden(message: str) -> str:
     if "eader " not in message and "non-str key " not in message:  # nearly every message: no regex run
         return message
     return compiled(_REFUSED_HEADER_VALUE).sub(hidden, message)
+
+
+#: SQLAlchemy's line of a failed statement's bind values (``StatementError``), to its end (a repr holds no line break).
+_STATEMENT_PARAMETERS = r"(?m)^\[parameters: [^\r\n]*"
+
+
+def parameters_hidden(message: str) -> str:
+    """SQLAlchemy's ``[parameters: ('ann', 'pw')]`` of a failed statement, replaced: its bind values are the payload
+    the error is about, by position, with no name to recognise a password by."""
+    if "[parameters: " not in message:  # nearly every message: no regex run
+        return message
+    return compiled(_STATEMENT_PARAMETERS).sub(f"[parameters: {REDACTED}]", message)
 
 
 _current: tuple[object, Policy] | None = None

@@ -541,6 +541,14 @@ def test_error_messages() -> None:
     assert hidden("invalid header value x") == "invalid header value x"
     error = ValueError("Invalid header value b'Bearer k'")
     assert redaction.exception_message(error, Policy()) == f"Invalid header value {R}"
+    # SQLAlchemy's bind values of a failed statement, on a line of their own; what it says when it hid them, kept.
+    failed = "(IntegrityError) x\n[SQL: INSERT INTO t (a, b) VALUES (?, ?)]\n[parameters: ('a', 'pw-1')]\n(Background)"
+    assert redaction.parameters_hidden(failed) == failed.replace("('a', 'pw-1')", R)
+    for kept in ("[SQL parameters hidden due to hide_parameters=True]", "see [parameters: x]", "plain"):
+        assert redaction.parameters_hidden(kept) == kept
+    cause = {"exceptions": [{"type": "IntegrityError", "message": failed}]}  # an SDK subsegment's cause
+    xray_documents.mask_messages(cause, Policy())
+    assert cause["exceptions"][0]["message"] == failed.replace("('a', 'pw-1')", R)
 
     class Unprintable(Exception):
         def __str__(self) -> str:

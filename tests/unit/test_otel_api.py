@@ -312,6 +312,41 @@ def test_sql_statements_that_set_a_password_are_masked() -> None:
     assert all(secret not in sent for secret in ("pw-role-77", "pw-mysql-77", "pw_oracle_77", "pw-plugin-7"))
 
 
+def test_the_parameters_a_failed_sqlalchemy_statement_quotes_are_not_recorded() -> None:
+    """SQLAlchemy's errors quote the statement's bind values by position (``[parameters: ('ann', 'pw')]``): a
+    password inserted into a column named ``password`` was recorded with the message, where no name says what it is
+    (on the span that recorded the exception, as the handler's error, in either exporter). The caller's exception is
+    left as it was."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    users = sqlalchemy.Table(
+        "users",
+        sqlalchemy.MetaData(),
+        sqlalchemy.Column("email", sqlalchemy.Text, unique=True),
+        sqlalchemy.Column("password", sqlalchemy.Text),
+    )
+    users.metadata.create_all(engine)
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for password in ("pw-sqla-76", "pw-sqla-77"):
+            with otel_tracer.start_as_current_span("insert"), engine.begin() as connection:
+                connection.execute(users.insert(), {"email": "ann@example.com", "password": password})
+
+    call = invoke(handler, expect=3)
+    assert isinstance(call.error, sqlalchemy.exc.IntegrityError) and "pw-sqla-77" in str(call.error)
+    message = (
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email\n"
+        "[SQL: INSERT INTO users (email, password) VALUES (?, ?)]\n[parameters: [REDACTED]]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+    )
+    [failed] = [doc for doc in subsegments(call.documents) if doc["name"] == "insert" and "cause" in doc]
+    assert failed["cause"]["exceptions"][0]["message"] == message
+    assert _by_name(call)["## handler"]["metadata"]["svc"]["handler error"]["message"] == message
+    assert "pw-sqla" not in json.dumps(call.documents)
+
+
 def test_a_long_sql_statement_is_masked_before_it_is_cut() -> None:
     """``db.statement`` and ``db.name`` are cut to 2,048 characters: masked first, so that a secret across the cut is
     masked whole (cut first, ``https://ann:pw@h`` lost its ``@`` and ``AKIA…`` its last characters, and both were
