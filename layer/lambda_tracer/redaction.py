@@ -477,7 +477,7 @@ def exception_message(error: BaseException, policy: Policy) -> str:
     except Exception:
         return "<str() of the exception raised>"
     message = parameters_hidden(header_value_hidden(command_hidden(type(error).__name__, message)))
-    return policy.mask_message(message, MAX_MESSAGE_CHARS)
+    return policy.mask_message(row_values_hidden(message, policy), MAX_MESSAGE_CHARS)
 
 
 def command_hidden(type_name: str, message: str) -> str:
@@ -517,6 +517,36 @@ def header_value_hidden(message: str) -> str:
 
 #: SQLAlchemy's line of a failed statement's bind values (``StatementError``), to its end (a repr holds no line break).
 _STATEMENT_PARAMETERS = r"(?m)^\[parameters: [^\r\n]*"
+
+
+#: What databases quote of the row a statement failed on: PostgreSQL's ``Failing row contains (…).`` (every column, by
+#: position) and ``Key (cols)=(…) already exists.`` (and its other key messages, to their ``)`` or the line's end),
+#: MySQL's ``Duplicate entry '…' for key 'table.index'``.
+_FAILED_ROW = (
+    r"(?m)(Failing row contains \()[^\r\n]*(?=\))"
+    r"|([Kk]ey \(([^\r\n()]{1,1024})\)=\()[^\r\n]*?"
+    r"(?=\) (?:already exists|is not present|is still referenced|conflicts with)|\)\.?[ \t]*$|$)"
+    r"|(Duplicate entry ')[^\r\n]*(?=' for key '([^'\r\n]{1,256})')"
+)
+
+
+def row_values_hidden(message: str, policy: Policy) -> str:
+    """The values of a failed row a database error quotes, replaced: all of them when they come by position, a key's
+    when one of its columns (or MySQL's index) names a secret (``Key (token)=(…)``: a unique token stored twice).
+    Only what ``mask_message`` looks at is returned (the message's first ``MAX_MESSAGE_CHARS + MASK_MARGIN``), which
+    also bounds the scan of a key's values that never end."""
+    message = message[: MAX_MESSAGE_CHARS + MASK_MARGIN]
+    if "ey (" not in message and "Failing row" not in message and "Duplicate entry" not in message:
+        return message
+
+    def hidden(match: re.Match[str]) -> str:
+        row, key, columns, entry, index = match.groups()
+        names = columns.split(",") if key is not None else [index] if entry is not None else []
+        if row is None and not any(policy.names_secret(name) for name in names):
+            return match.group(0)
+        return f"{row or key or entry}{REDACTED}"
+
+    return compiled(_FAILED_ROW).sub(hidden, message)
 
 
 def parameters_hidden(message: str) -> str:

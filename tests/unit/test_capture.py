@@ -546,6 +546,30 @@ def test_error_messages() -> None:
     assert redaction.parameters_hidden(failed) == failed.replace("('a', 'pw-1')", R)
     for kept in ("[SQL parameters hidden due to hide_parameters=True]", "see [parameters: x]", "plain"):
         assert redaction.parameters_hidden(kept) == kept
+    # What PostgreSQL (psycopg2's and asyncpg's DETAIL) and MySQL quote of the row a statement failed on: every column
+    # by position, masked whole; a key's values when one of its columns names a secret.
+    rows = {
+        "violates not-null constraint\nDETAIL:  Failing row contains (7, null, pw-row-1, 2024).\n": (
+            f"violates not-null constraint\nDETAIL:  Failing row contains ({R}).\n"
+        ),
+        "DETAIL:  Key (token)=(tk-pg-1) already exists.": f"DETAIL:  Key (token)=({R}) already exists.",
+        "Key (user_id, api_key)=(7, ak)b) is not present in table": (
+            f"Key (user_id, api_key)=({R}) is not present in table"
+        ),
+        "Key (email)=(ann@example.com) already exists.": "Key (email)=(ann@example.com) already exists.",
+        "(1062, \"Duplicate entry 'tk-my-1' for key 'sessions.token'\")": (
+            f"(1062, \"Duplicate entry '{R}' for key 'sessions.token'\")"
+        ),
+        "Duplicate entry 'ann@example.com' for key 'users.email'": (
+            "Duplicate entry 'ann@example.com' for key 'users.email'"
+        ),
+        "Key (token)=(tk-open": f"Key (token)=({R}",  # no end: to the line's end
+        "Key (k, token)=(1, tk-x) conflicts with existing key (k, token)=(1, tk-y).": (
+            f"Key (k, token)=({R}) conflicts with existing key (k, token)=({R})."
+        ),
+    }
+    for message, recorded in rows.items():
+        assert redaction.exception_message(ValueError(message), Policy()) == recorded
     cause = {"exceptions": [{"type": "IntegrityError", "message": failed}]}  # an SDK subsegment's cause
     xray_documents.mask_messages(cause, Policy())
     assert cause["exceptions"][0]["message"] == failed.replace("('a', 'pw-1')", R)

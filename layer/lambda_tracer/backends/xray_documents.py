@@ -233,13 +233,14 @@ def _is_finite_number(value: Any) -> bool:
 
 def mask_messages(cause: Any, policy: redaction.Policy) -> None:
     """Exception messages in a document's cause: without command lines, refused header values and a failed
-    statement's bind values, masked, then cut."""
+    statement's bind values or row, masked, then cut."""
     if not isinstance(cause, dict):
         return
     for exception in cause.get("exceptions") or ():
         if isinstance(exception, dict) and isinstance(exception.get("message"), str):
             message = redaction.command_hidden(str(exception.get("type", "")), exception["message"])
             message = redaction.parameters_hidden(redaction.header_value_hidden(message))
+            message = redaction.row_values_hidden(message, policy)
             exception["message"] = policy.mask_message(message, redaction.MAX_MESSAGE_CHARS)
 
 
