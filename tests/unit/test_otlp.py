@@ -593,6 +593,24 @@ def test_settings_the_otel_way(monkeypatch: pytest.MonkeyPatch) -> None:
     assert otlp.Settings().endpoint is None
 
 
+def test_a_blank_traces_setting_is_unset_and_the_general_one_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As OpenTelemetry's specification has it (an empty value is as unset), and as the endpoint and headers were
+    read: a blank ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` left the timeout at 500 ms, not at
+    ``OTEL_EXPORTER_OTLP_TIMEOUT``'s."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", " ")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", " ")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
+    settings = otlp.Settings()
+    assert (settings.endpoint, settings.headers, settings.timeout) == (
+        "http://localhost:4318/v1/traces",
+        {"api-key": "1"},
+        2.0,
+    )
+
+
 @pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
 def test_an_endpoint_not_understood_is_quoted_as_set(
     name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture

@@ -61,7 +61,7 @@ def _endpoint() -> str | None:
 
 
 def _timeout_ms() -> int:
-    name = TRACES_TIMEOUT if config.get_raw(TRACES_TIMEOUT) is not None else TIMEOUT
+    name = TRACES_TIMEOUT if config.get_str(TRACES_TIMEOUT) is not None else TIMEOUT  # blank: as unset (OTel's rule)
     return config.get_int(name, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS)
 
 
