@@ -80,12 +80,15 @@ def handler(event, context):
 
 
 def _tree(fn: LocalLambda, exporter: str, first: int, inv: Any) -> dict[str, dict[str, Any]]:
-    """name -> {id, parent, attributes/annotations}, from X-Ray documents or decoded OTLP spans."""
+    """name -> {id, parent, attributes/annotations}, from X-Ray documents or decoded OTLP spans; the cold start's
+    ``## init`` and its imports left out (how many imports it shows depends on how long each took)."""
     if exporter == "xray":
-        return {d["name"]: d for d in subsegments(inv.documents)}
+        return {d["name"]: d for d in subsegments(without_init(inv.documents))}
     fn.daemon.sync()
     found = {}
     for _, _, span in spans_of(fn.daemon.datagrams(first)):
+        if span.name == "## init" or span.name.startswith("import "):
+            continue
         found[span.name] = {
             "id": span.span_id.hex(),
             "parent_id": span.parent_span_id.hex(),
