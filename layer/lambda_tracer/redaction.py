@@ -113,13 +113,13 @@ _NOT_ALNUM = r"[^A-Za-z0-9]+"
 #: Substrings without which no rule can apply to a text, each checked with ``in`` (much cheaper per character
 #: than one regex of alternatives). In the lower-cased text: fragments of the default secret names that survive any
 #: separator a text may put inside a name (``pass_word``, ``x-api-key``, ``Api Key``; ``%`` for ``api%5Fkey``;
-#: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes and the base64 flag.
+#: ``\\u`` for ``\\u0070assword`` in JSON), credential schemes, the base64 flag and SQL's encryption functions.
 _NEEDLES = (
     "pass", "pw", "secret", "token", "jwt", "bearer", "basic", "auth", "cred", "sig", "csrf", "xsrf", "session",
     "dsn", "cookie", "query", "key", "conn", "input", "cvv", "cvc", "otp", "verifi", "curl", "securestring", "mfa",
     "recovery", "backup", "assertion", "saml",
     'isbase64encoded":true', 'isbase64encoded": true', 'isbase64encoded\\":true', 'isbase64encoded\\": true', "%",
-    "\\u", "identified",
+    "\\u", "identified", "aes_encrypt", "aes_decrypt", "pgp_sym_",
 )  # fmt: skip
 #: In the text as it is (the patterns are case-sensitive, so ``Asia/Tokyo`` or ``through`` trigger nothing): what
 #: every token format, JWT and private-key block begins with.

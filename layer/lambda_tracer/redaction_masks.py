@@ -61,11 +61,23 @@ _NAMED_VALUE = (
     r"|(?<![\w-])name:[ \t]*[\"']?([\w.\-/]{1,256})[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*)"
 )
 #: A secret name and a quoted value after spaces (SQL's ``CREATE USER app WITH PASSWORD 'x'``, ``token "x"``), and
-#: SQL's ``IDENTIFIED BY x`` (quoted or not; MySQL's ``IDENTIFIED WITH plugin BY 'x'`` too): up to the value's start.
+#: SQL's ``IDENTIFIED BY x`` (quoted or not; MySQL's ``IDENTIFIED WITH plugin BY 'x'`` too), MySQL's ``SET PASSWORD
+#: [FOR user] = x`` and SQLCipher's ``PRAGMA [schema.]key = x`` (``rekey``, ``hexkey``, ``key(x)``): up to the value's
+#: start.
 _SPACED_VALUE = (
-    r"(?<![\w.\-])(?:((?i:identified)(?:[ \t]+(?i:with)[ \t]+[\"'`]?\w{1,64}[\"'`]?)?[ \t]+(?i:by))"
-    r"|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"']))[ \t]+"
+    r"(?<![\w.\-])(?:((?i:identified)(?:[ \t]+(?i:with)[ \t]+[\"'`]?\w{1,64}[\"'`]?)?[ \t]+(?i:by))[ \t]+"
+    r"|([A-Za-z_][\w\-]{0,63})(?=[ \t]+[\"'])[ \t]+"
+    r"|((?i:set[ \t]+password)(?:[ \t]+(?i:for)[ \t][^=;\r\n]{1,256})?[ \t]*="
+    r"|(?i:pragma)[ \t]+(?:\w{1,64}\.)?(?i:(?:hex)?(?:re)?key)[ \t]*[=(])[ \t]*)"
 )
+#: MySQL's old password after a new one (``IDENTIFIED BY 'new' REPLACE 'old'``), from the new one's end.
+_REPLACED = r"[\"']?[ \t]+(?i:replace)[ \t]+(?=[\"'])"
+#: MySQL's ``AES_ENCRYPT(str, key)``, ``AES_DECRYPT`` and pgcrypto's ``pgp_sym_encrypt(data, password)``,
+#: ``pgp_sym_decrypt``: up to the first argument; the key is the second (``_keyed_call_spans``).
+_KEYED_CALL = r"(?<![\w.])(?i:aes_(?:en|de)crypt|pgp_sym_(?:en|de)crypt(?:_bytea)?)[ \t]*\([ \t]*"
+_ARGUMENT_SEPARATOR = r"[\"']?[ \t]*,[ \t]*"
+#: A key argument that holds no literal: a bind parameter, a variable or a column (kept).
+_NO_LITERAL = r"\?|%s|%\(\w{1,64}\)s|[:$@]\w{1,64}|[A-Za-z_][\w.]{0,128}"
 #: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case; ``&#0``/``&#x0`` for
 #: numbers padded with zeros, JSTL's ``&#034;`` and PHP's ``&#039;``): a text holding one may hold an encoded name and
 #: value, URL or credentials, or JSON or XML escaped into HTML (redaction_encoded.py), decoded and masked up to
@@ -392,8 +404,10 @@ def _name_spans(policy: Policy, text: str, lowered: str) -> list[tuple[int, int,
         spans += _element_spans(policy, text)
     if "-" in text:
         spans += _flag_spans(policy, text)
-    if "'" in text or '"' in text or "identified" in lowered:
+    if "'" in text or '"' in text or "identified" in lowered or "pragma" in lowered:
         spans += _spaced_spans(policy, text)
+    if "crypt" in lowered:
+        spans += _keyed_call_spans(text)
     return spans
 
 
@@ -524,14 +538,14 @@ def _flag_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
 
 def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
     """``PASSWORD 'x'``, ``token "x"`` (a name ``Policy.names_secret`` says is secret, spaces, a quoted value) and
-    ``IDENTIFIED [WITH plugin] BY x``: SQL's ``CREATE USER``/``ALTER ROLE`` as an OpenTelemetry ``db.statement``
-    records them, and prose alike; the values to mask, but those ``_kept_value`` keeps (``null``)."""
+    ``IDENTIFIED [WITH plugin] BY x`` (``… REPLACE 'old'``), ``SET PASSWORD … = x``, ``PRAGMA key = x``: SQL as an
+    OpenTelemetry ``db.statement`` records it, and prose alike; the values to mask, but those ``_kept_value`` keeps."""
     spans: list[tuple[int, int, str]] = []
     resume = 0  # names inside a value already masked are not looked at again: linear in the text
     lines = _Lines(text)
     for match in compiled(_SPACED_VALUE).finditer(text):
-        identified, name = match.groups()
-        if match.start() < resume or not (identified or policy.names_secret(name)):
+        identified, name, sql = match.groups()
+        if match.start() < resume or not (identified or sql or policy.names_secret(name)):
             continue
         start = match.end()
         prose = identified is not None and not (identified[:10] + identified[-2:]).isupper()  # the keywords
@@ -543,6 +557,36 @@ def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
         if found is not None and not _kept_value(policy, name or "password", text[found[0] : found[1]]):
             spans.append((found[0], found[1], REDACTED))
             resume = found[1]
+            old = compiled(_REPLACED).match(text, resume)  # ``… REPLACE 'old'``: MySQL's current password
+            found = _value_span(text, old.end(), False, False, "", lines, closers=False) if old else None
+            if found is not None:
+                spans.append((found[0], found[1], REDACTED))
+                resume = found[1]
+    return spans
+
+
+def _keyed_call_spans(text: str) -> list[tuple[int, int, str]]:
+    """The key argument of SQL's encryption functions (``AES_ENCRYPT(str, 'key')``) when it holds a literal (``'k'``,
+    ``UNHEX('…')``, ``X'…'``); a bind parameter or a column is kept. Each call's first argument is scanned once."""
+    spans: list[tuple[int, int, str]] = []
+    resume = 0
+    lines = _Lines(text)
+    for match in compiled(_KEYED_CALL).finditer(text):
+        if match.start() < resume:
+            continue
+        first = _value_span(text, match.end(), False, False, "", lines, closers=True)
+        resume = match.end() if first is None else first[1]
+        comma = compiled(_ARGUMENT_SEPARATOR).match(text, resume)
+        key = _value_span(text, comma.end(), False, False, "", lines, closers=True) if comma else None
+        if key is None:
+            continue
+        start, end, quoted = key
+        if not quoted and text[end : end + 1] in ("'", '"'):  # ``X'…'``, ``_utf8mb4'…'``: a literal
+            end = min(_closing_quote(text, end + 1, text[end], 0, min(len(text), end + MAX_VALUE_CHARS)) + 1, len(text))
+        elif not quoted and compiled(_NO_LITERAL).fullmatch(text, start, end):
+            continue
+        spans.append((start, end, REDACTED))
+        resume = end
     return spans
 
 

@@ -632,6 +632,10 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
     [
         *["a" * 1_000_000 + "://", "eyJ" * 300_000, "-" * 1_000_000, "=" * 1_000_000, "'a', " * 200_000],
         *["a:" * 500_000, "@ //a:" + "b/" * 500_000, "@ //" + "a:" * 500_000, "@" + "http://a:b" * 100_000],
+        # SQL's forms: a user part without its ``=``, keys and calls left open, ``REPLACE`` after every value.
+        *["SET PASSWORD FOR " * 100_000, "SET PASSWORD FOR " + "a" * 1_000_000, "PRAGMA key=" * 100_000],
+        *["AES_ENCRYPT(" * 100_000, "AES_ENCRYPT((" * 100_000, "pgp_sym_encrypt(a, b) " * 100_000],
+        *["IDENTIFIED BY 'a' REPLACE " * 50_000, "PASSWORD 'a' REPLACE '" * 50_000],
     ],
 )
 def test_masks_stay_linear_on_crafted_text(text: str) -> None:
@@ -648,6 +652,10 @@ def test_masks_stay_linear_on_crafted_text(text: str) -> None:
         ("name: token\nvalue: [", "name: token\nvalue: [REDACTED]"),  # YAML
         ("identified by [", None),  # prose: what follows ``identified by`` in lower case unquoted is no password
         ("identified by x(", None),
+        ("PRAGMA key=(", "PRAGMA key=[REDACTED]"),  # SQL's forms
+        ("AES_DECRYPT(a, (", "AES_DECRYPT(a, [REDACTED]"),
+        ("pgp_sym_encrypt('a', ", "pgp_sym_encrypt('a', [REDACTED]"),
+        ("AES_ENCRYPT((", None),
     ],
 )
 def test_brackets_opened_after_many_names_are_scanned_once(
@@ -865,6 +873,61 @@ def test_a_quoted_value_after_a_secret_name_and_spaces_is_masked() -> None:
     prose = ("identified by the team", "identified with care by the team", "the 'password' field", "said 'hello'")
     for kept in (*prose, "PASSWORD 'null'", "key 'k1'"):
         assert masked(kept) == kept
+
+
+def test_sql_that_sets_a_password_or_a_key_is_masked() -> None:
+    """MySQL's ``SET PASSWORD [FOR user] = '…'`` and the old password of ``… REPLACE '…'``, SQLCipher's
+    ``PRAGMA key``/``rekey`` (its raw key ``"x'…'"`` too), PostgreSQL's ``PASSWORD '…'`` (``CREATE ROLE … WITH LOGIN``),
+    as a database instrumentation's ``db.statement`` records them: the literal masked, the statement kept."""
+    masked = POLICY.mask_text
+    cases = {
+        f"SET PASSWORD FOR 'app'@'%' = '{S}'": "SET PASSWORD FOR 'app'@'%' = '[REDACTED]'",
+        f"set password for app@localhost='{S}'": "set password for app@localhost='[REDACTED]'",
+        f"SET PASSWORD FOR `app`@`h` = '{S}' REPLACE '{S}-old'": (
+            "SET PASSWORD FOR `app`@`h` = '[REDACTED]' REPLACE '[REDACTED]'"
+        ),
+        f"SET PASSWORD = '{S}'": "SET PASSWORD = '[REDACTED]'",
+        f"SET PASSWORD = '{S}' REPLACE '{S}-old'": "SET PASSWORD = '[REDACTED]' REPLACE '[REDACTED]'",
+        f"ALTER USER 'app'@'%' IDENTIFIED BY '{S}' REPLACE '{S}-old' RETAIN CURRENT PASSWORD": (
+            "ALTER USER 'app'@'%' IDENTIFIED BY '[REDACTED]' REPLACE '[REDACTED]' RETAIN CURRENT PASSWORD"
+        ),
+        f"PRAGMA key = '{S}'": "PRAGMA key = '[REDACTED]'",
+        f"pragma key='{S}';": "pragma key='[REDACTED]';",
+        f"PRAGMA rekey = '{S}'": "PRAGMA rekey = '[REDACTED]'",
+        f"PRAGMA main.key = \"x'{S}'\"": 'PRAGMA main.key = "[REDACTED]"',
+        f"PRAGMA hexkey('{S}')": "PRAGMA hexkey('[REDACTED]')",
+        f"PRAGMA key = {S};": "PRAGMA key = [REDACTED];",
+        f"ALTER ROLE app WITH PASSWORD '{S}'": "ALTER ROLE app WITH PASSWORD '[REDACTED]'",
+        f"CREATE ROLE app WITH LOGIN PASSWORD '{S}'": "CREATE ROLE app WITH LOGIN PASSWORD '[REDACTED]'",
+        f"ALTER USER app PASSWORD '{S}'": "ALTER USER app PASSWORD '[REDACTED]'",
+    }
+    assert {text: masked(text) for text in cases} == cases
+    kept = ("PRAGMA key_info(idx)", "PRAGMA journal_mode = 'wal'", "REPLACE INTO t VALUES ('a')", "SET PASSWORD = NULL")
+    for text in (*kept, "UPDATE t SET password = NULL", "ALTER USER app IDENTIFIED BY 'x' REPLACE"):
+        assert masked(text) == text.replace("'x'", "'[REDACTED]'")
+
+
+def test_the_key_argument_of_sql_encryption_functions_is_masked() -> None:
+    """MySQL's ``AES_ENCRYPT(str, key)``/``AES_DECRYPT`` and pgcrypto's ``pgp_sym_encrypt(data, password)``/
+    ``pgp_sym_decrypt``: a key given as a literal (or an expression holding one) is masked, the data kept, and a bind
+    parameter or a column is kept."""
+    masked = POLICY.mask_text
+    cases = {
+        f"SELECT AES_ENCRYPT('data', '{S}')": "SELECT AES_ENCRYPT('data', '[REDACTED]')",
+        f'SELECT aes_decrypt(col, "{S}") FROM t': 'SELECT aes_decrypt(col, "[REDACTED]") FROM t',
+        f"SELECT AES_ENCRYPT(CONCAT(a, ','), UNHEX(SHA2('{S}', 512)))": (
+            "SELECT AES_ENCRYPT(CONCAT(a, ','), [REDACTED])"
+        ),
+        f"SELECT AES_DECRYPT(col, X'{S}')": "SELECT AES_DECRYPT(col, [REDACTED])",
+        f"INSERT INTO t VALUES (pgp_sym_encrypt('data', '{S}', 'cipher-algo=aes256'))": (
+            "INSERT INTO t VALUES (pgp_sym_encrypt('data', '[REDACTED]', 'cipher-algo=aes256'))"
+        ),
+        f"SELECT pgp_sym_decrypt(body::bytea, '{S}')": "SELECT pgp_sym_decrypt(body::bytea, '[REDACTED]')",
+    }
+    assert {text: masked(text) for text in cases} == cases
+    kept = ("SELECT AES_ENCRYPT(%s, %s)", "SELECT AES_DECRYPT(col, @key)", "SELECT pgp_sym_encrypt($1, $2)")
+    for text in (*kept, "SELECT AES_ENCRYPT(col, key_col)", "SELECT pgp_sym_decrypt(col, :key)", "AES_ENCRYPT("):
+        assert masked(text) == text
 
 
 def test_message_quoting_input_is_masked() -> None:
