@@ -565,6 +565,35 @@ def test_warnings_quote_no_key_holding_a_secret(caplog: pytest.LogCaptureFixture
 # -- what a review tried (each was a leak, an invalid document or a broken function) ---------------------
 
 
+def test_the_escape_hatchs_sql_user_is_masked_as_opentelemetrys_db_user() -> None:
+    """The X-Ray SDK's ``sql`` block (``set_sql``) recorded its ``user`` as given, where OpenTelemetry's ``db.user``
+    is masked as any text: a user name is kept, a credential form in it masked, in both."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = Tracer(service="svc")
+    users = ["app_rw", f"https://app:{S}@db", f"token={S}", f"Bearer {S}"]
+
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: object) -> str:
+        for index, user in enumerate(users):
+            with tracer.provider.in_subsegment(f"sdk {index}") as subsegment:
+                subsegment.set_sql({"url": "postgresql://db/app", "user": user, "sanitized_query": "SELECT 1"})
+            attributes = {"db.system": "postgresql", "db.user": user}
+            with trace.get_tracer("t").start_as_current_span(
+                f"otel {index}", kind=SpanKind.CLIENT, attributes=attributes
+            ):
+                pass
+        return "ok"
+
+    call = invoke(handler, expect=2 * len(users) + 1)
+    for index in range(len(users)):
+        sdk, otel = by_name(call.documents, f"sdk {index}"), by_name(call.documents, f"otel {index}")
+        assert sdk["sql"]["user"] == otel["sql"]["user"] == POLICY.mask_text(users[index])
+    assert by_name(call.documents, "sdk 0")["sql"]["user"] == "app_rw"
+    assert S not in json.dumps(call.documents)
+
+
 def test_escape_hatch_on_our_own_subsegment_is_redacted_and_valid() -> None:
     tracer = Tracer(service="svc")
 

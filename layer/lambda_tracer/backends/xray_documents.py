@@ -173,7 +173,7 @@ def check_foreign(document: dict[str, Any], policy: redaction.Policy, max_bytes:
         if isinstance(response, dict):  # X-Ray takes numbers only here
             for key in [key for key, value in response.items() if not _is_finite_number(value)]:
                 del response[key]
-    _mask_fields(document.get("sql"), ("url", "connection_string", "sanitized_query"), policy)
+    _mask_fields(document.get("sql"), ("url", "connection_string", "sanitized_query", "user"), policy)  # as db.user
     aws = document.get("aws")
     if isinstance(aws, dict):  # X-Ray wants strings where the SDK may leave a None (no request id)
         converted = capture.to_metadata(
