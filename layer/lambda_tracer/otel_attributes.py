@@ -47,9 +47,13 @@ def _valid_value(value: object) -> bool:
 
 
 def _metadata(entry: Any, key: str, value: object) -> None:
-    """An attribute as metadata, as ``put_metadata`` records it: its key masked too (a URL with credentials)."""
-    policy = redaction.current()
-    data = capture.to_metadata(value, policy, config.max_capture_bytes(), key=key)
+    """An attribute as metadata, as ``put_metadata`` records it: its key masked too (a URL with credentials), and
+    the query string of ``http.target`` as ``url.query``'s, every value masked (``rawQueryString``'s rule)."""
+    policy, limit = redaction.current(), config.max_capture_bytes()
+    if key == "http.target" and isinstance(value, str) and "?" in value and policy.enabled:
+        path, _, query = value.partition("?")
+        value = f"{path}?{policy.mask_under(redaction.QUERY, query, limit)}"
+    data = capture.to_metadata(value, policy, limit, key=key)
     if isinstance(entry, xray.XRaySpan):
         if key == "events" and _are_events(entry.metadata.get(NAMESPACE, {}).get("events")):
             return  # the span's events keep ``default.events`` (docs/opentelemetry.md)

@@ -96,7 +96,7 @@ NOT_SECRET_WORDS = frozenset(
 #: Words that make a key hold cookies (values masked one by one, names kept).
 COOKIE_WORDS = frozenset({"cookie", "cookies"})
 #: Last words that, after ``query``, make a key hold a whole query string (``rawQueryString``,
-#: ``queryStringParameters``): every value is masked there, names kept.
+#: ``queryStringParameters``; and OpenTelemetry's ``url.query``): every value is masked there, names kept.
 QUERY_LAST_WORDS = frozenset({"string", "parameters", "params"})
 #: Parameter names whose value is always user input, whatever field it was for (pydantic's messages).
 ALWAYS_MASKED_PARAMETERS = frozenset({"inputvalue"})
@@ -286,7 +286,11 @@ class Policy:
             return PLAIN
         if "cookie" in self.secret_words and any(word in COOKIE_WORDS for word in key_words):
             return COOKIE
-        if joined.endswith("querystring") or ("query" in key_words[:-1] and key_words[-1] in QUERY_LAST_WORDS):
+        if (
+            joined.endswith("querystring")
+            or joined == "urlquery"
+            or ("query" in key_words[:-1] and key_words[-1] in QUERY_LAST_WORDS)
+        ):
             return QUERY
         if NOT_SECRET_WORDS.intersection(key_words):
             key_words = tuple(word for word in key_words if word not in NOT_SECRET_WORDS)

@@ -282,6 +282,41 @@ def test_a_urls_query_and_fragment_are_not_kept_beside_the_http_block() -> None:
     assert "-77" not in json.dumps(call.documents)
 
 
+def test_a_request_query_string_in_url_query_or_http_target_has_every_value_masked() -> None:
+    """``url.query`` and ``http.target`` (the path and query OpenTelemetry's server instrumentations record: Flask,
+    ASGI behind Mangum) follow the query-string rule, as ``rawQueryString`` does: every value masked, names kept, the
+    path kept. Only secret-named parameters' values were (``?t=`` of a magic link was recorded)."""
+    attributes = {
+        "http.method": "GET",
+        "http.target": "/v1/login?t=magic-77&lang=en",
+        "url.path": "/v1/login",
+        "url.query": "t=magic-77&lang=en&flag",
+    }
+
+    @_tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> None:
+        for kind in (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL):
+            with otel_tracer.start_as_current_span(f"{kind.name} request", kind=kind, attributes=attributes):
+                pass
+        with otel_tracer.start_as_current_span("set one by one") as span:
+            span.set_attribute("http.target", "/x?code=c-77")
+            span.set_attribute("url.query", "state=s-77")
+            span.set_attribute("http.target", "/plain/path")
+
+    call = invoke(handler, expect=5)
+    docs = _by_name(call)
+    for kind in ("SERVER", "CLIENT", "INTERNAL"):
+        recorded = docs[f"{kind} request"]["metadata"]["default"]
+        assert recorded["http.target"] == "/v1/login?t=[REDACTED]&lang=[REDACTED]"
+        assert recorded["url.query"] == "t=[REDACTED]&lang=[REDACTED]&[REDACTED]"
+        assert recorded["url.path"] == "/v1/login"
+    assert docs["set one by one"]["metadata"]["default"] == {
+        "http.target": "/plain/path",
+        "url.query": "state=[REDACTED]",
+    }
+    assert "-77" not in json.dumps(call.documents)
+
+
 def test_sql_statements_that_set_a_password_are_masked() -> None:
     """DDL takes no bind parameters: ``CREATE USER … PASSWORD 'x'`` holds the password as a literal, and a database
     instrumentation records the statement (``db.statement``, X-Ray's ``sanitized_query``)."""

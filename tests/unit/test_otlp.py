@@ -909,6 +909,7 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
         for kind in kinds:
             with api.start_as_current_span(f"api.{kind.name.lower()}", kind=kind) as span:
                 span.set_attributes({"order.id": 7, "tags": ["a", "b"], "ratio": 0.5, "password": "hunter2"})
+                span.set_attributes({"url.query": "t=magic-77&lang=en", "http.target": "/login?t=magic-77&lang=en"})
                 span.add_event("step", {"n": 1})
 
     sent, _, _ = _invoke(handler)
@@ -919,6 +920,8 @@ def test_opentelemetry_api_spans_keep_their_kind_attributes_and_events(otlp_mode
         found = attributes(span)
         assert found["order.id"] == 7 and found["tags"] == ["a", "b"] and found["ratio"] == 0.5
         assert found["password"] != "hunter2" and "hunter2" not in str(found)
+        assert found["url.query"] == "t=[REDACTED]&lang=[REDACTED]"  # every value, as rawQueryString's
+        assert found["http.target"] == "/login?t=[REDACTED]&lang=[REDACTED]"
         assert not [key for key in found if key.startswith("aws.xray.metadata.")]
         [event] = span.events
         assert event.name == "step" and attributes(event) == {"n": 1}

@@ -1255,6 +1255,8 @@ def test_words_cut_to_max_key_chars() -> None:
         ("query_params", QUERY),
         ("querystring", QUERY),
         ("x_querystring", QUERY),
+        ("url.query", QUERY),  # OpenTelemetry's
+        ("search_query", PLAIN),
         ("query", PLAIN),
         ("params_query", PLAIN),
         ("name", PLAIN),
