@@ -24,7 +24,7 @@ from .capture_json import (
     bound_text,
     describe,
 )
-from .redaction import COOKIE, COUNTS, QUERY, SECRET, exception_message
+from .redaction import COOKIE, COUNTS, QUERY, SECRET, exception_message, row_values_hidden
 from .redaction_text import MASK_MARGIN, REDACTED
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
@@ -403,9 +403,12 @@ def error_metadata(error: BaseException, policy: Policy, max_bytes: int) -> Any:
     """
     converter = _Converter(policy, max_bytes)
     info = converter.convert(exception_info(error, policy))
-    # Masked as the message is (every URL query value too): an attribute often holds the URL the message quotes.
+    # Masked as the message is (every URL query value too, a failed row's values): an attribute often holds the URL
+    # the message quotes, or the DETAIL it leaves out (asyncpg's ``detail``).
     attributes = {
-        key: policy.mask_message(item, MAX_ATTRIBUTE_CHARS) if isinstance(item, str) else item
+        key: policy.mask_message(row_values_hidden(item, policy), MAX_ATTRIBUTE_CHARS)
+        if isinstance(item, str)
+        else item
         for key, item in _scalar_attributes(error).items()
     }
     extra = converter._mapping(attributes, 0)

@@ -581,6 +581,28 @@ def test_error_messages() -> None:
     assert redaction.exception_message(Unprintable(), Policy()) == "<str() of the exception raised>"
 
 
+class NotNullViolationError(Exception):
+    """asyncpg's shape: the server's fields (``detail``: PostgreSQL's DETAIL) as attributes, not in the message."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.sqlstate, self.detail = "23502", detail
+
+
+def test_the_row_a_database_error_holds_as_an_attribute_is_not_recorded() -> None:
+    """asyncpg's errors keep the DETAIL that quotes the failed row as an attribute (``detail``), a short scalar
+    recorded with the error metadata: its values were kept there while the same row quoted in a message was hidden."""
+    rows = {
+        "Failing row contains (7, null, pw-row-9, 2024).": f"Failing row contains ({R}).",
+        "Key (token)=(tk-pg-9) already exists.": f"Key (token)=({R}) already exists.",
+        "Key (email)=(ann@example.com) already exists.": "Key (email)=(ann@example.com) already exists.",
+    }
+    for detail, recorded in rows.items():
+        error = NotNullViolationError('null value in column "email" violates not-null constraint', detail)
+        attributes = capture_convert.error_metadata(error, Policy(), 16384)["attributes"]
+        assert attributes == {"sqlstate": "23502", "detail": recorded}
+
+
 class MyError(Exception):
     pass
 
