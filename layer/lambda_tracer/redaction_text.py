@@ -23,12 +23,12 @@ MASK_MARGIN = 4096
 _USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\]*|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 #: The URL credentials redaction_masks.py masks (``https://user:password@host``, ``//user@host``): the user part up to
 #: the last ``@`` of the authority; or a password holding ``/``, ``?`` or ``#`` (a generated one, unquoted in a DSN) up
-#: to an ``@``, when it is no port and path. Unbounded, however long (a generated password may be 4,096 characters),
-#: and still linear: each part ends before the next ``//`` (a user part at any ``/``), so a character is scanned from
-#: one ``//`` only.
+#: to an ``@``, when it is no port and path; neither a user part nor a password holds ``"`` (no URL does: compact JSON's
+#: quotes end it). Unbounded, however long (a generated password may be 4,096 characters), and still linear: each part
+#: ends before the next ``//`` (a user part at any ``/``), so a character is scanned from one ``//`` only.
 URL_USERINFO = (
     r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))"
-    r"([^\s/?#\\]+|[^\s/?#@:\\]*:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/))+)@"
+    r"([^\s/?#\\\"]+|[^\s/?#@:\\]*:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 )
 
 

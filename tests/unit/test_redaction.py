@@ -1425,6 +1425,17 @@ def test_url_passwords_holding_a_slash_or_question_mark_are_masked(text: str, ex
     assert _meta({"database_url": text}) == {"database_url": text if expected is None else expected}
 
 
+@pytest.mark.parametrize("ids", [3, 300])
+def test_compact_json_quoting_a_url_and_an_address_is_no_url_credentials(ids: int) -> None:
+    """JSON written without spaces (an API's error body quoted in an exception message) holding a URL with no path and,
+    later, an e-mail address: no URL's authority holds a ``"``, yet from the URL's host to the ``@`` it was read as
+    one and masked, the JSON between lost; since URL credentials are masked however long, at any distance."""
+    body = json.dumps({"docs": "https://docs.example.com", "ids": list(range(ids)), "contact": "ann@example.com"})
+    text = body.replace(", ", ",").replace(": ", ":")
+    assert Policy().mask_text(text) == text
+    assert redaction.exception_message(ValueError(f"rejected: {text}"), Policy()) == f"rejected: {text}"[:1000]
+
+
 @pytest.mark.parametrize(
     ("text", "needed"),
     [
