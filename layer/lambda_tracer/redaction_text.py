@@ -19,8 +19,10 @@ MAX_VALUE_CHARS = 65_536
 #: parses JSON held in a string whole up to its limit plus this, and masks the rest as text (a cut document loses its
 #: structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
-#: URL credentials: ``//`` then an authority ending at ``@``, or a user, ``:`` and a password holding ``/?#`` (a DSN's).
-_USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\]*|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
+#: URL credentials: ``//`` then an authority ending at ``@`` (no ``"`` in it, as in URL_USERINFO: a response's
+#: compact JSON holding a URL and, later, an address is no such text), or a user, ``:`` and a password holding ``/?#``
+#: (a DSN's).
+_USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\\"]*|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 #: The URL credentials redaction_masks.py masks (``https://user:password@host``, ``//user@host``): the user part up to
 #: the last ``@`` of the authority; or a password holding ``/``, ``?`` or ``#`` (a generated one, unquoted in a DSN) up
 #: to an ``@``, when it is no port and path; neither a user part nor a password holds ``"`` (no URL does: compact JSON's
