@@ -525,12 +525,14 @@ _STATEMENT_PARAMETERS = r"(?m)^\[parameters: [^\r\n]*"
 
 #: What databases quote of the row a statement failed on: PostgreSQL's ``Failing row contains (…).`` (every column, by
 #: position) and ``Key (cols)=(…) already exists.`` (and its other key messages, to their ``)`` or the line's end),
-#: MySQL's ``Duplicate entry '…' for key 'table.index'``.
+#: MySQL's ``Duplicate entry '…' for key 'table.index'``. A row with no closing ``)`` runs to its line's end, and a
+#: ``Duplicate entry '`` with no ``' for key '`` after it takes its line kept: either way no later start on that line
+#: is tried again, so the scan stays linear however many starts a crafted line repeats.
 _FAILED_ROW = (
-    r"(?m)(Failing row contains \()[^\r\n]*(?=\))"
+    r"(?m)(Failing row contains \()(?:[^\r\n]*(?=\))|[^\r\n]*)"
     r"|([Kk]ey \(([^\r\n()]{1,1024})\)=\()[^\r\n]*?"
     r"(?=\) (?:already exists|is not present|is still referenced|conflicts with)|\)\.?[ \t]*$|$)"
-    r"|(Duplicate entry ')[^\r\n]*(?=' for key '([^'\r\n]{1,256})')"
+    r"|(Duplicate entry ')(?:[^\r\n]*(?=' for key '([^'\r\n]{1,256})')|[^\r\n]*)"
 )
 
 
@@ -545,6 +547,8 @@ def row_values_hidden(message: str, policy: Policy) -> str:
 
     def hidden(match: re.Match[str]) -> str:
         row, key, columns, entry, index = match.groups()
+        if entry is not None and index is None:  # no ``' for key '`` on its line: no such message
+            return match.group(0)
         names = columns.split(",") if key is not None else [index] if entry is not None else []
         if row is None and not any(policy.names_secret(name) for name in names):
             return match.group(0)
