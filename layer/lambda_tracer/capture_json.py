@@ -46,6 +46,8 @@ _NAME_KEYS = ("Name", "name", "Key", "key", "ParameterKey", "ParameterName", "Op
 _VALUE_KEYS = ("Value", "value", "ParameterValue")
 #: What ``_as_it_is`` returns for a value that needs converting.
 _CONVERT: Any = object()
+#: The exact types a value recorded as it is holds (those ``marshal`` and the JSON encoder both take, but sets).
+_JSON_TYPES = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
 _STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -98,10 +100,15 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
         if type(value) is str:
             text = _strict_json(value)
         else:
-            packed = marshal.dumps(value)  # type: ignore[arg-type]
-            if copy:  # the copy is what is checked: another thread may change the value meanwhile
-                value = marshal.loads(packed)
-            text = _within_json(value, max_bytes)
+            # Measured, and its types checked, first: marshal looks at all of a value and sorts sets, and only
+            # copies what this let through (a response is not copied: recorded as its function returns).
+            if _expands_past(value, max_bytes, typed=True):
+                return _CONVERT, ""
+            if not copy:
+                text = _strict_json(value)
+            else:  # the copy is what is checked: another thread may change the value meanwhile
+                value = marshal.loads(marshal.dumps(value))  # type: ignore[arg-type]
+                text = _within_json(value, max_bytes)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
     if not _kept(text, policy, max_bytes):
@@ -150,9 +157,11 @@ def _within_json(value: Any, max_bytes: int) -> str:
     return _strict_json(value)
 
 
-def _expands_past(value: Any, max_bytes: int) -> bool:
+def _expands_past(value: Any, max_bytes: int, typed: bool = False) -> bool:
     """Whether the compact JSON text of ``value`` (of types ``marshal`` took: no code of the value's runs here)
-    is surely longer than ``max_bytes``, counted level by level in C without writing it.
+    is surely longer than ``max_bytes``, counted level by level in C without writing it. ``typed``: of any types,
+    refused (True) when it holds one other than JSON's exact ones, each level checked before it is measured, so
+    that it is measured before ``marshal`` is given it, which looks at all of a value and sorts sets.
 
     Every item is counted as often as the value holds it: a string, dict or list held 200 times counts 200 times,
     as the encoder would write it, though ``marshal`` wrote it once. Each item counts one character, and a string
@@ -161,6 +170,8 @@ def _expands_past(value: Any, max_bytes: int) -> bool:
     holds at most twice ``max_bytes`` items (a dict's keys and values): the work is bounded by the limit, whatever
     the value shares or nests (a cycle included, which the encoder would refuse).
     """
+    if typed and type(value) not in _JSON_TYPES:
+        return True
     floor = 1 + length_hint(value)
     level = [value]
     try:
@@ -168,6 +179,8 @@ def _expands_past(value: Any, max_bytes: int) -> bool:
             level = gc.get_referents(*level)  # the items, keys of str-keyed dicts left out (not containers)
             if not level:
                 return False
+            if typed and not _JSON_TYPES.issuperset(map(type, level)):
+                return True
             floor += len(level) + sum(map(length_hint, level))
     except Exception:  # a bytes-like subclass whose __len__ raises: not JSON, converted
         pass

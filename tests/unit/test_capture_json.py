@@ -374,6 +374,52 @@ def test_a_value_sharing_a_big_string_is_not_encoded_expanded(shape: str, monkey
     assert encoded == []
 
 
+def _nested_frozensets(depth: int) -> frozenset[Any]:
+    value: frozenset[Any] = frozenset()
+    for level in range(depth):
+        value = frozenset({value, level})
+    return value
+
+
+def _not_marshalled_shapes() -> dict[str, Any]:
+    """Values ``marshal`` took, wrote whole and, for sets, sorted: frozensets nested 22 deep (44 values) took it 7 s,
+    doubling at each level (a set's items are written once to be sorted by their bytes, then again); a set of 750,000
+    ints 2 s; a list of 750,000 ints 10 ms, only to be converted and cut."""
+    return {
+        "nested frozensets": {"d": _nested_frozensets(12)},  # ~4,000 writes, not 4 million as 22 deep would be
+        "frozensets in a list": [{"a": [_nested_frozensets(12)]}],
+        "frozenset as a key": {_nested_frozensets(12): 1},
+        "set": {"ids": set(range(20_000))},
+        "set deep in a small dict": {"a": {"b": [set(range(20_000))]}},
+        "long list": {"ids": list(range(100_000))},
+        "long list in a small dict": {"a": {"ids": list(range(100_000))}},
+    }
+
+
+@pytest.mark.parametrize("shape", list(_not_marshalled_shapes()))
+def test_marshal_is_given_only_values_of_json_types_within_the_limit(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``marshal`` looks at all of a value and sorts every set in it by its items' bytes (writing each item twice, so
+    nested frozensets cost it twice as much per level): it is given no value that holds a set, nor one whose
+    containers hold more than could be looked up or recorded, which a walk in C finds first, level by level and within
+    its bound (``capture._without_sets``, ``capture_json._expands_past``). Such values are converted as before: a set
+    recorded as a list."""
+    value = _not_marshalled_shapes()[shape]
+    marshalled: list[Any] = []
+    real = capture_json.marshal.dumps
+    monkeypatch.setattr(capture_json.marshal, "dumps", lambda item, *rest: marshalled.append(item) or real(item, *rest))
+    calls = {
+        "response_metadata": lambda: capture.response_metadata(value, Policy(), 16384)[0],
+        "to_metadata": lambda: capture.to_metadata(value, Policy(), 16384),
+        "recorded_response": lambda: capture.recorded_response(value)[0],
+    }
+    recorded = {name: call() for name, call in calls.items()}
+    assert marshalled == []
+    assert recorded["to_metadata"] == recorded["response_metadata"] == recorded["recorded_response"]
+    assert recorded["to_metadata"] == capture._converted(value, Policy(), 16384)[0]  # converted, as before
+
+
 _FLOOR_VALUES: list[Any] = [
     *(fits for fits, _, _ in _FITS_EXACTLY),
     {"a": [1, 2.5, None, True, ""], "b": {"c": ("d", [])}, "": {}},
