@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from lambda_tracer import (
     Tracer,
     capture,
     capture_convert,
+    capture_json,
     config,
     redaction,
     redaction_encoded,
@@ -1405,6 +1407,21 @@ def test_verdict_cache_is_bounded_and_never_cleared() -> None:
     assert policy.verdict("k0") == SECRET
     assert policy.verdict("one_more_token") == SECRET  # judged, not kept
     assert len(policy._verdicts) == 4096 and "one_more_token" not in policy._verdicts
+
+
+def test_a_long_name_is_decoded_only_as_far_as_it_is_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name is judged on its first 256 characters, so it is decoded from at most 12 times as many (what encodes
+    that many: ``%F0%9F%98%80`` is one): an SSM ``Name`` of 6 MB (``%41`` repeated) was decoded whole for one dict
+    (0.6 s), past the value's scan budget."""
+    decoded: list[int] = []
+    unquote = urllib.parse.unquote
+    monkeypatch.setattr(urllib.parse, "unquote", lambda text, *rest: decoded.append(len(text)) or unquote(text, *rest))
+    assert capture_json._named_secret({"Name": "db%5Fpassword" + "%41" * 200_000, "Value": "v"}, POLICY) == "Value"
+    assert capture_json._named_secret({"Name": "%41" * 200_000, "Value": "v"}, POLICY) is None
+    assert POLICY.is_secret_name("-" * 1000 + "api%5Fkey" + "%41" * 1000)
+    assert POLICY.is_secret_name("%F0%9F%98%80" * 248 + "%70assword" + "%41" * 100_000)  # to its 256th character
+    assert not POLICY.is_secret_name("%F0%9F%98%80" * 249 + "%70assword" + "%41" * 100_000)  # to its 257th
+    assert decoded and max(decoded) <= 12 * redaction.MAX_KEY_CHARS
 
 
 def test_is_secret_name() -> None:
