@@ -114,11 +114,15 @@ def recorded_response(value: object) -> tuple[Any, str | None]:
     under the same settings (``{"statusCode": 200}``) is one ``marshal`` call and one lookup (every invocation's)."""
     environ = config.ENVIRON
     if value.__class__ is dict and len(value) <= _KNOWN_ITEMS:
+        nested = False  # an item holding something (only what one holds may be a set), or of a type not JSON's
         for item in value.values():
             if item.__class__ is str and len(item) > _KNOWN_BYTES:  # not a long text copied only to be measured
                 break
+            if is_tracked(item) and (item.__class__ not in _CONTAINERS or item):  # an empty list holds no set
+                nested = True
         else:
-            if is_tracked(value) and not _without_sets(value):  # untracked: it holds no container but of atoms
+            nested = nested or (is_tracked(value) and any(map(is_tracked, value)))  # a key holding something
+            if nested and not _without_sets(value):
                 return response_metadata(value, redaction.current(), _limit())
             try:
                 packed = marshal.dumps(value)

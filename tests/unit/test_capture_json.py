@@ -389,6 +389,8 @@ def _not_marshalled_shapes() -> dict[str, Any]:
         "nested frozensets": {"d": _nested_frozensets(12)},  # ~4,000 writes, not 4 million as 22 deep would be
         "frozensets in a list": [{"a": [_nested_frozensets(12)]}],
         "frozenset as a key": {_nested_frozensets(12): 1},
+        "frozenset as a key, beside an empty list": {_nested_frozensets(12): [], "calls": []},
+        "set beside an empty list": {"calls": [], "ids": set(range(20_000))},
         "set": {"ids": set(range(20_000))},
         "set deep in a small dict": {"a": {"b": [set(range(20_000))]}},
         "long list": {"ids": list(range(100_000))},
