@@ -53,6 +53,8 @@ from .redaction_text import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at a cold start
 if TYPE_CHECKING:
+    from typing import Any
+
     from .redaction_text import _Sketched
 
     #: ``_Sketched`` with the needles of ``Policy._ungated`` moved to the text's, and how many of them it holds.
@@ -531,13 +533,14 @@ _STATEMENT_PARAMETERS = r"(?m)^\[parameters: [^\r\n]*"
 #: position) and ``Key (cols)=(…) already exists.`` (and its other key messages, to their ``)`` or the line's end),
 #: MySQL's ``Duplicate entry '…' for key 'table.index'``. A row with no closing ``)`` runs to its line's end, and a
 #: ``Duplicate entry '`` with no ``' for key '`` after it takes its line kept: either way no later start on that line
-#: is tried again, so the scan stays linear however many starts a crafted line repeats.
-_FAILED_ROW = (
+#: is tried again, so the scan stays linear however many starts a crafted line repeats (the rest of that line is looked
+#: at once more, for the first two forms only: ``_FAILED_KEYED_ROW``).
+_FAILED_KEYED_ROW = (
     r"(?m)(Failing row contains \()(?:[^\r\n]*(?=\))|[^\r\n]*)"
     r"|([Kk]ey \(([^\r\n()]{1,1024})\)=\()[^\r\n]*?"
     r"(?=\) (?:already exists|is not present|is still referenced|conflicts with)|\)\.?[ \t]*$|$)"
-    r"|(Duplicate entry ')(?:[^\r\n]*(?=' for key '([^'\r\n]{1,256})')|[^\r\n]*)"
 )
+_FAILED_ROW = _FAILED_KEYED_ROW + r"|(Duplicate entry ')(?:[^\r\n]*(?=' for key '([^'\r\n]{1,256})')|[^\r\n]*)"
 
 
 def row_values_hidden(message: str, policy: Policy) -> str:
@@ -550,9 +553,10 @@ def row_values_hidden(message: str, policy: Policy) -> str:
         return message
 
     def hidden(match: re.Match[str]) -> str:
-        row, key, columns, entry, index = match.groups()
-        if entry is not None and index is None:  # no ``' for key '`` on its line: no such message
-            return match.group(0)
+        groups: tuple[Any, ...] = (*match.groups(), None, None)  # _FAILED_KEYED_ROW has no entry and index
+        row, key, columns, entry, index = groups[:5]
+        if entry is not None and index is None:  # no ``' for key '`` on its line: no such message; the rest looked at
+            return f"{entry}{compiled(_FAILED_KEYED_ROW).sub(hidden, match.group(0)[len(entry) :])}"
         names = columns.split(",") if key is not None else [index] if entry is not None else []
         if row is None and not any(policy.names_secret(name) for name in names):
             return match.group(0)

@@ -687,6 +687,26 @@ def test_a_database_errors_row_is_found_in_one_pass_over_a_crafted_line(unit: st
 
 
 @pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Duplicate entry 'x' rejected; DETAIL: Key (api_token)=(tk-1) already exists.",
+            f"Key (api_token)=({redaction.REDACTED})",
+        ),
+        (
+            "Duplicate entry 'x' rejected; Failing row contains (7, tk-2).",
+            f"Failing row contains ({redaction.REDACTED}).",
+        ),
+    ],
+)
+def test_a_duplicate_entry_without_its_key_hides_no_later_row_on_its_line(message: str, expected: str) -> None:
+    """A ``Duplicate entry '`` with no ``' for key '`` after it is kept, but what follows it on its line is still looked
+    at: a key's or failed row's values quoted later on that line were recorded as they were."""
+    hidden = redaction.row_values_hidden(message, POLICY)
+    assert expected in hidden and hidden.startswith("Duplicate entry 'x' rejected; ")
+
+
+@pytest.mark.parametrize(
     ("unit", "expected"),
     [
         ('"name": "password", "value": [', '"name": "password", "value": "[REDACTED]"'),  # a list left open
