@@ -20,17 +20,22 @@ MAX_VALUE_CHARS = 65_536
 #: structure, and parsing a megabyte to record 16 KB of it costs more than the function).
 MASK_MARGIN = 4096
 #: URL credentials: ``//`` then an authority ending at ``@`` (no ``"`` in it, as in URL_USERINFO: a response's
-#: compact JSON holding a URL and, later, an address is no such text), or a user, ``:`` and a password holding ``/?#``
-#: (a DSN's).
-_USERINFO_GATE = r"(?://|\\/\\/)(?:[^\s/?#@\\\"]*|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
+#: compact JSON holding a URL and, later, an address is no such text, but in a password), or a user, ``:`` and a
+#: password holding ``/?#`` (a DSN's).
+_USERINFO_GATE = (
+    r"(?://|\\/\\/)(?:[^\s/?#@\\\"]*|[^\s/?#@\\\":]*:(?!\d{1,5}\")[^\s/?#@\\]*"
+    r"|[^\s/?#@:\\]*:(?:[^\s@\\\"'<>/]|/(?!/))+)@"
+)
 #: The URL credentials redaction_masks.py masks (``https://user:password@host``, ``//user@host``): the user part up to
 #: the last ``@`` of the authority; or a password holding ``/``, ``?`` or ``#`` (a generated one, unquoted in a DSN) up
-#: to an ``@``, when it is no port and path; neither a user part nor a password holds ``"`` (no URL does: compact JSON's
-#: quotes end it). Unbounded, however long (a generated password may be 4,096 characters), and still linear: each part
-#: ends before the next ``//`` (a user part at any ``/``), so a character is scanned from one ``//`` only.
+#: to an ``@``, when it is no port and path; a user part holds no ``"`` (no URL does: compact JSON's quotes end it), a
+#: password without ``/?#`` may (a generated one), unless a port is closed by it (``"h:8443","a":"ann@x"``). Unbounded,
+#: however long (a generated password may be 4,096 characters), and still linear: each part ends before the next ``//``
+#: (a user part at any ``/``), so a character is scanned from one ``//`` only.
 URL_USERINFO = (
     r"(?<![A-Za-z0-9+.\-/])((?:[A-Za-z][A-Za-z0-9+.\-]{0,31}:)?(?://|\\/\\/))"
-    r"([^\s/?#\\\"]+|[^\s/?#@:\\]*:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/))+)@"
+    r"([^\s/?#\\\":]*:(?!\d{1,5}\")[^\s/?#\\]*|[^\s/?#\\\"]+"
+    r"|[^\s/?#@:\\]*:(?!\d{1,5}(?:[/?#]|$))(?:[^\s@\\\"'<>/]|/(?!/))+)@"
 )
 
 

@@ -667,6 +667,7 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
         *["SET PASSWORD FOR " * 100_000, "SET PASSWORD FOR " + "a" * 1_000_000, "PRAGMA key=" * 100_000],
         *["AES_ENCRYPT(" * 100_000, "AES_ENCRYPT((" * 100_000, "pgp_sym_encrypt(a, b) " * 100_000],
         *["IDENTIFIED BY 'a' REPLACE " * 50_000, "PASSWORD 'a' REPLACE '" * 50_000],
+        *["@ //a:" + '"' * 1_000_000, "@" + '//a:"x' * 160_000],  # passwords holding quotes
     ],
 )
 def test_masks_stay_linear_on_crafted_text(text: str) -> None:
@@ -1483,6 +1484,21 @@ def test_compact_json_quoting_a_url_and_an_address_is_no_url_credentials(ids: in
     text = body.replace(", ", ",").replace(": ", ":")
     assert Policy().mask_text(text) == text
     assert redaction.exception_message(ValueError(f"rejected: {text}"), Policy()) == f"rejected: {text}"[:1000]
+
+
+@pytest.mark.parametrize("password", ['p"w', '"', 'x9"', 'k"@z', 'a:b"c'])
+def test_a_url_password_holding_a_quote_is_masked(password: str) -> None:
+    """A generated password may hold ``"`` (Secrets Manager's default alphabet does), put into a DSN as it is and quoted
+    in a message: masked as before a user part stopped holding ``"``, while compact JSON holding a URL (with or without
+    a port) and, later, an address is still kept."""
+    text = f"could not connect to postgres://ann:{password}@db.example.com/app"
+    masked = f"could not connect to postgres://ann:{redaction.REDACTED}@db.example.com/app"
+    assert Policy().mask_text(text) == masked
+    assert redaction.exception_message(ValueError(text), Policy()) == masked
+    for url in ("https://api.example.com", "https://api.example.com:8443"):
+        body = f'{{"api":"{url}","ids":[1,2],"owner":"ann@example.com"}}'
+        assert not Policy().needs_mask(body)
+        assert Policy().mask_text(body) == body
 
 
 @pytest.mark.parametrize(
