@@ -108,7 +108,7 @@ def _as_it_is_text(value: object, policy: Policy, max_bytes: int, copy: bool) ->
                 text = _strict_json(value)
             else:  # the copy is what is checked: another thread may change the value meanwhile
                 value = marshal.loads(marshal.dumps(value))  # type: ignore[arg-type]
-                text = _within_json(value, max_bytes)
+                text = _strict_json(value)
     except Exception:  # not plain JSON types (or a subclass whose methods raise): converted
         return _CONVERT, ""
     if not _kept(text, policy, max_bytes):

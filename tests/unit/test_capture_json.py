@@ -73,7 +73,7 @@ def test_the_copy_recorded_is_the_value_that_was_checked_though_another_thread_c
     was copied and none when it was checked was recorded with the password, unmasked."""
     shared: dict[str, Any] = {"db": {"password": "hunter2"}}
     recorded = changed_at_call(
-        capture_json._within_json.__code__,
+        capture_json._strict_json.__code__,  # after the copy: written at once
         lambda: shared.update(db={"host": "db.internal"}),
         lambda: capture.to_metadata(shared, Policy(), 16384, key="state"),
     )
@@ -420,6 +420,21 @@ def test_marshal_is_given_only_values_of_json_types_within_the_limit(
     assert marshalled == []
     assert recorded["to_metadata"] == recorded["response_metadata"] == recorded["recorded_response"]
     assert recorded["to_metadata"] == capture._converted(value, Policy(), 16384)[0]  # converted, as before
+
+
+@pytest.mark.parametrize("value", [{"table_name": "orders"}, {"status": 200, "headers": {"a": "b"}, "ids": [1, (2,)]}])
+def test_a_copied_value_is_walked_once_as_a_response_is(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk that measures a value and checks its types runs before ``marshal`` copies it; the copy (equal, of types
+    marshal writes) was then walked again to be measured, a second walk for every boto3 call's parameters and every
+    ``put_metadata``: a copy is now written at once, as a response is (a copy changed meanwhile is still refused by
+    its length or its types when written)."""
+    walked: list[int] = []
+    real = capture_json.gc.get_referents
+    monkeypatch.setattr(capture_json.gc, "get_referents", lambda *items: walked.append(1) or real(*items))
+    assert capture.to_metadata(value, Policy(), 16384, copy=False) == value
+    as_response = len(walked)
+    assert capture.to_metadata(value, Policy(), 16384) == value
+    assert len(walked) - as_response == as_response > 0
 
 
 _FLOOR_VALUES: list[Any] = [
