@@ -75,7 +75,7 @@ _REPLACED = r"[\"']?[ \t]+(?i:replace)[ \t]+(?=[\"'])"
 #: MySQL's ``AES_ENCRYPT(str, key)``, ``AES_DECRYPT`` and pgcrypto's ``pgp_sym_encrypt(data, password)``,
 #: ``pgp_sym_decrypt``: up to the first argument; the key is the second (``_keyed_call_spans``).
 _KEYED_CALL = r"(?<![\w.])(?i:aes_(?:en|de)crypt|pgp_sym_(?:en|de)crypt(?:_bytea)?)[ \t]*\([ \t]*"
-_ARGUMENT_SEPARATOR = r"[\"']?[ \t]*,[ \t]*"
+_ARGUMENT_SEPARATOR = r"[\"']?[ \t]*,[ \t]*(\\{0,15}(?=[\"'])|)"  # and a quote's escapes (JSON's ``\"k\"``)
 #: A key argument that holds no literal: a bind parameter, a variable or a column (kept).
 _NO_LITERAL = r"\?|%s|%\(\w{1,64}\)s|[:$@]\w{1,64}|[A-Za-z_][\w.]{0,128}"
 #: Percent-encoded ``=``, ``:``, ``@`` and ``%`` and HTML-escaped quotes and ``<`` (lower case; ``&#0``/``&#x0`` for
@@ -577,7 +577,7 @@ def _keyed_call_spans(text: str) -> list[tuple[int, int, str]]:
         first = _value_span(text, match.end(), False, False, "", lines, closers=True)
         resume = match.end() if first is None else first[1]
         comma = compiled(_ARGUMENT_SEPARATOR).match(text, resume)
-        key = _value_span(text, comma.end(), False, False, "", lines, closers=True) if comma else None
+        key = _value_span(text, comma.start(1), False, False, comma[1], lines, closers=True) if comma else None
         if key is None:
             continue
         start, end, quoted = key

@@ -994,6 +994,19 @@ def test_the_key_argument_of_sql_encryption_functions_is_masked() -> None:
         assert masked(text) == text
 
 
+@pytest.mark.parametrize("levels", [1, 2])
+def test_an_sql_key_quoted_in_json_text_is_masked_to_its_escaped_quote(levels: int) -> None:
+    """A statement quoted in JSON text (an API's error body in a message, a log line): its key's quotes are escaped
+    (``\\"k\\"``), and the backslash before the opening one was read as a literal's prefix (``X'…'``), so the mask ran
+    past the closing one to the next comma, or to the text's end in JSON held in JSON: what followed was lost."""
+    text = json.dumps({"q": f'SELECT AES_ENCRYPT(col, "{S}") FROM t', "user": "ann"})
+    for _ in range(levels - 1):
+        text = json.dumps(text)
+    expected = text.replace(S, "[REDACTED]")
+    assert POLICY.mask_text(text) == expected
+    assert redaction.exception_message(ValueError(text), POLICY) == expected
+
+
 def test_message_quoting_input_is_masked() -> None:
     masked = POLICY.mask_text
     assert S not in masked(f"1 validation error [type=string_too_short, input_value='{S}', input_type=str]")
