@@ -551,7 +551,8 @@ def _spaced_spans(policy: Policy, text: str) -> list[tuple[int, int, str]]:
         prose = identified is not None and not (identified[:10] + identified[-2:]).isupper()  # the keywords
         if prose and text[start : start + 3].lstrip("bBuUrR")[:1] not in ("'", '"'):
             continue  # not scanned: a bracket there could run to the text's end, for every ``identified by`` in it
-        found = _value_span(text, start, False, False, "", lines, closers=False)
+        escaped = compiled(r"\\{1,15}(?=[\"'])").match(text, start)  # JSON's ``\"pw\"``: its escapes with its quote
+        found = _value_span(text, start, False, False, escaped[0] if escaped else "", lines, closers=False)
         if found is not None and prose and not found[2]:
             continue  # ``identified by the team``: a bare word is a password only after SQL's ``IDENTIFIED BY``
         if found is not None and not _kept_value(policy, name or "password", text[found[0] : found[1]]):

@@ -668,6 +668,7 @@ def test_long_json_bodies_are_masked_before_they_are_cut() -> None:
         *["AES_ENCRYPT(" * 100_000, "AES_ENCRYPT((" * 100_000, "pgp_sym_encrypt(a, b) " * 100_000],
         *["IDENTIFIED BY 'a' REPLACE " * 50_000, "PASSWORD 'a' REPLACE '" * 50_000],
         *["@ //a:" + '"' * 1_000_000, "@" + '//a:"x' * 160_000],  # passwords holding quotes
+        *['PRAGMA key = \\"' * 70_000, 'AES_ENCRYPT(a, \\"' * 60_000],  # values quoted in JSON text
     ],
 )
 def test_masks_stay_linear_on_crafted_text(text: str) -> None:
@@ -1005,6 +1006,16 @@ def test_an_sql_key_quoted_in_json_text_is_masked_to_its_escaped_quote(levels: i
     expected = text.replace(S, "[REDACTED]")
     assert POLICY.mask_text(text) == expected
     assert redaction.exception_message(ValueError(text), POLICY) == expected
+
+
+@pytest.mark.parametrize(
+    "statement", ['PRAGMA key = "{}"', 'SET PASSWORD FOR "u" = "{}"', 'ALTER USER u IDENTIFIED BY "{}"']
+)
+def test_an_sql_password_quoted_in_json_text_is_masked(statement: str) -> None:
+    """The same statements quoted in JSON text: the value's quotes are escaped (``\\"pw\\"``), and only the backslash
+    before the opening one was masked, the password recorded after it."""
+    text = json.dumps({"q": statement.format(S), "user": "ann"})
+    assert POLICY.mask_text(text) == text.replace(S, "[REDACTED]")
 
 
 def test_message_quoting_input_is_masked() -> None:
