@@ -480,13 +480,18 @@ MAX_MESSAGE_CHARS = 1000
 
 
 def exception_message(error: BaseException, policy: Policy) -> str:
-    """The message of an exception as recorded: masked (every URL query value too), then cut, and without the
-    command line of a failed subprocess, which holds whatever arguments it was given."""
+    """The message of an exception as recorded (``recorded_message``)."""
     try:
         message = str(error)
     except Exception:
         return "<str() of the exception raised>"
-    message = parameters_hidden(header_value_hidden(command_hidden(type(error).__name__, message)))
+    return recorded_message(type(error).__name__, message, policy)
+
+
+def recorded_message(type_name: str, message: str, policy: Policy) -> str:
+    """An exception's message as recorded (ours, or an X-Ray cause's): masked (every URL query value too), then cut,
+    without a failed subprocess's command line, a refused header value, a failed statement's bind values or row."""
+    message = parameters_hidden(header_value_hidden(command_hidden(type_name, message)))
     return policy.mask_message(row_values_hidden(message, policy), MAX_MESSAGE_CHARS)
 
 
@@ -528,13 +533,11 @@ def header_value_hidden(message: str) -> str:
 #: SQLAlchemy's line of a failed statement's bind values (``StatementError``), to its end (a repr holds no line break).
 _STATEMENT_PARAMETERS = r"(?m)^\[parameters: [^\r\n]*"
 
-
 #: What databases quote of the row a statement failed on: PostgreSQL's ``Failing row contains (…).`` (every column, by
 #: position) and ``Key (cols)=(…) already exists.`` (and its other key messages, to their ``)`` or the line's end),
-#: MySQL's ``Duplicate entry '…' for key 'table.index'``. A row with no closing ``)`` runs to its line's end, and a
-#: ``Duplicate entry '`` with no ``' for key '`` after it takes its line kept: either way no later start on that line
-#: is tried again, so the scan stays linear however many starts a crafted line repeats (the rest of that line is looked
-#: at once more, for the first two forms only: ``_FAILED_KEYED_ROW``).
+#: MySQL's ``Duplicate entry '…' for key 'table.index'``. A row with no ``)`` runs to its line's end; a ``Duplicate
+#: entry '`` with no ``' for key '`` takes its line (looked at once more for the first two forms only): no later start
+#: on a line is tried again, so the scan stays linear however many starts a crafted line repeats.
 _FAILED_KEYED_ROW = (
     r"(?m)(Failing row contains \()(?:[^\r\n]*(?=\))|[^\r\n]*)"
     r"|([Kk]ey \(([^\r\n()]{1,1024})\)=\()[^\r\n]*?"
@@ -544,10 +547,8 @@ _FAILED_ROW = _FAILED_KEYED_ROW + r"|(Duplicate entry ')(?:[^\r\n]*(?=' for key 
 
 
 def row_values_hidden(message: str, policy: Policy) -> str:
-    """The values of a failed row a database error quotes, replaced: all of them when they come by position, a key's
-    when one of its columns (or MySQL's index) names a secret (``Key (token)=(…)``: a unique token stored twice).
-    Only what ``mask_message`` looks at is returned (the message's first ``MAX_MESSAGE_CHARS + MASK_MARGIN``), which
-    also bounds the scan of a key's values that never end."""
+    """A failed row's values a database error quotes, replaced: all when by position, a key's when a column (or MySQL's
+    index) names a secret. Returns (and scans) the first ``MAX_MESSAGE_CHARS + MASK_MARGIN``: all mask_message sees."""
     message = message[: MAX_MESSAGE_CHARS + MASK_MARGIN]
     if "ey (" not in message and "Failing row" not in message and "Duplicate entry" not in message:
         return message
@@ -566,8 +567,7 @@ def row_values_hidden(message: str, policy: Policy) -> str:
 
 
 def parameters_hidden(message: str) -> str:
-    """SQLAlchemy's ``[parameters: ('ann', 'pw')]`` of a failed statement, replaced: its bind values are the payload
-    the error is about, by position, with no name to recognise a password by."""
+    """SQLAlchemy's ``[parameters: ('ann', 'pw')]``, replaced: bind values by position, no name says what is secret."""
     if "[parameters: " not in message:  # nearly every message: no regex run
         return message
     return compiled(_STATEMENT_PARAMETERS).sub(f"[parameters: {REDACTED}]", message)

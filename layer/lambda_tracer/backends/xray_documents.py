@@ -238,10 +238,9 @@ def mask_messages(cause: Any, policy: redaction.Policy) -> None:
         return
     for exception in cause.get("exceptions") or ():
         if isinstance(exception, dict) and isinstance(exception.get("message"), str):
-            message = redaction.command_hidden(str(exception.get("type", "")), exception["message"])
-            message = redaction.parameters_hidden(redaction.header_value_hidden(message))
-            message = redaction.row_values_hidden(message, policy)
-            exception["message"] = policy.mask_message(message, redaction.MAX_MESSAGE_CHARS)
+            exception["message"] = redaction.recorded_message(
+                str(exception.get("type", "")), exception["message"], policy
+            )
 
 
 def seconds(us: int) -> str:
