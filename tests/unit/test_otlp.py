@@ -480,6 +480,19 @@ def test_otlp_http_headers_take_http_token_names_and_drop_values_http_cannot_sen
     ]
 
 
+def _counted_handler() -> tuple[Any, list[int]]:
+    """A traced handler returning 7, and the list it appends to at each run (it runs exactly once per invocation)."""
+    calls: list[int] = []
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_lambda_handler
+    def handler(event: Any, context: Any) -> int:
+        calls.append(1)
+        return 7
+
+    return handler, calls
+
+
 def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffected(
     otlp_mode: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -489,14 +502,7 @@ def test_an_unreachable_collector_is_reported_once_and_the_function_is_unaffecte
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/custom")
     otlp.configure()
     assert otlp.SETTINGS.endpoint == f"http://127.0.0.1:{port}/custom"
-    calls: list[int] = []
-    tracer = Tracer(service="svc")
-
-    @tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> int:
-        calls.append(1)
-        return 7
-
+    handler, calls = _counted_handler()
     with caplog.at_level(logging.WARNING, "lambda_tracer"):
         for _ in range(2):
             assert _invoke(handler)[0] == []
@@ -525,14 +531,7 @@ def test_a_collector_answering_a_byte_at_a_time_holds_the_function_no_longer_tha
             except OSError:
                 pass  # the function gave up waiting
 
-    calls: list[int] = []
-    tracer = Tracer(service="svc")
-
-    @tracer.capture_lambda_handler
-    def handler(event: Any, context: Any) -> int:
-        calls.append(1)
-        return 7
-
+    handler, calls = _counted_handler()
     with serving(Collector) as port, caplog.at_level(logging.WARNING, "lambda_tracer"):
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "200")
